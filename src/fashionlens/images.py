@@ -1,0 +1,88 @@
+"""The one safe way to open an image: EXIF orientation, any mode to RGB, a pixel limit, clear errors."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+# 40 megapixels: larger than any camera photo a shop receives, far below a decompression bomb.
+MAX_PIXELS = 40_000_000
+
+
+def load_image(
+    source: str | Path | bytes,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    name: str | None = None,
+    draft_size: tuple[int, int] | None = None,
+) -> Image.Image:
+    """Open `source` (a path or the file's bytes) as an upright RGB image.
+
+    `name` is used in error messages for bytes (an upload's file name). `draft_size` lets JPEG
+    decode at a reduced scale when only a small image is needed (much faster for large photos).
+    Raises ImageError naming the file for anything that is not a usable image.
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "<upload>")
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(label, "file not found")
+        data = path.read_bytes()
+    else:
+        data = source
+    if not data:
+        raise ImageError(label, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(label, f"image too large ({width}x{height} pixels, limit {max_pixels})")
+            if draft_size is not None and image.format == "JPEG":
+                image.draft("RGB", draft_size)
+            image.load()
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(label, "not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(label, "image too large (decompression bomb limit)") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(label, f"corrupt or truncated image ({error})") from None
+    return to_rgb(ImageOps.exif_transpose(image))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to RGB; transparency is composited onto white, 16-bit scaled to 8."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") else max(float(array.max()), 1.0)
+        gray = np.clip(array / peak * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """Width and height from the header only (upright, after EXIF orientation), without decoding."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except FileNotFoundError:
+        raise ImageError(path, "file not found") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise ImageError(path, f"not a readable image ({error})") from None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)

@@ -1,0 +1,153 @@
+"""Audit a dataset before training: counts, balance, splits, and every problem that would corrupt training.
+
+Images are checked from their headers only (images.image_size), so thousands of photos take seconds.
+Boxes are checked against the real image size when it can be read, else against the annotated one.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..errors import ImageError
+from ..images import image_size
+from ..records import REGIONS, Sample
+
+SIZE_MISMATCH_LIMIT = 1  # pixels of tolerance between annotated and real image size (rounding)
+
+
+def audit(samples: list[Sample], *, check_images: bool = True, progress: bool = True) -> dict:
+    """A JSON-ready summary of `samples` (see `fashionlens audit --help` for the keys)."""
+    garments = [g for s in samples for g in s.garments]
+    classes = _sorted_counts(Counter(g.category for g in garments if g.category))
+    regions = Counter(g.region for g in garments if g.region)
+    splits = _sorted_counts(Counter(s.split for s in samples if s.split))
+    problems: list[str] = []
+    missing, unreadable, box_problems = (
+        _check_images(samples, problems, progress) if check_images else (0, 0, _check_boxes(samples, problems))
+    )
+    unlabelled = sum(1 for s in samples if not any(g.category for g in s.garments))
+    if unlabelled:
+        problems.append(f"{unlabelled} samples have no label")
+    total = sum(classes.values())
+    majority = next(iter(classes), None)
+    return {
+        "sources": sorted({s.source for s in samples}),
+        "samples": len(samples),
+        "garments": len(garments),
+        "classes": classes,
+        "class_shares": {name: round(count / total, 4) for name, count in classes.items()},
+        "class_splits": _class_splits(samples),
+        "regions": {region: regions.get(region, 0) for region in REGIONS},
+        "no_region": sum(1 for g in garments if not g.region),
+        "splits": splits,
+        "unsplit": sum(1 for s in samples if not s.split),
+        "majority_class": majority,
+        "majority_share": round(classes[majority] / total, 4) if majority else None,
+        "imbalance_ratio": round(max(classes.values()) / min(classes.values()), 2) if classes else None,
+        "images_checked": check_images,
+        "missing_images": missing,
+        "unreadable_images": unreadable,
+        "box_problems": box_problems,
+        "unlabelled": unlabelled,
+        "problems": problems,
+    }
+
+
+def _sorted_counts(counter: Counter) -> dict[str, int]:
+    """Largest first, then by name, so tables and JSON read the same on every run."""
+    return dict(sorted(counter.items(), key=lambda item: (-item[1], str(item[0]))))
+
+
+def _class_splits(samples: list[Sample]) -> dict[str, dict[str, int]]:
+    table: dict[str, Counter] = {}
+    for sample in samples:
+        for garment in sample.garments:
+            if garment.category:
+                table.setdefault(garment.category, Counter())[sample.split or "-"] += 1
+    return {name: dict(sorted(counts.items())) for name, counts in table.items()}
+
+
+def _check_images(samples: list[Sample], problems: list[str], progress: bool) -> tuple[int, int, int]:
+    missing = unreadable = box_problems = 0
+    for sample in tqdm(samples, desc="checking images", unit="img", file=sys.stderr, disable=not progress,
+                       leave=False):
+        size = None
+        if not Path(sample.image).is_file():
+            missing += 1
+            problems.append(f"{sample.image}: image not found")
+        else:
+            try:
+                size = image_size(sample.image)
+            except ImageError as error:
+                unreadable += 1
+                problems.append(str(error))
+        if size is not None and sample.width is not None and sample.height is not None:
+            if max(abs(size[0] - sample.width), abs(size[1] - sample.height)) > SIZE_MISMATCH_LIMIT:
+                problems.append(f"{sample.image}: annotated size {sample.width}x{sample.height} "
+                                f"but the image is {size[0]}x{size[1]}")
+        box_problems += _sample_box_problems(sample, size, problems)
+    return missing, unreadable, box_problems
+
+
+def _check_boxes(samples: list[Sample], problems: list[str]) -> int:
+    return sum(_sample_box_problems(sample, None, problems) for sample in samples)
+
+
+def _sample_box_problems(sample: Sample, size: tuple[int, int] | None, problems: list[str]) -> int:
+    width, height = size if size is not None else (sample.width, sample.height)
+    found = 0
+    for garment in sample.garments:
+        if garment.box is None:
+            continue
+        problem = garment.box.problem(width, height)
+        if problem:
+            found += 1
+            box = ",".join(f"{v:g}" for v in garment.box.as_list())
+            problems.append(f"{sample.image}: {garment.category or 'garment'} box [{box}]: {problem}")
+    return found
+
+
+def format_audit(report: dict, title: str = "", max_problems: int = 10) -> str:
+    """The audit as a readable table: summary lines, one row per class, then the problems."""
+    splits = list(report["splits"]) + (["-"] if report["unsplit"] else [])
+    lines = [title] if title else []
+    lines += [
+        f"samples          {report['samples']}   ({report['garments']} labelled garments)",
+        "splits           " + (", ".join(f"{k} {v}" for k, v in report["splits"].items()) or "none")
+        + (f", no split {report['unsplit']}" if report["unsplit"] and report["splits"] else ""),
+        "regions          " + ", ".join(f"{k} {v}" for k, v in report["regions"].items())
+        + f", no region {report['no_region']}",
+    ]
+    if report["majority_class"] is not None:
+        classes = report["classes"]
+        smallest = list(classes)[-1]
+        lines += [
+            f"majority class   {report['majority_class']} {report['majority_share']:.1%}"
+            "  (accuracy of always guessing it)",
+            f"imbalance ratio  {report['imbalance_ratio']:g}  ({report['majority_class']} "
+            f"{classes[report['majority_class']]} / {smallest} {classes[smallest]})",
+        ]
+    lines += ["", _class_table(report, splits), ""]
+    problems = report["problems"]
+    checked = "" if report["images_checked"] else " (images not checked)"
+    lines.append(f"problems         {len(problems)}{checked}" + (":" if problems else ""))
+    lines += [f"  {problem}" for problem in problems[:max_problems]]
+    if len(problems) > max_problems:
+        lines.append(f"  ... and {len(problems) - max_problems} more (--json lists them all)")
+    return "\n".join(lines)
+
+
+def _class_table(report: dict, splits: list[str]) -> str:
+    names = list(report["classes"])
+    width = max([len("class")] + [len(str(n)) for n in names])
+    header = f"{'class':<{width}}  {'count':>6}  {'share':>6}" + "".join(f"  {s:>6}" for s in splits)
+    rows = [header, "-" * len(header)]
+    for name in names:
+        per_split = report["class_splits"].get(name, {})
+        rows.append(f"{name:<{width}}  {report['classes'][name]:>6}  {report['class_shares'][name]:>6.1%}"
+                    + "".join(f"  {per_split.get(s, 0):>6}" for s in splits))
+    return "\n".join(rows)

@@ -1,0 +1,146 @@
+"""COCO detection JSON, as CVAT, Label Studio, Roboflow and ModaNet export it.
+
+One sample per image. Each annotation is a garment: region from the category name (taxonomy.region_of),
+category = the annotation's `garment` field when present, else the category name. Extra per-annotation and
+per-image fields (`garment`, `split`, ...) are kept as attributes; an image's `split` becomes Sample.split.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..errors import DataFormatError
+from ..records import Box, Garment, Sample
+from ..taxonomy import region_of
+
+SOURCE = "coco"
+IMAGE_KEYS = {"id", "file_name", "width", "height", "split"}
+ANNOTATION_KEYS = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"}
+_SPACE = re.compile(r"\s*")
+
+
+def is_coco(path: Path) -> bool:
+    """Any JSON file is read as COCO; read_coco says clearly when it is not."""
+    return path.suffix.lower() == ".json" and path.is_file()
+
+
+def item_lines(text: str, key: str) -> list[int]:
+    """The 1-based line on which each element of the top-level array `key` starts.
+
+    json.loads forgets positions; errors must name the line, so the top level is walked once more with
+    raw_decode, only when an error needs it.
+    """
+    decoder = json.JSONDecoder()
+    skip = lambda i: _SPACE.match(text, i).end()  # noqa: E731
+    position = skip(text.index("{") + 1)
+    while position < len(text) and text[position] == '"':
+        name, position = decoder.raw_decode(text, position)
+        position = skip(skip(position) + 1)  # past the colon
+        if name == key and text[position] == "[":
+            lines, position = [], skip(position + 1)
+            line, counted = text.count("\n", 0, position) + 1, position
+            while text[position] != "]":
+                line, counted = line + text.count("\n", counted, position), position
+                lines.append(line)
+                _, position = decoder.raw_decode(text, position)
+                position = skip(position)
+                position = skip(position + 1) if text[position] == "," else position
+            return lines
+        _, position = decoder.raw_decode(text, position)
+        position = skip(position)
+        position = skip(position + 1) if text[position] == "," else position
+    return []
+
+
+class _Errors:
+    """Raises DataFormatError at the line of the element that is wrong."""
+
+    def __init__(self, path: Path, text: str):
+        self.path, self.text, self.cache = path, text, {}
+
+    def fail(self, key: str, index: int | None, message: str) -> None:
+        line = None
+        if index is not None:
+            lines = self.cache.setdefault(key, item_lines(self.text, key))
+            line = lines[index] if index < len(lines) else None
+        raise DataFormatError(self.path, message, line)
+
+
+def read_coco(path: str | Path) -> list[Sample]:
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, "file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataFormatError(path, f"not valid JSON ({error.msg})", error.lineno) from None
+    errors = _Errors(path, text)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):
+        errors.fail("", None, "not COCO detection JSON: needs `images` and `annotations` lists")
+    categories = _categories(data.get("categories", []), errors)
+    samples = _images(data["images"], path.parent, errors)
+    for index, annotation in enumerate(data["annotations"]):
+        sample_index, garment = _annotation(annotation, index, categories, samples, errors)
+        samples[sample_index].garments.append(garment)
+    return list(samples.values())
+
+
+def _categories(items: list, errors: _Errors) -> dict[object, str]:
+    categories = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("name"), str):
+            errors.fail("categories", index, "a category needs an `id` and a `name`")
+        categories[item["id"]] = item["name"]
+    return categories
+
+
+def _image_file(root: Path, file_name: str) -> Path:
+    """Exports disagree on where images live: beside the JSON, in images/, or in ../images (CVAT)."""
+    name = Path(file_name)
+    candidates = [root / name, root / "images" / name.name, root.parent / "images" / name.name]
+    return next((c for c in candidates if c.is_file()), candidates[0])
+
+
+def _images(items: list, root: Path, errors: _Errors) -> dict[object, Sample]:
+    samples: dict[object, Sample] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("file_name"), str):
+            errors.fail("images", index, "an image needs an `id` and a `file_name`")
+        if item["id"] in samples:
+            errors.fail("images", index, f"duplicate image id {item['id']}")
+        width, height = item.get("width"), item.get("height")
+        if not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (width, height)):
+            errors.fail("images", index, "`width` and `height` must be whole numbers")
+        samples[item["id"]] = Sample(
+            image=_image_file(root, item["file_name"]),
+            width=width,
+            height=height,
+            split=item.get("split") or None,
+            source=SOURCE,
+            attributes={k: v for k, v in item.items() if k not in IMAGE_KEYS},
+        )
+    return samples
+
+
+def _annotation(item: object, index: int, categories: dict, samples: dict, errors: _Errors) -> tuple:
+    if not isinstance(item, dict):
+        errors.fail("annotations", index, "an annotation must be an object")
+    if item.get("image_id") not in samples:
+        errors.fail("annotations", index, f"unknown image id {item.get('image_id')!r}")
+    if item.get("category_id") not in categories:
+        errors.fail("annotations", index, f"unknown category id {item.get('category_id')!r}")
+    bbox = item.get("bbox")
+    numeric = isinstance(bbox, list) and len(bbox) == 4
+    if not numeric or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
+        errors.fail("annotations", index, f"bbox must be 4 numbers [x, y, w, h], found {bbox!r}")
+    name = categories[item["category_id"]]
+    garment = item.get("garment")
+    return item["image_id"], Garment(
+        box=Box.from_xywh(*(float(v) for v in bbox)),
+        region=region_of(name),
+        category=garment if isinstance(garment, str) and garment else name,
+        attributes={k: v for k, v in item.items() if k not in ANNOTATION_KEYS},
+    )

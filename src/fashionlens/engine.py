@@ -1,0 +1,313 @@
+"""Training engine shared by every model: `train_one_epoch`, `evaluate` and `fit`, plain functions.
+
+A `Task` knows how to turn a batch into losses and how to validate; the engine knows the rest
+(device, AMP, DistributedDataParallel, the non-finite guard, the schedule, checkpoints, history).
+Under `torchrun` call `init_distributed()` first and build loaders with `make_loader`; rank 0 alone
+validates and writes the run directory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from tqdm import tqdm
+
+from .checkpoint import BEST, LAST, load_checkpoint, read_history, save_checkpoint, write_config, write_history
+from .errors import FashionLensError
+
+
+class Task(Protocol):
+    """What a model family supplies to the engine. A batch is a sequence whose first item holds the images.
+
+    Optional: `train_metrics() -> dict[str, float]`, called on every rank at the end of each epoch
+    (e.g. accuracy over the epoch's training batches), then logged as `train_<name>`.
+    """
+
+    kind: str  # "classifier" | "detector"
+
+    def losses(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Tensor]: ...  # has "loss"
+
+    def validate(self, model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]: ...  # has "score"
+
+    def checkpoint_extra(self) -> dict[str, Any]: ...  # arch, mode, class_names, preprocessing, ...
+
+
+@dataclass
+class FitConfig:
+    """The engine's settings; `settings` carries the task's own (data, arch, mode...) into config.json."""
+
+    epochs: int = 10
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.1  # one-cycle: share of the steps spent warming up to `lr`
+    seed: int = 0
+    max_nonfinite_steps: int = 5  # consecutive skipped steps before training stops with an error
+    device: str | None = None  # None: the GPU of this rank when there is one, else the CPU
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- distributed helpers
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group torchrun describes in the environment; (rank, world size)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return rank(), world_size
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def is_main_process() -> bool:
+    return rank() == 0
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def log(message: str) -> None:
+    """A line on stderr from rank 0 only, without breaking a progress bar."""
+    if is_main_process():
+        tqdm.write(message, file=sys.stderr)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every generator training draws from (torch, numpy, random)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    workers: int = 0,
+    sampler: Sampler | None = None,
+    collate_fn: Any = None,
+    seed: int = 0,
+) -> DataLoader:
+    """A DataLoader that splits the data between ranks under torchrun (a given sampler runs per rank)."""
+    if sampler is None and dist.is_initialized() and shuffle:
+        sampler = DistributedSampler(dataset, shuffle=True, seed=seed, drop_last=False)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate_fn,
+        pin_memory=torch.cuda.is_available(),
+        # a last batch of one breaks BatchNorm in training; validation keeps every item
+        drop_last=shuffle and len(dataset) > batch_size,
+    )
+
+
+def pick_device(requested: str | None) -> torch.device:
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def all_ranks_finite(loss: Tensor) -> bool:
+    """True when the loss is finite on every rank: all ranks must skip a step together or DDP hangs."""
+    finite = torch.isfinite(loss.detach()).all().to(torch.int32).reshape(1)
+    if dist.is_initialized():
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    return bool(finite.item())
+
+
+def sum_over_ranks(value: float, device: torch.device) -> float:
+    if not dist.is_initialized():
+        return value
+    total = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return float(total.item())
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def train_one_epoch(
+    model: nn.Module,
+    task: Task,
+    optimizer: torch.optim.Optimizer,
+    lr_scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    loader: DataLoader,
+    device: torch.device,
+    epoch: int,
+    config: FitConfig,
+) -> dict[str, float]:
+    """One pass over `loader`; returns the mean of each loss, images, images/s and skipped steps."""
+    model.train()
+    totals: dict[str, float] = {}
+    steps = images = skipped = in_a_row = 0
+    start = time.perf_counter()
+    progress = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", file=sys.stderr,
+                    disable=not is_main_process(), dynamic_ncols=True)
+    for batch in progress:
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            losses = task.losses(model, batch, device)
+        loss = losses["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        if not all_ranks_finite(loss):
+            skipped += 1
+            in_a_row += 1
+            if in_a_row >= config.max_nonfinite_steps:
+                raise FashionLensError(
+                    f"training stopped: the loss was not finite (NaN or inf) for {in_a_row} steps in a row "
+                    f"in epoch {epoch + 1}; lower --lr or check the data")
+            continue
+        in_a_row = 0
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        lr_scheduler.step()
+        steps += 1
+        images += len(batch[0])
+        for name, value in losses.items():
+            totals[name] = totals.get(name, 0.0) + float(value.detach())
+        rate = images / max(time.perf_counter() - start, 1e-9)
+        progress.set_postfix(loss=f"{float(loss.detach()):.4f}", img_s=f"{rate * world_size():.1f}")
+    seconds = time.perf_counter() - start
+    images_all = sum_over_ranks(images, device)
+    stats = {name: total / max(steps, 1) for name, total in totals.items()}
+    stats.update(images=int(images_all), images_per_second=images_all / max(seconds, 1e-9),
+                 skipped_steps=int(sum_over_ranks(skipped, device)))
+    return stats
+
+
+def evaluate(model: nn.Module, task: Task, loader: DataLoader, device: torch.device) -> dict[str, float]:
+    """Validate with the task's metrics, in eval mode, without gradients."""
+    model.eval()
+    with torch.inference_mode():
+        return task.validate(model, loader, device)
+
+
+def fit(
+    model: nn.Module,
+    task: Task,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None,
+    config: FitConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+) -> list[dict[str, Any]]:
+    """Train for `config.epochs` epochs into `run_dir`; returns the history (one dict per epoch).
+
+    AdamW with a one-cycle schedule; AMP and channels_last on a GPU. Each epoch reseeds from
+    `config.seed` and its number, so a resumed run repeats an uninterrupted one exactly.
+    """
+    run_dir = Path(run_dir)
+    device = pick_device(config.device)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=config.lr, weight_decay=config.weight_decay)
+    lr_scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=max(config.epochs * len(train_loader), 1),
+        pct_start=config.warmup_fraction)
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    config_dict = {**asdict(config), "world_size": world_size()}
+    if resume:
+        start_epoch, history = restore(run_dir, model, task, optimizer, lr_scheduler, scaler)
+    else:
+        if (run_dir / LAST).exists():
+            raise FashionLensError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+        start_epoch, history = 0, []
+        if is_main_process():
+            write_config(run_dir, config_dict)
+    if val_loader is None:
+        log("no validation split: validation is skipped and only last.pt is written")
+    wrapped = wrap_distributed(model, device)
+    best_score = max((row["val_score"] for row in history if "val_score" in row), default=-math.inf)
+    for epoch in range(start_epoch, config.epochs):
+        seed_everything(config.seed + 1000 * epoch + rank())
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)
+        start = time.perf_counter()
+        stats = train_one_epoch(wrapped, task, optimizer, lr_scheduler, scaler, train_loader, device, epoch, config)
+        if hasattr(task, "train_metrics"):
+            stats.update(task.train_metrics())
+        metrics = evaluate(model, task, val_loader, device) if val_loader is not None and is_main_process() else {}
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+               **{f"train_{k}" if k not in NOT_METRICS else k: v for k, v in stats.items()},
+               **{f"val_{k}": v for k, v in metrics.items()}, "seconds": time.perf_counter() - start}
+        history.append(row)
+        if is_main_process():
+            checkpoint = {"kind": task.kind, **task.checkpoint_extra(), "config": config_dict,
+                          "metrics": metrics, "epoch": epoch, "model": model.state_dict()}
+            if metrics and metrics["score"] > best_score:
+                best_score = metrics["score"]
+                save_checkpoint(checkpoint, run_dir / BEST)
+            save_checkpoint({**checkpoint, "optimizer": optimizer.state_dict(),
+                             "lr_scheduler": lr_scheduler.state_dict(), "scaler": scaler.state_dict()},
+                            run_dir / LAST)
+            write_history(run_dir, history)
+            log(summary_line(row))
+        barrier()  # no rank starts the next epoch (or exits) before rank 0 has written this one
+    return history
+
+
+NOT_METRICS = ("images", "images_per_second", "skipped_steps")
+
+
+def summary_line(row: dict[str, Any]) -> str:
+    shown = {k: v for k, v in row.items() if k.startswith(("train_", "val_")) or k == "skipped_steps"}
+    return f"epoch {row['epoch']}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                                for k, v in shown.items())
+
+
+def wrap_distributed(model: nn.Module, device: torch.device) -> nn.Module:
+    if not dist.is_initialized():
+        return model
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def restore(run_dir: Path, model: nn.Module, task: Task, optimizer, lr_scheduler, scaler) -> tuple[int, list]:
+    """Load last.pt for --resume; the model must be the same kind, architecture and classes."""
+    if not (run_dir / LAST).is_file():
+        raise FashionLensError(f"{run_dir}: no {LAST} to resume from (not a run directory, or no epoch finished)")
+    checkpoint = load_checkpoint(run_dir / LAST)
+    expected = {"kind": task.kind, **task.checkpoint_extra()}
+    for key in ("kind", "arch", "mode", "class_names"):
+        if key in expected and checkpoint.get(key) != expected[key]:
+            raise FashionLensError(f"{run_dir / LAST}: the checkpoint's {key} {checkpoint.get(key)!r} "
+                                   f"differs from this run's {expected[key]!r}")
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    lr_scheduler.load_state_dict(checkpoint["lr_scheduler"])
+    scaler.load_state_dict(checkpoint["scaler"])
+    start_epoch = checkpoint["epoch"] + 1
+    log(f"resuming {run_dir} at epoch {start_epoch + 1}")
+    return start_epoch, read_history(run_dir)[:start_epoch]

@@ -1,0 +1,124 @@
+"""The engine with a toy task (a linear model on random vectors): run directory, guard, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import TensorDataset
+
+from fashionlens.checkpoint import load_checkpoint
+from fashionlens.engine import FitConfig, fit, make_loader
+from fashionlens.errors import FashionLensError
+
+
+class ToyTask:
+    """Cross-entropy on (vector, label) batches; optionally a NaN loss on chosen steps."""
+
+    kind = "classifier"
+
+    def __init__(self, class_names=("a", "b"), nan_steps=(), interrupt_at=None):
+        self.class_names = list(class_names)
+        self.nan_steps, self.interrupt_at, self.step = set(nan_steps), interrupt_at, 0
+
+    def losses(self, model, batch, device):
+        self.step += 1
+        if self.step == self.interrupt_at:
+            raise KeyboardInterrupt
+        inputs, targets = batch
+        loss = F.cross_entropy(model(inputs.to(device)), targets.to(device))
+        return {"loss": loss * float("nan") if self.step in self.nan_steps else loss}
+
+    def validate(self, model, loader, device):
+        correct = sum(int((model(x).argmax(1) == y).sum()) for x, y in loader)
+        accuracy = correct / len(loader.dataset)
+        return {"accuracy": accuracy, "score": accuracy}
+
+    def checkpoint_extra(self):
+        return {"arch": "linear", "class_names": self.class_names, "preprocessing": {}}
+
+
+def toy_data(n=16, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(n, 4, generator=generator)
+    return TensorDataset(inputs, (inputs[:, 0] > 0).long())
+
+
+def toy_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Linear(4, 2)
+
+
+def run(tmp_path, name, task=None, epochs=2, val=True, resume=False, model=None):
+    train = make_loader(toy_data(), 4, shuffle=True)
+    val_loader = make_loader(toy_data(8, seed=1), 4, shuffle=False) if val else None
+    config = FitConfig(epochs=epochs, lr=0.1, seed=3, settings={"note": "toy"})
+    return fit(model or toy_model(), task or ToyTask(), train, val_loader, config, tmp_path / name, resume=resume)
+
+
+def test_fit_writes_the_run_directory(tmp_path):
+    history = run(tmp_path, "run")
+    run_dir = tmp_path / "run"
+    for name in ("config.json", "history.csv", "history.json", "history.png", "loss.png", "score.png",
+                 "best.pt", "last.pt"):
+        assert (run_dir / name).is_file(), name
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert history[0]["images"] == 16 and history[0]["skipped_steps"] == 0
+    assert json.loads((run_dir / "config.json").read_text())["settings"] == {"note": "toy"}
+    assert json.loads((run_dir / "history.json").read_text()) == history
+    csv_lines = (run_dir / "history.csv").read_text().splitlines()
+    assert len(csv_lines) == 3 and "train_loss" in csv_lines[0] and "val_score" in csv_lines[0]
+    last = load_checkpoint(run_dir / "last.pt")
+    assert last["epoch"] == 1 and last["class_names"] == ["a", "b"] and "optimizer" in last
+    best = load_checkpoint(run_dir)
+    assert best["path"].endswith("best.pt") and "optimizer" not in best
+    assert best["metrics"]["score"] == max(row["val_score"] for row in history)
+
+
+def test_without_validation_only_last_is_written(tmp_path, capsys):
+    history = run(tmp_path, "run", val=False, epochs=1)
+    assert not (tmp_path / "run" / "best.pt").exists()
+    assert load_checkpoint(tmp_path / "run")["path"].endswith("last.pt")
+    assert not any(key.startswith("val_") for key in history[0])
+    assert "no validation split" in capsys.readouterr().err
+
+
+def test_nonfinite_steps_are_skipped_and_counted(tmp_path):
+    history = run(tmp_path, "run", task=ToyTask(nan_steps={2, 5}), epochs=2)
+    assert [row["skipped_steps"] for row in history] == [1, 1]
+    assert history[0]["images"] == 12  # the skipped batch of 4 did not train
+    assert all(torch.isfinite(p).all() for p in load_checkpoint(tmp_path / "run")["model"].values())
+
+
+def test_nonfinite_loss_that_keeps_happening_stops_with_a_clear_error(tmp_path):
+    with pytest.raises(FashionLensError, match="not finite .* 3 steps in a row in epoch 1; lower --lr"):
+        train = make_loader(toy_data(), 4, shuffle=True)
+        fit(toy_model(), ToyTask(nan_steps={1, 2, 3, 4}), train, None,
+            FitConfig(epochs=1, max_nonfinite_steps=3), tmp_path / "run")
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_resume_repeats_an_uninterrupted_run(tmp_path):
+    full = run(tmp_path, "full")
+    with pytest.raises(KeyboardInterrupt):  # dies in the first step of epoch 2
+        run(tmp_path, "cut", task=ToyTask(interrupt_at=5))
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 0
+    resumed = run(tmp_path, "cut", resume=True, model=toy_model(seed=99))
+    assert [row["epoch"] for row in resumed] == [1, 2]
+    assert resumed[1]["train_loss"] == pytest.approx(full[1]["train_loss"], abs=1e-7)
+    expected, got = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "cut" / "last.pt")
+    for name, tensor in expected["model"].items():
+        assert torch.equal(tensor, got["model"][name]), name
+
+
+def test_resume_needs_a_checkpoint_and_the_same_classes(tmp_path):
+    with pytest.raises(FashionLensError, match="no last.pt to resume from"):
+        run(tmp_path, "empty", resume=True)
+    run(tmp_path, "run", epochs=1)
+    with pytest.raises(FashionLensError, match="class_names .* differs"):
+        run(tmp_path, "run", task=ToyTask(class_names=("a", "c")), resume=True)
+    with pytest.raises(FashionLensError, match="already holds a run; pass --resume"):
+        run(tmp_path, "run")

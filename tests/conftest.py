@@ -1,0 +1,125 @@
+"""Shared fixtures: tiny datasets written into tmp_path in the real formats, with real (tiny) images.
+
+Factories (use them when the defaults do not fit):
+    make_image(path, size=(32, 32), color=(200, 30, 30))               -> Path  (any Pillow format by suffix)
+    make_labels_csv_dataset(root, classes=..., per_split=..., size=32)  -> Path of labels.csv
+    make_coco_dataset(root, images=..., size=(64, 48))                  -> Path of annotations.coco.json
+Use them as `from conftest import make_coco_dataset` or through the fixtures of the same name.
+Ready-made fixtures: `labels_csv_dataset`, `coco_dataset`, `shared_data` (skips when ../shared/data is absent).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+# One distinct solid colour per class, so a model can learn the tiny datasets in a step or two.
+PALETTE = [(220, 40, 40), (40, 160, 60), (40, 70, 220), (230, 200, 40), (160, 60, 200), (30, 200, 200)]
+DEFAULT_CLASSES = ("T-Shirt", "Pants", "Dress")
+DEFAULT_PER_SPLIT = {"train": 4, "val": 2}
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def make_image(path: Path, size: tuple[int, int] = (32, 32), color: tuple[int, int, int] = (200, 30, 30),
+               mode: str = "RGB") -> Path:
+    """Write a solid-colour image; the format follows the suffix (.jpg, .png, ...)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).convert(mode).save(path)
+    return path
+
+
+def make_labels_csv_dataset(root: Path, classes: tuple[str, ...] = DEFAULT_CLASSES,
+                            per_split: dict[str, int] | None = None, size: int = 32) -> Path:
+    """A labels CSV (`image,label,kids,split`) with solid-colour JPEGs in root/images/, colour per class.
+
+    Rows are written class by class; the first image of every class has kids=True.
+    """
+    per_split = per_split or DEFAULT_PER_SPLIT
+    rows = []
+    for index, label in enumerate(classes):
+        color = PALETTE[index % len(PALETTE)]
+        for split, count in per_split.items():
+            for number in range(count):
+                name = f"images/{label.lower()}_{split}_{number}.jpg"
+                make_image(root / name, (size, size), color)
+                rows.append([name, label, str(number == 0 and split == "train"), split])
+    path = root / "labels.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["image", "label", "kids", "split"])
+        writer.writerows(rows)
+    return path
+
+
+# (split, [(category_id, garment, [x, y, w, h]), ...]) per image: 3 train, 1 val; 7 boxes.
+DEFAULT_COCO_IMAGES = [
+    ("train", [(1, "blouse", [8, 4, 40, 18]), (2, "jeans", [10, 24, 36, 22])]),
+    ("train", [(3, "dress", [6, 4, 50, 40])]),
+    ("train", [(1, "sweater", [8, 2, 44, 20]), (2, "skirt", [12, 24, 30, 16])]),
+    ("val", [(1, "blouse", [4, 4, 40, 20]), (2, "pants", [8, 26, 40, 20])]),
+]
+
+
+def make_coco_dataset(root: Path, images: list | None = None, size: tuple[int, int] = (64, 48)) -> Path:
+    """COCO detection JSON like the street photos': categories upper/lower/full, a `garment` field per
+    annotation and a `split` per image; each box is painted in the image in its region's colour."""
+    images = DEFAULT_COCO_IMAGES if images is None else images
+    data = {
+        "categories": [{"id": 1, "name": "upper"}, {"id": 2, "name": "lower"}, {"id": 3, "name": "full"}],
+        "images": [], "annotations": [],
+    }
+    for image_id, (split, boxes) in enumerate(images, start=1):
+        name = f"images/{image_id:04d}.jpg"
+        picture = Image.new("RGB", size, (235, 235, 235))
+        for category_id, garment, (x, y, w, h) in boxes:
+            picture.paste(PALETTE[category_id - 1], (int(x), int(y), int(x + w), int(y + h)))
+            data["annotations"].append({
+                "id": len(data["annotations"]) + 1, "image_id": image_id, "category_id": category_id,
+                "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0, "garment": garment,
+            })
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        picture.save(root / name)
+        data["images"].append({"id": image_id, "file_name": name, "width": size[0], "height": size[1],
+                               "split": split})
+    path = root / "annotations.coco.json"
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(name="make_image")
+def make_image_fixture():
+    return make_image
+
+
+@pytest.fixture(name="make_labels_csv_dataset")
+def make_labels_csv_dataset_fixture():
+    return make_labels_csv_dataset
+
+
+@pytest.fixture(name="make_coco_dataset")
+def make_coco_dataset_fixture():
+    return make_coco_dataset
+
+
+@pytest.fixture
+def labels_csv_dataset(tmp_path: Path) -> Path:
+    """3 classes x (4 train + 2 val) solid-colour 32 px photos; returns the labels.csv path."""
+    return make_labels_csv_dataset(tmp_path / "clothing")
+
+
+@pytest.fixture
+def coco_dataset(tmp_path: Path) -> Path:
+    """4 photos (3 train, 1 val), 7 boxes of regions upper/lower/full; returns the JSON path."""
+    return make_coco_dataset(tmp_path / "street")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real photos at ../shared/data; the test is skipped where they are absent."""
+    if not (SHARED_DATA / "clothing" / "labels.csv").is_file():
+        pytest.skip("../shared/data is not available on this machine")
+    return SHARED_DATA

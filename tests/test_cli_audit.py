@@ -10,13 +10,30 @@ from pathlib import Path
 import pytest
 
 
-def fashionlens(*args: str) -> subprocess.CompletedProcess:
+def fashionlens_process(*args: str) -> subprocess.CompletedProcess:
+    """The command in a fresh process, exactly as a user runs it."""
     return subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def fashionlens(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """The command through cli.main() in this process (the same error handling, without the start-up cost)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        from fashionlens.cli import main
+
+        monkeypatch.setattr(sys, "argv", ["fashionlens", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, exit_info.value.code or 0, captured.out, captured.err)
+
+    return run
 
 
 def test_audit_json_prints_only_one_json_object(labels_csv_dataset: Path):
-    result = fashionlens("audit", str(labels_csv_dataset), "--json")
+    result = fashionlens_process("audit", str(labels_csv_dataset), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)  # fails on anything but exactly one JSON document
     assert report["samples"] == 18 and report["format"] == "labels-csv"
@@ -28,7 +45,16 @@ def test_audit_json_prints_only_one_json_object(labels_csv_dataset: Path):
     assert "reading" in result.stderr  # messages go to stderr
 
 
-def test_audit_table_reports_problems(coco_dataset: Path):
+def test_malformed_input_in_a_fresh_process_has_no_traceback(tmp_path: Path):
+    path = tmp_path / "labels.csv"
+    path.write_text("image,label,x1,y1,x2,y2\na.jpg,Shirt,1,2,x,4\n", encoding="utf-8")
+    result = fashionlens_process("audit", str(path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == f"error: {path}:2: x1,y1,x2,y2 must be numbers, found '1,2,x,4'"
+    assert "Traceback" not in result.stderr
+
+
+def test_audit_table_reports_problems(coco_dataset: Path, fashionlens):
     (coco_dataset.parent / "images" / "0002.jpg").unlink()
     result = fashionlens("audit", str(coco_dataset.parent))
     assert result.returncode == 0, result.stderr
@@ -42,7 +68,8 @@ def test_audit_table_reports_problems(coco_dataset: Path):
     ("labels.csv", "file,label\na.jpg,Shirt\n", "labels.csv:1: the header needs the columns image,label"),
     ("x.json", '{"images": [], "annotations": [\n{"image_id": 1}\n]}', "x.json:2: unknown image id 1"),
 ])
-def test_malformed_input_is_one_line_without_traceback(tmp_path: Path, name: str, text: str, where: str):
+def test_malformed_input_is_one_line_without_traceback(tmp_path: Path, name: str, text: str, where: str,
+                                                       fashionlens):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     result = fashionlens("audit", str(path), "--json")
@@ -54,19 +81,19 @@ def test_malformed_input_is_one_line_without_traceback(tmp_path: Path, name: str
     assert "Traceback" not in result.stderr
 
 
-def test_missing_dataset_is_a_clear_error(tmp_path: Path):
+def test_missing_dataset_is_a_clear_error(tmp_path: Path, fashionlens):
     result = fashionlens("audit", str(tmp_path / "absent.csv"))
     assert result.returncode != 0
     assert result.stderr.strip() == f"error: {tmp_path / 'absent.csv'}: no such file or folder"
 
 
-def test_help_teaches_use():
+def test_help_teaches_use(fashionlens):
     result = fashionlens("audit", "--help")
     assert result.returncode == 0
     assert "Example: fashionlens audit" in result.stdout and "--json" in result.stdout
 
 
-def test_demo_audits_the_embedded_samples():
+def test_demo_audits_the_embedded_samples(fashionlens):
     result = fashionlens("demo")
     assert result.returncode == 0, result.stderr
     assert "== clothing sample" in result.stdout and "== street sample" in result.stdout
@@ -74,7 +101,7 @@ def test_demo_audits_the_embedded_samples():
     assert "samples          80   (189 labelled garments)" in result.stdout
 
 
-def test_audit_real_street_photos(shared_data: Path):
+def test_audit_real_street_photos(shared_data: Path, fashionlens):
     result = fashionlens("audit", str(shared_data / "street" / "annotations.coco.json"), "--json")
     report = json.loads(result.stdout)
     assert (report["samples"], report["garments"], report["splits"]) == (814, 1903, {"train": 706, "val": 108})

@@ -69,6 +69,11 @@ def init_distributed() -> tuple[int, int]:
     return rank(), world_size
 
 
+def close_distributed() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def rank() -> int:
     return dist.get_rank() if dist.is_initialized() else 0
 

@@ -1,0 +1,83 @@
+"""`fashionlens train classifier`: train a garment classifier into a run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..engine import close_distributed, init_distributed, is_main_process
+from ..errors import FashionLensError
+from ..models.classifier import DEFAULT_ARCH
+from ..models.classifier_task import ClassifierSettings, train_classifier
+from .app import train_app
+
+
+@train_app.command("classifier")
+def classifier_command(
+    out: Path = typer.Option(..., "--out", help="Run directory: config, history (CSV, JSON, PNG), best.pt, last.pt."),
+    data: Optional[str] = typer.Option(None, "--data", help="Dataset (any format `fashionlens audit` reads). "
+                                                            "Split `train` trains, `val` validates, `test` is unused."),
+    mode: str = typer.Option("img", "--mode", help="img: the whole image; img+bbox: the garment's crop with "
+                                                   "context plus the box's geometry (whole image without a box)."),
+    arch: str = typer.Option(DEFAULT_ARCH, "--arch", help="Any torchvision classifier (resnet50 as in the study, "
+                                                         "mobilenet_v3_large...)."),
+    epochs: int = typer.Option(10, "--epochs", min=1),
+    image_size: int = typer.Option(224, "--image-size", help="Input side in pixels (at least 32)."),
+    balance: str = typer.Option("none", "--balance", help="none | weights (class-weighted loss) | sampler "
+                                                          "(classes drawn equally often)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate of the one-cycle schedule (AdamW)."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same data and machine: same weights."),
+    val_from_train: Optional[float] = typer.Option(
+        None, "--val-from-train", help="Validate on this stratified share of train (e.g. 0.1) to choose settings "
+                                       "without touching val."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Only these labels, comma-separated "
+                                                                  "(e.g. T-Shirt,Pants,Shoes)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Initial weights: a torchvision .pth or a "
+                                                                   "fashionlens checkpoint. Default: torchvision's "
+                                                                   "if already in the torch cache, else none."),
+    label_smoothing: float = typer.Option(0.0, "--label-smoothing", min=0.0, max=0.99),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out with its saved "
+                                                        "settings (other options are not needed)."),
+    workers: int = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's summary as JSON on stdout."),
+) -> None:
+    """Train a classifier of garment categories; validation picks best.pt, last.pt resumes.
+
+    Runs on the GPU with AMP when there is one; under `torchrun --nproc_per_node N` on N processes.
+
+    Example: fashionlens train classifier --data ../shared/data/clothing/labels.csv --classes
+    T-Shirt,Pants,Shoes --epochs 5 --image-size 160 --balance weights --out runs/clothing
+    """
+    if data is None and not resume:
+        raise FashionLensError("--data is required (or --resume to continue the run in --out)")
+    settings = ClassifierSettings(
+        data=str(data), mode=mode, arch=arch, epochs=epochs, image_size=image_size, balance=balance,
+        batch_size=batch_size, lr=lr, seed=seed, val_from_train=val_from_train,
+        classes=[name.strip() for name in classes.split(",") if name.strip()] if classes else None,
+        weights=str(weights) if weights else None, label_smoothing=label_smoothing)
+    init_distributed()
+    try:
+        history = train_classifier(settings, out, resume=resume, workers=workers)
+        if is_main_process():
+            report(out, history, as_json)
+    finally:
+        close_distributed()
+
+
+def report(run_dir: Path, history: list[dict], as_json: bool) -> None:
+    scored = [row for row in history if "val_score" in row]
+    best = max(scored, key=lambda row: row["val_score"]) if scored else None
+    summary = {"run_dir": str(run_dir), "epochs": len(history), "last": history[-1] if history else {},
+               "best_epoch": best["epoch"] if best else None,
+               "best_val_balanced_accuracy": best.get("val_balanced_accuracy") if best else None}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    elif best:
+        typer.echo(f"{run_dir}: best val balanced accuracy {best['val_score']:.4f} at epoch {best['epoch']}")
+    else:
+        typer.echo(f"{run_dir}: trained {len(history)} epochs without validation (no val split)")

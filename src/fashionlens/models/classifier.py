@@ -1,0 +1,162 @@
+"""Garment classifier: any torchvision classification architecture with its head swapped, and the
+inference helpers that need nothing but a checkpoint.
+
+Mode `img` classifies the whole image. Mode `img+bbox` classifies the garment's crop and adds the box's
+geometry (a small MLP on 6 numbers) to the pooled image features before the final linear layer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from ..data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
+from ..data.transforms import classification_eval_transform
+from ..errors import FashionLensError
+from ..records import Sample
+
+DEFAULT_ARCH = "resnet18"  # meets the accuracy and CPU speed goals; the study used resnet50 (--arch resnet50)
+MIN_IMAGE_SIZE = 32  # five stride-2 stages: smaller images vanish before the pooling layer
+GEOMETRY_WIDTH = 32
+
+
+def architectures() -> list[str]:
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def minimum_image_size(arch: str) -> int:
+    """The smallest input the architecture takes: its weights' `min_size`, and never below 32 px."""
+    meta = torchvision.models.get_model_weights(arch).DEFAULT.meta
+    return max(MIN_IMAGE_SIZE, *meta.get("min_size", (0, 0)))
+
+
+def check_arch(arch: str) -> None:
+    if arch not in architectures():
+        raise FashionLensError(f"unknown architecture {arch!r}; torchvision classifiers: {', '.join(architectures())}")
+
+
+def check_image_size(arch: str, image_size: int) -> None:
+    check_arch(arch)
+    minimum = minimum_image_size(arch)
+    if image_size < minimum:
+        raise FashionLensError(f"--image-size {image_size} is below {arch}'s minimum of {minimum} px")
+
+
+class GarmentClassifier(nn.Module):
+    """A torchvision backbone (its final linear layer removed), optional box geometry, a linear head."""
+
+    def __init__(self, backbone: nn.Module, features: int, num_classes: int, use_geometry: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.geometry = nn.Sequential(
+            nn.Linear(GEOMETRY_FEATURES, GEOMETRY_WIDTH), nn.ReLU(inplace=True),
+            nn.Linear(GEOMETRY_WIDTH, GEOMETRY_WIDTH), nn.ReLU(inplace=True),
+        ) if use_geometry else None
+        self.head = nn.Linear(features + (GEOMETRY_WIDTH if use_geometry else 0), num_classes)
+
+    def forward(self, images: Tensor, geometry: Tensor | None = None) -> Tensor:
+        features = self.backbone(images)
+        if self.geometry is not None:
+            features = torch.cat([features, self.geometry(geometry.to(features.dtype))], dim=1)
+        return self.head(features)
+
+
+def remove_final_linear(model: nn.Module, arch: str) -> int:
+    """Replace the last nn.Linear (fc, classifier[-1], heads.head...) by Identity; its input width."""
+    linears = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        raise FashionLensError(f"{arch}: no final linear layer to replace (architecture not supported)")
+    name, layer = linears[-1]
+    parent = model.get_submodule(name.rpartition(".")[0])
+    setattr(parent, name.rpartition(".")[2], nn.Identity())
+    return layer.in_features
+
+
+def build_classifier(arch: str, num_classes: int, mode: str, weights: str | Path | None = None) -> GarmentClassifier:
+    """A classifier for `num_classes` in `mode`; `weights`: a state_dict file (torchvision's or a
+    fashionlens checkpoint) whose matching tensors are loaded, or None to start from scratch."""
+    check_mode(mode)
+    check_arch(arch)
+    # the auxiliary classifiers of these two would change forward()'s output while training
+    extra = {"aux_logits": False, "init_weights": True} if arch in ("googlenet", "inception_v3") else {}
+    backbone = torchvision.models.get_model(arch, weights=None, **extra)
+    features = remove_final_linear(backbone, arch)
+    model = GarmentClassifier(backbone, features, num_classes, use_geometry=mode == "img+bbox")
+    if weights is not None:
+        load_pretrained(model, weights)
+    return model
+
+
+def cached_torchvision_weights(arch: str) -> Path | None:
+    """torchvision's ImageNet weights for `arch` when they are already in the torch cache (never downloads)."""
+    url = torchvision.models.get_model_weights(arch).DEFAULT.url
+    path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    return path if path.is_file() else None
+
+
+def load_pretrained(model: GarmentClassifier, path: str | Path) -> tuple[int, int]:
+    """Copy the tensors of `path` whose names and shapes match; (copied, total). A head for other
+    classes (ImageNet's 1000) is left new. Raises FashionLensError when nothing matches."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FashionLensError(f"{path}: weights file not found") from None
+    except Exception as error:  # torch raises many types for a damaged or foreign file
+        raise FashionLensError(f"{path}: not a readable weights file ({type(error).__name__})") from None
+    if isinstance(state, dict) and "model" in state and "kind" in state:  # a fashionlens checkpoint
+        state = state["model"]
+    else:  # a plain torchvision state_dict: its names start at the backbone
+        state = {f"backbone.{name}": tensor for name, tensor in state.items()}
+    own = model.state_dict()
+    matching = {name: tensor for name, tensor in state.items() if name in own and own[name].shape == tensor.shape}
+    if not matching:
+        raise FashionLensError(f"{path}: no tensor matches this architecture (weights of another model?)")
+    model.load_state_dict(matching, strict=False)
+    return len(matching), len(own)
+
+
+# ----------------------------------------------------------------------------- inference
+
+
+def classifier_from_checkpoint(checkpoint: dict[str, Any]) -> GarmentClassifier:
+    """The checkpoint's classifier on the CPU, in eval mode."""
+    if checkpoint.get("kind") != "classifier":
+        raise FashionLensError(f"{checkpoint.get('path', 'checkpoint')}: a {checkpoint.get('kind')} checkpoint, "
+                               "not a classifier")
+    model = build_classifier(checkpoint["arch"], len(checkpoint["class_names"]), checkpoint["mode"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError:
+        raise FashionLensError(f"{checkpoint.get('path', 'checkpoint')}: weights do not fit "
+                               f"{checkpoint['arch']} ({checkpoint['mode']})") from None
+    return model.eval()
+
+
+def predict_classifier(
+    model: nn.Module, checkpoint: dict[str, Any], samples: list[Sample], batch_size: int = 32,
+) -> tuple[list[str], np.ndarray]:
+    """(true label of each garment used, softmax probabilities N x K in the checkpoint's class order).
+
+    Uses every garment with a label (any label, so other taxonomies can be mapped afterwards) and a
+    usable box, the way training does; `img+bbox` takes the garments' boxes (annotated or detected).
+    """
+    preprocessing = checkpoint["preprocessing"]
+    dataset = ClassificationDataset(
+        samples, checkpoint["class_names"], checkpoint["mode"], classification_eval_transform(preprocessing),
+        context_margin=preprocessing.get("context_margin", 0.0), keep_unknown_labels=True,
+        decode_size=preprocessing["image_size"])
+    device = next(model.parameters()).device
+    model.eval()
+    probabilities = [np.zeros((0, len(checkpoint["class_names"])), dtype=np.float32)]
+    with torch.inference_mode():
+        for images, geometry, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+            logits = model(images.to(device), geometry.to(device))
+            probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    return [item.label for item in dataset.items], np.concatenate(probabilities)

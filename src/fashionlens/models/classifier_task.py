@@ -1,0 +1,200 @@
+"""ClassifierTask: how the shared engine trains and validates the garment classifier.
+
+The validation score is balanced accuracy: the classes are strongly imbalanced, and a model that
+always answers the majority class must not look good.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+
+from ..checkpoint import LAST, load_checkpoint
+from ..data.classification import (ClassificationDataset, balanced_sampler, check_mode, choose_classes, class_weights,
+                                   describe_skipped, split_samples)
+from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, classification_eval_transform, classification_preprocessing,
+                               classification_train_transform)
+from ..engine import FitConfig, fit, log, make_loader, seed_everything, world_size
+from ..errors import FashionLensError
+from .classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
+
+
+def accuracy_metrics(true: list[int], predicted: list[int]) -> dict[str, float]:
+    if not true:
+        return {}
+    with warnings.catch_warnings():  # a class predicted but absent from this batch of truth is fine
+        warnings.simplefilter("ignore")
+        return {"accuracy": float(accuracy_score(true, predicted)),
+                "balanced_accuracy": float(balanced_accuracy_score(true, predicted))}
+
+
+class ClassifierTask:
+    """Cross-entropy (optionally class-weighted, label-smoothed); accuracy and balanced accuracy."""
+
+    kind = "classifier"
+
+    def __init__(self, arch: str, mode: str, class_names: list[str], preprocessing: dict[str, Any],
+                 label_smoothing: float = 0.0, class_weights: list[float] | None = None):
+        self.arch, self.mode, self.class_names = arch, mode, list(class_names)
+        self.preprocessing, self.label_smoothing = preprocessing, label_smoothing
+        self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
+        self._true: list[int] = []
+        self._predicted: list[int] = []
+
+    def logits(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[Tensor, Tensor]:
+        images, geometry, targets = batch
+        layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        images = images.to(device, non_blocking=True, memory_format=layout)
+        return model(images, geometry.to(device, non_blocking=True)).float(), targets.to(device, non_blocking=True)
+
+    def losses(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Tensor]:
+        logits, targets = self.logits(model, batch, device)
+        weight = None if self.class_weights is None else self.class_weights.to(device)
+        loss = F.cross_entropy(logits, targets, weight=weight, label_smoothing=self.label_smoothing)
+        self._true += targets.tolist()
+        self._predicted += logits.detach().argmax(dim=1).tolist()
+        return {"loss": loss}
+
+    def train_metrics(self) -> dict[str, float]:
+        """Accuracy over this epoch's training batches (every rank's), then start counting afresh."""
+        pairs = [(self._true, self._predicted)]
+        if dist.is_initialized():
+            pairs = [None] * dist.get_world_size()
+            dist.all_gather_object(pairs, (self._true, self._predicted))
+        self._true, self._predicted = [], []
+        return accuracy_metrics([t for true, _ in pairs for t in true], [p for _, pred in pairs for p in pred])
+
+    def validate(self, model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
+        """Plain cross-entropy (no weights, no smoothing, so runs compare), accuracy, balanced accuracy."""
+        total_loss, true, predicted = 0.0, [], []
+        for batch in loader:
+            logits, targets = self.logits(model, batch, device)
+            total_loss += float(F.cross_entropy(logits, targets, reduction="sum"))
+            true += targets.tolist()
+            predicted += logits.argmax(dim=1).tolist()
+        metrics = accuracy_metrics(true, predicted)
+        return {"loss": total_loss / max(len(true), 1), **metrics, "score": metrics.get("balanced_accuracy", 0.0)}
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        return {"arch": self.arch, "mode": self.mode, "class_names": self.class_names,
+                "preprocessing": self.preprocessing}
+
+
+# ----------------------------------------------------------------------------- `train classifier`
+
+
+@dataclass
+class ClassifierSettings:
+    """Everything `fashionlens train classifier` was asked for; stored in the run's config.json."""
+
+    data: str
+    mode: str = "img"
+    arch: str = DEFAULT_ARCH
+    epochs: int = 10
+    image_size: int = 224
+    balance: str = "none"  # none | weights (class-weighted loss) | sampler (WeightedRandomSampler)
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    val_from_train: float | None = None
+    classes: list[str] | None = None
+    weights: str | None = None
+    label_smoothing: float = 0.0
+    context_margin: float = DEFAULT_CONTEXT_MARGIN
+
+
+BALANCES = ("none", "weights", "sampler")
+
+
+def check_settings(settings: ClassifierSettings) -> None:
+    """The checks that need no data, so a wrong option fails before anything is read or written."""
+    check_mode(settings.mode)
+    check_image_size(settings.arch, settings.image_size)
+    if settings.balance not in BALANCES:
+        raise FashionLensError(f"unknown --balance {settings.balance!r}; choose one of {', '.join(BALANCES)}")
+    if settings.epochs < 1 or settings.batch_size < 1:
+        raise FashionLensError("--epochs and --batch-size must be at least 1")
+    if settings.weights and not Path(settings.weights).is_file():
+        raise FashionLensError(f"{settings.weights}: weights file not found")
+
+
+def settings_of_run(run_dir: Path) -> ClassifierSettings:
+    """The settings a run was started with, for --resume."""
+    if not (run_dir / LAST).is_file():
+        raise FashionLensError(f"{run_dir}: no {LAST} to resume from (not a run directory, or no epoch finished)")
+    checkpoint = load_checkpoint(run_dir / LAST)
+    if checkpoint["kind"] != "classifier":
+        raise FashionLensError(f"{run_dir / LAST}: a {checkpoint['kind']} run, not a classifier run")
+    return ClassifierSettings(**checkpoint["config"]["settings"])
+
+
+def classification_datasets(settings: ClassifierSettings) -> tuple[ClassificationDataset, ClassificationDataset | None]:
+    """Read the data, split it, choose the classes; the training and validation datasets."""
+    from ..data import read_dataset  # the readers import many formats: only when training
+
+    train, val, where = split_samples(read_dataset(settings.data), settings.val_from_train, settings.seed)
+    class_names = choose_classes(train, settings.classes)
+    preprocessing = classification_preprocessing(settings.image_size, settings.context_margin)
+    common = {"class_names": class_names, "mode": settings.mode, "context_margin": settings.context_margin,
+              "decode_size": settings.image_size}
+    train_set = ClassificationDataset(train, transform=classification_train_transform(preprocessing), **common)
+    val_set = ClassificationDataset(val, transform=classification_eval_transform(preprocessing), **common)
+    if len(train_set) == 0:
+        raise FashionLensError(f"{settings.data}: no usable labelled garment in the training split")
+    log(f"{where}; {len(class_names)} classes, {len(train_set)} training and {len(val_set)} validation garments")
+    for line in (describe_skipped(train_set.skipped, "train"), describe_skipped(val_set.skipped, "val")):
+        if line:
+            log(line)
+    return train_set, (val_set if len(val_set) else None)
+
+
+def pretrained_weights(settings: ClassifierSettings) -> str | None:
+    """--weights, else torchvision's ImageNet weights when already cached; None means from scratch."""
+    if settings.weights:
+        log(f"initial weights: {settings.weights}")
+        return settings.weights
+    cached = cached_torchvision_weights(settings.arch)
+    if cached is None:
+        log(f"no pretrained weights for {settings.arch} (none in the torch cache, no --weights): "
+            "training from scratch")
+        return None
+    log(f"initial weights: torchvision's ImageNet weights from the cache ({cached})")
+    return str(cached)
+
+
+def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: bool = False,
+                     workers: int = 0) -> list[dict[str, Any]]:
+    """`fashionlens train classifier`: data -> datasets -> model -> engine.fit; returns the history."""
+    run_dir = Path(run_dir)
+    if resume:
+        settings = settings_of_run(run_dir)
+    elif (run_dir / LAST).exists():
+        raise FashionLensError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+    check_settings(settings)
+    train_set, val_set = classification_datasets(settings)
+    classes = len(train_set.class_names)
+    sampler, weights = None, None
+    if settings.balance == "weights":
+        weights = class_weights(train_set.targets, classes).tolist()
+    elif settings.balance == "sampler":
+        sampler = balanced_sampler(train_set.targets, classes, math.ceil(len(train_set) / world_size()))
+    seed_everything(settings.seed)  # the new head (and a model from scratch) start the same every time
+    model = build_classifier(settings.arch, classes, settings.mode, None if resume else pretrained_weights(settings))
+    task = ClassifierTask(settings.arch, settings.mode, train_set.class_names,
+                          classification_preprocessing(settings.image_size, settings.context_margin),
+                          settings.label_smoothing, weights)
+    train_loader = make_loader(train_set, settings.batch_size, shuffle=True, workers=workers, sampler=sampler,
+                               seed=settings.seed)
+    val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, workers=workers)
+    config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, settings=asdict(settings))
+    return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

@@ -7,6 +7,7 @@ from pathlib import Path
 from conftest import make_image, make_labels_csv_dataset
 
 from fashionlens.data import read_dataset
+from fashionlens.data import audit as audit_module
 from fashionlens.data.audit import audit, format_audit
 from fashionlens.records import Box, Garment, Sample
 
@@ -54,6 +55,14 @@ def test_missing_unreadable_images_and_size_mismatch_are_reported(tmp_path: Path
     assert f"{tmp_path / 'small.jpg'}: annotated size 40x30 but the image is 20x20" in problems
     assert "1 samples have no label" in problems
     assert len(report["problems"]) == 4
+
+
+def test_images_above_the_pixel_limit_are_unreadable(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(audit_module, "MAX_PIXELS", 100)
+    image = make_image(tmp_path / "huge.jpg", (20, 10))
+    report = audit([Sample(image=image, garments=[Garment(category="Hat")])], progress=False)
+    assert report["unreadable_images"] == 1
+    assert report["problems"] == [f"{image}: image too large (20x10 pixels, limit 100)"]
 
 
 def test_box_problems_are_reported_against_the_real_image_size(tmp_path: Path):

@@ -109,9 +109,18 @@ def test_missing_file(tmp_path: Path):
         image_size(tmp_path / "absent.jpg")
 
 
-def test_image_size_rejects_non_images(tmp_path: Path):
-    path = tmp_path / "empty.jpg"
-    path.write_bytes(b"")
-    with pytest.raises(ImageError, match="not a readable image") as error:
+@pytest.mark.parametrize("content, reason", [(b"", "empty file (0 bytes)"), (b"GIF? no", "unrecognised format")])
+def test_image_size_rejects_non_images(tmp_path: Path, content: bytes, reason: str):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageError) as error:
         image_size(path)
-    assert str(error.value).startswith(str(path))
+    assert str(error.value) == f"{path}: not a readable image: {reason}"
+
+
+def test_image_size_turns_pillows_bomb_error_into_an_image_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "bomb.png"
+    Image.new("L", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses above twice this
+    with pytest.raises(ImageError, match="decompression bomb"):
+        image_size(path)

@@ -78,11 +78,19 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def image_size(path: str | Path) -> tuple[int, int]:
     """Width and height from the header only (upright, after EXIF orientation), without decoding."""
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(0x0112, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # callers compare to MAX_PIXELS
+            with Image.open(path) as image:
+                width, height = image.size
+                orientation = image.getexif().get(0x0112, 1)
     except FileNotFoundError:
         raise ImageError(path, "file not found") from None
-    except (UnidentifiedImageError, OSError) as error:
+    except UnidentifiedImageError:
+        empty = Path(path).is_file() and Path(path).stat().st_size == 0
+        reason = "empty file (0 bytes)" if empty else "unrecognised format"
+        raise ImageError(path, f"not a readable image: {reason}") from None
+    except Image.DecompressionBombError:
+        raise ImageError(path, "not a readable image: too large (decompression bomb limit)") from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(path, f"not a readable image ({error})") from None
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)

@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import ImageError
-from ..images import image_size
+from ..images import MAX_PIXELS, image_size
 from ..records import REGIONS, Sample
 
 SIZE_MISMATCH_LIMIT = 1  # pixels of tolerance between annotated and real image size (rounding)
@@ -82,7 +82,11 @@ def _check_images(samples: list[Sample], problems: list[str], progress: bool) ->
         else:
             try:
                 size = image_size(sample.image)
+                if size[0] * size[1] > MAX_PIXELS:
+                    raise ImageError(sample.image, f"image too large ({size[0]}x{size[1]} pixels, "
+                                                   f"limit {MAX_PIXELS})")
             except ImageError as error:
+                size = None
                 unreadable += 1
                 problems.append(str(error))
         if size is not None and sample.width is not None and sample.height is not None:

@@ -153,6 +153,19 @@ def test_coco_errors_name_file_and_line(tmp_path: Path, annotation: str, line: i
     assert_error_at(error, path, line)
 
 
+def test_coco_error_line_in_a_pretty_printed_export(coco_dataset: Path):
+    data = json.loads(coco_dataset.read_text())
+    data["annotations"][4]["category_id"] = 99
+    text = json.dumps(data, indent=2)
+    coco_dataset.write_text("\ufeff" + text, encoding="utf-8")  # with a BOM, as some Windows tools write
+    lines = text.splitlines()
+    opening = lines.index('      "category_id": 99,') - 3  # the "{" above "id", "image_id", "category_id"
+    assert lines[opening].strip() == "{"
+    with pytest.raises(DataFormatError, match="unknown category id 99") as error:
+        read_coco(coco_dataset)
+    assert error.value.line == opening + 1
+
+
 def test_coco_error_in_images_names_its_line(tmp_path: Path):
     path = write(tmp_path / "a.json", coco_text("{}").replace('"file_name": "a.jpg", ', ""))
     with pytest.raises(DataFormatError, match="needs an `id` and a `file_name`") as error:

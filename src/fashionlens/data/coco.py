@@ -21,11 +21,6 @@ ANNOTATION_KEYS = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "
 _SPACE = re.compile(r"\s*")
 
 
-def is_coco(path: Path) -> bool:
-    """Any JSON file is read as COCO; read_coco says clearly when it is not."""
-    return path.suffix.lower() == ".json" and path.is_file()
-
-
 def item_lines(text: str, key: str) -> list[int]:
     """The 1-based line on which each element of the top-level array `key` starts.
 
@@ -33,25 +28,36 @@ def item_lines(text: str, key: str) -> list[int]:
     raw_decode, only when an error needs it.
     """
     decoder = json.JSONDecoder()
-    skip = lambda i: _SPACE.match(text, i).end()  # noqa: E731
-    position = skip(text.index("{") + 1)
-    while position < len(text) and text[position] == '"':
+    position = _skip(text, text.index("{") + 1)
+    while text.startswith('"', position):
         name, position = decoder.raw_decode(text, position)
-        position = skip(skip(position) + 1)  # past the colon
-        if name == key and text[position] == "[":
-            lines, position = [], skip(position + 1)
-            line, counted = text.count("\n", 0, position) + 1, position
-            while text[position] != "]":
-                line, counted = line + text.count("\n", counted, position), position
-                lines.append(line)
-                _, position = decoder.raw_decode(text, position)
-                position = skip(position)
-                position = skip(position + 1) if text[position] == "," else position
-            return lines
+        position = _skip(text, _skip(text, position) + 1)  # past the colon
+        if name == key and text.startswith("[", position):
+            return _array_lines(text, position)
         _, position = decoder.raw_decode(text, position)
-        position = skip(position)
-        position = skip(position + 1) if text[position] == "," else position
+        position = _past_comma(text, position)
     return []
+
+
+def _array_lines(text: str, position: int) -> list[int]:
+    decoder = json.JSONDecoder()
+    lines, line, counted = [], 1 + text.count("\n", 0, position), position
+    position = _skip(text, position + 1)
+    while not text.startswith("]", position):
+        line, counted = line + text.count("\n", counted, position), position
+        lines.append(line)
+        _, position = decoder.raw_decode(text, position)
+        position = _past_comma(text, position)
+    return lines
+
+
+def _skip(text: str, position: int) -> int:
+    return _SPACE.match(text, position).end()
+
+
+def _past_comma(text: str, position: int) -> int:
+    position = _skip(text, position)
+    return _skip(text, position + 1) if text.startswith(",", position) else position
 
 
 class _Errors:
@@ -72,7 +78,7 @@ def read_coco(path: str | Path) -> list[Sample]:
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "file not found")
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # exports from Windows tools may start with a BOM
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

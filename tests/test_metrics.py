@@ -82,7 +82,7 @@ def test_absent_class_auc_is_null_with_a_note_and_json_safe():
     keep = [i for i, label in enumerate(labels) if label != "Skirt"]
     metrics = classification_metrics([labels[i] for i in keep], probs[keep], CLASSES)
     assert metrics["roc_auc_per_class"]["Skirt"] is None
-    assert "roc_auc[Skirt]: undefined, class absent from the data" in metrics["notes"]
+    assert "roc_auc[Skirt]: undefined, absent from the data" in metrics["notes"]
     assert metrics["per_class"]["Skirt"]["support"] == 0 and metrics["per_class"]["Skirt"]["recall"] is None
     defined = [v for v in metrics["roc_auc_per_class"].values() if v is not None]
     assert len(defined) == 5 and metrics["roc_auc_macro"] == pytest.approx(np.mean(defined))

@@ -59,7 +59,7 @@ def per_class_auc(y_true: np.ndarray, probs: np.ndarray, class_names: list[str],
         positives = int(np.sum(y_true == k))
         if positives == 0 or positives == len(y_true):
             why = "absent from the data" if positives == 0 else "the only class in the data"
-            notes.append(f"roc_auc[{name}]: undefined, class {why}")
+            notes.append(f"roc_auc[{name}]: undefined, {why}")
             result[name] = None
         else:
             result[name] = float(roc_auc_score(y_true == k, probs[:, k]))

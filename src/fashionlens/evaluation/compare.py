@@ -13,6 +13,8 @@ import io
 
 from scipy.stats import binomtest
 
+from .report import text_table
+
 COLUMNS = ("class", "images", "both_right", "both_wrong", "only_a_right", "only_b_right",
            "accuracy_a", "accuracy_b")
 
@@ -55,17 +57,9 @@ def mcnemar_p_value(total_row: dict) -> float | None:
     return float(binomtest(only_b, only_a + only_b, 0.5).pvalue)
 
 
-def _cell(value: object) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def format_table(rows: list[dict]) -> str:
     """The case table as aligned text for the terminal."""
-    cells = [list(COLUMNS)] + [[_cell(row[column]) for column in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(text.ljust(widths[i]) if i == 0 else text.rjust(widths[i])
-                       for i, text in enumerate(line)) for line in cells]
-    return "\n".join(lines)
+    return text_table(list(COLUMNS), [[row[column] for column in COLUMNS] for row in rows])
 
 
 def table_csv(rows: list[dict]) -> str:

@@ -19,6 +19,8 @@ constant answer can reach on them.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.stats import binomtest
 from sklearn.metrics import balanced_accuracy_score, recall_score
@@ -38,8 +40,9 @@ def class_shares(indices: np.ndarray, class_names: list[str]) -> dict[str, float
 def _zero_recall_warnings(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> list[str]:
     present = np.unique(y_true)
     recalls = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0)
-    return [f"class {class_names[k]} ({int(np.sum(y_true == k))} items) is never predicted right (recall 0)"
-            for k, recall in zip(present, recalls) if recall == 0]
+    counts = np.bincount(y_true, minlength=len(class_names))
+    return [f"class {class_names[k]} ({counts[k]} item{'s' if counts[k] != 1 else ''}) is never predicted "
+            "right (recall 0)" for k, recall in zip(present, recalls) if recall == 0]
 
 
 def _dominance_reason(true_shares: dict[str, float], predicted_shares: dict[str, float]) -> str | None:
@@ -49,6 +52,15 @@ def _dominance_reason(true_shares: dict[str, float], predicted_shares: dict[str,
         return (f"{share:.0%} of all predictions are {name}, which is only {truth:.0%} of the labels "
                 f"(limit: {DOMINANT_SHARE:.0%} of predictions and {DOMINANCE_EXCESS:.0%} above its true share)")
     return None
+
+
+def _power_hint(count: int, baseline: float) -> str:
+    """Why a good model can still fail the test: too few items to beat a high baseline at all."""
+    needed = math.floor(math.log(ALPHA) / math.log(baseline)) + 1  # smallest n with baseline**n < ALPHA
+    if count >= needed:
+        return ""
+    return (f"; with {count} items even a perfect model cannot be told from this baseline "
+            f"(at least {needed} needed): evaluate on more data")
 
 
 def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict:
@@ -84,7 +96,8 @@ def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]
     reasons = result["reasons"]
     if p_value >= ALPHA:
         reasons.append(f"accuracy {accuracy:.1%} is not significantly above the majority baseline "
-                       f"{baseline:.1%} (always {majority}): binomial p = {p_value:.3g} >= {ALPHA}")
+                       f"{baseline:.1%} (always {majority}): binomial p = {p_value:.3g} >= {ALPHA}"
+                       + _power_hint(len(y_true), baseline))
     if balanced < chance + CHANCE_GAP * (1 - chance):
         reasons.append(f"balanced accuracy {balanced:.1%} is near chance {chance:.1%} "
                        f"({present} classes in the labels)")
@@ -98,7 +111,8 @@ def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]
 def verdict_line(check: dict) -> str:
     """One line for the terminal and the top of the report."""
     if check["collapsed"] is None:
-        return "VERDICT: undefined — " + "; ".join(check["notes"])
+        return (f"VERDICT: undefined — the labels hold one class only ({check['majority_class']}): "
+                "no test can tell learning from guessing")
     if check["collapsed"]:
         return "VERDICT: COLLAPSED — the model fell into the lazy route: " + "; ".join(check["reasons"])
     return (f"VERDICT: not collapsed — accuracy {check['accuracy']:.1%} vs majority baseline "

@@ -1,0 +1,266 @@
+"""`fashionlens evaluate` and `fashionlens compare`: score run directories on datasets.
+
+Everything is computed first and written last (each file atomically), so a bad input stops the
+command before anything lands in the output folder. With --json, stdout holds only the JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from ..errors import FashionLensError
+from ..evaluation import compare as case_table
+from ..evaluation import plots, report
+from ..evaluation.classification import evaluate_classifier, map_samples_to_classes, roc_curves
+from ..evaluation.detection import boxed_samples, evaluate_detector
+from ..evaluation.honesty import verdict_line
+from .app import app
+
+DATA_HELP = "A dataset (labels.csv, COCO .json, streetstyle27k.manifest, DeepFashion root, class folders)."
+SPLIT_HELP = "The split to score (the samples' split field); `all` scores every sample."
+
+
+def say(message: str) -> None:
+    typer.echo(message, err=True)  # progress and messages never touch stdout (--json)
+
+
+def select_split(samples: list, split: str, path: Path) -> list:
+    """The samples of `split`; one clear error when there are none."""
+    if split == "all":
+        chosen = samples
+    else:
+        chosen = [sample for sample in samples if sample.split == split]
+    if not chosen:
+        present = sorted({str(sample.split) for sample in samples if sample.split})
+        hint = f"splits present: {', '.join(present)}" if present else "the data has no splits; use --split all"
+        raise FashionLensError(f"{path}: no samples in split '{split}' ({hint})")
+    return chosen
+
+
+def read_split(path: Path, split: str) -> list:
+    from ..data import read_dataset
+
+    say(f"reading {path}")
+    return select_split(read_dataset(path), split, path)
+
+
+def dataset_names(paths: list[Path]) -> list[str]:
+    """The column names of the side-by-side table: the paths as given, made unique."""
+    names: list[str] = []
+    for path in paths:
+        name, count = str(path), 2
+        while name in names:
+            name, count = f"{path} #{count}", count + 1
+        names.append(name)
+    return names
+
+
+def mapped_samples(samples: list, path: Path, class_names: list[str], label_map: dict | None):
+    """Samples whose labels are renamed into the checkpoint's classes; an error when nothing maps."""
+    mapped, mapping = map_samples_to_classes(samples, class_names, label_map)
+    if mapping.kept == 0:
+        labels = ", ".join(list(mapping.left_out)[:8])
+        raise FashionLensError(f"{path}: no label maps onto the checkpoint's classes (data labels: {labels}; "
+                               f"checkpoint classes: {', '.join(class_names)})")
+    if mapping.left_out:
+        say(f"{path}: {sum(mapping.left_out.values())} garments left out, their labels have no counterpart "
+            f"among the checkpoint's classes ({', '.join(mapping.left_out)})")
+    return mapped, mapping
+
+
+def on_device(model, device: str | None):
+    """The model on --device (default: the GPU when there is one); prediction runs where the model is."""
+    import torch
+
+    from ..engine import pick_device
+
+    if device and device.startswith("cuda") and not torch.cuda.is_available():
+        raise FashionLensError(f"--device {device}: no CUDA GPU is available here")
+    return model.to(pick_device(device))
+
+
+def classifier_predictions(checkpoint: dict, samples: list, path: Path, batch_size: int, model=None,
+                           device: str | None = None):
+    """(true labels, probabilities) of the classifier on samples already mapped to its classes."""
+    from ..models.classifier import classifier_from_checkpoint, predict_classifier
+
+    model = model or on_device(classifier_from_checkpoint(checkpoint), device)
+    true_labels, probs = predict_classifier(model, checkpoint, samples, batch_size)
+    if len(true_labels) == 0:
+        raise FashionLensError(f"{path}: no garment to classify in this split")
+    return list(true_labels), np.asarray(probs), model
+
+
+def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
+                            label_map: dict | None, device: str | None) -> tuple[dict, dict[str, bytes], report.Figures]:
+    class_names = list(checkpoint["class_names"])
+    by_dataset, files, figures, model = {}, {}, {}, None
+    for index, (name, path) in enumerate(zip(dataset_names(paths), paths), start=1):
+        samples, mapping = mapped_samples(read_split(path, split), path, class_names, label_map)
+        true_labels, probs, model = classifier_predictions(checkpoint, samples, path, batch_size, model, device)
+        metrics = evaluate_classifier(true_labels, probs, class_names)
+        metrics.update(data=str(path), label_mapping=mapping.as_dict())
+        drawn, figures[name] = plots.classifier_figures(f"d{index}", name, metrics,
+                                                        roc_curves(true_labels, probs, class_names))
+        files.update(drawn)
+        by_dataset[name] = metrics
+    return by_dataset, files, figures
+
+
+def evaluate_detector_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
+                          device: str | None) -> tuple[dict, dict[str, bytes], report.Figures]:
+    from ..models.detector import detector_from_checkpoint, predict_detections
+
+    regions = list(checkpoint["class_names"])
+    by_dataset, files, figures, model = {}, {}, {}, None
+    for index, (name, path) in enumerate(zip(dataset_names(paths), paths), start=1):
+        samples, without_boxes = boxed_samples(read_split(path, split))
+        if not samples:
+            raise FashionLensError(f"{path}: no garment boxes in split '{split}' (a detector needs boxed data)")
+        model = model or on_device(detector_from_checkpoint(checkpoint), device)
+        metrics, curves = evaluate_detector(samples, predict_detections(model, checkpoint, samples, batch_size), regions)
+        if metrics["ground_truth_boxes"] == 0:
+            raise FashionLensError(f"{path}: no usable ground-truth box of the checkpoint's regions "
+                                   f"({', '.join(regions)}); left out: {metrics['left_out_boxes']}")
+        metrics.update(data=str(path), images_without_boxes=without_boxes)
+        drawn, figures[name] = plots.detector_figures(f"d{index}", name, metrics, curves)
+        files.update(drawn)
+        by_dataset[name] = metrics
+    return by_dataset, files, figures
+
+
+def load_run(run_dir: Path) -> dict:
+    from ..checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(run_dir)
+    if checkpoint.get("kind") not in ("classifier", "detector"):
+        raise FashionLensError(f"{checkpoint['path']}: unknown checkpoint kind {checkpoint.get('kind')!r}")
+    return checkpoint
+
+
+def load_label_map_option(path: Path | None) -> dict | None:
+    from ..taxonomy import load_label_map
+
+    return load_label_map(path) if path else None
+
+
+def terminal_summary(document: dict) -> str:
+    """Verdicts first (classifier), then the side-by-side table."""
+    by_dataset = document["by_dataset"]
+    if document["kind"] == "classifier":
+        lines = [f"{name}\n  {verdict_line(m['honesty'])}" + "".join(f"\n  warning: {w}" for w in m["honesty"]["warnings"])
+                 for name, m in by_dataset.items()]
+        return "\n".join(lines) + "\n\n" + report.text_table(*report.side_by_side(by_dataset, report.CLASSIFIER_ROWS))
+    flat = {name: report.flatten(metrics) for name, metrics in by_dataset.items()}
+    return report.text_table(*report.side_by_side(flat, report.detector_rows(document["class_names"])))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `fashionlens train` (best.pt or last.pt)."),
+    data: list[Path] = typer.Option(..., "--data", help=DATA_HELP + " Repeat to put datasets side by side."),
+    split: str = typer.Option("val", "--split", help=SPLIT_HELP),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/eval)."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics.json on stdout (messages go to stderr)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Images per inference batch."),
+    label_map: Path | None = typer.Option(None, "--label-map", help="CSV (label,category) or YAML: a "
+                                          "retailer's own label names onto the checkpoint's classes."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1... (default: GPU if any)."),
+) -> None:
+    """Score a classifier or a detector on one or more datasets: metrics.json and report.html.
+
+    Classifier: accuracy, top-3/5, balanced accuracy, macro F1, per-class scores,
+    confusion matrix, ROC, and the honesty check (majority baseline, `collapsed`).
+    Detector: COCO mAP, AP50 per region, precision-recall, FROC, image-level ROC.
+    Labels of other datasets are mapped onto the checkpoint's classes.
+
+    Example: fashionlens evaluate runs/clf --data labels.csv --data street.coco.json
+    """
+    checkpoint = load_run(run_dir)
+    out = out or run_dir / "eval"
+    if checkpoint["kind"] == "classifier":
+        by_dataset, files, figures = evaluate_classifier_run(checkpoint, data, split, batch_size,
+                                                             load_label_map_option(label_map), device)
+    else:
+        by_dataset, files, figures = evaluate_detector_run(checkpoint, data, split, batch_size, device)
+    first = next(iter(by_dataset.values()))
+    document = {"kind": checkpoint["kind"], "run_dir": str(run_dir), "checkpoint": checkpoint["path"],
+                "split": split, "class_names": list(checkpoint["class_names"]), **first, "by_dataset": by_dataset}
+    page = report.classifier_page if checkpoint["kind"] == "classifier" else report.detector_page
+    files.update({"metrics.json": report.to_json(document), "report.html": page(document, figures)})
+    report.write_outputs(out, files)
+    if as_json:
+        typer.echo(files["metrics.json"], nl=False)
+    else:
+        typer.echo(terminal_summary(document))
+    say(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
+
+
+def compare_runs(checkpoint_a: dict, checkpoint_b: dict, data: Path, split: str, batch_size: int,
+                 label_map: dict | None, device: str | None) -> dict:
+    """Both classifiers on the same items: each one's summary and honesty check, and the case table."""
+    for checkpoint in (checkpoint_a, checkpoint_b):
+        if checkpoint["kind"] != "classifier":
+            raise FashionLensError(f"{checkpoint['path']}: compare needs classifiers, this is a {checkpoint['kind']}")
+    classes_a, classes_b = list(checkpoint_a["class_names"]), list(checkpoint_b["class_names"])
+    if set(classes_a) != set(classes_b):
+        raise FashionLensError(f"{checkpoint_b['path']}: predicts other classes than {checkpoint_a['path']} "
+                               f"({', '.join(sorted(set(classes_a) ^ set(classes_b)))})")
+    samples, mapping = mapped_samples(read_split(data, split), data, classes_a, label_map)
+    runs, predictions, truth = {}, {}, None
+    for label, checkpoint in (("a", checkpoint_a), ("b", checkpoint_b)):
+        say(f"predicting with {checkpoint['path']}")
+        true_labels, probs, _ = classifier_predictions(checkpoint, samples, data, batch_size, device=device)
+        if truth is not None and true_labels != truth:
+            raise FashionLensError(f"{checkpoint['path']}: scores other items than run A on {data} "
+                                   "(different classifier modes?); compare needs the same items")
+        truth = true_labels
+        names = list(checkpoint["class_names"])
+        metrics = evaluate_classifier(true_labels, probs, names)
+        predictions[label] = [names[k] for k in probs.argmax(axis=1)]
+        runs[label] = {"run_dir": str(Path(checkpoint["path"]).parent), "checkpoint": checkpoint["path"],
+                       **{key: metrics[key] for key in ("accuracy", "balanced_accuracy", "macro_f1",
+                                                        "majority_baseline", "collapsed", "honesty")}}
+    rows = case_table.compare_cases(truth, predictions["a"], predictions["b"], classes_a)
+    return {"data": str(data), "split": split, "label_mapping": mapping.as_dict(), **runs,
+            "cases": rows, "mcnemar_p_value": case_table.mcnemar_p_value(rows[-1])}
+
+
+@app.command("compare")
+def compare_command(
+    run_a: Path = typer.Argument(..., help="Run directory of model A."),
+    run_b: Path = typer.Argument(..., help="Run directory of model B (same classes as A)."),
+    data: Path = typer.Option(..., "--data", help=DATA_HELP),
+    split: str = typer.Option("val", "--split", help=SPLIT_HELP),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: RUN_A/compare-<RUN_B name>)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON on stdout."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Images per inference batch."),
+    label_map: Path | None = typer.Option(None, "--label-map", help="CSV or YAML of a retailer's label names."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1... (default: GPU if any)."),
+) -> None:
+    """Compare two classifiers item by item on the same data.
+
+    Per class: items, both right, both wrong, only A right, only B right, and each
+    model's accuracy; McNemar's test says whether the difference is more than chance.
+    Writes cases.csv, compare.json and report.html.
+
+    Example: fashionlens compare runs/img runs/img-bbox --data labels.csv
+    """
+    document = compare_runs(load_run(run_a), load_run(run_b), data, split, batch_size,
+                            load_label_map_option(label_map), device)
+    out = out or run_a / f"compare-{run_b.resolve().name}"
+    text = report.to_json(document)
+    report.write_outputs(out, {"cases.csv": case_table.table_csv(document["cases"]), "compare.json": text,
+                               "report.html": report.compare_page(document)})
+    if as_json:
+        typer.echo(text, nl=False)
+    else:
+        verdicts = [f"{label}: {document[key]['run_dir']}\n  {verdict_line(document[key]['honesty'])}"
+                    for label, key in (("A", "a"), ("B", "b"))]
+        p_value = report.format_value(document["mcnemar_p_value"])
+        typer.echo("\n".join(verdicts) + "\n\n" + case_table.format_table(document["cases"])
+                   + f"\n\nMcNemar exact test (only A right vs only B right): p = {p_value}")
+    say(f"wrote {out / 'cases.csv'} and {out / 'report.html'}")

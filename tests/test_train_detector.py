@@ -1,0 +1,120 @@
+"""`fashionlens train detector` end to end on a tiny COCO dataset, in a fresh process as a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.models import resnet18
+from typer.testing import CliRunner
+
+from conftest import make_coco_dataset
+from fashionlens.checkpoint import load_checkpoint, save_checkpoint
+from fashionlens.cli import app
+from fashionlens.errors import FashionLensError
+from fashionlens.models.detection_task import DetectionTask, DetectorSettings, train_detector
+
+TINY = ["--arch", "fasterrcnn_mobilenet_v3_large_320_fpn", "--image-size", "64", "--batch-size", "2",
+        "--workers", "0"]
+LOSSES = ["train_loss", "train_loss_classifier", "train_loss_box_reg", "train_loss_objectness",
+          "train_loss_rpn_box_reg"]
+
+
+def fashionlens(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_train_writes_history_checkpoints_and_resumes(coco_dataset: Path, tmp_path: Path):
+    run = tmp_path / "run"
+    result = fashionlens("train", "detector", "--data", str(coco_dataset), "--epochs", "1", "--out", str(run),
+                         "--json", *TINY)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)  # stdout holds only the JSON
+    assert summary["epochs"] == 1 and summary["best_epoch"] == 1
+    assert 0.0 <= summary["best_val_map"] <= summary["best_val_map50"] <= 1.0
+    assert "3 training images (5 boxes, 0 without garments), 1 validation images" in result.stderr
+    with (run / "history.csv").open() as handle:
+        row = next(csv.DictReader(handle))
+    for column in LOSSES + ["val_map", "val_map50", "val_score_threshold"]:
+        assert row[column] != "", column
+    assert all((run / name).is_file() for name in ("config.json", "history.json", "history.png", "map50.png",
+                                                   "best.pt", "last.pt"))
+    best = load_checkpoint(run / "best.pt")
+    assert best["kind"] == "detector" and best["class_names"] == ["upper", "lower", "full"]
+    assert best["preprocessing"]["min_size"] == best["preprocessing"]["max_size"] == 64
+    assert best["score_threshold"] == summary["score_threshold"]
+
+    with pytest.raises(FashionLensError, match="already holds a run; pass --resume"):
+        train_detector(DetectorSettings(data=str(coco_dataset)), run)
+
+
+def test_resume_continues_an_interrupted_run(coco_dataset: Path, tmp_path: Path, monkeypatch):
+    steps = []
+
+    def interrupt_in_epoch_two(task, model, batch, device):
+        steps.append(1)
+        if len(steps) == 2:  # 3 training images, batches of 2 (the last partial one dropped): 1 step per epoch
+            raise KeyboardInterrupt
+        return losses(task, model, batch, device)
+
+    losses = DetectionTask.losses
+    monkeypatch.setattr(DetectionTask, "losses", interrupt_in_epoch_two)
+    settings = DetectorSettings(data=str(coco_dataset), arch=TINY[1], epochs=2, image_size=64, batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        train_detector(settings, tmp_path / "run")
+    assert [row["epoch"] for row in json.loads((tmp_path / "run" / "history.json").read_text())] == [1]
+    history = train_detector(DetectorSettings(data="ignored on resume"), tmp_path / "run", resume=True)
+    assert [row["epoch"] for row in history] == [1, 2] and len(steps) == 3
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 1
+
+
+def test_without_val_split_training_runs_and_says_so(tmp_path: Path, capsys):
+    images = [("train", [(1, "blouse", [8, 4, 40, 18])]), ("train", []),  # a negative photo
+              ("train", [(3, "dress", [6, 4, 50, 40]), (2, "skirt", [-3, 30, 40, 30])])]  # one box outside
+    data = make_coco_dataset(tmp_path / "street", images=images)
+    settings = DetectorSettings(data=str(data), arch=TINY[1], epochs=1, image_size=64, batch_size=2)
+    history = train_detector(settings, tmp_path / "run")
+    messages = capsys.readouterr().err
+    assert "no validation split: validation is skipped" in messages
+    assert "3 training images (3 boxes, 1 without garments), 0 validation images" in messages
+    assert "train: skipped 1 (clipped to the image)" in messages
+    assert not any(key.startswith("val_") for key in history[0])
+    assert load_checkpoint(tmp_path / "run")["score_threshold"] == 0.5
+
+
+def classifier_run(tmp_path: Path) -> tuple[Path, dict]:
+    """A `train classifier` run directory holding a (random) resnet18 GarmentClassifier's weights."""
+    torch.manual_seed(0)
+    state = {f"backbone.{k}": v for k, v in resnet18().state_dict().items() if not k.startswith("fc.")}
+    save_checkpoint({"kind": "classifier", "arch": "resnet18", "mode": "img", "class_names": ["a", "b"],
+                     "preprocessing": {}, "config": {}, "model": state}, tmp_path / "clf" / "best.pt")
+    return tmp_path / "clf", state
+
+
+def test_backbone_from_a_classifier_run(coco_dataset: Path, tmp_path: Path):
+    run_dir, classifier = classifier_run(tmp_path)
+    settings = DetectorSettings(data=str(coco_dataset), epochs=1, image_size=64, batch_size=2,
+                                backbone_from=str(run_dir))
+    train_detector(settings, tmp_path / "run")
+    detector = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert detector["arch"] == "fasterrcnn_resnet18_fpn" and detector["norm"] == "frozen_batchnorm"
+    assert detector["config"]["settings"]["arch"] == "fasterrcnn_resnet18_fpn"
+    # conv1 stays frozen (torchvision trains the last three stages of a pretrained backbone)
+    assert torch.equal(detector["model"]["backbone.body.conv1.weight"], classifier["backbone.conv1.weight"])
+    wrong = DetectorSettings(data=str(coco_dataset), arch="fasterrcnn_resnet50_fpn", backbone_from=str(run_dir))
+    with pytest.raises(FashionLensError) as error:
+        train_detector(wrong, tmp_path / "other")
+    assert str(error.value) == ("--backbone-from holds a resnet18 classifier, which does not fit "
+                                "fasterrcnn_resnet50_fpn's resnet50 backbone; use --arch fasterrcnn_resnet18_fpn")
+
+
+def test_help_teaches_use():
+    result = CliRunner().invoke(app, ["train", "detector", "--help"])
+    assert result.exit_code == 0
+    assert "Example: fashionlens train detector" in result.output and "--backbone-from" in result.output

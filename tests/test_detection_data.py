@@ -45,6 +45,7 @@ def test_dataset_skips_bad_boxes_with_counts_and_keeps_negatives(tmp_path):
             Garment(Box(10, 10, 10, 20), "full"), Garment(Box(5, 5, 9, 9), None, "shoe")]),
         Sample(image, 64, 48),  # no garment: a negative
         Sample(image, 64, 48, garments=[Garment(None, "full", "Dress")]),  # whole-image label only
+        Sample(image, 64, 48, garments=[Garment(None, None, "Shoes")]),  # not a negative: nobody boxed it
         Sample(image, 64, 48, garments=[Garment(Box(0, 0, 60, 48), "upper")], attributes={"box": "person"}),
         Sample(image, 64, 48, garments=[Garment(Box(9, 9, 3, 3), "upper")]),  # only a bad box
     ]
@@ -55,14 +56,14 @@ def test_dataset_skips_bad_boxes_with_counts_and_keeps_negatives(tmp_path):
     assert dataset.targets[1].boxes == [] and dataset.samples[1] is samples[1]
     assert dataset.problems == {
         "clipped to the image": 1, "dropped: zero-area box": 1, "dropped: inverted box (x2 < x1 or y2 < y1)": 1,
-        "garment without a region of upper/lower/full": 1, "images skipped: no garment box": 1,
-        "images skipped: person boxes only": 1, "images skipped: no usable box": 1}
+        "garment without a region of upper/lower/full": 1, "images skipped: whole-image labels only (no box)": 2,
+        "images skipped: person boxes, not garment boxes": 1, "images skipped: no usable box": 1}
     image_tensor, target = dataset[1]
     assert image_tensor.dtype == torch.float32 and tuple(image_tensor.shape) == (3, 48, 64)
     assert target["boxes"].shape == (0, 4) and target["labels"].shape == (0,)
 
     everything = DetectionDataset(samples, detection_transform(64, train=False), skip_unusable=False)
-    assert len(everything) == 5 and everything.targets[2].boxes == []
+    assert len(everything) == 6 and everything.targets[2].boxes == []
 
 
 def test_dataset_reads_image_size_when_the_reader_did_not(tmp_path):

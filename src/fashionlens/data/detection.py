@@ -53,15 +53,26 @@ def is_person_box(sample: Sample) -> bool:
     return sample.attributes.get("box") == "person"
 
 
+def unusable(sample: Sample) -> str | None:
+    """Why a sample cannot show where garments are, or None. Only unlabelled images are negatives: a
+    photo labelled as a whole (or by a person box) holds garments whose place nobody marked."""
+    if is_person_box(sample):
+        return "person boxes, not garment boxes"
+    if sample.garments and all(garment.box is None for garment in sample.garments):
+        return "whole-image labels only (no box)"
+    return None
+
+
 def build_target(sample: Sample, class_names: tuple[str, ...], counts: Counter) -> Target | None:
-    """The sample's target, or None when it has garments of our regions but no usable box for them
-    (whole-image labels, person boxes, only bad boxes): training on it would teach "no garment here"."""
+    """The sample's target, or None when it cannot be used (see `unusable`, or all its boxes are bad):
+    training on it would teach "no garment here"."""
+    reason = unusable(sample)
+    if reason:
+        counts[f"images skipped: {reason}"] += 1
+        return None
     regional = [g for g in sample.garments if g.region in class_names]
     counts.update("garment without a region of " + "/".join(class_names)
                   for g in sample.garments if g.region not in class_names)
-    if regional and (is_person_box(sample) or all(g.box is None for g in regional)):
-        counts["images skipped: " + ("person boxes only" if is_person_box(sample) else "no garment box")] += 1
-        return None
     width, height = sample.width, sample.height
     if regional and (width is None or height is None):
         width, height = image_size(sample.image)

@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 from torchvision import tv_tensors
 
-from fashionlens.data.detection import DetectionDataset, clean_box, collate_detection, detection_transform
+from fashionlens.data.detection import (DetectionDataset, clean_box, collate_detection, describe_problems,
+                                        detection_transform)
 from fashionlens.records import Box, Garment, Sample
 
 
@@ -62,6 +63,8 @@ def test_dataset_skips_bad_boxes_with_counts_and_keeps_negatives(tmp_path):
     assert image_tensor.dtype == torch.float32 and tuple(image_tensor.shape) == (3, 48, 64)
     assert target["boxes"].shape == (0, 4) and target["labels"].shape == (0,)
 
+    assert describe_problems(dataset.problems, "train").startswith(
+        "train: clipped to the image (1); dropped: inverted box (x2 < x1 or y2 < y1) (1); dropped: zero-area box (1)")
     everything = DetectionDataset(samples, detection_transform(64, train=False), skip_unusable=False)
     assert len(everything) == 6 and everything.targets[2].boxes == []
 

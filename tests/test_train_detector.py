@@ -83,7 +83,7 @@ def test_without_val_split_training_runs_and_says_so(tmp_path: Path, capsys):
     messages = capsys.readouterr().err
     assert "no validation split: validation is skipped" in messages
     assert "3 training images (3 boxes, 1 without garments), 0 validation images" in messages
-    assert "train: skipped 1 (clipped to the image)" in messages
+    assert "train: clipped to the image (1)\n" in messages
     assert not any(key.startswith("val_") for key in history[0])
     assert load_checkpoint(tmp_path / "run")["score_threshold"] == 0.5
 

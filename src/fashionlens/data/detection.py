@@ -90,6 +90,13 @@ def build_target(sample: Sample, class_names: tuple[str, ...], counts: Counter) 
     return Target(boxes, labels, width or 0, height or 0)
 
 
+def describe_problems(problems: Counter, what: str) -> str | None:
+    """One line for the run's log, e.g. "train: clipped to the image (1); dropped: zero-area box (2)"."""
+    if not problems:
+        return None
+    return f"{what}: " + "; ".join(f"{reason} ({count})" for reason, count in sorted(problems.items()))
+
+
 class DetectionDataset(Dataset):
     """Items are (image tensor, target dict with "boxes", "labels", "image_id", "orig_size").
 

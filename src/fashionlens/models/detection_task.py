@@ -18,8 +18,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from ..checkpoint import LAST, load_checkpoint
-from ..data.classification import describe_skipped, split_samples
-from ..data.detection import DetectionDataset, collate_detection, detection_transform
+from ..data.classification import split_samples
+from ..data.detection import DetectionDataset, collate_detection, describe_problems, detection_transform
 from ..engine import FitConfig, fit, log, make_loader, seed_everything
 from ..errors import FashionLensError
 from ..evaluation.detection import build_ground_truth, coco_metrics, coco_results, run_cocoeval
@@ -146,7 +146,7 @@ def detection_datasets(settings: DetectorSettings) -> tuple[DetectionDataset, De
     negatives = sum(not target.boxes for target in train_set.targets)
     log(f"{where}; {len(train_set)} training images ({boxes} boxes, {negatives} without garments), "
         f"{len(val_set)} validation images")
-    for line in (describe_skipped(train_set.problems, "train"), describe_skipped(val_set.problems, "val")):
+    for line in (describe_problems(train_set.problems, "train"), describe_problems(val_set.problems, "val")):
         if line:
             log(line)
     return train_set, (val_set if len(val_set) else None)

@@ -177,38 +177,47 @@ def train_one_epoch(
     totals: dict[str, float] = {}
     steps = images = skipped = in_a_row = 0
     start = time.perf_counter()
-    progress = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", file=sys.stderr,
-                    disable=not is_main_process(), dynamic_ncols=True)
-    for batch in progress:
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
-            losses = task.losses(model, batch, device)
-        loss = losses["loss"]
-        optimizer.zero_grad(set_to_none=True)
-        if not all_ranks_finite(loss):
-            skipped += 1
-            in_a_row += 1
-            if in_a_row >= config.max_nonfinite_steps:
-                raise FashionLensError(
-                    f"training stopped: the loss was not finite (NaN or inf) for {in_a_row} steps in a row "
-                    f"in epoch {epoch + 1}; lower --lr or check the data")
-            continue
-        in_a_row = 0
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        lr_scheduler.step()
-        steps += 1
-        images += len(batch[0])
-        for name, value in losses.items():
-            totals[name] = totals.get(name, 0.0) + float(value.detach())
-        rate = images / max(time.perf_counter() - start, 1e-9)
-        progress.set_postfix(loss=f"{float(loss.detach()):.4f}", img_s=f"{rate * world_size():.1f}")
+    with tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", file=sys.stderr,
+              disable=not is_main_process(), dynamic_ncols=True) as progress:  # closed on errors too
+        for batch in progress:
+            losses = train_step(model, task, optimizer, lr_scheduler, scaler, batch, device)
+            if losses is None:
+                skipped += 1
+                in_a_row += 1
+                if in_a_row >= config.max_nonfinite_steps:
+                    raise FashionLensError(
+                        f"training stopped: the loss was not finite (NaN or inf) for {in_a_row} steps in a row "
+                        f"in epoch {epoch + 1}; lower --lr or check the data")
+                continue
+            in_a_row = 0
+            steps += 1
+            images += len(batch[0])
+            for name, value in losses.items():
+                totals[name] = totals.get(name, 0.0) + value
+            rate = images * world_size() / max(time.perf_counter() - start, 1e-9)
+            progress.set_postfix(loss=f"{losses['loss']:.4f}", img_s=f"{rate:.1f}")
     seconds = time.perf_counter() - start
     images_all = sum_over_ranks(images, device)
     stats = {name: total / max(steps, 1) for name, total in totals.items()}
     stats.update(images=int(images_all), images_per_second=images_all / max(seconds, 1e-9),
                  skipped_steps=int(sum_over_ranks(skipped, device)))
     return stats
+
+
+def train_step(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
+               lr_scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, batch: Any,
+               device: torch.device) -> dict[str, float] | None:
+    """One optimisation step; None, with nothing changed, when the loss is not finite on some rank."""
+    with torch.autocast(device.type, enabled=device.type == "cuda"):
+        losses = task.losses(model, batch, device)
+    optimizer.zero_grad(set_to_none=True)
+    if not all_ranks_finite(losses["loss"]):
+        return None
+    scaler.scale(losses["loss"]).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    lr_scheduler.step()
+    return {name: float(value.detach()) for name, value in losses.items()}
 
 
 def evaluate(model: nn.Module, task: Task, loader: DataLoader, device: torch.device) -> dict[str, float]:

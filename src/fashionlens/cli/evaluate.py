@@ -15,7 +15,7 @@ from ..errors import FashionLensError
 from ..evaluation import compare as case_table
 from ..evaluation import plots, report
 from ..evaluation.classification import evaluate_classifier, map_samples_to_classes, roc_curves
-from ..evaluation.detection import boxed_samples, evaluate_detector
+from ..evaluation.detection import boxed_samples, build_ground_truth, evaluate_detector
 from ..evaluation.honesty import verdict_line
 from .app import app
 
@@ -97,9 +97,12 @@ def classifier_predictions(checkpoint: dict, samples: list, path: Path, batch_si
 def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
                             label_map: dict | None, device: str | None) -> tuple[dict, dict[str, bytes], report.Figures]:
     class_names = list(checkpoint["class_names"])
+    # every dataset is read and checked before the first prediction: a bad one fails fast
+    prepared = [(name, path, *mapped_samples(read_split(path, split), path, class_names, label_map))
+                for name, path in zip(dataset_names(paths), paths)]
     by_dataset, files, figures, model = {}, {}, {}, None
-    for index, (name, path) in enumerate(zip(dataset_names(paths), paths), start=1):
-        samples, mapping = mapped_samples(read_split(path, split), path, class_names, label_map)
+    for index, (name, path, samples, mapping) in enumerate(prepared, start=1):
+        say(f"classifying {path}")
         true_labels, probs, model = classifier_predictions(checkpoint, samples, path, batch_size, model, device)
         metrics = evaluate_classifier(true_labels, probs, class_names)
         metrics.update(data=str(path), label_mapping=mapping.as_dict())
@@ -110,21 +113,28 @@ def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, bat
     return by_dataset, files, figures
 
 
+def boxed_split(path: Path, split: str, regions: list[str]) -> tuple[list, int]:
+    """The split's photos annotated with boxes, and how many were left out (whole-image labels only)."""
+    samples, without_boxes = boxed_samples(read_split(path, split))
+    truth = build_ground_truth(samples, regions)
+    if not truth.coco["annotations"]:
+        left_out = f"; left out: {dict(truth.left_out)}" if truth.left_out else ""
+        raise FashionLensError(f"{path}: no usable garment box of the checkpoint's regions ({', '.join(regions)}) "
+                               f"in split '{split}' (a detector needs boxed data){left_out}")
+    return samples, without_boxes
+
+
 def evaluate_detector_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
                           device: str | None) -> tuple[dict, dict[str, bytes], report.Figures]:
     from ..models.detector import detector_from_checkpoint, predict_detections
 
     regions = list(checkpoint["class_names"])
+    prepared = [(name, path, *boxed_split(path, split, regions)) for name, path in zip(dataset_names(paths), paths)]
     by_dataset, files, figures, model = {}, {}, {}, None
-    for index, (name, path) in enumerate(zip(dataset_names(paths), paths), start=1):
-        samples, without_boxes = boxed_samples(read_split(path, split))
-        if not samples:
-            raise FashionLensError(f"{path}: no garment boxes in split '{split}' (a detector needs boxed data)")
+    for index, (name, path, samples, without_boxes) in enumerate(prepared, start=1):
+        say(f"detecting in {path}")
         model = model or on_device(detector_from_checkpoint(checkpoint), device)
         metrics, curves = evaluate_detector(samples, predict_detections(model, checkpoint, samples, batch_size), regions)
-        if metrics["ground_truth_boxes"] == 0:
-            raise FashionLensError(f"{path}: no usable ground-truth box of the checkpoint's regions "
-                                   f"({', '.join(regions)}); left out: {metrics['left_out_boxes']}")
         metrics.update(data=str(path), images_without_boxes=without_boxes)
         drawn, figures[name] = plots.detector_figures(f"d{index}", name, metrics, curves)
         files.update(drawn)
@@ -147,11 +157,19 @@ def load_label_map_option(path: Path | None) -> dict | None:
     return load_label_map(path) if path else None
 
 
+def warning_lines(warnings: list[str], shown: int = 3) -> str:
+    """The first few warnings; the full list is in metrics.json and the report."""
+    lines = "".join(f"\n  warning: {warning}" for warning in warnings[:shown])
+    if len(warnings) > shown:
+        lines += f"\n  ... and {len(warnings) - shown} more warnings (see the report)"
+    return lines
+
+
 def terminal_summary(document: dict) -> str:
     """Verdicts first (classifier), then the side-by-side table."""
     by_dataset = document["by_dataset"]
     if document["kind"] == "classifier":
-        lines = [f"{name}\n  {verdict_line(m['honesty'])}" + "".join(f"\n  warning: {w}" for w in m["honesty"]["warnings"])
+        lines = [f"{name}\n  {verdict_line(m['honesty'])}{warning_lines(m['honesty']['warnings'])}"
                  for name, m in by_dataset.items()]
         return "\n".join(lines) + "\n\n" + report.text_table(*report.side_by_side(by_dataset, report.CLASSIFIER_ROWS))
     flat = {name: report.flatten(metrics) for name, metrics in by_dataset.items()}

@@ -173,7 +173,7 @@ def map_samples_to_classes(samples: list[Sample], class_names: list[str],
             if target is None or not label:
                 report.left_out[label or "(no label)"] += 1
                 continue
-            if target != label:
+            if target.lower() != label.lower():  # a change of case is not worth reporting
                 report.renamed[f"{label} -> {target}"] += 1
             garments.append(replace(garment, category=target))
         report.kept += len(garments)

@@ -114,7 +114,7 @@ def verdict_line(check: dict) -> str:
         return (f"VERDICT: undefined — the labels hold one class only ({check['majority_class']}): "
                 "no test can tell learning from guessing")
     if check["collapsed"]:
-        return "VERDICT: COLLAPSED — the model fell into the lazy route: " + "; ".join(check["reasons"])
+        return "VERDICT: COLLAPSED — " + "; ".join(check["reasons"])
     return (f"VERDICT: not collapsed — accuracy {check['accuracy']:.1%} vs majority baseline "
             f"{check['majority_baseline']:.1%} (p = {check['binomial_p_value']:.3g}), "
             f"balanced accuracy {check['balanced_accuracy']:.1%} vs chance {check['chance']:.1%}")

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 from torchvision.models import resnet18
 from typer.testing import CliRunner
 
 from conftest import make_coco_dataset
 from fashionlens.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.cli import app
+from fashionlens.engine import train_step
 from fashionlens.errors import FashionLensError
 from fashionlens.models.detection_task import DetectionTask, DetectorSettings, train_detector
 
@@ -45,6 +47,7 @@ def test_train_writes_history_checkpoints_and_resumes(coco_dataset: Path, tmp_pa
         assert row[column] != "", column
     assert all((run / name).is_file() for name in ("config.json", "history.json", "history.png", "map50.png",
                                                    "best.pt", "last.pt"))
+    assert json.loads((run / "config.json").read_text())["clip_grad_norm"] == 10.0
     best = load_checkpoint(run / "best.pt")
     assert best["kind"] == "detector" and best["class_names"] == ["upper", "lower", "full"]
     assert best["preprocessing"]["min_size"] == best["preprocessing"]["max_size"] == 64
@@ -112,6 +115,25 @@ def test_backbone_from_a_classifier_run(coco_dataset: Path, tmp_path: Path):
         train_detector(wrong, tmp_path / "other")
     assert str(error.value) == ("--backbone-from holds a resnet18 classifier, which does not fit "
                                 "fasterrcnn_resnet50_fpn's resnet50 backbone; use --arch fasterrcnn_resnet18_fpn")
+
+
+class HugeLoss:
+    """A loss whose gradient norm is far above any clipping limit."""
+
+    def losses(self, model, batch, device):
+        return {"loss": model(batch[0]).sum() * 1000}
+
+
+def test_engine_clips_the_gradient_norm_the_detector_asks_for():
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    train_step(model, HugeLoss(), optimizer, schedule, scaler, (torch.ones(2, 4),), torch.device("cpu"), 0.5)
+    norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert norm.item() == pytest.approx(0.5)
+    train_step(model, HugeLoss(), optimizer, schedule, scaler, (torch.ones(2, 4),), torch.device("cpu"))
+    assert torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in model.parameters()])).item() > 1000
 
 
 def test_help_teaches_use():

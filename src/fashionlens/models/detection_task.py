@@ -88,6 +88,10 @@ class DetectionTask:
 
 # ----------------------------------------------------------------------------- `train detector`
 
+# Box-regression losses of a fresh head spike on the first batches; clipping keeps one bad batch of
+# four images from throwing the weights far off (the one-cycle warm-up covers the rest).
+CLIP_GRAD_NORM = 10.0
+
 
 @dataclass
 class DetectorSettings:
@@ -190,5 +194,6 @@ def train_detector(settings: DetectorSettings, run_dir: str | Path, resume: bool
     common = {"workers": workers, "collate_fn": collate_detection}
     train_loader = make_loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed, **common)
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, **common)
-    config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, settings=asdict(settings))
+    config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, clip_grad_norm=CLIP_GRAD_NORM,
+                       settings=asdict(settings))
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

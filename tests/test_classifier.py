@@ -174,3 +174,14 @@ def test_inference_from_a_checkpoint_is_deterministic(labels_csv_dataset):
     assert again == pytest.approx(probabilities, abs=1e-6)
     with pytest.raises(FashionLensError, match="a detector checkpoint, not a classifier"):
         classifier_from_checkpoint({**checkpoint, "kind": "detector"})
+
+
+def test_a_broken_image_in_a_loader_worker_is_one_line_naming_the_file(boxed_samples, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"these bytes are no JPEG")
+    boxed_samples[1].image = broken
+    dataset = ClassificationDataset(boxed_samples, ["Pants", "Shirt"], "img", classification_eval_transform(PRE))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=2, num_workers=1)
+    with pytest.raises(FashionLensError) as error:
+        next(iter(loader))
+    assert str(error.value) == f"{broken}: not an image (unrecognised format)"

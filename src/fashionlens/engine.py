@@ -9,7 +9,6 @@ validates and writes the run directory.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,11 +18,18 @@ from typing import Any, Protocol
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .checkpoint import BEST, LAST, load_checkpoint, read_history, save_checkpoint, write_config, write_history
+from .distributed import (all_ranks_finite, barrier, close_distributed, init_distributed, is_main_process, log,
+                          make_loader, pick_device, rank, seed_everything, sum_over_ranks, world_size)
 from .errors import FashionLensError
+
+__all__ = ["FitConfig", "Task", "evaluate", "fit", "train_one_epoch", "train_step",
+           # re-exported: what a training command needs besides fit()
+           "close_distributed", "init_distributed", "is_main_process", "log", "make_loader", "pick_device",
+           "seed_everything", "world_size"]
 
 
 class Task(Protocol):
@@ -55,108 +61,6 @@ class FitConfig:
     clip_grad_norm: float | None = None  # clip the gradients' total norm to this (None: no clipping)
     device: str | None = None  # None: the GPU of this rank when there is one, else the CPU
     settings: dict[str, Any] = field(default_factory=dict)
-
-
-# ----------------------------------------------------------------------------- distributed helpers
-
-
-def init_distributed() -> tuple[int, int]:
-    """Join the process group torchrun describes in the environment; (rank, world size)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size > 1 and not dist.is_initialized():
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return rank(), world_size
-
-
-def close_distributed() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
-
-
-def rank() -> int:
-    return dist.get_rank() if dist.is_initialized() else 0
-
-
-def world_size() -> int:
-    return dist.get_world_size() if dist.is_initialized() else 1
-
-
-def is_main_process() -> bool:
-    return rank() == 0
-
-
-def barrier() -> None:
-    if dist.is_initialized():
-        dist.barrier()
-
-
-def log(message: str) -> None:
-    """A line on stderr from rank 0 only, without breaking a progress bar."""
-    if is_main_process():
-        tqdm.write(message, file=sys.stderr)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed every generator training draws from (torch, numpy, random)."""
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def make_loader(
-    dataset: Dataset,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    workers: int = 0,
-    sampler: Sampler | None = None,
-    collate_fn: Any = None,
-    seed: int = 0,
-) -> DataLoader:
-    """A DataLoader that splits the data between ranks under torchrun (a given sampler runs per rank)."""
-    if sampler is None and dist.is_initialized() and shuffle:
-        sampler = DistributedSampler(dataset, shuffle=True, seed=seed, drop_last=False)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle and sampler is None,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=collate_fn,
-        pin_memory=torch.cuda.is_available(),
-        # a last batch of one breaks BatchNorm in training; validation keeps every item
-        drop_last=shuffle and len(dataset) > batch_size,
-    )
-
-
-def pick_device(requested: str | None) -> torch.device:
-    if requested:
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return torch.device("cpu")
-
-
-def all_ranks_finite(loss: Tensor) -> bool:
-    """True when the loss is finite on every rank: all ranks must skip a step together or DDP hangs."""
-    finite = torch.isfinite(loss.detach()).all().to(torch.int32).reshape(1)
-    if dist.is_initialized():
-        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-    return bool(finite.item())
-
-
-def sum_over_ranks(value: float, device: torch.device) -> float:
-    if not dist.is_initialized():
-        return value
-    total = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(total)
-    return float(total.item())
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -250,51 +154,68 @@ def fit(
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                  lr=config.lr, weight_decay=config.weight_decay)
-    lr_scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=max(config.epochs * len(train_loader), 1),
-        pct_start=config.warmup_fraction)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    optimization = make_optimization(model, config, len(train_loader), device)
+    optimizer = optimization[0]
     config_dict = {**asdict(config), "world_size": world_size()}
-    if resume:
-        start_epoch, history = restore(run_dir, model, task, optimizer, lr_scheduler, scaler)
-    else:
-        if (run_dir / LAST).exists():
-            raise FashionLensError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
-        start_epoch, history = 0, []
-        if is_main_process():
-            write_config(run_dir, config_dict)
+    start_epoch, history = start_run(run_dir, model, task, optimization, config_dict, resume)
     if val_loader is None:
         log("no validation split: validation is skipped and only last.pt is written")
     wrapped = wrap_distributed(model, device)
-    best_score = max((row["val_score"] for row in history if "val_score" in row), default=-math.inf)
     for epoch in range(start_epoch, config.epochs):
         seed_everything(config.seed + 1000 * epoch + rank())
         if hasattr(train_loader.sampler, "set_epoch"):
             train_loader.sampler.set_epoch(epoch)
         start = time.perf_counter()
-        stats = train_one_epoch(wrapped, task, optimizer, lr_scheduler, scaler, train_loader, device, epoch, config)
+        stats = train_one_epoch(wrapped, task, *optimization, train_loader, device, epoch, config)
         if hasattr(task, "train_metrics"):
             stats.update(task.train_metrics())
         metrics = evaluate(model, task, val_loader, device) if val_loader is not None and is_main_process() else {}
-        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-               **{f"train_{k}" if k not in NOT_METRICS else k: v for k, v in stats.items()},
-               **{f"val_{k}": v for k, v in metrics.items()}, "seconds": time.perf_counter() - start}
-        history.append(row)
+        history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+                        **{k if k in NOT_METRICS else f"train_{k}": v for k, v in stats.items()},
+                        **{f"val_{k}": v for k, v in metrics.items()}, "seconds": time.perf_counter() - start})
         if is_main_process():
-            checkpoint = {"kind": task.kind, **task.checkpoint_extra(), "config": config_dict,
-                          "metrics": metrics, "epoch": epoch, "model": model.state_dict()}
-            if metrics and metrics["score"] > best_score:
-                best_score = metrics["score"]
-                save_checkpoint(checkpoint, run_dir / BEST)
-            save_checkpoint({**checkpoint, "optimizer": optimizer.state_dict(),
-                             "lr_scheduler": lr_scheduler.state_dict(), "scaler": scaler.state_dict()},
-                            run_dir / LAST)
-            write_history(run_dir, history)
-            log(summary_line(row))
+            save_epoch(run_dir, model, task, optimization, config_dict, history)
+            log(summary_line(history[-1]))
         barrier()  # no rank starts the next epoch (or exits) before rank 0 has written this one
     return history
+
+
+def make_optimization(model: nn.Module, config: FitConfig, steps_per_epoch: int, device: torch.device) -> tuple:
+    """AdamW, a one-cycle schedule over the whole run, and a gradient scaler (active with CUDA AMP)."""
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=config.lr, weight_decay=config.weight_decay)
+    lr_scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=max(config.epochs * steps_per_epoch, 1),
+        pct_start=config.warmup_fraction)
+    return optimizer, lr_scheduler, torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+
+
+def start_run(run_dir: Path, model: nn.Module, task: Task, optimization: tuple, config: dict[str, Any],
+              resume: bool) -> tuple[int, list[dict[str, Any]]]:
+    """(first epoch, history so far): restored from last.pt, or a new run that writes config.json."""
+    if resume:
+        return restore(run_dir, model, task, *optimization)
+    if (run_dir / LAST).exists():
+        raise FashionLensError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+    if is_main_process():
+        write_config(run_dir, config)
+    return 0, []
+
+
+def save_epoch(run_dir: Path, model: nn.Module, task: Task, optimization: tuple, config: dict[str, Any],
+               history: list[dict[str, Any]]) -> None:
+    """last.pt (with the optimiser state, for --resume), best.pt when val improved, and the history."""
+    row = history[-1]
+    metrics = {k[len("val_"):]: v for k, v in row.items() if k.startswith("val_")}
+    checkpoint = {"kind": task.kind, **task.checkpoint_extra(), "config": config, "metrics": metrics,
+                  "epoch": row["epoch"] - 1, "model": model.state_dict()}
+    earlier = [r["val_score"] for r in history[:-1] if "val_score" in r]
+    if "score" in metrics and metrics["score"] > max(earlier, default=-math.inf):
+        save_checkpoint(checkpoint, run_dir / BEST)
+    optimizer, lr_scheduler, scaler = optimization
+    save_checkpoint({**checkpoint, "optimizer": optimizer.state_dict(), "lr_scheduler": lr_scheduler.state_dict(),
+                     "scaler": scaler.state_dict()}, run_dir / LAST)
+    write_history(run_dir, history)
 
 
 NOT_METRICS = ("images", "images_per_second", "skipped_steps")

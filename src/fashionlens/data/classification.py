@@ -22,12 +22,24 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from torch.utils.data import Dataset, WeightedRandomSampler
 
-from ..errors import FashionLensError
+from ..errors import FashionLensError, ImageError
 from ..images import image_size, load_image
 from ..records import Box, Sample
 
 MODES = ("img", "img+bbox")
 GEOMETRY_FEATURES = 6  # centre x, centre y, width, height (relative), log aspect, relative area
+
+
+class BatchImageError(FashionLensError):
+    """An unusable image met while loading a batch, as one line naming the file.
+
+    A DataLoader worker's error reaches the main process rebuilt as `type(text of the worker's
+    traceback)`; the traceback's last line holds the original message, so only that is kept.
+    """
+
+    def __init__(self, message: str):
+        last = message.strip().splitlines()[-1]
+        super().__init__(last.removeprefix(f"{type(self).__module__}.{type(self).__qualname__}: "))
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,10 @@ class ClassificationDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         item = self.items[index]
-        image = load_image(item.image, draft_size=self.draft_size)
+        try:
+            image = load_image(item.image, draft_size=self.draft_size)
+        except ImageError as error:
+            raise BatchImageError(str(error)) from None
         box = item.box or Box(0.0, 0.0, float(image.width), float(image.height))
         geometry = torch.tensor(box_geometry(box, image.width, image.height), dtype=torch.float32)
         if self.mode == "img+bbox":

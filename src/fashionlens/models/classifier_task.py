@@ -135,6 +135,7 @@ def settings_of_run(run_dir: Path) -> ClassifierSettings:
     checkpoint = load_checkpoint(run_dir / LAST)
     if checkpoint["kind"] != "classifier":
         raise FashionLensError(f"{run_dir / LAST}: a {checkpoint['kind']} run, not a classifier run")
+    log("resuming with the run's saved settings (options other than --out and --workers are not used)")
     return ClassifierSettings(**checkpoint["config"]["settings"])
 
 

@@ -31,8 +31,6 @@ class Target:
 
     boxes: list[list[float]]
     labels: list[int]
-    width: int
-    height: int
 
 
 def clean_box(box: Box, width: int, height: int) -> tuple[Box | None, str | None]:
@@ -87,7 +85,7 @@ def build_target(sample: Sample, class_names: tuple[str, ...], counts: Counter) 
     if regional and not boxes:
         counts["images skipped: no usable box"] += 1
         return None
-    return Target(boxes, labels, width or 0, height or 0)
+    return Target(boxes, labels)
 
 
 def describe_problems(problems: Counter, what: str) -> str | None:
@@ -116,7 +114,7 @@ class DetectionDataset(Dataset):
             if target is None and skip_unusable:
                 continue
             self.samples.append(sample)
-            self.targets.append(target or Target([], [], sample.width or 0, sample.height or 0))
+            self.targets.append(target or Target([], []))
 
     def __len__(self) -> int:
         return len(self.samples)

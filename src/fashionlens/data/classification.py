@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -198,7 +198,3 @@ def describe_skipped(skipped: Counter, what: str) -> str | None:
         return None
     return f"{what}: skipped " + ", ".join(f"{count} ({reason})" for reason, count in sorted(skipped.items()))
 
-
-def summary(dataset: ClassificationDataset) -> dict[str, Any]:
-    counts = Counter(dataset.targets)
-    return {name: counts.get(i, 0) for i, name in enumerate(dataset.class_names)}

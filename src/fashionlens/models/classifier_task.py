@@ -124,6 +124,8 @@ def check_settings(settings: ClassifierSettings) -> None:
         raise FashionLensError(f"unknown --balance {settings.balance!r}; choose one of {', '.join(BALANCES)}")
     if settings.epochs < 1 or settings.batch_size < 1:
         raise FashionLensError("--epochs and --batch-size must be at least 1")
+    if settings.val_from_train is not None and not 0 < settings.val_from_train < 1:
+        raise FashionLensError(f"--val-from-train must be between 0 and 1, got {settings.val_from_train}")
     if settings.weights and not Path(settings.weights).is_file():
         raise FashionLensError(f"{settings.weights}: weights file not found")
 

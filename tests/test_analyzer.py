@@ -1,0 +1,200 @@
+"""The Analyzer: crops to the classifier, the stored threshold, region restriction, whole-photo fallback,
+dominant colour, embeddings, and deterministic JSON on tiny trained models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from fashionlens.analyzer import Analyzer, analyses_json, forward_with_features, region_mask
+from fashionlens.checkpoint import load_checkpoint
+from fashionlens.colors import COLOR_NAMES, MULTICOLOR, dominant_color
+from fashionlens.data.classification import box_geometry
+from fashionlens.default_models import resolve_runs
+from fashionlens.errors import FashionLensError
+from fashionlens.images import load_image
+from fashionlens.models.classifier import build_classifier
+from fashionlens.records import REGIONS, Box
+from fashionlens.taxonomy import region_of
+from tiny_models import CLASSES, trained_runs
+
+RED, GREEN, GRAY = (220, 40, 40), (40, 160, 60), (235, 235, 235)
+UPPER_BOX, LOWER_BOX = Box(8, 4, 48, 22), Box(10, 24, 46, 46)
+
+
+class StandInDetector(nn.Module):
+    """Answers fixed boxes (labels 1 upper, 2 lower) in the pixels of the image it is given."""
+
+    def __init__(self, answers: list[tuple[Box, int, float]]):
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(1))
+        self.answers = answers
+
+    def forward(self, images):
+        boxes = torch.tensor([b.as_list() for b, _, _ in self.answers], dtype=torch.float32).reshape(-1, 4)
+        labels = torch.tensor([label for _, label, _ in self.answers], dtype=torch.int64)
+        scores = torch.tensor([score for _, _, score in self.answers], dtype=torch.float32)
+        return [{"boxes": boxes, "labels": labels, "scores": scores} for _ in images]
+
+
+class MeanColorClassifier(nn.Module):
+    """Features: each channel's mean; records what it was shown."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(3, len(CLASSES))
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, images, geometry=None):
+        self.seen.append((images.clone(), geometry.clone()))
+        return self.head(self.backbone(images))
+
+
+def street_photo(tmp_path: Path) -> Path:
+    picture = Image.new("RGB", (64, 48), GRAY)
+    picture.paste(RED, tuple(int(v) for v in UPPER_BOX.as_list()))
+    picture.paste(GREEN, tuple(int(v) for v in LOWER_BOX.as_list()))
+    picture.save(tmp_path / "street.png")
+    return tmp_path / "street.png"
+
+
+def stand_in_analyzer(answers, mode="img+bbox") -> tuple[Analyzer, MeanColorClassifier]:
+    torch.manual_seed(0)
+    classifier = MeanColorClassifier()
+    classifier_checkpoint = {"kind": "classifier", "arch": "stand-in", "mode": mode, "class_names": CLASSES,
+                             "preprocessing": {"image_size": 32, "mean": [0, 0, 0], "std": [1, 1, 1],
+                                               "context_margin": 0.0}, "model": classifier.state_dict()}
+    detector_checkpoint = {"kind": "detector", "class_names": list(REGIONS), "preprocessing": {"image_size": 64},
+                           "score_threshold": 0.5}
+    return Analyzer(classifier, classifier_checkpoint, StandInDetector(answers), detector_checkpoint), classifier
+
+
+def test_classifier_sees_each_detection_crop_and_box_above_the_stored_threshold(tmp_path):
+    answers = [(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8), (Box(0, 0, 20, 20), 3, 0.3)]  # the last: below 0.5
+    analyzer, classifier = stand_in_analyzer(answers)
+    [analysis] = analyzer.analyze_paths([street_photo(tmp_path)])
+    assert analysis.detected and len(analysis.garments) == 2
+    images, geometry = classifier.seen[0]
+    assert images.shape == (2, 3, 32, 32)
+    red, green = (torch.tensor(c, dtype=torch.float32) / 255 for c in (RED, GREEN))
+    assert torch.allclose(images[0].mean(dim=(1, 2)), red, atol=0.01)  # the crop, not the whole photo
+    assert torch.allclose(images[1].mean(dim=(1, 2)), green, atol=0.01)
+    expected = [box_geometry(UPPER_BOX, 64, 48), box_geometry(LOWER_BOX, 64, 48)]
+    assert np.allclose(geometry.numpy(), np.array(expected), atol=1e-6)
+    upper, lower = analysis.garments
+    assert (upper.region, upper.region_score, upper.box) == ("upper", pytest.approx(0.9), UPPER_BOX)
+    # categories restricted to the detected region: only T-Shirt is upper, only Pants lower
+    assert upper.top_categories == [("T-Shirt", pytest.approx(1.0))] and upper.category == "T-Shirt"
+    assert lower.top_categories == [("Pants", pytest.approx(1.0))] and lower.region == "lower"
+    assert (upper.color.name, lower.color.name) == ("Red", "Green")
+    assert upper.embedding == pytest.approx((red / red.norm()).numpy(), abs=0.01)  # normalised features
+
+
+def test_nothing_detected_makes_the_whole_photo_one_garment(tmp_path):
+    analyzer, classifier = stand_in_analyzer([])
+    [analysis] = analyzer.analyze_paths([street_photo(tmp_path)])
+    [garment] = analysis.garments
+    assert not analysis.detected and analysis.to_json()["whole_image"] is True
+    assert garment.box == Box(0, 0, 64, 48) and garment.region_score is None
+    assert garment.region == region_of(garment.category)
+    assert len(garment.top_categories) == 3  # no region to restrict to
+    assert classifier.seen[0][1][0].tolist() == pytest.approx(box_geometry(Box(0, 0, 64, 48), 64, 48))
+
+
+def test_region_mask_knows_cross_taxonomy_garments():
+    names = ["Blazer", "Body", "Dress", "Outwear", "Pants", "Shoes", "T-Shirt"]
+    allowed = lambda region: [n for n, ok in zip(names, region_mask(region, names)) if ok]  # noqa: E731
+    assert allowed("full") == ["Blazer", "Body", "Dress", "Outwear"]  # suits, rompers, coats, capes
+    assert allowed("lower") == ["Pants"]
+    assert "Body" in allowed("upper") and "Shoes" not in allowed("upper")
+    assert region_mask("upper", ["Hat", "Shoes"]).all()  # the taxonomy knows no upper class: keep all
+
+
+def test_features_come_from_the_same_forward_pass():
+    torch.manual_seed(0)
+    model = build_classifier("resnet18", 3, "img+bbox").eval()
+    images, geometry = torch.rand(2, 3, 32, 32), torch.rand(2, 6)
+    logits, features = forward_with_features(model, images, geometry)
+    with torch.inference_mode():
+        assert torch.allclose(logits, model(images, geometry))
+        assert torch.allclose(features, model.backbone(images))
+    assert features.shape == (2, 512) and not model.backbone._forward_hooks  # the hook is removed
+
+
+def test_dominant_color_ignores_skin_and_border_and_names_stripes(tmp_path):
+    assert [dominant_color(Image.new("RGB", (40, 40), c)).name
+            for c in (RED, GREEN, (40, 70, 220), (10, 10, 10), (250, 250, 250), (30, 40, 90))] == \
+        ["Red", "Green", "Blue", "Black", "White", "Blue"]
+    shirt = Image.new("RGB", (60, 60), (230, 230, 230))  # background shows in the box's border band
+    shirt.paste((40, 70, 220), (5, 5, 55, 55))
+    shirt.paste((225, 172, 140), (8, 8, 22, 52))  # an arm: skin-coloured pixels over the garment
+    color = dominant_color(shirt, Box(0, 0, 60, 60))
+    assert color.name == "Blue" and color.share == 1.0
+    stripes = np.zeros((40, 40, 3), np.uint8)
+    stripes[::2], stripes[1::2] = (250, 250, 250), (30, 40, 90)
+    assert dominant_color(Image.fromarray(stripes)).name == MULTICOLOR
+    shaded = np.full((40, 40, 3), 20, np.uint8)
+    shaded[:, 20:] = 45  # one black fabric in light and shadow: still one colour
+    assert dominant_color(Image.fromarray(shaded)).name == "Black"
+
+
+def test_analyze_json_on_tiny_trained_models(tmp_path_factory):
+    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+    analyzer = Analyzer.from_runs(runs.detector, runs.classifier)
+    assert analyzer.threshold == load_checkpoint(runs.detector)["score_threshold"]
+    photos = sorted((runs.street.parent / "images").glob("*.jpg"))
+    analyses = analyzer.analyze_paths(photos)
+    data = json.loads(analyses_json(analyses, analyzer.description))
+    assert data["models"]["id"] == analyzer.model_id and len(data["images"]) == 4
+    for image, analysis in zip(data["images"], analyses):
+        assert (image["width"], image["height"]) == (64, 48) and image["garments"]
+        for garment in image["garments"]:
+            x1, y1, x2, y2 = garment["box"]
+            assert 0 <= x1 <= x2 <= 64 and 0 <= y1 <= y2 <= 48
+            assert garment["category"] in CLASSES and garment["color"] in COLOR_NAMES
+            scores = [c["score"] for c in garment["top_categories"]]
+            assert scores == sorted(scores, reverse=True) and garment["top_categories"][0]["score"] == garment["category_score"]
+            if image["whole_image"]:
+                assert garment["region_score"] is None and garment["box"] == [0, 0, 64, 48]
+            else:
+                assert garment["region"] in REGIONS and garment["region_score"] >= round(analyzer.threshold, 4)
+                assert region_mask(garment["region"], CLASSES)[CLASSES.index(garment["category"])]
+        for garment in analysis.garments:
+            assert np.linalg.norm(garment.embedding) == pytest.approx(1.0, abs=1e-5)
+            assert garment.embedding.shape == (1024,)  # mobilenet_v3_small's penultimate layer
+    again = Analyzer.from_runs(runs.detector, runs.classifier)
+    alone = again.analyze_paths(photos[:1])  # another batch composition, a freshly loaded model
+    assert analyses_json(alone, again.description) == analyses_json(analyses[:1], analyzer.description)
+
+
+def test_classifier_alone_and_loading_errors(tmp_path_factory, tmp_path):
+    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+    analyzer = Analyzer.from_runs(None, runs.classifier)
+    [analysis] = analyzer.analyze([load_image(runs.clothing.parent / "images" / "pants_train_0.jpg")], ["pants"])
+    assert not analysis.detected and len(analysis.garments) == 1
+    assert analysis.garments[0].color.name == "Green"  # conftest paints Pants green
+    with pytest.raises(FashionLensError, match="--classifier .*: a detector run, not a classifier"):
+        Analyzer.from_runs(None, runs.detector)
+    with pytest.raises(FashionLensError, match="--detector .*: a classifier run, not a detector"):
+        Analyzer.from_runs(runs.classifier, runs.classifier)
+    with pytest.raises(FashionLensError, match="no checkpoint in this run directory"):
+        Analyzer.from_runs(None, tmp_path)
+
+
+def test_default_models_are_one_clear_error_until_installed(monkeypatch, tmp_path):
+    monkeypatch.setattr("fashionlens.default_models.WEIGHTS_DIR", tmp_path)
+    with pytest.raises(FashionLensError, match=r"^no default models installed; pass --classifier RUN_DIR$"):
+        resolve_runs(None, None)
+    assert resolve_runs(None, Path("runs/c")) == (None, Path("runs/c"))  # no shipped detector: none
+    (tmp_path / "detector.pt").write_bytes(b"x")
+    assert resolve_runs(None, Path("runs/c")) == (tmp_path / "detector.pt", Path("runs/c"))
+    assert resolve_runs(None, Path("runs/c"), whole_image=True) == (None, Path("runs/c"))
+    with pytest.raises(FashionLensError, match="--whole-image and --detector exclude each other"):
+        resolve_runs(Path("runs/d"), Path("runs/c"), whole_image=True)

@@ -1,0 +1,76 @@
+"""Tiny models for the Analyzer, catalogue and CLI tests.
+
+`trained_runs()`: a classifier and a detector trained one epoch (a step or two) by the project's own
+training functions on the tiny fake datasets, saved as run directories; trained once per test session.
+`random_analyzer()`: an Analyzer over an untrained (seeded) classifier, for tests that need embeddings
+but not a trained model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from conftest import make_coco_dataset, make_labels_csv_dataset
+from fashionlens.analyzer import Analyzer
+from fashionlens.data.transforms import classification_preprocessing
+from fashionlens.models.classifier import build_classifier
+
+CLASSES = ["Dress", "Pants", "T-Shirt"]  # conftest's DEFAULT_CLASSES, sorted as training sorts them
+CLASSIFIER_ARCH = "mobilenet_v3_small"
+DETECTOR_ARCH = "fasterrcnn_mobilenet_v3_large_320_fpn"
+
+
+@dataclass(frozen=True)
+class TinyRuns:
+    classifier: Path
+    detector: Path
+    street: Path  # the COCO JSON of the street-like photos the detector was trained on
+    clothing: Path  # the labels CSV of the garment photos the classifier was trained on
+
+
+_TRAINED: dict[str, TinyRuns] = {}
+
+
+def trained_runs(root: Path) -> TinyRuns:
+    """Train (once per session) a tiny classifier and detector under `root`; no pretrained weights."""
+    if "runs" in _TRAINED:
+        return _TRAINED["runs"]
+    from fashionlens.models.classifier_task import ClassifierSettings, train_classifier
+    from fashionlens.models.detection_task import DetectorSettings, train_detector
+
+    previous = os.environ.get("TORCH_HOME")
+    os.environ["TORCH_HOME"] = str(root / "empty-torch-cache")  # from scratch, whatever the developer's cache
+    try:
+        clothing = make_labels_csv_dataset(root / "clothing", per_split={"train": 2, "val": 1})
+        street = make_coco_dataset(root / "street")
+        train_classifier(ClassifierSettings(data=str(clothing), mode="img+bbox", arch=CLASSIFIER_ARCH, epochs=1,
+                                            image_size=32, batch_size=4), root / "classifier")
+        train_detector(DetectorSettings(data=str(street), arch=DETECTOR_ARCH, epochs=1, image_size=64,
+                                        batch_size=2), root / "detector")
+    finally:
+        if previous is None:
+            os.environ.pop("TORCH_HOME", None)
+        else:
+            os.environ["TORCH_HOME"] = previous
+    _TRAINED["runs"] = TinyRuns(root / "classifier", root / "detector", street, clothing)
+    return _TRAINED["runs"]
+
+
+def random_checkpoint(mode: str = "img", seed: int = 0, classes: list[str] = CLASSES) -> dict:
+    """A classifier checkpoint dict of seeded, untrained weights."""
+    torch.manual_seed(seed)
+    model = build_classifier(CLASSIFIER_ARCH, len(classes), mode)
+    return {"kind": "classifier", "arch": CLASSIFIER_ARCH, "mode": mode, "class_names": list(classes),
+            "preprocessing": classification_preprocessing(32), "config": {}, "metrics": {}, "epoch": 0,
+            "model": model.state_dict()}
+
+
+def random_analyzer(seed: int = 0, mode: str = "img") -> Analyzer:
+    from fashionlens.models.classifier import classifier_from_checkpoint
+
+    checkpoint = random_checkpoint(mode, seed)
+    return Analyzer(classifier_from_checkpoint(checkpoint), checkpoint, batch_size=4)

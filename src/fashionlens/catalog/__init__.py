@@ -1,0 +1,1 @@
+"""The store's catalogue: storage (store), nearest-neighbour index (index), import, recommendations."""

@@ -1,0 +1,316 @@
+"""The catalogue's storage: a small interface (CatalogStore) and its SQLite implementation.
+
+The database is the source of truth for items *and* their vectors; the nearest-neighbour index is
+derived from it (catalog.index) and checks the store's stamp, so the two cannot disagree. Every write
+is one transaction: an import killed half-way leaves the previous catalogue as it was. SQLite runs in
+WAL mode, so readers (recommendations, the service) never wait for an import. A server database for
+retailers who outgrow one machine implements the same interface.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+import numpy as np
+
+from ..errors import FashionLensError
+
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    key INTEGER PRIMARY KEY,  -- the vector index's id of the item: stable across updates
+    id TEXT NOT NULL UNIQUE, image TEXT NOT NULL, image_digest TEXT NOT NULL,
+    name TEXT, price REAL, category TEXT, predicted_category TEXT, region TEXT, url TEXT,
+    attributes TEXT NOT NULL, color TEXT, box TEXT, embedding BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS items_region ON items(region);
+CREATE TABLE IF NOT EXISTS events (
+    key INTEGER PRIMARY KEY, time TEXT NOT NULL, kind TEXT NOT NULL, channel TEXT, session TEXT,
+    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_time ON events(time);
+"""
+ITEM_COLUMNS = ("key", "id", "image", "image_digest", "name", "price", "category", "predicted_category",
+                "region", "url", "attributes", "color", "box")
+
+
+@dataclass
+class CatalogItem:
+    """A product: its row, the garment indexed in its photo (box, colour) and the embedding."""
+
+    id: str
+    image: str
+    image_digest: str = ""
+    name: str = ""
+    price: float | None = None
+    category: str | None = None  # as the retailer gave it
+    predicted_category: str | None = None  # the classifier's, used where `category` is empty
+    region: str | None = None
+    url: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    color: str | None = None
+    box: list[float] | None = None
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    key: int | None = None
+
+    @property
+    def effective_category(self) -> str | None:
+        return self.category or self.predicted_category
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "category": self.effective_category, "region": self.region,
+                "color": self.color, "price": self.price, "url": self.url, "image": self.image,
+                "attributes": self.attributes}
+
+    def same_content(self, other: "CatalogItem") -> bool:
+        """Equal in everything stored (the embedding through the image's digest)."""
+        return replace(self, key=None, embedding=None) == replace(other, key=None, embedding=None)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Query-time filters; None means any. Categories compare case-insensitively."""
+
+    category: str | None = None
+    regions: tuple[str, ...] | None = None
+    color: str | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def narrowed(self, **changes: Any) -> "Filters":
+        return replace(self, **changes)
+
+
+class CatalogStore(Protocol):
+    """What the catalogue needs from a database."""
+
+    def model(self) -> dict[str, Any] | None: ...
+    def stamp(self) -> str: ...
+    def count(self) -> int: ...
+    def write_items(self, items: list[CatalogItem], model: dict[str, Any], replace_model: bool = False) -> None: ...
+    def remove_items(self, ids: list[str]) -> int: ...
+    def get_items(self, ids: list[str]) -> dict[str, CatalogItem]: ...
+    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None) -> list[CatalogItem]: ...
+    def matching_keys(self, filters: Filters) -> np.ndarray: ...
+    def vectors(self, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def groups(self, filters: Filters | None = None) -> list[tuple[str | None, str | None, int]]: ...
+    def add_event(self, time: str, kind: str, channel: str | None, session: str | None, data: dict) -> None: ...
+    def events(self, since: str | None = None) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+class SQLiteStore:
+    """CatalogStore in one SQLite file (WAL mode)."""
+
+    def __init__(self, path: str | Path, create: bool = False):
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise FashionLensError(f"{self.path}: no catalogue here; create one with `fashionlens catalog import`")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable, never corrupt
+            with self.transaction() as cursor:
+                self._create(cursor)
+        except sqlite3.DatabaseError as error:
+            self.connection.close()
+            raise FashionLensError(f"{self.path}: not a fashionlens catalogue ({error})") from None
+
+    def _create(self, cursor: sqlite3.Cursor) -> None:
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            cursor.execute(statement)
+        found = dict(cursor.execute("SELECT key, value FROM meta").fetchall())
+        if not found:
+            cursor.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("schema", SCHEMA_VERSION), ("catalog_id", uuid.uuid4().hex), ("version", "0")])
+        elif found.get("schema") != SCHEMA_VERSION:
+            raise FashionLensError(f"{self.path}: catalogue schema {found.get('schema')}, this fashionlens reads "
+                                   f"{SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error (or nothing at all if the process dies)."""
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+
+    def _meta(self, key: str) -> str | None:
+        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def model(self) -> dict[str, Any] | None:
+        value = self._meta("model")
+        return None if value is None else json.loads(value)
+
+    def stamp(self) -> str:
+        return f"{self._meta('catalog_id')}:{self._meta('version')}:{(self.model() or {}).get('id')}"
+
+    def count(self) -> int:
+        return self.connection.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+    def write_items(self, items: list[CatalogItem], model: dict[str, Any], replace_model: bool = False) -> None:
+        """Insert or update `items` (by id) in one transaction. Every vector of a catalogue comes from one
+        model: another model is refused unless `replace_model`, which must rewrite every item (reindex)."""
+        with self.transaction() as cursor:
+            current = cursor.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
+            current = json.loads(current[0]) if current else None
+            stored = cursor.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+            if current and stored and current["id"] != model["id"] and not replace_model:
+                raise FashionLensError(model_mismatch(self.path, current, model))
+            for item in items:
+                self._write_item(cursor, item)
+            if replace_model:
+                written = {item.id for item in items}
+                stale = [row[0] for row in cursor.execute("SELECT id FROM items") if row[0] not in written]
+                if stale:
+                    raise FashionLensError(f"{self.path}: reindexing must rewrite every item; {len(stale)} not "
+                                           f"rewritten (e.g. {stale[0]})")
+            cursor.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (json.dumps(model, sort_keys=True),))
+            self._bump(cursor)
+
+    def _write_item(self, cursor: sqlite3.Cursor, item: CatalogItem) -> None:
+        vector = np.ascontiguousarray(item.embedding, dtype=np.float32)
+        cursor.execute(
+            "INSERT INTO items (id, image, image_digest, name, price, category, predicted_category, region, url, "
+            "attributes, color, box, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET image=excluded.image, image_digest=excluded.image_digest, "
+            "name=excluded.name, price=excluded.price, category=excluded.category, "
+            "predicted_category=excluded.predicted_category, region=excluded.region, url=excluded.url, "
+            "attributes=excluded.attributes, color=excluded.color, box=excluded.box, embedding=excluded.embedding",
+            (item.id, item.image, item.image_digest, item.name, item.price, item.category, item.predicted_category,
+             item.region, item.url, json.dumps(item.attributes, sort_keys=True), item.color,
+             None if item.box is None else json.dumps(item.box), vector.tobytes()))
+
+    def _bump(self, cursor: sqlite3.Cursor) -> None:
+        cursor.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+
+    def remove_items(self, ids: list[str]) -> int:
+        """Delete these items (all or none: unknown ids are an error)."""
+        with self.transaction() as cursor:
+            known = {row[0] for row in cursor.execute(
+                f"SELECT id FROM items WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            unknown = [item_id for item_id in ids if item_id not in known]
+            if unknown:
+                raise FashionLensError(f"{self.path}: no item with id {', '.join(unknown)}; nothing removed")
+            cursor.executemany("DELETE FROM items WHERE id = ?", [(item_id,) for item_id in ids])
+            self._bump(cursor)
+        return len(known)
+
+    def get_items(self, ids: list[str]) -> dict[str, CatalogItem]:
+        """The items with these ids (embeddings included); missing ids are left out."""
+        found: dict[str, CatalogItem] = {}
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            chunk = ids[start:start + 500]
+            rows = self.connection.execute(f"SELECT {', '.join(ITEM_COLUMNS)}, embedding FROM items "
+                                           f"WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            for row in rows:
+                item = item_of(row[:-1])
+                item.embedding = np.frombuffer(row[-1], dtype=np.float32).copy()
+                found[item.id] = item
+        return found
+
+    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None) -> list[CatalogItem]:
+        """Items (without embeddings) matching `filters`, in the order of `keys` when given, else by id."""
+        where, params = where_clause(filters or Filters())
+        if keys is not None:
+            where += f" AND key IN ({','.join('?' * len(keys))})"
+            params += [int(key) for key in keys]
+        rows = self.connection.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE {where} ORDER BY id", params)
+        items = [item_of(row) for row in rows]
+        if keys is not None:
+            position = {int(key): index for index, key in enumerate(keys)}
+            items.sort(key=lambda item: position[item.key])
+        return items
+
+    def matching_keys(self, filters: Filters) -> np.ndarray:
+        where, params = where_clause(filters)
+        rows = self.connection.execute(f"SELECT key FROM items WHERE {where} ORDER BY key", params)
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def vectors(self, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, N x D float32 matrix) of every item, or of `keys`."""
+        if keys is None:
+            rows = self.connection.execute("SELECT key, embedding FROM items ORDER BY key").fetchall()
+        else:
+            rows = []
+            for start in range(0, len(keys), 500):
+                chunk = [int(key) for key in keys[start:start + 500]]
+                rows += self.connection.execute(f"SELECT key, embedding FROM items WHERE key IN "
+                                                f"({','.join('?' * len(chunk))}) ORDER BY key", chunk).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        matrix = np.stack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+        return np.array([key for key, _ in rows], dtype=np.int64), matrix
+
+    def groups(self, filters: Filters | None = None) -> list[tuple[str | None, str | None, int]]:
+        """(category, colour, number of items) of the items matching `filters`."""
+        where, params = where_clause(filters or Filters())
+        rows = self.connection.execute(
+            f"SELECT COALESCE(category, predicted_category) AS c, color, COUNT(*) FROM items WHERE {where} "
+            "GROUP BY c, color ORDER BY c, color", params)
+        return [tuple(row) for row in rows]
+
+    def add_event(self, time: str, kind: str, channel: str | None, session: str | None, data: dict) -> None:
+        with self.transaction() as cursor:
+            cursor.execute("INSERT INTO events (time, kind, channel, session, data) VALUES (?, ?, ?, ?, ?)",
+                           (time, kind, channel, session, json.dumps(data, sort_keys=True)))
+
+    def events(self, since: str | None = None) -> list[dict[str, Any]]:
+        rows = self.connection.execute("SELECT time, kind, channel, session, data FROM events WHERE time >= ? "
+                                       "ORDER BY time, key", (since or "",))
+        return [{"time": t, "kind": k, "channel": c, "session": s, **json.loads(d)} for t, k, c, s, d in rows]
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def item_of(row: tuple) -> CatalogItem:
+    values = dict(zip(ITEM_COLUMNS, row))
+    values["attributes"] = json.loads(values["attributes"])
+    values["box"] = None if values["box"] is None else json.loads(values["box"])
+    for text in ("name", "url"):
+        values[text] = values[text] or ""
+    return CatalogItem(**values)
+
+
+def where_clause(filters: Filters) -> tuple[str, list[Any]]:
+    """SQL conditions (bound parameters only) for `filters`."""
+    conditions, params = ["1 = 1"], []
+    if filters.category:
+        conditions.append("lower(COALESCE(category, predicted_category)) = lower(?)")
+        params.append(filters.category)
+    if filters.regions is not None:
+        conditions.append(f"region IN ({','.join('?' * len(filters.regions))})")
+        params += list(filters.regions)
+    if filters.color:
+        conditions.append("lower(color) = lower(?)")
+        params.append(filters.color)
+    if filters.min_price is not None:
+        conditions.append("price >= ?")
+        params.append(filters.min_price)
+    if filters.max_price is not None:
+        conditions.append("price <= ?")
+        params.append(filters.max_price)
+    for name, value in filters.attributes:
+        conditions.append("lower(CAST(json_extract(attributes, ?) AS TEXT)) = lower(?)")
+        params += ['$."' + name.replace('"', '') + '"', value]
+    return " AND ".join(conditions), params
+
+
+def model_mismatch(path: Path, stored: dict[str, Any], given: dict[str, Any]) -> str:
+    made_by = stored.get("classifier")
+    use_it = f"pass --classifier {made_by}, or " if made_by else ""
+    return (f"{path}: the catalogue's embeddings were made by model {stored['id']}, not by {given['id']}; {use_it}"
+            f"run `fashionlens catalog reindex --catalog {path} --classifier RUN_DIR` to rebuild it with the new model")

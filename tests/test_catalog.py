@@ -1,0 +1,266 @@
+"""The catalogue: import / re-import / remove keep the database and the index consistent, bad rows,
+atomic writes (even when the process is killed), one model per catalogue, filters, exact and HNSW indexes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import PALETTE, make_image
+from fashionlens.analyzer import Analysis, AnalyzedGarment
+from fashionlens.catalog.importer import ImportRefused, choose_garment, import_products, reindex
+from fashionlens.catalog.index import APPROXIMATE, EXACT, CatalogIndex, index_cache_path
+from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
+from fashionlens.colors import DominantColor
+from fashionlens.errors import DataFormatError, FashionLensError
+from fashionlens.records import Box
+from tiny_models import random_analyzer
+
+HEADER = "id,image,name,price,category,url,kids,in_stock\n"
+
+
+def product_csv(root: Path, rows: list[str], header: str = HEADER) -> Path:
+    """Six product photos (a colour each) and a CSV with `rows` under `root`."""
+    for number, color in enumerate(PALETTE):
+        make_image(root / "photos" / f"p{number}.png", (32, 32), color)
+    path = root / "products.csv"
+    path.write_text(header + "".join(row + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+SIX = [f"SKU-{n},photos/p{n}.png,Item {n},{10 * (n + 1)},{cat},https://shop/{n},{kids},{stock}"
+       for n, (cat, kids, stock) in enumerate([("T-Shirt", "True", "yes"), ("Pants", "False", "yes"),
+                                               ("Dress", "False", "no"), ("T-Shirt", "False", "no"),
+                                               ("Pants", "True", "yes"), ("Skirt", "False", "yes")])]
+
+
+def unit(vector) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def assert_consistent(store: SQLiteStore, index: CatalogIndex) -> None:
+    """Every stored item is in the index with its stored vector, and nothing else is."""
+    keys, vectors = store.vectors()
+    assert index.index.ntotal == len(keys)
+    for key, vector in zip(keys, vectors):
+        [best] = index.search(vector, 1)
+        assert (best.key, best.score) == (key, pytest.approx(1.0, abs=1e-5))
+
+
+def test_import_reimport_remove_keep_database_and_index_consistent(tmp_path):
+    analyzer = random_analyzer()
+    database, csv_path = tmp_path / "shop.db", product_csv(tmp_path, SIX)
+    store = SQLiteStore(database, create=True)
+    report = import_products(csv_path, store, analyzer)
+    assert (report.new, report.updated, report.unchanged, report.bad) == (6, 0, 0, [])
+    items = store.get_items([f"SKU-{n}" for n in range(6)])
+    assert items["SKU-2"].category == "Dress" and items["SKU-2"].region == "full" and items["SKU-2"].price == 30
+    assert items["SKU-0"].attributes == {"kids": "True", "in_stock": "yes"} and items["SKU-0"].color == "Red"
+    assert store.model()["id"] == analyzer.model_id
+    index = CatalogIndex(store, index_cache_path(database))
+    assert index.kind == EXACT
+    assert_consistent(store, index)
+    # re-import: a new price, a new photo for SKU-1, one row unchanged as the rest
+    make_image(tmp_path / "photos" / "p1b.png", (32, 32), (250, 250, 250))
+    changed = SIX[:]
+    changed[0] = changed[0].replace(",10,", ",12,")
+    changed[1] = changed[1].replace("photos/p1.png", "photos/p1b.png")
+    old_vector = items["SKU-1"].embedding
+    report = import_products(product_csv(tmp_path, changed), store, analyzer)
+    assert (report.new, report.updated, report.unchanged) == (0, 2, 4)
+    updated = store.get_items(["SKU-0", "SKU-1"])
+    assert updated["SKU-0"].price == 12 and updated["SKU-1"].color == "White"
+    assert not np.allclose(updated["SKU-1"].embedding, old_vector)
+    assert updated["SKU-1"].key == items["SKU-1"].key  # the index id survives an update
+    index = CatalogIndex(store, index_cache_path(database))  # the cache is stale: rebuilt
+    assert_consistent(store, index)
+    assert store.remove_items(["SKU-3", "SKU-4"]) == 2
+    index = CatalogIndex(store, index_cache_path(database))
+    assert_consistent(store, index)
+    assert {item.id for item in store.find_items()} == {"SKU-0", "SKU-1", "SKU-2", "SKU-5"}
+    assert all(hit.key not in (items["SKU-3"].key, items["SKU-4"].key) for hit in index.search(old_vector, 10))
+    with pytest.raises(FashionLensError, match="no item with id SKU-404; nothing removed"):
+        store.remove_items(["SKU-0", "SKU-404"])
+    assert store.count() == 4
+
+
+def test_bad_rows_are_named_and_the_good_ones_imported(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"not an image")
+    rows = SIX[:2] + [
+        "SKU-0,photos/p2.png,Again,1,Dress,,False,yes",  # line 4: duplicate id
+        ",photos/p2.png,No id,1,Dress,,False,yes",  # line 5
+        "SKU-7,photos/missing.png,Missing,1,Dress,,False,yes",  # line 6
+        "SKU-8,photos/broken.jpg,Broken,1,Dress,,False,yes",  # line 7
+        "SKU-9,photos/p3.png,Cheap,abc,Dress,,False,yes",  # line 8
+        "SKU-10,photos/p3.png,Short",  # line 9
+    ]
+    csv_path = product_csv(tmp_path, rows)
+    store = SQLiteStore(tmp_path / "shop.db", create=True)
+    report = import_products(csv_path, store, random_analyzer())
+    assert report.imported == 2 and {item.id for item in store.find_items()} == {"SKU-0", "SKU-1"}
+    assert [str(bad) for bad in report.bad] == [
+        f"{csv_path}:4 (id SKU-0): duplicate id (first on line 2)",
+        f"{csv_path}:5 (id ?): empty id",
+        f"{csv_path}:6 (id SKU-7): image not found: {tmp_path / 'photos' / 'missing.png'}",
+        f"{csv_path}:7 (id SKU-8): {tmp_path / 'photos' / 'broken.jpg'}: not an image (unrecognised format)",
+        f"{csv_path}:8 (id SKU-9): price 'abc' is not a number",
+        f"{csv_path}:9 (id SKU-10): expected 8 columns, found 3",
+    ]
+    strict_store = SQLiteStore(tmp_path / "strict.db", create=True)
+    with pytest.raises(ImportRefused, match="6 bad rows, nothing imported") as refused:
+        import_products(csv_path, strict_store, random_analyzer(), strict=True)
+    assert len(refused.value.bad) == 6 and strict_store.count() == 0 and strict_store.model() is None
+
+
+def test_a_csv_without_the_required_columns_is_one_error(tmp_path):
+    path = product_csv(tmp_path, ["SKU-1,Shirt"], header="id,name\n")
+    with pytest.raises(DataFormatError, match=r"products.csv:1: the header needs the columns id,image \(missing image\)"):
+        import_products(path, SQLiteStore(tmp_path / "shop.db", create=True), random_analyzer())
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from fashionlens.catalog.store import CatalogItem, SQLiteStore
+
+    written = []
+    original = SQLiteStore._write_item
+
+    def write_then_die(self, cursor, item):
+        original(self, cursor, item)
+        written.append(item.id)
+        if len(written) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no rollback: as a power cut or kill -9
+
+    SQLiteStore._write_item = write_then_die
+    store = SQLiteStore(sys.argv[1])
+    items = [CatalogItem(id=f"NEW-{n}", image="x.png", price=1.0, embedding=np.ones(4, np.float32) / 2)
+             for n in range(5)]
+    items.append(CatalogItem(id="OLD-0", image="y.png", price=99.0, embedding=np.ones(4, np.float32) / 2))
+    store.write_items(items, {"id": "model-a"})
+""")
+
+
+def test_an_import_killed_half_way_leaves_the_previous_catalogue_intact(tmp_path):
+    database = tmp_path / "shop.db"
+    store = SQLiteStore(database, create=True)
+    before = [CatalogItem(id=f"OLD-{n}", image=f"{n}.png", price=float(n), embedding=unit(np.eye(4)[n]))
+              for n in range(3)]
+    store.write_items(before, {"id": "model-a"})
+    stamp = store.stamp()
+    store.close()
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(database)], capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    store = SQLiteStore(database)
+    assert store.stamp() == stamp
+    after = store.get_items(["OLD-0", "OLD-1", "OLD-2", "NEW-0"])
+    assert sorted(after) == ["OLD-0", "OLD-1", "OLD-2"] and after["OLD-0"].price == 0.0
+    assert np.array_equal(after["OLD-1"].embedding, before[1].embedding)
+    assert_consistent(store, CatalogIndex(store))
+
+
+def test_an_error_half_way_through_a_write_changes_nothing(tmp_path, monkeypatch):
+    store = SQLiteStore(tmp_path / "shop.db", create=True)
+    store.write_items([CatalogItem(id="A", image="a.png", embedding=unit([1, 0]))], {"id": "m"})
+    stamp = store.stamp()
+    calls = []
+
+    def fail_on_second(cursor, item):
+        calls.append(item.id)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        SQLiteStore._write_item(store, cursor, item)
+
+    monkeypatch.setattr(store, "_write_item", fail_on_second)
+    with pytest.raises(OSError):
+        store.write_items([CatalogItem(id=i, image="b.png", embedding=unit([0, 1])) for i in ("B", "C")], {"id": "m"})
+    assert store.stamp() == stamp and [item.id for item in store.find_items()] == ["A"]
+
+
+def test_another_model_is_refused_until_reindex(tmp_path):
+    database, csv_path = tmp_path / "shop.db", product_csv(tmp_path, SIX[:3])
+    store = SQLiteStore(database, create=True)
+    import_products(csv_path, store, random_analyzer(seed=0))
+    other = random_analyzer(seed=1)
+    with pytest.raises(FashionLensError, match="embeddings were made by model .* not by .*catalog reindex"):
+        import_products(csv_path, store, other)
+    old = store.get_items(["SKU-0"])["SKU-0"].embedding
+    assert reindex(store, other) == 3
+    assert store.model()["id"] == other.model_id
+    new = store.get_items(["SKU-0"])["SKU-0"]
+    assert not np.allclose(new.embedding, old) and new.category == "T-Shirt" and new.price == 10
+    assert_consistent(store, CatalogIndex(store, index_cache_path(database)))
+
+
+def test_filters_at_query_time(tmp_path):
+    store = SQLiteStore(tmp_path / "shop.db", create=True)
+    import_products(product_csv(tmp_path, SIX), store, random_analyzer())
+    ids = lambda **f: sorted(item.id for item in store.find_items(Filters(**f)))  # noqa: E731
+    assert ids(category="t-shirt") == ["SKU-0", "SKU-3"]
+    assert ids(regions=("lower",)) == ["SKU-1", "SKU-4", "SKU-5"]
+    assert ids(min_price=20, max_price=40) == ["SKU-1", "SKU-2", "SKU-3"]
+    assert ids(attributes=(("kids", "true"), ("in_stock", "yes"))) == ["SKU-0", "SKU-4"]
+    assert ids(color="red") == ["SKU-0"]
+    index = CatalogIndex(store)
+    query = store.get_items(["SKU-4"])["SKU-4"].embedding
+    found = store.find_items(keys=[h.key for h in index.search(query, 5, Filters(regions=("lower",), max_price=50))])
+    assert [item.id for item in found][0] == "SKU-4" and {item.id for item in found} == {"SKU-1", "SKU-4"}
+
+
+def test_large_catalogues_get_an_approximate_index_that_finds_the_nearest(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = [unit(v) for v in rng.normal(size=(300, 16))]
+    store = SQLiteStore(tmp_path / "big.db", create=True)
+    store.write_items([CatalogItem(id=f"I{n:03d}", image="x.png", region="upper" if n % 3 else "lower", embedding=v)
+                       for n, v in enumerate(vectors)], {"id": "m"})
+    exact = CatalogIndex(store, exact_limit=1000)
+    approximate = CatalogIndex(store, index_cache_path(tmp_path / "big.db"), exact_limit=100)
+    assert (exact.kind, approximate.kind) == (EXACT, APPROXIMATE)
+    query = unit(vectors[7] + 0.3 * rng.normal(size=16))
+    assert [h.key for h in approximate.search(query, 5)] == [h.key for h in exact.search(query, 5)]
+    lower = Filters(regions=("lower",))  # 100 items: searched exactly, the graph would lose some
+    assert approximate.search(query, 5, lower) == exact.search(query, 5, lower)
+    cached = CatalogIndex(store, index_cache_path(tmp_path / "big.db"), exact_limit=100)
+    assert cached.kind == APPROXIMATE and cached.search(query, 5) == approximate.search(query, 5)
+
+
+def test_a_damaged_index_cache_is_rebuilt_and_a_foreign_file_is_refused(tmp_path):
+    database = tmp_path / "shop.db"
+    store = SQLiteStore(database, create=True)
+    store.write_items([CatalogItem(id="A", image="a.png", embedding=unit([1, 0]))], {"id": "m"})
+    index_cache_path(database).write_bytes(b"garbage")
+    assert [hit.score for hit in CatalogIndex(store, index_cache_path(database)).search(unit([1, 0]), 3)] == \
+        [pytest.approx(1.0)]
+    (tmp_path / "notes.txt").write_text("hello " * 100)
+    with pytest.raises(FashionLensError, match="notes.txt: not a fashionlens catalogue"):
+        SQLiteStore(tmp_path / "notes.txt")
+    with pytest.raises(FashionLensError, match="missing.db: no catalogue here; create one with"):
+        SQLiteStore(tmp_path / "missing.db")
+
+
+def test_folder_import_takes_ids_from_paths_and_categories_from_folders(tmp_path):
+    make_image(tmp_path / "shop" / "Pants" / "blue-jeans.jpg", (32, 32), (40, 70, 220))
+    make_image(tmp_path / "shop" / "loose.png", (32, 32), (250, 250, 250))
+    store = SQLiteStore(tmp_path / "shop.db", create=True)
+    assert import_products(tmp_path / "shop", store, random_analyzer()).new == 2
+    items = store.get_items(["Pants/blue-jeans", "loose"])
+    assert (items["Pants/blue-jeans"].category, items["Pants/blue-jeans"].region) == ("Pants", "lower")
+    assert items["loose"].category is None and items["loose"].predicted_category is not None
+
+
+def test_on_model_photos_index_the_garment_of_the_products_region():
+    def garment(region, score):
+        return AnalyzedGarment(Box(0, 0, 1, 1), region, score, "X", 1.0, [("X", 1.0)],
+                               DominantColor("Red", 1.0, (255, 0, 0)), np.zeros(2, np.float32))
+
+    analysis = Analysis("p.jpg", 10, 10, True, [garment("upper", 0.9), garment("lower", 0.7)])
+    assert choose_garment(analysis, "Skirt").region == "lower"
+    assert choose_garment(analysis, "Blouse").region == "upper"
+    assert choose_garment(analysis, None).region_score == 0.9  # no category: the most confident

@@ -1,0 +1,117 @@
+"""Recommendations on a catalogue with known embeddings: nearest items, regions, filters, complete the look
+from fixed look statistics, the model check, and the statistics themselves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashionlens.analyzer import Analysis, AnalyzedGarment
+from fashionlens.catalog.index import CatalogIndex
+from fashionlens.catalog.looks import LookStatistics, load_looks, look_statistics
+from fashionlens.catalog.recommend import check_model, complete_the_look, recommend, similar_items
+from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
+from fashionlens.colors import COLOR_NAMES, DominantColor
+from fashionlens.errors import FashionLensError
+from fashionlens.records import Box, Garment, Sample
+
+
+def unit(angle_degrees: float) -> np.ndarray:
+    angle = np.radians(angle_degrees)
+    return np.array([np.cos(angle), np.sin(angle), 0.0, 0.0], dtype=np.float32)
+
+
+# id, category, region, colour, price, embedding angle (cosine to the query at 0 degrees = cos(angle))
+CATALOGUE = [
+    ("TEE-NEAR", "T-Shirt", "upper", "Red", 20.0, 10), ("TEE-FAR", "T-Shirt", "upper", "Blue", 25.0, 60),
+    ("SHIRT", "Shirt", "upper", "White", 60.0, 30), ("PANTS-BLUE-1", "Pants", "lower", "Blue", 40.0, 5),
+    ("PANTS-BLUE-2", "Pants", "lower", "Blue", 45.0, 80), ("PANTS-BLACK", "Pants", "lower", "Black", 50.0, 70),
+    ("SKIRT-BLUE", "Skirt", "lower", "Blue", 30.0, 40), ("DRESS-BLUE", "Dress", "full", "Blue", 90.0, 20),
+]
+LOOKS = LookStatistics(looks=10, categories={"T-Shirt": 10, "Pants": 8, "Skirt": 2, "Dress": 1},
+                       category_pairs={"T-Shirt": {"Pants": 8, "Skirt": 2}},
+                       color_pairs={"Red": {"Blue": 6, "Black": 3, "Red": 1}})
+
+
+@pytest.fixture
+def index(tmp_path) -> CatalogIndex:
+    store = SQLiteStore(tmp_path / "shop.db", create=True)
+    store.write_items([CatalogItem(id=i, image=f"{i}.jpg", category=c, region=r, color=col, price=p,
+                                   embedding=unit(a)) for i, c, r, col, p, a in CATALOGUE], {"id": "model-a"})
+    return CatalogIndex(store)
+
+
+def red_tee(embedding=None) -> AnalyzedGarment:
+    return AnalyzedGarment(Box(0, 0, 10, 10), "upper", 0.9, "T-Shirt", 0.8, [("T-Shirt", 0.8)],
+                           DominantColor("Red", 0.9, (220, 40, 40)), unit(0) if embedding is None else embedding)
+
+
+def test_similar_items_are_the_nearest_of_the_garments_region(index):
+    found = similar_items(index, red_tee(), 3, Filters())
+    assert [r.item.id for r in found] == ["TEE-NEAR", "SHIRT", "TEE-FAR"]  # upper only; PANTS-BLUE-1 is nearer
+    assert [r.score for r in found] == pytest.approx([np.cos(np.radians(a)) for a in (10, 30, 60)], abs=1e-5)
+    assert found[0].why == {"similarity": pytest.approx(0.9848), "category": "T-Shirt", "same_category": True,
+                            "color": "Red", "same_color": True}
+    assert found[1].why["same_category"] is False and found[2].why["same_color"] is False
+    anywhere = similar_items(index, red_tee(), 3, Filters(), same_region=False)
+    assert [r.item.id for r in anywhere] == ["PANTS-BLUE-1", "TEE-NEAR", "DRESS-BLUE"]
+    cheap = similar_items(index, red_tee(), 3, Filters(max_price=30))
+    assert [r.item.id for r in cheap] == ["TEE-NEAR", "TEE-FAR"]
+    assert similar_items(index, red_tee(), 3, Filters(regions=("lower",))) == []  # the user's region wins
+
+
+def test_complete_the_look_ranks_other_regions_by_street_looks(index):
+    found = complete_the_look(index, red_tee(), 5, Filters(), LOOKS)
+    # pants 9/12 x blue 7/23; pants 9/12 x black 4/23; skirt 3/12 x blue 7/23; dress 1/12 x blue 7/23
+    assert [r.item.id for r in found] == ["PANTS-BLUE-1", "PANTS-BLACK", "SKIRT-BLUE", "DRESS-BLUE", "PANTS-BLUE-2"]
+    assert [r.score for r in found] == pytest.approx([9 / 12 * 7 / 23, 9 / 12 * 4 / 23, 3 / 12 * 7 / 23,
+                                                      1 / 12 * 7 / 23, 9 / 12 * 7 / 23], abs=1e-6)
+    assert found[0].why == {"goes_with": pytest.approx(0.2283, abs=1e-4), "category": "Pants",
+                            "category_worn_with": 0.75, "color": "Blue", "color_worn_with": pytest.approx(0.3043, abs=1e-4),
+                            "similarity": pytest.approx(np.cos(np.radians(5)), abs=1e-4)}
+    assert all(r.item.region != "upper" for r in found)
+    assert [r.item.id for r in complete_the_look(index, red_tee(), 2, Filters(), LOOKS)] == ["PANTS-BLUE-1", "PANTS-BLACK"]
+    assert [r.item.id for r in complete_the_look(index, red_tee(), 5, Filters(max_price=45), LOOKS)] == \
+        ["PANTS-BLUE-1", "SKIRT-BLUE", "PANTS-BLUE-2"]
+
+
+def test_recommend_covers_every_garment_and_checks_the_model(index):
+    analysis = Analysis("customer.jpg", 10, 10, True, [red_tee(), red_tee(unit(90))])
+    results = recommend(analysis, index, k=2, looks=LOOKS)
+    assert len(results) == 2
+    assert [r.item.id for r in results[0].similar] == ["TEE-NEAR", "SHIRT"]
+    assert [r.item.id for r in results[1].similar] == ["TEE-FAR", "SHIRT"]  # nearest to 90 degrees
+    assert results[0].item_ids == ["TEE-NEAR", "SHIRT", "PANTS-BLUE-1", "PANTS-BLACK"]
+    data = results[0].to_json()
+    assert data["garment"]["category"] == "T-Shirt" and data["similar"][0]["id"] == "TEE-NEAR"
+    check_model(index.store, {"id": "model-a"})
+    with pytest.raises(FashionLensError, match="made by model model-a, not by model-b.*catalog reindex"):
+        check_model(index.store, {"id": "model-b"})
+
+
+def test_an_empty_catalogue_says_how_to_fill_it(tmp_path):
+    with pytest.raises(FashionLensError, match="the catalogue is empty; import products"):
+        check_model(SQLiteStore(tmp_path / "empty.db", create=True), {"id": "m"})
+
+
+def test_look_statistics_count_categories_and_colours_worn_together():
+    def look(*garments):
+        return Sample(image=None, garments=[Garment(Box(0, 0, 1, 1), None, g) for g in garments])
+
+    samples = [look("t-shirt", "jeans"), look("blouse", "skirt", "coat"), look("jeans"), look("T-Shirt", "pants")]
+    colors = iter(["Red", "Blue", "White", "Black", "Black", "Red", "Blue"])
+    stats = look_statistics(samples, lambda sample, box: next(colors))
+    assert stats.looks == 3  # a look of one garment says nothing about pairs
+    assert stats.categories == {"T-Shirt": 2, "Pants": 2, "Blouse": 1, "Skirt": 1, "Outwear": 1}
+    assert stats.category_pairs["T-Shirt"] == {"Pants": 2}  # jeans and pants are both Pants
+    assert stats.category_pairs["Outwear"] == {"Blouse": 1, "Skirt": 1}
+    assert stats.color_pairs["Red"] == {"Blue": 2} and stats.color_pairs["Black"] == {"White": 2, "Black": 2}
+    assert stats.category_with("t-shirt", "jeans") == pytest.approx(3 / 4)
+    assert stats.color_with("Red", "Blue") == pytest.approx(3 / (2 + len(COLOR_NAMES)))
+
+
+def test_the_shipped_statistics_come_from_real_street_looks():
+    looks = load_looks()
+    assert looks.looks > 500 and "train split" in looks.source
+    assert looks.category_with("T-Shirt", "Pants") > 2 * looks.category_with("T-Shirt", "Dress")
+    assert looks.category_with("Dress", "Outwear") > looks.category_with("Dress", "Pants")

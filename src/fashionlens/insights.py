@@ -1,0 +1,192 @@
+"""Customer insights: every analysis, recommendation and click is an event in the catalogue database.
+
+An event holds the time (UTC), channel (store / online), an optional session id the customer consented
+to, and what was seen: each garment's region, category and colour, the items recommended, the item
+clicked. Never the photo. From the events: category, region and colour shares, trends per day or week,
+categories worn together, and the click-through of recommendations (clicks on recommended items per
+item recommended), as a table, JSON, PNG charts and a CSV for advertising tools.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import date, datetime, timezone
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from .analyzer import Analysis
+from .checkpoint import atomic_write, write_text
+from .errors import FashionLensError
+
+CHANNELS = ("store", "online")
+DIMENSIONS = (("categories", "category"), ("regions", "region"), ("colors", "color"))
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise FashionLensError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
+    return channel
+
+
+def log_analysis(store: Any, analyses: list[Analysis], channel: str, session: str | None = None,
+                 recommended: list[str] | None = None, time: str | None = None) -> None:
+    """One event per photo: "recommendation" when items were recommended, else "analysis"."""
+    check_channel(channel)
+    for analysis in analyses:
+        data: dict[str, Any] = {"garments": [{"region": g.region, "category": g.category, "color": g.color.name}
+                                             for g in analysis.garments]}
+        if recommended is not None:
+            data["recommended"] = recommended
+        store.add_event(time or utc_now(), "recommendation" if recommended is not None else "analysis",
+                        channel, session, data)
+
+
+def log_click(store: Any, item_id: str, channel: str, session: str | None = None, time: str | None = None) -> None:
+    store.add_event(time or utc_now(), "click", check_channel(channel), session, {"item": item_id})
+
+
+def parse_since(text: str | None) -> str | None:
+    """`--since` as YYYY-MM-DD, checked (events compare by their ISO time)."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise FashionLensError(f"--since {text!r}: expected a date as YYYY-MM-DD") from None
+
+
+def period_of(time: str, by: str) -> str:
+    day = date.fromisoformat(time[:10])
+    if by == "day":
+        return day.isoformat()
+    if by == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    raise FashionLensError(f"--by {by!r}: choose day or week")
+
+
+def shares(counts: Counter) -> dict[str, dict[str, float]]:
+    total = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+    return {name: {"count": count, "share": round(count / total, 4)} for name, count in ordered}
+
+
+def summarize(events: list[dict[str, Any]], by: str = "day") -> dict[str, Any]:
+    """Everything `fashionlens insights` reports, from events in time order."""
+    garments = [g for e in events for g in e.get("garments", [])]
+    counters = {key: Counter(str(g.get(field)) for g in garments if g.get(field)) for key, field in DIMENSIONS}
+    trend: dict[str, dict[str, Any]] = {}
+    for event in events:
+        period = trend.setdefault(period_of(event["time"], by), {"events": 0, "garments": 0, "categories": Counter()})
+        period["events"] += 1
+        period["garments"] += len(event.get("garments", []))
+        period["categories"].update(g["category"] for g in event.get("garments", []) if g.get("category"))
+    together = Counter(pair for e in events
+                       for pair in combinations(sorted({g["category"] for g in e.get("garments", [])
+                                                        if g.get("category")}), 2))
+    return {
+        "events": len(events),
+        "by_kind": dict(sorted(Counter(e["kind"] for e in events).items())),
+        "by_channel": dict(sorted(Counter(str(e["channel"]) for e in events).items())),
+        "garments": len(garments),
+        **{key: shares(counter) for key, counter in counters.items()},
+        "by": by,
+        "trend": [{"period": name, "events": p["events"], "garments": p["garments"],
+                   "categories": dict(sorted(p["categories"].items(), key=lambda c: (-c[1], c[0])))}
+                  for name, p in sorted(trend.items())],
+        "worn_together": [{"categories": list(pair), "count": count}
+                          for pair, count in sorted(together.items(), key=lambda c: (-c[1], c[0]))],
+        "click_through": click_through(events),
+    }
+
+
+def click_through(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Clicks on items recommended earlier, per recommended item shown; per item too."""
+    shown: Counter = Counter()
+    clicks: Counter = Counter()
+    other = 0
+    for event in events:
+        if event["kind"] == "recommendation":
+            shown.update(event.get("recommended", []))
+        elif event["kind"] == "click":
+            if shown[event.get("item")]:
+                clicks[event["item"]] += 1
+            else:
+                other += 1
+    total_shown, total_clicks = sum(shown.values()), sum(clicks.values())
+    items = [{"id": item, "shown": count, "clicks": clicks[item], "rate": round(clicks[item] / count, 4)}
+             for item, count in sorted(shown.items(), key=lambda c: (-clicks[c[0]], -c[1], c[0]))]
+    return {"recommended": total_shown, "clicked": total_clicks,
+            "rate": round(total_clicks / total_shown, 4) if total_shown else None,
+            "clicks_not_recommended": other, "items": items}
+
+
+def format_table(summary: dict[str, Any], top: int = 10) -> str:
+    lines = [f"{summary['events']} events ({', '.join(f'{k} {v}' for k, v in summary['by_kind'].items()) or 'none'}), "
+             f"{summary['garments']} garments"]
+    for key, _ in DIMENSIONS:
+        lines.append(f"\n{key}:")
+        lines += [f"  {name:<20} {v['count']:>6}  {v['share']:6.1%}" for name, v in list(summary[key].items())[:top]]
+    lines.append(f"\ntrend by {summary['by']}:")
+    for row in summary["trend"]:
+        leading = ", ".join(list(row["categories"])[:3])
+        lines.append(f"  {row['period']:<12} {row['events']:>5} events  {row['garments']:>5} garments  {leading}")
+    lines.append("\nworn together:")
+    lines += [f"  {' + '.join(p['categories']):<30} {p['count']:>5}" for p in summary["worn_together"][:top]]
+    ctr = summary["click_through"]
+    rate = "n/a" if ctr["rate"] is None else f"{ctr['rate']:.1%}"
+    lines.append(f"\nclick-through: {ctr['clicked']} clicks on {ctr['recommended']} recommended items ({rate})")
+    return "\n".join(lines)
+
+
+def write_csv(summary: dict[str, Any], events: list[dict[str, Any]], path: Path) -> None:
+    """period,dimension,value,count,share: one row per category, region and colour, per period and overall."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["period", "dimension", "value", "count", "share"])
+    periods: dict[str, list[dict]] = {}
+    for event in events:
+        periods.setdefault(period_of(event["time"], summary["by"]), []).append(event)
+    for period, chosen in [("all", events), *sorted(periods.items())]:
+        garments = [g for e in chosen for g in e.get("garments", [])]
+        for key, field in DIMENSIONS:
+            for name, value in shares(Counter(str(g[field]) for g in garments if g.get(field))).items():
+                writer.writerow([period, field, name, value["count"], value["share"]])
+    write_text(path, buffer.getvalue())
+
+
+def write_charts(summary: dict[str, Any], out_dir: Path, top: int = 10) -> list[Path]:
+    """shares.png (category, region, colour shares) and trend.png (events and leading categories over time)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; must precede pyplot
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for axis, (key, _) in zip(axes, DIMENSIONS):
+        names = list(summary[key])[:top][::-1]
+        axis.barh(names, [summary[key][n]["share"] for n in names])
+        axis.set_title(f"{key} (share of garments)")
+    figure.tight_layout()
+    paths = [out_dir / "shares.png", out_dir / "trend.png"]
+    atomic_write(paths[0], lambda temporary: figure.savefig(temporary, format="png"))
+    plt.close(figure)
+    figure, axis = plt.subplots(figsize=(8, 4))
+    periods = [row["period"] for row in summary["trend"]]
+    axis.plot(periods, [row["events"] for row in summary["trend"]], marker="o", label="events")
+    for name in list(summary["categories"])[:5]:
+        axis.plot(periods, [row["categories"].get(name, 0) for row in summary["trend"]], marker=".", label=name)
+    axis.set_title(f"per {summary['by']}")
+    axis.legend()
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    atomic_write(paths[1], lambda temporary: figure.savefig(temporary, format="png"))
+    plt.close(figure)
+    return paths

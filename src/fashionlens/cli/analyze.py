@@ -1,0 +1,160 @@
+"""`fashionlens analyze` and `fashionlens recommend`: what a customer wears, and what the shop can offer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from tqdm import tqdm
+
+from ..analyzer import Analysis, Analyzer, analyses_json
+from ..default_models import resolve_runs
+from ..images import load_image
+from .app import app
+from .catalog import CATALOG_OPTION, filter_options, open_store
+
+DETECTOR_HELP = "Detector run directory (or checkpoint); default: the shipped detector, if any."
+CLASSIFIER_HELP = "Classifier run directory (or checkpoint); default: the shipped classifier."
+WHOLE_HELP = "Skip detection: the whole photo is one garment (flat-lay product photos)."
+
+
+def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_image: bool, batch_size: int = 16,
+                  top_k: int = 3) -> Analyzer:
+    detector, classifier = resolve_runs(detector, classifier, whole_image)
+    return Analyzer.from_runs(detector, classifier, batch_size=batch_size, top_k=top_k)
+
+
+def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Path] = None) -> list[Analysis]:
+    """Analyse photos a batch at a time (progress on stderr); write annotated copies when asked."""
+    from ..annotate import write_annotated
+
+    analyses: list[Analysis] = []
+    progress = tqdm(total=len(paths), desc="analysing", unit="photo", leave=False, disable=len(paths) < 2)
+    for start in range(0, len(paths), analyzer.batch_size):
+        chunk = paths[start:start + analyzer.batch_size]
+        images = [load_image(path) for path in chunk]
+        found = analyzer.analyze(images, [str(path) for path in chunk])
+        if annotate is not None:
+            write_annotated(images, found, annotate)
+        analyses += found
+        progress.update(len(chunk))
+    progress.close()
+    return analyses
+
+
+def format_analysis(analysis: Analysis) -> str:
+    lines = [f"{analysis.image} ({analysis.width}x{analysis.height}): {len(analysis.garments)} garment(s)"
+             + ("" if analysis.detected else ", whole photo")]
+    for g in analysis.garments:
+        others = ", ".join(f"{name} {score:.2f}" for name, score in g.top_categories[1:])
+        region = f"{g.region or '-'}" + ("" if g.region_score is None else f" {g.region_score:.2f}")
+        box = ",".join(f"{v:.0f}" for v in g.box.as_list())
+        lines.append(f"  {region:<11} {g.category} {g.category_score:.2f}" + (f" ({others})" if others else "")
+                     + f"  {g.color.name}  box {box}")
+    return "\n".join(lines)
+
+
+def log_events(catalog: Optional[Path], no_log: bool, analyses: list[Analysis], channel: str,
+               session: Optional[str], recommended: list[str] | None = None, store=None) -> None:
+    from ..insights import log_analysis
+
+    if no_log or (catalog is None and store is None):
+        return
+    store = store or open_store(catalog, create=True)
+    log_analysis(store, analyses, channel, session, recommended)
+
+
+@app.command("analyze")
+def analyze_command(
+    images: list[Path] = typer.Argument(..., help="Photos (JPEG, PNG, WebP...)."),
+    detector: Optional[Path] = typer.Option(None, "--detector", help=DETECTOR_HELP),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP),
+    whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (same photo, same bytes)."),
+    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Write each photo with its boxes and labels "
+                                                                    "drawn into this folder (PNG)."),
+    top_k: int = typer.Option(3, "--top-k", min=1, help="Categories listed per garment."),
+    embeddings: bool = typer.Option(False, "--embeddings", help="Include each garment's embedding in the JSON."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Log the analysis as an insights event here."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log an insights event."),
+    channel: str = typer.Option("store", "--channel", help="store | online: where the photo was taken."),
+    session: Optional[str] = typer.Option(None, "--session", help="A session id the customer consented to."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1),
+) -> None:
+    """Find the garments in photos: box, region, category (top-k), dominant colour.
+
+    Example: fashionlens analyze street.jpg --detector runs/detector --classifier runs/clothing --annotate out/
+    """
+    analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k)
+    analyses = analyze_photos(analyzer, images, annotate)
+    log_events(catalog, no_log, analyses, channel, session)
+    if as_json:
+        typer.echo(analyses_json(analyses, analyzer.description, embeddings), nl=False)
+    else:
+        typer.echo("\n".join(format_analysis(a) for a in analyses))
+
+
+@app.command("recommend")
+def recommend_command(
+    images: list[Path] = typer.Argument(..., help="The customer's photo(s)."),
+    detector: Optional[Path] = typer.Option(None, "--detector", help=DETECTOR_HELP),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP + " Must be the "
+                                                                         "catalogue's model."),
+    whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
+    catalog: Path = CATALOG_OPTION,
+    k: int = typer.Option(5, "--k", min=1, help="Items per list (similar, complete the look) per garment."),
+    any_region: bool = typer.Option(False, "--any-region", help="Similar items from every region, not only "
+                                                                "the garment's."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log an insights event."),
+    channel: str = typer.Option("store", "--channel", help="store | online."),
+    session: Optional[str] = typer.Option(None, "--session", help="A session id the customer consented to."),
+    category: Optional[str] = typer.Option(None, "--category", help="Only items of this category."),
+    region: Optional[str] = typer.Option(None, "--region", help="Only items of this region (upper, lower, full)."),
+    color: Optional[str] = typer.Option(None, "--color", help="Only items of this dominant colour."),
+    min_price: Optional[float] = typer.Option(None, "--min-price"),
+    max_price: Optional[float] = typer.Option(None, "--max-price"),
+    where: list[str] = typer.Option([], "--where", help="Attribute filter KEY=VALUE, repeatable (kids=False)."),
+) -> None:
+    """For each garment in the photo: the k most similar catalogue items and k items that complete the look.
+
+    Example: fashionlens recommend customer.jpg --catalog shop.db --k 5 --max-price 80 --where in_stock=yes
+    """
+    from ..catalog.index import CatalogIndex, index_cache_path
+    from ..catalog.recommend import check_model, recommend
+
+    filters = filter_options(category, region, color, min_price, max_price, where)
+    store = open_store(catalog)
+    analyzer = load_analyzer(detector, classifier, whole_image)
+    check_model(store, analyzer.description)  # before any photo is analysed
+    index = CatalogIndex(store, index_cache_path(catalog))
+    results = []
+    for analysis in analyze_photos(analyzer, images):
+        found = recommend(analysis, index, k, filters, same_region=not any_region)
+        results.append((analysis, found))
+        shown = list(dict.fromkeys(item for r in found for item in r.item_ids))
+        log_events(catalog, no_log, [analysis], channel, session, shown, store)
+    if as_json:
+        data = {"models": analyzer.description, "catalog": str(catalog),
+                "images": [{"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
+                           for a, found in results]}
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        typer.echo("\n".join(format_recommendations(a, found) for a, found in results))
+
+
+def format_recommendations(analysis: Analysis, found: list) -> str:
+    lines = [format_analysis(analysis)]
+    for number, garment in enumerate(found, start=1):
+        lines.append(f"  garment {number} ({garment.garment.category}, {garment.garment.color.name}):")
+        for title, picks in (("similar", garment.similar), ("complete the look", garment.complete_the_look)):
+            lines.append(f"    {title}:" + ("" if picks else " none in the catalogue"))
+            for pick in picks:
+                why = (f"similarity {pick.why['similarity']:.2f}" if title == "similar"
+                       else f"goes with {pick.why['goes_with']:.3f}")
+                price = "" if pick.item.price is None else f"  {pick.item.price:.2f}"
+                lines.append(f"      {pick.item.id:<16} {pick.item.effective_category or '-':<12} "
+                             f"{pick.item.color or '-':<18} {why}{price}  {pick.item.name}")
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""`fashionlens catalog import|remove|reindex|list`: the store's own products, searchable by photo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..catalog.store import Filters, SQLiteStore
+from ..errors import FashionLensError
+from ..records import REGIONS
+from .app import app, fail
+
+catalog_app = typer.Typer(help="Manage the store's catalogue: import products, remove, reindex, list.",
+                          no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+CATALOG_OPTION = typer.Option(Path("catalog.db"), "--catalog", envvar="FASHIONLENS_CATALOG",
+                              help="The catalogue database (SQLite); also holds the insights events.")
+
+
+def open_store(path: Path, create: bool = False) -> SQLiteStore:
+    return SQLiteStore(path, create=create)
+
+
+def filter_options(category: Optional[str], region: Optional[str], color: Optional[str], min_price: Optional[float],
+                   max_price: Optional[float], where: list[str]) -> Filters:
+    """The query-time filters of the command line, checked."""
+    if region is not None and region not in REGIONS:
+        raise FashionLensError(f"--region {region!r}: choose one of {', '.join(REGIONS)}")
+    attributes = []
+    for condition in where:
+        name, sep, value = condition.partition("=")
+        if not sep or not name.strip():
+            raise FashionLensError(f"--where {condition!r}: expected KEY=VALUE, e.g. kids=False")
+        attributes.append((name.strip(), value.strip()))
+    return Filters(category=category, regions=None if region is None else (region,), color=color,
+                   min_price=min_price, max_price=max_price, attributes=tuple(attributes))
+
+
+@catalog_app.command("import")
+def import_command(
+    source: Path = typer.Argument(..., help="A product CSV (id,image[,name,price,category,url,...]) or a folder "
+                                            "of photos (a subfolder per category)."),
+    catalog: Path = CATALOG_OPTION,
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier run that makes the "
+                                                                         "embeddings; default: the shipped one."),
+    detector: Optional[Path] = typer.Option(None, "--detector", help="Detector run: on-model photos index the "
+                                                                     "garment of the product's region."),
+    whole_image: bool = typer.Option(False, "--whole-image", help="Skip detection (flat-lay product photos)."),
+    strict: bool = typer.Option(False, "--strict", help="Import nothing when any row is bad."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts and bad rows as JSON on stdout."),
+) -> None:
+    """Add products to the catalogue, or update them: importing again updates changed items.
+
+    Extra columns (kids, in_stock...) become attributes to filter on. Bad rows are named with file, line
+    and id; the others are imported (exit 0 when at least one was). The import is one transaction.
+
+    Example: fashionlens catalog import products.csv --catalog shop.db --classifier runs/clothing
+    """
+    from ..catalog.importer import ImportRefused, import_products
+    from .analyze import load_analyzer
+
+    analyzer = load_analyzer(detector, classifier, whole_image, batch_size)
+    store = open_store(catalog, create=True)
+    try:
+        report = import_products(source, store, analyzer, strict=strict)
+    except ImportRefused as refused:
+        for bad in refused.bad:
+            typer.echo(f"bad row: {bad}", err=True)
+        raise
+    for bad in report.bad:
+        typer.echo(f"bad row: {bad}", err=True)
+    if as_json:
+        typer.echo(json.dumps({"catalog": str(catalog), "imported": report.imported, "new": report.new,
+                               "updated": report.updated, "unchanged": report.unchanged,
+                               "bad": [str(b) for b in report.bad]}, indent=2))
+    else:
+        typer.echo(f"{catalog}: {report.summary()}")
+    if report.imported == 0:
+        fail(f"{source}: nothing imported ({len(report.bad)} bad rows)", 1)
+
+
+@catalog_app.command("remove")
+def remove_command(
+    ids: list[str] = typer.Argument(..., help="Ids of the products to delete."),
+    catalog: Path = CATALOG_OPTION,
+) -> None:
+    """Delete products (all or none: an unknown id removes nothing).
+
+    Example: fashionlens catalog remove SKU-1041 SKU-1042 --catalog shop.db
+    """
+    removed = open_store(catalog).remove_items(list(dict.fromkeys(ids)))
+    typer.echo(f"{catalog}: removed {removed} items")
+
+
+@catalog_app.command("reindex")
+def reindex_command(
+    catalog: Path = CATALOG_OPTION,
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help="The new embedding model's run."),
+    detector: Optional[Path] = typer.Option(None, "--detector", help="Detector run for on-model photos."),
+    whole_image: bool = typer.Option(False, "--whole-image", help="Skip detection (flat-lay product photos)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1),
+) -> None:
+    """Recompute every product's embedding with another model (after retraining), in one transaction.
+
+    Example: fashionlens catalog reindex --catalog shop.db --classifier runs/clothing-v2
+    """
+    from ..catalog.importer import reindex
+    from .analyze import load_analyzer
+
+    store = open_store(catalog)
+    analyzer = load_analyzer(detector, classifier, whole_image, batch_size)
+    count = reindex(store, analyzer)
+    typer.echo(f"{catalog}: reindexed {count} items with model {analyzer.model_id}")
+
+
+@catalog_app.command("list")
+def list_command(
+    catalog: Path = CATALOG_OPTION,
+    category: Optional[str] = typer.Option(None, "--category"),
+    region: Optional[str] = typer.Option(None, "--region", help="upper, lower or full."),
+    color: Optional[str] = typer.Option(None, "--color"),
+    min_price: Optional[float] = typer.Option(None, "--min-price"),
+    max_price: Optional[float] = typer.Option(None, "--max-price"),
+    where: list[str] = typer.Option([], "--where", help="Attribute filter KEY=VALUE, repeatable."),
+    as_json: bool = typer.Option(False, "--json", help="Print the items as JSON on stdout."),
+) -> None:
+    """List the catalogue's products (with the same filters as `recommend`).
+
+    Example: fashionlens catalog list --catalog shop.db --region lower --max-price 50
+    """
+    store = open_store(catalog)
+    items = store.find_items(filter_options(category, region, color, min_price, max_price, where))
+    model = store.model() or {}
+    if as_json:
+        typer.echo(json.dumps({"catalog": str(catalog), "model": model, "count": len(items),
+                               "items": [item.to_json() for item in items]}, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{catalog}: {len(items)} of {store.count()} items, embeddings by model {model.get('id', '-')}")
+    for item in items:
+        price = "" if item.price is None else f"{item.price:.2f}"
+        typer.echo(f"  {item.id:<16} {item.effective_category or '-':<12} {item.region or '-':<6} "
+                   f"{item.color or '-':<18} {price:>8}  {item.name}")

@@ -97,7 +97,9 @@ def complete_the_look(index: CatalogIndex, garment: AnalyzedGarment, k: int, fil
                       for item, hit in zip(items, found)])
     # round robin: the best item of each pair first, then the second best of each...
     ranked = [group[rank] for rank in range(k) for group in picks if rank < len(group)]
-    return ranked[:k]
+    seen: set[str] = set()
+    unique = [pick for pick in ranked if not (pick.item.id in seen or seen.add(pick.item.id))]  # once each
+    return unique[:k]
 
 
 def recommend(analysis: Analysis, index: CatalogIndex, k: int = 5, filters: Filters | None = None,

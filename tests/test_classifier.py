@@ -86,6 +86,8 @@ def test_img_bbox_crops_the_box_with_its_margin(boxed_samples):
     assert seen[0].size == (48, 34)  # box 32x24 grown by 8 and 6 px on each side, clipped at the top (y -2 -> 0)
     ClassificationDataset(boxed_samples[:1], ["Shirt"], "img", seen.append)[0]
     assert seen[1].size == (64, 48)  # img mode: the whole photo
+    ClassificationDataset(boxed_samples[:1], ["Shirt"], "img", seen.append, context_margin=0.25, crop=True)[0]
+    assert seen[2].size == (48, 34)  # an img model shown the garment's crop, as the Analyzer does
 
 
 def test_box_geometry_describes_position_size_and_aspect():

@@ -83,19 +83,20 @@ def on_device(model, device: str | None):
 
 
 def classifier_predictions(checkpoint: dict, samples: list, path: Path, batch_size: int, model=None,
-                           device: str | None = None):
+                           device: str | None = None, crops: bool = False):
     """(true labels, probabilities) of the classifier on samples already mapped to its classes."""
     from ..models.classifier import classifier_from_checkpoint, predict_classifier
 
     model = model or on_device(classifier_from_checkpoint(checkpoint), device)
-    true_labels, probs = predict_classifier(model, checkpoint, samples, batch_size)
+    true_labels, probs = predict_classifier(model, checkpoint, samples, batch_size, crops=crops or None)
     if len(true_labels) == 0:
         raise FashionLensError(f"{path}: no garment to classify in this split")
     return list(true_labels), np.asarray(probs), model
 
 
 def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
-                            label_map: dict | None, device: str | None) -> tuple[dict, dict[str, bytes], report.Figures]:
+                            label_map: dict | None, device: str | None,
+                            crops: bool = False) -> tuple[dict, dict[str, bytes], report.Figures]:
     class_names = list(checkpoint["class_names"])
     # every dataset is read and checked before the first prediction: a bad one fails fast
     prepared = [(name, path, *mapped_samples(read_split(path, split), path, class_names, label_map))
@@ -103,7 +104,7 @@ def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, bat
     by_dataset, files, figures, model = {}, {}, {}, None
     for index, (name, path, samples, mapping) in enumerate(prepared, start=1):
         say(f"classifying {path}")
-        true_labels, probs, model = classifier_predictions(checkpoint, samples, path, batch_size, model, device)
+        true_labels, probs, model = classifier_predictions(checkpoint, samples, path, batch_size, model, device, crops)
         metrics = evaluate_classifier(true_labels, probs, class_names)
         metrics.update(data=str(path), label_mapping=mapping.as_dict())
         drawn, figures[name] = plots.classifier_figures(f"d{index}", name, metrics,
@@ -187,6 +188,8 @@ def evaluate_command(
     label_map: Path | None = typer.Option(None, "--label-map", help="CSV (label,category) or YAML: a "
                                           "retailer's own label names onto the checkpoint's classes."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1... (default: GPU if any)."),
+    crops: bool = typer.Option(False, "--crops", help="Show an 'img' classifier each boxed garment's crop "
+                               "(as the Analyzer does) instead of the whole photo."),
 ) -> None:
     """Score a classifier or a detector on one or more datasets: metrics.json and report.html.
 
@@ -201,7 +204,7 @@ def evaluate_command(
     out = out or run_dir / "eval"
     if checkpoint["kind"] == "classifier":
         by_dataset, files, figures = evaluate_classifier_run(checkpoint, data, split, batch_size,
-                                                             load_label_map_option(label_map), device)
+                                                             load_label_map_option(label_map), device, crops)
     else:
         by_dataset, files, figures = evaluate_detector_run(checkpoint, data, split, batch_size, device)
     first = next(iter(by_dataset.values()))

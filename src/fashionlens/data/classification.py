@@ -68,13 +68,17 @@ class ClassificationDataset(Dataset):
         context_margin: float = 0.1,
         keep_unknown_labels: bool = False,
         decode_size: int | None = None,
+        crop: bool | None = None,
     ):
         self.mode, self.transform, self.context_margin = check_mode(mode), transform, context_margin
+        # `img` models see the whole image in training; at inference they may see a garment's crop,
+        # the way the Analyzer shows them each detected garment
+        self.crop = mode == "img+bbox" if crop is None else crop
         self.class_names = list(class_names)
         self.items, self.skipped = garment_items(samples, self.class_names, keep_unknown_labels)
         # JPEG may decode at a reduced scale (no smaller than decode_size): much faster for large photos,
         # and only safe when no box has to be mapped onto the pixels
-        self.draft_size = (decode_size, decode_size) if decode_size and mode == "img" else None
+        self.draft_size = (decode_size, decode_size) if decode_size and not self.crop else None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -91,7 +95,7 @@ class ClassificationDataset(Dataset):
             raise BatchImageError(str(error)) from None
         box = item.box or Box(0.0, 0.0, float(image.width), float(image.height))
         geometry = torch.tensor(box_geometry(box, image.width, image.height), dtype=torch.float32)
-        if self.mode == "img+bbox":
+        if self.crop:
             image = crop_with_margin(image, box, self.context_margin)
         return self.transform(image), geometry, item.target
 

@@ -141,17 +141,19 @@ def classifier_from_checkpoint(checkpoint: dict[str, Any]) -> GarmentClassifier:
 
 def predict_classifier(
     model: nn.Module, checkpoint: dict[str, Any], samples: list[Sample], batch_size: int = 32,
+    crops: bool | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """(true label of each garment used, softmax probabilities N x K in the checkpoint's class order).
 
     Uses every garment with a label (any label, so other taxonomies can be mapped afterwards) and a
     usable box, the way training does; `img+bbox` takes the garments' boxes (annotated or detected).
+    `crops=True` shows an `img` model each garment's crop instead of the whole image.
     """
     preprocessing = checkpoint["preprocessing"]
     dataset = ClassificationDataset(
         samples, checkpoint["class_names"], checkpoint["mode"], classification_eval_transform(preprocessing),
         context_margin=preprocessing.get("context_margin", 0.0), keep_unknown_labels=True,
-        decode_size=preprocessing["image_size"])
+        decode_size=preprocessing["image_size"], crop=crops)
     device = next(model.parameters()).device
     model.eval()
     probabilities = [np.zeros((0, len(checkpoint["class_names"])), dtype=np.float32)]

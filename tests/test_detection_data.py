@@ -9,7 +9,7 @@ from PIL import Image
 from torchvision import tv_tensors
 
 from fashionlens.data.detection import (DetectionDataset, clean_box, collate_detection, describe_problems,
-                                        detection_transform)
+                                        detection_transform, with_whole_image_boxes)
 from fashionlens.records import Box, Garment, Sample
 
 
@@ -67,6 +67,33 @@ def test_dataset_skips_bad_boxes_with_counts_and_keeps_negatives(tmp_path):
         "train: clipped to the image (1); dropped: inverted box (x2 < x1 or y2 < y1) (1); dropped: zero-area box (1)")
     everything = DetectionDataset(samples, detection_transform(64, train=False), skip_unusable=False)
     assert len(everything) == 6 and everything.targets[2].boxes == []
+
+
+def test_whole_image_boxes_box_labels_of_a_region_by_the_image_and_skip_the_rest(tmp_path):
+    image = write_image(tmp_path / "w.png", 40, 30)
+    dress = Sample(image, garments=[Garment(None, "full", "Dress")])  # size unknown: read from the file
+    pants = Sample(image, 40, 30, garments=[Garment(None, "lower", "Pants"), Garment(None, None, "Hat")])
+    shoes = Sample(image, 40, 30, garments=[Garment(None, None, "Shoes")])
+    boxed = Sample(image, 40, 30, garments=[Garment(Box(2, 2, 20, 20), "upper"), Garment(None, "lower", "Pants")])
+    person = Sample(image, 40, 30, garments=[Garment(None, "upper", "Shirt")], attributes={"box": "person"})
+    dataset = DetectionDataset([dress, pants, shoes, boxed, person], detection_transform(40, train=False),
+                               whole_image_boxes=True)
+    assert len(dataset) == 3
+    assert [target.boxes for target in dataset.targets] == [[[0, 0, 40, 30]], [[0, 0, 40, 30]], [[2, 2, 20, 20]]]
+    assert [target.labels for target in dataset.targets] == [[3], [2], [1]]  # full, lower, upper
+    # the dataset keeps the boxed copies (validation scores against them); the readers' samples are untouched
+    first = dataset.samples[0]
+    assert first.garments[0].box == Box(0, 0, 40, 30) and (first.width, first.height) == (40, 30)
+    assert dress.garments[0].box is None and dataset.samples[2] is boxed
+    assert dataset.problems == {
+        "garment without a region of upper/lower/full": 1,  # the hat beside the pants
+        "images skipped: whole-image labels only (no box)": 1,  # shoes: no region, no box
+        "dropped: garment without a box": 1,  # a photo with boxes keeps its unboxed garment unboxed
+        "images skipped: person boxes, not garment boxes": 1}
+    image_tensor, target = dataset[0]
+    assert target["boxes"].tolist() == [[0.0, 0.0, 40.0, 30.0]] and tuple(image_tensor.shape) == (3, 30, 40)
+    assert with_whole_image_boxes(shoes) is shoes
+    assert len(DetectionDataset([dress, pants], detection_transform(40, train=False))) == 0  # off by default
 
 
 def test_dataset_reads_image_size_when_the_reader_did_not(tmp_path):

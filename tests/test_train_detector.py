@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,13 @@ from torch import nn
 from torchvision.models import resnet18
 from typer.testing import CliRunner
 
-from conftest import make_coco_dataset
+from conftest import make_coco_dataset, make_labels_csv_dataset
 from fashionlens.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.cli import app
 from fashionlens.engine import train_step
 from fashionlens.errors import FashionLensError
-from fashionlens.models.detection_task import DetectionTask, DetectorSettings, train_detector
+from fashionlens.evaluation.detection import build_ground_truth
+from fashionlens.models.detection_task import DetectionTask, DetectorSettings, detection_datasets, train_detector
 
 TINY = ["--arch", "fasterrcnn_mobilenet_v3_large_320_fpn", "--image-size", "64", "--batch-size", "2",
         "--workers", "0"]
@@ -91,6 +93,19 @@ def test_without_val_split_training_runs_and_says_so(tmp_path: Path, capsys):
     assert load_checkpoint(tmp_path / "run")["score_threshold"] == 0.5
 
 
+def test_whole_image_boxes_make_catalogue_photos_trainable(tmp_path: Path, capsys):
+    data = make_labels_csv_dataset(tmp_path / "clothing", classes=("T-Shirt", "Pants", "Shoes"))
+    settings = DetectorSettings(data=str(data), epochs=1, image_size=64)
+    with pytest.raises(FashionLensError, match="--whole-image-boxes boxes whole-image labels by the image"):
+        detection_datasets(settings)
+    train_set, val_set = detection_datasets(replace(settings, whole_image_boxes=True))
+    assert [target.boxes for target in train_set.targets] == [[[0, 0, 32, 32]]] * 8  # 4 T-shirts, 4 pants
+    assert sorted({label for target in train_set.targets for label in target.labels}) == [1, 2]
+    assert "train: images skipped: whole-image labels only (no box) (4)" in capsys.readouterr().err  # shoes
+    # validation scores the same whole-image boxes
+    assert len(build_ground_truth(val_set.samples, ["upper", "lower", "full"]).coco["annotations"]) == 4
+
+
 def classifier_run(tmp_path: Path) -> tuple[Path, dict]:
     """A `train classifier` run directory holding a (random) resnet18 GarmentClassifier's weights."""
     torch.manual_seed(0)
@@ -140,3 +155,4 @@ def test_help_teaches_use():
     result = CliRunner().invoke(app, ["train", "detector", "--help"])
     assert result.exit_code == 0
     assert "Example: fashionlens train detector" in result.output and "--backbone-from" in result.output
+    assert "--whole-image-boxes" in result.output

@@ -36,6 +36,9 @@ def detector_command(
                                                                                "weights start the backbone."),
     tall_anchors: bool = typer.Option(False, "--tall-anchors", help="Add 3:1 (tall) anchors for dresses, trousers "
                                                                     "and coats."),
+    whole_image_boxes: bool = typer.Option(False, "--whole-image-boxes", help="Box each whole-image label of a "
+                                           "known region (a catalogue photo of one garment) by the whole image; "
+                                           "labels without a region (Shoes, Hat...) are still skipped."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out with its saved "
                                                         "settings (other options are not needed)."),
     workers: int = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes."),
@@ -48,13 +51,16 @@ def detector_command(
 
     Example: fashionlens train detector --data ../shared/data/street/annotations.coco.json --epochs 12
     --image-size 480 --out runs/street-detector
+
+    A detector of catalogue photos, each box the whole image (to measure the gap to street photos):
+    fashionlens train detector --data ../shared/data/clothing/labels.csv --whole-image-boxes --out runs/curated
     """
     if data is None and not resume:
         raise FashionLensError("--data is required (or --resume to continue the run in --out)")
     settings = DetectorSettings(
         data=str(data), arch=arch, epochs=epochs, image_size=image_size, batch_size=batch_size, lr=lr, seed=seed,
         weights=str(weights) if weights else None, backbone_from=str(backbone_from) if backbone_from else None,
-        tall_anchors=tall_anchors)
+        tall_anchors=tall_anchors, whole_image_boxes=whole_image_boxes)
     init_distributed()
     try:
         history = train_detector(settings, out, resume=resume, workers=workers)

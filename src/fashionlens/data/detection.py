@@ -2,14 +2,16 @@
 
 Readers keep every box as annotated; this is where bad boxes are mended or left out, with a count:
 boxes slightly outside the image are clipped to it, empty, inverted or mostly-outside boxes are dropped.
-Images without any garment are kept as negatives. Transforms (torchvision.transforms.v2) receive the
-image and its target together, so flips and resizes move the boxes with the pixels.
+Images without any garment are kept as negatives. With `whole_image_boxes`, a photo labelled as a
+whole (a catalogue shot of one garment) is boxed by the whole image instead of being skipped.
+Transforms (torchvision.transforms.v2) receive the image and its target together, so flips and
+resizes move the boxes with the pixels.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch.utils.data import Dataset
@@ -61,6 +63,25 @@ def unusable(sample: Sample) -> str | None:
     return None
 
 
+def with_whole_image_boxes(sample: Sample) -> Sample:
+    """The sample with each whole-image label of a known region boxed by the whole image.
+
+    Only photos labelled as a whole change (no garment boxed, no person box): there the garment is the
+    photo's subject, so the image is its box. Labels without a region (shoes, hats, "Not sure") keep no
+    box, so a photo holding only those is still skipped as "whole-image labels only".
+    """
+    if is_person_box(sample) or not any(garment.region for garment in sample.garments):
+        return sample
+    if any(garment.box is not None for garment in sample.garments):
+        return sample
+    width, height = sample.width, sample.height
+    if width is None or height is None:
+        width, height = image_size(sample.image)
+    whole = Box(0.0, 0.0, float(width), float(height))
+    garments = [replace(garment, box=whole) if garment.region else garment for garment in sample.garments]
+    return replace(sample, width=width, height=height, garments=garments)
+
+
 def build_target(sample: Sample, class_names: tuple[str, ...], counts: Counter) -> Target | None:
     """The sample's target, or None when it cannot be used (see `unusable`, or all its boxes are bad):
     training on it would teach "no garment here"."""
@@ -99,17 +120,21 @@ class DetectionDataset(Dataset):
     """Items are (image tensor, target dict with "boxes", "labels", "image_id", "orig_size").
 
     `skip_unusable=False` keeps every sample in order (for prediction): images whose boxes cannot be
-    used get an empty target instead of being left out. `problems` counts what was mended or left out.
+    used get an empty target instead of being left out. `whole_image_boxes=True` boxes whole-image
+    labels by the image (see `with_whole_image_boxes`); `samples` then holds those boxed copies, so
+    validation scores against the same boxes. `problems` counts what was mended or left out.
     """
 
     def __init__(self, samples: list[Sample], transform: v2.Transform, class_names: tuple[str, ...] = REGIONS,
-                 *, skip_unusable: bool = True):
+                 *, skip_unusable: bool = True, whole_image_boxes: bool = False):
         self.transform = transform
         self.class_names = tuple(class_names)
         self.problems: Counter = Counter()
         self.samples: list[Sample] = []
         self.targets: list[Target] = []
         for sample in samples:
+            if whole_image_boxes:
+                sample = with_whole_image_boxes(sample)
             target = build_target(sample, self.class_names, self.problems)
             if target is None and skip_unusable:
                 continue

@@ -107,6 +107,7 @@ class DetectorSettings:
     weights: str | None = None
     backbone_from: str | None = None
     tall_anchors: bool = False
+    whole_image_boxes: bool = False  # whole-image labels of a known region boxed by the whole image
 
 
 def classifier_backbone(run_dir: str) -> tuple[str, dict[str, Tensor]]:
@@ -141,12 +142,14 @@ def detection_datasets(settings: DetectorSettings) -> tuple[DetectionDataset, De
     from ..data import read_dataset  # the readers import many formats: only when training
 
     train, val, where = split_samples(read_dataset(settings.data), None, settings.seed)
-    train_set = DetectionDataset(train, detection_transform(settings.image_size, train=True))
-    val_set = DetectionDataset(val, detection_transform(settings.image_size, train=False))
+    whole = settings.whole_image_boxes
+    train_set = DetectionDataset(train, detection_transform(settings.image_size, train=True), whole_image_boxes=whole)
+    val_set = DetectionDataset(val, detection_transform(settings.image_size, train=False), whole_image_boxes=whole)
     boxes = sum(len(target.boxes) for target in train_set.targets)
     if boxes == 0:
+        hint = "" if whole else "; --whole-image-boxes boxes whole-image labels by the image"
         raise FashionLensError(f"{settings.data}: no usable garment box in the training split "
-                               "(whole-image labels and person boxes cannot train a detector)")
+                               f"(whole-image labels and person boxes cannot train a detector{hint})")
     negatives = sum(not target.boxes for target in train_set.targets)
     log(f"{where}; {len(train_set)} training images ({boxes} boxes, {negatives} without garments), "
         f"{len(val_set)} validation images")

@@ -1,0 +1,121 @@
+"""Detector benchmarks on the real photos in ../shared/data: street boxes vs a curated source.
+
+    .venv/bin/python benchmarks/detector.py street            # trained on the street boxes, scored on street val
+    .venv/bin/python benchmarks/detector.py curated           # trained on clothing photos' whole-image boxes
+    .venv/bin/python benchmarks/detector.py street --epochs 4 # fewer epochs (default: street 8, curated 3)
+
+`street` trains on the street photos' garment boxes and reports mAP, mAP@0.5 and AP@0.5 per region
+on the street val split. `curated` trains the same detector on the clothing photos, each labelled
+garment of a known region boxed by the whole photo (--whole-image-boxes; shoes, hats... are left
+out), and scores it twice: on its own clothing val photos (the run's validation, whole-image boxes)
+and on the street val photos. The difference is the domain gap. `fashionlens evaluate` needs boxed
+data, so the clothing number comes from the training run's best validation epoch.
+
+Both start the backbone from the clothing top-10 classifier of `benchmarks/classifiers.py a`
+(runs/bench/clothing-top10). Each experiment runs `fashionlens` commands (printed before they run),
+times them, and writes benchmarks/results/detector_<experiment>.json. Runs go to runs/bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+CLOTHING = DATA / "clothing" / "labels.csv"
+STREET = DATA / "street" / "annotations.coco.json"
+RUNS = ROOT / "runs" / "bench"
+RESULTS = ROOT / "benchmarks" / "results"
+BACKBONE = RUNS / "clothing-top10"
+FASHIONLENS = str(Path(sys.executable).with_name("fashionlens"))
+
+DEFAULT_EPOCHS = {"street": 8, "curated": 3}
+ARCH = "fasterrcnn_resnet18_fpn"  # the detector whose backbone fits the resnet18 classifier
+
+
+def run(args: list[str]) -> tuple[float, str]:
+    """Run one fashionlens command; return its wall time and stdout."""
+    print("$ fashionlens " + " ".join(args), file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    done = subprocess.run([FASHIONLENS, *args], stdout=subprocess.PIPE, text=True, check=True)
+    return time.perf_counter() - start, done.stdout
+
+
+def train(name: str, data: Path, options: argparse.Namespace, *extra: str) -> dict:
+    out = RUNS / name
+    shutil.rmtree(out, ignore_errors=True)
+    args = ["train", "detector", "--data", str(data), "--arch", ARCH, "--backbone-from", str(BACKBONE),
+            "--epochs", str(options.epochs), "--image-size", "320", "--batch-size", "4", "--tall-anchors",
+            "--lr", str(options.lr), "--workers", str(options.workers), "--seed", "0", *extra,
+            "--json", "--out", str(out)]
+    seconds, stdout = run(args)
+    summary = json.loads(stdout)
+    keys = ("epochs", "best_epoch", "best_val_map50", "best_val_map", "score_threshold")
+    return {"run": str(out.relative_to(ROOT)), "command": "fashionlens " + " ".join(args),
+            "train_seconds": round(seconds, 1), **{key: summary[key] for key in keys}}
+
+
+def evaluate(name: str, data: Path) -> dict:
+    """The run's best.pt on the data's val split: mAP, mAP@0.5 and AP@0.5 per region."""
+    out = RUNS / name
+    args = ["evaluate", str(out), "--data", str(data), "--split", "val", "--json",
+            "--out", str(out / f"eval-{data.parent.name}")]
+    seconds, stdout = run(args)
+    metrics = json.loads(stdout)["by_dataset"][str(data)]
+    keys = ("map", "map50", "per_class_ap50", "images", "ground_truth_boxes", "notes")
+    return {"command": "fashionlens " + " ".join(args), "eval_seconds": round(seconds, 1),
+            **{key: metrics.get(key) for key in keys}}
+
+
+def experiment_street(options: argparse.Namespace) -> dict:
+    result = train("detector-street", STREET, options)
+    return result | {"street_val": evaluate("detector-street", STREET)}
+
+
+def experiment_curated(options: argparse.Namespace) -> dict:
+    result = train("detector-curated", CLOTHING, options, "--whole-image-boxes")
+    street = evaluate("detector-curated", STREET)
+    # the clothing number is the run's own validation (whole-image boxes, best epoch)
+    gap = {"clothing_val_map50": result["best_val_map50"], "street_val_map50": street["map50"]}
+    return result | {"street_val": street, "domain_gap": gap}
+
+
+EXPERIMENTS = {"street": experiment_street, "curated": experiment_curated}
+
+
+def parse_options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items())
+                        + ")")
+    parser.add_argument("--lr", type=float, default=1e-4,
+                        help="peak learning rate of the one-cycle schedule (warm-up included; default 1e-4)")
+    parser.add_argument("--workers", type=int, default=1, help="data loading processes (default 1)")
+    options = parser.parse_args()
+    if options.epochs is None:
+        options.epochs = DEFAULT_EPOCHS[options.experiment]
+    if options.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    if not (BACKBONE / "best.pt").is_file():
+        parser.error(f"{BACKBONE}/best.pt not found: run `benchmarks/classifiers.py a` first (the backbone)")
+    return options
+
+
+def main() -> None:
+    options = parse_options()
+    result = {"epochs_asked": options.epochs, **EXPERIMENTS[options.experiment](options)}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"detector_{options.experiment}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

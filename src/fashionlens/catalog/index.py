@@ -86,10 +86,6 @@ class CatalogIndex:
         except OSError:
             pass  # a read-only folder: the index lives in memory for this process only
 
-    def check_current(self) -> None:
-        if self.store.stamp() != self.stamp:
-            raise FashionLensError("the catalogue changed while it was being searched; run the query again")
-
     def search(self, query: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
         """The k items most similar to `query` (cosine similarity) among those matching `filters`."""
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)

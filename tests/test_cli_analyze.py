@@ -152,3 +152,12 @@ def test_queries_with_another_model_are_refused_until_reindex(fashionlens, runs,
 def test_help_teaches_use(fashionlens, command):
     result = fashionlens(*command, "--help")
     assert result.returncode == 0 and "Example: fashionlens " + command[0] in " ".join(result.stdout.split())
+
+
+def test_a_fresh_process_prints_the_same_json_bytes(fashionlens, runs):
+    args = ["analyze", str(street_photos(runs)[2]), "--detector", str(runs.detector), "--classifier",
+            str(runs.classifier), "--json"]
+    fresh = subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
+                           capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0 and "Traceback" not in fresh.stderr
+    assert fresh.stdout == fashionlens(*args).stdout

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from tqdm import tqdm
 
-from ..analyzer import Analysis, Analyzer, analyses_json
 from ..default_models import resolve_runs
 from ..images import load_image
 from .app import app
 from .catalog import CATALOG_OPTION, filter_options, open_store
+
+if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
+    from ..analyzer import Analysis, Analyzer
 
 DETECTOR_HELP = "Detector run directory (or checkpoint); default: the shipped detector, if any."
 CLASSIFIER_HELP = "Classifier run directory (or checkpoint); default: the shipped classifier."
@@ -22,6 +24,8 @@ WHOLE_HELP = "Skip detection: the whole photo is one garment (flat-lay product p
 
 def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_image: bool, batch_size: int = 16,
                   top_k: int = 3) -> Analyzer:
+    from ..analyzer import Analyzer
+
     detector, classifier = resolve_runs(detector, classifier, whole_image)
     return Analyzer.from_runs(detector, classifier, batch_size=batch_size, top_k=top_k)
 
@@ -87,6 +91,8 @@ def analyze_command(
 
     Example: fashionlens analyze street.jpg --detector runs/detector --classifier runs/clothing --annotate out/
     """
+    from ..analyzer import analyses_json
+
     analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k)
     analyses = analyze_photos(analyzer, images, annotate)
     log_events(catalog, no_log, analyses, channel, session)

@@ -2,22 +2,22 @@
 
 Everything is computed first and written last (each file atomically), so a bad input stops the
 command before anything lands in the output folder. With --json, stdout holds only the JSON.
+The evaluation modules (torch, scikit-learn, pycocotools, matplotlib) are imported inside the
+functions that use them, so that `fashionlens --help` starts fast.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 
 from ..errors import FashionLensError
-from ..evaluation import compare as case_table
-from ..evaluation import plots, report
-from ..evaluation.classification import evaluate_classifier, map_samples_to_classes, roc_curves
-from ..evaluation.detection import boxed_samples, build_ground_truth, evaluate_detector
-from ..evaluation.honesty import verdict_line
 from .app import app
+
+if TYPE_CHECKING:
+    from ..evaluation import report
 
 DATA_HELP = "A dataset (labels.csv, COCO .json, streetstyle27k.manifest, DeepFashion root, class folders)."
 SPLIT_HELP = "The split to score (the samples' split field); `all` scores every sample."
@@ -60,6 +60,8 @@ def dataset_names(paths: list[Path]) -> list[str]:
 
 def mapped_samples(samples: list, path: Path, class_names: list[str], label_map: dict | None):
     """Samples whose labels are renamed into the checkpoint's classes; an error when nothing maps."""
+    from ..evaluation.classification import map_samples_to_classes
+
     mapped, mapping = map_samples_to_classes(samples, class_names, label_map)
     if mapping.kept == 0:
         labels = ", ".join(list(mapping.left_out)[:8])
@@ -85,6 +87,8 @@ def on_device(model, device: str | None):
 def classifier_predictions(checkpoint: dict, samples: list, path: Path, batch_size: int, model=None,
                            device: str | None = None, crops: bool = False):
     """(true labels, probabilities) of the classifier on samples already mapped to its classes."""
+    import numpy as np
+
     from ..models.classifier import classifier_from_checkpoint, predict_classifier
 
     model = model or on_device(classifier_from_checkpoint(checkpoint), device)
@@ -97,6 +101,9 @@ def classifier_predictions(checkpoint: dict, samples: list, path: Path, batch_si
 def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
                             label_map: dict | None, device: str | None,
                             crops: bool = False) -> tuple[dict, dict[str, bytes], report.Figures]:
+    from ..evaluation import plots
+    from ..evaluation.classification import evaluate_classifier, roc_curves
+
     class_names = list(checkpoint["class_names"])
     # every dataset is read and checked before the first prediction: a bad one fails fast
     prepared = [(name, path, *mapped_samples(read_split(path, split), path, class_names, label_map))
@@ -116,6 +123,8 @@ def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, bat
 
 def boxed_split(path: Path, split: str, regions: list[str]) -> tuple[list, int]:
     """The split's photos annotated with boxes, and how many were left out (whole-image labels only)."""
+    from ..evaluation.detection import boxed_samples, build_ground_truth
+
     samples, without_boxes = boxed_samples(read_split(path, split))
     truth = build_ground_truth(samples, regions)
     if not truth.coco["annotations"]:
@@ -127,6 +136,8 @@ def boxed_split(path: Path, split: str, regions: list[str]) -> tuple[list, int]:
 
 def evaluate_detector_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
                           device: str | None) -> tuple[dict, dict[str, bytes], report.Figures]:
+    from ..evaluation import plots
+    from ..evaluation.detection import evaluate_detector
     from ..models.detector import detector_from_checkpoint, predict_detections
 
     regions = list(checkpoint["class_names"])
@@ -168,6 +179,9 @@ def warning_lines(warnings: list[str], shown: int = 3) -> str:
 
 def terminal_summary(document: dict) -> str:
     """Verdicts first (classifier), then the side-by-side table."""
+    from ..evaluation import report
+    from ..evaluation.honesty import verdict_line
+
     by_dataset = document["by_dataset"]
     if document["kind"] == "classifier":
         lines = [f"{name}\n  {verdict_line(m['honesty'])}{warning_lines(m['honesty']['warnings'])}"
@@ -200,6 +214,8 @@ def evaluate_command(
 
     Example: fashionlens evaluate runs/clf --data labels.csv --data street.coco.json
     """
+    from ..evaluation import report
+
     checkpoint = load_run(run_dir)
     out = out or run_dir / "eval"
     if checkpoint["kind"] == "classifier":
@@ -223,6 +239,9 @@ def evaluate_command(
 def compare_runs(checkpoint_a: dict, checkpoint_b: dict, data: Path, split: str, batch_size: int,
                  label_map: dict | None, device: str | None) -> dict:
     """Both classifiers on the same items: each one's summary and honesty check, and the case table."""
+    from ..evaluation import compare as case_table
+    from ..evaluation.classification import evaluate_classifier
+
     for checkpoint in (checkpoint_a, checkpoint_b):
         if checkpoint["kind"] != "classifier":
             raise FashionLensError(f"{checkpoint['path']}: compare needs classifiers, this is a {checkpoint['kind']}")
@@ -270,6 +289,10 @@ def compare_command(
 
     Example: fashionlens compare runs/img runs/img-bbox --data labels.csv
     """
+    from ..evaluation import compare as case_table
+    from ..evaluation import report
+    from ..evaluation.honesty import verdict_line
+
     document = compare_runs(load_run(run_a), load_run(run_b), data, split, batch_size,
                             load_label_map_option(label_map), device)
     out = out or run_a / f"compare-{run_b.resolve().name}"

@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 
-from ..insights import format_table, parse_since, period_of, summarize, write_charts, write_csv
 from .app import app
 from .catalog import CATALOG_OPTION, open_store
 
@@ -27,6 +26,9 @@ def insights_command(
 
     Example: fashionlens insights --catalog shop.db --since 2024-05-01 --by week --out insights/
     """
+    # insights imports the analyzer (torch): only when the command runs, so that --help starts fast
+    from ..insights import format_table, parse_since, period_of, summarize, write_charts, write_csv
+
     period_of("2000-01-01", by)  # checks --by before reading anything
     events = open_store(catalog).events(parse_since(since))
     summary = summarize(events, by)

@@ -9,11 +9,11 @@ from typing import Optional
 
 import typer
 
-from ..engine import close_distributed, init_distributed, is_main_process
 from ..errors import FashionLensError
-from ..models.classifier import DEFAULT_ARCH
-from ..models.classifier_task import ClassifierSettings, train_classifier
 from .app import train_app
+
+# models.classifier.DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks they match)
+DEFAULT_ARCH = "resnet18"
 
 
 @train_app.command("classifier")
@@ -53,6 +53,9 @@ def classifier_command(
     Example: fashionlens train classifier --data ../shared/data/clothing/labels.csv --classes
     T-Shirt,Pants,Shoes --epochs 5 --image-size 160 --balance weights --out runs/clothing
     """
+    from ..engine import close_distributed, init_distributed, is_main_process
+    from ..models.classifier_task import ClassifierSettings, train_classifier
+
     if data is None and not resume:
         raise FashionLensError("--data is required (or --resume to continue the run in --out)")
     settings = ClassifierSettings(

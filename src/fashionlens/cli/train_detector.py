@@ -9,11 +9,14 @@ from typing import Optional
 
 import typer
 
-from ..engine import close_distributed, init_distributed, is_main_process
 from ..errors import FashionLensError
-from ..models.detection_task import DetectorSettings, train_detector
-from ..models.detector import ARCHS, DEFAULT_ARCH
 from .app import train_app
+
+# models.detector.ARCHS and DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks
+# they match; the architecture itself is checked when training starts)
+ARCHS = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_resnet50_fpn",
+         "fasterrcnn_resnet34_fpn", "fasterrcnn_resnet18_fpn")
+DEFAULT_ARCH = "fasterrcnn_mobilenet_v3_large_fpn"
 
 
 @train_app.command("detector")
@@ -55,6 +58,9 @@ def detector_command(
     A detector of catalogue photos, each box the whole image (to measure the gap to street photos):
     fashionlens train detector --data ../shared/data/clothing/labels.csv --whole-image-boxes --out runs/curated
     """
+    from ..engine import close_distributed, init_distributed, is_main_process
+    from ..models.detection_task import DetectorSettings, train_detector
+
     if data is None and not resume:
         raise FashionLensError("--data is required (or --resume to continue the run in --out)")
     settings = DetectorSettings(

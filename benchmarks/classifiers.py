@@ -1,0 +1,122 @@
+"""Classifier benchmarks on the real photos in ../shared/data (the classifier issue's a-d).
+
+    .venv/bin/python benchmarks/classifiers.py a   # clothing top-10: accuracy on val, training time
+    .venv/bin/python benchmarks/classifiers.py b   # upper-body classes, balance none vs sampler
+    .venv/bin/python benchmarks/classifiers.py c   # street upper-body garments, img vs img+bbox
+    .venv/bin/python benchmarks/classifiers.py d   # curated (clothing) model scored in the wild (street)
+
+Each experiment runs `fashionlens` commands (printed before they run), times them, and writes
+benchmarks/results/<experiment>.json with the commands, wall times and the metrics that matter.
+Runs go to runs/bench/. Settings are chosen on a split carved out of train (--val-from-train);
+the val split only reports. The HOG + SVM baseline for (a) is benchmarks/hog_svm.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+CLOTHING = DATA / "clothing" / "labels.csv"
+STREET = DATA / "street" / "annotations.coco.json"
+RUNS = ROOT / "runs" / "bench"
+RESULTS = ROOT / "benchmarks" / "results"
+FASHIONLENS = str(Path(sys.executable).with_name("fashionlens"))
+
+TOP10 = "T-Shirt,Pants,Longsleeve,Shirt,Shoes,Dress,Shorts,Outwear,Hat,Skirt"
+UPPER = "T-Shirt,Longsleeve,Shirt,Outwear,Polo,Undershirt,Blazer,Hoodie,Top,Blouse"
+STREET_UPPER = "blouse,shirt,sweater,blazer,t-shirt,jacket,vest,top,sweatshirt,jumper,cardigan"
+COMMON = ["--arch", "resnet18", "--batch-size", "32", "--label-smoothing", "0.1", "--workers", "1",
+          "--seed", "0"]
+
+
+def run(args: list[str]) -> tuple[float, str]:
+    """Run one fashionlens command; return its wall time and stdout."""
+    print("$ fashionlens " + " ".join(args), file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    done = subprocess.run([FASHIONLENS, *args], stdout=subprocess.PIPE, text=True, check=True)
+    return time.perf_counter() - start, done.stdout
+
+
+def train(name: str, data: Path, *options: str) -> dict:
+    out = RUNS / name
+    shutil.rmtree(out, ignore_errors=True)
+    args = ["train", "classifier", "--data", str(data), *COMMON, *options, "--out", str(out)]
+    seconds, _ = run(args)
+    history = json.loads((out / "history.json").read_text())
+    return {"run": str(out.relative_to(ROOT)), "command": "fashionlens " + " ".join(args),
+            "train_seconds": round(seconds, 1), "epochs": len(history), "last_epoch": history[-1]}
+
+
+def evaluate(name: str, *datasets: Path, extra: tuple[str, ...] = ()) -> dict:
+    out = RUNS / name
+    args = ["evaluate", str(out), *[a for d in datasets for a in ("--data", str(d))], "--split", "val",
+            *extra, "--json", "--out", str(out / ("eval" + "".join(extra).replace("--", "-")))]
+    _, stdout = run(args)
+    metrics = json.loads(stdout)
+    keys = ("accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "roc_auc_macro",
+            "majority_baseline", "collapsed")
+    by_dataset = {data: {k: metrics["by_dataset"][data].get(k) for k in keys}
+                  | {"reasons": metrics["by_dataset"][data].get("honesty", {}).get("reasons", [])}
+                  for data in metrics["by_dataset"]}
+    return {"command": "fashionlens " + " ".join(args), "by_dataset": by_dataset}
+
+
+def experiment_a() -> dict:
+    result = train("clothing-top10", CLOTHING, "--classes", TOP10, "--val-from-train", "0.1",
+                   "--image-size", "112", "--epochs", "11", "--lr", "0.002")
+    return result | {"evaluation": evaluate("clothing-top10", CLOTHING)}
+
+
+def experiment_b() -> dict:
+    results = {}
+    for balance in ("none", "sampler"):
+        name = f"clothing-upper-{balance}"
+        results[balance] = train(name, CLOTHING, "--classes", UPPER, "--val-from-train", "0.1",
+                                 "--image-size", "96", "--epochs", "6", "--lr", "0.002", "--balance", balance)
+        results[balance]["evaluation"] = evaluate(name, CLOTHING)
+    return results
+
+
+def experiment_c() -> dict:
+    results = {}
+    for mode in ("img", "img+bbox"):
+        name = f"street-upper-{mode.replace('+', '-')}"
+        results[mode] = train(name, STREET, "--classes", STREET_UPPER, "--mode", mode, "--val-from-train", "0.15",
+                              "--image-size", "112", "--epochs", "10", "--lr", "0.002", "--balance", "weights")
+        results[mode]["evaluation"] = evaluate(name, STREET)
+    args = ["compare", str(RUNS / "street-upper-img"), str(RUNS / "street-upper-img-bbox"), "--data", str(STREET),
+            "--split", "val", "--out", str(RUNS / "compare-street-upper")]
+    _, table = run(args)
+    results["compare"] = {"command": "fashionlens " + " ".join(args), "table": table}
+    return results
+
+
+def experiment_d() -> dict:
+    """The clothing top-10 model of (a) on the clothing val photos and on the street garments' crops."""
+    return {"whole_photo": evaluate("clothing-top10", CLOTHING, STREET),
+            "garment_crops": evaluate("clothing-top10", CLOTHING, STREET, extra=("--crops",))}
+
+
+EXPERIMENTS = {"a": experiment_a, "b": experiment_b, "c": experiment_c, "d": experiment_d}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    name = parser.parse_args().experiment
+    result = EXPERIMENTS[name]()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"classifier_{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -62,8 +62,18 @@ def load_checkpoint(run_dir_or_file: str | Path) -> dict[str, Any]:
         raise FashionLensError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
     if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in CHECKPOINT_KEYS):
         raise FashionLensError(f"{path}: not a fashionlens checkpoint (missing {', '.join(CHECKPOINT_KEYS)})")
+    if isinstance(checkpoint["model"], dict):
+        checkpoint["model"] = full_precision(checkpoint["model"])
     checkpoint["path"] = str(path)
     return checkpoint
+
+
+def full_precision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Half-precision tensors (the shipped default models store float16) back in float32: the
+    models compute in float32 on every device, and a fingerprint of the weights must not depend on
+    how they were stored."""
+    return {name: tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+            for name, tensor in state.items()}
 
 
 def write_config(run_dir: str | Path, config: dict[str, Any]) -> None:

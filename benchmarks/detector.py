@@ -50,8 +50,9 @@ def run(args: list[str]) -> tuple[float, str]:
 def train(name: str, data: Path, options: argparse.Namespace, *extra: str) -> dict:
     out = RUNS / name
     shutil.rmtree(out, ignore_errors=True)
-    args = ["train", "detector", "--data", str(data), "--arch", ARCH, "--backbone-from", str(BACKBONE),
-            "--epochs", str(options.epochs), "--image-size", "320", "--batch-size", "4", "--tall-anchors",
+    backbone = ["--backbone-from", str(BACKBONE)] if options.arch == ARCH else []
+    args = ["train", "detector", "--data", str(data), "--arch", options.arch, *backbone,
+            "--epochs", str(options.epochs), "--image-size", str(options.image_size), "--batch-size", "4", "--tall-anchors",
             "--lr", str(options.lr), "--workers", str(options.workers), "--seed", "0", *extra,
             "--json", "--out", str(out)]
     seconds, stdout = run(args)
@@ -98,12 +99,15 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-4,
                         help="peak learning rate of the one-cycle schedule (warm-up included; default 1e-4)")
     parser.add_argument("--workers", type=int, default=1, help="data loading processes (default 1)")
+    parser.add_argument("--arch", default=ARCH, help=f"detector architecture (default {ARCH}, whose backbone starts "
+                        "from the clothing classifier; any other trains from scratch)")
+    parser.add_argument("--image-size", type=int, default=320, help="longer image side in pixels (default 320)")
     options = parser.parse_args()
     if options.epochs is None:
         options.epochs = DEFAULT_EPOCHS[options.experiment]
     if options.epochs < 1:
         parser.error("--epochs must be at least 1")
-    if not (BACKBONE / "best.pt").is_file():
+    if options.arch == ARCH and not (BACKBONE / "best.pt").is_file():
         parser.error(f"{BACKBONE}/best.pt not found: run `benchmarks/classifiers.py a` first (the backbone)")
     return options
 

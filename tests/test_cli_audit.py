@@ -1,4 +1,4 @@
-"""`fashionlens audit` and `fashionlens demo` end to end, in a fresh process as a user runs them."""
+"""`fashionlens audit` end to end, in a fresh process as a user runs them."""
 
 from __future__ import annotations
 
@@ -91,14 +91,6 @@ def test_help_teaches_use(fashionlens):
     result = fashionlens("audit", "--help")
     assert result.returncode == 0
     assert "Example: fashionlens audit" in result.stdout and "--json" in result.stdout
-
-
-def test_demo_audits_the_embedded_samples(fashionlens):
-    result = fashionlens("demo")
-    assert result.returncode == 0, result.stderr
-    assert "== clothing sample" in result.stdout and "== street sample" in result.stdout
-    assert "samples          250   (250 labelled garments)" in result.stdout
-    assert "samples          80   (189 labelled garments)" in result.stdout
 
 
 def test_audit_real_street_photos(shared_data: Path, fashionlens):

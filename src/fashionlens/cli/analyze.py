@@ -128,20 +128,11 @@ def recommend_command(
 
     Example: fashionlens recommend customer.jpg --catalog shop.db --k 5 --max-price 80 --where in_stock=yes
     """
-    from ..catalog.index import CatalogIndex, index_cache_path
-    from ..catalog.recommend import check_model, recommend
-
     filters = filter_options(category, region, color, min_price, max_price, where)
     store = open_store(catalog)
     analyzer = load_analyzer(detector, classifier, whole_image)
-    check_model(store, analyzer.description)  # before any photo is analysed
-    index = CatalogIndex(store, index_cache_path(catalog))
-    results = []
-    for analysis in analyze_photos(analyzer, images):
-        found = recommend(analysis, index, k, filters, same_region=not any_region)
-        results.append((analysis, found))
-        shown = list(dict.fromkeys(item for r in found for item in r.item_ids))
-        log_events(catalog, no_log, [analysis], channel, session, shown, store)
+    results = recommend_photos(analyzer, store, catalog, images, k, filters, not any_region,
+                               None if no_log else (channel, session))
     if as_json:
         data = {"models": analyzer.description, "catalog": str(catalog),
                 "images": [{"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
@@ -149,6 +140,26 @@ def recommend_command(
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         typer.echo("\n".join(format_recommendations(a, found) for a, found in results))
+
+
+def recommend_photos(analyzer: Analyzer, store, catalog: Path, images: list[Path], k: int, filters,
+                     same_region: bool = True, log: tuple[str, Optional[str]] | None = ("store", None),
+                     annotate: Optional[Path] = None) -> list[tuple[Analysis, list]]:
+    """What `fashionlens recommend` does for each photo: analyse, recommend from the catalogue, and log
+    the event (`log`: (channel, session), None for --no-log); [(analysis, garment recommendations)]."""
+    from ..catalog.index import CatalogIndex, index_cache_path
+    from ..catalog.recommend import check_model, recommend
+
+    check_model(store, analyzer.description)  # before any photo is analysed
+    index = CatalogIndex(store, index_cache_path(catalog))
+    results = []
+    for analysis in analyze_photos(analyzer, images, annotate):
+        found = recommend(analysis, index, k, filters, same_region=same_region)
+        results.append((analysis, found))
+        shown = list(dict.fromkeys(item for r in found for item in r.item_ids))
+        if log is not None:
+            log_events(catalog, False, [analysis], log[0], log[1], shown, store)
+    return results
 
 
 def format_recommendations(analysis: Analysis, found: list) -> str:

@@ -1,23 +1,240 @@
-"""`fashionlens demo`: show what fashionlens does on the real photos embedded in the package."""
+"""`fashionlens demo`: the whole story on the real photos embedded in the package, as one HTML page.
+
+audit -> a short training run on the clothing sample, with the honesty check on its evaluation ->
+the clothing sample's photos imported as the shop's catalogue -> analysis and recommendations for a
+few street photos -> insights. Each step calls what its own command calls (training, `evaluate`,
+`catalog import`, `recommend`, `insights`); the last three use the default models. Without them the
+demo still audits, trains and evaluates, and says which parts it skipped and why.
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
 import typer
 
-from ..data import read_dataset
-from ..data.audit import audit, format_audit
-from ..samples import SAMPLES, sample_file
+from ..errors import FashionLensError
 from .app import app
 
 
-@app.command("demo")
-def demo_command() -> None:
-    """Audit the embedded sample photos (garment photos with labels, street photos with boxes).
+@dataclass
+class DemoSettings:
+    """Sized for a few minutes on a 2-core CPU (tests use smaller ones)."""
 
-    Runs without any download on a fresh machine. Example: fashionlens demo
-    """
+    arch: str = "resnet18"
+    image_size: int = 96  # small: the point is the pipeline, not the accuracy (about a minute of training)
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 0.002
+    street_photos: int = 4  # analysed and given recommendations
+    products: int | None = None  # clothing sample photos in the catalogue; None: all 250
+    k: int = 4  # items per recommendation list
+
+
+DEMO = DemoSettings()
+MARKER = "demo.json"  # marks a folder as the demo's own, so a rerun may replace what it wrote
+OWN = ("training", "annotated", "products", "insights", "products.csv", "catalog.db", "catalog.db-wal",
+       "catalog.db-shm", "catalog.db.faiss", "index.html", MARKER)
+
+
+def say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def prepare(out: Path) -> None:
+    """An empty output folder: a new one, or an earlier demo's with its files removed."""
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise FashionLensError(f"--out {out}: exists and is not an earlier demo's output; choose another folder")
+    for name in OWN:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(json.dumps({"status": "running"}) + "\n", encoding="utf-8")
+
+
+def audit_step(story: dict[str, Any]) -> None:
+    from ..data import read_dataset
+    from ..data.audit import audit, format_audit
+    from ..samples import SAMPLES, sample_file
+
     for name in SAMPLES:
         path = sample_file(name)
         report = audit(read_dataset(path))
-        typer.echo(format_audit(report, title=f"== {name} sample: {path}"))
-        typer.echo("")
+        typer.echo(format_audit(report, title=f"== {name} sample: {path}") + "\n")
+        story["audit"][name] = {"path": str(path), "report": report}
+
+
+def training_step(settings: DemoSettings, out: Path, story: dict[str, Any]) -> None:
+    """A short training run on the clothing sample, then `evaluate` on its val photos (honesty check)."""
+    from ..evaluation.honesty import verdict_line
+    from ..model_card import rebuilt_command
+    from ..models.classifier_task import ClassifierSettings, train_classifier
+    from ..samples import sample_file
+    from .evaluate import evaluate_run
+
+    data, run_dir = sample_file("clothing"), out / "training"
+    training = ClassifierSettings(data=str(data), arch=settings.arch, epochs=settings.epochs,
+                                  image_size=settings.image_size, batch_size=settings.batch_size, lr=settings.lr)
+    history = train_classifier(training, run_dir)
+    document, _ = evaluate_run(run_dir, [data], "val", run_dir / "eval")
+    honesty = document["honesty"]
+    story["training"] = {"command": rebuilt_command("classifier", asdict(training), Path("training")),
+                         "history": history, "figures": sorted(p.name for p in run_dir.glob("*.png"))}
+    story["evaluation"] = {"verdict": verdict_line(honesty), "honesty": honesty, "report": "training/eval/report.html",
+                           **{key: document.get(key) for key in ("n", "accuracy", "balanced_accuracy", "macro_f1",
+                                                                 "majority_baseline")}}
+    typer.echo(f"evaluation on the clothing sample's val photos: {story['evaluation']['verdict']}")
+
+
+def missing_default_models() -> str | None:
+    """Why the parts that need the default models cannot run, or None when they can."""
+    from ..default_models import CLASSIFIER_FILE, WEIGHTS_DIR
+
+    if (WEIGHTS_DIR / CLASSIFIER_FILE).is_file():
+        return None
+    return (f"no default models installed ({WEIGHTS_DIR / CLASSIFIER_FILE} is missing); they are made from two "
+            "training runs by scripts/package_default_models.py (docs/recommendation.md)")
+
+
+def write_products(path: Path, limit: int | None) -> int:
+    """The clothing sample as a shop's product CSV (id,image,name,price,category); classes interleaved so
+    a short list still holds every category. Prices are illustrative, derived from the file name."""
+    from ..checkpoint import write_text
+    from ..data import read_dataset
+    from ..samples import sample_file
+
+    by_label: dict[str, list] = {}
+    for sample in read_dataset(sample_file("clothing")):
+        by_label.setdefault(sample.garments[0].category, []).append(sample)
+    ordered = [group[i] for i in range(max(map(len, by_label.values()))) for group in by_label.values() if i < len(group)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "image", "name", "price", "category"])
+    for number, sample in enumerate(ordered[:limit], start=1):
+        label = sample.garments[0].category
+        cents = int(hashlib.sha256(sample.image.name.encode()).hexdigest(), 16) % 9000
+        writer.writerow([f"SKU-{number:03d}", str(sample.image), f"{label} {sample.image.stem[:6]}",
+                         f"{9.99 + cents / 100:.2f}", label])
+    write_text(path, buffer.getvalue())
+    return len(ordered[:limit])
+
+
+def catalog_step(settings: DemoSettings, out: Path, story: dict[str, Any]):
+    """`catalog import` of the product CSV with the default classifier (flat-lay photos: whole image)."""
+    from ..catalog.importer import import_products
+    from .analyze import load_analyzer
+    from .catalog import open_store
+
+    products = write_products(out / "products.csv", settings.products)
+    store = open_store(out / "catalog.db", create=True)
+    report = import_products(out / "products.csv", store, load_analyzer(None, None, whole_image=True))
+    story["catalog"] = {"products": products, "imported": report.imported, "bad": [str(b) for b in report.bad],
+                        "model": store.model()["id"], "csv": "products.csv"}
+    typer.echo(f"catalogue: {report.summary()}")
+    return store
+
+
+def recommend_step(settings: DemoSettings, out: Path, store, story: dict[str, Any]) -> None:
+    """`recommend` for a few street photos (val first), annotated, logged as store events."""
+    from ..annotate import unique_names
+    from ..catalog.store import Filters
+    from ..data import read_dataset
+    from ..samples import sample_file
+    from .analyze import load_analyzer, recommend_photos
+
+    samples = sorted(read_dataset(sample_file("street")), key=lambda s: (s.split != "val", s.image.name))
+    photos = [sample.image for sample in samples[:settings.street_photos]]
+    analyzer = load_analyzer(None, None, whole_image=False)
+    results = recommend_photos(analyzer, store, out / "catalog.db", photos, settings.k, Filters(),
+                               annotate=out / "annotated")
+    names = unique_names([str(photo) for photo in photos])
+    story["detector"] = analyzer.description["detector"]
+    story["photos"] = [{"image": analysis.image, "annotated": f"annotated/{name}", "whole_image": not analysis.detected,
+                        "garments": [{"garment": found.garment.to_json(),
+                                      "similar": [pick_json(p, out) for p in found.similar],
+                                      "complete_the_look": [pick_json(p, out) for p in found.complete_the_look]}
+                                     for found in recommendations]}
+                       for (analysis, recommendations), name in zip(results, names)]
+    garments = sum(len(photo["garments"]) for photo in story["photos"])
+    typer.echo(f"recommendations: {len(photos)} street photos, {garments} garments")
+
+
+def pick_json(pick, out: Path) -> dict[str, Any]:
+    """A recommended product for the page, its photo copied next to it (the page links relatively)."""
+    source = Path(pick.item.image)
+    target = out / "products" / f"{pick.item.id}{source.suffix.lower()}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return {**pick.to_json(), "image": f"products/{target.name}"}
+
+
+def insights_step(out: Path, store, story: dict[str, Any]) -> None:
+    """What `insights --out` writes: shares and trend charts, the CSV for advertising tools."""
+    from ..insights import summarize, write_charts, write_csv
+
+    events = store.events()
+    summary = summarize(events, "day")
+    charts = write_charts(summary, out / "insights")
+    write_csv(summary, events, out / "insights" / "insights.csv")
+    story["insights"] = {"summary": summary, "charts": [f"insights/{p.name}" for p in charts],
+                         "csv": "insights/insights.csv"}
+    typer.echo(f"insights: {summary['events']} events, {summary['garments']} garments")
+
+
+def timed(story: dict[str, Any], name: str, step, *args) -> Any:
+    say(f"== {name}")
+    start = time.perf_counter()
+    result = step(*args)
+    story["steps"].append({"name": name, "status": "done", "seconds": round(time.perf_counter() - start, 1)})
+    return result
+
+
+def run_demo(settings: DemoSettings, out: Path) -> Path:
+    """Every step into `out`; the path of the page that shows it all."""
+    from ..checkpoint import write_text
+    from ..demo_page import render
+
+    prepare(out)
+    story: dict[str, Any] = {"settings": asdict(settings), "steps": [], "audit": {}}
+    timed(story, "audit", audit_step, story)
+    timed(story, "training and evaluation", training_step, settings, out, story)
+    missing = missing_default_models()
+    if missing is None:
+        store = timed(story, "catalogue import", catalog_step, settings, out, story)
+        timed(story, "analysis and recommendations", recommend_step, settings, out, store, story)
+        timed(story, "insights", insights_step, out, store, story)
+    else:
+        story["steps"] += [{"name": name, "status": "skipped", "reason": missing}
+                           for name in ("catalogue import", "analysis and recommendations", "insights")]
+        typer.echo(f"skipped the catalogue import, the recommendations and the insights: {missing}")
+    write_text(out / "index.html", render(story))
+    write_text(out / MARKER, json.dumps(story, indent=1, default=str) + "\n")
+    return out / "index.html"
+
+
+@app.command("demo")
+def demo_command(
+    out: Path = typer.Option(Path("demo-out"), "--out", help="Output folder (replaced when it holds an earlier "
+                                                              "demo's output)."),
+) -> None:
+    """The whole story on the sample photos embedded in the package, ending with one HTML page.
+
+    Audit -> a short training run with the honesty check on its evaluation -> the sample catalogue
+    imported -> analysis and recommendations for street photos -> insights. Downloads nothing; a few
+    minutes on a 2-core CPU. Without default models it audits, trains and says what it skipped.
+
+    Example: fashionlens demo --out demo-out
+    """
+    typer.echo(str(run_demo(DEMO, out)))  # the last line: the page that shows it all

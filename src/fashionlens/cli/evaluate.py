@@ -214,10 +214,23 @@ def evaluate_command(
 
     Example: fashionlens evaluate runs/clf --data labels.csv --data street.coco.json
     """
+    out = out or run_dir / "eval"
+    document, files = evaluate_run(run_dir, data, split, out, batch_size, label_map, device, crops)
+    if as_json:
+        typer.echo(files["metrics.json"], nl=False)
+    else:
+        typer.echo(terminal_summary(document))
+    say(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
+
+
+def evaluate_run(run_dir: Path, data: list[Path], split: str, out: Path, batch_size: int = 16,
+                 label_map: Path | None = None, device: str | None = None,
+                 crops: bool = False) -> tuple[dict, dict[str, bytes | str]]:
+    """What `fashionlens evaluate` does: score the run, write metrics.json and report.html (and the
+    figures) into `out`; (the metrics document, the files written by name)."""
     from ..evaluation import report
 
     checkpoint = load_run(run_dir)
-    out = out or run_dir / "eval"
     if checkpoint["kind"] == "classifier":
         by_dataset, files, figures = evaluate_classifier_run(checkpoint, data, split, batch_size,
                                                              load_label_map_option(label_map), device, crops)
@@ -229,11 +242,7 @@ def evaluate_command(
     page = report.classifier_page if checkpoint["kind"] == "classifier" else report.detector_page
     files.update({"metrics.json": report.to_json(document), "report.html": page(document, figures)})
     report.write_outputs(out, files)
-    if as_json:
-        typer.echo(files["metrics.json"], nl=False)
-    else:
-        typer.echo(terminal_summary(document))
-    say(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
+    return document, files
 
 
 def compare_runs(checkpoint_a: dict, checkpoint_b: dict, data: Path, split: str, batch_size: int,

@@ -4,6 +4,7 @@ classification.py  classifier metrics (scikit-learn) and label mapping onto a ch
 honesty.py         majority baseline and the `collapsed` verdict
 compare.py         the case table of two classifiers on the same items
 detection.py       COCO mAP (pycocotools), PR, FROC and image-level ROC per region
+recommendation.py  precision@k, colour agreement vs a random baseline, fill in the blank, end to end
 plots.py           matplotlib (Agg) figures written as PNG files
 report.py          metrics.json, report.html, written atomically
 """

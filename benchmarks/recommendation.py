@@ -1,0 +1,256 @@
+"""Recommendation quality on the real photos in ../shared/data (the recommendation issue's item 5).
+
+    .venv/bin/python benchmarks/recommendation.py            # the default models (src/fashionlens/weights)
+    .venv/bin/python benchmarks/recommendation.py --classifier runs/bench/clothing-top10 \\
+        --detector runs/bench/detector-street                # two runs instead
+
+Steps, each printed and timed:
+1. catalogue: the catalogue data's train photos of the classifier's classes become products
+   (id,image,category) imported by `fashionlens catalog import --whole-image` (flat-lay photos);
+2. shop queries: its val photos, analysed whole, get `recommend`'s similar items (k, same region):
+   precision@k of the category, and colour agreement@k (the items' dominant colour is the query's)
+   against k random items of the query's predicted category (seeded), in the same run;
+3. street to shop: every garment boxed in the street val photos (its annotated box, so retrieval is
+   measured apart from detection), classified within its region and searched the same way:
+   precision@k of its label mapped onto the catalogue's labels (taxonomy.map_labels), colour agreement;
+4. fill in the blank: hide one garment of a street val look; the complete-the-look suggestions of the
+   other garments, merged by score: is the hidden garment's category among the first k?
+5. end to end: the street val photos through detector and classifier (the Analyzer); a garment is right
+   when a detection matches it at IoU >= 0.5 with the right mapped category, missed ones are wrong.
+Garments whose label has no counterpart among the catalogue's labels are left out and counted.
+Results: benchmarks/results/recommendation.json (--results). Goals: precision@5 at least 0.90 on shop
+queries and 0.70 street to shop; embedding search above the random baseline on colour agreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+FASHIONLENS = str(Path(sys.executable).with_name("fashionlens"))
+GOALS = {"shop_precision": 0.90, "street_to_shop_precision": 0.70}
+TIMES: dict[str, float] = {}
+
+
+def run(args: list[str]) -> tuple[float, str]:
+    """Run one fashionlens command; return its wall time and stdout."""
+    print("$ fashionlens " + " ".join(args), file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    done = subprocess.run([FASHIONLENS, *args], stdout=subprocess.PIPE, text=True, check=True)
+    return time.perf_counter() - start, done.stdout
+
+
+@contextmanager
+def step(name: str):
+    print(f"== {name}", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    yield
+    TIMES[name] = round(time.perf_counter() - start, 1)
+
+
+def shown(path: Path | str | None) -> str | None:
+    """Paths in the results relative to the project where they can be."""
+    if path is None:
+        return None
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def split_of(samples: list, split: str, classes: list[str]) -> tuple[list, int]:
+    """The photos of `split` labelled with one of `classes`, and how many others were left out."""
+    chosen = [s for s in samples if s.split == split]
+    kept = [s for s in chosen if s.garments and s.garments[0].category in classes]
+    return kept, len(chosen) - len(kept)
+
+
+def build_catalog(train: list, work: Path, classifier: Path) -> dict:
+    """Products CSV of the train photos, imported by the CLI into a fresh catalogue."""
+    work.mkdir(parents=True, exist_ok=True)
+    products = work / "products.csv"
+    with products.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["id", "image", "category"])
+        writer.writerows([[s.image.stem, str(s.image.resolve()), s.garments[0].category] for s in train])
+    database = work / "catalog.db"
+    for stale in work.glob("catalog.db*"):  # a fresh catalogue: earlier items or models must not count
+        stale.unlink()
+    args = ["catalog", "import", str(products), "--catalog", str(database), "--classifier", str(classifier),
+            "--whole-image", "--json"]
+    seconds, stdout = run(args)
+    return {"command": "fashionlens " + " ".join(args), "seconds": round(seconds, 1), **json.loads(stdout)}
+
+
+def analyse_whole(analyzer, samples: list, batch: int = 32) -> list:
+    """Each photo analysed as one garment (flat-lay product photos, like the catalogue)."""
+    from fashionlens.analyzer import Analyzer
+    from fashionlens.images import load_image
+
+    whole = Analyzer(analyzer.classifier, analyzer.classifier_checkpoint, batch_size=analyzer.batch_size)
+    garments = []
+    for start in range(0, len(samples), batch):
+        chunk = samples[start:start + batch]
+        garments += [a.garments[0] for a in whole.analyze([load_image(s.image) for s in chunk], [str(s.image) for s in chunk])]
+    return garments
+
+
+def street_garments(analyzer, samples: list, labels: list[str]) -> tuple[list[list[tuple]], int]:
+    """Per photo, [(analysed garment, mapped category, box)] from its annotated boxes; left-out count."""
+    from fashionlens.images import load_image
+    from fashionlens.records import Detection
+    from fashionlens.taxonomy import map_labels
+
+    looks, left_out = [], 0
+    for sample in samples:
+        boxed = [g for g in sample.garments if g.box is not None and g.category and g.box.problem(None, None) is None]
+        image = load_image(sample.image)
+        probabilities, embeddings = analyzer.classify([(image, g.box) for g in boxed])
+        mapped = map_labels([g.category for g in boxed], labels)
+        left_out += sum(m is None for m in mapped)
+        looks.append([(analyzer.describe(image, g.box, Detection(g.box, g.region, 1.0), p, e), category, g.box)
+                      for g, category, p, e in zip(boxed, mapped, probabilities, embeddings)])
+    return looks, left_out
+
+
+def retrieval(index, garments: list, truth: list[str], k: int, seed: int) -> dict:
+    """`recommend`'s similar items for each garment: category precision@k and colour agreement@k
+    against k random items of the garment's predicted category."""
+    from fashionlens.catalog.recommend import similar_items
+    from fashionlens.catalog.store import Filters
+    from fashionlens.evaluation.recommendation import precision_at_k, random_same_category
+
+    found = [[pick.item for pick in similar_items(index, g, k, Filters())] for g in garments]
+    items = index.store.find_items()
+    colors = {item.id: item.color for item in items}
+    by_category: dict = {}
+    for item in items:
+        by_category.setdefault(item.effective_category, []).append(item.id)
+    random_picks = random_same_category([g.category for g in garments], by_category, k, seed)
+    query_colors = [g.color.name for g in garments]
+    embedding = precision_at_k([[i.color for i in f] for f in found], query_colors, k)
+    baseline = precision_at_k([[colors[i] for i in p] for p in random_picks], query_colors, k)
+    return {"queries": len(garments), f"precision_at_{k}": precision_at_k([[i.effective_category for i in f]
+                                                                           for f in found], truth, k),
+            f"color_agreement_at_{k}": embedding, f"color_agreement_at_{k}_random_same_category": baseline,
+            "color_beats_random": None if embedding is None else embedding > baseline}
+
+
+def fill_in_the_blank_score(index, looks: list[list[tuple]], k: int) -> dict:
+    from fashionlens.catalog.recommend import complete_the_look
+    from fashionlens.catalog.store import Filters
+    from fashionlens.evaluation.recommendation import LookGarment, fill_in_the_blank
+
+    cache: dict[int, list] = {}  # a garment's suggestions do not depend on which other garment is hidden
+
+    def suggest(rest: list) -> list:
+        """The categories of the rest's suggestions, best score first, each item once."""
+        picks = [p for g in rest for p in cache.setdefault(id(g), complete_the_look(index, g, k, Filters()))]
+        seen: set[str] = set()
+        return [p.item.effective_category for p in sorted(picks, key=lambda p: -p.score)
+                if not (p.item.id in seen or seen.add(p.item.id))]
+
+    return fill_in_the_blank([[LookGarment(category, garment) for garment, category, _ in look] for look in looks],
+                             suggest, k)
+
+
+def end_to_end_score(analyzer, samples: list, looks: list[list[tuple]]) -> dict:
+    from fashionlens.evaluation.recommendation import end_to_end
+
+    if analyzer.detector is None:
+        return {"skipped": "no detector (none given with --detector, none installed)"}
+    found = []
+    for start in range(0, len(samples), analyzer.batch_size):
+        for analysis in analyzer.analyze_paths([s.image for s in samples[start:start + analyzer.batch_size]]):
+            found.append([(g.box, g.category) for g in analysis.garments] if analysis.detected else [])
+    truth = [[(box, category) for _, category, box in look if category is not None] for look in looks]
+    return {"threshold": analyzer.threshold, **end_to_end(truth, found).as_dict()}
+
+
+def parse_options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--classifier", type=Path, help="classifier run directory (default: the shipped model)")
+    parser.add_argument("--detector", type=Path, help="detector run directory (default: the shipped one, if any)")
+    parser.add_argument("--catalog-data", type=Path, default=DATA / "clothing" / "labels.csv",
+                        help="labelled product photos: train = the catalogue, val = the queries")
+    parser.add_argument("--street-data", type=Path, default=DATA / "street" / "annotations.coco.json",
+                        help="street photos with garment boxes; their val split is used")
+    parser.add_argument("--k", type=int, default=5, help="items per list (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench" / "recommendation",
+                        help="folder of the products CSV and the catalogue (default runs/bench/recommendation)")
+    parser.add_argument("--results", type=Path, default=RESULTS / "recommendation.json", help="results JSON")
+    return parser.parse_args()
+
+
+def main() -> None:
+    from fashionlens.errors import FashionLensError
+
+    options = parse_options()
+    try:
+        benchmark(options)
+    except FashionLensError as error:  # a missing model or dataset: one line, as the CLI says it
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def benchmark(options: argparse.Namespace) -> None:
+    from fashionlens.analyzer import Analyzer
+    from fashionlens.catalog.index import CatalogIndex, index_cache_path
+    from fashionlens.catalog.store import SQLiteStore
+    from fashionlens.data import read_dataset
+    from fashionlens.default_models import resolve_runs
+
+    detector, classifier = resolve_runs(options.detector, options.classifier)
+    analyzer = Analyzer.from_runs(detector, classifier)
+    labels = list(analyzer.class_names)
+    shop = read_dataset(options.catalog_data)
+    (train, left_train), (val, left_val) = split_of(shop, "train", labels), split_of(shop, "val", labels)
+    street = [s for s in read_dataset(options.street_data) if s.split == "val"]
+    result = {"models": {"classifier": shown(classifier), "detector": shown(detector), "model_id": analyzer.model_id},
+              "catalog_data": shown(options.catalog_data), "street_data": shown(options.street_data), "k": options.k,
+              "labels": labels, "left_out_photos": {"catalogue": left_train, "queries": left_val}}
+    with step("catalogue import"):
+        result["catalog"] = build_catalog(train, options.work, classifier)
+    database = options.work / "catalog.db"
+    index = CatalogIndex(SQLiteStore(database), index_cache_path(database))
+    with step("shop queries"):
+        result["shop"] = retrieval(index, analyse_whole(analyzer, val), [s.garments[0].category for s in val],
+                                   options.k, options.seed)
+    with step("street to shop"):
+        looks, left_out = street_garments(analyzer, street, labels)
+        garments = [(g, category) for look in looks for g, category, _ in look if category is not None]
+        result["street_to_shop"] = {**retrieval(index, [g for g, _ in garments], [c for _, c in garments], options.k,
+                                                options.seed), "garments_left_out": left_out}
+    with step("fill in the blank"):
+        result["fill_in_the_blank"] = fill_in_the_blank_score(index, looks, options.k)
+    with step("end to end"):
+        result["end_to_end"] = end_to_end_score(analyzer, street, looks)
+    result["goals"] = goals(result, options.k)
+    result["seconds"] = TIMES
+    options.results.parent.mkdir(parents=True, exist_ok=True)
+    options.results.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def goals(result: dict, k: int) -> dict:
+    """The issue's goals, each with the measured value and whether it is met."""
+    precision = f"precision_at_{k}"
+    shop, street = result["shop"][precision], result["street_to_shop"][precision]
+    return {"shop_precision": {"goal": GOALS["shop_precision"], "value": shop,
+                               "met": shop is not None and shop >= GOALS["shop_precision"]},
+            "street_to_shop_precision": {"goal": GOALS["street_to_shop_precision"], "value": street,
+                                         "met": street is not None and street >= GOALS["street_to_shop_precision"]},
+            "color_beats_random": {"shop": result["shop"]["color_beats_random"],
+                                   "street_to_shop": result["street_to_shop"]["color_beats_random"]}}
+
+
+if __name__ == "__main__":
+    main()

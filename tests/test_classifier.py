@@ -12,7 +12,7 @@ import torchvision
 
 from fashionlens.data import read_dataset
 from fashionlens.data.classification import (ClassificationDataset, balanced_sampler, box_geometry, choose_classes,
-                                             class_weights, split_samples)
+                                             class_weights, split_samples, stratum_labels)
 from fashionlens.data.transforms import (classification_eval_transform, classification_preprocessing,
                                          classification_train_transform)
 from fashionlens.errors import FashionLensError
@@ -155,6 +155,12 @@ def test_val_from_train_is_stratified_seeded_and_leaves_val_alone(make_labels_cs
     assert "carved from train" in note
     with pytest.raises(FashionLensError, match="--classes: Hat not among the training labels"):
         choose_classes(train, ["Pants", "Hat"])
+
+
+def test_labels_seen_once_share_a_stratum_so_the_split_still_works():
+    assert stratum_labels(["a", "a", "b", "c", "d"]) == ["a", "a", "(rare)", "(rare)", "(rare)"]
+    assert stratum_labels(["a", "a", "a", "b"]) == ["a", "a", "a", "a"]  # one rare photo joins the largest
+    assert stratum_labels(["a", "b", "a", "b"]) == ["a", "b", "a", "b"]
 
 
 def test_inference_from_a_checkpoint_is_deterministic(labels_csv_dataset):

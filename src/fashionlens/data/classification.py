@@ -158,12 +158,22 @@ def split_samples(samples: list[Sample], val_from_train: float | None, seed: int
     if not 0 < val_from_train < 1:
         raise FashionLensError(f"--val-from-train must be between 0 and 1, got {val_from_train}")
     labelled = [s for s in train if any(g.category for g in s.garments)]
-    strata = [next(g.category for g in s.garments if g.category) for s in labelled]
+    strata = stratum_labels([next(g.category for g in s.garments if g.category) for s in labelled])
     try:
         kept, carved = train_test_split(labelled, test_size=val_from_train, random_state=seed, stratify=strata)
     except ValueError as error:
         raise FashionLensError(f"--val-from-train {val_from_train}: cannot carve a stratified split ({error})") from None
     return kept, carved, f"validation: {len(carved)} images carved from train (stratified, seed {seed}); val untouched"
+
+
+def stratum_labels(labels: list[str]) -> list[str]:
+    """Labels to stratify on: a label seen once cannot be split, so such labels share one stratum."""
+    counts = Counter(labels)
+    strata = [label if counts[label] > 1 else "(rare)" for label in labels]
+    if strata.count("(rare)") == 1:  # a single rare photo joins the most common stratum
+        common = counts.most_common(1)[0][0]
+        strata = [common if label == "(rare)" else label for label in strata]
+    return strata
 
 
 def choose_classes(train: list[Sample], restrict: list[str] | None) -> list[str]:

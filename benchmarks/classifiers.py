@@ -79,7 +79,7 @@ def experiment_b() -> dict:
     for balance in ("none", "sampler"):
         name = f"clothing-upper-{balance}"
         results[balance] = train(name, CLOTHING, "--classes", UPPER, "--val-from-train", "0.1",
-                                 "--image-size", "96", "--epochs", "5", "--lr", "0.002", "--balance", balance)
+                                 "--image-size", "96", "--epochs", "4", "--lr", "0.002", "--balance", balance)
         results[balance]["evaluation"] = evaluate(name, CLOTHING)
     return results
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import typer
 
@@ -53,21 +53,32 @@ def classifier_command(
     Example: fashionlens train classifier --data ../shared/data/clothing/labels.csv --classes
     T-Shirt,Pants,Shoes --epochs 5 --image-size 160 --balance weights --out runs/clothing
     """
-    from ..engine import close_distributed, init_distributed, is_main_process
     from ..models.classifier_task import ClassifierSettings, train_classifier
 
-    if data is None and not resume:
-        raise FashionLensError("--data is required (or --resume to continue the run in --out)")
+    require_data(data, resume)
     settings = ClassifierSettings(
         data=str(data), mode=mode, arch=arch, epochs=epochs, image_size=image_size, balance=balance,
         batch_size=batch_size, lr=lr, seed=seed, val_from_train=val_from_train,
         classes=[name.strip() for name in classes.split(",") if name.strip()] if classes else None,
         weights=str(weights) if weights else None, label_smoothing=label_smoothing)
+    run_training(train_classifier, settings, out, resume, workers, lambda history: report(out, history, as_json))
+
+
+def require_data(data: Path | None, resume: bool) -> None:
+    if data is None and not resume:
+        raise FashionLensError("--data is required (or --resume to continue the run in --out)")
+
+
+def run_training(train: Callable, settings: Any, out: Path, resume: bool, workers: int,
+                 summarize: Callable[[list[dict]], None]) -> None:
+    """Train alone or as one of torchrun's processes; rank 0 alone summarises the run."""
+    from ..engine import close_distributed, init_distributed, is_main_process
+
     init_distributed()
     try:
-        history = train_classifier(settings, out, resume=resume, workers=workers)
+        history = train(settings, out, resume=resume, workers=workers)
         if is_main_process():
-            report(out, history, as_json)
+            summarize(history)
     finally:
         close_distributed()
 

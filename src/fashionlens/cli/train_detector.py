@@ -9,8 +9,8 @@ from typing import Optional
 
 import typer
 
-from ..errors import FashionLensError
 from .app import train_app
+from .train import require_data, run_training
 
 # models.detector.ARCHS and DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks
 # they match; the architecture itself is checked when training starts)
@@ -58,22 +58,14 @@ def detector_command(
     A detector of catalogue photos, each box the whole image (to measure the gap to street photos):
     fashionlens train detector --data ../shared/data/clothing/labels.csv --whole-image-boxes --out runs/curated
     """
-    from ..engine import close_distributed, init_distributed, is_main_process
     from ..models.detection_task import DetectorSettings, train_detector
 
-    if data is None and not resume:
-        raise FashionLensError("--data is required (or --resume to continue the run in --out)")
+    require_data(data, resume)
     settings = DetectorSettings(
         data=str(data), arch=arch, epochs=epochs, image_size=image_size, batch_size=batch_size, lr=lr, seed=seed,
         weights=str(weights) if weights else None, backbone_from=str(backbone_from) if backbone_from else None,
         tall_anchors=tall_anchors, whole_image_boxes=whole_image_boxes)
-    init_distributed()
-    try:
-        history = train_detector(settings, out, resume=resume, workers=workers)
-        if is_main_process():
-            report(out, history, as_json)
-    finally:
-        close_distributed()
+    run_training(train_detector, settings, out, resume, workers, lambda history: report(out, history, as_json))
 
 
 def report(run_dir: Path, history: list[dict], as_json: bool) -> None:

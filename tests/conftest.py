@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,20 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "clothing" / "labels.csv").is_file():
         pytest.skip("../shared/data is not available on this machine")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fashionlens(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """`fashionlens ARGS` through cli.main() in this process (its error handling, without the start-up
+    cost): (exit code, stdout, stderr) as a CompletedProcess."""
+
+    def run(*args) -> subprocess.CompletedProcess:
+        from fashionlens.cli import main
+
+        monkeypatch.setattr(sys, "argv", ["fashionlens", *map(str, args)])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, exit_info.value.code or 0, captured.out, captured.err)
+
+    return run

@@ -16,22 +16,6 @@ from tiny_models import random_checkpoint, trained_runs
 
 
 @pytest.fixture
-def fashionlens(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
-    """The command through cli.main() in this process: (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        from fashionlens.cli import main
-
-        monkeypatch.setattr(sys, "argv", ["fashionlens", *map(str, args)])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(args, exit_info.value.code or 0, captured.out, captured.err)
-
-    return run
-
-
-@pytest.fixture
 def runs(tmp_path_factory):
     return trained_runs(tmp_path_factory.mktemp("tiny-runs"))
 

@@ -16,22 +16,6 @@ def fashionlens_process(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture
-def fashionlens(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
-    """The command through cli.main() in this process (the same error handling, without the start-up cost)."""
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        from fashionlens.cli import main
-
-        monkeypatch.setattr(sys, "argv", ["fashionlens", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(args, exit_info.value.code or 0, captured.out, captured.err)
-
-    return run
-
-
 def test_audit_json_prints_only_one_json_object(labels_csv_dataset: Path):
     result = fashionlens_process("audit", str(labels_csv_dataset), "--json")
     assert result.returncode == 0, result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,19 +26,9 @@ def empty_torch_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def fashionlens(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
-    """The command through cli.main(), with its error handling; (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        from fashionlens.cli import main
-
-        monkeypatch.setattr(sys, "argv", ["fashionlens", "train", "classifier", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(args, exit_info.value.code or 0, captured.out, captured.err)
-
-    return run
+def fashionlens(fashionlens):
+    """`fashionlens train classifier ARGS` in this process: (exit code, stdout, stderr)."""
+    return lambda *args: fashionlens("train", "classifier", *args)
 
 
 def last_error_line(result: subprocess.CompletedProcess) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,21 +16,11 @@ TINY = DemoSettings(arch="mobilenet_v3_small", image_size=32, epochs=1, batch_si
 
 
 @pytest.fixture
-def fashionlens(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path):
+def fashionlens(fashionlens, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """`fashionlens ...` in this process with the tiny demo settings and no pretrained weights."""
     monkeypatch.setattr("fashionlens.cli.demo.DEMO", TINY)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-cache"))
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        from fashionlens.cli import main
-
-        monkeypatch.setattr(sys, "argv", ["fashionlens", *map(str, args)])
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(args, exit_info.value.code or 0, captured.out, captured.err)
-
-    return run
+    return fashionlens
 
 
 def test_without_default_models_the_demo_audits_trains_and_says_what_it_skipped(fashionlens, tmp_path, monkeypatch):

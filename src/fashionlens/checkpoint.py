@@ -42,6 +42,14 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
     atomic_write(path, lambda temporary: torch.save(checkpoint, temporary))
 
 
+def read_torch_file(path: Path, what: str) -> object:
+    """torch.load on the CPU, tensors and plain values only (never code to run); one clear error."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged or foreign file
+        raise FashionLensError(f"{path}: not a readable {what} ({type(error).__name__})") from None
+
+
 def load_checkpoint(run_dir_or_file: str | Path) -> dict[str, Any]:
     """Load a checkpoint file, or a run directory's best.pt (else its last.pt), on the CPU.
 
@@ -55,11 +63,7 @@ def load_checkpoint(run_dir_or_file: str | Path) -> dict[str, Any]:
         path = found[0]
     elif not path.is_file():
         raise FashionLensError(f"{path}: checkpoint not found")
-    try:
-        # weights_only: a checkpoint holds tensors and plain values, never code to run.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a damaged or foreign file
-        raise FashionLensError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
+    checkpoint = read_torch_file(path, "checkpoint")
     if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in CHECKPOINT_KEYS):
         raise FashionLensError(f"{path}: not a fashionlens checkpoint (missing {', '.join(CHECKPOINT_KEYS)})")
     if isinstance(checkpoint["model"], dict):

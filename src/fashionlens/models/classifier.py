@@ -16,6 +16,7 @@ import torchvision
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from ..checkpoint import read_torch_file
 from ..data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
 from ..data.transforms import classification_eval_transform
 from ..errors import FashionLensError
@@ -104,12 +105,9 @@ def load_pretrained(model: GarmentClassifier, path: str | Path) -> tuple[int, in
     """Copy the tensors of `path` whose names and shapes match; (copied, total). A head for other
     classes (ImageNet's 1000) is left new. Raises FashionLensError when nothing matches."""
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise FashionLensError(f"{path}: weights file not found") from None
-    except Exception as error:  # torch raises many types for a damaged or foreign file
-        raise FashionLensError(f"{path}: not a readable weights file ({type(error).__name__})") from None
+    if not path.is_file():
+        raise FashionLensError(f"{path}: weights file not found")
+    state = read_torch_file(path, "weights file")
     if isinstance(state, dict) and "model" in state and "kind" in state:  # a fashionlens checkpoint
         state = state["model"]
     else:  # a plain torchvision state_dict: its names start at the backbone

@@ -21,6 +21,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from ..checkpoint import read_torch_file
 from ..errors import FashionLensError
 from ..records import Box, Detection, Sample
 from ..data.detection import DetectionDataset, collate_detection, detection_transform
@@ -121,10 +122,7 @@ def load_weights(model: FasterRCNN, path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FashionLensError(f"{path}: weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a damaged or foreign file
-        raise FashionLensError(f"{path}: not a readable weights file ({type(error).__name__})") from None
+    state = read_torch_file(path, "weights file")
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict) or not state:

@@ -1,0 +1,221 @@
+// The customer page: photo -> POST recommend -> the photo with its garment boxes + product cards.
+// The photo is shown from a local object URL; the server keeps none. Cards seen and clicked are
+// reported to POST events (ids only), which feed the retailer's click-through.
+import { el, svg, percent, price, productImage, postForm, postJSON, showError } from "./api.js";
+
+const CHANNEL = "online";
+const SHOWN_DELAY_MS = 400; // gather the cards that scroll into view together into one report
+const REGION_NAMES = { upper: "upper body", lower: "lower body", full: "full body" };
+
+const form = document.getElementById("upload-form");
+const input = document.getElementById("photo");
+const kSelect = document.getElementById("k");
+const statusLine = document.getElementById("status");
+const errorBox = document.getElementById("error");
+const result = document.getElementById("result");
+const photo = document.getElementById("photo-view");
+const overlay = document.getElementById("boxes");
+const caption = document.getElementById("photo-caption");
+const garmentList = document.getElementById("garments");
+
+let current = null; // {file, data, url}
+let shown = new Set();
+let pendingShown = new Set();
+let shownTimer = null;
+
+async function recommend(file) {
+  showError(errorBox, "");
+  statusLine.textContent = "Looking at your photo…";
+  form.setAttribute("aria-busy", "true");
+  const body = new FormData();
+  body.append("photo", file);
+  body.append("k", kSelect.value);
+  body.append("channel", CHANNEL);
+  try {
+    const data = await postForm("recommend", body);
+    await showResult(file, data);
+    statusLine.textContent = summary(data);
+  } catch (error) {
+    statusLine.textContent = "";
+    showError(errorBox, error.message);
+  } finally {
+    form.removeAttribute("aria-busy");
+  }
+}
+
+function summary(data) {
+  const count = data.garments.length;
+  if (!count) return "No garment found in this photo. Try one where the clothes are clearly visible.";
+  const found = `${count} garment${count === 1 ? "" : "s"} found.`;
+  return data.note ? `${found} ${capitalise(data.note)}.` : found;
+}
+
+async function showResult(file, data) {
+  if (current) URL.revokeObjectURL(current.url);
+  current = { file, data, url: URL.createObjectURL(file) };
+  shown = new Set();
+  photo.src = current.url;
+  photo.alt = `Your photo, ${data.garments.length} garment(s) marked`;
+  await photo.decode().catch(() => {});
+  result.hidden = false;
+  caption.textContent = data.whole_image
+    ? "No garment box was detected, so the whole photo was treated as one garment."
+    : "Each box is a garment we found; the numbers match the lists.";
+  drawBoxes();
+  garmentList.replaceChildren(...data.garments.map(garmentSection));
+}
+
+// The boxes are in the uploaded photo's pixels (after EXIF rotation, as the browser shows it);
+// redrawn at the displayed size so lines and labels stay crisp at any width.
+function drawBoxes() {
+  if (!current) return;
+  const { width, height, garments } = current.data;
+  const shownWidth = photo.clientWidth;
+  const shownHeight = photo.clientHeight;
+  const sx = shownWidth / width;
+  const sy = shownHeight / height;
+  overlay.setAttribute("viewBox", `0 0 ${shownWidth} ${shownHeight}`);
+  overlay.setAttribute("width", shownWidth);
+  overlay.setAttribute("height", shownHeight);
+  overlay.replaceChildren(...garments.map(({ garment }, index) => {
+    const [x1, y1, x2, y2] = garment.box;
+    const group = svg("g", { class: `garment-box tone-${index % 6}`, "data-index": index },
+      svg("title", {}, garmentTitle(garment, index)),
+      svg("rect", { class: "box", x: x1 * sx, y: y1 * sy, width: (x2 - x1) * sx, height: (y2 - y1) * sy, rx: 4 }));
+    overlay.append(group); // in the document, so the label's text can be measured
+    addLabel(group, `${index + 1} ${garment.category} · ${garment.color}`, x1 * sx, y1 * sy, shownWidth);
+    return group;
+  }));
+}
+
+function addLabel(group, text, x, y, maxWidth) {
+  const background = svg("rect", { class: "label-bg", rx: 3, height: 20 });
+  const label = svg("text", { class: "label" }, text);
+  group.append(background, label);
+  const width = label.getComputedTextLength() + 12;
+  const left = Math.max(0, Math.min(x, maxWidth - width));
+  const top = Math.max(0, y);
+  background.setAttribute("x", left);
+  background.setAttribute("y", top);
+  background.setAttribute("width", width);
+  label.setAttribute("x", left + 6);
+  label.setAttribute("y", top + 14);
+}
+
+function garmentTitle(garment, index) {
+  const region = REGION_NAMES[garment.region] ?? "garment";
+  return `${index + 1}: ${garment.category}, ${garment.color} (${region})`;
+}
+
+function garmentSection({ garment, similar, complete_the_look: completing }, index) {
+  const titleId = `garment-${index + 1}`;
+  const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
+  swatch.style.backgroundColor = garment.color_rgb;
+  const section = el("section", { class: "garment", "aria-labelledby": titleId, "data-index": index },
+    el("h3", { id: titleId },
+      el("span", { class: `badge tone-${index % 6}`, "aria-hidden": "true" }, index + 1),
+      el("span", { class: "visually-hidden" }, `Garment ${index + 1}: `),
+      `${garment.category} `, swatch, ` ${garment.color}`,
+      el("span", { class: "muted" }, ` · ${REGION_NAMES[garment.region] ?? "whole photo"}, ` +
+        `${percent(garment.category_score)} sure`)),
+    productRow("Similar", similar, (item) => similarWhy(item)),
+    productRow("Completes the look", completing, (item) => completingWhy(item, garment)));
+  // pointing at a garment's products highlights its box on the photo
+  for (const kind of ["mouseenter", "focusin"]) section.addEventListener(kind, () => highlight(index, true));
+  for (const kind of ["mouseleave", "focusout"]) section.addEventListener(kind, () => highlight(index, false));
+  return section;
+}
+
+function highlight(index, on) {
+  overlay.querySelector(`[data-index="${index}"]`)?.classList.toggle("active", on);
+}
+
+function productRow(title, items, why) {
+  if (!items.length) return el("p", { class: "muted empty" }, `${title}: nothing in the catalogue yet.`);
+  return el("div", { class: "product-row" },
+    el("h4", {}, title),
+    el("ul", { class: "cards" }, items.map((item) => el("li", {}, card(item, why(item))))));
+}
+
+function card(item, why) {
+  const name = item.name || item.id;
+  const content = [
+    el("img", { src: productImage(item), alt: `${name}, ${item.color ?? ""} ${item.category ?? ""}`.trim(),
+      loading: "lazy", width: 160, height: 160 }),
+    el("span", { class: "card-name" }, name),
+    el("span", { class: "card-price" }, price(item.price)),
+    el("span", { class: "card-why" }, why),
+  ];
+  const node = item.url
+    ? el("a", { class: "card", href: item.url, target: "_blank", rel: "noopener", "data-id": item.id }, content)
+    : el("button", { class: "card", type: "button", "data-id": item.id }, content);
+  node.addEventListener("click", () => report("click", [item.id]));
+  visibility.observe(node);
+  return node;
+}
+
+function similarWhy(item) {
+  const why = item.why ?? {};
+  const parts = [`${percent(why.similarity ?? item.score)} alike`];
+  if (why.category) parts.push(why.same_category ? `also a ${why.category}` : `a ${why.category}`);
+  if (why.color) parts.push(why.same_color ? `same colour (${why.color})` : `in ${why.color}`);
+  return `Similar: ${parts.join(" · ")}`;
+}
+
+function completingWhy(item, garment) {
+  const why = item.why ?? {};
+  const parts = [];
+  if (why.category_worn_with !== undefined) {
+    parts.push(`${why.category} goes with ${garment.category} in ${percent(why.category_worn_with)} of street looks`);
+  }
+  if (why.color_worn_with !== undefined) {
+    parts.push(`${percent(why.color_worn_with)} of garments worn with ${garment.color} are ${why.color}`);
+  }
+  return `Completes the look: ${parts.join(" · ") || "worn together in street looks"}`;
+}
+
+// Each card is reported once as "shown" when at least half of it is on screen.
+const visibility = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const id = entry.target.dataset.id;
+    if (!entry.isIntersecting || shown.has(id)) continue;
+    shown.add(id);
+    pendingShown.add(id);
+    visibility.unobserve(entry.target);
+  }
+  if (pendingShown.size && !shownTimer) shownTimer = setTimeout(flushShown, SHOWN_DELAY_MS);
+}, { threshold: 0.5 });
+
+function flushShown() {
+  shownTimer = null;
+  const ids = [...pendingShown];
+  pendingShown = new Set();
+  if (ids.length) report("shown", ids);
+}
+
+function report(kind, ids) {
+  // keepalive: a click that opens the product page must still be counted
+  postJSON("events", { kind, item_ids: ids, channel: CHANNEL }, { keepalive: true })
+    .catch((error) => console.warn(`could not report ${kind}: ${error.message}`));
+}
+
+const capitalise = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+input.addEventListener("change", () => {
+  if (input.files.length) recommend(input.files[0]);
+});
+kSelect.addEventListener("change", () => {
+  if (current) recommend(current.file);
+});
+form.addEventListener("submit", (event) => event.preventDefault());
+for (const kind of ["dragenter", "dragover"]) {
+  form.addEventListener(kind, (event) => { event.preventDefault(); form.classList.add("dragging"); });
+}
+form.addEventListener("dragleave", () => form.classList.remove("dragging"));
+form.addEventListener("drop", (event) => {
+  event.preventDefault();
+  form.classList.remove("dragging");
+  const file = event.dataTransfer.files[0];
+  if (file) recommend(file);
+});
+new ResizeObserver(drawBoxes).observe(photo);

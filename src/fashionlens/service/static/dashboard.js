@@ -1,0 +1,155 @@
+// The retailer page: key numbers and the server's insight charts (GET insights), the catalogue with a
+// search box (GET catalog/items) and the state of the last import (GET catalog/status).
+import { el, getJSON, percent, price, productImage, showError } from "./api.js";
+
+const PAGE_SIZE = 25;
+const SEARCH_DELAY_MS = 250;
+const CHART_TITLES = {
+  shares: "Shares of the garments seen: categories, regions, colours",
+  trend: "Events and leading categories over time",
+  categories: "Categories of the garments seen",
+  trends: "Trends over time",
+  click_through: "Click-through of recommendations",
+};
+
+const insightsForm = document.getElementById("insights-form");
+const searchBox = document.getElementById("search");
+const previous = document.getElementById("previous");
+const next = document.getElementById("next");
+let offset = 0;
+let searchTimer = null;
+
+async function loadInsights() {
+  const query = new URLSearchParams({ by: document.getElementById("by").value });
+  const since = document.getElementById("since").value;
+  if (since) query.set("since", since);
+  const errorBox = document.getElementById("insights-error");
+  showError(errorBox, "");
+  try {
+    const [insights, status] = await Promise.all([getJSON(`insights?${query}`), getJSON("catalog/status")]);
+    showNumbers(insights, status);
+    showCharts(insights.charts ?? []);
+    showClicked(insights.click_through);
+    showTogether(insights.worn_together ?? []);
+    showImport(status);
+  } catch (error) {
+    showError(errorBox, error.message);
+  }
+}
+
+function showNumbers(insights, status) {
+  const kinds = insights.by_kind ?? {};
+  const ctr = insights.click_through ?? {};
+  const numbers = [
+    ["Photos analysed", (kinds.analysis ?? 0) + (kinds.recommendation ?? 0)],
+    ["Garments seen", insights.garments],
+    ["Products recommended", ctr.recommended ?? 0],
+    ["Clicks on them", ctr.clicked ?? 0],
+    ["Click-through", ctr.rate === null || ctr.rate === undefined ? "–" : percent(ctr.rate)],
+    ["Catalogue items", status.items],
+  ];
+  const list = document.getElementById("numbers");
+  list.replaceChildren(...numbers.map(([name, value]) =>
+    el("div", { class: "number-tile" }, el("dt", {}, name), el("dd", {}, value))));
+  list.removeAttribute("aria-busy");
+}
+
+function showCharts(urls) {
+  const box = document.getElementById("charts");
+  if (!urls.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No events yet: the charts appear once customers use the photo search."));
+    return;
+  }
+  const fresh = Date.now(); // a refresh must not show the browser's cached chart
+  box.replaceChildren(...urls.map((url) => {
+    const name = url.split("/").pop().replace(/\.png.*$/, "");
+    const title = CHART_TITLES[name] ?? name.replaceAll("_", " ");
+    const source = new URL(url, document.baseURI);
+    source.searchParams.set("t", fresh);
+    const image = el("img", { src: source.href, alt: `Chart: ${title}`,
+      "data-chart": name });
+    image.addEventListener("error", () => image.replaceWith(el("p", { class: "error" }, `The ${title} chart could not be loaded.`)));
+    return el("figure", { class: "chart" }, image, el("figcaption", {}, title));
+  }));
+}
+
+function showClicked(ctr) {
+  const items = (ctr?.items ?? []).slice(0, 8);
+  document.getElementById("clicked").replaceChildren(items.length
+    ? table(["Item", "Recommended", "Clicks", "Rate"],
+      items.map((item) => [item.id, item.shown, item.clicks, percent(item.rate)]), [1, 2, 3])
+    : el("p", { class: "muted" }, "No recommendations yet."));
+}
+
+function showTogether(pairs) {
+  document.getElementById("together").replaceChildren(pairs.length
+    ? table(["Categories", "Looks"], pairs.slice(0, 8).map((pair) => [pair.categories.join(" + "), pair.count]), [1])
+    : el("p", { class: "muted" }, "No photo with two garments yet."));
+}
+
+function table(headers, rows, numeric = []) {
+  const cell = (tag, value, index) => el(tag, numeric.includes(index) ? { class: "number" } : {}, value);
+  return el("table", { class: "small-table" },
+    el("thead", {}, el("tr", {}, headers.map((h, i) => cell("th", h, i)))),
+    el("tbody", {}, rows.map((row) => el("tr", {}, row.map((value, i) => cell("td", value, i))))));
+}
+
+function showImport(status) {
+  const last = status.last_import;
+  const model = status.model?.id ? `model ${status.model.id}` : "no model yet";
+  const parts = [el("strong", {}, `${status.items} items`), ` in the catalogue (${model}). `];
+  if (!last) {
+    parts.push("No import through the service yet.");
+  } else {
+    parts.push(`Last import ${last.state} ${last.finished ?? last.started ?? ""}: ${last.imported} imported, ` +
+      `${last.unchanged} unchanged, ${last.refused_rows.length} refused.`);
+  }
+  const box = document.getElementById("import-status");
+  box.replaceChildren(el("p", {}, parts));
+  const refused = last?.refused_rows ?? [];
+  if (refused.length) {
+    box.append(el("ul", { class: "refused" }, refused.slice(0, 5).map((row) => el("li", {}, `line ${row.line}: ${row.error}`))));
+  }
+}
+
+async function loadCatalog() {
+  const query = new URLSearchParams({ limit: PAGE_SIZE, offset });
+  const text = searchBox.value.trim();
+  if (text) query.set("q", text);
+  const errorBox = document.getElementById("catalog-error");
+  showError(errorBox, "");
+  try {
+    const page = await getJSON(`catalog/items?${query}`);
+    document.querySelector("#catalog tbody").replaceChildren(...page.items.map(catalogRow));
+    const last = Math.min(offset + page.items.length, page.total);
+    document.getElementById("catalog-count").textContent = page.total
+      ? `${offset + 1}–${last} of ${page.total} items${text ? ` matching “${text}”` : ""}`
+      : (text ? `No item matches “${text}”.` : "The catalogue is empty.");
+    previous.disabled = offset === 0;
+    next.disabled = last >= page.total;
+  } catch (error) {
+    showError(errorBox, error.message);
+  }
+}
+
+function catalogRow(item) {
+  const name = item.name || item.id;
+  return el("tr", {},
+    el("td", {}, el("img", { src: productImage(item), alt: name, loading: "lazy", width: 48, height: 48 })),
+    el("td", {}, el("code", {}, item.id)), el("td", {}, name), el("td", {}, item.category ?? ""),
+    el("td", {}, item.region ?? ""), el("td", {}, item.color ?? ""), el("td", { class: "number" }, price(item.price)));
+}
+
+insightsForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadInsights();
+});
+document.getElementById("catalog-form").addEventListener("submit", (event) => event.preventDefault());
+searchBox.addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => { offset = 0; loadCatalog(); }, SEARCH_DELAY_MS);
+});
+previous.addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); loadCatalog(); });
+next.addEventListener("click", () => { offset += PAGE_SIZE; loadCatalog(); });
+loadInsights();
+loadCatalog();

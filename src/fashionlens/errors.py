@@ -25,3 +25,7 @@ class ImageError(FashionLensError):
     def __init__(self, path: str | Path, message: str):
         self.path = Path(path) if path is not None else None
         super().__init__(f"{path}: {message}")
+
+
+class ImageTooLarge(ImageError):
+    """An image over the pixel limit: the service answers 413 (too large), not 422 (unusable)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import ImageError, ImageTooLarge
 
 # 40 megapixels: larger than any camera photo a shop receives, far below a decompression bomb.
 MAX_PIXELS = 40_000_000
@@ -44,7 +44,7 @@ def load_image(
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageError(label, f"image too large ({width}x{height} pixels, limit {max_pixels})")
+                raise ImageTooLarge(label, f"image too large ({width}x{height} pixels, limit {max_pixels})")
             if draft_size is not None and image.format == "JPEG":
                 image.draft("RGB", draft_size)
             image.load()
@@ -53,7 +53,7 @@ def load_image(
     except UnidentifiedImageError:
         raise ImageError(label, "not an image (unrecognised format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(label, "image too large (decompression bomb limit)") from None
+        raise ImageTooLarge(label, "image too large (decompression bomb limit)") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(label, f"corrupt or truncated image ({error})") from None
     return to_rgb(ImageOps.exif_transpose(image))

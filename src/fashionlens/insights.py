@@ -52,6 +52,12 @@ def log_click(store: Any, item_id: str, channel: str, session: str | None = None
     store.add_event(time or utc_now(), "click", check_channel(channel), session, {"item": item_id})
 
 
+def log_shown(store: Any, item_ids: list[str], channel: str, session: str | None = None,
+              time: str | None = None) -> None:
+    """Items a page displayed (one event for all of them); recommendations log what they recommend."""
+    store.add_event(time or utc_now(), "shown", check_channel(channel), session, {"items": list(item_ids)})
+
+
 def parse_since(text: str | None) -> str | None:
     """`--since` as YYYY-MM-DD, checked (events compare by their ISO time)."""
     if text is None:

@@ -108,12 +108,15 @@ class CatalogStore(Protocol):
 class SQLiteStore:
     """CatalogStore in one SQLite file (WAL mode)."""
 
-    def __init__(self, path: str | Path, create: bool = False):
+    def __init__(self, path: str | Path, create: bool = False, check_same_thread: bool = True):
+        """`check_same_thread=False`: one connection used by several threads, which must then take
+        turns (the service holds a lock around every call)."""
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise FashionLensError(f"{self.path}: no catalogue here; create one with `fashionlens catalog import`")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                          check_same_thread=check_same_thread)
         try:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable, never corrupt

@@ -142,3 +142,14 @@ def fashionlens(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
         return subprocess.CompletedProcess(args, exit_info.value.code or 0, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def live_server(tmp_path: Path):
+    """A real fashionlens server (uvicorn in a thread, free loopback port) over a fresh catalogue of four
+    products, with the tiny untrained classifier: yields service_testing.LiveServer (`.url`, `.admin_key`,
+    `.photos[product id]` = bytes that find that product). Stopped after the test."""
+    from service_testing import tiny_live_server
+
+    with tiny_live_server(tmp_path) as server:
+        yield server

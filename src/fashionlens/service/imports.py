@@ -1,0 +1,188 @@
+"""Catalogue imports from uploaded files only: a zip (products.csv + the photos it names) or a CSV with
+its photos. Nothing outside the upload is read: zip entries and CSV image paths that are absolute or
+climb out with '..' refuse the whole import (zip slip). Photos are kept in `<media_dir>/products/` by
+content (the same photo uploaded twice is one file, so importing again leaves items unchanged); the
+catalogue is written by the importer in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable
+
+from ..checkpoint import atomic_write, write_text
+from ..errors import FashionLensError
+from .limits import size_text
+
+MAX_ENTRIES = 100_000
+LAST_IMPORT = "last_import.json"
+SKIPPED_FOLDERS = ("__MACOSX",)  # macOS resource forks inside zips made by Finder
+
+
+class TooLarge(FashionLensError):
+    """An archive that unpacks beyond the import limit (413)."""
+
+
+@dataclass
+class Staging:
+    """An import's private folder: the CSV as uploaded, each photo a link to its kept file."""
+
+    folder: Path
+    media: Path
+    created: list[Path]  # kept photo files this import wrote (removed again when no item uses them)
+
+    def relative_parts(self, name: str, source: str) -> tuple[str, ...]:
+        """An upload's path as safe parts; absolute paths and '..' are refused."""
+        parts = tuple(part for part in re.split(r"[\\/]", name) if part not in ("", "."))
+        if re.match(r"^([\\/]|[A-Za-z]:)", name) or ".." in parts or not parts:
+            raise FashionLensError(f"{source}: entry {name!r} would land outside the import (absolute path or "
+                                   "'..'); nothing imported")
+        return parts
+
+    def add_photo(self, parts: tuple[str, ...], data: bytes) -> None:
+        digest = hashlib.sha256(data).hexdigest()
+        suffix = PurePosixPath(parts[-1]).suffix.lower()
+        kept = self.media / "products" / digest[:2] / (digest + (suffix if re.fullmatch(r"\.[a-z0-9]{1,6}", suffix) else ""))
+        if not kept.exists():
+            atomic_write(kept, lambda temporary: temporary.write_bytes(data))
+            self.created.append(kept)
+        link = self.folder.joinpath(*parts)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        # the importer records the resolved path, i.e. the kept file, never this temporary folder
+        link.symlink_to(kept)
+
+    def add_csv(self, parts: tuple[str, ...], data: bytes) -> Path:
+        path = self.folder.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def public(self, message: str) -> str:
+        """A message without the server's folders: paths as the upload named them."""
+        return message.replace(f"{self.folder}{os.sep}", "").replace(str(self.folder), ".")
+
+
+def open_staging(media: Path) -> Staging:
+    folder = media / ".staging" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return Staging(folder, media, [])
+
+
+def is_csv(name: str) -> bool:
+    return name.lower().endswith(".csv")
+
+
+def stage_archive(staging: Staging, name: str, data: bytes, limit: int) -> Path:
+    """Unpack a zip into `staging`; the product CSV's path (products.csv, else the archive's one CSV)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise FashionLensError(f"{name}: not a zip archive") from None
+    entries = [e for e in archive.infolist() if not e.is_dir() and e.filename.split("/")[0] not in SKIPPED_FOLDERS]
+    parts = [staging.relative_parts(entry.filename, name) for entry in entries]  # every entry checked first
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > limit or len(entries) > MAX_ENTRIES:
+        raise TooLarge(f"{name}: unpacks to {size_text(unpacked)} in {len(entries)} files, over the import "
+                       f"limit of {size_text(limit)}")
+    csvs = [p for p in parts if is_csv(p[-1])]
+    chosen = [p for p in csvs if p[-1].lower() == "products.csv"] or csvs
+    if len(chosen) != 1:
+        raise FashionLensError(f"{name}: expected one products.csv in the archive, found {len(chosen)}")
+    csv_path = None
+    for entry, entry_parts in zip(entries, parts):
+        try:
+            content = archive.read(entry)  # at most file_size bytes, CRC checked
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as error:
+            raise FashionLensError(f"{name}: entry {entry.filename!r} cannot be read ({error})") from None
+        if entry_parts == chosen[0]:
+            csv_path = staging.add_csv(entry_parts, content)
+        elif not is_csv(entry_parts[-1]):
+            staging.add_photo(entry_parts, content)
+    return csv_path
+
+
+def stage_files(staging: Staging, csv_name: str, csv_data: bytes, photos: list[tuple[str, bytes]]) -> Path:
+    """A CSV and its photos uploaded side by side: the CSV's image column names the photos' file names."""
+    for photo_name, data in photos:
+        staging.add_photo(staging.relative_parts(photo_name, photo_name), data)
+    return staging.add_csv(staging.relative_parts(csv_name, csv_name)[-1:], csv_data)
+
+
+def check_image_paths(csv_path: Path, staging: Staging) -> None:
+    """Every CSV image path must stay inside the upload: never read a file of the server."""
+    from ..catalog.importer import read_product_csv
+
+    rows, _ = read_product_csv(csv_path)
+    root = os.path.normpath(staging.folder)
+    for row in rows:
+        resolved = os.path.normpath(row.image)
+        if os.path.commonpath([root, resolved]) != root:
+            given = str(row.image)
+            if given.startswith(str(csv_path.parent)):  # a relative path: show it as the CSV wrote it
+                given = os.path.relpath(given, csv_path.parent)
+            raise FashionLensError(f"{csv_path.name}:{row.line}: image {given!r} is outside the upload "
+                                   "(absolute path or '..'); nothing imported")
+
+
+def remove_unused(staging: Staging, used: set[str]) -> None:
+    """Photos this import kept that no item uses (refused rows, a refused import)."""
+    for path in staging.created:
+        if str(path.resolve()) not in used:
+            path.unlink(missing_ok=True)
+
+
+def close_staging(staging: Staging) -> None:
+    shutil.rmtree(staging.folder, ignore_errors=True)
+
+
+def run_import(settings, analyzer, stage: Callable[[Staging], Path]) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, ImportStatus) of one import; `stage` fills the staging folder and names the CSV.
+    Runs in a worker thread with a catalogue connection of its own. Every attempt becomes the last import."""
+    from ..catalog.importer import import_products
+    from ..catalog.store import SQLiteStore
+    from ..insights import utc_now
+
+    status: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "state": "refused", "imported": 0, "unchanged": 0,
+                              "refused_rows": [], "started": utc_now(), "error": None}
+    staging, used, code = open_staging(settings.media_dir), set(), 422
+    try:
+        csv_path = stage(staging)
+        check_image_paths(csv_path, staging)
+        store = SQLiteStore(settings.catalog, create=True)
+        try:
+            report = import_products(csv_path, store, analyzer)
+            used = {item.image for item in store.find_items()}
+        finally:
+            store.close()
+        status.update(imported=report.new + report.updated, unchanged=report.unchanged,
+                      refused_rows=[{"line": b.line, "error": staging.public(b.reason)} for b in report.bad])
+        if report.imported:
+            status["state"], code = "done", 200
+        else:
+            status["error"] = f"nothing imported: {len(report.bad)} refused rows"
+    except TooLarge as error:
+        status["error"], code = str(error), 413
+    except FashionLensError as error:
+        status["error"] = staging.public(str(error))
+    finally:
+        remove_unused(staging, used)
+        close_staging(staging)
+    status["finished"] = utc_now()
+    write_text(settings.media_dir / LAST_IMPORT, json.dumps(status, indent=1))
+    return code, status
+
+
+def last_import(media_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((media_dir / LAST_IMPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,104 @@
+"""GET /health, POST /analyze and POST /recommend: a customer's photo -> garments -> catalogue products."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
+
+from ..analyzer import Analysis
+from ..catalog.recommend import check_model, recommend
+from ..checkpoint import atomic_write
+from ..errors import FashionLensError
+from ..images import load_image
+from ..insights import log_analysis, utc_now
+from .limits import read_upload
+from .routes_catalog import product_json
+from .schemas import SESSION_LENGTH, AnalyzeResponse, Channel, ErrorBody, Health, RecommendResponse
+from .state import ServiceState, service_state
+
+router = APIRouter(tags=["photos"])
+# what a photo upload may answer besides 200 (all {"error": "..."}), for the OpenAPI page
+PHOTO_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in (
+        (413, "The upload or the image's pixel count is over the limit."),
+        (422, "Not a usable image (empty, truncated, not an image) or a missing/invalid field."),
+        (503, "Too many photos waiting; the Retry-After header says when to try again."))}
+PHOTO = File(..., description="The customer's photo (JPEG, PNG, WebP...).")
+CHANNEL = Form("online", description="Where the photo was taken: online or store.")
+SESSION = Form(None, max_length=SESSION_LENGTH, description="A session id the customer consented to.")
+
+
+@router.get("/health", response_model=Health)
+async def health(state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+    """The service is up: the models it runs and the catalogue's size."""
+    items = await state.catalog.call(lambda store: store.count())
+    return {"status": "ok", "models": state.analyzer.description, "catalog_items": items}
+
+
+def analyse_photo(state: ServiceState, name: str, data: bytes) -> Analysis:
+    """Decode (content checked: EXIF rotation, pixel limit) and analyse one photo; a worker thread's job."""
+    image = load_image(data, max_pixels=state.settings.max_pixels, name=name)
+    if state.settings.store_photos:
+        kept = state.settings.media_dir / "photos" / f"{utc_now().replace(':', '')}-{uuid.uuid4().hex[:8]}.png"
+        atomic_write(kept, lambda temporary: image.save(temporary, format="PNG"))
+    return state.analyzer.analyze([image], [name])[0]
+
+
+async def analysed(state: ServiceState, photo: UploadFile) -> Analysis:
+    name, data = await read_upload(photo, state.settings.max_upload_bytes, "photo")
+    return await state.queue.run(analyse_photo, state, name, data)
+
+
+def photo_json(analysis: Analysis) -> dict[str, Any]:
+    return {"width": analysis.width, "height": analysis.height, "whole_image": not analysis.detected}
+
+
+@router.post("/analyze", response_model=AnalyzeResponse, responses=PHOTO_ERRORS)
+async def analyze(photo: UploadFile = PHOTO, channel: Channel = CHANNEL, session: str | None = SESSION,
+                  state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+    """The garments in a photo: box, region, category (top 3), dominant colour. Logs an insights event
+    (what was seen, never the photo)."""
+    analysis = await analysed(state, photo)
+    await state.catalog.call(lambda store: log_analysis(store, [analysis], channel, session))
+    return {**photo_json(analysis), "garments": [g.to_json() for g in analysis.garments]}
+
+
+def check_catalogue_model(store, model: dict[str, Any]) -> bool:
+    """False for an empty catalogue; 409 when its embeddings come from another model than the service's."""
+    if store.count() == 0:
+        return False
+    try:
+        check_model(store, model)
+    except FashionLensError as error:
+        raise HTTPException(409, str(error)) from None
+    return True
+
+
+@router.post("/recommend", response_model=RecommendResponse, responses={
+    **PHOTO_ERRORS, 409: {"model": ErrorBody, "description": "The catalogue was made by another model."}})
+async def recommend_products(photo: UploadFile = PHOTO,
+                             k: int = Form(4, ge=1, le=20, description="Products per list and garment."),
+                             channel: Channel = CHANNEL, session: str | None = SESSION,
+                             state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+    """For each garment of the photo: the k most similar products and k that complete the look, each
+    with why. Logs a recommendation event with the products recommended."""
+    model = state.analyzer.description
+    filled = await state.catalog.call(lambda store: check_catalogue_model(store, model))  # before the model work
+    analysis = await analysed(state, photo)
+
+    def pick(store) -> list:
+        found = recommend(analysis, state.catalog.index(), k) if filled else []
+        shown = list(dict.fromkeys(item_id for garment in found for item_id in garment.item_ids))
+        log_analysis(store, [analysis], channel, session, shown)
+        return found
+
+    found = await state.catalog.call(pick)
+    garments = [{"garment": r.garment.to_json(),
+                 "similar": [product_json(p.item, p.score, p.why) for p in r.similar],
+                 "complete_the_look": [product_json(p.item, p.score, p.why) for p in r.complete_the_look]}
+                for r in found]
+    if not filled:
+        garments = [{"garment": g.to_json(), "similar": [], "complete_the_look": []} for g in analysis.garments]
+    return {**photo_json(analysis), "garments": garments, "note": None if filled else "the catalogue is empty"}

@@ -1,0 +1,154 @@
+"""The catalogue: list and search (public), product images, status; import, update, delete (admin)."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from ..catalog.store import CatalogItem, Filters
+from ..records import REGIONS
+from ..taxonomy import region_of
+from .imports import last_import, run_import, stage_archive, stage_files
+from .limits import check_admin, read_upload
+from .schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
+from .state import ServiceState, service_state
+
+router = APIRouter(tags=["catalogue"])
+admin = APIRouter(tags=["catalogue (admin)"], dependencies=[Depends(check_admin)], responses={
+    401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key."},
+    403: {"model": ErrorBody, "description": "The service has no admin key configured."}})
+NOT_FOUND = {404: {"model": ErrorBody, "description": "No product with this id."}}
+IMPORT_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "properties": {
+        "archive": {"type": "string", "format": "binary",
+                    "description": "A .zip holding products.csv and the photos it names (paths relative to it)."},
+        "csv": {"type": "string", "format": "binary", "description": "Or: the product CSV (id,image,...) ..."},
+        "images": {"type": "array", "items": {"type": "string", "format": "binary"},
+                   "description": "... with its photos; the CSV's image column names their file names."}}}}}}}
+
+
+def product_json(item: CatalogItem, score: float | None = None, why: dict | None = None) -> dict[str, Any]:
+    """A product as the API shows it: the item without its server-side image path, plus its image URL."""
+    data = {key: value for key, value in item.to_json().items() if key != "image"}
+    data["image_url"] = f"/catalog/items/{quote(item.id, safe='')}/image"
+    if score is not None:
+        data.update(score=round(score, 4), why=why or {})
+    return data
+
+
+@router.get("/catalog/items", response_model=ItemList)
+async def list_items(q: str | None = Query(None, max_length=200, description="Part of the name or id."),
+                     category: str | None = None, region: str | None = None, color: str | None = None,
+                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                     state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+    """The catalogue's products, filtered and searched, a page at a time."""
+    if region is not None and region not in REGIONS:
+        raise HTTPException(422, f"region {region!r}: choose one of {', '.join(REGIONS)}")
+    filters = Filters(category=category or None, regions=None if region is None else (region,), color=color or None)
+    items = await state.catalog.call(lambda store: store.find_items(filters))
+    if q:
+        needle = q.casefold()
+        items = [item for item in items if needle in item.id.casefold() or needle in (item.name or "").casefold()]
+    return {"total": len(items), "items": [product_json(item) for item in items[offset:offset + limit]]}
+
+
+async def stored_item(state: ServiceState, item_id: str) -> CatalogItem:
+    found = await state.catalog.call(lambda store: store.get_items([item_id]))
+    if item_id not in found:
+        raise HTTPException(404, f"no product with id {item_id!r}")
+    return found[item_id]
+
+
+@router.get("/catalog/items/{item_id:path}/image", response_class=FileResponse, responses={
+    **NOT_FOUND, 200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The product photo."}})
+async def item_image(item_id: str, state: ServiceState = Depends(service_state)) -> FileResponse:
+    """The product's photo as imported."""
+    path = Path((await stored_item(state, item_id)).image)
+    if not path.is_file():
+        raise HTTPException(404, f"the photo of product {item_id!r} is missing on the server")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/catalog/status", response_model=CatalogStatus)
+async def catalog_status(state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+    """How many products, the model of their embeddings, and the last import through the service."""
+    items, model = await state.catalog.call(lambda store: (store.count(), store.model()))
+    return {"items": items, "model": model, "last_import": last_import(state.settings.media_dir)}
+
+
+async def staged_upload(request: Request, state: ServiceState):
+    """The import form, read only after the admin key was checked; a function that stages it."""
+    limit = state.settings.max_import_bytes
+    async with request.form(max_files=10_000, max_fields=20) as form:
+        archive, csv, images = form.get("archive"), form.get("csv"), form.getlist("images")
+        if isinstance(archive, UploadFile) == isinstance(csv, UploadFile):
+            raise HTTPException(422, "send either archive (a .zip) or csv with its images, as files")
+        if isinstance(archive, UploadFile):
+            name, data = await read_upload(archive, limit, "archive.zip")
+            return lambda staging: stage_archive(staging, name, data, limit)
+        csv_name, csv_data = await read_upload(csv, limit, "products.csv")
+        photos = [await read_upload(image, limit, "photo") for image in images if isinstance(image, UploadFile)]
+    return lambda staging: stage_files(staging, csv_name, csv_data, photos)
+
+
+@admin.post("/catalog/import", response_model=ImportStatus, openapi_extra=IMPORT_FORM, responses={
+    409: {"model": ErrorBody, "description": "Another import is running."},
+    413: {"model": ErrorBody, "description": "The upload is over the import limit."},
+    422: {"model": ImportStatus, "description": "Refused: state 'refused' and the reason in 'error'."}})
+async def import_products(request: Request, state: ServiceState = Depends(service_state)) -> Any:
+    """Add or update products from uploaded files (never server paths or URLs). Good rows are imported,
+    refused rows are listed with their CSV line; the catalogue is written in one transaction."""
+    stage = await staged_upload(request, state)
+    if not state.import_lock.acquire(blocking=False):
+        raise HTTPException(409, "another import is running; try again when it has finished")
+    try:
+        code, status = await run_in_threadpool(run_import, state.settings, state.analyzer, stage)
+    finally:
+        state.import_lock.release()
+    if code == 413:
+        raise HTTPException(413, status["error"])
+    return JSONResponse(ImportStatus(**status).model_dump(), status_code=code)
+
+
+def updated_item(store, item_id: str, changes: dict[str, Any]) -> CatalogItem:
+    """Write the changed fields (one transaction); the embedding stays, the region follows the category."""
+    item = store.get_items([item_id]).get(item_id)
+    if item is None:
+        raise HTTPException(404, f"no product with id {item_id!r}")
+    for name, value in changes.items():
+        setattr(item, name, value)
+    if "category" in changes:
+        item.region = region_of(item.category) or item.region
+    store.write_items([item], store.model())
+    return item
+
+
+@admin.put("/catalog/items/{item_id:path}", response_model=Product, responses=NOT_FOUND)
+async def update_item(item_id: str, update: ItemUpdate, state: ServiceState = Depends(service_state)) -> dict:
+    """Change a product's name, price, category or url (null clears the price)."""
+    changes = update.model_dump(exclude_unset=True)
+    if not changes:
+        raise HTTPException(422, "nothing to update: send name, price, category or url")
+    if changes.get("category", "") is None or changes.get("name", "") is None or changes.get("url", "") is None:
+        raise HTTPException(422, "only price may be null")
+    return product_json(await state.catalog.call(lambda store: updated_item(store, item_id, changes)))
+
+
+@admin.delete("/catalog/items/{item_id:path}", response_model=Deleted, responses=NOT_FOUND)
+async def delete_item(item_id: str, state: ServiceState = Depends(service_state)) -> dict[str, str]:
+    """Remove a product from the catalogue."""
+    def remove(store) -> None:
+        if item_id not in store.get_items([item_id]):
+            raise HTTPException(404, f"no product with id {item_id!r}")
+        store.remove_items([item_id])
+
+    await state.catalog.call(remove)
+    return {"deleted": item_id}

@@ -1,0 +1,71 @@
+"""GET /insights (+ its PNG charts) and POST /events: what customers wear and which products they click."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from ..insights import log_click, log_shown, summarize, write_charts
+from .schemas import ErrorBody, EventIn, Insights, Logged
+from .state import ServiceState, service_state
+
+router = APIRouter(tags=["insights"])
+CHARTS = ("shares", "trend")  # the PNGs insights.write_charts makes
+SINCE = Query(None, description="Only events from this date on (YYYY-MM-DD).")
+BY = Query("day", description="Trend periods: day or week.")
+
+
+async def summary(state: ServiceState, since: date | None, by: str) -> dict[str, Any]:
+    start = None if since is None else since.isoformat()
+    events = await state.catalog.call(lambda store: store.events(start))
+    return summarize(events, by)
+
+
+@router.get("/insights", response_model=Insights, responses={422: {"model": ErrorBody}})
+async def insights(since: date | None = SINCE, by: Literal["day", "week"] = BY,
+                   state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+    """Category, region and colour shares, trend, categories worn together, click-through; chart URLs."""
+    data = await summary(state, since, by)
+    query = urlencode({"by": by, **({"since": since.isoformat()} if since else {})})
+    data["charts"] = [f"/insights/charts/{name}.png?{query}" for name in CHARTS] if data["events"] else []
+    return data
+
+
+def draw_chart(state: ServiceState, data: dict[str, Any], name: str) -> bytes:
+    """One chart's PNG bytes; pyplot keeps global state, so one drawing at a time."""
+    with state.chart_lock, tempfile.TemporaryDirectory() as folder:
+        paths = write_charts(data, Path(folder))
+        return next(path for path in paths if path.stem == name).read_bytes()
+
+
+@router.get("/insights/charts/{name}.png", response_class=Response, responses={
+    200: {"content": {"image/png": {}}, "description": "The chart."}, 404: {"model": ErrorBody}})
+async def chart(name: str, since: date | None = SINCE, by: Literal["day", "week"] = BY,
+                state: ServiceState = Depends(service_state)) -> Response:
+    """A chart of GET /insights (shares or trend) for the same since/by."""
+    if name not in CHARTS:
+        raise HTTPException(404, f"no chart {name!r}; charts: {', '.join(CHARTS)}")
+    data = await summary(state, since, by)
+    png = await run_in_threadpool(draw_chart, state, data, name)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/events", response_model=Logged, status_code=202, responses={422: {"model": ErrorBody}})
+async def events(event: EventIn, state: ServiceState = Depends(service_state)) -> dict[str, int]:
+    """Products a page showed, or the one clicked; click-through counts clicks on recommended products."""
+    def log(store) -> None:
+        if event.kind == "click":
+            for item_id in event.item_ids:
+                log_click(store, item_id, event.channel, event.session)
+        else:
+            log_shown(store, event.item_ids, event.channel, event.session)
+
+    await state.catalog.call(log)
+    return {"logged": len(event.item_ids)}

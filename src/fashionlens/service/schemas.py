@@ -1,0 +1,181 @@
+"""The JSON of every request and response (Pydantic), as the service contract states it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Channel = Literal["online", "store"]
+SESSION_LENGTH = 200
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="One line saying what is wrong.")
+
+
+class CategoryScore(BaseModel):
+    category: str
+    score: float
+
+
+class Garment(BaseModel):
+    box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the uploaded photo after EXIF rotation.")
+    region: str | None
+    region_score: float | None = Field(description="The detector's confidence; null for the whole photo.")
+    category: str
+    category_score: float
+    top_categories: list[CategoryScore]
+    color: str
+    color_share: float
+    color_rgb: str
+
+
+class AnalyzeResponse(BaseModel):
+    width: int
+    height: int
+    whole_image: bool = Field(description="Nothing detected (or no detector): the photo is one garment.")
+    garments: list[Garment]
+
+
+class Product(BaseModel):
+    id: str
+    name: str
+    category: str | None
+    region: str | None
+    color: str | None
+    price: float | None
+    url: str
+    attributes: dict[str, str]
+    image_url: str
+
+
+class Recommended(Product):
+    score: float
+    why: dict[str, Any] = Field(description="The category, colour and scores behind the rank.")
+
+
+class GarmentRecommendations(BaseModel):
+    garment: Garment
+    similar: list[Recommended]
+    complete_the_look: list[Recommended]
+
+
+class RecommendResponse(BaseModel):
+    width: int
+    height: int
+    whole_image: bool
+    garments: list[GarmentRecommendations]
+    note: str | None = Field(None, description="Why the lists are empty, when they are.")
+
+
+class ItemList(BaseModel):
+    total: int = Field(description="Items matching the query, before limit and offset.")
+    items: list[Product]
+
+
+class ModelInfo(BaseModel):
+    id: str
+    classifier: str | None
+    detector: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    models: ModelInfo
+    catalog_items: int
+
+
+class RefusedRow(BaseModel):
+    line: int | None = Field(description="1-based line of the product CSV.")
+    error: str
+
+
+class ImportStatus(BaseModel):
+    id: str
+    state: Literal["done", "refused"]
+    imported: int = Field(description="Products added or changed.")
+    unchanged: int
+    refused_rows: list[RefusedRow]
+    started: str
+    finished: str
+    error: str | None = Field(None, description="Why nothing was imported (state 'refused').")
+
+
+class CatalogStatus(BaseModel):
+    items: int
+    model: dict[str, Any] | None
+    last_import: ImportStatus | None
+
+
+class ItemUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=500)
+    price: float | None = Field(None, ge=0)
+    category: str | None = Field(None, min_length=1, max_length=100)
+    url: str | None = Field(None, max_length=2000)
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["shown", "click"]
+    item_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=100)
+    channel: Channel = "online"
+    session: str | None = Field(None, max_length=SESSION_LENGTH)
+
+
+class Logged(BaseModel):
+    logged: int
+
+
+class Share(BaseModel):
+    count: int
+    share: float
+
+
+class TrendRow(BaseModel):
+    period: str
+    events: int
+    garments: int
+    categories: dict[str, int]
+
+
+class WornTogether(BaseModel):
+    categories: list[str]
+    count: int
+
+
+class ItemClicks(BaseModel):
+    id: str
+    shown: int
+    clicks: int
+    rate: float
+
+
+class ClickThrough(BaseModel):
+    recommended: int
+    clicked: int
+    rate: float | None
+    clicks_not_recommended: int
+    items: list[ItemClicks]
+
+
+class Insights(BaseModel):
+    events: int
+    by_kind: dict[str, int]
+    by_channel: dict[str, int]
+    garments: int
+    categories: dict[str, Share]
+    regions: dict[str, Share]
+    colors: dict[str, Share]
+    by: str
+    trend: list[TrendRow]
+    worn_together: list[WornTogether]
+    click_through: ClickThrough
+    charts: list[str] = Field(description="URLs of the PNG charts of the same query.")

@@ -1,0 +1,46 @@
+"""What a fashionlens service runs with: models, catalogue, limits. `fashionlens serve` fills it from options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import FashionLensError
+from ..images import MAX_PIXELS
+
+MB = 1024 * 1024
+
+
+@dataclass
+class ServiceSettings:
+    """The service's configuration (docs: /work/notes/service_contract.md).
+
+    detector, classifier: run directories or checkpoints; None = the shipped default models.
+    analyzer: an Analyzer already loaded (tests, an application embedding the service); it takes the
+        place of detector/classifier, so the models are never loaded twice.
+    catalog: the catalogue database, created empty when missing; media_dir: where imported product
+        photos (and, only with store_photos, customers' photos) are kept, default `<catalog>.media/`.
+    admin_key: the X-API-Key of the admin routes; None refuses them all (403).
+    """
+
+    catalog: Path = Path("catalog.db")
+    detector: Path | None = None
+    classifier: Path | None = None
+    whole_image: bool = False
+    analyzer: Any = None
+    media_dir: Path | None = None
+    admin_key: str | None = None
+    max_upload_bytes: int = 10 * MB  # one photo
+    max_import_bytes: int = 500 * MB  # a catalogue archive, packed and unpacked
+    max_pixels: int = MAX_PIXELS
+    max_pending: int = 8  # model requests waiting or running; more are answered 503
+    cors_origins: list[str] = field(default_factory=list)  # none: browsers may not call from other sites
+    store_photos: bool = False  # customers' photos are analysed in memory and forgotten
+
+    def __post_init__(self) -> None:
+        self.catalog = Path(self.catalog)
+        self.media_dir = Path(self.media_dir) if self.media_dir is not None else \
+            self.catalog.with_name(self.catalog.name + ".media")
+        if self.max_pending < 1:
+            raise FashionLensError(f"max_pending {self.max_pending}: must be at least 1")

@@ -1,0 +1,80 @@
+"""What the service holds while it runs: the models, the catalogue connection, the work queue."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from ..catalog.index import CatalogIndex, index_cache_path
+from ..catalog.store import SQLiteStore
+from .limits import SerialAnalyzer, WorkQueue
+from .settings import ServiceSettings
+
+T = TypeVar("T")
+
+
+class CatalogAccess:
+    """One SQLite connection shared by the worker threads, one call at a time: an sqlite3 connection is
+    not safe to use from two threads at once. Imports write through a connection of their own (WAL:
+    readers never wait for them); the index is rebuilt when the store's stamp says the items changed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.store = SQLiteStore(path, create=True, check_same_thread=False)
+        self.lock = threading.Lock()
+        self._index: CatalogIndex | None = None
+
+    def run(self, work: Callable[[SQLiteStore], T]) -> T:
+        """Run `work(store)` holding the lock (in a worker thread: it may wait for SQLite)."""
+        with self.lock:
+            return work(self.store)
+
+    async def call(self, work: Callable[[SQLiteStore], T]) -> T:
+        return await run_in_threadpool(self.run, work)
+
+    def index(self) -> CatalogIndex:
+        """The similarity index of the current items; call inside run()."""
+        if self._index is None or self._index.stamp != self.store.stamp():
+            self._index = CatalogIndex(self.store, index_cache_path(self.path))
+        return self._index
+
+    def close(self) -> None:
+        with self.lock:
+            self.store.close()
+
+
+@dataclass
+class ServiceState:
+    settings: ServiceSettings
+    analyzer: SerialAnalyzer
+    catalog: CatalogAccess
+    queue: WorkQueue
+    import_lock: threading.Lock = field(default_factory=threading.Lock)  # one import at a time
+    chart_lock: threading.Lock = field(default_factory=threading.Lock)  # pyplot is not thread-safe
+
+
+def load_analyzer(settings: ServiceSettings) -> Any:
+    """The given Analyzer, else one from the settings' runs (the shipped defaults where none is given)."""
+    if settings.analyzer is not None:
+        return settings.analyzer
+    from ..analyzer import Analyzer
+    from ..default_models import resolve_runs
+
+    detector, classifier = resolve_runs(settings.detector, settings.classifier, settings.whole_image)
+    return Analyzer.from_runs(detector, classifier)
+
+
+def open_state(settings: ServiceSettings) -> ServiceState:
+    analyzer = SerialAnalyzer(load_analyzer(settings))
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    return ServiceState(settings, analyzer, CatalogAccess(settings.catalog), WorkQueue(settings.max_pending))
+
+
+def service_state(request: Request) -> ServiceState:
+    """FastAPI dependency: the state the lifespan handler opened."""
+    return request.app.state.service

@@ -4,34 +4,28 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from ..catalog.store import CatalogItem, Filters
 from ..records import REGIONS
 from ..taxonomy import region_of
-from .imports import last_import, run_import, stage_archive, stage_files
+from .imports import Staging, last_import, run_import, stage_archive, stage_files
 from .limits import check_admin, read_upload
 from .schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
 from .state import ServiceState, service_state
 
 router = APIRouter(tags=["catalogue"])
+# app.py checks the key of these routes before their body is read, this dependency again after (and
+# it puts the X-API-Key header into the OpenAPI page)
 admin = APIRouter(tags=["catalogue (admin)"], dependencies=[Depends(check_admin)], responses={
     401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key."},
     403: {"model": ErrorBody, "description": "The service has no admin key configured."}})
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No product with this id."}}
-IMPORT_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "properties": {
-        "archive": {"type": "string", "format": "binary",
-                    "description": "A .zip holding products.csv and the photos it names (paths relative to it)."},
-        "csv": {"type": "string", "format": "binary", "description": "Or: the product CSV (id,image,...) ..."},
-        "images": {"type": "array", "items": {"type": "string", "format": "binary"},
-                   "description": "... with its photos; the CSV's image column names their file names."}}}}}}}
 
 
 def product_json(item: CatalogItem, score: float | None = None, why: dict | None = None) -> dict[str, Any]:
@@ -84,29 +78,35 @@ async def catalog_status(state: ServiceState = Depends(service_state)) -> dict[s
     return {"items": items, "model": model, "last_import": last_import(state.settings.media_dir)}
 
 
-async def staged_upload(request: Request, state: ServiceState):
-    """The import form, read only after the admin key was checked; a function that stages it."""
+async def staged_upload(state: ServiceState, archive: UploadFile | None, csv: UploadFile | None,
+                        images: list[UploadFile]) -> Callable[[Staging], Path]:
+    """The uploaded files read into memory (each within the import limit); a function that stages them."""
     limit = state.settings.max_import_bytes
-    async with request.form(max_files=10_000, max_fields=20) as form:
-        archive, csv, images = form.get("archive"), form.get("csv"), form.getlist("images")
-        if isinstance(archive, UploadFile) == isinstance(csv, UploadFile):
-            raise HTTPException(422, "send either archive (a .zip) or csv with its images, as files")
-        if isinstance(archive, UploadFile):
-            name, data = await read_upload(archive, limit, "archive.zip")
-            return lambda staging: stage_archive(staging, name, data, limit)
-        csv_name, csv_data = await read_upload(csv, limit, "products.csv")
-        photos = [await read_upload(image, limit, "photo") for image in images if isinstance(image, UploadFile)]
+    if (archive is None) == (csv is None):
+        raise HTTPException(422, "send either archive (a .zip) or csv with its images, as files")
+    if archive is not None:
+        name, data = await read_upload(archive, limit, "archive.zip")
+        return lambda staging: stage_archive(staging, name, data, limit)
+    csv_name, csv_data = await read_upload(csv, limit, "products.csv")
+    photos = [await read_upload(image, limit, "photo") for image in images]
     return lambda staging: stage_files(staging, csv_name, csv_data, photos)
 
 
-@admin.post("/catalog/import", response_model=ImportStatus, openapi_extra=IMPORT_FORM, responses={
+@admin.post("/catalog/import", response_model=ImportStatus, responses={
     409: {"model": ErrorBody, "description": "Another import is running."},
     413: {"model": ErrorBody, "description": "The upload is over the import limit."},
     422: {"model": ImportStatus, "description": "Refused: state 'refused' and the reason in 'error'."}})
-async def import_products(request: Request, state: ServiceState = Depends(service_state)) -> Any:
+async def import_products(
+        archive: UploadFile | None = File(None, description="A .zip holding products.csv and the photos it "
+                                                            "names (paths relative to the CSV)."),
+        csv: UploadFile | None = File(None, description="Or: a product CSV (id,image[,name,price,category,"
+                                                        "url,...]) ..."),
+        images: list[UploadFile] = File([], description="... with its photos; the CSV's image column names "
+                                                        "their file names."),
+        state: ServiceState = Depends(service_state)) -> Any:
     """Add or update products from uploaded files (never server paths or URLs). Good rows are imported,
     refused rows are listed with their CSV line; the catalogue is written in one transaction."""
-    stage = await staged_upload(request, state)
+    stage = await staged_upload(state, archive, csv, images)
     if not state.import_lock.acquire(blocking=False):
         raise HTTPException(409, "another import is running; try again when it has finished")
     try:

@@ -1,0 +1,57 @@
+"""`fashionlens serve`: the web service (API + pages) for shops and customers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .analyze import CLASSIFIER_HELP, DETECTOR_HELP, WHOLE_HELP
+from .app import app
+from .catalog import CATALOG_OPTION
+
+ADMIN_KEY_VARIABLE = "FASHIONLENS_ADMIN_KEY"
+
+
+@app.command("serve")
+def serve_command(
+    detector: Optional[Path] = typer.Option(None, "--detector", help=DETECTOR_HELP),
+    classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP + " Must be the "
+                                                                         "catalogue's model."),
+    whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
+    catalog: Path = CATALOG_OPTION,
+    media_dir: Optional[Path] = typer.Option(None, "--media-dir", help="Where imported product photos are kept; "
+                                                                       "default: <catalog>.media/ beside it."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    cors_origin: list[str] = typer.Option([], "--cors-origin", help="A web site allowed to call the API from "
+                                                                    "browsers, repeatable (default: none)."),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.1, help="Largest photo upload."),
+    max_pending: int = typer.Option(8, "--max-pending", min=1, help="Photos waiting for the models before "
+                                                                    "more are answered 503 (busy)."),
+    store_photos: bool = typer.Option(False, "--store-photos", help="Keep customers' photos in "
+                                                                    "<media-dir>/photos (off: never stored)."),
+) -> None:
+    """Serve the API (/docs), the customer page (/) and the retailer dashboard (/dashboard).
+
+    Admin routes (import, update, delete) need FASHIONLENS_ADMIN_KEY set; clients send it as X-API-Key.
+
+    Example: FASHIONLENS_ADMIN_KEY=s3cret fashionlens serve --catalog shop.db --classifier runs/clothing --port 8000
+    """
+    import uvicorn
+
+    from ..service import ServiceSettings, create_app
+    from ..service.state import load_analyzer
+
+    settings = ServiceSettings(catalog=catalog, detector=detector, classifier=classifier, whole_image=whole_image,
+                               media_dir=media_dir, admin_key=os.environ.get(ADMIN_KEY_VARIABLE) or None,
+                               max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pending=max_pending,
+                               cors_origins=list(cors_origin), store_photos=store_photos)
+    # loaded here, before the port opens, so a wrong run directory is one line of error, not a traceback
+    settings.analyzer = load_analyzer(settings)
+    if settings.admin_key is None:
+        typer.echo(f"note: {ADMIN_KEY_VARIABLE} is not set; the admin routes (import, update, delete) are off",
+                   err=True)
+    uvicorn.run(create_app(settings), host=host, port=port)

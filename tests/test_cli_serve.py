@@ -1,0 +1,66 @@
+"""`fashionlens serve`: options and the admin key reach the service; bad runs fail in one line before
+any port is opened."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fashionlens.analyzer import model_fingerprint
+from fashionlens.checkpoint import save_checkpoint
+from tiny_models import random_checkpoint
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """uvicorn.run replaced: records the app, host and port it was given."""
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    return calls
+
+
+def test_help_teaches_with_an_example(fashionlens):
+    done = fashionlens("serve", "--help")
+    assert done.returncode == 0
+    assert "Example: FASHIONLENS_ADMIN_KEY=" in done.stdout and "fashionlens serve --catalog" in done.stdout
+
+
+def test_serve_runs_the_service_with_the_options_and_the_admin_key(tmp_path, fashionlens, served, monkeypatch):
+    checkpoint = random_checkpoint()
+    save_checkpoint(checkpoint, tmp_path / "classifier.pt")
+    monkeypatch.setenv("FASHIONLENS_ADMIN_KEY", "k-123")
+    done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--whole-image", "--catalog",
+                       tmp_path / "shop.db", "--port", "8123", "--cors-origin", "https://shop.example")
+    assert done.returncode == 0, done.stderr
+    [(app, options)] = served
+    assert options == {"host": "127.0.0.1", "port": 8123}
+    with TestClient(app) as client:
+        health = client.get("/health").json()
+        no_key = client.delete("/catalog/items/X")
+        with_key = client.delete("/catalog/items/X", headers={"X-API-Key": "k-123"})
+        allowed = client.get("/health", headers={"Origin": "https://shop.example"})
+        foreign = client.get("/health", headers={"Origin": "https://other.example"})
+    assert health["models"]["id"] == model_fingerprint(checkpoint) and health["catalog_items"] == 0
+    assert (no_key.status_code, with_key.status_code) == (401, 404)  # 404: the key let it through
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_without_the_key_variable_admin_routes_are_off(tmp_path, fashionlens, served, monkeypatch):
+    save_checkpoint(random_checkpoint(), tmp_path / "classifier.pt")
+    monkeypatch.delenv("FASHIONLENS_ADMIN_KEY", raising=False)
+    done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--catalog", tmp_path / "shop.db",
+                       "--whole-image")
+    assert "FASHIONLENS_ADMIN_KEY is not set" in done.stderr
+    with TestClient(served[0][0]) as client:
+        refused = client.delete("/catalog/items/X", headers={"X-API-Key": ""})
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "admin key not configured; start the service with FASHIONLENS_ADMIN_KEY set"}
+
+
+def test_a_wrong_run_fails_in_one_line_before_serving(tmp_path, fashionlens, served):
+    done = fashionlens("serve", "--classifier", tmp_path / "missing", "--catalog", tmp_path / "shop.db")
+    assert done.returncode == 2 and served == []
+    assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: checkpoint not found"]

@@ -70,7 +70,7 @@ def tiny_settings(root: Path, **changes):
                               **changes})
 
 
-def import_catalogue(settings, products: list[tuple] = PRODUCTS) -> None:
+def import_catalogue(settings, products: list[tuple] = PRODUCTS, analyzer=None) -> None:
     """Fill the settings' catalogue through the importer (what POST /catalog/import runs)."""
     from fashionlens.catalog.importer import import_products
     from fashionlens.catalog.store import SQLiteStore
@@ -82,7 +82,7 @@ def import_catalogue(settings, products: list[tuple] = PRODUCTS) -> None:
         (folder / "images" / f"{item_id.lower()}.jpg").write_bytes(photo_bytes(color))
     store = SQLiteStore(settings.catalog, create=True)
     try:
-        report = import_products(folder / "products.csv", store, settings.analyzer)
+        report = import_products(folder / "products.csv", store, analyzer or settings.analyzer)
     finally:
         store.close()
     assert report.new == len(products), report.bad
@@ -118,8 +118,8 @@ def tiny_client(root: Path, catalogue: bool = True, **changes):
     from fashionlens.service import create_app
 
     settings = tiny_settings(root, **changes)
-    if catalogue:
-        import_catalogue(settings)
+    if catalogue:  # made by the tiny model of seed 0, whatever analyzer the service was given
+        import_catalogue(settings, analyzer=random_analyzer() if "analyzer" in changes else None)
     with TestClient(create_app(settings)) as client:
         yield client, settings
 

@@ -125,6 +125,16 @@ def test_recommend_on_an_empty_catalogue_says_so(tmp_path):
     assert body["garments"][0]["garment"]["box"] == [0.0, 0.0, 32.0, 32.0]
 
 
+def test_recommend_refuses_a_catalogue_made_by_another_model(tmp_path):
+    with tiny_client(tmp_path, analyzer=random_analyzer(seed=1)) as (client, settings):
+        settings_model = client.get("/health").json()["models"]["id"]
+        response = client.post("/recommend", files=upload(photo_bytes()))
+        events = client.get("/insights").json()["events"]
+    assert response.status_code == 409 and events == 0
+    error = response.json()["error"]
+    assert f"not by {settings_model}" in error and "fashionlens catalog reindex" in error
+
+
 def test_import_through_the_api_keeps_good_rows_and_names_refused_ones(tmp_path):
     archive = product_zip(PRODUCTS[:3] + [("BROKEN", "Broken", "1", "", None)],
                           extra={"images/broken.jpg": b"this is text, not a photo"})

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from . import routes_analyze, routes_catalog, routes_insights
 from .handlers import error, install_handlers
-from .limits import API_KEY_HEADER, check_admin
+from .limits import API_KEY_HEADER, check_admin, size_text
 from .settings import ServiceSettings
 from .state import open_state
 
@@ -35,12 +35,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                   description="Garments in a photo, similar and complete-the-look products from the shop's "
                               "catalogue, and insights on what customers wear. Errors: {\"error\": \"...\"}.")
     photo_limit = settings.max_upload_bytes + FORM_OVERHEAD
+    import_limit = settings.max_import_bytes + FORM_OVERHEAD
     app.include_router(routes_analyze.router, max_body_size=photo_limit)
     app.include_router(routes_catalog.router, max_body_size=photo_limit)
-    app.include_router(routes_catalog.admin, max_body_size=settings.max_import_bytes + FORM_OVERHEAD)
+    app.include_router(routes_catalog.admin, max_body_size=import_limit)
     app.include_router(routes_insights.router, max_body_size=photo_limit)
     install_handlers(app)
-    guard_admin_routes(app)
+    check_before_the_body(app, photo_limit, import_limit)
     if settings.cors_origins:  # closed unless origins are configured: other sites' pages may not call us
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -51,17 +52,22 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     return app
 
 
-def guard_admin_routes(app: FastAPI) -> None:
-    """Check the admin key before FastAPI reads an admin route's body: without the key no one makes the
-    server receive a 500 MB upload (the route's own check would come after the upload)."""
+def check_before_the_body(app: FastAPI, photo_limit: int, import_limit: int) -> None:
+    """The admin key and a declared Content-Length, checked before FastAPI reads a body: without the key
+    no one makes the server receive a 500 MB upload, and an oversize body is refused unread. (The routers'
+    max_body_size still counts the bytes of bodies sent without a length.)"""
     admin_routes = [(route.methods, route.path_regex) for route in routes_catalog.admin.routes]
 
     @app.middleware("http")
-    async def admin_key_first(request: Request, call_next):
+    async def before_the_body(request: Request, call_next):
         path = request.scope["path"]
-        if any(request.method in methods and regex.match(path) for methods, regex in admin_routes):
+        admin = any(request.method in methods and regex.match(path) for methods, regex in admin_routes)
+        if admin:
             try:
                 check_admin(request)
             except HTTPException as refused:
                 return error(refused.status_code, refused.detail)
+        declared, limit = request.headers.get("content-length", ""), import_limit if admin else photo_limit
+        if declared.isdigit() and int(declared) > limit:
+            return error(413, f"request body too large ({size_text(int(declared))}, limit {size_text(limit)})")
         return await call_next(request)

@@ -50,7 +50,8 @@ class Staging:
     def add_photo(self, parts: tuple[str, ...], data: bytes) -> None:
         digest = hashlib.sha256(data).hexdigest()
         suffix = PurePosixPath(parts[-1]).suffix.lower()
-        kept = self.media / "products" / digest[:2] / (digest + (suffix if re.fullmatch(r"\.[a-z0-9]{1,6}", suffix) else ""))
+        suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,6}", suffix) else ""
+        kept = self.media / "products" / digest[:2] / (digest + suffix)
         if not kept.exists():
             atomic_write(kept, lambda temporary: temporary.write_bytes(data))
             self.created.append(kept)

@@ -80,9 +80,9 @@ class SerialAnalyzer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._analyzer, name)
 
-    def analyze(self, images: list, names: list[str]) -> list:
+    def analyze(self, *args: Any, **options: Any) -> list:
         with self._lock:
-            return self._analyzer.analyze(images, names)
+            return self._analyzer.analyze(*args, **options)
 
 
 def check_admin(request: Request) -> None:

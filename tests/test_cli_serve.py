@@ -64,3 +64,11 @@ def test_a_wrong_run_fails_in_one_line_before_serving(tmp_path, fashionlens, ser
     done = fashionlens("serve", "--classifier", tmp_path / "missing", "--catalog", tmp_path / "shop.db")
     assert done.returncode == 2 and served == []
     assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: checkpoint not found"]
+
+
+def test_a_file_that_is_no_catalogue_fails_in_one_line(tmp_path, fashionlens, served):
+    save_checkpoint(random_checkpoint(), tmp_path / "classifier.pt")
+    (tmp_path / "notes.db").write_text("not a database, " * 100)
+    done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--catalog", tmp_path / "notes.db")
+    assert done.returncode == 2 and served == []
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'notes.db'}: not a fashionlens catalogue")

@@ -42,6 +42,7 @@ def serve_command(
     """
     import uvicorn
 
+    from ..catalog.store import SQLiteStore
     from ..service import ServiceSettings, create_app
     from ..service.state import load_analyzer
 
@@ -49,8 +50,9 @@ def serve_command(
                                media_dir=media_dir, admin_key=os.environ.get(ADMIN_KEY_VARIABLE) or None,
                                max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pending=max_pending,
                                cors_origins=list(cors_origin), store_photos=store_photos)
-    # loaded here, before the port opens, so a wrong run directory is one line of error, not a traceback
+    # loaded here, before the port opens, so a wrong run or database is one line of error, not a traceback
     settings.analyzer = load_analyzer(settings)
+    SQLiteStore(settings.catalog, create=True).close()
     if settings.admin_key is None:
         typer.echo(f"note: {ADMIN_KEY_VARIABLE} is not set; the admin routes (import, update, delete) are off",
                    err=True)

@@ -28,13 +28,13 @@ def page(name: str) -> FileResponse:
     return FileResponse(STATIC_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])  # HEAD: uptime checks
 def customer_page() -> FileResponse:
     """Upload or take a photo; see the garments found and the products that match or complete the look."""
     return page("index.html")
 
 
-@router.get("/dashboard")
+@router.api_route("/dashboard", methods=["GET", "HEAD"])
 def retailer_page() -> FileResponse:
     """Insight charts and key numbers, the searchable catalogue and the last import."""
     return page("dashboard.html")

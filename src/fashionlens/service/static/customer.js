@@ -77,24 +77,31 @@ function drawBoxes() {
   overlay.setAttribute("viewBox", `0 0 ${shownWidth} ${shownHeight}`);
   overlay.setAttribute("width", shownWidth);
   overlay.setAttribute("height", shownHeight);
-  overlay.replaceChildren(...garments.map(({ garment }, index) => {
+  overlay.replaceChildren();
+  const labels = []; // placed label rectangles: a label moves down until it covers no other
+  garments.forEach(({ garment }, index) => {
     const [x1, y1, x2, y2] = garment.box;
     const group = svg("g", { class: `garment-box tone-${index % 6}`, "data-index": index },
       svg("title", {}, garmentTitle(garment, index)),
       svg("rect", { class: "box", x: x1 * sx, y: y1 * sy, width: (x2 - x1) * sx, height: (y2 - y1) * sy, rx: 4 }));
     overlay.append(group); // in the document, so the label's text can be measured
-    addLabel(group, `${index + 1} ${garment.category} · ${garment.color}`, x1 * sx, y1 * sy, shownWidth);
-    return group;
-  }));
+    addLabel(group, `${index + 1} ${garment.category} · ${garment.color}`, x1 * sx, y1 * sy, shownWidth, labels);
+  });
 }
 
-function addLabel(group, text, x, y, maxWidth) {
-  const background = svg("rect", { class: "label-bg", rx: 3, height: 20 });
+const LABEL_HEIGHT = 20;
+
+function addLabel(group, text, x, y, maxWidth, placed) {
+  const background = svg("rect", { class: "label-bg", rx: 3, height: LABEL_HEIGHT });
   const label = svg("text", { class: "label" }, text);
   group.append(background, label);
   const width = label.getComputedTextLength() + 12;
   const left = Math.max(0, Math.min(x, maxWidth - width));
-  const top = Math.max(0, y);
+  let top = Math.max(0, y);
+  const overlaps = (other) => left < other.left + other.width && other.left < left + width &&
+    top < other.top + LABEL_HEIGHT && other.top < top + LABEL_HEIGHT;
+  while (placed.some(overlaps)) top += LABEL_HEIGHT + 2;
+  placed.push({ left, top, width });
   background.setAttribute("x", left);
   background.setAttribute("y", top);
   background.setAttribute("width", width);
@@ -141,7 +148,7 @@ function card(item, why) {
   const name = item.name || item.id;
   const content = [
     el("img", { src: productImage(item), alt: `${name}, ${item.color ?? ""} ${item.category ?? ""}`.trim(),
-      loading: "lazy", width: 160, height: 160 }),
+      width: 160, height: 160 }),
     el("span", { class: "card-name" }, name),
     el("span", { class: "card-price" }, price(item.price)),
     el("span", { class: "card-why" }, why),
@@ -157,8 +164,8 @@ function card(item, why) {
 function similarWhy(item) {
   const why = item.why ?? {};
   const parts = [`${percent(why.similarity ?? item.score)} alike`];
-  if (why.category) parts.push(why.same_category ? `also a ${why.category}` : `a ${why.category}`);
-  if (why.color) parts.push(why.same_color ? `same colour (${why.color})` : `in ${why.color}`);
+  if (why.category) parts.push(why.same_category ? "same category" : `category ${why.category}`);
+  if (why.color) parts.push(why.same_color ? "same colour" : `colour ${why.color}`);
   return `Similar: ${parts.join(" · ")}`;
 }
 
@@ -166,7 +173,7 @@ function completingWhy(item, garment) {
   const why = item.why ?? {};
   const parts = [];
   if (why.category_worn_with !== undefined) {
-    parts.push(`${why.category} goes with ${garment.category} in ${percent(why.category_worn_with)} of street looks`);
+    parts.push(`${why.category} is worn with ${garment.category} in ${percent(why.category_worn_with)} of street looks`);
   }
   if (why.color_worn_with !== undefined) {
     parts.push(`${percent(why.color_worn_with)} of garments worn with ${garment.color} are ${why.color}`);

@@ -41,6 +41,7 @@ function showNumbers(insights, status) {
   const kinds = insights.by_kind ?? {};
   const ctr = insights.click_through ?? {};
   const numbers = [
+    ["Events", insights.events],
     ["Photos analysed", (kinds.analysis ?? 0) + (kinds.recommendation ?? 0)],
     ["Garments seen", insights.garments],
     ["Products recommended", ctr.recommended ?? 0],
@@ -137,7 +138,7 @@ function catalogRow(item) {
   return el("tr", {},
     el("td", {}, el("img", { src: productImage(item), alt: name, loading: "lazy", width: 48, height: 48 })),
     el("td", {}, el("code", {}, item.id)), el("td", {}, name), el("td", {}, item.category ?? ""),
-    el("td", {}, item.region ?? ""), el("td", {}, item.color ?? ""), el("td", { class: "number" }, price(item.price)));
+    el("td", {}, item.region ?? "–"), el("td", {}, item.color ?? ""), el("td", { class: "number" }, price(item.price)));
 }
 
 insightsForm.addEventListener("submit", (event) => {

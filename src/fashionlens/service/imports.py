@@ -156,7 +156,10 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path]) -> tuple[in
                               "refused_rows": [], "started": utc_now(), "error": None}
     staging, used, code = open_staging(settings.media_dir), set(), 422
     try:
-        csv_path = stage(staging)
+        try:
+            csv_path = stage(staging)
+        except OSError as error:  # entries that cannot coexist on disk (a file and a folder of one name)
+            raise FashionLensError(f"the upload cannot be unpacked ({error.strerror or error})") from None
         check_image_paths(csv_path, staging)
         store = SQLiteStore(settings.catalog, create=True)
         try:

@@ -1,0 +1,207 @@
+"""The two web pages in a real browser (headless Chromium driven by Playwright) against a real server on
+loopback, with tiny models: the customer uploads a photo, sees its garments boxed and the products as
+cards, clicks one (the click reaches the insights); an API error reaches the customer in words; the
+retailer's dashboard loads its charts, key numbers and the searchable catalogue.
+
+Without /usr/bin/chromium the tests are skipped, unless FASHIONLENS_REQUIRE_BROWSER=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service_testing import PRODUCTS, tiny_live_server
+from test_analyzer import LOWER_BOX, UPPER_BOX, stand_in_analyzer
+from test_service import street_photo_bytes
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the networking flags Chromium waits on services it cannot reach on a closed network.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 30_000
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("FASHIONLENS_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, and FASHIONLENS_REQUIRE_BROWSER=1 requires the browser tests to run")
+    pytest.skip(f"{reason}; install it with `apt-get install -y chromium` to run the browser tests")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        unavailable(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright Python package is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; JavaScript exceptions and console errors (a CSP refusal among them) are collected
+    in page.problems, except the browser's own note about an HTTP error status."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(TIMEOUT_MS)
+    opened.problems = []
+    opened.on("pageerror", lambda error: opened.problems.append(str(error)))
+    opened.on("console", lambda message: opened.problems.append(message.text)
+              if message.type == "error" and "Failed to load resource" not in message.text else None)
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def two_garment_server(tmp_path):
+    """The live server of service_testing, its detector a stand-in that finds an upper and a lower garment."""
+    analyzer, _ = stand_in_analyzer([(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8)])
+    with tiny_live_server(tmp_path, analyzer=analyzer) as server:
+        yield server
+
+
+def insights(server) -> dict:
+    return httpx.get(f"{server.url}/insights", timeout=30).json()
+
+
+def upload(page, data: bytes, name: str, mime: str):
+    """Choose a file in the page's photo input; returns the /recommend response the page received."""
+    with page.expect_response(lambda response: response.url.endswith("/recommend")) as answer:
+        page.get_by_label("Take or choose a photo").set_input_files(files={"name": name, "mimeType": mime,
+                                                                            "buffer": data})
+    return answer.value
+
+
+def is_click(response) -> bool:
+    return response.url.endswith("/events") and response.request.post_data_json["kind"] == "click"
+
+
+def wait_until(predicate, page, what: str):
+    for _ in range(100):
+        if predicate():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counted(two_garment_server, page):
+    server = two_garment_server
+    shown_reports = []  # item_ids of each "shown" event the page sends
+    page.on("request", lambda request: shown_reports.append(request.post_data_json["item_ids"])
+            if request.url.endswith("/events") and request.post_data_json["kind"] == "shown" else None)
+    page.goto(f"{server.url}/")
+    photo_input = page.get_by_label("Take or choose a photo")
+    assert (photo_input.get_attribute("accept"), photo_input.get_attribute("capture")) == ("image/*", "environment")
+
+    answer = upload(page, street_photo_bytes(), "street.png", "image/png")
+    assert answer.status == 200
+    result = answer.json()
+    garments = result["garments"]
+    assert len(garments) == 2
+    products = [p for found in garments for p in found["similar"] + found["complete_the_look"]]
+    cards = page.locator(".card")
+    cards.nth(len(products) - 1).wait_for()
+    assert cards.count() == len(products)
+    assert page.get_by_role("status").inner_text() == "2 garments found."
+
+    # the photo is shown from the browser's memory, one box per garment, scaled to the displayed size
+    photo = page.locator("#photo-view")
+    assert photo.get_attribute("src").startswith("blob:")
+    shown_width, shown_height = photo.evaluate("img => [img.clientWidth, img.clientHeight]")
+    assert shown_width > result["width"]  # drawn larger than the 64 px photo: the scale matters
+    rects = page.locator("#boxes rect.box")
+    assert rects.count() == len(garments)
+    for rect, found in zip(rects.all(), garments):
+        x1, y1, x2, y2 = found["garment"]["box"]
+        drawn = [float(rect.get_attribute(name)) for name in ("x", "y", "width", "height")]
+        scale_x, scale_y = shown_width / result["width"], shown_height / result["height"]
+        assert drawn == pytest.approx([x1 * scale_x, y1 * scale_y, (x2 - x1) * scale_x, (y2 - y1) * scale_y], abs=0.01)
+    labels = page.locator("#boxes text.label").all_text_contents()
+    assert labels == [f"{i + 1} {f['garment']['category']} · {f['garment']['color']}" for i, f in enumerate(garments)]
+
+    # cards in the API's order: photo (loaded from image_url), name, price, why in words
+    first = garments[0]["similar"][0]
+    card = cards.first
+    assert card.locator("img").get_attribute("src") == first["image_url"]
+    wait_until(lambda: card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0"), page,
+               "the product photo")
+    assert card.locator(".card-name").inner_text() == first["name"]
+    assert card.locator(".card-price").inner_text() == f"{first['price']:.2f}"
+    assert card.locator(".card-why").inner_text().startswith(f"Similar: {round(first['score'] * 100)}% alike")
+    completing = page.locator(".garment").first.locator(".product-row").nth(1).locator(".card-why").first
+    assert completing.inner_text().startswith("Completes the look: ")
+
+    # a click with the mouse and one with the keyboard (Enter on the focused card) each reach the insights
+    with page.expect_response(is_click) as clicked:
+        card.click()
+    assert clicked.value.status == 202 and clicked.value.request.post_data_json == {
+        "kind": "click", "item_ids": [first["id"]], "channel": "online"}
+    second = cards.nth(1)
+    second.focus()
+    with page.expect_response(is_click):
+        page.keyboard.press("Enter")
+
+    # scrolled to the end, every card has been on screen: each product reported as shown exactly once
+    page.mouse.wheel(0, 10_000)
+    unique = {p["id"] for p in products}
+    wait_until(lambda: sorted(sum(shown_reports, [])) == sorted(unique), page, "the shown events")
+    counted = insights(server)
+    assert counted["by_kind"] == {"click": 2, "recommendation": 1, "shown": len(shown_reports)}
+    assert counted["click_through"]["clicked"] == 2  # both clicked products had been recommended
+    assert counted["click_through"]["recommended"] == len(unique)
+    assert page.problems == []
+
+
+def test_customer_reads_the_apis_error_when_the_file_is_no_photo(live_server, page):
+    page.goto(f"{live_server.url}/")
+    answer = upload(page, b"these are my notes, not a photo", "notes.txt", "text/plain")
+    assert 400 <= answer.status < 500
+    error = page.get_by_role("alert")
+    error.wait_for()
+    assert error.inner_text() == answer.json()["error"] and "notes.txt" in error.inner_text()
+    assert page.locator(".card").count() == 0 and page.locator("#result").is_hidden()
+    assert page.problems == []
+
+
+def test_dashboard_shows_the_charts_numbers_and_the_searchable_catalogue(live_server, page):
+    url = live_server.url
+    photo = {"photo": ("tee.jpg", live_server.photos["TEE-RED"], "image/jpeg")}
+    recommended = httpx.post(f"{url}/recommend", files=photo, data={"k": "2"}, timeout=60).json()
+    clicked = recommended["garments"][0]["similar"][0]["id"]
+    httpx.post(f"{url}/events", json={"kind": "click", "item_ids": [clicked], "channel": "online"}, timeout=30)
+    summary = insights(live_server)
+    assert summary["charts"]
+
+    page.goto(f"{url}/dashboard")
+    charts = page.locator(".chart img")
+    charts.nth(len(summary["charts"]) - 1).wait_for()
+    assert charts.count() == len(summary["charts"])
+    page.wait_for_function("() => [...document.querySelectorAll('.chart img')]"
+                           ".every(img => img.complete && img.naturalWidth > 0)")
+    numbers = dict(zip(page.locator(".number-tile dt").all_inner_texts(),
+                       page.locator(".number-tile dd").all_inner_texts()))
+    rate = summary["click_through"]["rate"]
+    assert numbers["Events"] == str(summary["events"]) == "2"
+    assert numbers["Clicks on them"] == "1" and numbers["Click-through"] == f"{round(rate * 100)}%"
+    assert numbers["Catalogue items"] == str(len(PRODUCTS))
+
+    rows = page.locator("#catalog tbody tr")
+    rows.nth(len(PRODUCTS) - 1).wait_for()
+    assert sorted(rows.locator("td:nth-child(2)").all_inner_texts()) == sorted(p[0] for p in PRODUCTS)
+    page.get_by_label("Search").fill("blue")
+    wait_until(lambda: rows.count() == 1, page, "the search result")
+    assert rows.first.locator("td").nth(1).inner_text() == "PANTS-BLUE"
+    assert page.locator("#catalog-count").inner_text() == "1–1 of 1 items matching “blue”"
+    page.get_by_label("Search").fill("no such product")
+    wait_until(lambda: rows.count() == 0, page, "the empty search result")
+    assert page.locator("#catalog-count").inner_text() == "No item matches “no such product”."
+    assert f"{len(PRODUCTS)} items" in page.locator("#import-status").inner_text()
+    assert page.problems == []

@@ -46,7 +46,7 @@ function showNumbers(insights, status) {
     ["Garments seen", insights.garments],
     ["Products recommended", ctr.recommended ?? 0],
     ["Clicks on them", ctr.clicked ?? 0],
-    ["Click-through", ctr.rate === null || ctr.rate === undefined ? "–" : percent(ctr.rate)],
+    ["Click-through", ctr.rate === null || ctr.rate === undefined ? "–" : rate(ctr.rate)],
     ["Catalogue items", status.items],
   ];
   const list = document.getElementById("numbers");
@@ -78,7 +78,7 @@ function showClicked(ctr) {
   const items = (ctr?.items ?? []).slice(0, 8);
   document.getElementById("clicked").replaceChildren(items.length
     ? table(["Item", "Recommended", "Clicks", "Rate"],
-      items.map((item) => [item.id, item.shown, item.clicks, percent(item.rate)]), [1, 2, 3])
+      items.map((item) => [item.id, item.shown, item.clicks, rate(item.rate)]), [1, 2, 3])
     : el("p", { class: "muted" }, "No recommendations yet."));
 }
 
@@ -102,7 +102,7 @@ function showImport(status) {
   if (!last) {
     parts.push("No import through the service yet.");
   } else {
-    parts.push(`Last import ${last.state} ${last.finished ?? last.started ?? ""}: ${last.imported} imported, ` +
+    parts.push(`Last import (${last.state}, ${when(last.finished ?? last.started)}): ${last.imported} imported, ` +
       `${last.unchanged} unchanged, ${last.refused_rows.length} refused.`);
   }
   const box = document.getElementById("import-status");
@@ -112,6 +112,11 @@ function showImport(status) {
     box.append(el("ul", { class: "refused" }, refused.slice(0, 5).map((row) => el("li", {}, `line ${row.line}: ${row.error}`))));
   }
 }
+
+// click-through rates are often below 10%: one decimal there, so 0.8% does not read as 1%
+const rate = (value) => (value < 0.1 ? `${(value * 100).toFixed(1)}%` : percent(value));
+// "2026-11-28T00:22:24Z" -> "2026-11-28 00:22 UTC"
+const when = (time) => (time ? `${time.slice(0, 10)} ${time.slice(11, 16)} UTC` : "time unknown");
 
 async function loadCatalog() {
   const query = new URLSearchParams({ limit: PAGE_SIZE, offset });

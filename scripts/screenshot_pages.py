@@ -1,0 +1,110 @@
+"""Screenshots of the two web pages for the README: docs/figures/page_customer.png and page_dashboard.png.
+
+    .venv/bin/python scripts/screenshot_pages.py                      # all 250 sample products
+    .venv/bin/python scripts/screenshot_pages.py --products 80 --workdir /tmp/pages
+
+Starts `fashionlens serve` (the shipped default models) on loopback, imports the clothing sample through
+the API (POST /catalog/import, as a retailer would), posts a few embedded street photos to /recommend so
+the insights have data, then in headless Chromium: uploads one street photo on the customer page,
+screenshots it and clicks the first product (a real click event), and screenshots the dashboard.
+Needs /usr/bin/chromium (`apt-get install -y chromium`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from sample_service import sample_service, street_photos  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1280, "height": 1100}
+DASHBOARD_HEIGHT = 2300  # the charts, tables and the catalogue's first rows
+ALL_IMAGES_LOADED = """() => Promise.all([...document.images].map(img => {
+    img.loading = "eager";
+    return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
+}))"""
+
+
+def feed_insights(url: str, photos: list[Path]) -> None:
+    """Recommendations for a few street photos, from the shop and online, as customers would ask."""
+    for number, photo in enumerate(photos):
+        answer = httpx.post(f"{url}/recommend", timeout=300, data={"k": "4", "channel": ("store", "online")[number % 2]},
+                            files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")})
+        answer.raise_for_status()
+        print(f"  {photo.name}: {len(answer.json()['garments'])} garments", file=sys.stderr)
+
+
+def save(page, path: Path, **options) -> None:
+    """The screenshot written beside its target and renamed: never half a PNG."""
+    temporary = path.with_name(f".{path.stem}.partial.png")
+    page.screenshot(path=str(temporary), **options)
+    os.replace(temporary, path)
+
+
+def screenshot_customer(page, url: str, photo: Path, out: Path) -> None:
+    page.goto(f"{url}/")
+    with page.expect_response(lambda response: response.url.endswith("/recommend"), timeout=300_000):
+        page.get_by_label("Take or choose a photo").set_input_files(str(photo))
+    page.locator(".card").first.wait_for()
+    page.evaluate(ALL_IMAGES_LOADED)
+    page.wait_for_timeout(500)  # the "shown" report and the last layout
+    save(page, out / "page_customer.png")
+    with page.expect_response(lambda response: response.url.endswith("/events")
+                              and response.request.post_data_json["kind"] == "click"):
+        page.locator(".card").first.click()
+
+
+def screenshot_dashboard(page, url: str, out: Path) -> None:
+    page.goto(f"{url}/dashboard")
+    page.locator(".chart img").first.wait_for()
+    page.locator("#catalog tbody tr").first.wait_for()
+    page.evaluate(ALL_IMAGES_LOADED)
+    page.wait_for_timeout(500)
+    height = min(DASHBOARD_HEIGHT, page.evaluate("document.documentElement.scrollHeight"))
+    save(page, out / "page_dashboard.png", full_page=True, clip={"x": 0, "y": 0, "width": VIEWPORT["width"],
+                                                                 "height": height})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "figures")
+    parser.add_argument("--workdir", type=Path, help="Server catalogue and log (default: a temporary folder; "
+                                                     "a folder with a catalogue from an earlier run is reused).")
+    parser.add_argument("--products", type=int, help="Import only the first N sample products (default: all).")
+    parser.add_argument("--feed", type=int, default=6, help="Street photos posted before the screenshots.")
+    parser.add_argument("--photo", default="0003.jpg", help="The street photo shown on the customer page.")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    photos = street_photos()
+    shown = next((p for p in photos if p.name == args.photo), None)
+    if shown is None:
+        parser.error(f"--photo {args.photo}: not among the embedded street photos")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as temporary:
+        with sample_service(args.workdir or Path(temporary), args.products) as service:
+            if service.imported:
+                print(f"imported {service.imported['imported']} products", file=sys.stderr)
+            feed_insights(service.url, [p for p in photos if p != shown][:args.feed])
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport=VIEWPORT)
+                screenshot_customer(page, service.url, shown, args.out)
+                screenshot_dashboard(page, service.url, args.out)
+                browser.close()
+    print(f"wrote {args.out / 'page_customer.png'} and {args.out / 'page_dashboard.png'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

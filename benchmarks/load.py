@@ -1,0 +1,126 @@
+"""Load check of the web service: concurrent customers posting photos to POST /recommend.
+
+    .venv/bin/python benchmarks/load.py --clients 4 --seconds 20
+    .venv/bin/python benchmarks/load.py --clients 16 --seconds 120 --workdir /tmp/load   # the catalogue is kept
+
+Starts `fashionlens serve` (the shipped default models; the clothing sample imported through the API as
+its catalogue, scripts/sample_service.py) as a subprocess on 127.0.0.1, then N client threads, each with
+its own HTTP connection, post the embedded street photos in turn for a bounded time. Reports requests/s,
+latency p50/p90/p99/max of the answered requests, errors by HTTP status (503: the model queue was full,
+as designed under overload), and the server's resident memory (VmRSS of /proc/PID/status, Linux) at the
+start, middle and end of the load, with its peak (VmHWM). Results: benchmarks/results/load.json.
+Not a test: run it alone on the machine, as it saturates the CPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from fashionlens.checkpoint import write_text  # noqa: E402
+from sample_service import sample_service, street_photos  # noqa: E402
+
+REQUEST_TIMEOUT_S = 120.0
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident memory now (VmRSS) and its peak so far (VmHWM) of a process, in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = round(int(value.split()[0]) / 1024, 1)  # kB
+    return {"rss_mb": fields["VmRSS"], "peak_mb": fields["VmHWM"]}
+
+
+def client(url: str, photos: list[tuple[str, bytes]], first: int, deadline: float, k: int,
+           results: list[tuple[float, float, str]]) -> None:
+    """Post photos (from `first` on, in turn) until the deadline; (start, seconds, status) per request."""
+    with httpx.Client(timeout=REQUEST_TIMEOUT_S) as http:
+        number = first
+        while time.monotonic() < deadline:
+            name, data = photos[number % len(photos)]
+            number += 1
+            start = time.monotonic()
+            try:
+                answer = http.post(f"{url}/recommend", files={"photo": (name, data, "image/jpeg")},
+                                   data={"k": str(k), "channel": "online"})
+                status = str(answer.status_code)
+            except httpx.HTTPError as error:
+                status = type(error).__name__
+            results.append((start, time.monotonic() - start, status))
+
+
+def run_load(url: str, pid: int, clients: int, seconds: float, k: int) -> dict:
+    photos = [(path.name, path.read_bytes()) for path in street_photos()]
+    results: list[tuple[float, float, str]] = []  # list.append is atomic: the threads share it
+    memory = {"start": memory_mb(pid)}
+    begin = time.monotonic()
+    deadline = begin + seconds
+    threads = [threading.Thread(target=client, args=(url, photos, number * 7, deadline, k, results))
+               for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds / 2)
+    memory["middle"] = memory_mb(pid)
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - begin  # includes the last requests, started before the deadline
+    memory["end"] = memory_mb(pid)
+    return summarise(results, elapsed, memory)
+
+
+def summarise(results: list[tuple[float, float, str]], elapsed: float, memory: dict) -> dict:
+    statuses = Counter(status for _, _, status in results)
+    answered = np.array([seconds for _, seconds, status in results if status == "200"]) * 1000
+    latency = ({name: round(float(np.percentile(answered, q)), 1) for name, q in
+                (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))} if answered.size else {})
+    return {"requests": len(results), "ok": int(answered.size), "seconds": round(elapsed, 1),
+            "requests_per_s": round(len(results) / elapsed, 2), "ok_per_s": round(answered.size / elapsed, 2),
+            "latency_ms": latency, "errors": {s: n for s, n in sorted(statuses.items()) if s != "200"},
+            "server_memory": memory}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=4, help="Concurrent clients (threads).")
+    parser.add_argument("--seconds", type=float, default=20.0, help="How long the clients keep posting.")
+    parser.add_argument("--k", type=int, default=4, help="Products per garment asked for.")
+    parser.add_argument("--products", type=int, help="Import only the first N sample products (default: all 250).")
+    parser.add_argument("--workdir", type=Path, help="Catalogue and server log; reused when it holds a catalogue "
+                                                     "(default: a temporary folder).")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temporary:
+        with sample_service(args.workdir or Path(temporary), args.products) as service:
+            health = httpx.get(f"{service.url}/health", timeout=30).json()
+            print(f"server pid {service.process.pid}, {health['catalog_items']} products; "
+                  f"{args.clients} clients for {args.seconds:.0f} s", file=sys.stderr)
+            load_before = [round(v, 2) for v in os.getloadavg()]  # others' work on the machine skews the numbers
+            report = run_load(service.url, service.process.pid, args.clients, args.seconds, args.k)
+    report = {"clients": args.clients, "duration_s": args.seconds, "k": args.k, "catalog_items": health["catalog_items"],
+              "models": health["models"], **report,
+              "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "python": platform.python_version(),
+                          "platform": platform.platform()},
+              "command": "python benchmarks/load.py " + " ".join(sys.argv[1:])}
+    write_text(args.out, json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from fashionlens.errors import ImageError
-from fashionlens.images import image_size, load_image
+from fashionlens.images import image_size, load_image, load_image_with_size
 
 
 def save_with_orientation(path: Path, orientation: int) -> Path:
@@ -21,6 +21,19 @@ def save_with_orientation(path: Path, orientation: int) -> Path:
     exif[0x0112] = orientation
     image.save(path, exif=exif, quality=95)
     return path
+
+
+def test_draft_decodes_a_large_jpeg_smaller_and_tells_the_full_upright_size(tmp_path: Path):
+    path = tmp_path / "large.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 400x200, shown 200x400
+    Image.new("RGB", (400, 200), (0, 0, 255)).save(path, exif=exif, quality=95)
+    image, full_size = load_image_with_size(path, draft_size=(50, 50))
+    assert full_size == (200, 400) and image.size == (50, 100)  # 1/4 scale: both sides stay >= 50
+    assert load_image_with_size(path)[1] == (200, 400) and load_image(path).size == (200, 400)
+    png = tmp_path / "large.png"
+    Image.new("RGB", (400, 200)).save(png)
+    assert load_image_with_size(png, draft_size=(50, 50))[0].size == (400, 200)  # draft is JPEG only
 
 
 def test_exif_orientation_is_applied(tmp_path: Path):

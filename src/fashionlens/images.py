@@ -13,6 +13,7 @@ from .errors import ImageError, ImageTooLarge
 
 # 40 megapixels: larger than any camera photo a shop receives, far below a decompression bomb.
 MAX_PIXELS = 40_000_000
+ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 def load_image(
@@ -27,6 +28,22 @@ def load_image(
     `name` is used in error messages for bytes (an upload's file name). `draft_size` lets JPEG
     decode at a reduced scale when only a small image is needed (much faster for large photos).
     Raises ImageError naming the file for anything that is not a usable image.
+    """
+    return load_image_with_size(source, max_pixels=max_pixels, name=name, draft_size=draft_size)[0]
+
+
+def load_image_with_size(
+    source: str | Path | bytes,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    name: str | None = None,
+    draft_size: tuple[int, int] | None = None,
+) -> tuple[Image.Image, tuple[int, int]]:
+    """load_image(), and the photo's full upright size (width, height).
+
+    With `draft_size` a JPEG may decode at 1/2, 1/4 or 1/8 scale (Pillow's draft mode: the decoder
+    skips the fine DCT coefficients, never going below `draft_size` on either side); the full size
+    lets results found on the smaller image be reported in the original photo's pixels.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "<upload>")
     if isinstance(source, (str, Path)):
@@ -45,6 +62,7 @@ def load_image(
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageTooLarge(label, f"image too large ({width}x{height} pixels, limit {max_pixels})")
+            orientation = image.getexif().get(0x0112, 1)
             if draft_size is not None and image.format == "JPEG":
                 image.draft("RGB", draft_size)
             image.load()
@@ -56,7 +74,8 @@ def load_image(
         raise ImageTooLarge(label, "image too large (decompression bomb limit)") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(label, f"corrupt or truncated image ({error})") from None
-    return to_rgb(ImageOps.exif_transpose(image))
+    full_size = (height, width) if orientation in ROTATED else (width, height)
+    return to_rgb(ImageOps.exif_transpose(image)), full_size
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -93,4 +112,4 @@ def image_size(path: str | Path) -> tuple[int, int]:
         raise ImageError(path, "not a readable image: too large (decompression bomb limit)") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(path, f"not a readable image ({error})") from None
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return (height, width) if orientation in ROTATED else (width, height)

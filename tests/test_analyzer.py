@@ -37,6 +37,7 @@ class StandInDetector(nn.Module):
         self.answers = answers
 
     def forward(self, images):
+        self.inference_mode = torch.is_inference_mode_enabled()
         boxes = torch.tensor([b.as_list() for b, _, _ in self.answers], dtype=torch.float32).reshape(-1, 4)
         labels = torch.tensor([label for _, label, _ in self.answers], dtype=torch.int64)
         scores = torch.tensor([score for _, _, score in self.answers], dtype=torch.float32)
@@ -51,9 +52,11 @@ class MeanColorClassifier(nn.Module):
         self.backbone = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(3, len(CLASSES))
         self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.inference_mode: list[bool] = []
 
     def forward(self, images, geometry=None):
         self.seen.append((images.clone(), geometry.clone()))
+        self.inference_mode.append(torch.is_inference_mode_enabled())
         return self.head(self.backbone(images))
 
 
@@ -95,6 +98,37 @@ def test_classifier_sees_each_detection_crop_and_box_above_the_stored_threshold(
     assert lower.top_categories == [("Pants", pytest.approx(1.0))] and lower.region == "lower"
     assert (upper.color.name, lower.color.name) == ("Red", "Green")
     assert upper.embedding == pytest.approx((red / red.norm()).numpy(), abs=0.01)  # normalised features
+
+
+def test_each_photos_crops_share_one_classifier_call_in_inference_mode(tmp_path):
+    answers = [(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8), (Box(0, 0, 20, 20), 3, 0.7)]
+    analyzer, classifier = stand_in_analyzer(answers)
+    analyzer.batch_size = 4  # two photos of 3 garments: a batch of 4 would split the second photo
+    photo = street_photo(tmp_path)
+    analyses = analyzer.analyze_paths([photo, photo])
+    assert [len(a.garments) for a in analyses] == [3, 3]
+    assert [images.shape[0] for images, _ in classifier.seen] == [3, 3]
+    assert classifier.inference_mode == [True, True] and analyzer.detector.inference_mode
+
+
+def test_fast_decode_reports_boxes_in_the_original_pixels(tmp_path):
+    large = tmp_path / "large.jpg"  # the street photo at 8x: 512x384, much larger than the 64 px detector input
+    Image.open(street_photo(tmp_path)).resize((512, 384), Image.Resampling.NEAREST).save(large, quality=95)
+    results = {}
+    for fast in (False, True):
+        analyzer, _ = stand_in_analyzer([(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8)])
+        analyzer.fast_decode = fast
+        images, sizes = analyzer.load_images([large])
+        assert sizes == [(512, 384)] and images[0].size == ((256, 192) if fast else (512, 384))
+        results[fast] = analyzer.analyze(images, ["large"], sizes)[0]
+    full, fast = results[False], results[True]
+    assert (fast.width, fast.height) == (512, 384)
+    # the stand-in answers in the 64x48 detector input: x8 in the photo's pixels, however it was decoded
+    assert [g.box for g in fast.garments] == [g.box for g in full.garments] == [
+        Box(64, 32, 384, 176), Box(80, 192, 368, 368)]
+    assert [(g.category, g.color.name) for g in fast.garments] == [(g.category, g.color.name) for g in full.garments]
+    for quick, exact in zip(fast.garments, full.garments):
+        assert quick.category_score == pytest.approx(exact.category_score, abs=0.01)
 
 
 def test_nothing_detected_makes_the_whole_photo_one_garment(tmp_path):

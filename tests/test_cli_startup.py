@@ -9,7 +9,7 @@ import sys
 from fashionlens.cli import train, train_detector
 from fashionlens.models import classifier, detector
 
-HEAVY = ("torch", "torchvision", "sklearn", "scipy", "matplotlib", "pycocotools", "faiss")
+HEAVY = ("torch", "torchvision", "sklearn", "scipy", "matplotlib", "pycocotools", "faiss", "onnx", "onnxruntime")
 
 
 def test_importing_the_commands_loads_no_heavy_library():

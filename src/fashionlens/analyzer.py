@@ -6,16 +6,20 @@ also gets the box's geometry; categories are restricted to the detected region w
 it; nothing detected (or no detector) means the whole photo is one garment (flat-lay product photos).
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
 Inference is deterministic: eval mode, no randomness, outputs rounded in the JSON.
+
+Two backends run the same two models: "torch" (the checkpoints' modules) and "onnx" (onnx_runtime.py:
+the files `fashionlens export` writes, checked against PyTorch); the rest of the pipeline is one path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -28,7 +32,7 @@ from .data.classification import box_geometry, crop_with_margin
 from .data.detection import detection_transform
 from .data.transforms import classification_eval_transform
 from .errors import FashionLensError
-from .images import load_image
+from .images import load_image_with_size
 from .models.classifier import classifier_from_checkpoint
 from .models.detector import DEFAULT_SCORE_THRESHOLD, detections_of, detector_from_checkpoint
 from .records import Box, Detection
@@ -37,6 +41,10 @@ from .taxonomy import STREET_GARMENTS, map_labels, region_of
 TOP_K = 3
 MAX_GARMENTS = 20  # a photo of a few people; more detections are noise of an untrained detector
 DIGITS = 4  # scores and embeddings in the JSON: the same photo gives the same bytes
+BACKENDS = ("torch", "onnx")
+# fast_decode: a JPEG decodes at 1/2-1/8 scale while its shorter side stays at least this many times the
+# larger model input, so that a garment a quarter of the photo wide still fills the classifier's input
+DRAFT_MARGIN = 2
 
 
 @dataclass
@@ -112,39 +120,48 @@ class Analyzer:
 
     def __init__(self, classifier: nn.Module, classifier_checkpoint: dict[str, Any],
                  detector: nn.Module | None = None, detector_checkpoint: dict[str, Any] | None = None,
-                 *, top_k: int = TOP_K, batch_size: int = 16):
+                 *, top_k: int = TOP_K, batch_size: int = 16, fast_decode: bool = False):
+        """`classifier`, `detector`: torch modules, or onnx_runtime's OnnxClassifier / OnnxDetector with
+        their export's metadata as the "checkpoints". `fast_decode`: see load_images()."""
         self.classifier, self.classifier_checkpoint = classifier.eval(), classifier_checkpoint
         self.detector, self.detector_checkpoint = detector, detector_checkpoint
         self.class_names = list(classifier_checkpoint["class_names"])
         self.top_k, self.batch_size = min(top_k, len(self.class_names)), batch_size
         self.transform = classification_eval_transform(classifier_checkpoint["preprocessing"])
         self.threshold = DEFAULT_SCORE_THRESHOLD
+        self.fast_decode = fast_decode
         if detector is not None:
             self.threshold = float(detector_checkpoint.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
-            heads = getattr(detector, "roi_heads", None)
-            if heads is not None:  # the model's own pre-filter must not hide what the stored threshold keeps
-                heads.score_thresh = min(heads.score_thresh, self.threshold)
+            keep_scores_from(detector, self.threshold)
             detector.eval()
 
     @classmethod
-    def from_runs(cls, detector_run: str | Path | None, classifier_run: str | Path, **options: Any) -> "Analyzer":
-        """Load a classifier run (or checkpoint file) and optionally a detector run."""
-        classifier_checkpoint = load_checkpoint(classifier_run)
-        if classifier_checkpoint["kind"] != "classifier":
-            raise FashionLensError(f"--classifier {classifier_run}: a {classifier_checkpoint['kind']} run, not a classifier")
+    def from_runs(cls, detector_run: str | Path | None, classifier_run: str | Path, *, backend: str = "torch",
+                  say: Callable[[str], None] | None = None, **options: Any) -> "Analyzer":
+        """Load a classifier run (or checkpoint file) and optionally a detector run.
+
+        backend "onnx" runs their ONNX exports instead (onnx_runtime.load_onnx: a run is exported once
+        into the onnx/ folder beside its checkpoint, announced through `say`; a .onnx file is read as is).
+        """
+        if backend not in BACKENDS:
+            raise FashionLensError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
+        load: Callable[[str | Path], tuple[Any, dict[str, Any]]] = load_torch
+        if backend == "onnx":
+            from .onnx_runtime import load_onnx
+
+            load = lambda run: load_onnx(run, say)  # noqa: E731
+        classifier, classifier_checkpoint = load(classifier_run)
+        check_kind(classifier_checkpoint, "classifier", f"--classifier {classifier_run}")
         detector, detector_checkpoint = None, None
         if detector_run is not None:
-            detector_checkpoint = load_checkpoint(detector_run)
-            if detector_checkpoint["kind"] != "detector":
-                raise FashionLensError(f"--detector {detector_run}: a {detector_checkpoint['kind']} run, not a detector")
-            detector = detector_from_checkpoint(detector_checkpoint)
-        return cls(classifier_from_checkpoint(classifier_checkpoint), classifier_checkpoint,
-                   detector, detector_checkpoint, **options)
+            detector, detector_checkpoint = load(detector_run)
+            check_kind(detector_checkpoint, "detector", f"--detector {detector_run}")
+        return cls(classifier, classifier_checkpoint, detector, detector_checkpoint, **options)
 
     @cached_property
     def model_id(self) -> str:
-        """The embedding model's identity, recorded by the catalogue."""
-        return model_fingerprint(self.classifier_checkpoint)
+        """The embedding model's identity, recorded by the catalogue (an ONNX export carries its source's)."""
+        return self.classifier_checkpoint.get("fingerprint") or model_fingerprint(self.classifier_checkpoint)
 
     @property
     def description(self) -> dict[str, Any]:
@@ -152,10 +169,27 @@ class Analyzer:
                 "detector": None if self.detector_checkpoint is None else self.detector_checkpoint.get("path")}
 
     def analyze_paths(self, paths: list[str | Path]) -> list[Analysis]:
-        return self.analyze([load_image(path) for path in paths], [str(path) for path in paths])
+        images, sizes = self.load_images(paths)
+        return self.analyze(images, [str(path) for path in paths], sizes)
 
-    def analyze(self, images: list[Image.Image], names: list[str]) -> list[Analysis]:
-        """Analyse RGB photos (images.load_image); `names` label them in the results."""
+    def load_images(self, paths: list[str | Path]) -> tuple[list[Image.Image], list[tuple[int, int]]]:
+        """The photos and their full sizes. With `fast_decode`, a JPEG much larger than the models need
+        decodes at 1/2, 1/4 or 1/8 scale (several times faster; pixels differ slightly from a full decode
+        followed by resizing, see docs/recommendation.md); analyze() reports boxes in the full size."""
+        draft = None
+        if self.fast_decode:
+            sizes = [self.classifier_checkpoint["preprocessing"]["image_size"]]
+            if self.detector_checkpoint is not None:
+                sizes.append(self.detector_checkpoint["preprocessing"]["image_size"])
+            draft = (DRAFT_MARGIN * max(sizes),) * 2
+        loaded = [load_image_with_size(path, draft_size=draft) for path in paths]
+        return [image for image, _ in loaded], [size for _, size in loaded]
+
+    @torch.inference_mode()
+    def analyze(self, images: list[Image.Image], names: list[str],
+                full_sizes: list[tuple[int, int]] | None = None) -> list[Analysis]:
+        """Analyse RGB photos (images.load_image); `names` label them in the results. `full_sizes`: the
+        photos' original (width, height) when `images` were decoded smaller (load_images)."""
         detections = self.detect(images)
         garments: list[tuple[int, Box, Detection | None]] = []
         for index, (image, found) in enumerate(zip(images, detections)):
@@ -163,11 +197,14 @@ class Analyzer:
                 garments += [(index, d.box, d) for d in found[:MAX_GARMENTS]]
             else:
                 garments.append((index, Box(0.0, 0.0, float(image.width), float(image.height)), None))
-        probabilities, embeddings = self.classify([(images[i], box) for i, box, _ in garments])
-        results = [Analysis(name, image.width, image.height, bool(found), [])
-                   for name, image, found in zip(names, images, detections)]
+        counts = Counter(index for index, _, _ in garments)
+        per_photo = [counts[index] for index in range(len(images))]
+        probabilities, embeddings = self.classify([(images[i], box) for i, box, _ in garments], per_photo)
+        full_sizes = full_sizes or [image.size for image in images]
+        results = [Analysis(name, *size, bool(found), []) for name, size, found in zip(names, full_sizes, detections)]
         for (index, box, detection), probs, embedding in zip(garments, probabilities, embeddings):
-            results[index].garments.append(self.describe(images[index], box, detection, probs, embedding))
+            garment = self.describe(images[index], box, detection, probs, embedding)
+            results[index].garments.append(in_full_size(garment, images[index].size, full_sizes[index]))
         return results
 
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
@@ -176,29 +213,35 @@ class Analyzer:
             return [[] for _ in images]
         class_names = tuple(self.detector_checkpoint["class_names"])
         transform = detection_transform(self.detector_checkpoint["preprocessing"]["image_size"], train=False)
-        batches = [([transform(image) for image in images[start:start + self.batch_size]],
-                    [{"orig_size": (image.height, image.width)} for image in images[start:start + self.batch_size]])
-                   for start in range(0, len(images), self.batch_size)]
-        device = next(self.detector.parameters()).device
-        found = detections_of(self.detector, batches, device, class_names)
+        # one photo per call: a batch pads photos to a common size, which changes what is detected
+        # (a photo's result must not depend on the others), and costs a CPU as much as it saves
+        batches = [([transform(image)], [{"orig_size": (image.height, image.width)}]) for image in images]
+        found = detections_of(self.detector, batches, device_of(self.detector), class_names)
         return [[d for d in image if d.score >= self.threshold] for image in found]
 
-    def classify(self, crops: list[tuple[Image.Image, Box]]) -> tuple[np.ndarray, np.ndarray]:
-        """Softmax probabilities (N x K) and L2-normalised embeddings (N x D) of the garments' crops."""
+    def classify(self, crops: list[tuple[Image.Image, Box]],
+                 per_photo: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Softmax probabilities (N x K) and L2-normalised embeddings (N x D) of the garments' crops.
+        `per_photo`: how many of the crops (in order) each photo has; a photo's crops share one call."""
         margin = self.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
-        device = next(self.classifier.parameters()).device
         probabilities, embeddings = [], []
-        for start in range(0, len(crops), self.batch_size):
-            chunk = crops[start:start + self.batch_size]
+        for start, stop in batch_bounds(per_photo or [1] * len(crops), self.batch_size):
+            chunk = crops[start:stop]
             pixels = torch.stack([self.transform(crop_with_margin(image, box, margin)) for image, box in chunk])
             geometry = torch.tensor([box_geometry(box, image.width, image.height) for image, box in chunk],
                                     dtype=torch.float32)
-            logits, features = forward_with_features(self.classifier, pixels.to(device), geometry.to(device))
+            logits, features = self.logits_and_features(pixels, geometry)
             probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
             embeddings.append(torch.nn.functional.normalize(features.float(), dim=1).cpu().numpy())
         width = len(self.class_names)
         return (np.concatenate(probabilities) if probabilities else np.zeros((0, width), np.float32),
                 np.concatenate(embeddings) if embeddings else np.zeros((0, 0), np.float32))
+
+    def logits_and_features(self, pixels: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(self.classifier, nn.Module):
+            device = device_of(self.classifier)
+            return forward_with_features(self.classifier, pixels.to(device), geometry.to(device))
+        return self.classifier(pixels, geometry)  # onnx_runtime.OnnxClassifier
 
     def describe(self, image: Image.Image, box: Box, detection: Detection | None, probs: np.ndarray,
                  embedding: np.ndarray) -> AnalyzedGarment:
@@ -217,16 +260,72 @@ class Analyzer:
 
 
 def forward_with_features(model: nn.Module, images: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, pooled backbone features) in one pass, without autograd."""
+    with torch.inference_mode():
+        return logits_and_features(model, images, geometry)
+
+
+def logits_and_features(model: nn.Module, images: torch.Tensor,
+                        *geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits, pooled backbone features) in one pass: a forward hook reads the backbone's output, so
-    the classifier's forward stays as trained."""
+    the classifier's forward stays as trained (and an ONNX export traces exactly it)."""
     captured: list[torch.Tensor] = []
     handle = model.backbone.register_forward_hook(lambda module, inputs, output: captured.append(output))
     try:
-        with torch.inference_mode():
-            logits = model(images, geometry)
+        logits = model(images, *geometry)
     finally:
         handle.remove()
     return logits, captured[0].flatten(1)
+
+
+def load_torch(run: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """A run's (or checkpoint file's) model on the CPU in eval mode, and its checkpoint."""
+    checkpoint = load_checkpoint(run)
+    if checkpoint["kind"] == "detector":
+        return detector_from_checkpoint(checkpoint), checkpoint
+    return classifier_from_checkpoint(checkpoint), checkpoint
+
+
+def check_kind(checkpoint: dict[str, Any], kind: str, option: str) -> None:
+    if checkpoint["kind"] != kind:
+        raise FashionLensError(f"{option}: a {checkpoint['kind']} run, not a {kind}")
+
+
+def keep_scores_from(detector: Any, threshold: float) -> None:
+    """Lower a torchvision detector's own score pre-filter to the stored threshold, so that it never
+    hides a box the threshold keeps (an ONNX export bakes the pre-filter in: it is applied first)."""
+    heads = getattr(detector, "roi_heads", None)
+    if heads is not None:
+        heads.score_thresh = min(heads.score_thresh, threshold)
+
+
+def device_of(model: Any) -> torch.device:
+    """Where a torch module's weights are; ONNX Runtime sessions take CPU tensors."""
+    parameter = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+    return torch.device("cpu") if parameter is None else parameter.device
+
+
+def batch_bounds(per_photo: list[int], batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of each classifier batch: whole photos up to `batch_size` crops, so one photo's
+    crops go through one call (a photo with more crops than that is a batch of its own)."""
+    bounds, start, stop = [], 0, 0
+    for count in per_photo:
+        if stop > start and stop - start + count > batch_size:
+            bounds.append((start, stop))
+            start = stop
+        stop += count
+    return bounds + ([(start, stop)] if stop > start else [])
+
+
+def in_full_size(garment: AnalyzedGarment, size: tuple[int, int], full_size: tuple[int, int]) -> AnalyzedGarment:
+    """The garment with its box in the pixels of the full-size photo (the image was decoded smaller)."""
+    if size == full_size:
+        return garment
+    sx, sy = full_size[0] / size[0], full_size[1] / size[1]
+    box = garment.box
+    scaled = Box(min(box.x1 * sx, full_size[0]), min(box.y1 * sy, full_size[1]),
+                 min(box.x2 * sx, full_size[0]), min(box.y2 * sy, full_size[1]))
+    return replace(garment, box=scaled)
 
 
 def analyses_json(analyses: list[Analysis], models: dict[str, Any], with_embedding: bool = False) -> str:

@@ -55,14 +55,7 @@ def load_checkpoint(run_dir_or_file: str | Path) -> dict[str, Any]:
 
     Raises FashionLensError when there is no checkpoint or the file is not a fashionlens checkpoint.
     """
-    path = Path(run_dir_or_file)
-    if path.is_dir():
-        found = [path / name for name in (BEST, LAST) if (path / name).is_file()]
-        if not found:
-            raise FashionLensError(f"{path}: no checkpoint in this run directory (expected {BEST} or {LAST})")
-        path = found[0]
-    elif not path.is_file():
-        raise FashionLensError(f"{path}: checkpoint not found")
+    path = checkpoint_file(run_dir_or_file)
     checkpoint = read_torch_file(path, "checkpoint")
     if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in CHECKPOINT_KEYS):
         raise FashionLensError(f"{path}: not a fashionlens checkpoint (missing {', '.join(CHECKPOINT_KEYS)})")
@@ -70,6 +63,19 @@ def load_checkpoint(run_dir_or_file: str | Path) -> dict[str, Any]:
         checkpoint["model"] = full_precision(checkpoint["model"])
     checkpoint["path"] = str(path)
     return checkpoint
+
+
+def checkpoint_file(run_dir_or_file: str | Path) -> Path:
+    """The checkpoint load_checkpoint() reads: the file itself, or a run directory's best.pt (else last.pt)."""
+    path = Path(run_dir_or_file)
+    if path.is_dir():
+        found = [path / name for name in (BEST, LAST) if (path / name).is_file()]
+        if not found:
+            raise FashionLensError(f"{path}: no checkpoint in this run directory (expected {BEST} or {LAST})")
+        return found[0]
+    if not path.is_file():
+        raise FashionLensError(f"{path}: checkpoint not found")
+    return path
 
 
 def full_precision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -20,14 +20,23 @@ if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so th
 DETECTOR_HELP = "Detector run directory (or checkpoint); default: the shipped detector, if any."
 CLASSIFIER_HELP = "Classifier run directory (or checkpoint); default: the shipped classifier."
 WHOLE_HELP = "Skip detection: the whole photo is one garment (flat-lay product photos)."
+BACKEND_HELP = ("torch | onnx: onnx runs the models with ONNX Runtime (exported once into onnx/ beside each "
+                "checkpoint, or a .onnx file from `fashionlens export`).")
+FAST_DECODE_HELP = ("Decode large JPEGs at 1/2-1/8 scale (Pillow draft mode): faster, pixels differ slightly "
+                    "from a full decode; boxes stay in the original photo's pixels.")
+
+
+def say(message: str) -> None:
+    typer.echo(message, err=True)  # never on stdout: --json prints only the JSON
 
 
 def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_image: bool, batch_size: int = 16,
-                  top_k: int = 3) -> Analyzer:
+                  top_k: int = 3, backend: str = "torch", fast_decode: bool = False) -> Analyzer:
     from ..analyzer import Analyzer
 
     detector, classifier = resolve_runs(detector, classifier, whole_image)
-    return Analyzer.from_runs(detector, classifier, batch_size=batch_size, top_k=top_k)
+    return Analyzer.from_runs(detector, classifier, batch_size=batch_size, top_k=top_k, backend=backend,
+                              say=say, fast_decode=fast_decode)
 
 
 def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Path] = None) -> list[Analysis]:
@@ -38,10 +47,12 @@ def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Pat
     progress = tqdm(total=len(paths), desc="analysing", unit="photo", leave=False, disable=len(paths) < 2)
     for start in range(0, len(paths), analyzer.batch_size):
         chunk = paths[start:start + analyzer.batch_size]
-        images = [load_image(path) for path in chunk]
-        found = analyzer.analyze(images, [str(path) for path in chunk])
-        if annotate is not None:
-            write_annotated(images, found, annotate)
+        images, sizes = analyzer.load_images(chunk)
+        found = analyzer.analyze(images, [str(path) for path in chunk], sizes)
+        if annotate is not None:  # the boxes are in the full photo's pixels: draw on the full photo
+            full = [image if image.size == size else load_image(path)
+                    for image, size, path in zip(images, sizes, chunk)]
+            write_annotated(full, found, annotate)
         analyses += found
         progress.update(len(chunk))
     progress.close()
@@ -86,14 +97,18 @@ def analyze_command(
     channel: str = typer.Option("store", "--channel", help="store | online: where the photo was taken."),
     session: Optional[str] = typer.Option(None, "--session", help="A session id the customer consented to."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
+    backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
+    fast_decode: bool = typer.Option(False, "--fast-decode", help=FAST_DECODE_HELP),
 ) -> None:
     """Find the garments in photos: box, region, category (top-k), dominant colour.
 
     Example: fashionlens analyze street.jpg --detector runs/detector --classifier runs/clothing --annotate out/
+
+    Faster on a CPU: fashionlens analyze street.jpg --backend onnx --fast-decode
     """
     from ..analyzer import analyses_json
 
-    analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k)
+    analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k, backend, fast_decode)
     analyses = analyze_photos(analyzer, images, annotate)
     log_events(catalog, no_log, analyses, channel, session)
     if as_json:
@@ -123,6 +138,8 @@ def recommend_command(
     min_price: Optional[float] = typer.Option(None, "--min-price"),
     max_price: Optional[float] = typer.Option(None, "--max-price"),
     where: list[str] = typer.Option([], "--where", help="Attribute filter KEY=VALUE, repeatable (kids=False)."),
+    backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
+    fast_decode: bool = typer.Option(False, "--fast-decode", help=FAST_DECODE_HELP),
 ) -> None:
     """For each garment in the photo: the k most similar catalogue items and k items that complete the look.
 
@@ -130,7 +147,7 @@ def recommend_command(
     """
     filters = filter_options(category, region, color, min_price, max_price, where)
     store = open_store(catalog)
-    analyzer = load_analyzer(detector, classifier, whole_image)
+    analyzer = load_analyzer(detector, classifier, whole_image, backend=backend, fast_decode=fast_decode)
     results = recommend_photos(analyzer, store, catalog, images, k, filters, not any_region,
                                None if no_log else (channel, session))
     if as_json:

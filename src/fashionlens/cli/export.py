@@ -1,0 +1,37 @@
+"""`fashionlens export`: a run's model as ONNX, for `fashionlens analyze --backend onnx`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import FashionLensError
+from .app import app
+
+FORMATS = ("onnx",)
+
+
+@app.command("export")
+def export_command(
+    run: Path = typer.Argument(..., help="A run directory or a checkpoint file "
+                                         "(e.g. src/fashionlens/weights/classifier.pt)."),
+    export_format: str = typer.Option("onnx", "--format", help="Export format: onnx."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the files; default: onnx/ beside the "
+                                                           "checkpoint, where --backend onnx looks for them."),
+) -> None:
+    """Export a classifier or detector as ONNX, with a JSON of what the Analyzer needs; the files are
+    written only when ONNX Runtime's outputs match PyTorch's on a sample input.
+
+    Example: fashionlens export runs/clothing --format onnx, then
+    fashionlens analyze photo.jpg --classifier runs/clothing --backend onnx
+    """
+    if export_format not in FORMATS:
+        raise FashionLensError(f"--format {export_format}: unknown export format; choose {', '.join(FORMATS)}")
+    from ..onnx_export import export_run
+
+    done = export_run(run, out)
+    largest = ", ".join(f"{name} {value:.2g}" for name, value in done.differences.items())
+    typer.echo(f"wrote {done.onnx} and {done.metadata.name}: ONNX Runtime matches PyTorch "
+               f"(largest differences: {largest})")

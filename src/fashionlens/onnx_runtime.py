@@ -1,0 +1,133 @@
+"""ONNX Runtime inference for the Analyzer: the files `fashionlens export` writes (onnx_export.py).
+
+OnnxClassifier and OnnxDetector stand where the torch modules stand in the Analyzer (same inputs, same
+outputs, as torch tensors), so cropping, region restriction, colours and the JSON stay one code path.
+Sessions suit a small CPU: as many intra-op threads as torch uses, one inter-op thread (the Analyzer
+runs one model at a time), every graph optimisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import onnxruntime
+import torch
+
+from .errors import FashionLensError
+
+CLASSIFIER_OUTPUTS = ("logits", "features")
+DETECTOR_OUTPUTS = ("boxes", "labels", "scores")
+METADATA_KEYS = ("kind", "class_names", "preprocessing", "fingerprint", "onnx_file", "onnx_sha256")
+
+
+def session(path: str | Path) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # ONNX Runtime raises its own types for unreadable or invalid models
+        raise FashionLensError(f"{path}: not a usable ONNX model ({type(error).__name__})") from None
+
+
+class OnnxClassifier:
+    """(logits, pooled features) of a batch, like analyzer.forward_with_features on the torch model."""
+
+    def __init__(self, path: str | Path):
+        self.session = session(path)
+        self.inputs = {item.name for item in self.session.get_inputs()}
+
+    def eval(self) -> "OnnxClassifier":
+        return self  # inference only, like a torch module in eval mode
+
+    def __call__(self, images: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feeds = {"images": images.numpy()}
+        if "geometry" in self.inputs:  # an img model's graph has no geometry input
+            feeds["geometry"] = geometry.numpy()
+        logits, features = self.session.run(list(CLASSIFIER_OUTPUTS), feeds)
+        return torch.from_numpy(logits), torch.from_numpy(features)
+
+
+class OnnxDetector:
+    """A list of image tensors in, one {"boxes", "labels", "scores"} per image out: the call of a
+    torchvision detector in eval mode (the graph takes one photo at a time)."""
+
+    def __init__(self, path: str | Path):
+        self.session = session(path)
+
+    def eval(self) -> "OnnxDetector":
+        return self
+
+    def __call__(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        outputs = [self.session.run(list(DETECTOR_OUTPUTS), {"image": image.numpy()}) for image in images]
+        return [{name: torch.from_numpy(value) for name, value in zip(DETECTOR_OUTPUTS, found)} for found in outputs]
+
+
+def load_onnx(run: str | Path, say: Callable[[str], None] | None = None) -> tuple[OnnxClassifier | OnnxDetector,
+                                                                                    dict[str, Any]]:
+    """The model of an ONNX export and its metadata (with "path", the .onnx file).
+
+    `run`: a .onnx file written by `fashionlens export` (its .json beside it), or a run directory or
+    checkpoint file, whose export is read from the onnx/ folder beside the checkpoint; it is exported
+    there first when missing or made from another checkpoint (`say` announces that).
+    """
+    run = Path(run)
+    if run.suffix == ".onnx":
+        if not run.is_file():
+            raise FashionLensError(f"{run}: ONNX model not found")
+        metadata = read_metadata(run.with_suffix(".json"))
+    else:
+        metadata = cached_export(run, say)
+    onnx_path = Path(metadata["path"])
+    runner = OnnxClassifier(onnx_path) if metadata["kind"] == "classifier" else OnnxDetector(onnx_path)
+    return runner, metadata
+
+
+def cached_export(run: Path, say: Callable[[str], None] | None) -> dict[str, Any]:
+    """The metadata of the export in the onnx/ folder beside `run`'s checkpoint, exported when stale."""
+    from .checkpoint import checkpoint_file
+    from .onnx_export import export_dir, export_run
+
+    source = checkpoint_file(run)
+    path = export_dir(source) / f"{source.stem}.json"
+    try:
+        metadata = read_metadata(path)
+        current = metadata.get("source", {}).get("sha256") == file_sha256(source)
+    except FashionLensError:
+        current = False
+    if not current:
+        if say is not None:
+            say(f"exporting {source} to ONNX in {path.parent} (once)")
+        path = export_run(source).metadata
+        metadata = read_metadata(path)
+    return metadata
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """An export's JSON, checked to describe the .onnx beside it; "path" added (the .onnx file)."""
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FashionLensError(f"{path}: not found (`fashionlens export` writes it beside the .onnx)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise FashionLensError(f"{path}: not readable as JSON ({error})") from None
+    missing = [key for key in METADATA_KEYS if not isinstance(metadata, dict) or key not in metadata]
+    if missing:
+        raise FashionLensError(f"{path}: not a fashionlens ONNX export (missing {', '.join(missing)})")
+    onnx_path = path.with_name(str(metadata["onnx_file"]))
+    if not onnx_path.is_file() or file_sha256(onnx_path) != metadata["onnx_sha256"]:
+        raise FashionLensError(f"{onnx_path}: missing or not the model {path.name} describes; export again")
+    return {**metadata, "path": str(onnx_path)}
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -190,7 +190,7 @@ def test_dashboard_shows_the_charts_numbers_and_the_searchable_catalogue(live_se
                        page.locator(".number-tile dd").all_inner_texts()))
     rate = summary["click_through"]["rate"]
     assert numbers["Events"] == str(summary["events"]) == "2"
-    shown_rate = f"{rate * 100:.1f}%" if rate < 0.1 else f"{round(rate * 100)}%"
+    shown_rate = f"{rate * 100:.1f}%" if 0 < rate < 0.1 else f"{round(rate * 100)}%"
     assert numbers["Clicks on them"] == "1" and numbers["Click-through"] == shown_rate
     assert numbers["Catalogue items"] == str(len(PRODUCTS))
 

@@ -114,7 +114,7 @@ function showImport(status) {
 }
 
 // click-through rates are often below 10%: one decimal there, so 0.8% does not read as 1%
-const rate = (value) => (value < 0.1 ? `${(value * 100).toFixed(1)}%` : percent(value));
+const rate = (value) => (value > 0 && value < 0.1 ? `${(value * 100).toFixed(1)}%` : percent(value));
 // "2026-11-28T00:22:24Z" -> "2026-11-28 00:22 UTC"
 const when = (time) => (time ? `${time.slice(0, 10)} ${time.slice(11, 16)} UTC` : "time unknown");
 

@@ -109,6 +109,20 @@ def test_export_refuses_to_write_when_onnx_differs(tmp_path, monkeypatch):
     assert list((tmp_path / "out").iterdir()) == []  # not even a temporary file
 
 
+def test_an_unwritable_folder_is_one_clear_error(tmp_path, monkeypatch):
+    save_checkpoint(random_checkpoint("img"), tmp_path / "weights" / "classifier.pt")
+
+    def read_only(path, write):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("fashionlens.onnx_export.atomic_write", read_only)
+    source = tmp_path / "weights" / "classifier.pt"
+    with pytest.raises(FashionLensError) as error:
+        export_run(source)
+    assert str(error.value) == (f"{tmp_path / 'weights' / 'onnx'}: cannot write the ONNX export there (Permission "
+                                f"denied); run `fashionlens export {source} --out DIR` and use DIR/classifier.onnx")
+
+
 def garment_pairs(torch_json: dict, onnx_json: dict):
     for expected, found in zip(torch_json["images"], onnx_json["images"], strict=True):
         assert (found["whole_image"], len(found["garments"])) == (expected["whole_image"], len(expected["garments"]))

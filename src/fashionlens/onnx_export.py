@@ -74,8 +74,9 @@ def export_run(run: str | Path, out_dir: str | Path | None = None) -> Export:
         atomic_write(onnx_path, lambda temporary: differences.update(exporter(checkpoint, temporary)))
         metadata = export_metadata(checkpoint, source, onnx_path, differences)
         write_text(metadata_path, json.dumps(metadata, indent=2) + "\n")
-    except PermissionError:
-        raise FashionLensError(f"{out}: cannot write the ONNX export there; pass --out DIR") from None
+    except OSError as error:  # a read-only install of the package: the user picks another folder
+        raise FashionLensError(f"{out}: cannot write the ONNX export there ({error.strerror}); run `fashionlens "
+                               f"export {source} --out DIR` and use DIR/{source.stem}.onnx") from None
     return Export(onnx_path, metadata_path, differences)
 
 

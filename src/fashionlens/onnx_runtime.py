@@ -29,6 +29,9 @@ def session(path: str | Path) -> onnxruntime.InferenceSession:
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle threads sleep instead of spinning: the detector's and the classifier's sessions run one after
+    # the other on the same cores, and a spinning pool of one slows the other (and torch, FAISS) down
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ONNX Runtime raises its own types for unreadable or invalid models

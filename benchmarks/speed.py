@@ -1,0 +1,252 @@
+"""Speed of analysing one photo and of importing a catalogue: the eager baseline beside ours, in one run.
+
+    .venv/bin/python benchmarks/speed.py                 # shipped default models, the sample street photos
+    .venv/bin/python benchmarks/speed.py --photos ../shared/data/street/images --limit 100 --rounds 2
+
+Per photo, the same models (src/fashionlens/weights: the runs whose accuracy docs/benchmarks.md reports)
+and input sizes run through two pipelines, interleaved photo by photo so that both see the same machine:
+- baseline: the straightforward eager PyTorch pipeline: a full decode, the detector called on the photo,
+  the classifier called on the photo's crops, the backbone called again on them for the embeddings (one
+  `model(images)` call per stage), `eval()` and `torch.inference_mode()`, no export;
+- ours: the Analyzer with the ONNX Runtime backend (logits and embedding from one call) and fast decode.
+Both then describe each garment (region-restricted category and dominant colour) with the same code,
+and search its embedding in a catalogue of --catalog-size synthetic vectors with the catalogue's index.
+Both use the same thread count (torch's, given to ONNX Runtime too).
+
+Stages (p50 / p99 ms per photo): decode, detect, classify (+ embed), describe (colour), search, and the
+total. Outputs are compared garment by garment: same count, boxes within BOX_TOLERANCE px, same category,
+embedding cosine. Catalogue import: images/s of `import_products` on --import-count clothing photos
+(whole-image products: decode, preprocess, embed, colour, store), with each backend.
+Results: benchmarks/results/speed.json. Goals: p50 <= 100 ms, >= 2x the baseline, import >= 50 images/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from fashionlens.analyzer import Analyzer  # noqa: E402
+from fashionlens.catalog.importer import import_products  # noqa: E402
+from fashionlens.catalog.index import build_index  # noqa: E402
+from fashionlens.catalog.store import SQLiteStore  # noqa: E402
+from fashionlens.data.classification import box_geometry, crop_with_margin  # noqa: E402
+from fashionlens.data.detection import detection_transform  # noqa: E402
+from fashionlens.default_models import default_classifier, default_detector  # noqa: E402
+from fashionlens.images import load_image  # noqa: E402
+from fashionlens.records import Box, Detection  # noqa: E402
+from fashionlens.samples import sample_path  # noqa: E402
+from search import synthetic  # noqa: E402
+
+GOALS = {"p50_ms": 100.0, "speedup": 2.0, "import_images_per_s": 50.0}
+BOX_TOLERANCE = 0.5  # px
+SEARCH_K = 10
+
+
+class Clock:
+    """Milliseconds per stage, one list entry per photo."""
+
+    def __init__(self):
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.current: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.current[name] += (time.perf_counter() - start) * 1000
+
+    def timed(self, name: str, function):
+        def wrapper(*args, **kwargs):
+            with self.stage(name):
+                return function(*args, **kwargs)
+        return wrapper
+
+    def photo_done(self) -> None:
+        for name, value in self.current.items():
+            self.times[name].append(value)
+        self.current.clear()
+
+
+class EagerBaseline:
+    """The straightforward pipeline on the torch models of `analyzer` (a torch-backend Analyzer)."""
+
+    def __init__(self, analyzer: Analyzer, clock: Clock):
+        self.analyzer, self.clock = analyzer, clock
+        self.detector_transform = detection_transform(analyzer.detector_checkpoint["preprocessing"]["image_size"],
+                                                      train=False)
+        self.margin = analyzer.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
+
+    @torch.inference_mode()
+    def run(self, path: Path) -> list:
+        with self.clock.stage("decode"):
+            image = load_image(path)
+        with self.clock.stage("detect"):
+            detections = self.detect(image)
+        boxes = [d.box for d in detections] or [Box(0.0, 0.0, float(image.width), float(image.height))]
+        model = self.analyzer.classifier
+        with self.clock.stage("classify"):
+            pixels = torch.stack([self.analyzer.transform(crop_with_margin(image, box, self.margin)) for box in boxes])
+            geometry = torch.tensor([box_geometry(box, image.width, image.height) for box in boxes])
+            probabilities = torch.softmax(model(pixels, geometry), dim=1).numpy()
+        with self.clock.stage("embed"):
+            embeddings = torch.nn.functional.normalize(model.backbone(pixels).flatten(1), dim=1).numpy()
+        with self.clock.stage("describe"):
+            found = detections or [None]
+            return [self.analyzer.describe(image, box, detection, probs, embedding)
+                    for box, detection, probs, embedding in zip(boxes, found, probabilities, embeddings)]
+
+    def detect(self, image) -> list[Detection]:
+        pixels = self.detector_transform(image)
+        output = self.analyzer.detector([pixels])[0]
+        scale = torch.tensor([image.width / pixels.shape[-1], image.height / pixels.shape[-2]] * 2)
+        names = self.analyzer.detector_checkpoint["class_names"]
+        return [Detection(Box(*(box * scale).tolist()), names[int(label) - 1], float(score))
+                for box, label, score in zip(output["boxes"], output["labels"], output["scores"])
+                if score >= self.analyzer.threshold][:20]
+
+
+def ours(analyzer: Analyzer, clock: Clock):
+    """The Analyzer's own path, its stages timed by wrapping its methods."""
+    analyzer.load_images = clock.timed("decode", analyzer.load_images)
+    analyzer.detect = clock.timed("detect", analyzer.detect)
+    analyzer.classify = clock.timed("classify", analyzer.classify)
+    analyzer.describe = clock.timed("describe", analyzer.describe)
+    return lambda path: analyzer.analyze_paths([path])[0].garments
+
+
+def searched(garments: list, index, clock: Clock) -> None:
+    with clock.stage("search"):
+        for garment in garments:
+            index.search(garment.embedding.reshape(1, -1), SEARCH_K)
+
+
+def compare(baseline: list, found: list, agreement: dict) -> None:
+    agreement["photos"] += 1
+    if len(baseline) != len(found):
+        agreement["photos_with_other_garment_count"] += 1
+        return
+    for a, b in zip(baseline, found):
+        agreement["garments"] += 1
+        agreement["max_box_difference_px"] = max(agreement["max_box_difference_px"],
+                                                 float(np.abs(np.subtract(a.box.as_list(), b.box.as_list())).max()))
+        agreement["same_category"] += a.category == b.category
+        agreement["same_color"] += a.color.name == b.color.name
+        agreement["min_embedding_cosine"] = min(agreement["min_embedding_cosine"], float(a.embedding @ b.embedding))
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(float(np.percentile(values, 50)), 1), "p99_ms": round(float(np.percentile(values, 99)), 1)}
+
+
+def analyse_photos(photos: list[Path], rounds: int, catalog_size: int, fast_decode: bool) -> dict:
+    torch_analyzer = Analyzer.from_runs(default_detector(), default_classifier())
+    onnx_analyzer = Analyzer.from_runs(default_detector(), default_classifier(), backend="onnx",
+                                       fast_decode=fast_decode, say=lambda text: print(text, file=sys.stderr))
+    print(f"building the catalogue index of {catalog_size:,} items", file=sys.stderr)
+    vectors = synthetic(catalog_size, seed=1)
+    index = build_index(np.arange(catalog_size, dtype=np.int64), vectors)
+    clocks = {"baseline": Clock(), "ours": Clock()}
+    pipelines = {"baseline": EagerBaseline(torch_analyzer, clocks["baseline"]).run,
+                 "ours": ours(onnx_analyzer, clocks["ours"])}
+    for name in pipelines:  # warm-up: first calls allocate
+        pipelines[name](photos[0])
+        clocks[name].current.clear()
+    agreement = defaultdict(float, min_embedding_cosine=1.0)
+    for round_ in range(rounds):
+        for number, photo in enumerate(tqdm(photos, desc=f"round {round_ + 1}/{rounds}", file=sys.stderr)):
+            order = ["baseline", "ours"] if number % 2 == 0 else ["ours", "baseline"]
+            results = {}
+            for name in order:
+                start = time.perf_counter()
+                results[name] = pipelines[name](photo)
+                searched(results[name], index, clocks[name])
+                clocks[name].current["total"] = (time.perf_counter() - start) * 1000
+                clocks[name].photo_done()
+            if round_ == 0:
+                compare(results["baseline"], results["ours"], agreement)
+    stages = {name: {stage: percentiles(values) for stage, values in clock.times.items()}
+              for name, clock in clocks.items()}
+    return {"stages": stages, "agreement": dict(agreement),
+            "speedup_p50": round(stages["baseline"]["total"]["p50_ms"] / stages["ours"]["total"]["p50_ms"], 2)}
+
+
+def import_speed(count: int) -> dict:
+    """images/s of a whole-image catalogue import of `count` clothing photos, per backend."""
+    photos = sorted((ROOT.parent / "shared" / "data" / "clothing" / "images").glob("*.jpg"))
+    photos = photos or sorted((sample_path("clothing") / "images").glob("*.jpg"))
+    photos = (photos * (count // max(len(photos), 1) + 1))[:count]
+    speeds = {}
+    with tempfile.TemporaryDirectory() as folder:
+        products = Path(folder) / "products.csv"
+        with products.open("w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["id", "image"])
+            writer.writerows([f"P{number:05d}", str(photo)] for number, photo in enumerate(photos))
+        for backend in ("torch", "onnx"):
+            analyzer = Analyzer.from_runs(None, default_classifier(), backend=backend)
+            store = SQLiteStore(Path(folder) / f"{backend}.db", create=True)
+            start = time.perf_counter()
+            report = import_products(products, store, analyzer)
+            seconds = time.perf_counter() - start
+            store.close()
+            speeds[backend] = {"items": report.new, "seconds": round(seconds, 2),
+                               "images_per_s": round(report.new / seconds, 1)}
+            print(f"import ({backend}): {speeds[backend]}", file=sys.stderr)
+    return speeds
+
+
+def table(result: dict) -> str:
+    stages = result["stages"]
+    lines = ["| stage | baseline p50 | baseline p99 | ours p50 | ours p99 | ratio (p50) |", "|---|---|---|---|---|---|"]
+    baseline, fast = stages["baseline"], stages["ours"]
+    rows = [("decode", ["decode"], ["decode"]), ("detect", ["detect"], ["detect"]),
+            ("classify + embed", ["classify", "embed"], ["classify"]), ("describe (colour)", ["describe"], ["describe"]),
+            ("search", ["search"], ["search"]), ("**total**", ["total"], ["total"])]
+    for label, ours_keys_baseline, ours_keys in rows:
+        b50 = sum(baseline[key]["p50_ms"] for key in ours_keys_baseline)
+        b99 = sum(baseline[key]["p99_ms"] for key in ours_keys_baseline)
+        o50, o99 = fast[ours_keys[0]]["p50_ms"], fast[ours_keys[0]]["p99_ms"]
+        lines.append(f"| {label} | {b50:.1f} | {b99:.1f} | {o50:.1f} | {o99:.1f} | {b50 / max(o50, 1e-9):.2f}x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=Path, default=sample_path("street") / "images")
+    parser.add_argument("--limit", type=int, default=80)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--catalog-size", type=int, default=100_000)
+    parser.add_argument("--import-count", type=int, default=500)
+    parser.add_argument("--no-fast-decode", dest="fast_decode", action="store_false")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
+    args = parser.parse_args()
+    photos = sorted(args.photos.glob("*.jpg"))[:args.limit]
+    result = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                          "torch": torch.__version__},
+              "photos": len(photos), "rounds": args.rounds, "catalog_size": args.catalog_size, "goals": GOALS,
+              **analyse_photos(photos, args.rounds, args.catalog_size, args.fast_decode),
+              "import": import_speed(args.import_count)}
+    print(table(result))
+    print(f"speed-up (p50 total): {result['speedup_p50']}x; agreement: {result['agreement']}")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -264,3 +264,21 @@ def test_on_model_photos_index_the_garment_of_the_products_region():
     assert choose_garment(analysis, "Skirt").region == "lower"
     assert choose_garment(analysis, "Blouse").region == "upper"
     assert choose_garment(analysis, None).region_score == 0.9  # no category: the most confident
+
+
+def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, tmp_path):
+    from tiny_models import trained_runs
+
+    classifier = trained_runs(tmp_path / "runs").classifier
+    products = product_csv(tmp_path, SIX)
+    for backend in ("torch", "onnx"):
+        result = fashionlens("catalog", "import", products, "--catalog", tmp_path / f"{backend}.db",
+                             "--classifier", classifier, "--whole-image", "--backend", backend)
+        assert result.returncode == 0, result.stderr
+    eager, onnx = SQLiteStore(tmp_path / "torch.db"), SQLiteStore(tmp_path / "onnx.db")
+    assert onnx.model()["classifier"].endswith(".onnx") and eager.model()["classifier"].endswith(".pt")
+    assert onnx.model()["id"] == eager.model()["id"]  # one catalogue serves queries from either backend
+    (_, expected), (_, found) = eager.vectors(), onnx.vectors()
+    assert expected.shape == found.shape == (6, expected.shape[1])
+    np.testing.assert_allclose(found, expected, atol=1e-4)
+    assert [i.predicted_category for i in onnx.find_items()] == [i.predicted_category for i in eager.find_items()]

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..default_models import resolve_runs
 from ..images import load_image
 from .app import app
-from .catalog import CATALOG_OPTION, filter_options, open_store
+from .catalog import BACKEND_HELP, CATALOG_OPTION, filter_options, open_store
 
 if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
     from ..analyzer import Analysis, Analyzer
@@ -20,8 +20,6 @@ if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so th
 DETECTOR_HELP = "Detector run directory (or checkpoint); default: the shipped detector, if any."
 CLASSIFIER_HELP = "Classifier run directory (or checkpoint); default: the shipped classifier."
 WHOLE_HELP = "Skip detection: the whole photo is one garment (flat-lay product photos)."
-BACKEND_HELP = ("torch | onnx: onnx runs the models with ONNX Runtime (exported once into onnx/ beside each "
-                "checkpoint, or a .onnx file from `fashionlens export`).")
 FAST_DECODE_HELP = ("Decode large JPEGs at 1/2-1/8 scale (Pillow draft mode): faster, pixels differ slightly "
                     "from a full decode; boxes stay in the original photo's pixels.")
 

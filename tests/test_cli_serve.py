@@ -72,3 +72,17 @@ def test_a_file_that_is_no_catalogue_fails_in_one_line(tmp_path, fashionlens, se
     done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--catalog", tmp_path / "notes.db")
     assert done.returncode == 2 and served == []
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'notes.db'}: not a fashionlens catalogue")
+
+
+def test_serve_with_the_onnx_backend_runs_the_exported_model(tmp_path, fashionlens, served):
+    checkpoint = random_checkpoint()
+    save_checkpoint(checkpoint, tmp_path / "classifier.pt")
+    done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--whole-image", "--catalog",
+                       tmp_path / "shop.db", "--backend", "onnx")
+    assert done.returncode == 0, done.stderr
+    assert "to ONNX" in done.stderr  # exported once, beside the checkpoint
+    [(app, _)] = served
+    with TestClient(app) as client:
+        models = client.get("/health").json()["models"]
+    assert models["classifier"] == str(tmp_path / "onnx" / "classifier.onnx")
+    assert models["id"] == model_fingerprint(checkpoint)  # the catalogue's embeddings stay valid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,8 @@ def load_analyzer(settings: ServiceSettings) -> Any:
     from ..default_models import resolve_runs
 
     detector, classifier = resolve_runs(settings.detector, settings.classifier, settings.whole_image)
-    return Analyzer.from_runs(detector, classifier)
+    return Analyzer.from_runs(detector, classifier, backend=settings.backend, fast_decode=settings.fast_decode,
+                              say=lambda message: print(message, file=sys.stderr))
 
 
 def open_state(settings: ServiceSettings) -> ServiceState:

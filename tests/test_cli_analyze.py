@@ -92,7 +92,8 @@ def test_import_recommend_and_insights_end_to_end(fashionlens, runs, tmp_path):
     assert report["by_channel"] == {"online": 1, "store": 1}
     assert sum(v["count"] for v in report["regions"].values()) == report["garments"] == 2 * len(image["garments"])
     assert report["click_through"]["recommended"] > 0
-    assert sorted(p.name for p in (tmp_path / "insights").iterdir()) == ["insights.csv", "shares.png", "trend.png"]
+    assert sorted(p.name for p in (tmp_path / "insights").iterdir()) == ["click_through.png", "insights.csv",
+                                                                         "shares.png", "trend.png"]
     removed = fashionlens("catalog", "remove", "P0", "P1", "--catalog", db)
     assert removed.stdout.strip() == f"{db}: removed 2 items" and SQLiteStore(db).count() == 4
 

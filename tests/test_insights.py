@@ -1,5 +1,6 @@
-"""Insights counted on fixed events: shares, trends, worn together, click-through; logging through the
-store, --since, the CSV export and the charts."""
+"""Insights counted on fixed events: shares, trends, worn together, click-through (overall, per item, per
+period); logging through the store, --since, the CSV export and the charts (click-through only when items
+were recommended)."""
 
 from __future__ import annotations
 
@@ -52,11 +53,17 @@ def test_summary_counts_fixed_events():
     ctr = summary["click_through"]
     assert (ctr["recommended"], ctr["clicked"], ctr["rate"], ctr["clicks_not_recommended"]) == (5, 2, 0.4, 1)
     assert ctr["items"][0] == {"id": "B", "shown": 2, "clicks": 2, "rate": 1.0}
+    # B's second click follows its recommendation of 05-07: it counts there, not on 05-06
+    assert ctr["periods"] == [{"period": "2024-05-06", "recommended": 3, "clicked": 1, "rate": 0.3333},
+                              {"period": "2024-05-07", "recommended": 2, "clicked": 1, "rate": 0.5}]
+    assert summarize(EVENTS, by="week")["click_through"]["periods"] == [
+        {"period": "2024-W19", "recommended": 5, "clicked": 2, "rate": 0.4}]
     weekly = summarize(EVENTS, by="week")["trend"]
     assert [(p["period"], p["events"]) for p in weekly] == [("2024-W19", 5), ("2024-W20", 1)]
     assert weekly[0]["categories"] == {"Pants": 2, "T-Shirt": 2, "Dress": 1}
     table = format_table(summary)
     assert "6 events" in table and "Pants + T-Shirt" in table and "2 clicks on 5 recommended items (40.0%)" in table
+    assert "  2024-05-07       1 / 2      50.0%" in table.splitlines()
 
 
 def test_no_events_is_an_empty_report_not_an_error():
@@ -98,7 +105,24 @@ def test_csv_export_and_charts(tmp_path):
     assert {(r["value"], r["count"]) for r in rows if r["period"] == "2024-05-07"} == {("Dress", "1"), ("full", "1"),
                                                                                         ("Black", "1")}
     paths = write_charts(summary, tmp_path)
-    assert [p.name for p in paths] == ["shares.png", "trend.png"]
+    assert [p.name for p in paths] == ["shares.png", "trend.png", "click_through.png"]
+    assert all(p.parent == tmp_path and p.stat().st_size > 1000 for p in paths)
     for path in paths:
         with Image.open(path) as image:
             assert image.format == "PNG" and image.width > 300
+    with Image.open(tmp_path / "click_through.png") as image:
+        assert image.size == (800, 400)
+    only = write_charts(summary, tmp_path / "one", names=["click_through"])
+    assert only == [tmp_path / "one" / "click_through.png"] and sorted(p.name for p in only[0].parent.iterdir()) == [
+        "click_through.png"]
+
+
+def test_no_click_through_chart_without_recommendations(tmp_path):
+    """Analyses and clicks but nothing recommended: a click-through chart would be an empty frame."""
+    events = [e for e in EVENTS if e["kind"] != "recommendation"]
+    summary = summarize(events, by="day")
+    assert (summary["click_through"]["recommended"], summary["click_through"]["periods"]) == (0, [])
+    paths = write_charts(summary, tmp_path)
+    assert [p.name for p in paths] == ["shares.png", "trend.png"]
+    assert not (tmp_path / "click_through.png").exists()
+    assert write_charts(summary, tmp_path / "none", names=["click_through"]) == []

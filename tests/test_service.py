@@ -1,5 +1,6 @@
 """The web service's API on tiny models: health, analyze, recommend, the catalogue (import through the
-API, list, search, update, delete), insights from events, and events from concurrent requests."""
+API, whole-image imports, list, search, update, delete), insights and their charts from events, and
+events from concurrent requests."""
 
 from __future__ import annotations
 
@@ -87,6 +88,8 @@ def test_analyze_answers_each_garment_with_its_box_category_and_colour(tmp_path)
     assert (rotated.json()["width"], rotated.json()["height"]) == (48, 64)
     assert insights["by_kind"] == {"analysis": 2} and insights["by_channel"] == {"online": 1, "store": 1}
     assert insights["categories"]["T-Shirt"]["count"] == 2
+    # analyses only, nothing recommended: no click-through chart to show
+    assert insights["charts"] == ["/insights/charts/shares.png?by=day", "/insights/charts/trend.png?by=day"]
     assert not (settings.media_dir / "photos").exists()  # customers' photos are not kept by default
 
 
@@ -174,6 +177,37 @@ def test_import_of_a_csv_with_its_photos(tmp_path):
                                                                           ("TEE-RED", "Red tee", 19.9)]
 
 
+def test_import_with_whole_image_indexes_each_photo_whole_instead_of_a_detection(tmp_path):
+    """The stand-in detector finds an upper and a lower garment in every photo: without whole_image the
+    product's garment is the detection of its category's region; with it, the whole photo, never detected."""
+    analyzer, _ = stand_in_analyzer([(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8)])
+    photo = street_photo_bytes(exif_orientation=1)  # 64x48 JPEG
+
+    def archive(prefix: str) -> bytes:
+        products = [(f"{prefix}TROUSERS", "Trousers", "40.00", "Pants", None),
+                    (f"{prefix}TEE", "Tee", "20.00", "T-Shirt", None)]
+        return product_zip(products, extra={f"images/{item[0].lower()}.jpg": photo for item in products})
+
+    with tiny_client(tmp_path, catalogue=False, analyzer=analyzer) as (client, settings):
+        detected = client.post("/catalog/import", headers=ADMIN, files={"archive": ("a.zip", archive(""))})
+        whole = client.post("/catalog/import", headers=ADMIN, data={"whole_image": "true"},
+                            files={"archive": ("b.zip", archive("FLAT-"))})
+        status = client.get("/catalog/status").json()
+        body_schema = client.get("/openapi.json").json()["components"]["schemas"][
+            "Body_import_products_catalog_import_post"]
+    assert (detected.status_code, detected.json()["imported"], detected.json()["whole_image"]) == (200, 2, False)
+    assert (whole.status_code, whole.json()["imported"], whole.json()["whole_image"]) == (200, 2, True)
+    assert status["last_import"]["whole_image"] is True and status["model"]["detector"] is None
+    from fashionlens.catalog.store import SQLiteStore
+
+    items = {item.id: item for item in SQLiteStore(settings.catalog).find_items()}
+    assert (items["TROUSERS"].box, items["TROUSERS"].region) == ([10.0, 24.0, 46.0, 46.0], "lower")
+    assert (items["TEE"].box, items["TEE"].region) == ([8.0, 4.0, 48.0, 22.0], "upper")
+    assert items["FLAT-TROUSERS"].box == items["FLAT-TEE"].box == [0.0, 0.0, 64.0, 48.0]
+    assert (items["FLAT-TROUSERS"].region, items["FLAT-TEE"].region) == ("lower", "upper")  # from the category
+    assert body_schema["properties"]["whole_image"]["default"] is False
+
+
 def test_catalogue_list_search_filter_and_pages(tmp_path):
     with tiny_client(tmp_path) as (client, _):
         everything = client.get("/catalog/items").json()
@@ -223,8 +257,10 @@ def test_insights_count_analyses_recommendations_and_clicks(tmp_path):
         shown = client.post("/events", json={"kind": "shown", "item_ids": [first]})
         click = client.post("/events", json={"kind": "click", "item_ids": [first], "session": "s-9"})
         data = client.get("/insights", params={"by": "week"}).json()
-        chart = client.get(data["charts"][0])
+        charts = [client.get(url) for url in data["charts"]]
         future = client.get("/insights", params={"since": "2999-01-01"}).json()
+        no_clicks = client.get("/insights/charts/click_through.png", params={"since": "2999-01-01"})
+        unknown = client.get("/insights/charts/sales.png")
     assert (shown.status_code, shown.json(), click.status_code, click.json()) == (202, {"logged": 1}, 202, {"logged": 1})
     assert data["by_kind"] == {"analysis": 1, "click": 1, "recommendation": 1, "shown": 1}
     assert data["by_channel"] == {"online": 3, "store": 1} and data["garments"] == 2
@@ -232,10 +268,18 @@ def test_insights_count_analyses_recommendations_and_clicks(tmp_path):
     ctr = data["click_through"]
     assert (ctr["recommended"], ctr["clicked"]) == (2, 1) and ctr["rate"] == 0.5  # k=1: similar + complete the look
     assert data["by"] == "week" and data["trend"][0]["period"].count("-W") == 1
-    assert data["charts"] == ["/insights/charts/shares.png?by=week", "/insights/charts/trend.png?by=week"]
-    assert chart.status_code == 200 and chart.headers["content-type"] == "image/png"
-    assert chart.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert ctr["periods"] == [{"period": data["trend"][0]["period"], "recommended": 2, "clicked": 1, "rate": 0.5}]
+    assert data["charts"] == ["/insights/charts/shares.png?by=week", "/insights/charts/trend.png?by=week",
+                              "/insights/charts/click_through.png?by=week"]
+    for chart in charts:
+        assert chart.status_code == 200 and chart.headers["content-type"] == "image/png"
+        assert chart.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert charts[2].content not in (charts[0].content, charts[1].content)  # a chart of its own
     assert (future["events"], future["charts"]) == (0, [])
+    assert (no_clicks.status_code, no_clicks.json()) == (
+        404, {"error": "no click_through chart: no products were recommended in these events"})
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "no chart 'sales'; charts: shares, trend, "
+                                                                    "click_through"})
 
 
 def test_events_from_concurrent_requests_are_all_logged(tmp_path):

@@ -4,7 +4,8 @@ An event holds the time (UTC), channel (store / online), an optional session id 
 to, and what was seen: each garment's region, category and colour, the items recommended, the item
 clicked. Never the photo. From the events: category, region and colour shares, trends per day or week,
 categories worn together, and the click-through of recommendations (clicks on recommended items per
-item recommended), as a table, JSON, PNG charts and a CSV for advertising tools.
+item recommended, overall, per item and per period), as a table, JSON, PNG charts and a CSV for
+advertising tools.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .errors import FashionLensError
 
 CHANNELS = ("store", "online")
 DIMENSIONS = (("categories", "category"), ("regions", "region"), ("colors", "color"))
+CHARTS = ("shares", "trend", "click_through")  # write_charts's PNGs, <name>.png
+MAX_LABELLED_BARS = 31  # a month of days: more bars than that, and their labels would overlap
 
 
 def utc_now() -> str:
@@ -109,21 +112,31 @@ def summarize(events: list[dict[str, Any]], by: str = "day") -> dict[str, Any]:
                   for name, p in sorted(trend.items())],
         "worn_together": [{"categories": list(pair), "count": count}
                           for pair, count in sorted(together.items(), key=lambda c: (-c[1], c[0]))],
-        "click_through": click_through(events),
+        "click_through": click_through(events, by),
     }
 
 
-def click_through(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Clicks on items recommended earlier, per recommended item shown; per item too."""
+def click_through(events: list[dict[str, Any]], by: str = "day") -> dict[str, Any]:
+    """Clicks on items recommended earlier, per recommended item shown; per item and per period too.
+    A click counts in the period of the item's latest recommendation before it, so each period's rate
+    answers "how well did that day's (week's) recommendations do" and the periods add up to the total."""
     shown: Counter = Counter()
     clicks: Counter = Counter()
+    recommended_in: dict[str, str] = {}  # item -> period of its latest recommendation
+    periods: dict[str, Counter] = {}
     other = 0
     for event in events:
         if event["kind"] == "recommendation":
-            shown.update(event.get("recommended", []))
+            period = period_of(event["time"], by)
+            counts = periods.setdefault(period, Counter())
+            for item in event.get("recommended", []):
+                shown[item] += 1
+                counts["recommended"] += 1
+                recommended_in[item] = period
         elif event["kind"] == "click":
             if shown[event.get("item")]:
                 clicks[event["item"]] += 1
+                periods[recommended_in[event["item"]]]["clicked"] += 1
             else:
                 other += 1
     total_shown, total_clicks = sum(shown.values()), sum(clicks.values())
@@ -131,7 +144,10 @@ def click_through(events: list[dict[str, Any]]) -> dict[str, Any]:
              for item, count in sorted(shown.items(), key=lambda c: (-clicks[c[0]], -c[1], c[0]))]
     return {"recommended": total_shown, "clicked": total_clicks,
             "rate": round(total_clicks / total_shown, 4) if total_shown else None,
-            "clicks_not_recommended": other, "items": items}
+            "clicks_not_recommended": other, "items": items,
+            "periods": [{"period": name, "recommended": c["recommended"], "clicked": c["clicked"],
+                         "rate": round(c["clicked"] / c["recommended"], 4) if c["recommended"] else None}
+                        for name, c in sorted(periods.items())]}
 
 
 def format_table(summary: dict[str, Any], top: int = 10) -> str:
@@ -149,6 +165,8 @@ def format_table(summary: dict[str, Any], top: int = 10) -> str:
     ctr = summary["click_through"]
     rate = "n/a" if ctr["rate"] is None else f"{ctr['rate']:.1%}"
     lines.append(f"\nclick-through: {ctr['clicked']} clicks on {ctr['recommended']} recommended items ({rate})")
+    lines += [f"  {row['period']:<12} {row['clicked']:>5} / {row['recommended']:<5} {row['rate']:6.1%}"
+              for row in ctr["periods"] if row["recommended"]]
     return "\n".join(lines)
 
 
@@ -168,22 +186,43 @@ def write_csv(summary: dict[str, Any], events: list[dict[str, Any]], path: Path)
     write_text(path, buffer.getvalue())
 
 
-def write_charts(summary: dict[str, Any], out_dir: Path, top: int = 10) -> list[Path]:
-    """shares.png (category, region, colour shares) and trend.png (events and leading categories over time)."""
+def chart_names(summary: dict[str, Any]) -> list[str]:
+    """The charts write_charts makes of `summary`: click-through only when items were recommended."""
+    return list(CHARTS[:2]) + (["click_through"] if summary["click_through"]["recommended"] else [])
+
+
+def write_charts(summary: dict[str, Any], out_dir: Path, top: int = 10, names: list[str] | None = None) -> list[Path]:
+    """shares.png (category, region, colour shares), trend.png (events and leading categories over
+    time), click_through.png (click-through per period, when items were recommended), as `<name>.png`
+    in `out_dir`; `names`: only these of chart_names(summary)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers; must precede pyplot
     import matplotlib.pyplot as plt
 
+    draw = {"shares": lambda: shares_chart(plt, summary, top), "trend": lambda: trend_chart(plt, summary),
+            "click_through": lambda: click_through_chart(plt, summary)}
+    paths = []
+    for name in chart_names(summary):
+        if names is None or name in names:
+            figure = draw[name]()
+            figure.tight_layout()
+            paths.append(out_dir / f"{name}.png")
+            atomic_write(paths[-1], lambda temporary: figure.savefig(temporary, format="png"))
+            plt.close(figure)
+    return paths
+
+
+def shares_chart(plt: Any, summary: dict[str, Any], top: int) -> Any:
     figure, axes = plt.subplots(1, 3, figsize=(15, 4))
     for axis, (key, _) in zip(axes, DIMENSIONS):
         names = list(summary[key])[:top][::-1]
         axis.barh(names, [summary[key][n]["share"] for n in names])
         axis.set_title(f"{key} (share of garments)")
-    figure.tight_layout()
-    paths = [out_dir / "shares.png", out_dir / "trend.png"]
-    atomic_write(paths[0], lambda temporary: figure.savefig(temporary, format="png"))
-    plt.close(figure)
+    return figure
+
+
+def trend_chart(plt: Any, summary: dict[str, Any]) -> Any:
     figure, axis = plt.subplots(figsize=(8, 4))
     periods = [row["period"] for row in summary["trend"]]
     axis.plot(periods, [row["events"] for row in summary["trend"]], marker="o", label="events")
@@ -192,7 +231,26 @@ def write_charts(summary: dict[str, Any], out_dir: Path, top: int = 10) -> list[
     axis.set_title(f"per {summary['by']}")
     axis.legend()
     figure.autofmt_xdate()
-    figure.tight_layout()
-    atomic_write(paths[1], lambda temporary: figure.savefig(temporary, format="png"))
-    plt.close(figure)
-    return paths
+    return figure
+
+
+def click_through_chart(plt: Any, summary: dict[str, Any]) -> Any:
+    """A bar per period: the click-through rate, labelled "clicks / items recommended", so that a high
+    rate on few recommendations reads as what it is; a dashed line at the overall rate."""
+    from matplotlib.ticker import PercentFormatter
+
+    ctr = summary["click_through"]
+    rows = [row for row in ctr["periods"] if row["recommended"]]
+    figure, axis = plt.subplots(figsize=(8, 4))
+    bars = axis.bar([row["period"] for row in rows], [row["rate"] for row in rows], color="#2f6f9f")
+    if len(rows) <= MAX_LABELLED_BARS:
+        axis.bar_label(bars, labels=[f"{row['clicked']} / {row['recommended']}" for row in rows], fontsize=8)
+    axis.axhline(ctr["rate"], color="#c0392b", linestyle="--", linewidth=1, label=f"overall {ctr['rate']:.1%}")
+    axis.set_ylim(0, max(max(row["rate"] for row in rows), ctr["rate"], 0.01) * 1.25)
+    axis.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axis.set_ylabel("click-through")
+    axis.set_title(f"click-through of recommendations per {summary['by']} (labels: clicks / items recommended)",
+                   fontsize=10)
+    axis.legend(loc="upper left")
+    figure.autofmt_xdate()
+    return figure

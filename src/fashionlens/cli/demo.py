@@ -181,7 +181,7 @@ def pick_json(pick, out: Path) -> dict[str, Any]:
 
 
 def insights_step(out: Path, store, story: dict[str, Any]) -> None:
-    """What `insights --out` writes: shares and trend charts, the CSV for advertising tools."""
+    """What `insights --out` writes: shares, trend and click-through charts, the CSV for advertising tools."""
     from ..insights import summarize, write_charts, write_csv
 
     events = store.events()

@@ -19,7 +19,8 @@ def insights_command(
     by: str = typer.Option("day", "--by", help="Trend periods: day or week."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (events, categories, "
                                                        "regions, colors, trend, worn_together, click_through)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write shares.png, trend.png and insights.csv "
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write shares.png, trend.png, click_through.png "
+                                                           "(when items were recommended) and insights.csv "
                                                            "(period,dimension,value,count,share) here."),
 ) -> None:
     """Category, region and colour shares, trends, categories worn together, click-through of recommendations.

@@ -12,12 +12,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..insights import log_click, log_shown, summarize, write_charts
+from ..insights import CHARTS, chart_names, log_click, log_shown, summarize, write_charts
 from .schemas import ErrorBody, EventIn, Insights, Logged
 from .state import ServiceState, service_state
 
 router = APIRouter(tags=["insights"])
-CHARTS = ("shares", "trend")  # the PNGs insights.write_charts makes
 SINCE = Query(None, description="Only events from this date on (YYYY-MM-DD).")
 BY = Query("day", description="Trend periods: day or week.")
 
@@ -31,28 +30,32 @@ async def summary(state: ServiceState, since: date | None, by: str) -> dict[str,
 @router.get("/insights", response_model=Insights, responses={422: {"model": ErrorBody}})
 async def insights(since: date | None = SINCE, by: Literal["day", "week"] = BY,
                    state: ServiceState = Depends(service_state)) -> dict[str, Any]:
-    """Category, region and colour shares, trend, categories worn together, click-through; chart URLs."""
+    """Category, region and colour shares, trend, categories worn together, click-through (overall, per
+    item, per period); the URLs of the charts there is something to draw for (none without events)."""
     data = await summary(state, since, by)
     query = urlencode({"by": by, **({"since": since.isoformat()} if since else {})})
-    data["charts"] = [f"/insights/charts/{name}.png?{query}" for name in CHARTS] if data["events"] else []
+    names = chart_names(data) if data["events"] else []
+    data["charts"] = [f"/insights/charts/{name}.png?{query}" for name in names]
     return data
 
 
 def draw_chart(state: ServiceState, data: dict[str, Any], name: str) -> bytes:
     """One chart's PNG bytes; pyplot keeps global state, so one drawing at a time."""
     with state.chart_lock, tempfile.TemporaryDirectory() as folder:
-        paths = write_charts(data, Path(folder))
-        return next(path for path in paths if path.stem == name).read_bytes()
+        [path] = write_charts(data, Path(folder), names=[name])
+        return path.read_bytes()
 
 
 @router.get("/insights/charts/{name}.png", response_class=Response, responses={
     200: {"content": {"image/png": {}}, "description": "The chart."}, 404: {"model": ErrorBody}})
 async def chart(name: str, since: date | None = SINCE, by: Literal["day", "week"] = BY,
                 state: ServiceState = Depends(service_state)) -> Response:
-    """A chart of GET /insights (shares or trend) for the same since/by."""
+    """A chart of GET /insights (shares, trend or click_through) for the same since/by."""
     if name not in CHARTS:
         raise HTTPException(404, f"no chart {name!r}; charts: {', '.join(CHARTS)}")
     data = await summary(state, since, by)
+    if name not in chart_names(data):
+        raise HTTPException(404, f"no {name} chart: no products were recommended in these events")
     png = await run_in_threadpool(draw_chart, state, data, name)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-cache"})
 

@@ -1,4 +1,4 @@
-"""The JSON of every request and response (Pydantic), as the service contract states it."""
+"""The JSON of every request and response (Pydantic), as docs/service.md describes it."""
 
 from __future__ import annotations
 
@@ -94,6 +94,8 @@ class RefusedRow(BaseModel):
 class ImportStatus(BaseModel):
     id: str
     state: Literal["done", "refused"]
+    whole_image: bool = Field(False, description="The import's whole_image field: each photo analysed as one "
+                                                 "garment, without the detector.")
     imported: int = Field(description="Products added or changed.")
     unchanged: int
     refused_rows: list[RefusedRow]
@@ -158,12 +160,21 @@ class ItemClicks(BaseModel):
     rate: float
 
 
+class PeriodClicks(BaseModel):
+    period: str = Field(description="A day (YYYY-MM-DD) or an ISO week (YYYY-Www), as `by` says.")
+    recommended: int = Field(description="Items recommended in this period.")
+    clicked: int = Field(description="Clicks on them (a click counts in the period of the item's latest "
+                                     "recommendation before it).")
+    rate: float | None
+
+
 class ClickThrough(BaseModel):
     recommended: int
     clicked: int
     rate: float | None
     clicks_not_recommended: int
     items: list[ItemClicks]
+    periods: list[PeriodClicks]
 
 
 class Insights(BaseModel):

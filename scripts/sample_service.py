@@ -1,6 +1,6 @@
 """A real `fashionlens serve` on loopback with the shipped default models and the clothing sample as its
-catalogue, imported through the API as a retailer would: for scripts/screenshot_pages.py and
-benchmarks/load.py.
+catalogue, imported through the API as a retailer would (whole_image: the sample's photos are flat-lay):
+for scripts/screenshot_pages.py and benchmarks/load.py.
 
     with sample_service(Path("/tmp/work")) as service:   # service.url, service.process.pid
         httpx.post(f"{service.url}/recommend", files={"photo": ...})
@@ -96,7 +96,10 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path) -> dict:
 
 
 def import_sample(url: str, admin_key: str, limit: int | None) -> dict:
+    """The clothing sample's photos are flat-lay (one garment on a plain background): whole_image, so the
+    detector does not cut a shoe into a "full" body garment that would then be suggested for trousers."""
     answer = httpx.post(f"{url}/catalog/import", headers={"X-API-Key": admin_key}, timeout=IMPORT_TIMEOUT_S,
+                        data={"whole_image": "true"},
                         files={"archive": ("clothing-sample.zip", catalogue_zip(limit), "application/zip")})
     if answer.status_code != 200:
         raise RuntimeError(f"catalogue import refused ({answer.status_code}): {answer.text}")

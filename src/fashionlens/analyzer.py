@@ -187,10 +187,11 @@ class Analyzer:
 
     @torch.inference_mode()
     def analyze(self, images: list[Image.Image], names: list[str],
-                full_sizes: list[tuple[int, int]] | None = None) -> list[Analysis]:
+                full_sizes: list[tuple[int, int]] | None = None, *, whole_image: bool = False) -> list[Analysis]:
         """Analyse RGB photos (images.load_image); `names` label them in the results. `full_sizes`: the
-        photos' original (width, height) when `images` were decoded smaller (load_images)."""
-        detections = self.detect(images)
+        photos' original (width, height) when `images` were decoded smaller (load_images). `whole_image`:
+        this call skips the detector, each photo is one garment (flat-lay product photos)."""
+        detections = [[] for _ in images] if whole_image else self.detect(images)
         garments: list[tuple[int, Box, Detection | None]] = []
         for index, (image, found) in enumerate(zip(images, detections)):
             if found:

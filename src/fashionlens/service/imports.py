@@ -145,15 +145,36 @@ def close_staging(staging: Staging) -> None:
     shutil.rmtree(staging.folder, ignore_errors=True)
 
 
-def run_import(settings, analyzer, stage: Callable[[Staging], Path]) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, ImportStatus) of one import; `stage` fills the staging folder and names the CSV.
-    Runs in a worker thread with a catalogue connection of its own. Every attempt becomes the last import."""
+class WholePhotos:
+    """The service's analyzer with its detector skipped: each product photo is one garment. Flat-lay
+    photos (a shoe on white) must not be cut into whatever the detector thinks it sees there."""
+
+    def __init__(self, analyzer: Any):
+        self._analyzer = analyzer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._analyzer, name)
+
+    def analyze(self, images: list, names: list[str], full_sizes: list | None = None) -> list:
+        return self._analyzer.analyze(images, names, full_sizes, whole_image=True)
+
+    @property
+    def description(self) -> dict[str, Any]:
+        """What the catalogue records as its model: the same embedding model, no detector."""
+        return {**self._analyzer.description, "detector": None}
+
+
+def run_import(settings, analyzer, stage: Callable[[Staging], Path],
+               whole_image: bool = False) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, ImportStatus) of one import; `stage` fills the staging folder and names the CSV;
+    `whole_image`: the photos are analysed without the detector (WholePhotos). Runs in a worker thread
+    with a catalogue connection of its own. Every attempt becomes the last import."""
     from ..catalog.importer import import_products
     from ..catalog.store import SQLiteStore
     from ..insights import utc_now
 
-    status: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "state": "refused", "imported": 0, "unchanged": 0,
-                              "refused_rows": [], "started": utc_now(), "error": None}
+    status: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "state": "refused", "whole_image": whole_image,
+                              "imported": 0, "unchanged": 0, "refused_rows": [], "started": utc_now(), "error": None}
     staging, used, code = open_staging(settings.media_dir), set(), 422
     try:
         try:
@@ -163,7 +184,7 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path]) -> tuple[in
         check_image_paths(csv_path, staging)
         store = SQLiteStore(settings.catalog, create=True)
         try:
-            report = import_products(csv_path, store, analyzer)
+            report = import_products(csv_path, store, WholePhotos(analyzer) if whole_image else analyzer)
             used = {item.image for item in store.find_items()}
         finally:
             store.close()

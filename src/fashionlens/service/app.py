@@ -1,4 +1,4 @@
-"""create_app(settings): the fashionlens web service (FastAPI). Contract: /work/notes/service_contract.md.
+"""create_app(settings): the fashionlens web service (FastAPI). The API: docs/service.md.
 
 Models are loaded once, when the service starts (lifespan), never per request; model work runs in a
 worker thread behind a bounded queue; every error is JSON {"error": "..."}.

@@ -14,7 +14,7 @@ MB = 1024 * 1024
 
 @dataclass
 class ServiceSettings:
-    """The service's configuration (docs: /work/notes/service_contract.md).
+    """The service's configuration (docs/service.md).
 
     detector, classifier: run directories or checkpoints; None = the shipped default models.
     analyzer: an Analyzer already loaded (tests, an application embedding the service); it takes the

@@ -104,16 +104,17 @@ def main() -> None:
     parser.add_argument("--products", type=int, help="Import only the first N sample products (default: all 250).")
     parser.add_argument("--workdir", type=Path, help="Catalogue and server log; reused when it holds a catalogue "
                                                      "(default: a temporary folder).")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="The server's backend.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
-        with sample_service(args.workdir or Path(temporary), args.products) as service:
+        with sample_service(args.workdir or Path(temporary), args.products, ["--backend", args.backend]) as service:
             health = httpx.get(f"{service.url}/health", timeout=30).json()
             print(f"server pid {service.process.pid}, {health['catalog_items']} products; "
                   f"{args.clients} clients for {args.seconds:.0f} s", file=sys.stderr)
             load_before = [round(v, 2) for v in os.getloadavg()]  # others' work on the machine skews the numbers
             report = run_load(service.url, service.process.pid, args.clients, args.seconds, args.k)
-    report = {"clients": args.clients, "duration_s": args.seconds, "k": args.k, "catalog_items": health["catalog_items"],
+    report = {"backend": args.backend, "clients": args.clients, "duration_s": args.seconds, "k": args.k, "catalog_items": health["catalog_items"],
               "models": health["models"], **report,
               "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "python": platform.python_version(),
                           "platform": platform.platform()},

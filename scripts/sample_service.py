@@ -75,9 +75,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(catalog: Path, port: int, admin_key: str, log: Path) -> subprocess.Popen:
+def start_server(catalog: Path, port: int, admin_key: str, log: Path, options: list[str]) -> subprocess.Popen:
     command = [sys.executable, "-c", "from fashionlens.cli import main; main()", "serve", "--catalog", str(catalog),
-               "--host", "127.0.0.1", "--port", str(port)]
+               "--host", "127.0.0.1", "--port", str(port), *options]
     env = {**os.environ, "FASHIONLENS_ADMIN_KEY": admin_key}
     with log.open("ab") as output:  # the child keeps its own handle
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -117,13 +117,14 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def sample_service(workdir: Path, products: int | None = None) -> Iterator[Service]:
-    """The server over `workdir/shop.db`, the sample imported (first `products` rows; None: all 250)."""
+def sample_service(workdir: Path, products: int | None = None, options: list[str] = ()) -> Iterator[Service]:
+    """The server over `workdir/shop.db`, the sample imported (first `products` rows; None: all 250);
+    `options`: more `fashionlens serve` options (e.g. --backend onnx)."""
     workdir.mkdir(parents=True, exist_ok=True)
     catalog, log, admin_key = workdir / "shop.db", workdir / "server.log", secrets.token_urlsafe(16)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start_server(catalog, port, admin_key, log)
+    process = start_server(catalog, port, admin_key, log, list(options))
     try:
         health = wait_healthy(url, process, log)
         imported = import_sample(url, admin_key, products) if health["catalog_items"] == 0 else None

@@ -192,7 +192,7 @@ def test_export_and_backend_errors_are_one_line(fashionlens, runs, tmp_path):
                                          "(expected best.pt or last.pt)"),
         (("export", runs.classifier, "--format", "tflite"), "--format tflite: unknown export format; choose onnx"),
         (("analyze", street_photos(runs)[0], "--classifier", runs.classifier, "--backend", "tf"),
-         "unknown backend 'tf'; choose torch or onnx"),
+         "unknown backend 'tf'; choose torch, onnx or onnx-int8"),
         (("analyze", street_photos(runs)[0], "--classifier", tmp_path / "none.onnx", "--backend", "onnx"),
          f"{tmp_path / 'none.onnx'}: ONNX model not found"),
     ]:

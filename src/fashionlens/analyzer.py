@@ -7,8 +7,9 @@ it; nothing detected (or no detector) means the whole photo is one garment (flat
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
 Inference is deterministic: eval mode, no randomness, outputs rounded in the JSON.
 
-Two backends run the same two models: "torch" (the checkpoints' modules) and "onnx" (onnx_runtime.py:
-the files `fashionlens export` writes, checked against PyTorch); the rest of the pipeline is one path.
+Three backends run the same two models: "torch" (the checkpoints' modules), "onnx" (onnx_runtime.py: the
+files `fashionlens export` writes, checked against PyTorch) and "onnx-int8" (their int8 quantisation,
+onnx_int8.py, checked with looser stated tolerances); the rest of the pipeline is one path.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from .taxonomy import STREET_GARMENTS, map_labels, region_of
 TOP_K = 3
 MAX_GARMENTS = 20  # a photo of a few people; more detections are noise of an untrained detector
 DIGITS = 4  # scores and embeddings in the JSON: the same photo gives the same bytes
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "onnx-int8")
+PRECISION_OF_BACKEND = {"onnx": "float32", "onnx-int8": "int8"}  # which ONNX export a backend runs
 # fast_decode: a JPEG decodes at 1/2-1/8 scale while its shorter side stays at least this many times the
 # larger model input, so that a garment a quarter of the photo wide still fills the classifier's input
 DRAFT_MARGIN = 2
@@ -140,16 +142,17 @@ class Analyzer:
                   say: Callable[[str], None] | None = None, **options: Any) -> "Analyzer":
         """Load a classifier run (or checkpoint file) and optionally a detector run.
 
-        backend "onnx" runs their ONNX exports instead (onnx_runtime.load_onnx: a run is exported once
-        into the onnx/ folder beside its checkpoint, announced through `say`; a .onnx file is read as is).
+        backend "onnx" runs their ONNX exports instead, "onnx-int8" their int8 exports (onnx_runtime.load_onnx:
+        a run is exported once into the onnx/ folder beside its checkpoint, announced through `say`; a .onnx
+        file is read as is, and must be of the backend's precision).
         """
         if backend not in BACKENDS:
-            raise FashionLensError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
+            raise FashionLensError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
         load: Callable[[str | Path], tuple[Any, dict[str, Any]]] = load_torch
-        if backend == "onnx":
+        if backend in PRECISION_OF_BACKEND:
             from .onnx_runtime import load_onnx
 
-            load = lambda run: load_onnx(run, say)  # noqa: E731
+            load = lambda run: load_onnx(run, say, PRECISION_OF_BACKEND[backend])  # noqa: E731
         classifier, classifier_checkpoint = load(classifier_run)
         check_kind(classifier_checkpoint, "classifier", f"--classifier {classifier_run}")
         detector, detector_checkpoint = None, None
@@ -227,11 +230,7 @@ class Analyzer:
         margin = self.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
         probabilities, embeddings = [], []
         for start, stop in batch_bounds(per_photo or [1] * len(crops), self.batch_size):
-            chunk = crops[start:stop]
-            pixels = torch.stack([self.transform(crop_with_margin(image, box, margin)) for image, box in chunk])
-            geometry = torch.tensor([box_geometry(box, image.width, image.height) for image, box in chunk],
-                                    dtype=torch.float32)
-            logits, features = self.logits_and_features(pixels, geometry)
+            logits, features = self.logits_and_features(*classifier_feeds(self.transform, crops[start:stop], margin))
             probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
             embeddings.append(torch.nn.functional.normalize(features.float(), dim=1).cpu().numpy())
         width = len(self.class_names)
@@ -258,6 +257,16 @@ class Analyzer:
         region = detection.region if detection is not None else region_of(category)
         return AnalyzedGarment(box, region, None if detection is None else detection.score, category, score, top,
                                dominant_color(image, box), embedding.astype(np.float32))
+
+
+def classifier_feeds(transform: Callable[[Image.Image], torch.Tensor], crops: list[tuple[Image.Image, Box]],
+                     margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's inputs for garments' crops: each crop (grown by the context margin) through the
+    eval transform, and each box's geometry (read by img+bbox models only)."""
+    pixels = torch.stack([transform(crop_with_margin(image, box, margin)) for image, box in crops])
+    geometry = torch.tensor([box_geometry(box, image.width, image.height) for image, box in crops],
+                            dtype=torch.float32)
+    return pixels, geometry
 
 
 def forward_with_features(model: nn.Module, images: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

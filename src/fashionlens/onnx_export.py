@@ -8,10 +8,10 @@ TorchScript exporter at opset 17 (the way torchvision documents); input `image` 
 one photo per call, H and W dynamic), outputs `boxes` (in the input's pixels), `labels` (1-based), `scores`.
 
 Each export is two files named after the checkpoint (`best.onnx` + `best.json`, `classifier.onnx` +
-`classifier.json`), by default in `onnx/` beside it. The JSON holds what the Analyzer needs without the
-checkpoint (kind, class names, preprocessing, score threshold), the source's model fingerprint (so a
-catalogue's embeddings stay valid), the sha256 of the source and of the .onnx, and the differences
-measured against PyTorch.
+`classifier.json`), by default in `onnx/` beside it; an int8 export (onnx_int8.py) is `best.int8.onnx` +
+`best.int8.json`. The JSON holds what the Analyzer needs without the checkpoint (kind, class names,
+preprocessing, score threshold), the precision, the source's model fingerprint (so a catalogue's
+embeddings stay valid), the sha256 of the source and of the .onnx, and what was measured against PyTorch.
 """
 
 from __future__ import annotations
@@ -47,52 +47,73 @@ FEATURE_TOLERANCE = {"atol": 1e-4, "rtol": 1e-4}  # logits and features
 BOX_TOLERANCE = 0.5  # pixels
 SCORE_TOLERANCE = 1e-3
 SOURCE_KEYS = ("kind", "arch", "mode", "class_names", "preprocessing", "score_threshold")
+PRECISIONS = ("float32", "int8")
+Exporter = Callable[[dict[str, Any], Path], dict[str, float]]
 
 
 @dataclass
 class Export:
     onnx: Path
     metadata: Path
-    differences: dict[str, float]  # the largest difference to PyTorch, per output
+    differences: dict[str, float]  # float32: the largest difference to PyTorch per output; int8: the agreement
+    precision: str = "float32"
 
 
 def export_dir(source: Path) -> Path:
     return source.parent / CACHE_FOLDER
 
 
-def export_run(run: str | Path, out_dir: str | Path | None = None) -> Export:
-    """Export a run's checkpoint (or a checkpoint file) as ONNX into `out_dir` (default: onnx/ beside
-    it). Nothing is written unless ONNX Runtime's outputs match PyTorch's within the tolerances."""
+def export_stem(source: Path, precision: str) -> str:
+    """The export's file name without suffix: best (float32), best.int8 (int8)."""
+    return source.stem if precision == "float32" else f"{source.stem}.{precision}"
+
+
+def export_run(run: str | Path, out_dir: str | Path | None = None, precision: str = "float32") -> Export:
+    """Export a run's checkpoint (or a checkpoint file) as ONNX of `precision` ("float32" or "int8") into
+    `out_dir` (default: onnx/ beside it). Nothing is written unless the ONNX model agrees with PyTorch
+    within the precision's tolerances."""
+    if precision not in PRECISIONS:
+        raise FashionLensError(f"--precision {precision}: unknown precision; choose {' or '.join(PRECISIONS)}")
     source = checkpoint_file(run)
     checkpoint = load_checkpoint(source)
     out = Path(out_dir) if out_dir is not None else export_dir(source)
-    exporter: Callable[[dict[str, Any], Path], dict[str, float]] = {
-        "classifier": export_classifier, "detector": export_detector}.get(checkpoint["kind"])
+    exporter: Exporter | None = {"classifier": export_classifier, "detector": export_detector}.get(checkpoint["kind"])
     if exporter is None:
         raise FashionLensError(f"{source}: a {checkpoint['kind']} checkpoint cannot be exported")
-    onnx_path, metadata_path = out / f"{source.stem}.onnx", out / f"{source.stem}.json"
+    if precision == "int8":
+        from .onnx_int8 import quantized_exporter
+
+        exporter = quantized_exporter(exporter)
+    stem = export_stem(source, precision)
+    onnx_path, metadata_path = out / f"{stem}.onnx", out / f"{stem}.json"
     differences: dict[str, float] = {}
     try:
         atomic_write(onnx_path, lambda temporary: differences.update(exporter(checkpoint, temporary)))
-        metadata = export_metadata(checkpoint, source, onnx_path, differences)
+        metadata = export_metadata(checkpoint, source, onnx_path, differences, precision)
         write_text(metadata_path, json.dumps(metadata, indent=2) + "\n")
     except OSError as error:  # a read-only install of the package: the user picks another folder
         raise FashionLensError(f"{out}: cannot write the ONNX export there ({error.strerror}); run `fashionlens "
-                               f"export {source} --out DIR` and use DIR/{source.stem}.onnx") from None
-    return Export(onnx_path, metadata_path, differences)
+                               f"export {source} --out DIR` and use DIR/{stem}.onnx") from None
+    return Export(onnx_path, metadata_path, differences, precision)
 
 
 def export_metadata(checkpoint: dict[str, Any], source: Path, onnx_path: Path,
-                    differences: dict[str, float]) -> dict[str, Any]:
+                    differences: dict[str, float], precision: str = "float32") -> dict[str, Any]:
     data = {key: checkpoint[key] for key in SOURCE_KEYS if key in checkpoint}
     outputs = CLASSIFIER_OUTPUTS if checkpoint["kind"] == "classifier" else DETECTOR_OUTPUTS
     tolerance = FEATURE_TOLERANCE if checkpoint["kind"] == "classifier" else {
         "boxes_px": BOX_TOLERANCE, "scores": SCORE_TOLERANCE}
-    return {**data, "format": "onnx", "opset": OPSET, "outputs": list(outputs),
+    measured: dict[str, Any] = {"max_difference": differences, "tolerance": tolerance}
+    if precision == "int8":
+        from .onnx_int8 import int8_description
+
+        measured = int8_description(checkpoint["kind"], differences)
+    # the int8 export keeps the source's fingerprint: its embeddings are checked to stay within a
+    # cosine of 0.99 of PyTorch's, so one catalogue serves every backend (docs/recommendation.md)
+    return {**data, "format": "onnx", "opset": OPSET, "precision": precision, "outputs": list(outputs),
             "fingerprint": model_fingerprint(checkpoint),
             "source": {"path": str(source), "sha256": file_sha256(source)},
-            "onnx_file": onnx_path.name, "onnx_sha256": file_sha256(onnx_path),
-            "max_difference": differences, "tolerance": tolerance}
+            "onnx_file": onnx_path.name, "onnx_sha256": file_sha256(onnx_path), **measured}
 
 
 def quiet_export(model: nn.Module, args: tuple, path: Path, **names: Any) -> None:

@@ -71,33 +71,38 @@ class OnnxDetector:
         return [{name: torch.from_numpy(value) for name, value in zip(DETECTOR_OUTPUTS, found)} for found in outputs]
 
 
-def load_onnx(run: str | Path, say: Callable[[str], None] | None = None) -> tuple[OnnxClassifier | OnnxDetector,
-                                                                                    dict[str, Any]]:
-    """The model of an ONNX export and its metadata (with "path", the .onnx file).
+def load_onnx(run: str | Path, say: Callable[[str], None] | None = None,
+              precision: str = "float32") -> tuple[OnnxClassifier | OnnxDetector, dict[str, Any]]:
+    """The model of an ONNX export of `precision` ("float32" or "int8") and its metadata (with "path",
+    the .onnx file).
 
-    `run`: a .onnx file written by `fashionlens export` (its .json beside it), or a run directory or
-    checkpoint file, whose export is read from the onnx/ folder beside the checkpoint; it is exported
-    there first when missing or made from another checkpoint (`say` announces that).
+    `run`: a .onnx file written by `fashionlens export` (its .json beside it, of that precision), or a
+    run directory or checkpoint file, whose export is read from the onnx/ folder beside the checkpoint;
+    it is exported there first when missing or made from another checkpoint (`say` announces that).
     """
     run = Path(run)
     if run.suffix == ".onnx":
         if not run.is_file():
             raise FashionLensError(f"{run}: ONNX model not found")
         metadata = read_metadata(run.with_suffix(".json"))
+        found = metadata.get("precision", "float32")  # exports older than int8 were all float32
+        if found != precision:
+            backend = "onnx-int8" if found == "int8" else "onnx"
+            raise FashionLensError(f"{run}: an export of precision {found}, not {precision}; run it with --backend {backend}")
     else:
-        metadata = cached_export(run, say)
+        metadata = cached_export(run, say, precision)
     onnx_path = Path(metadata["path"])
     runner = OnnxClassifier(onnx_path) if metadata["kind"] == "classifier" else OnnxDetector(onnx_path)
     return runner, metadata
 
 
-def cached_export(run: Path, say: Callable[[str], None] | None) -> dict[str, Any]:
+def cached_export(run: Path, say: Callable[[str], None] | None, precision: str = "float32") -> dict[str, Any]:
     """The metadata of the export in the onnx/ folder beside `run`'s checkpoint, exported when stale."""
     from .checkpoint import checkpoint_file
-    from .onnx_export import export_dir, export_run
+    from .onnx_export import export_dir, export_run, export_stem
 
     source = checkpoint_file(run)
-    path = export_dir(source) / f"{source.stem}.json"
+    path = export_dir(source) / f"{export_stem(source, precision)}.json"
     try:
         metadata = read_metadata(path)
         current = metadata.get("source", {}).get("sha256") == file_sha256(source)
@@ -105,8 +110,8 @@ def cached_export(run: Path, say: Callable[[str], None] | None) -> dict[str, Any
         current = False
     if not current:
         if say is not None:
-            say(f"exporting {source} to ONNX in {path.parent} (once)")
-        path = export_run(source).metadata
+            say(f"exporting {source} to {'int8 ' if precision == 'int8' else ''}ONNX in {path.parent} (once)")
+        path = export_run(source, precision=precision).metadata
         metadata = read_metadata(path)
     return metadata
 

@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, help="Import only the first N sample products (default: all 250).")
     parser.add_argument("--workdir", type=Path, help="Catalogue and server log; reused when it holds a catalogue "
                                                      "(default: a temporary folder).")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="The server's backend.")
+    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch", help="The server's backend.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:

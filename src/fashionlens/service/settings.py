@@ -28,7 +28,7 @@ class ServiceSettings:
     detector: Path | None = None
     classifier: Path | None = None
     whole_image: bool = False
-    backend: str = "torch"  # or "onnx": ONNX Runtime, the same outputs within 1e-4, faster on a CPU
+    backend: str = "torch"  # "onnx": ONNX Runtime, the same outputs within 1e-4; "onnx-int8": quantised, faster
     fast_decode: bool = False  # large JPEGs decoded at 1/2-1/8 scale (docs/recommendation.md)
     analyzer: Any = None
     media_dir: Path | None = None

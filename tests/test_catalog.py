@@ -282,3 +282,18 @@ def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, t
     assert expected.shape == found.shape == (6, expected.shape[1])
     np.testing.assert_allclose(found, expected, atol=1e-4)
     assert [i.predicted_category for i in onnx.find_items()] == [i.predicted_category for i in eager.find_items()]
+
+
+def test_a_category_without_a_region_keeps_the_item_out_of_the_garment_regions(tmp_path):
+    rows = ["HAT-1,photos/p0.png,Hat,10,Hat,,,", "PANTS-1,photos/p1.png,Pants,20,Pants,,,",
+            "ANY-1,photos/p2.png,No category,30,,,,"]
+    store = SQLiteStore(tmp_path / "shop.db", create=True)
+    analyzer = random_analyzer()
+    import_products(product_csv(tmp_path, rows), store, analyzer)
+    items = store.get_items(["HAT-1", "PANTS-1", "ANY-1"])
+    assert items["HAT-1"].region is None  # not the region of whatever garment the classifier guessed
+    assert items["PANTS-1"].region == "lower"
+    guessed = analyzer.analyze_paths([tmp_path / "photos/p2.png"])[0].garments[0]
+    assert items["ANY-1"].region == guessed.region  # no category given: the analysis decides
+    in_regions = {item.id for item in store.find_items(Filters(regions=("upper", "lower", "full")))}
+    assert "HAT-1" not in in_regions and "PANTS-1" in in_regions

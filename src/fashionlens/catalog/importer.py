@@ -157,10 +157,12 @@ def choose_garment(analysis: Analysis, category: str | None) -> AnalyzedGarment:
 
 
 def item_of(row: ProductRow, digest: str, garment: AnalyzedGarment) -> CatalogItem:
+    """The retailer's category decides the region; one with none (hats, shoes, bags) leaves the item out of
+    the garment regions, rather than borrowing the region of whatever garment the classifier guessed."""
     return CatalogItem(
         id=row.id, image=str(row.image.resolve()), image_digest=digest, name=row.name, price=row.price,
         category=row.category, predicted_category=garment.category,
-        region=region_of(row.category) or garment.region, url=row.url, attributes=row.attributes,
+        region=region_of(row.category) if row.category else garment.region, url=row.url, attributes=row.attributes,
         color=garment.color.name, box=[round(v, 1) for v in garment.box.as_list()], embedding=garment.embedding)
 
 

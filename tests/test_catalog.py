@@ -3,6 +3,7 @@ atomic writes (even when the process is killed), one model per catalogue, filter
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -269,7 +270,8 @@ def test_on_model_photos_index_the_garment_of_the_products_region():
 def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, tmp_path):
     from tiny_models import trained_runs
 
-    classifier = trained_runs(tmp_path / "runs").classifier
+    classifier = tmp_path / "classifier"  # its own copy: the onnx/ export is written beside the checkpoint
+    shutil.copytree(trained_runs(tmp_path / "runs").classifier, classifier)
     products = product_csv(tmp_path, SIX)
     for backend in ("torch", "onnx"):
         result = fashionlens("catalog", "import", products, "--catalog", tmp_path / f"{backend}.db",

@@ -16,10 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+from fashionlens_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -27,21 +26,12 @@ CLOTHING = DATA / "clothing" / "labels.csv"
 STREET = DATA / "street" / "annotations.coco.json"
 RUNS = ROOT / "runs" / "bench"
 RESULTS = ROOT / "benchmarks" / "results"
-FASHIONLENS = str(Path(sys.executable).with_name("fashionlens"))
 
 TOP10 = "T-Shirt,Pants,Longsleeve,Shirt,Shoes,Dress,Shorts,Outwear,Hat,Skirt"
 UPPER = "T-Shirt,Longsleeve,Shirt,Outwear,Polo,Undershirt,Blazer,Hoodie,Top,Blouse"
 STREET_UPPER = "blouse,shirt,sweater,blazer,t-shirt,jacket,vest,top,sweatshirt,jumper,cardigan"
 COMMON = ["--arch", "resnet18", "--batch-size", "32", "--label-smoothing", "0.1", "--workers", "1",
           "--seed", "0"]
-
-
-def run(args: list[str]) -> tuple[float, str]:
-    """Run one fashionlens command; return its wall time and stdout."""
-    print("$ fashionlens " + " ".join(args), file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    done = subprocess.run([FASHIONLENS, *args], stdout=subprocess.PIPE, text=True, check=True)
-    return time.perf_counter() - start, done.stdout
 
 
 def train(name: str, data: Path, *options: str) -> dict:

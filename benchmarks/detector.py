@@ -21,10 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+from fashionlens_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -33,18 +32,9 @@ STREET = DATA / "street" / "annotations.coco.json"
 RUNS = ROOT / "runs" / "bench"
 RESULTS = ROOT / "benchmarks" / "results"
 BACKBONE = RUNS / "clothing-top10"
-FASHIONLENS = str(Path(sys.executable).with_name("fashionlens"))
 
 DEFAULT_EPOCHS = {"street": 8, "curated": 3}
 ARCH = "fasterrcnn_resnet18_fpn"  # the detector whose backbone fits the resnet18 classifier
-
-
-def run(args: list[str]) -> tuple[float, str]:
-    """Run one fashionlens command; return its wall time and stdout."""
-    print("$ fashionlens " + " ".join(args), file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    done = subprocess.run([FASHIONLENS, *args], stdout=subprocess.PIPE, text=True, check=True)
-    return time.perf_counter() - start, done.stdout
 
 
 def train(name: str, data: Path, options: argparse.Namespace, *extra: str) -> dict:

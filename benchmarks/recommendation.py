@@ -27,26 +27,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from fashionlens_cli import run
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-FASHIONLENS = str(Path(sys.executable).with_name("fashionlens"))
 GOALS = {"shop_precision": 0.90, "street_to_shop_precision": 0.70}
 TIMES: dict[str, float] = {}
-
-
-def run(args: list[str]) -> tuple[float, str]:
-    """Run one fashionlens command; return its wall time and stdout."""
-    print("$ fashionlens " + " ".join(args), file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    done = subprocess.run([FASHIONLENS, *args], stdout=subprocess.PIPE, text=True, check=True)
-    return time.perf_counter() - start, done.stdout
 
 
 @contextmanager

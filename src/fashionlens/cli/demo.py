@@ -22,6 +22,7 @@ from typing import Any
 import typer
 
 from ..errors import FashionLensError
+from .analyze import say
 from .app import app
 
 
@@ -43,10 +44,6 @@ DEMO = DemoSettings()
 MARKER = "demo.json"  # marks a folder as the demo's own, so a rerun may replace what it wrote
 OWN = ("training", "annotated", "products", "insights", "products.csv", "catalog.db", "catalog.db-wal",
        "catalog.db-shm", "catalog.db.faiss", "index.html", MARKER)
-
-
-def say(message: str) -> None:
-    typer.echo(message, err=True)
 
 
 def prepare(out: Path) -> None:

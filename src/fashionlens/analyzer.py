@@ -7,14 +7,14 @@ it; nothing detected (or no detector) means the whole photo is one garment (flat
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
 Inference is deterministic: eval mode, no randomness, outputs rounded in the JSON.
 
-Three backends run the same two models: "torch" (the checkpoints' modules), "onnx" (onnx_runtime.py: the
-files `fashionlens export` writes, checked against PyTorch) and "onnx-int8" (their int8 quantisation,
-onnx_int8.py, checked with looser stated tolerances); the rest of the pipeline is one path.
+Three backends run the same two models (analyzer_models.py loads them): "torch" (the checkpoints'
+modules), "onnx" (onnx_runtime.py: the files `fashionlens export` writes, checked against PyTorch) and
+"onnx-int8" (their int8 quantisation, onnx_int8.py, checked with looser stated tolerances); the rest of
+the pipeline is one path.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -27,23 +27,19 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .checkpoint import load_checkpoint
+from .analyzer_models import (check_kind, classifier_feeds, device_of, forward_with_features, keep_scores_from,
+                              model_fingerprint, model_loader, score_threshold)
 from .colors import DominantColor, dominant_color
-from .data.classification import box_geometry, crop_with_margin
 from .data.detection import detection_transform
 from .data.transforms import classification_eval_transform
-from .errors import FashionLensError
 from .images import load_image_with_size
-from .models.classifier import classifier_from_checkpoint
-from .models.detector import DEFAULT_SCORE_THRESHOLD, detections_of, detector_from_checkpoint
+from .models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
 from .records import Box, Detection
 from .taxonomy import STREET_GARMENTS, map_labels, region_of
 
 TOP_K = 3
 MAX_GARMENTS = 20  # a photo of a few people; more detections are noise of an untrained detector
 DIGITS = 4  # scores and embeddings in the JSON: the same photo gives the same bytes
-BACKENDS = ("torch", "onnx", "onnx-int8")
-PRECISION_OF_BACKEND = {"onnx": "float32", "onnx-int8": "int8"}  # which ONNX export a backend runs
 # fast_decode: a JPEG decodes at 1/2-1/8 scale while its shorter side stays at least this many times the
 # larger model input, so that a garment a quarter of the photo wide still fills the classifier's input
 DRAFT_MARGIN = 2
@@ -106,17 +102,6 @@ def region_mask(region: str | None, class_names: list[str]) -> np.ndarray:
     return mask if mask.any() else np.ones(len(class_names), dtype=bool)
 
 
-def model_fingerprint(checkpoint: dict[str, Any]) -> str:
-    """Identifies what makes the embeddings: architecture, mode, preprocessing and every weight."""
-    digest = hashlib.sha256()
-    head = {key: checkpoint.get(key) for key in ("arch", "mode", "class_names", "preprocessing")}
-    digest.update(json.dumps(head, sort_keys=True).encode())
-    for name, tensor in sorted(checkpoint["model"].items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().to(torch.float32).contiguous().numpy().tobytes())
-    return f"{checkpoint['arch']}-{digest.hexdigest()[:16]}"
-
-
 class Analyzer:
     """Detector (optional) + classifier, loaded once; `analyze()` takes several photos at a time."""
 
@@ -133,7 +118,7 @@ class Analyzer:
         self.threshold = DEFAULT_SCORE_THRESHOLD
         self.fast_decode = fast_decode
         if detector is not None:
-            self.threshold = float(detector_checkpoint.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
+            self.threshold = score_threshold(detector_checkpoint)
             keep_scores_from(detector, self.threshold)
             detector.eval()
 
@@ -146,13 +131,7 @@ class Analyzer:
         a run is exported once into the onnx/ folder beside its checkpoint, announced through `say`; a .onnx
         file is read as is, and must be of the backend's precision).
         """
-        if backend not in BACKENDS:
-            raise FashionLensError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
-        load: Callable[[str | Path], tuple[Any, dict[str, Any]]] = load_torch
-        if backend in PRECISION_OF_BACKEND:
-            from .onnx_runtime import load_onnx
-
-            load = lambda run: load_onnx(run, say, PRECISION_OF_BACKEND[backend])  # noqa: E731
+        load = model_loader(backend, say)
         classifier, classifier_checkpoint = load(classifier_run)
         check_kind(classifier_checkpoint, "classifier", f"--classifier {classifier_run}")
         detector, detector_checkpoint = None, None
@@ -257,62 +236,6 @@ class Analyzer:
         region = detection.region if detection is not None else region_of(category)
         return AnalyzedGarment(box, region, None if detection is None else detection.score, category, score, top,
                                dominant_color(image, box), embedding.astype(np.float32))
-
-
-def classifier_feeds(transform: Callable[[Image.Image], torch.Tensor], crops: list[tuple[Image.Image, Box]],
-                     margin: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The classifier's inputs for garments' crops: each crop (grown by the context margin) through the
-    eval transform, and each box's geometry (read by img+bbox models only)."""
-    pixels = torch.stack([transform(crop_with_margin(image, box, margin)) for image, box in crops])
-    geometry = torch.tensor([box_geometry(box, image.width, image.height) for image, box in crops],
-                            dtype=torch.float32)
-    return pixels, geometry
-
-
-def forward_with_features(model: nn.Module, images: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, pooled backbone features) in one pass, without autograd."""
-    with torch.inference_mode():
-        return logits_and_features(model, images, geometry)
-
-
-def logits_and_features(model: nn.Module, images: torch.Tensor,
-                        *geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, pooled backbone features) in one pass: a forward hook reads the backbone's output, so
-    the classifier's forward stays as trained (and an ONNX export traces exactly it)."""
-    captured: list[torch.Tensor] = []
-    handle = model.backbone.register_forward_hook(lambda module, inputs, output: captured.append(output))
-    try:
-        logits = model(images, *geometry)
-    finally:
-        handle.remove()
-    return logits, captured[0].flatten(1)
-
-
-def load_torch(run: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """A run's (or checkpoint file's) model on the CPU in eval mode, and its checkpoint."""
-    checkpoint = load_checkpoint(run)
-    if checkpoint["kind"] == "detector":
-        return detector_from_checkpoint(checkpoint), checkpoint
-    return classifier_from_checkpoint(checkpoint), checkpoint
-
-
-def check_kind(checkpoint: dict[str, Any], kind: str, option: str) -> None:
-    if checkpoint["kind"] != kind:
-        raise FashionLensError(f"{option}: a {checkpoint['kind']} run, not a {kind}")
-
-
-def keep_scores_from(detector: Any, threshold: float) -> None:
-    """Lower a torchvision detector's own score pre-filter to the stored threshold, so that it never
-    hides a box the threshold keeps (an ONNX export bakes the pre-filter in: it is applied first)."""
-    heads = getattr(detector, "roi_heads", None)
-    if heads is not None:
-        heads.score_thresh = min(heads.score_thresh, threshold)
-
-
-def device_of(model: Any) -> torch.device:
-    """Where a torch module's weights are; ONNX Runtime sessions take CPU tensors."""
-    parameter = next(model.parameters(), None) if isinstance(model, nn.Module) else None
-    return torch.device("cpu") if parameter is None else parameter.device
 
 
 def batch_bounds(per_photo: list[int], batch_size: int) -> list[tuple[int, int]]:

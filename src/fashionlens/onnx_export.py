@@ -29,7 +29,7 @@ from PIL import Image
 from torch import nn
 from torchvision.ops import poolers
 
-from .analyzer import keep_scores_from, logits_and_features, model_fingerprint
+from .analyzer_models import keep_scores_from, logits_and_features, model_fingerprint
 from .checkpoint import atomic_write, checkpoint_file, load_checkpoint, write_text
 from .data.classification import GEOMETRY_FEATURES
 from .data.detection import detection_transform

@@ -3,7 +3,7 @@ quantisation of the float32 export, checked against PyTorch with looser, stated 
 
 Classifier: static quantisation in the QDQ format. Weights int8 per output channel, activations uint8
 calibrated (MinMax) on CALIBRATION_PHOTOS of the package's sample clothing photos (train split),
-preprocessed as the Analyzer does (the whole photo through analyzer.classifier_feeds). Only the
+preprocessed as the Analyzer does (the whole photo through analyzer_models.classifier_feeds). Only the
 convolutional backbone (QUANTIZED_CLASSIFIER_OPS) is quantised: pooling, the box-geometry MLP and the
 head stay float, so the embedding (the pooled features) is not rounded to 256 levels. Weights keep 7
 bits (reduce_range): on AVX2 without VNNI a uint8 x int8 product pair is summed in 16 bits (VPMADDUBSW)
@@ -33,7 +33,7 @@ from torch.nn.functional import normalize
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quantize_dynamic, quantize_static)
 
-from .analyzer import classifier_feeds, forward_with_features, keep_scores_from
+from .analyzer_models import classifier_feeds, forward_with_features, keep_scores_from
 from .data import read_dataset
 from .data.detection import detection_transform
 from .data.transforms import classification_eval_transform

@@ -39,7 +39,7 @@ def session(path: str | Path) -> onnxruntime.InferenceSession:
 
 
 class OnnxClassifier:
-    """(logits, pooled features) of a batch, like analyzer.forward_with_features on the torch model."""
+    """(logits, pooled features) of a batch, like analyzer_models.forward_with_features on the torch model."""
 
     def __init__(self, path: str | Path):
         self.session = session(path)

@@ -42,15 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fashionlens.analyzer import Analyzer  # noqa: E402
+from fashionlens.analyzer import MAX_GARMENTS, Analyzer  # noqa: E402
+from fashionlens.analyzer_models import classifier_feeds  # noqa: E402
 from fashionlens.catalog.importer import import_products  # noqa: E402
 from fashionlens.catalog.index import build_index  # noqa: E402
 from fashionlens.catalog.store import SQLiteStore  # noqa: E402
-from fashionlens.data.classification import box_geometry, crop_with_margin  # noqa: E402
-from fashionlens.data.detection import detection_transform  # noqa: E402
 from fashionlens.default_models import default_classifier, default_detector  # noqa: E402
 from fashionlens.images import load_image  # noqa: E402
-from fashionlens.records import Box, Detection  # noqa: E402
+from fashionlens.records import Box  # noqa: E402
 from fashionlens.samples import sample_path  # noqa: E402
 from search import synthetic  # noqa: E402
 
@@ -89,8 +88,6 @@ class EagerBaseline:
 
     def __init__(self, analyzer: Analyzer, clock: Clock):
         self.analyzer, self.clock = analyzer, clock
-        self.detector_transform = detection_transform(analyzer.detector_checkpoint["preprocessing"]["image_size"],
-                                                      train=False)
         self.margin = analyzer.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
 
     @torch.inference_mode()
@@ -98,12 +95,11 @@ class EagerBaseline:
         with self.clock.stage("decode"):
             image = load_image(path)
         with self.clock.stage("detect"):
-            detections = self.detect(image)
+            detections = self.analyzer.detect([image])[0][:MAX_GARMENTS]  # one eager detector call
         boxes = [d.box for d in detections] or [Box(0.0, 0.0, float(image.width), float(image.height))]
         model = self.analyzer.classifier
         with self.clock.stage("classify"):
-            pixels = torch.stack([self.analyzer.transform(crop_with_margin(image, box, self.margin)) for box in boxes])
-            geometry = torch.tensor([box_geometry(box, image.width, image.height) for box in boxes])
+            pixels, geometry = classifier_feeds(self.analyzer.transform, [(image, box) for box in boxes], self.margin)
             probabilities = torch.softmax(model(pixels, geometry), dim=1).numpy()
         with self.clock.stage("embed"):
             embeddings = torch.nn.functional.normalize(model.backbone(pixels).flatten(1), dim=1).numpy()
@@ -111,15 +107,6 @@ class EagerBaseline:
             found = detections or [None]
             return [self.analyzer.describe(image, box, detection, probs, embedding)
                     for box, detection, probs, embedding in zip(boxes, found, probabilities, embeddings)]
-
-    def detect(self, image) -> list[Detection]:
-        pixels = self.detector_transform(image)
-        output = self.analyzer.detector([pixels])[0]
-        scale = torch.tensor([image.width / pixels.shape[-1], image.height / pixels.shape[-2]] * 2)
-        names = self.analyzer.detector_checkpoint["class_names"]
-        return [Detection(Box(*(box * scale).tolist()), names[int(label) - 1], float(score))
-                for box, label, score in zip(output["boxes"], output["labels"], output["scores"])
-                if score >= self.analyzer.threshold][:20]
 
 
 def ours(analyzer: Analyzer, clock: Clock):

@@ -77,6 +77,13 @@ def keep_scores_from(detector: Any, threshold: float) -> None:
         heads.score_thresh = min(heads.score_thresh, threshold)
 
 
+def analyzed_detector(checkpoint: dict[str, Any]) -> nn.Module:
+    """The checkpoint's torch detector as the Analyzer runs it: its pre-filter lowered to its threshold."""
+    model = detector_from_checkpoint(checkpoint)
+    keep_scores_from(model, score_threshold(checkpoint))
+    return model
+
+
 def device_of(model: Any) -> torch.device:
     """Where a torch module's weights are; ONNX Runtime sessions take CPU tensors."""
     parameter = next(model.parameters(), None) if isinstance(model, nn.Module) else None

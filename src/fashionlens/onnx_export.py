@@ -29,14 +29,13 @@ from PIL import Image
 from torch import nn
 from torchvision.ops import poolers
 
-from .analyzer_models import keep_scores_from, logits_and_features, model_fingerprint
+from .analyzer_models import analyzed_detector, logits_and_features, model_fingerprint
 from .checkpoint import atomic_write, checkpoint_file, load_checkpoint, write_text
 from .data.classification import GEOMETRY_FEATURES
 from .data.detection import detection_transform
 from .errors import FashionLensError
 from .images import load_image
 from .models.classifier import classifier_from_checkpoint
-from .models.detector import DEFAULT_SCORE_THRESHOLD, detector_from_checkpoint
 from .onnx_runtime import CLASSIFIER_OUTPUTS, DETECTOR_OUTPUTS, file_sha256, session
 from .samples import sample_path
 
@@ -191,8 +190,7 @@ def detector_inputs(checkpoint: dict[str, Any]) -> list[torch.Tensor]:
 def export_detector(checkpoint: dict[str, Any], path: Path) -> dict[str, float]:
     """Write the detector to `path` with its pre-filter lowered to the stored threshold (as the Analyzer
     runs it); raise unless ONNX Runtime finds the same boxes, labels and scores as PyTorch."""
-    model = detector_from_checkpoint(checkpoint)
-    keep_scores_from(model, float(checkpoint.get("score_threshold", DEFAULT_SCORE_THRESHOLD)))
+    model = analyzed_detector(checkpoint)
     images = detector_inputs(checkpoint)
     axes = {"image": {1: "height", 2: "width"}, **{name: {0: "detections"} for name in DETECTOR_OUTPUTS}}
     with levels_merged_by_gather():

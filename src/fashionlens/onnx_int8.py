@@ -23,7 +23,7 @@ import logging
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import onnx
@@ -33,19 +33,18 @@ from torch.nn.functional import normalize
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quantize_dynamic, quantize_static)
 
-from .analyzer_models import classifier_feeds, forward_with_features, keep_scores_from
+from .analyzer_models import analyzed_detector, classifier_feeds, forward_with_features, score_threshold
 from .data import read_dataset
 from .data.detection import detection_transform
 from .data.transforms import classification_eval_transform
 from .errors import FashionLensError
 from .images import load_image
 from .models.classifier import classifier_from_checkpoint
-from .models.detector import DEFAULT_SCORE_THRESHOLD, detector_from_checkpoint
+from .onnx_export import Exporter
 from .onnx_runtime import OnnxClassifier, OnnxDetector
 from .records import Box
 from .samples import sample_file, sample_path
 
-Exporter = Callable[[dict[str, Any], Path], dict[str, float]]
 CALIBRATION_PHOTOS = 64
 BATCH = 16
 QUANTIZED_CLASSIFIER_OPS = ["Conv", "Relu", "Clip", "MaxPool"]
@@ -222,9 +221,7 @@ def street_check_photos() -> list[Path]:
 def detector_agreement(checkpoint: dict[str, Any], path: Path) -> dict[str, float]:
     """PyTorch's and the int8 model's detections at the operating threshold on the sample street photos,
     one photo per call as the Analyzer runs them."""
-    model = detector_from_checkpoint(checkpoint)
-    threshold = float(checkpoint.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
-    keep_scores_from(model, threshold)  # as exported
+    model, threshold = analyzed_detector(checkpoint), score_threshold(checkpoint)  # as exported
     transform = detection_transform(checkpoint["preprocessing"]["image_size"], train=False)
     runtime = OnnxDetector(path)
     photos = street_check_photos()

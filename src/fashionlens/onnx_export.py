@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,6 +56,7 @@ class Export:
     metadata: Path
     differences: dict[str, float]  # float32: the largest difference to PyTorch per output; int8: the agreement
     precision: str = "float32"
+    written: dict[str, Any] = field(default_factory=dict)  # the metadata JSON, as written
 
 
 def export_dir(source: Path) -> Path:
@@ -93,7 +94,7 @@ def export_run(run: str | Path, out_dir: str | Path | None = None, precision: st
     except OSError as error:  # a read-only install of the package: the user picks another folder
         raise FashionLensError(f"{out}: cannot write the ONNX export there ({error.strerror}); run `fashionlens "
                                f"export {source} --out DIR` and use DIR/{stem}.onnx") from None
-    return Export(onnx_path, metadata_path, differences, precision)
+    return Export(onnx_path, metadata_path, differences, precision, metadata)
 
 
 def export_metadata(checkpoint: dict[str, Any], source: Path, onnx_path: Path,

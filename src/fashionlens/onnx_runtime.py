@@ -111,8 +111,8 @@ def cached_export(run: Path, say: Callable[[str], None] | None, precision: str =
     if not current:
         if say is not None:
             say(f"exporting {source} to {'int8 ' if precision == 'int8' else ''}ONNX in {path.parent} (once)")
-        path = export_run(source, precision=precision).metadata
-        metadata = read_metadata(path)
+        done = export_run(source, precision=precision)
+        metadata = {**done.written, "path": str(done.onnx)}  # not read back: its .onnx was just hashed
     return metadata
 
 

@@ -195,6 +195,17 @@ def write_charts(summary: dict[str, Any], out_dir: Path, top: int = 10, names: l
     """shares.png (category, region, colour shares), trend.png (events and leading categories over
     time), click_through.png (click-through per period, when items were recommended), as `<name>.png`
     in `out_dir`; `names`: only these of chart_names(summary)."""
+    paths = []
+    for name in chart_names(summary):
+        if names is None or name in names:
+            png = chart_png(summary, name, top)
+            paths.append(out_dir / f"{name}.png")
+            atomic_write(paths[-1], lambda temporary: temporary.write_bytes(png))
+    return paths
+
+
+def chart_png(summary: dict[str, Any], name: str, top: int = 10) -> bytes:
+    """One chart of chart_names(summary) as PNG bytes (the service answers them without a file)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers; must precede pyplot
@@ -202,15 +213,12 @@ def write_charts(summary: dict[str, Any], out_dir: Path, top: int = 10, names: l
 
     draw = {"shares": lambda: shares_chart(plt, summary, top), "trend": lambda: trend_chart(plt, summary),
             "click_through": lambda: click_through_chart(plt, summary)}
-    paths = []
-    for name in chart_names(summary):
-        if names is None or name in names:
-            figure = draw[name]()
-            figure.tight_layout()
-            paths.append(out_dir / f"{name}.png")
-            atomic_write(paths[-1], lambda temporary: figure.savefig(temporary, format="png"))
-            plt.close(figure)
-    return paths
+    figure = draw[name]()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
 
 
 def shares_chart(plt: Any, summary: dict[str, Any], top: int) -> Any:

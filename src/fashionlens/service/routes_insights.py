@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -12,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..insights import CHARTS, chart_names, log_click, log_shown, summarize, write_charts
+from ..insights import CHARTS, chart_names, chart_png, log_click, log_shown, summarize
 from .schemas import ErrorBody, EventIn, Insights, Logged
 from .state import ServiceState, service_state
 
@@ -41,9 +39,8 @@ async def insights(since: date | None = SINCE, by: Literal["day", "week"] = BY,
 
 def draw_chart(state: ServiceState, data: dict[str, Any], name: str) -> bytes:
     """One chart's PNG bytes; pyplot keeps global state, so one drawing at a time."""
-    with state.chart_lock, tempfile.TemporaryDirectory() as folder:
-        [path] = write_charts(data, Path(folder), names=[name])
-        return path.read_bytes()
+    with state.chart_lock:
+        return chart_png(data, name)
 
 
 @router.get("/insights/charts/{name}.png", response_class=Response, responses={

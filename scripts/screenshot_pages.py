@@ -13,7 +13,6 @@ Needs /usr/bin/chromium (`apt-get install -y chromium`).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from fashionlens.checkpoint import atomic_write  # noqa: E402
 from sample_service import sample_service, street_photos  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,10 +46,9 @@ def feed_insights(url: str, photos: list[Path]) -> None:
 
 
 def save(page, path: Path, **options) -> None:
-    """The screenshot written beside its target and renamed: never half a PNG."""
-    temporary = path.with_name(f".{path.stem}.partial.png")
-    page.screenshot(path=str(temporary), **options)
-    os.replace(temporary, path)
+    """The screenshot written beside its target and renamed: never half a PNG (the temporary name keeps
+    the .png suffix, from which Playwright picks the format)."""
+    atomic_write(path, lambda temporary: page.screenshot(path=str(temporary), **options))
 
 
 def screenshot_customer(page, url: str, photo: Path, out: Path) -> None:

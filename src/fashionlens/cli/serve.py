@@ -10,7 +10,7 @@ import typer
 
 from .analyze import CLASSIFIER_HELP, DETECTOR_HELP, FAST_DECODE_HELP, WHOLE_HELP
 from .app import app
-from .catalog import BACKEND_HELP, CATALOG_OPTION
+from .catalog import BACKEND_HELP, CATALOG_OPTION, open_store
 
 ADMIN_KEY_VARIABLE = "FASHIONLENS_ADMIN_KEY"
 
@@ -45,7 +45,6 @@ def serve_command(
     """
     import uvicorn
 
-    from ..catalog.store import SQLiteStore
     from ..service import ServiceSettings, create_app
     from ..service.state import load_analyzer
 
@@ -56,7 +55,7 @@ def serve_command(
                                cors_origins=list(cors_origin), store_photos=store_photos)
     # loaded here, before the port opens, so a wrong run or database is one line of error, not a traceback
     settings.analyzer = load_analyzer(settings)
-    SQLiteStore(settings.catalog, create=True).close()
+    open_store(settings.catalog, create=True).close()
     if settings.admin_key is None:
         typer.echo(f"note: {ADMIN_KEY_VARIABLE} is not set; the admin routes (import, update, delete) are off",
                    err=True)

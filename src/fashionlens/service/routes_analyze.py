@@ -95,10 +95,11 @@ async def recommend_products(photo: UploadFile = PHOTO,
         return found
 
     found = await state.catalog.call(pick)
-    garments = [{"garment": r.garment.to_json(),
-                 "similar": [product_json(p.item, p.score, p.why) for p in r.similar],
-                 "complete_the_look": [product_json(p.item, p.score, p.why) for p in r.complete_the_look]}
-                for r in found]
-    if not filled:
+    if filled:
+        garments = [{"garment": r.garment.to_json(),
+                     "similar": [product_json(p.item, p.score, p.why) for p in r.similar],
+                     "complete_the_look": [product_json(p.item, p.score, p.why) for p in r.complete_the_look]}
+                    for r in found]
+    else:
         garments = [{"garment": g.to_json(), "similar": [], "complete_the_look": []} for g in analysis.garments]
     return {**photo_json(analysis), "garments": garments, "note": None if filled else "the catalogue is empty"}

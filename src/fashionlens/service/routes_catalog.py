@@ -140,7 +140,7 @@ async def update_item(item_id: str, update: ItemUpdate, state: ServiceState = De
     changes = update.model_dump(exclude_unset=True)
     if not changes:
         raise HTTPException(422, "nothing to update: send name, price, category or url")
-    if changes.get("category", "") is None or changes.get("name", "") is None or changes.get("url", "") is None:
+    if any(value is None for name, value in changes.items() if name != "price"):
         raise HTTPException(422, "only price may be null")
     return product_json(await state.catalog.call(lambda store: updated_item(store, item_id, changes)))
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .analyze import CLASSIFIER_HELP, DETECTOR_HELP, FAST_DECODE_HELP, WHOLE_HELP
+from .analyze import CLASSIFIER_HELP, DETECTOR_HELP, WHOLE_HELP
 from .app import app
 from .catalog import BACKEND_HELP, CATALOG_OPTION, open_store
 
@@ -22,7 +22,6 @@ def serve_command(
                                                                          "catalogue's model."),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
-    fast_decode: bool = typer.Option(False, "--fast-decode", help=FAST_DECODE_HELP),
     catalog: Path = CATALOG_OPTION,
     media_dir: Optional[Path] = typer.Option(None, "--media-dir", help="Where imported product photos are kept; "
                                                                        "default: <catalog>.media/ beside it."),
@@ -41,7 +40,7 @@ def serve_command(
     Admin routes (import, update, delete) need FASHIONLENS_ADMIN_KEY set; clients send it as X-API-Key.
 
     Example: FASHIONLENS_ADMIN_KEY=s3cret fashionlens serve --catalog shop.db --classifier runs/clothing --port 8000
-    Faster on a CPU: add --backend onnx --fast-decode (docs/benchmarks.md, speed)
+    Faster on a CPU: add --backend onnx (docs/benchmarks.md, speed)
     """
     import uvicorn
 
@@ -49,7 +48,7 @@ def serve_command(
     from ..service.state import load_analyzer
 
     settings = ServiceSettings(catalog=catalog, detector=detector, classifier=classifier, whole_image=whole_image,
-                               backend=backend, fast_decode=fast_decode,
+                               backend=backend,
                                media_dir=media_dir, admin_key=os.environ.get(ADMIN_KEY_VARIABLE) or None,
                                max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pending=max_pending,
                                cors_origins=list(cors_origin), store_photos=store_photos)

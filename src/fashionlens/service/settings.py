@@ -29,7 +29,6 @@ class ServiceSettings:
     classifier: Path | None = None
     whole_image: bool = False
     backend: str = "torch"  # "onnx": ONNX Runtime, the same outputs within 1e-4; "onnx-int8": quantised, faster
-    fast_decode: bool = False  # large JPEGs decoded at 1/2-1/8 scale (docs/recommendation.md)
     analyzer: Any = None
     media_dir: Path | None = None
     admin_key: str | None = None

@@ -67,7 +67,7 @@ def load_analyzer(settings: ServiceSettings) -> Any:
     from ..default_models import resolve_runs
 
     detector, classifier = resolve_runs(settings.detector, settings.classifier, settings.whole_image)
-    return Analyzer.from_runs(detector, classifier, backend=settings.backend, fast_decode=settings.fast_decode,
+    return Analyzer.from_runs(detector, classifier, backend=settings.backend,
                               say=lambda message: print(message, file=sys.stderr))
 
 

@@ -30,7 +30,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 TOP10 = "T-Shirt,Pants,Longsleeve,Shirt,Shoes,Dress,Shorts,Outwear,Hat,Skirt"
 UPPER = "T-Shirt,Longsleeve,Shirt,Outwear,Polo,Undershirt,Blazer,Hoodie,Top,Blouse"
 STREET_UPPER = "blouse,shirt,sweater,blazer,t-shirt,jacket,vest,top,sweatshirt,jumper,cardigan"
-COMMON = ["--arch", "resnet18", "--batch-size", "32", "--label-smoothing", "0.1", "--workers", "1",
+COMMON = ["--arch", "resnet18", "--batch-size", "32", "--label-smoothing", "0.1", "--workers", "0",
           "--seed", "0"]
 
 
@@ -60,7 +60,7 @@ def evaluate(name: str, *datasets: Path, extra: tuple[str, ...] = ()) -> dict:
 
 def experiment_a() -> dict:
     result = train("clothing-top10", CLOTHING, "--classes", TOP10, "--val-from-train", "0.1",
-                   "--image-size", "112", "--epochs", "11", "--lr", "0.002")
+                   "--image-size", "112", "--min-image-size", "64", "--epochs", "18", "--lr", "0.002")
     return result | {"evaluation": evaluate("clothing-top10", CLOTHING)}
 
 

@@ -209,6 +209,10 @@ def test_filters_at_query_time(tmp_path):
     assert ids(min_price=20, max_price=40) == ["SKU-1", "SKU-2", "SKU-3"]
     assert ids(attributes=(("kids", "true"), ("in_stock", "yes"))) == ["SKU-0", "SKU-4"]
     assert ids(color="red") == ["SKU-0"]
+    assert ids(text="sku-4") == ["SKU-4"] and ids(text="nothing like it") == []
+    # counted and paged in the database, in id order
+    assert store.count(Filters(regions=("lower",))) == 3 and store.count() == 6
+    assert [item.id for item in store.find_items(limit=2, offset=1)] == ["SKU-1", "SKU-2"]
     index = CatalogIndex(store)
     query = store.get_items(["SKU-4"])["SKU-4"].embedding
     found = store.find_items(keys=[h.key for h in index.search(query, 5, Filters(regions=("lower",), max_price=50))])

@@ -13,8 +13,9 @@ import torchvision
 from fashionlens.data import read_dataset
 from fashionlens.data.classification import (ClassificationDataset, balanced_sampler, box_geometry, choose_classes,
                                              class_weights, split_samples, stratum_labels)
-from fashionlens.data.transforms import (classification_eval_transform, classification_preprocessing,
-                                         classification_train_transform)
+from fashionlens.data.transforms import (ProgressiveTrainTransform, classification_eval_transform,
+                                         classification_preprocessing, classification_train_transform,
+                                         progressive_sizes)
 from fashionlens.errors import FashionLensError
 from fashionlens.models.classifier import (build_classifier, cached_torchvision_weights, check_image_size,
                                            classifier_from_checkpoint, predict_classifier)
@@ -88,6 +89,24 @@ def test_img_bbox_crops_the_box_with_its_margin(boxed_samples):
     assert seen[1].size == (64, 48)  # img mode: the whole photo
     ClassificationDataset(boxed_samples[:1], ["Shirt"], "img", seen.append, context_margin=0.25, crop=True)[0]
     assert seen[2].size == (48, 34)  # an img model shown the garment's crop, as the Analyzer does
+
+
+def test_progressive_sizes_start_small_and_end_at_the_full_size():
+    sizes = progressive_sizes(64, 112, 20)
+    assert sizes[:6] == [64] * 6 and sizes[-4:] == [112] * 4  # a quarter at the start, a fifth at the end
+    assert sizes == sorted(sizes) and all(size % 8 == 0 for size in sizes)
+    assert progressive_sizes(64, 112, 1) == [112]  # a single epoch trains at the full size
+    assert progressive_sizes(64, 112, 2) == [64, 112]
+
+
+def test_a_progressive_dataset_changes_its_image_size_with_the_epoch(boxed_samples):
+    transform = ProgressiveTrainTransform(PRE, [32, 48])
+    dataset = ClassificationDataset(boxed_samples, ["Pants", "Shirt"], "img", transform)
+    assert dataset[0][0].shape == (3, 32, 32)
+    dataset.set_epoch(1)
+    assert dataset[0][0].shape == (3, 48, 48)
+    dataset.set_epoch(5)  # past the schedule: its last size
+    assert dataset[0][0].shape == (3, 48, 48)
 
 
 def test_box_geometry_describes_position_size_and_aspect():

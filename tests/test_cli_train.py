@@ -110,6 +110,19 @@ def test_resume_continues_an_interrupted_run_to_the_same_result(
     assert [row["epoch"] for row in history] == [1, 2]
 
 
+def test_progressive_resizing_trains_small_then_at_the_image_size(fashionlens, labels_csv_dataset: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    result = fashionlens("--data", str(labels_csv_dataset), "--out", str(out), *TINY, "--epochs", "2",
+                         "--image-size", "48", "--min-image-size", "32")
+    assert result.returncode == 0, result.stderr
+    assert "training size per epoch: 32 48" in result.stderr
+    checkpoint = load_checkpoint(out)
+    assert checkpoint["preprocessing"]["image_size"] == 48 and checkpoint["config"]["settings"]["min_image_size"] == 32
+    line = last_error_line(fashionlens("--data", str(labels_csv_dataset), "--out", str(tmp_path / "bad"), *TINY,
+                                       "--min-image-size", "64"))
+    assert line == "error: --min-image-size 64 is above --image-size 32; it is where progressive resizing starts"
+
+
 def test_data_without_val_split_trains_and_says_so(fashionlens, make_labels_csv_dataset, tmp_path: Path):
     data = make_labels_csv_dataset(tmp_path / "data", per_split={"train": 3})
     result = fashionlens("--data", str(data), "--out", str(tmp_path / "run"), *TINY)

@@ -149,6 +149,9 @@ def test_import_through_the_api_keeps_good_rows_and_names_refused_ones(tmp_path)
         status = client.get("/catalog/status").json()
         image = client.get("/catalog/items/PANTS-BLUE/image")
         health = client.get("/health").json()
+        kept = sorted((settings.media_dir / "products").rglob("*.jpg"))
+        others = [path for path in kept if path.read_bytes() != image.content]
+        deleted = client.delete("/catalog/items/PANTS-BLUE", headers=ADMIN)
     assert first.status_code == 200, first.text
     body = first.json()
     assert (body["state"], body["imported"], body["unchanged"], body["error"]) == ("done", 3, 0, None)
@@ -161,8 +164,10 @@ def test_import_through_the_api_keeps_good_rows_and_names_refused_ones(tmp_path)
     assert status["last_import"] == again.json()
     assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
     assert image.content == photo_bytes(PRODUCTS[1][4])
-    kept = sorted((settings.media_dir / "products").rglob("*.jpg"))
     assert len(kept) == 3  # one file per photo; the refused photo was not kept
+    # a deleted product's uploaded photo goes with it
+    assert deleted.status_code == 200 and len(others) == 2
+    assert sorted((settings.media_dir / "products").rglob("*.jpg")) == others
     assert list((settings.media_dir / ".staging").iterdir()) == []
 
 
@@ -228,7 +233,7 @@ def test_catalogue_list_search_filter_and_pages(tmp_path):
 
 
 def test_admin_updates_and_deletes_products(tmp_path):
-    with tiny_client(tmp_path) as (client, _):
+    with tiny_client(tmp_path) as (client, settings):
         changed = client.put("/catalog/items/TEE-RED", json={"name": "Red tee, organic", "price": 24.5,
                                                              "category": "T-Shirt"}, headers=ADMIN)
         cleared = client.put("/catalog/items/TEE-RED", json={"price": None}, headers=ADMIN)
@@ -245,6 +250,7 @@ def test_admin_updates_and_deletes_products(tmp_path):
     assert (missing.status_code, missing.json()) == (404, {"error": "no product with id 'PANTS-BLUE'"})
     assert (empty.status_code, empty.json()["error"]) == (422, "nothing to update: send name, price, category or url")
     assert "PANTS-BLUE" not in listed and listed["TEE-RED"]["name"] == "Red tee, organic"
+    assert (settings.media_dir / "seed" / "images" / "pants-blue.jpg").is_file()  # the server's own photo stays
     shown = {p["id"] for g in recommended["garments"] for p in g["similar"] + g["complete_the_look"]}
     assert "PANTS-BLUE" not in shown and "TEE-RED" in shown  # the index follows the store
 

@@ -163,8 +163,9 @@ def fit(
     wrapped = wrap_distributed(model, device)
     for epoch in range(start_epoch, config.epochs):
         seed_everything(config.seed + 1000 * epoch + rank())
-        if hasattr(train_loader.sampler, "set_epoch"):
-            train_loader.sampler.set_epoch(epoch)
+        for per_epoch in (train_loader.sampler, train_loader.dataset):  # shuffling; progressive resizing
+            if hasattr(per_epoch, "set_epoch"):
+                per_epoch.set_epoch(epoch)
         start = time.perf_counter()
         stats = train_one_epoch(wrapped, task, *optimization, train_loader, device, epoch, config)
         if hasattr(task, "train_metrics"):

@@ -82,6 +82,7 @@ class Filters:
     min_price: float | None = None
     max_price: float | None = None
     attributes: tuple[tuple[str, str], ...] = ()
+    text: str | None = None  # part of the id or the name, case-insensitive
 
     def narrowed(self, **changes: Any) -> "Filters":
         return replace(self, **changes)
@@ -92,12 +93,14 @@ class CatalogStore(Protocol):
 
     def model(self) -> dict[str, Any] | None: ...
     def stamp(self) -> str: ...
-    def count(self) -> int: ...
+    def count(self, filters: Filters | None = None) -> int: ...
     def write_items(self, items: list[CatalogItem], model: dict[str, Any], replace_model: bool = False) -> None: ...
     def remove_items(self, ids: list[str]) -> int: ...
     def get_items(self, ids: list[str]) -> dict[str, CatalogItem]: ...
-    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None) -> list[CatalogItem]: ...
+    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None,
+                   limit: int | None = None, offset: int = 0) -> list[CatalogItem]: ...
     def matching_keys(self, filters: Filters) -> np.ndarray: ...
+    def uses_image(self, image: str) -> bool: ...
     def vectors(self, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
     def groups(self, filters: Filters | None = None) -> list[tuple[str | None, str | None, int]]: ...
     def add_event(self, time: str, kind: str, channel: str | None, session: str | None, data: dict) -> None: ...
@@ -117,6 +120,8 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                           check_same_thread=check_same_thread)
+        # Python's casefold in SQL: SQLite's own lower() folds ASCII letters only
+        self.connection.create_function("casefold", 1, lambda text: (text or "").casefold(), deterministic=True)
         try:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable, never corrupt
@@ -160,8 +165,9 @@ class SQLiteStore:
     def stamp(self) -> str:
         return f"{self._meta('catalog_id')}:{self._meta('version')}:{(self.model() or {}).get('id')}"
 
-    def count(self) -> int:
-        return self.connection.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    def count(self, filters: Filters | None = None) -> int:
+        where, params = where_clause(filters or Filters())
+        return self.connection.execute(f"SELECT COUNT(*) FROM items WHERE {where}", params).fetchone()[0]
 
     def write_items(self, items: list[CatalogItem], model: dict[str, Any], replace_model: bool = False) -> None:
         """Insert or update `items` (by id) in one transaction. Every vector of a catalogue comes from one
@@ -224,13 +230,19 @@ class SQLiteStore:
                 found[item.id] = item
         return found
 
-    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None) -> list[CatalogItem]:
-        """Items (without embeddings) matching `filters`, in the order of `keys` when given, else by id."""
+    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None,
+                   limit: int | None = None, offset: int = 0) -> list[CatalogItem]:
+        """Items (without embeddings) matching `filters`, in the order of `keys` when given, else by id;
+        `limit` and `offset` take one page of the id order (without `keys`)."""
         where, params = where_clause(filters or Filters())
         if keys is not None:
             where += f" AND key IN ({','.join('?' * len(keys))})"
             params += [int(key) for key in keys]
-        rows = self.connection.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE {where} ORDER BY id", params)
+        page = ""
+        if limit is not None and keys is None:
+            page, params = " LIMIT ? OFFSET ?", params + [int(limit), int(offset)]
+        rows = self.connection.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE {where} ORDER BY id{page}",
+                                       params)
         items = [item_of(row) for row in rows]
         if keys is not None:
             position = {int(key): index for index, key in enumerate(keys)}
@@ -241,6 +253,10 @@ class SQLiteStore:
         where, params = where_clause(filters)
         rows = self.connection.execute(f"SELECT key FROM items WHERE {where} ORDER BY key", params)
         return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def uses_image(self, image: str) -> bool:
+        """Whether some item's photo is this file (several items may share one photo)."""
+        return self.connection.execute("SELECT 1 FROM items WHERE image = ? LIMIT 1", (image,)).fetchone() is not None
 
     def vectors(self, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(keys, N x D float32 matrix) of every item, or of `keys`."""
@@ -306,6 +322,9 @@ def where_clause(filters: Filters) -> tuple[str, list[Any]]:
     if filters.max_price is not None:
         conditions.append("price <= ?")
         params.append(filters.max_price)
+    if filters.text:
+        conditions.append("(instr(casefold(id), casefold(?)) > 0 OR instr(casefold(name), casefold(?)) > 0)")
+        params += [filters.text, filters.text]
     for name, value in filters.attributes:
         conditions.append("lower(CAST(json_extract(attributes, ?) AS TEXT)) = lower(?)")
         params += ['$."' + name.replace('"', '') + '"', value]

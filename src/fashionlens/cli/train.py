@@ -27,6 +27,10 @@ def classifier_command(
                                                          "mobilenet_v3_large...)."),
     epochs: int = typer.Option(10, "--epochs", min=1),
     image_size: int = typer.Option(224, "--image-size", help="Input side in pixels (at least 32)."),
+    min_image_size: Optional[int] = typer.Option(
+        None, "--min-image-size", help="Progressive resizing: train the first quarter of the epochs at this side, "
+                                       "growing to --image-size for the last fifth (early epochs are faster; "
+                                       "the model is validated and used at --image-size)."),
     balance: str = typer.Option("none", "--balance", help="none | weights (class-weighted loss) | sampler "
                                                           "(classes drawn equally often)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -57,7 +61,8 @@ def classifier_command(
 
     require_data(data, resume)
     settings = ClassifierSettings(
-        data=str(data), mode=mode, arch=arch, epochs=epochs, image_size=image_size, balance=balance,
+        data=str(data), mode=mode, arch=arch, epochs=epochs, image_size=image_size,
+        min_image_size=min_image_size, balance=balance,
         batch_size=batch_size, lr=lr, seed=seed, val_from_train=val_from_train,
         classes=[name.strip() for name in classes.split(",") if name.strip()] if classes else None,
         weights=str(weights) if weights else None, label_smoothing=label_smoothing)

@@ -83,6 +83,11 @@ class ClassificationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Tell an epoch-dependent transform (progressive resizing) which epoch is next."""
+        if hasattr(self.transform, "set_epoch"):
+            self.transform.set_epoch(epoch)
+
     @property
     def targets(self) -> list[int]:
         return [item.target for item in self.items]

@@ -27,9 +27,10 @@ def classification_preprocessing(
             "context_margin": float(context_margin)}
 
 
-def classification_train_transform(preprocessing: dict[str, Any]) -> v2.Compose:
-    """Random resized crop, horizontal flip and colour jitter, then the model's normalisation."""
-    size = preprocessing["image_size"]
+def classification_train_transform(preprocessing: dict[str, Any], size: int | None = None) -> v2.Compose:
+    """Random resized crop (to `size`, by default the model's), horizontal flip and colour jitter, then the
+    model's normalisation."""
+    size = size or preprocessing["image_size"]
     return v2.Compose([
         v2.ToImage(),
         # a garment photo is mostly garment: crops keep at least 35% of it, so the label stays true
@@ -50,3 +51,35 @@ def classification_eval_transform(preprocessing: dict[str, Any]) -> v2.Compose:
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(preprocessing["mean"], preprocessing["std"]),
     ])
+
+
+def progressive_sizes(min_size: int, max_size: int, epochs: int, step: int = 8) -> list[int]:
+    """The training size of each epoch: `min_size` for the first quarter of the epochs, growing linearly
+    to `max_size` by the last fifth, in steps of `step` pixels (FFCV's progressive resizing).
+
+    Small early epochs cost a fraction of the full size's time, so more epochs fit a time budget, and the
+    last epochs at the full size leave the model at the size it is evaluated and used at.
+    """
+    end = epochs - max(1, round(epochs * 0.2))  # the first epoch at the full size
+    start = min(round(epochs * 0.25), end)  # the last epoch at the smallest size
+    sizes = []
+    for epoch in range(epochs):
+        share = 1.0 if epoch >= end else 0.0 if epoch <= start else (epoch - start) / (end - start)
+        sizes.append(min(max_size, int(round((min_size + share * (max_size - min_size)) / step) * step)))
+    return sizes
+
+
+class ProgressiveTrainTransform:
+    """The training transform whose size follows `sizes` (one per epoch); the engine calls `set_epoch`
+    (through the dataset) before each epoch, in the main process, before the loader's workers start."""
+
+    def __init__(self, preprocessing: dict[str, Any], sizes: list[int]):
+        self.preprocessing, self.sizes = preprocessing, list(sizes)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.size = self.sizes[min(epoch, len(self.sizes) - 1)]
+        self.transform = classification_train_transform(self.preprocessing, self.size)
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        return self.transform(image)

@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader
 from ..checkpoint import LAST, load_checkpoint
 from ..data.classification import (ClassificationDataset, balanced_sampler, check_mode, choose_classes, class_weights,
                                    describe_skipped, split_samples)
-from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, classification_eval_transform, classification_preprocessing,
-                               classification_train_transform)
+from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform, classification_eval_transform,
+                               classification_preprocessing, classification_train_transform, progressive_sizes)
 from ..engine import FitConfig, fit, log, make_loader, seed_everything, world_size
 from ..errors import FashionLensError
 from .classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
@@ -102,6 +102,7 @@ class ClassifierSettings:
     arch: str = DEFAULT_ARCH
     epochs: int = 10
     image_size: int = 224
+    min_image_size: int | None = None  # progressive resizing: the first epochs' size, growing to image_size
     balance: str = "none"  # none | weights (class-weighted loss) | sampler (WeightedRandomSampler)
     batch_size: int = 32
     lr: float = 1e-3
@@ -120,6 +121,11 @@ def check_settings(settings: ClassifierSettings) -> None:
     """The checks that need no data, so a wrong option fails before anything is read or written."""
     check_mode(settings.mode)
     check_image_size(settings.arch, settings.image_size)
+    if settings.min_image_size is not None:
+        check_image_size(settings.arch, settings.min_image_size)
+        if settings.min_image_size > settings.image_size:
+            raise FashionLensError(f"--min-image-size {settings.min_image_size} is above --image-size "
+                                   f"{settings.image_size}; it is where progressive resizing starts")
     if settings.balance not in BALANCES:
         raise FashionLensError(f"unknown --balance {settings.balance!r}; choose one of {', '.join(BALANCES)}")
     if settings.epochs < 1 or settings.batch_size < 1:
@@ -150,7 +156,7 @@ def classification_datasets(settings: ClassifierSettings) -> tuple[Classificatio
     preprocessing = classification_preprocessing(settings.image_size, settings.context_margin)
     common = {"class_names": class_names, "mode": settings.mode, "context_margin": settings.context_margin,
               "decode_size": settings.image_size}
-    train_set = ClassificationDataset(train, transform=classification_train_transform(preprocessing), **common)
+    train_set = ClassificationDataset(train, transform=train_transform(settings, preprocessing), **common)
     val_set = ClassificationDataset(val, transform=classification_eval_transform(preprocessing), **common)
     if len(train_set) == 0:
         raise FashionLensError(f"{settings.data}: no usable labelled garment in the training split")
@@ -159,6 +165,15 @@ def classification_datasets(settings: ClassifierSettings) -> tuple[Classificatio
         if line:
             log(line)
     return train_set, (val_set if len(val_set) else None)
+
+
+def train_transform(settings: ClassifierSettings, preprocessing: dict[str, Any]):
+    """The random training transform; with --min-image-size, one whose size grows epoch by epoch."""
+    if settings.min_image_size is None or settings.min_image_size == settings.image_size:
+        return classification_train_transform(preprocessing)
+    sizes = progressive_sizes(settings.min_image_size, settings.image_size, settings.epochs)
+    log(f"progressive resizing, training size per epoch: {' '.join(map(str, sizes))}")
+    return ProgressiveTrainTransform(preprocessing, sizes)
 
 
 def pretrained_weights(settings: ClassifierSettings) -> str | None:

@@ -141,6 +141,16 @@ def remove_unused(staging: Staging, used: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
+def forget_photo(media: Path, image: str, store: Any) -> bool:
+    """Delete a removed product's photo when an upload put it in `<media>/products/` and no item uses it
+    any more; photos imported from the server's own folders (`fashionlens catalog import`) are never touched."""
+    path, kept = Path(image).resolve(), (media / "products").resolve()
+    if not path.is_relative_to(kept) or store.uses_image(image):
+        return False
+    path.unlink(missing_ok=True)
+    return True
+
+
 def close_staging(staging: Staging) -> None:
     shutil.rmtree(staging.folder, ignore_errors=True)
 

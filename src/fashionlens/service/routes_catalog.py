@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ..catalog.store import CatalogItem, Filters
 from ..records import REGIONS
 from ..taxonomy import region_of
-from .imports import Staging, last_import, run_import, stage_archive, stage_files
+from .imports import Staging, forget_photo, last_import, run_import, stage_archive, stage_files
 from .limits import check_admin, read_upload
 from .schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
 from .state import ServiceState, service_state
@@ -45,12 +45,11 @@ async def list_items(q: str | None = Query(None, max_length=200, description="Pa
     """The catalogue's products, filtered and searched, a page at a time."""
     if region is not None and region not in REGIONS:
         raise HTTPException(422, f"region {region!r}: choose one of {', '.join(REGIONS)}")
-    filters = Filters(category=category or None, regions=None if region is None else (region,), color=color or None)
-    items = await state.catalog.call(lambda store: store.find_items(filters))
-    if q:
-        needle = q.casefold()
-        items = [item for item in items if needle in item.id.casefold() or needle in (item.name or "").casefold()]
-    return {"total": len(items), "items": [product_json(item) for item in items[offset:offset + limit]]}
+    filters = Filters(category=category or None, regions=None if region is None else (region,), color=color or None,
+                      text=q or None)
+    total, items = await state.catalog.call(
+        lambda store: (store.count(filters), store.find_items(filters, limit=limit, offset=offset)))
+    return {"total": total, "items": [product_json(item) for item in items]}
 
 
 async def stored_item(state: ServiceState, item_id: str) -> CatalogItem:
@@ -147,11 +146,14 @@ async def update_item(item_id: str, update: ItemUpdate, state: ServiceState = De
 
 @admin.delete("/catalog/items/{item_id:path}", response_model=Deleted, responses=NOT_FOUND)
 async def delete_item(item_id: str, state: ServiceState = Depends(service_state)) -> dict[str, str]:
-    """Remove a product from the catalogue."""
+    """Remove a product from the catalogue, and its photo when it came with an upload and no other product
+    uses it."""
     def remove(store) -> None:
-        if item_id not in store.get_items([item_id]):
+        found = store.get_items([item_id])
+        if item_id not in found:
             raise HTTPException(404, f"no product with id {item_id!r}")
         store.remove_items([item_id])
+        forget_photo(state.settings.media_dir, found[item_id].image, store)
 
     await state.catalog.call(remove)
     return {"deleted": item_id}

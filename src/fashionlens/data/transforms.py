@@ -64,8 +64,13 @@ def progressive_sizes(min_size: int, max_size: int, epochs: int, step: int = 8) 
     start = min(round(epochs * 0.25), end)  # the last epoch at the smallest size
     sizes = []
     for epoch in range(epochs):
-        share = 1.0 if epoch >= end else 0.0 if epoch <= start else (epoch - start) / (end - start)
-        sizes.append(min(max_size, int(round((min_size + share * (max_size - min_size)) / step) * step)))
+        if epoch >= end:  # the two ends exactly, whatever `step` is
+            size = max_size
+        elif epoch <= start:
+            size = min_size
+        else:
+            size = round((min_size + (epoch - start) / (end - start) * (max_size - min_size)) / step) * step
+        sizes.append(min(max_size, max(min_size, size)))
     return sizes
 
 

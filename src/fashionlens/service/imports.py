@@ -141,14 +141,12 @@ def remove_unused(staging: Staging, used: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def forget_photo(media: Path, image: str, store: Any) -> bool:
+def forget_photo(media: Path, image: str, store: Any) -> None:
     """Delete a removed product's photo when an upload put it in `<media>/products/` and no item uses it
     any more; photos imported from the server's own folders (`fashionlens catalog import`) are never touched."""
     path, kept = Path(image).resolve(), (media / "products").resolve()
-    if not path.is_relative_to(kept) or store.uses_image(image):
-        return False
-    path.unlink(missing_ok=True)
-    return True
+    if path.is_relative_to(kept) and not store.uses_image(image):
+        path.unlink(missing_ok=True)
 
 
 def close_staging(staging: Staging) -> None:

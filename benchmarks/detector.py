@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/detector.py street            # trained on the street boxes, scored on street val
     .venv/bin/python benchmarks/detector.py curated           # trained on clothing photos' whole-image boxes
     .venv/bin/python benchmarks/detector.py street --epochs 4 # fewer epochs (default: street 8, curated 3)
+    .venv/bin/python benchmarks/detector.py street --name detector-street-resnet18  # another run beside
 
 `street` trains on the street photos' garment boxes and reports mAP, mAP@0.5 and AP@0.5 per region
 on the street val split. `curated` trains the same detector on the clothing photos, each labelled
@@ -13,7 +14,8 @@ data, so the clothing number comes from the training run's best validation epoch
 
 Both start the backbone from the clothing top-10 classifier of `benchmarks/classifiers.py a`
 (runs/bench/clothing-top10). Each experiment runs `fashionlens` commands (printed before they run),
-times them, and writes benchmarks/results/detector_<experiment>.json. Runs go to runs/bench/.
+times them, and writes benchmarks/results/detector_<experiment>.json. Runs go to runs/bench/ (the run
+directory and the results file are named after --name when it is given).
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ DEFAULT_EPOCHS = {"street": 8, "curated": 3}
 ARCH = "fasterrcnn_resnet18_fpn"  # the detector whose backbone fits the resnet18 classifier
 
 
-def train(name: str, data: Path, options: argparse.Namespace, *extra: str) -> dict:
-    out = RUNS / name
+def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
+    out = RUNS / options.name
     shutil.rmtree(out, ignore_errors=True)
     backbone = ["--backbone-from", str(BACKBONE)] if options.arch == ARCH else []
     args = ["train", "detector", "--data", str(data), "--arch", options.arch, *backbone,
@@ -53,7 +55,7 @@ def train(name: str, data: Path, options: argparse.Namespace, *extra: str) -> di
 
 
 def evaluate(name: str, data: Path) -> dict:
-    """The run's best.pt on the data's val split: mAP, mAP@0.5 and AP@0.5 per region."""
+    """Run `name`'s best.pt on the data's val split: mAP, mAP@0.5 and AP@0.5 per region."""
     out = RUNS / name
     args = ["evaluate", str(out), "--data", str(data), "--split", "val", "--json",
             "--out", str(out / f"eval-{data.parent.name}")]
@@ -65,13 +67,13 @@ def evaluate(name: str, data: Path) -> dict:
 
 
 def experiment_street(options: argparse.Namespace) -> dict:
-    result = train("detector-street", STREET, options)
-    return result | {"street_val": evaluate("detector-street", STREET)}
+    result = train(STREET, options)
+    return result | {"street_val": evaluate(options.name, STREET)}
 
 
 def experiment_curated(options: argparse.Namespace) -> dict:
-    result = train("detector-curated", CLOTHING, options, "--whole-image-boxes")
-    street = evaluate("detector-curated", STREET)
+    result = train(CLOTHING, options, "--whole-image-boxes")
+    street = evaluate(options.name, STREET)
     # the clothing number is the run's own validation (whole-image boxes, best epoch)
     gap = {"clothing_val_map50": result["best_val_map50"], "street_val_map50": street["map50"]}
     return result | {"street_val": street, "domain_gap": gap}
@@ -92,9 +94,12 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument("--arch", default=ARCH, help=f"detector architecture (default {ARCH}, whose backbone starts "
                         "from the clothing classifier; any other trains from scratch)")
     parser.add_argument("--image-size", type=int, default=320, help="longer image side in pixels (default 320)")
+    parser.add_argument("--name", default=None, help="run directory under runs/bench/ and results file name "
+                        "(default: detector-<experiment>, results detector_<experiment>.json)")
     options = parser.parse_args()
     if options.epochs is None:
         options.epochs = DEFAULT_EPOCHS[options.experiment]
+    options.name = options.name or f"detector-{options.experiment}"
     if options.epochs < 1:
         parser.error("--epochs must be at least 1")
     if options.arch == ARCH and not (BACKBONE / "best.pt").is_file():
@@ -106,7 +111,7 @@ def main() -> None:
     options = parse_options()
     result = {"epochs_asked": options.epochs, **EXPERIMENTS[options.experiment](options)}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"detector_{options.experiment}.json"
+    path = RESULTS / f"{options.name.replace('-', '_')}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -1,6 +1,7 @@
 """Package two training runs as fashionlens' default models (src/fashionlens/weights/).
 
     .venv/bin/python scripts/package_default_models.py runs/bench/clothing-top10 runs/bench/detector-street
+    .venv/bin/python scripts/package_default_models.py runs/bench/clothing-top10 --keep-detector
 
 Each run's best checkpoint becomes a slim inference checkpoint in half precision (weights, class
 names, preprocessing, architecture, mode, score threshold; no optimiser state): classifier.pt and
@@ -24,6 +25,8 @@ def main() -> None:
     parser.add_argument("classifier_run", type=Path, help="run directory of `fashionlens train classifier`")
     parser.add_argument("detector_run", type=Path, nargs="?", default=None,
                         help="run directory of `fashionlens train detector` (left out: ship no detector)")
+    parser.add_argument("--keep-detector", action="store_true",
+                        help="replace the classifier only: keep the packaged detector and its model card section")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: src/fashionlens/weights)")
     options = parser.parse_args()
 
@@ -33,7 +36,8 @@ def main() -> None:
 
     try:
         written = package_default_models(options.classifier_run, options.detector_run,
-                                         options.out or WEIGHTS_DIR, project_root=ROOT)
+                                         options.out or WEIGHTS_DIR, project_root=ROOT,
+                                         keep_detector=options.keep_detector)
     except FashionLensError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

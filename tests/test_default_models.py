@@ -141,3 +141,25 @@ def test_training_command_is_recorded_or_rebuilt(tmp_path):
     (results / "classifier_a.json").write_text(json.dumps({"a": {"command": command, "other": [1]}}))
     assert recorded_command(tmp_path / "runs" / "a", tmp_path) == command
     assert recorded_command(tmp_path / "runs" / "b", tmp_path) is None
+
+
+def test_the_classifier_alone_is_replaced_keeping_the_packaged_detector(packaged, tmp_path):
+    _, classifier, detector, weights, _ = packaged
+    out = tmp_path / "weights"
+    with pytest.raises(FashionLensError, match="no packaged detector to keep"):
+        package_default_models(classifier, None, out, project_root=tmp_path, keep_detector=True)
+    shutil.copytree(weights, out)
+    detector_bytes = (out / "detector.pt").read_bytes()
+    old_card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    (out / "classifier.pt").unlink()
+    with pytest.raises(FashionLensError, match=r"kept detector.pt"):  # the kept file counts in the budget
+        package_default_models(classifier, None, out, project_root=tmp_path, keep_detector=True,
+                               max_bytes=len(detector_bytes) + 1000)
+    assert not (out / "classifier.pt").exists()
+    written = package_default_models(classifier, None, out, project_root=tmp_path, keep_detector=True, check_photos=2)
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert [path.name for path in written] == ["classifier.pt", "MODEL_CARD.md"]
+    assert (out / "detector.pt").read_bytes() == detector_bytes and (out / "classifier.pt").is_file()
+    detector_section = old_card[old_card.index("## Detector"):]
+    assert card.endswith(detector_section) and card.count("## Detector") == 1
+    assert "float16 check on 2 embedded sample photos" in card  # the classifier's section is new

@@ -309,3 +309,25 @@ def test_events_from_concurrent_requests_are_all_logged(tmp_path):
 
     events = SQLiteStore(settings.catalog).events()
     assert sorted(e["item"] for e in events) == sorted(f"item-{n}" for n in range(count))
+
+
+def test_a_dashboard_and_its_charts_share_one_summary_until_an_event_is_added(tmp_path, monkeypatch):
+    from fashionlens.service import routes_insights
+
+    summarized: list[int] = []  # the number of events each summary read
+    real = routes_insights.summarize
+    monkeypatch.setattr(routes_insights, "summarize",
+                        lambda events, by: summarized.append(len(events)) or real(events, by))
+    with tiny_client(tmp_path, catalogue=False) as (client, _):
+        client.post("/events", json={"kind": "shown", "item_ids": ["a", "b"]})
+        client.post("/events", json={"kind": "click", "item_ids": ["a"]})
+        data = client.get("/insights").json()
+        charts = [client.get(url).status_code for url in data["charts"]]
+        weekly = client.get("/insights", params={"by": "week"}).json()
+        client.post("/events", json={"kind": "click", "item_ids": ["b"]})
+        after = client.get("/insights").json()
+    assert charts == [200] * len(data["charts"]) and len(charts) >= 2
+    assert summarized == [2, 2, 3]  # page + charts once; another `by` once; a new event once more
+    assert all(url.endswith("by=day") for url in data["charts"] + after["charts"])
+    assert weekly["charts"] and all(url.endswith("by=week") for url in weekly["charts"])
+    assert (data["by_kind"], after["by_kind"]) == ({"click": 1, "shown": 1}, {"click": 2, "shown": 1})

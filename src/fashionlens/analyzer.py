@@ -140,6 +140,15 @@ class Analyzer:
             check_kind(detector_checkpoint, "detector", f"--detector {detector_run}")
         return cls(classifier, classifier_checkpoint, detector, detector_checkpoint, **options)
 
+    @classmethod
+    def from_choices(cls, detector_run: str | Path | None, classifier_run: str | Path | None,
+                     whole_image: bool = False, **options: Any) -> "Analyzer":
+        """from_runs with the shipped default models for the runs not given; `whole_image` loads no detector
+        (flat-lay product photos). The one way the command line and the service load their models."""
+        from .default_models import resolve_runs
+
+        return cls.from_runs(*resolve_runs(detector_run, classifier_run, whole_image), **options)
+
     @cached_property
     def model_id(self) -> str:
         """The embedding model's identity, recorded by the catalogue (an ONNX export carries its source's)."""

@@ -118,38 +118,56 @@ def sample_photos(name: str, count: int) -> list:
     return val[:count]
 
 
-def check_size(models: list[PackedModel], max_bytes: int) -> None:
-    total = sum(len(model.data) for model in models)
+def check_size(models: list[PackedModel], max_bytes: int, kept_bytes: int = 0) -> None:
+    total = sum(len(model.data) for model in models) + kept_bytes
     if total > max_bytes:
-        sizes = ", ".join(f"{m.file_name} {len(m.data) / 1e6:.1f} MB" for m in models)
+        sizes = ", ".join([f"{m.file_name} {len(m.data) / 1e6:.1f} MB" for m in models]
+                          + ([f"kept {DETECTOR_FILE} {kept_bytes / 1e6:.1f} MB"] if kept_bytes else []))
         raise FashionLensError(f"the default models would take {total / 1e6:.1f} MB ({sizes}), above the "
                                f"{max_bytes / 1e6:.0f} MB budget: choose smaller architectures")
 
 
+def kept_detector(out_dir: Path) -> tuple[int, str]:
+    """(file size, model card section) of the detector packaged earlier in `out_dir`."""
+    card_path = out_dir / MODEL_CARD_FILE
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""
+    start = card.find("\n## Detector")
+    if not (out_dir / DETECTOR_FILE).is_file() or start < 0:
+        raise FashionLensError(f"{out_dir}: no packaged detector to keep ({DETECTOR_FILE} and its section of "
+                               f"{MODEL_CARD_FILE}); give a detector run instead")
+    return (out_dir / DETECTOR_FILE).stat().st_size, card[start + 1:]
+
+
 def package_default_models(classifier_run: str | Path, detector_run: str | Path | None,
                            out_dir: str | Path = WEIGHTS_DIR, project_root: str | Path | None = None,
-                           max_bytes: int = MAX_TOTAL_BYTES, check_photos: int = CHECK_PHOTOS) -> list[Path]:
+                           max_bytes: int = MAX_TOTAL_BYTES, check_photos: int = CHECK_PHOTOS,
+                           keep_detector: bool = False) -> list[Path]:
     """Write classifier.pt, detector.pt (when a detector run is given) and MODEL_CARD.md into `out_dir`.
 
-    Everything is checked before the first file is written; `project_root` makes the card's paths
-    relative to the project (default: the parent of `out_dir`'s package).
+    `keep_detector`: replace the classifier only; the detector packaged earlier stays, with its card
+    section as generated then. Everything is checked before the first file is written; `project_root`
+    makes the card's paths relative to the project (default: the parent of `out_dir`'s package).
     """
     out_dir = Path(out_dir)
+    if keep_detector and detector_run is not None:
+        raise FashionLensError("give a detector run or keep the packaged detector, not both")
+    kept_bytes, kept_section = kept_detector(out_dir) if keep_detector else (0, "")
     models = [pack(classifier_run, "classifier", CLASSIFIER_FILE)]
     if detector_run is not None:
         models.append(pack(detector_run, "detector", DETECTOR_FILE))
-    check_size(models, max_bytes)
+    check_size(models, max_bytes, kept_bytes)
     for model in models:
         if model.kind == "classifier":
             model.check = classifier_check(model.original, model.packed, sample_photos("clothing", check_photos))
         else:
             model.check = detector_check(model.original, model.packed, sample_photos("street", check_photos))
     card = model_card(models, Path(project_root) if project_root else out_dir.resolve().parents[2])
+    card = card + "\n" + kept_section if kept_section else card
     written = []
     for model in models:
         atomic_write(out_dir / model.file_name, lambda temporary, data=model.data: temporary.write_bytes(data))
         written.append(out_dir / model.file_name)
-    if detector_run is None:  # a detector of an earlier packaging would no longer match the card
+    if detector_run is None and not keep_detector:  # an earlier packaging's detector would not match the card
         (out_dir / DETECTOR_FILE).unlink(missing_ok=True)
     write_text(out_dir / MODEL_CARD_FILE, card)
     return written + [out_dir / MODEL_CARD_FILE]

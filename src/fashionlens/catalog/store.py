@@ -105,6 +105,7 @@ class CatalogStore(Protocol):
     def groups(self, filters: Filters | None = None) -> list[tuple[str | None, str | None, int]]: ...
     def add_event(self, time: str, kind: str, channel: str | None, session: str | None, data: dict) -> None: ...
     def events(self, since: str | None = None) -> list[dict[str, Any]]: ...
+    def last_event_key(self) -> int: ...
     def close(self) -> None: ...
 
 
@@ -290,6 +291,10 @@ class SQLiteStore:
         rows = self.connection.execute("SELECT time, kind, channel, session, data FROM events WHERE time >= ? "
                                        "ORDER BY time, key", (since or "",))
         return [{"time": t, "kind": k, "channel": c, "session": s, **json.loads(d)} for t, k, c, s, d in rows]
+
+    def last_event_key(self) -> int:
+        """The newest event's key (0 without events): events are only ever added, so it names their state."""
+        return self.connection.execute("SELECT COALESCE(MAX(key), 0) FROM events").fetchone()[0]
 
     def close(self) -> None:
         self.connection.close()

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from tqdm import tqdm
 
-from ..default_models import resolve_runs
 from ..images import load_image
 from .app import app
 from .catalog import BACKEND_HELP, CATALOG_OPTION, filter_options, open_store
@@ -32,9 +31,8 @@ def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_im
                   top_k: int = 3, backend: str = "torch", fast_decode: bool = False) -> Analyzer:
     from ..analyzer import Analyzer
 
-    detector, classifier = resolve_runs(detector, classifier, whole_image)
-    return Analyzer.from_runs(detector, classifier, batch_size=batch_size, top_k=top_k, backend=backend,
-                              say=say, fast_decode=fast_decode)
+    return Analyzer.from_choices(detector, classifier, whole_image, batch_size=batch_size, top_k=top_k,
+                                 backend=backend, say=say, fast_decode=fast_decode)
 
 
 def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Path] = None) -> list[Analysis]:

@@ -53,8 +53,7 @@ class ClassifierTask:
 
     def logits(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[Tensor, Tensor]:
         images, geometry, targets = batch
-        layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-        images = images.to(device, non_blocking=True, memory_format=layout)
+        images = images.to(device, non_blocking=True, memory_format=torch.channels_last)  # as the engine's model
         return model(images, geometry.to(device, non_blocking=True)).float(), targets.to(device, non_blocking=True)
 
     def losses(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -20,9 +21,13 @@ BY = Query("day", description="Trend periods: day or week.")
 
 
 async def summary(state: ServiceState, since: date | None, by: str) -> dict[str, Any]:
+    """summarize() of the events since `since`, computed again only when an event was added since."""
     start = None if since is None else since.isoformat()
-    events = await state.catalog.call(lambda store: store.events(start))
-    return summarize(events, by)
+    key = (start, by, await state.catalog.call(lambda store: store.last_event_key()))
+    if key not in state.summaries:
+        events = await state.catalog.call(lambda store: store.events(start))
+        state.summaries = {key: summarize(events, by)}  # one is enough: a dashboard and its charts share it
+    return copy.deepcopy(state.summaries[key])  # the caller may add to it
 
 
 @router.get("/insights", response_model=Insights, responses={422: {"model": ErrorBody}})

@@ -31,10 +31,15 @@ class Garment(BaseModel):
     color_rgb: str
 
 
-class AnalyzeResponse(BaseModel):
+class PhotoResponse(BaseModel):
+    """What every answer about one photo starts with."""
+
     width: int
     height: int
     whole_image: bool = Field(description="Nothing detected (or no detector): the photo is one garment.")
+
+
+class AnalyzeResponse(PhotoResponse):
     garments: list[Garment]
 
 
@@ -61,10 +66,7 @@ class GarmentRecommendations(BaseModel):
     complete_the_look: list[Recommended]
 
 
-class RecommendResponse(BaseModel):
-    width: int
-    height: int
-    whole_image: bool
+class RecommendResponse(PhotoResponse):
     garments: list[GarmentRecommendations]
     note: str | None = Field(None, description="Why the lists are empty, when they are.")
 

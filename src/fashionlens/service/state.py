@@ -57,6 +57,8 @@ class ServiceState:
     queue: WorkQueue
     import_lock: threading.Lock = field(default_factory=threading.Lock)  # one import at a time
     chart_lock: threading.Lock = field(default_factory=threading.Lock)  # pyplot is not thread-safe
+    # the latest insights summary by (since, by, newest event): the dashboard asks for it once per chart
+    summaries: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_analyzer(settings: ServiceSettings) -> Any:
@@ -64,11 +66,9 @@ def load_analyzer(settings: ServiceSettings) -> Any:
     if settings.analyzer is not None:
         return settings.analyzer
     from ..analyzer import Analyzer
-    from ..default_models import resolve_runs
 
-    detector, classifier = resolve_runs(settings.detector, settings.classifier, settings.whole_image)
-    return Analyzer.from_runs(detector, classifier, backend=settings.backend,
-                              say=lambda message: print(message, file=sys.stderr))
+    return Analyzer.from_choices(settings.detector, settings.classifier, settings.whole_image,
+                                 backend=settings.backend, say=lambda message: print(message, file=sys.stderr))
 
 
 def open_state(settings: ServiceSettings) -> ServiceState:

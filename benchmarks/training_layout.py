@@ -1,0 +1,65 @@
+"""Training speed of resnet18 on this CPU in PyTorch's two memory layouts (why the engine uses channels_last).
+
+    .venv/bin/python benchmarks/training_layout.py            # 64 and 112 px, batch 32, 2 threads
+
+Random images, so only the arithmetic is timed (no decoding or augmentation): AdamW training steps of
+32 images after two warm-up steps, alternating the layouts so both see the same machine. Writes
+benchmarks/results/training_layout.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import torchvision
+from torch.nn import functional as F
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def images_per_second(model: torch.nn.Module, optimizer: torch.optim.Optimizer, size: int, layout: torch.memory_format,
+                      batch: int, steps: int) -> float:
+    model.to(memory_format=layout)
+    images = torch.randn(batch, 3, size, size).to(memory_format=layout)
+    targets = torch.randint(0, 10, (batch,))
+    for step in range(steps + 2):
+        if step == 2:
+            start = time.perf_counter()
+        optimizer.zero_grad()
+        F.cross_entropy(model(images), targets).backward()
+        optimizer.step()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="64,112", help="image sizes in pixels (default 64,112)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (default 5)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2; the best is kept)")
+    options = parser.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=10)
+    optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
+    results: dict[str, dict[str, float]] = {}
+    for size in map(int, options.sizes.split(",")):
+        for _ in range(options.rounds):
+            for name, layout in LAYOUTS.items():
+                speed = images_per_second(model, optimizer, size, layout, 32, options.steps)
+                best = results.setdefault(f"{size}px", {})
+                best[name] = round(max(best.get(name, 0.0), speed), 1)
+        row = results[f"{size}px"]
+        row["ratio"] = round(row["channels_last"] / row["contiguous"], 2)
+        print(f"{size} px: contiguous {row['contiguous']} images/s, channels_last {row['channels_last']} "
+              f"images/s ({row['ratio']}x)", flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "training_layout.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -146,8 +146,9 @@ def fit(
 ) -> list[dict[str, Any]]:
     """Train for `config.epochs` epochs into `run_dir`; returns the history (one dict per epoch).
 
-    AdamW with a one-cycle schedule; channels_last everywhere (oneDNN's convolutions are faster in it
-    on CPUs too: resnet18 trains 10-23% faster here) and AMP on a GPU. Each epoch reseeds from
+    AdamW with a one-cycle schedule; channels_last everywhere (on CPUs too, where oneDNN's convolutions
+    train resnet18 at 112 px 1.1-1.2x faster in it: benchmarks/training_layout.py) and AMP on a GPU.
+    Each epoch reseeds from
     `config.seed` and its number, so a resumed run repeats an uninterrupted one exactly.
     """
     run_dir = Path(run_dir)

@@ -15,11 +15,11 @@ from fashionlens.data.classification import (ClassificationDataset, balanced_sam
                                              class_weights, split_samples, stratum_labels)
 from fashionlens.data.transforms import (ProgressiveTrainTransform, classification_eval_transform,
                                          classification_preprocessing, classification_train_transform,
-                                         progressive_sizes)
+                                         input_shape, progressive_sizes)
 from fashionlens.errors import FashionLensError
 from fashionlens.models.classifier import (build_classifier, cached_torchvision_weights, check_image_size,
                                            classifier_from_checkpoint, predict_classifier)
-from fashionlens.models.classifier_task import ClassifierTask
+from fashionlens.models.classifier_task import ClassifierSettings, ClassifierTask, check_settings
 from fashionlens.records import Box, Garment, Sample
 
 PRE = classification_preprocessing(32, context_margin=0.1)
@@ -107,6 +107,28 @@ def test_a_progressive_dataset_changes_its_image_size_with_the_epoch(boxed_sampl
     assert dataset[0][0].shape == (3, 48, 48)
     dataset.set_epoch(5)  # past the schedule: its last size
     assert dataset[0][0].shape == (3, 48, 48)
+
+
+def test_a_portrait_input_keeps_its_shape_in_training_evaluation_and_progressive_epochs(boxed_samples):
+    portrait = classification_preprocessing(32, image_height=48)
+    assert input_shape(portrait) == (48, 32) and input_shape(portrait, 64) == (96, 64)
+    assert "image_height" not in classification_preprocessing(32, image_height=32)  # square: as before
+    dataset = ClassificationDataset(boxed_samples, ["Pants", "Shirt"], "img", classification_eval_transform(portrait))
+    assert dataset[0][0].shape == (3, 48, 32)
+    dataset = ClassificationDataset(boxed_samples, ["Pants", "Shirt"], "img",
+                                    ProgressiveTrainTransform(portrait, [32, 40]))
+    assert dataset[0][0].shape == (3, 48, 32)
+    dataset.set_epoch(1)
+    assert dataset[0][0].shape == (3, 60, 40)
+
+
+def test_an_input_height_below_the_minimum_is_refused_before_reading_data():
+    settings = ClassifierSettings(data="unused.csv", image_size=64, image_height=16)
+    with pytest.raises(FashionLensError, match="--image-height 16 is below resnet18's minimum of 32 px"):
+        check_settings(settings)
+    settings = ClassifierSettings(data="unused.csv", image_size=64, image_height=32, min_image_size=48)
+    with pytest.raises(FashionLensError, match="--min-image-size 48 gives a 24 px side, which is below"):
+        check_settings(settings)
 
 
 def test_box_geometry_describes_position_size_and_aspect():

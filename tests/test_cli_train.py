@@ -110,14 +110,15 @@ def test_resume_continues_an_interrupted_run_to_the_same_result(
     assert [row["epoch"] for row in history] == [1, 2]
 
 
-def test_progressive_resizing_trains_small_then_at_the_image_size(fashionlens, labels_csv_dataset: Path, tmp_path: Path):
+def test_progressive_resizing_trains_small_then_at_the_image_size_keeping_the_aspect(fashionlens, labels_csv_dataset: Path, tmp_path: Path):
     out = tmp_path / "run"
     result = fashionlens("--data", str(labels_csv_dataset), "--out", str(out), *TINY, "--epochs", "2",
-                         "--image-size", "48", "--min-image-size", "32")
+                         "--image-size", "48", "--image-height", "64", "--min-image-size", "32")
     assert result.returncode == 0, result.stderr
-    assert "training size per epoch: 32 48" in result.stderr
+    assert "training width per epoch: 32 48" in result.stderr
     checkpoint = load_checkpoint(out)
     assert checkpoint["preprocessing"]["image_size"] == 48 and checkpoint["config"]["settings"]["min_image_size"] == 32
+    assert checkpoint["preprocessing"]["image_height"] == 64  # 3:4 portrait: 32 x 43 px, then 48 x 64
     line = last_error_line(fashionlens("--data", str(labels_csv_dataset), "--out", str(tmp_path / "bad"), *TINY,
                                        "--min-image-size", "64"))
     assert line == "error: --min-image-size 64 is above --image-size 32; it is where progressive resizing starts"

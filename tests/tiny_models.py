@@ -1,7 +1,8 @@
 """Tiny models for the Analyzer, catalogue and CLI tests.
 
-`trained_runs()`: a classifier and a detector trained one epoch (a step or two) by the project's own
-training functions on the tiny fake datasets, saved as run directories; trained once per test session.
+`trained_runs()`: a classifier (a portrait input, 32 px wide and 40 high) and a detector trained one epoch
+(a step or two) by the project's own training functions on the tiny fake datasets, saved as run
+directories; trained once per test session.
 `random_analyzer()`: an Analyzer over an untrained (seeded) classifier, for tests that need embeddings
 but not a trained model.
 """
@@ -48,7 +49,7 @@ def trained_runs(root: Path) -> TinyRuns:
         clothing = make_labels_csv_dataset(root / "clothing", per_split={"train": 2, "val": 1})
         street = make_coco_dataset(root / "street")
         train_classifier(ClassifierSettings(data=str(clothing), mode="img+bbox", arch=CLASSIFIER_ARCH, epochs=1,
-                                            image_size=32, batch_size=4), root / "classifier")
+                                            image_size=32, image_height=40, batch_size=4), root / "classifier")
         train_detector(DetectorSettings(data=str(street), arch=DETECTOR_ARCH, epochs=1, image_size=64,
                                         batch_size=2), root / "detector")
     finally:

@@ -31,7 +31,7 @@ from .analyzer_models import (check_kind, classifier_feeds, device_of, forward_w
                               model_fingerprint, model_loader, score_threshold)
 from .colors import DominantColor, dominant_color
 from .data.detection import detection_transform
-from .data.transforms import classification_eval_transform
+from .data.transforms import classification_eval_transform, input_shape
 from .images import load_image_with_size
 from .models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
 from .records import Box, Detection
@@ -169,7 +169,7 @@ class Analyzer:
         followed by resizing, see docs/recommendation.md); analyze() reports boxes in the full size."""
         draft = None
         if self.fast_decode:
-            sizes = [self.classifier_checkpoint["preprocessing"]["image_size"]]
+            sizes = list(input_shape(self.classifier_checkpoint["preprocessing"]))
             if self.detector_checkpoint is not None:
                 sizes.append(self.detector_checkpoint["preprocessing"]["image_size"])
             draft = (DRAFT_MARGIN * max(sizes),) * 2

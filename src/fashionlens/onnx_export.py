@@ -33,6 +33,7 @@ from .analyzer_models import analyzed_detector, logits_and_features, model_finge
 from .checkpoint import atomic_write, checkpoint_file, load_checkpoint, write_text
 from .data.classification import GEOMETRY_FEATURES
 from .data.detection import detection_transform
+from .data.transforms import input_shape
 from .errors import FashionLensError
 from .images import load_image
 from .models.classifier import classifier_from_checkpoint
@@ -142,8 +143,7 @@ class LogitsAndFeatures(nn.Module):
 def classifier_inputs(checkpoint: dict[str, Any], batch: int, seed: int) -> tuple[torch.Tensor, ...]:
     """Seeded inputs of the checkpoint's shape: normalised pixels, and box geometry for img+bbox."""
     generator = torch.Generator().manual_seed(seed)
-    size = checkpoint["preprocessing"]["image_size"]
-    images = torch.randn(batch, 3, size, size, generator=generator)
+    images = torch.randn(batch, 3, *input_shape(checkpoint["preprocessing"]), generator=generator)
     if checkpoint["mode"] != "img+bbox":  # an img model never reads the geometry: the graph has no such input
         return (images,)
     return images, torch.rand(batch, GEOMETRY_FEATURES, generator=generator)

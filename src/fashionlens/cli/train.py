@@ -26,11 +26,15 @@ def classifier_command(
     arch: str = typer.Option(DEFAULT_ARCH, "--arch", help="Any torchvision classifier (resnet50 as in the study, "
                                                          "mobilenet_v3_large...)."),
     epochs: int = typer.Option(10, "--epochs", min=1),
-    image_size: int = typer.Option(224, "--image-size", help="Input side in pixels (at least 32)."),
+    image_size: int = typer.Option(224, "--image-size", help="Input width in pixels (at least 32); also its height "
+                                                             "unless --image-height is given."),
+    image_height: Optional[int] = typer.Option(
+        None, "--image-height", help="Input height in pixels, for photos that are not square: e.g. --image-size 96 "
+                                     "--image-height 128 keeps 3:4 portrait photos undistorted."),
     min_image_size: Optional[int] = typer.Option(
-        None, "--min-image-size", help="Progressive resizing: train the first quarter of the epochs at this side, "
-                                       "growing to --image-size for the last fifth (early epochs are faster; "
-                                       "the model is validated and used at --image-size)."),
+        None, "--min-image-size", help="Progressive resizing: train the first quarter of the epochs at this width "
+                                       "(same aspect ratio), growing to --image-size for the last fifth (early "
+                                       "epochs are faster; the model is validated and used at --image-size)."),
     balance: str = typer.Option("none", "--balance", help="none | weights (class-weighted loss) | sampler "
                                                           "(classes drawn equally often)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -62,7 +66,7 @@ def classifier_command(
     require_data(data, resume)
     settings = ClassifierSettings(
         data=str(data), mode=mode, arch=arch, epochs=epochs, image_size=image_size,
-        min_image_size=min_image_size, balance=balance,
+        image_height=image_height, min_image_size=min_image_size, balance=balance,
         batch_size=batch_size, lr=lr, seed=seed, val_from_train=val_from_train,
         classes=[name.strip() for name in classes.split(",") if name.strip()] if classes else None,
         weights=str(weights) if weights else None, label_smoothing=label_smoothing)

@@ -21,20 +21,36 @@ def classification_preprocessing(
     context_margin: float = DEFAULT_CONTEXT_MARGIN,
     mean: tuple[float, ...] = IMAGENET_MEAN,
     std: tuple[float, ...] = IMAGENET_STD,
+    image_height: int | None = None,
 ) -> dict[str, Any]:
-    """The preprocessing a classifier checkpoint carries (docs/architecture.md)."""
-    return {"image_size": int(image_size), "mean": list(mean), "std": list(std),
-            "context_margin": float(context_margin)}
+    """The preprocessing a classifier checkpoint carries (docs/architecture.md). The input is `image_size`
+    pixels wide and `image_height` high (square without it: checkpoints from before keep working)."""
+    preprocessing = {"image_size": int(image_size), "mean": list(mean), "std": list(std),
+                     "context_margin": float(context_margin)}
+    if image_height is not None and image_height != image_size:
+        preprocessing["image_height"] = int(image_height)
+    return preprocessing
 
 
-def classification_train_transform(preprocessing: dict[str, Any], size: int | None = None) -> v2.Compose:
-    """Random resized crop (to `size`, by default the model's), horizontal flip and colour jitter, then the
-    model's normalisation."""
-    size = size or preprocessing["image_size"]
+def input_shape(preprocessing: dict[str, Any], width: int | None = None) -> tuple[int, int]:
+    """(height, width) of the model's input; with `width` (progressive resizing), that width at the
+    input's aspect ratio."""
+    full_width = preprocessing["image_size"]
+    full_height = preprocessing.get("image_height", full_width)
+    width = width or full_width
+    return round(width * full_height / full_width), width
+
+
+def classification_train_transform(preprocessing: dict[str, Any], width: int | None = None) -> v2.Compose:
+    """Random resized crop (to `width`, by default the model's, at the model's aspect ratio), horizontal
+    flip and colour jitter, then the model's normalisation."""
+    height, width = input_shape(preprocessing, width)
+    aspect = width / height  # crops vary around the input's own shape (torchvision's 3/4..4/3 of a square)
     return v2.Compose([
         v2.ToImage(),
         # a garment photo is mostly garment: crops keep at least 35% of it, so the label stays true
-        v2.RandomResizedCrop(size, scale=(0.35, 1.0), antialias=True),
+        v2.RandomResizedCrop((height, width), scale=(0.35, 1.0), ratio=(aspect * 3 / 4, aspect * 4 / 3),
+                             antialias=True),
         v2.RandomHorizontalFlip(),
         # no hue: colour is what the catalogue search matches on, and hue is the costliest jitter
         v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3),
@@ -44,11 +60,10 @@ def classification_train_transform(preprocessing: dict[str, Any], size: int | No
 
 
 def classification_eval_transform(preprocessing: dict[str, Any]) -> v2.Compose:
-    """Resize the whole image (or crop) to a square: nothing is cut off, nothing is random."""
-    size = preprocessing["image_size"]
+    """Resize the whole image (or crop) to the model's input: nothing is cut off, nothing is random."""
     return v2.Compose([
         v2.ToImage(),
-        v2.Resize((size, size), antialias=True),
+        v2.Resize(input_shape(preprocessing), antialias=True),
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(preprocessing["mean"], preprocessing["std"]),
     ])
@@ -76,7 +91,7 @@ def progressive_sizes(min_size: int, max_size: int, epochs: int, step: int = 8) 
 
 
 class ProgressiveTrainTransform:
-    """The training transform whose size follows `sizes` (one per epoch); the engine calls `set_epoch`
+    """The training transform whose width follows `sizes` (one per epoch); the engine calls `set_epoch`
     (through the dataset) before each epoch, in the main process, before the loader's workers start."""
 
     def __init__(self, preprocessing: dict[str, Any], sizes: list[int]):

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from ..checkpoint import read_torch_file
 from ..data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
-from ..data.transforms import classification_eval_transform
+from ..data.transforms import classification_eval_transform, input_shape
 from ..errors import FashionLensError
 from ..records import Sample
 
@@ -42,11 +42,14 @@ def check_arch(arch: str) -> None:
         raise FashionLensError(f"unknown architecture {arch!r}; torchvision classifiers: {', '.join(architectures())}")
 
 
-def check_image_size(arch: str, image_size: int) -> None:
+def check_image_size(arch: str, image_size: int, option: str = "--image-size", side: int | None = None) -> None:
+    """Refuse an input side (`side`, else the option's value `image_size`) below the architecture's minimum."""
     check_arch(arch)
     minimum = minimum_image_size(arch)
-    if image_size < minimum:
-        raise FashionLensError(f"--image-size {image_size} is below {arch}'s minimum of {minimum} px")
+    side = image_size if side is None else side
+    if side < minimum:
+        gives = "" if side == image_size else f" gives a {side} px side, which"
+        raise FashionLensError(f"{option} {image_size}{gives} is below {arch}'s minimum of {minimum} px")
 
 
 class GarmentClassifier(nn.Module):
@@ -151,7 +154,7 @@ def predict_classifier(
     dataset = ClassificationDataset(
         samples, checkpoint["class_names"], checkpoint["mode"], classification_eval_transform(preprocessing),
         context_margin=preprocessing.get("context_margin", 0.0), keep_unknown_labels=True,
-        decode_size=preprocessing["image_size"], crop=crops)
+        decode_size=max(input_shape(preprocessing)), crop=crops)
     device = next(model.parameters()).device
     model.eval()
     probabilities = [np.zeros((0, len(checkpoint["class_names"])), dtype=np.float32)]

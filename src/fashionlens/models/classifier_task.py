@@ -23,7 +23,8 @@ from ..checkpoint import LAST, load_checkpoint
 from ..data.classification import (ClassificationDataset, balanced_sampler, check_mode, choose_classes, class_weights,
                                    describe_skipped, split_samples)
 from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform, classification_eval_transform,
-                               classification_preprocessing, classification_train_transform, progressive_sizes)
+                               classification_preprocessing, classification_train_transform, input_shape,
+                               progressive_sizes)
 from ..engine import FitConfig, fit, log, make_loader, seed_everything, world_size
 from ..errors import FashionLensError
 from .classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
@@ -100,8 +101,9 @@ class ClassifierSettings:
     mode: str = "img"
     arch: str = DEFAULT_ARCH
     epochs: int = 10
-    image_size: int = 224
-    min_image_size: int | None = None  # progressive resizing: the first epochs' size, growing to image_size
+    image_size: int = 224  # the input's width, and its height unless image_height says otherwise
+    min_image_size: int | None = None  # progressive resizing: the first epochs' width, growing to image_size
+    image_height: int | None = None
     balance: str = "none"  # none | weights (class-weighted loss) | sampler (WeightedRandomSampler)
     batch_size: int = 32
     lr: float = 1e-3
@@ -120,8 +122,11 @@ def check_settings(settings: ClassifierSettings) -> None:
     """The checks that need no data, so a wrong option fails before anything is read or written."""
     check_mode(settings.mode)
     check_image_size(settings.arch, settings.image_size)
+    if settings.image_height is not None:
+        check_image_size(settings.arch, settings.image_height, "--image-height")
     if settings.min_image_size is not None:
-        check_image_size(settings.arch, settings.min_image_size)
+        check_image_size(settings.arch, settings.min_image_size, "--min-image-size",
+                         side=min(input_shape(preprocessing_of(settings), settings.min_image_size)))
         if settings.min_image_size > settings.image_size:
             raise FashionLensError(f"--min-image-size {settings.min_image_size} is above --image-size "
                                    f"{settings.image_size}; it is where progressive resizing starts")
@@ -152,9 +157,9 @@ def classification_datasets(settings: ClassifierSettings) -> tuple[Classificatio
 
     train, val, where = split_samples(read_dataset(settings.data), settings.val_from_train, settings.seed)
     class_names = choose_classes(train, settings.classes)
-    preprocessing = classification_preprocessing(settings.image_size, settings.context_margin)
+    preprocessing = preprocessing_of(settings)
     common = {"class_names": class_names, "mode": settings.mode, "context_margin": settings.context_margin,
-              "decode_size": settings.image_size}
+              "decode_size": max(input_shape(preprocessing))}
     train_set = ClassificationDataset(train, transform=train_transform(settings, preprocessing), **common)
     val_set = ClassificationDataset(val, transform=classification_eval_transform(preprocessing), **common)
     if len(train_set) == 0:
@@ -166,12 +171,18 @@ def classification_datasets(settings: ClassifierSettings) -> tuple[Classificatio
     return train_set, (val_set if len(val_set) else None)
 
 
+def preprocessing_of(settings: ClassifierSettings) -> dict[str, Any]:
+    """The preprocessing the run's checkpoints carry."""
+    return classification_preprocessing(settings.image_size, settings.context_margin,
+                                        image_height=settings.image_height)
+
+
 def train_transform(settings: ClassifierSettings, preprocessing: dict[str, Any]):
     """The random training transform; with --min-image-size, one whose size grows epoch by epoch."""
     if settings.min_image_size is None or settings.min_image_size == settings.image_size:
         return classification_train_transform(preprocessing)
     sizes = progressive_sizes(settings.min_image_size, settings.image_size, settings.epochs)
-    log(f"progressive resizing, training size per epoch: {' '.join(map(str, sizes))}")
+    log(f"progressive resizing, training width per epoch: {' '.join(map(str, sizes))}")
     return ProgressiveTrainTransform(preprocessing, sizes)
 
 
@@ -207,8 +218,7 @@ def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: 
         sampler = balanced_sampler(train_set.targets, classes, math.ceil(len(train_set) / world_size()))
     seed_everything(settings.seed)  # the new head (and a model from scratch) start the same every time
     model = build_classifier(settings.arch, classes, settings.mode, None if resume else pretrained_weights(settings))
-    task = ClassifierTask(settings.arch, settings.mode, train_set.class_names,
-                          classification_preprocessing(settings.image_size, settings.context_margin),
+    task = ClassifierTask(settings.arch, settings.mode, train_set.class_names, preprocessing_of(settings),
                           settings.label_smoothing, weights)
     train_loader = make_loader(train_set, settings.batch_size, shuffle=True, workers=workers, sampler=sampler,
                                seed=settings.seed)

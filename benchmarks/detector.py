@@ -45,7 +45,8 @@ def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
     backbone = ["--backbone-from", str(BACKBONE)] if options.arch == ARCH else []
     args = ["train", "detector", "--data", str(data), "--arch", options.arch, *backbone,
             "--epochs", str(options.epochs), "--image-size", str(options.image_size), "--batch-size", "4", "--tall-anchors",
-            "--lr", str(options.lr), "--workers", str(options.workers), "--seed", "0", *extra,
+            "--lr", str(options.lr), "--workers", str(options.workers), "--seed", "0", "--precision", "float32",
+            *extra,
             "--json", "--out", str(out)]
     seconds, stdout = run(args)
     summary = json.loads(stdout)

@@ -1,9 +1,11 @@
-"""Training speed of resnet18 on this CPU in PyTorch's two memory layouts (why the engine uses channels_last).
+"""Training speed of resnet18 on this CPU in PyTorch's two memory layouts, and in bfloat16 mixed precision
+(why the engine trains in channels_last, and with `--precision mixed` in bfloat16 on CPUs that have it).
 
     .venv/bin/python benchmarks/training_layout.py            # 64 and 112 px, batch 32, 2 threads
+    (the bfloat16 row needs a CPU with AVX512-BF16 or AMX; elsewhere it is emulated and slow)
 
 Random images, so only the arithmetic is timed (no decoding or augmentation): AdamW training steps of
-32 images after two warm-up steps, alternating the layouts so both see the same machine. Writes
+32 images after two warm-up steps, alternating the settings so all see the same machine. Writes
 benchmarks/results/training_layout.json.
 """
 
@@ -19,11 +21,13 @@ import torchvision
 from torch.nn import functional as F
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+# name: (memory layout, autocast dtype or None)
+SETTINGS = {"contiguous": (torch.contiguous_format, None), "channels_last": (torch.channels_last, None),
+            "channels_last_bfloat16": (torch.channels_last, torch.bfloat16)}
 
 
 def images_per_second(model: torch.nn.Module, optimizer: torch.optim.Optimizer, size: int, layout: torch.memory_format,
-                      batch: int, steps: int) -> float:
+                      low_precision: torch.dtype | None, batch: int, steps: int) -> float:
     model.to(memory_format=layout)
     images = torch.randn(batch, 3, size, size).to(memory_format=layout)
     targets = torch.randint(0, 10, (batch,))
@@ -31,7 +35,9 @@ def images_per_second(model: torch.nn.Module, optimizer: torch.optim.Optimizer, 
         if step == 2:
             start = time.perf_counter()
         optimizer.zero_grad()
-        F.cross_entropy(model(images), targets).backward()
+        with torch.autocast("cpu", dtype=low_precision, enabled=low_precision is not None):
+            logits = model(images)
+        F.cross_entropy(logits.float(), targets).backward()
         optimizer.step()
     return steps * batch / (time.perf_counter() - start)
 
@@ -49,14 +55,16 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for size in map(int, options.sizes.split(",")):
         for _ in range(options.rounds):
-            for name, layout in LAYOUTS.items():
-                speed = images_per_second(model, optimizer, size, layout, 32, options.steps)
+            for name, (layout, low_precision) in SETTINGS.items():
+                speed = images_per_second(model, optimizer, size, layout, low_precision, 32, options.steps)
                 best = results.setdefault(f"{size}px", {})
                 best[name] = round(max(best.get(name, 0.0), speed), 1)
         row = results[f"{size}px"]
         row["ratio"] = round(row["channels_last"] / row["contiguous"], 2)
+        row["bfloat16_ratio"] = round(row["channels_last_bfloat16"] / row["channels_last"], 2)
         print(f"{size} px: contiguous {row['contiguous']} images/s, channels_last {row['channels_last']} "
-              f"images/s ({row['ratio']}x)", flush=True)
+              f"({row['ratio']}x), channels_last in bfloat16 {row['channels_last_bfloat16']} "
+              f"({row['bfloat16_ratio']}x channels_last)", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "training_layout.json").write_text(json.dumps(results, indent=2) + "\n")
 

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
 from fashionlens.checkpoint import load_checkpoint
-from fashionlens.engine import FitConfig, fit, make_loader
+from fashionlens.engine import FitConfig, autocast_dtype, fit, make_loader
 from fashionlens.errors import FashionLensError
 
 
@@ -122,3 +122,38 @@ def test_resume_needs_a_checkpoint_and_the_same_classes(tmp_path):
         run(tmp_path, "run", task=ToyTask(class_names=("a", "c")), resume=True)
     with pytest.raises(FashionLensError, match="already holds a run; pass --resume"):
         run(tmp_path, "run")
+
+
+class DtypeRecordingTask(ToyTask):
+    """The toy task, noting the dtype the model computes in at each training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.dtypes = []
+
+    def losses(self, model, batch, device):
+        inputs, targets = batch
+        logits = model(inputs.to(device))
+        self.dtypes.append(logits.dtype)
+        return {"loss": F.cross_entropy(logits.float(), targets.to(device))}
+
+
+@pytest.mark.parametrize("precision", ["mixed", "float32"])
+def test_precision_decides_the_compute_dtype_and_weights_stay_float32(tmp_path, precision):
+    task, model = DtypeRecordingTask(), toy_model()
+    config = FitConfig(epochs=1, lr=0.1, seed=3, precision=precision)
+    fit(model, task, make_loader(toy_data(), 4, shuffle=True), None, config, tmp_path / precision)
+    cpu_bfloat16 = autocast_dtype(torch.device("cpu"), "mixed")
+    expected = cpu_bfloat16 if precision == "mixed" and cpu_bfloat16 is not None else torch.float32
+    assert task.dtypes == [expected] * 4
+    assert all(value.dtype == torch.float32 for value in load_checkpoint(tmp_path / precision)["model"].values())
+    assert json.loads((tmp_path / precision / "config.json").read_text())["precision"] == precision
+
+
+def test_cpu_mixed_precision_is_bfloat16_only_where_the_cpu_computes_it_natively():
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert autocast_dtype(torch.device("cpu"), "mixed") == (torch.bfloat16 if native else None)
+    assert autocast_dtype(torch.device("cpu"), "float32") is None
+    assert autocast_dtype(torch.device("cuda"), "mixed") == torch.float16
+    with pytest.raises(FashionLensError, match="unknown --precision 'half'"):
+        autocast_dtype(torch.device("cpu"), "half")

@@ -25,7 +25,7 @@ from ..data.classification import (ClassificationDataset, balanced_sampler, chec
 from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform, classification_eval_transform,
                                classification_preprocessing, classification_train_transform, input_shape,
                                progressive_sizes)
-from ..engine import FitConfig, fit, log, make_loader, seed_everything, world_size
+from ..engine import PRECISIONS, FitConfig, fit, log, make_loader, seed_everything, world_size
 from ..errors import FashionLensError
 from .classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
 
@@ -113,6 +113,7 @@ class ClassifierSettings:
     weights: str | None = None
     label_smoothing: float = 0.0
     context_margin: float = DEFAULT_CONTEXT_MARGIN
+    precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32
 
 
 BALANCES = ("none", "weights", "sampler")
@@ -130,6 +131,8 @@ def check_settings(settings: ClassifierSettings) -> None:
         if settings.min_image_size > settings.image_size:
             raise FashionLensError(f"--min-image-size {settings.min_image_size} is above --image-size "
                                    f"{settings.image_size}; it is where progressive resizing starts")
+    if settings.precision not in PRECISIONS:
+        raise FashionLensError(f"unknown --precision {settings.precision!r}; choose one of {', '.join(PRECISIONS)}")
     if settings.balance not in BALANCES:
         raise FashionLensError(f"unknown --balance {settings.balance!r}; choose one of {', '.join(BALANCES)}")
     if settings.epochs < 1 or settings.batch_size < 1:
@@ -223,5 +226,6 @@ def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: 
     train_loader = make_loader(train_set, settings.batch_size, shuffle=True, workers=workers, sampler=sampler,
                                seed=settings.seed)
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, workers=workers)
-    config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, settings=asdict(settings))
+    config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, precision=settings.precision,
+                       settings=asdict(settings))
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

@@ -60,7 +60,7 @@ def evaluate(name: str, *datasets: Path, extra: tuple[str, ...] = ()) -> dict:
 
 def experiment_a() -> dict:
     result = train("clothing-top10", CLOTHING, "--classes", TOP10, "--val-from-train", "0.1",
-                   "--image-size", "96", "--image-height", "128", "--min-image-size", "56", "--epochs", "20",
+                   "--image-size", "112", "--min-image-size", "64", "--epochs", "44",
                    "--lr", "0.002")
     return result | {"evaluation": evaluate("clothing-top10", CLOTHING)}
 

@@ -205,7 +205,7 @@ PRECISIONS = ("mixed", "float32")
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """What `precision` trains in on `device`: with "mixed", float16 on a GPU (AMP) and bfloat16 on a CPU
-    that computes it natively (AVX512-BF16 or AMX: resnet18 trains 1.7x faster at 112 px); None means
+    that computes it natively (AVX512-BF16 or AMX: resnet18 trains 1.6x faster at 112 px); None means
     float32 throughout. Weights, optimiser state and the loss stay float32 either way."""
     if precision not in PRECISIONS:
         raise FashionLensError(f"unknown --precision {precision!r}; choose one of {', '.join(PRECISIONS)}")

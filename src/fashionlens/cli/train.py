@@ -14,6 +14,8 @@ from .app import train_app
 
 # models.classifier.DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks they match)
 DEFAULT_ARCH = "resnet18"
+PRECISION_HELP = ("mixed: 16-bit autocast where it is faster (float16 on a GPU, bfloat16 on CPUs with AVX512-BF16 "
+                  "or AMX); float32: full precision throughout.")
 
 
 @train_app.command("classifier")
@@ -48,9 +50,7 @@ def classifier_command(
     weights: Optional[Path] = typer.Option(None, "--weights", help="Initial weights: a torchvision .pth or a "
                                                                    "fashionlens checkpoint. Default: torchvision's "
                                                                    "if already in the torch cache, else none."),
-    precision: str = typer.Option("mixed", "--precision", help="mixed: 16-bit autocast where it is faster (float16 "
-                                                               "on a GPU, bfloat16 on CPUs with AVX512-BF16 or "
-                                                               "AMX); float32: full precision throughout."),
+    precision: str = typer.Option("mixed", "--precision", help=PRECISION_HELP),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", min=0.0, max=0.99),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out with its saved "
                                                         "settings (other options are not needed)."),
@@ -59,7 +59,8 @@ def classifier_command(
 ) -> None:
     """Train a classifier of garment categories; validation picks best.pt, last.pt resumes.
 
-    Runs on the GPU with AMP when there is one (on a CPU with native bfloat16, in bfloat16); under `torchrun --nproc_per_node N` on N processes.
+    Runs on the GPU with AMP when there is one, in bfloat16 on a CPU that has it natively; under
+    `torchrun --nproc_per_node N` on N processes.
 
     Example: fashionlens train classifier --data ../shared/data/clothing/labels.csv --classes
     T-Shirt,Pants,Shoes --epochs 5 --image-size 160 --balance weights --out runs/clothing

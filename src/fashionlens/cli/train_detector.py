@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from .app import train_app
-from .train import require_data, run_training
+from .train import PRECISION_HELP, require_data, run_training
 
 # models.detector.ARCHS and DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks
 # they match; the architecture itself is checked when training starts)
@@ -42,9 +42,7 @@ def detector_command(
     whole_image_boxes: bool = typer.Option(False, "--whole-image-boxes", help="Box each whole-image label of a "
                                            "known region (a catalogue photo of one garment) by the whole image; "
                                            "labels without a region (Shoes, Hat...) are still skipped."),
-    precision: str = typer.Option("mixed", "--precision", help="mixed: 16-bit autocast where it is faster (float16 "
-                                                               "on a GPU, bfloat16 on CPUs with AVX512-BF16 or "
-                                                               "AMX); float32: full precision throughout."),
+    precision: str = typer.Option("mixed", "--precision", help=PRECISION_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out with its saved "
                                                         "settings (other options are not needed)."),
     workers: int = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes."),

@@ -25,7 +25,7 @@ from ..data.classification import (ClassificationDataset, balanced_sampler, chec
 from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform, classification_eval_transform,
                                classification_preprocessing, classification_train_transform, input_shape,
                                progressive_sizes)
-from ..engine import PRECISIONS, FitConfig, fit, log, make_loader, seed_everything, world_size
+from ..engine import FitConfig, check_precision, fit, log, make_loader, seed_everything, world_size
 from ..errors import FashionLensError
 from .classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
 
@@ -131,8 +131,7 @@ def check_settings(settings: ClassifierSettings) -> None:
         if settings.min_image_size > settings.image_size:
             raise FashionLensError(f"--min-image-size {settings.min_image_size} is above --image-size "
                                    f"{settings.image_size}; it is where progressive resizing starts")
-    if settings.precision not in PRECISIONS:
-        raise FashionLensError(f"unknown --precision {settings.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    check_precision(settings.precision)
     if settings.balance not in BALANCES:
         raise FashionLensError(f"unknown --balance {settings.balance!r}; choose one of {', '.join(BALANCES)}")
     if settings.epochs < 1 or settings.batch_size < 1:

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from ..checkpoint import LAST, load_checkpoint
 from ..data.classification import split_samples
 from ..data.detection import DetectionDataset, collate_detection, describe_problems, detection_transform
-from ..engine import PRECISIONS, FitConfig, fit, log, make_loader, seed_everything
+from ..engine import FitConfig, check_precision, fit, log, make_loader, seed_everything
 from ..errors import FashionLensError
 from ..evaluation.detection import build_ground_truth, coco_metrics, coco_results, run_cocoeval
 from ..records import REGIONS
@@ -133,8 +133,7 @@ def resolve_settings(settings: DetectorSettings, backbone_arch: str | None) -> D
     settings = replace(settings, arch=arch, image_size=settings.image_size or spec.image_size)
     if settings.epochs < 1 or settings.batch_size < 1:
         raise FashionLensError("--epochs and --batch-size must be at least 1")
-    if settings.precision not in PRECISIONS:
-        raise FashionLensError(f"unknown --precision {settings.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    check_precision(settings.precision)
     if settings.image_size < 32:
         raise FashionLensError(f"--image-size {settings.image_size} is below the detector's minimum of 32 px")
     return settings

@@ -13,7 +13,7 @@ import torch
 from fashionlens.checkpoint import load_checkpoint
 from fashionlens.data import read_dataset
 from fashionlens.models.classifier import classifier_from_checkpoint, predict_classifier
-from fashionlens.models.classifier_task import ClassifierTask
+from fashionlens.models.classifier_task import ClassifierSettings, ClassifierTask, classification_datasets
 
 # a small, fast architecture; options given again later on a command line win (as in any click program)
 TINY = ("--epochs", "1", "--image-size", "32", "--workers", "0", "--arch", "mobilenet_v3_small", "--batch-size", "4")
@@ -140,6 +140,30 @@ def test_val_from_train_validates_on_a_share_of_train(fashionlens, make_labels_c
     assert result.returncode == 0, result.stderr
     assert "3 images carved from train" in result.stderr and "2 classes, 6 training and 2 validation" in result.stderr
     assert load_checkpoint(tmp_path / "run")["class_names"] == ["Pants", "Dress"]
+
+
+def test_extra_data_adds_its_mapped_train_garments_as_crops(fashionlens, labels_csv_dataset: Path, coco_dataset: Path,
+                                                            make_coco_dataset, tmp_path: Path):
+    result = fashionlens("--data", str(labels_csv_dataset), "--extra-data", str(coco_dataset),
+                         "--out", str(tmp_path / "run"), *TINY)
+    assert result.returncode == 0, result.stderr
+    # the street-like train split: jeans -> Pants and dress -> Dress; blouse, sweater, skirt have no
+    # counterpart among T-Shirt, Pants, Dress; the val photo's garments are never trained on
+    assert "2 more training garments (its train split, as crops); 3 left out" in result.stderr
+    settings = ClassifierSettings(**load_checkpoint(tmp_path / "run")["config"]["settings"])
+    assert settings.extra_data == [str(coco_dataset)]
+    train, val = classification_datasets(settings)
+    assert len(train) == 12 + 2 and len(val) == 6
+    extra = train.datasets[1]
+    assert extra.crop and [(item.label, item.box.width) for item in extra.items] == [("Pants", 36), ("Dress", 50)]
+    assert train.targets[-2:] == [train.class_names.index("Pants"), train.class_names.index("Dress")]
+    train.set_epoch(0)  # reaches both datasets (their shared progressive transform)
+
+    blouses = make_coco_dataset(tmp_path / "blouses", [("train", [(1, "blouse", [8, 4, 40, 18])])])
+    line = last_error_line(fashionlens("--data", str(labels_csv_dataset), "--extra-data", str(blouses),
+                                       "--out", str(tmp_path / "none"), *TINY))
+    assert line.startswith(f"error: {blouses}: no garment in its training split has a label that maps onto")
+    assert not (tmp_path / "none").exists()
 
 
 def test_bad_inputs_are_one_line_and_write_nothing(fashionlens, labels_csv_dataset: Path, tmp_path: Path):

@@ -47,6 +47,11 @@ def classifier_command(
                                        "without touching val."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Only these labels, comma-separated "
                                                                   "(e.g. T-Shirt,Pants,Shoes)."),
+    extra_data: Optional[list[str]] = typer.Option(
+        None, "--extra-data", help="More training photos from another source (repeatable): its train split, its "
+                                   "labels mapped onto the classes as `evaluate` maps them, each boxed garment shown "
+                                   "as its crop. E.g. street photos beside catalogue photos, for photos in the wild; "
+                                   "validation stays on --data."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Initial weights: a torchvision .pth or a "
                                                                    "fashionlens checkpoint. Default: torchvision's "
                                                                    "if already in the torch cache, else none."),
@@ -73,6 +78,7 @@ def classifier_command(
         image_height=image_height, min_image_size=min_image_size, balance=balance,
         batch_size=batch_size, lr=lr, seed=seed, val_from_train=val_from_train,
         classes=[name.strip() for name in classes.split(",") if name.strip()] if classes else None,
+        extra_data=list(extra_data) if extra_data else None,
         weights=str(weights) if weights else None, label_smoothing=label_smoothing, precision=precision)
     run_training(train_classifier, settings, out, resume, workers, lambda history: report(out, history, as_json))
 

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
-from torch.utils.data import Dataset, WeightedRandomSampler
+from torch.utils.data import ConcatDataset, Dataset, WeightedRandomSampler
 
 from ..errors import FashionLensError, ImageError
 from ..images import image_size, load_image
@@ -103,6 +103,22 @@ class ClassificationDataset(Dataset):
         if self.crop:
             image = crop_with_margin(image, box, self.context_margin)
         return self.transform(image), geometry, item.target
+
+
+class CombinedDataset(ConcatDataset):
+    """Garment datasets of one class list trained on as one (catalogue photos beside street crops)."""
+
+    def __init__(self, datasets: list[ClassificationDataset]):
+        super().__init__(datasets)
+        self.class_names = datasets[0].class_names
+
+    @property
+    def targets(self) -> list[int]:
+        return [target for dataset in self.datasets for target in dataset.targets]
+
+    def set_epoch(self, epoch: int) -> None:
+        for dataset in self.datasets:
+            dataset.set_epoch(epoch)
 
 
 def garment_items(samples: list[Sample], class_names: list[str], keep_unknown: bool) -> tuple[list[GarmentItem], Counter]:

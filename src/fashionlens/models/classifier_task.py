@@ -20,8 +20,8 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from ..checkpoint import LAST, load_checkpoint
-from ..data.classification import (ClassificationDataset, balanced_sampler, check_mode, choose_classes, class_weights,
-                                   describe_skipped, split_samples)
+from ..data.classification import (ClassificationDataset, CombinedDataset, balanced_sampler, check_mode, choose_classes,
+                                   class_weights, describe_skipped, split_samples)
 from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform, classification_eval_transform,
                                classification_preprocessing, classification_train_transform, input_shape,
                                progressive_sizes)
@@ -110,6 +110,7 @@ class ClassifierSettings:
     seed: int = 0
     val_from_train: float | None = None
     classes: list[str] | None = None
+    extra_data: list[str] | None = None  # more training photos from other sources (their train split, as crops)
     weights: str | None = None
     label_smoothing: float = 0.0
     context_margin: float = DEFAULT_CONTEXT_MARGIN
@@ -153,8 +154,9 @@ def settings_of_run(run_dir: Path) -> ClassifierSettings:
     return ClassifierSettings(**checkpoint["config"]["settings"])
 
 
-def classification_datasets(settings: ClassifierSettings) -> tuple[ClassificationDataset, ClassificationDataset | None]:
-    """Read the data, split it, choose the classes; the training and validation datasets."""
+def classification_datasets(settings: ClassifierSettings) -> tuple[ClassificationDataset | CombinedDataset,
+                                                                   ClassificationDataset | None]:
+    """Read the data, split it, choose the classes; the training (with --extra-data's) and validation datasets."""
     from ..data import read_dataset  # the readers import many formats: only when training
 
     train, val, where = split_samples(read_dataset(settings.data), settings.val_from_train, settings.seed)
@@ -170,7 +172,26 @@ def classification_datasets(settings: ClassifierSettings) -> tuple[Classificatio
     for line in (describe_skipped(train_set.skipped, "train"), describe_skipped(val_set.skipped, "val")):
         if line:
             log(line)
-    return train_set, (val_set if len(val_set) else None)
+    extra = [extra_training_set(path, train_set.transform, common) for path in settings.extra_data or []]
+    return (CombinedDataset([train_set, *extra]) if extra else train_set), (val_set if len(val_set) else None)
+
+
+def extra_training_set(path: str, transform: Any, common: dict[str, Any]) -> ClassificationDataset:
+    """--extra-data: another source's train split, its labels mapped onto the classes as `evaluate` maps
+    them, each boxed garment shown as its crop (the way the Analyzer shows a detected garment)."""
+    from ..data import read_dataset
+    from ..evaluation.classification import map_samples_to_classes
+
+    train, _, _ = split_samples(read_dataset(path), None, seed=0)  # never its val: that scores the wild
+    mapped, mapping = map_samples_to_classes(train, common["class_names"])
+    dataset = ClassificationDataset(mapped, transform=transform, crop=True, **common)
+    if len(dataset) == 0:
+        raise FashionLensError(f"{path}: no garment in its training split has a label that maps onto the classes "
+                               f"({', '.join(common['class_names'])})")
+    left_out = sum(mapping.left_out.values())
+    log(f"{path}: {len(dataset)} more training garments (its train split, as crops)"
+        + (f"; {left_out} left out, their labels have no counterpart among the classes" if left_out else ""))
+    return dataset
 
 
 def preprocessing_of(settings: ClassifierSettings) -> dict[str, Any]:

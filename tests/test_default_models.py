@@ -128,10 +128,11 @@ def test_too_large_or_unlicensed_models_are_refused_before_writing(packaged, tmp
 
 def test_training_command_is_recorded_or_rebuilt(tmp_path):
     settings = {"data": "d/labels.csv", "mode": "img", "arch": "resnet18", "epochs": 11, "image_size": 112,
-                "val_from_train": 0.1, "classes": ["T-Shirt", "Pants"], "weights": None, "context_margin": 0.1}
+                "val_from_train": 0.1, "classes": ["T-Shirt", "Pants"], "extra_data": ["s.json", "t.json"],
+                "weights": None, "context_margin": 0.1}
     assert rebuilt_command("classifier", settings, Path("runs/x")) == (
         "fashionlens train classifier --data d/labels.csv --mode img --arch resnet18 --epochs 11 --image-size 112 "
-        "--val-from-train 0.1 --classes T-Shirt,Pants --out runs/x")
+        "--val-from-train 0.1 --classes T-Shirt,Pants --extra-data s.json --extra-data t.json --out runs/x")
     detector = rebuilt_command("detector", {"data": "s.json", "tall_anchors": True, "whole_image_boxes": False},
                                Path("runs/d"))
     assert detector == "fashionlens train detector --data s.json --tall-anchors --out runs/d"

@@ -84,20 +84,29 @@ def rebuilt_command(kind: str, settings: dict[str, Any], run_dir: Path) -> str:
         flag = param.opts[0]
         if value is True:
             words.append(flag)
+        elif param.multiple:  # a repeatable option: once per value
+            words += [word for item in value for word in (flag, str(item))]
         else:
             words += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
     return shlex.join(words + ["--out", str(run_dir)])
 
 
+def data_line(what: str, data: str, root: Path) -> str:
+    """A bullet naming training data, its licence (checked: CC0 or Apache-2.0) and source."""
+    folder = Path(data).parent.name if Path(data).suffix else Path(data).name
+    return (f"- {what}: `{relative(data, root)}`, licence **{data_licence(data)}**"
+            + (f"; source: {SOURCES[folder]}" if folder in SOURCES else ""))
+
+
 def training_lines(model: PackedModel, root: Path) -> list[str]:
     settings = model.config.get("settings", {})
     data = settings.get("data", "")
-    folder = Path(data).parent.name if Path(data).suffix else Path(data).name
     command = recorded_command(model.run_dir, root) or rebuilt_command(model.kind, settings, model.run_dir)
-    lines = [f"- data: `{relative(data, root)}`, licence **{data_licence(data)}**"
-             + (f"; source: {SOURCES[folder]}" if folder in SOURCES else ""),
-             f"- training command (from the project root): `{relative(command, root)}`",
-             f"- initial weights: {initial_weights(settings)}"]
+    lines = [data_line("data", data, root)]
+    lines += [data_line("more training photos (`--extra-data`, train split)", extra, root)
+              for extra in settings.get("extra_data") or []]
+    lines += [f"- training command (from the project root): `{relative(command, root)}`",
+              f"- initial weights: {initial_weights(settings)}"]
     if settings.get("backbone_from"):
         backbone = Path(settings["backbone_from"])
         config = backbone / "config.json"

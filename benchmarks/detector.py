@@ -14,9 +14,10 @@ and on the street val photos. The difference is the domain gap. `fashionlens eva
 data, so the clothing number comes from the training run's best validation epoch.
 
 Both start the backbone from the clothing top-10 classifier of `benchmarks/classifiers.py a`
-(runs/bench/clothing-top10), or from the classifier run --backbone-from names. Each experiment runs `fashionlens` commands (printed before they run),
-times them, and writes benchmarks/results/detector_<experiment>.json. Runs go to runs/bench/ (the run
-directory and the results file are named after --name when it is given).
+(runs/bench/clothing-top10), or from the classifier run --backbone-from names. Each experiment runs
+`fashionlens` commands (printed before they run), times them, and writes
+benchmarks/results/detector_<experiment>.json. Runs go to runs/bench/ (the run directory and the results
+file are named after --name when it is given).
 """
 
 from __future__ import annotations

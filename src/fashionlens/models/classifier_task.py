@@ -191,6 +191,9 @@ def extra_training_set(path: str, transform: Any, common: dict[str, Any]) -> Cla
     left_out = sum(mapping.left_out.values())
     log(f"{path}: {len(dataset)} more training garments (its train split, as crops)"
         + (f"; {left_out} left out, their labels have no counterpart among the classes" if left_out else ""))
+    skipped = describe_skipped(dataset.skipped, f"{path} train")
+    if skipped:
+        log(skipped)
     return dataset
 
 

@@ -3,13 +3,17 @@
     .venv/bin/python benchmarks/recommendation.py            # the default models (src/fashionlens/weights)
     .venv/bin/python benchmarks/recommendation.py --classifier runs/bench/clothing-top10 \\
         --detector runs/bench/detector-street                # two runs instead
+    .venv/bin/python benchmarks/recommendation.py --queries carved --category-weight 0 --color-weight 0
+        # shop queries only, from the split carved out of train: where the ranking's weights are chosen
 
 Steps, each printed and timed:
 1. catalogue: the catalogue data's train photos of the classifier's classes become products
    (id,image,category) imported by `fashionlens catalog import --whole-image` (flat-lay photos);
 2. shop queries: its val photos, analysed whole, get `recommend`'s similar items (k, same region):
    precision@k of the category, and colour agreement@k (the items' dominant colour is the query's)
-   against k random items of the query's predicted category (seeded), in the same run;
+   against k random items of the query's predicted category (seeded), in the same run. With
+   `--queries carved` the queries are the train photos the classifier was validated on instead (its
+   --val-from-train 0.1 --seed 0 split) and the catalogue the rest of train; steps 3-5 are left out;
 3. street to shop: every garment boxed in the street val photos (its annotated box, so retrieval is
    measured apart from detection), classified within its region and searched the same way:
    precision@k of its label mapped onto the catalogue's labels (taxonomy.map_labels), colour agreement;
@@ -38,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 GOALS = {"shop_precision": 0.90, "street_to_shop_precision": 0.70}
+CARVED_SHARE, CARVED_SEED = 0.1, 0  # the classifier benchmarks' --val-from-train and --seed
 TIMES: dict[str, float] = {}
 
 
@@ -112,14 +117,14 @@ def street_garments(analyzer, samples: list, labels: list[str]) -> tuple[list[li
     return looks, left_out
 
 
-def retrieval(index, garments: list, truth: list[str], k: int, seed: int) -> dict:
+def retrieval(index, garments: list, truth: list[str], k: int, seed: int, ranking) -> dict:
     """`recommend`'s similar items for each garment: category precision@k and colour agreement@k
     against k random items of the garment's predicted category."""
     from fashionlens.catalog.recommend import similar_items
     from fashionlens.catalog.store import Filters
     from fashionlens.evaluation.recommendation import precision_at_k, random_same_category
 
-    found = [[pick.item for pick in similar_items(index, g, k, Filters())] for g in garments]
+    found = [[pick.item for pick in similar_items(index, g, k, Filters(), ranking=ranking)] for g in garments]
     items = index.store.find_items()
     colors = {item.id: item.color for item in items}
     by_category: dict = {}
@@ -176,10 +181,40 @@ def parse_options() -> argparse.Namespace:
                         help="street photos with garment boxes; their val split is used")
     parser.add_argument("--k", type=int, default=5, help="items per list (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
+    parser.add_argument("--queries", choices=("val", "carved"), default="val",
+                        help="val: report (default); carved: the split carved out of train, to choose weights on")
+    parser.add_argument("--category-weight", type=float, help="SimilarRanking.category (default: the shipped one)")
+    parser.add_argument("--color-weight", type=float, help="SimilarRanking.color (default: the shipped one)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench" / "recommendation",
                         help="folder of the products CSV and the catalogue (default runs/bench/recommendation)")
-    parser.add_argument("--results", type=Path, default=RESULTS / "recommendation.json", help="results JSON")
-    return parser.parse_args()
+    parser.add_argument("--results", type=Path, help="results JSON (default: benchmarks/results/recommendation.json, "
+                                                     "recommendation_carved.json with --queries carved)")
+    options = parser.parse_args()
+    suffix = "" if options.queries == "val" else "_carved"
+    options.results = options.results or RESULTS / f"recommendation{suffix}.json"
+    return options
+
+
+def similar_ranking(options: argparse.Namespace):
+    """The shipped ranking of similar items, with the weights given on the command line."""
+    from dataclasses import asdict, replace
+
+    from fashionlens.catalog.recommend import SimilarRanking
+
+    given = {"category": options.category_weight, "color": options.color_weight}
+    ranking = replace(SimilarRanking(), **{key: value for key, value in given.items() if value is not None})
+    return ranking, asdict(ranking)
+
+
+def carved_as_val(samples: list) -> list:
+    """The train photos the classifier was validated on become the queries (val), the rest of train the
+    catalogue; the real val photos are left out."""
+    from dataclasses import replace
+
+    from fashionlens.data.classification import split_samples
+
+    kept, carved, _ = split_samples(samples, CARVED_SHARE, CARVED_SEED)
+    return [replace(s, split="train") for s in kept] + [replace(s, split="val") for s in carved]
 
 
 def main() -> None:
@@ -204,27 +239,23 @@ def benchmark(options: argparse.Namespace) -> None:
     analyzer = Analyzer.from_runs(detector, classifier)
     labels = list(analyzer.class_names)
     shop = read_dataset(options.catalog_data)
+    if options.queries == "carved":
+        shop = carved_as_val(shop)
     (train, left_train), (val, left_val) = split_of(shop, "train", labels), split_of(shop, "val", labels)
-    street = [s for s in read_dataset(options.street_data) if s.split == "val"]
+    ranking, ranking_json = similar_ranking(options)
     result = {"models": {"classifier": shown(classifier), "detector": shown(detector), "model_id": analyzer.model_id},
-              "catalog_data": shown(options.catalog_data), "street_data": shown(options.street_data), "k": options.k,
-              "labels": labels, "left_out_photos": {"catalogue": left_train, "queries": left_val}}
+              "catalog_data": shown(options.catalog_data), "queries": options.queries, "k": options.k,
+              "similar_ranking": ranking_json, "labels": labels,
+              "left_out_photos": {"catalogue": left_train, "queries": left_val}}
     with step("catalogue import"):
         result["catalog"] = build_catalog(train, options.work, classifier)
     database = options.work / "catalog.db"
     index = CatalogIndex(SQLiteStore(database), index_cache_path(database))
     with step("shop queries"):
         result["shop"] = retrieval(index, analyse_whole(analyzer, val), [s.garments[0].category for s in val],
-                                   options.k, options.seed)
-    with step("street to shop"):
-        looks, left_out = street_garments(analyzer, street, labels)
-        garments = [(g, category) for look in looks for g, category, _ in look if category is not None]
-        result["street_to_shop"] = {**retrieval(index, [g for g, _ in garments], [c for _, c in garments], options.k,
-                                                options.seed), "garments_left_out": left_out}
-    with step("fill in the blank"):
-        result["fill_in_the_blank"] = fill_in_the_blank_score(index, looks, options.k)
-    with step("end to end"):
-        result["end_to_end"] = end_to_end_score(analyzer, street, looks)
+                                   options.k, options.seed, ranking)
+    if options.queries == "val":
+        street_steps(result, options, analyzer, index, labels, ranking)
     result["goals"] = goals(result, options.k)
     result["seconds"] = TIMES
     options.results.parent.mkdir(parents=True, exist_ok=True)
@@ -232,16 +263,32 @@ def benchmark(options: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+def street_steps(result: dict, options: argparse.Namespace, analyzer, index, labels: list[str], ranking) -> None:
+    """Steps 3-5 on the street val photos."""
+    from fashionlens.data import read_dataset
+
+    result["street_data"] = shown(options.street_data)
+    street = [s for s in read_dataset(options.street_data) if s.split == "val"]
+    with step("street to shop"):
+        looks, left_out = street_garments(analyzer, street, labels)
+        garments = [(g, category) for look in looks for g, category, _ in look if category is not None]
+        result["street_to_shop"] = {**retrieval(index, [g for g, _ in garments], [c for _, c in garments], options.k,
+                                                options.seed, ranking), "garments_left_out": left_out}
+    with step("fill in the blank"):
+        result["fill_in_the_blank"] = fill_in_the_blank_score(index, looks, options.k)
+    with step("end to end"):
+        result["end_to_end"] = end_to_end_score(analyzer, street, looks)
+
+
 def goals(result: dict, k: int) -> dict:
     """The issue's goals, each with the measured value and whether it is met."""
     precision = f"precision_at_{k}"
-    shop, street = result["shop"][precision], result["street_to_shop"][precision]
-    return {"shop_precision": {"goal": GOALS["shop_precision"], "value": shop,
-                               "met": shop is not None and shop >= GOALS["shop_precision"]},
-            "street_to_shop_precision": {"goal": GOALS["street_to_shop_precision"], "value": street,
-                                         "met": street is not None and street >= GOALS["street_to_shop_precision"]},
-            "color_beats_random": {"shop": result["shop"]["color_beats_random"],
-                                   "street_to_shop": result["street_to_shop"]["color_beats_random"]}}
+    parts = {"shop": "shop_precision", "street_to_shop": "street_to_shop_precision"}
+    found = {part: result[part] for part in parts if part in result}
+    met = {goal: {"goal": GOALS[goal], "value": found[part][precision],
+                  "met": found[part][precision] is not None and found[part][precision] >= GOALS[goal]}
+           for part, goal in parts.items() if part in found}
+    return {**met, "color_beats_random": {part: found[part]["color_beats_random"] for part in found}}
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import pytest
 from fashionlens.analyzer import Analysis, AnalyzedGarment
 from fashionlens.catalog.index import CatalogIndex
 from fashionlens.catalog.looks import LookStatistics, load_looks, look_statistics
-from fashionlens.catalog.recommend import check_model, complete_the_look, recommend, similar_items
+from fashionlens.catalog.recommend import SimilarRanking, check_model, complete_the_look, recommend, similar_items
 from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
 from fashionlens.colors import COLOR_NAMES, DominantColor
 from fashionlens.errors import FashionLensError
@@ -46,18 +46,39 @@ def red_tee(embedding=None) -> AnalyzedGarment:
                            DominantColor("Red", 0.9, (220, 40, 40)), unit(0) if embedding is None else embedding)
 
 
-def test_similar_items_are_the_nearest_of_the_garments_region(index):
+def rank(similarity_angle: float, category_probability: float, same_color: bool) -> float:
+    """SimilarRanking's default rank, written out."""
+    return (np.cos(np.radians(similarity_angle)) + category_probability + 0.1 * same_color) / 2.1
+
+
+def test_similar_items_rank_category_then_colour_then_look_within_the_region(index):
     found = similar_items(index, red_tee(), 3, Filters())
-    assert [r.item.id for r in found] == ["TEE-NEAR", "SHIRT", "TEE-FAR"]  # upper only; PANTS-BLUE-1 is nearer
-    assert [r.score for r in found] == pytest.approx([np.cos(np.radians(a)) for a in (10, 30, 60)], abs=1e-5)
-    assert found[0].why == {"similarity": pytest.approx(0.9848), "category": "T-Shirt", "same_category": True,
-                            "color": "Red", "same_color": True}
-    assert found[1].why["same_category"] is False and found[2].why["same_color"] is False
+    # upper only (PANTS-BLUE-1 is nearer); the far tee before the nearer shirt: the garment is a tee (0.8)
+    assert [r.item.id for r in found] == ["TEE-NEAR", "TEE-FAR", "SHIRT"]
+    assert [r.score for r in found] == pytest.approx([rank(10, 0.8, True), rank(60, 0.8, False), rank(30, 0, False)],
+                                                     abs=1e-5)
+    assert found[0].why == {"similarity": pytest.approx(0.9848), "category": "T-Shirt", "category_probability": 0.8,
+                            "same_category": True, "color": "Red", "same_color": True}
+    assert found[2].why["same_category"] is False and found[1].why["same_color"] is False
     anywhere = similar_items(index, red_tee(), 3, Filters(), same_region=False)
-    assert [r.item.id for r in anywhere] == ["PANTS-BLUE-1", "TEE-NEAR", "DRESS-BLUE"]
+    assert [r.item.id for r in anywhere] == ["TEE-NEAR", "TEE-FAR", "PANTS-BLUE-1"]
     cheap = similar_items(index, red_tee(), 3, Filters(max_price=30))
     assert [r.item.id for r in cheap] == ["TEE-NEAR", "TEE-FAR"]
     assert similar_items(index, red_tee(), 3, Filters(regions=("lower",))) == []  # the user's region wins
+
+
+def test_similar_items_weigh_look_alone_without_category_and_colour_weights(index):
+    by_look = SimilarRanking(category=0.0, color=0.0)
+    found = similar_items(index, red_tee(), 3, Filters(), ranking=by_look)
+    assert [r.item.id for r in found] == ["TEE-NEAR", "SHIRT", "TEE-FAR"]  # plain cosine order
+    assert [r.score for r in found] == pytest.approx([np.cos(np.radians(a)) for a in (10, 30, 60)], abs=1e-5)
+    unsure = red_tee()
+    unsure.top_categories = [("T-Shirt", 0.4), ("Shirt", 0.35)]
+    # the classifier hesitates: the nearer shirt (0.866 + 0.35) overtakes the far tee (0.5 + 0.4)
+    assert [r.item.id for r in similar_items(index, unsure, 3, Filters())] == ["TEE-NEAR", "SHIRT", "TEE-FAR"]
+    # only the nearest candidates are ranked: with one candidate per item, the far tee is never seen
+    few = SimilarRanking(candidates=1)
+    assert [r.item.id for r in similar_items(index, red_tee(), 2, Filters(), ranking=few)] == ["TEE-NEAR", "SHIRT"]
 
 
 def test_complete_the_look_ranks_other_regions_by_street_looks(index):
@@ -79,9 +100,9 @@ def test_recommend_covers_every_garment_and_checks_the_model(index):
     analysis = Analysis("customer.jpg", 10, 10, True, [red_tee(), red_tee(unit(90))])
     results = recommend(analysis, index, k=2, looks=LOOKS)
     assert len(results) == 2
-    assert [r.item.id for r in results[0].similar] == ["TEE-NEAR", "SHIRT"]
-    assert [r.item.id for r in results[1].similar] == ["TEE-FAR", "SHIRT"]  # nearest to 90 degrees
-    assert results[0].item_ids == ["TEE-NEAR", "SHIRT", "PANTS-BLUE-1", "PANTS-BLACK"]
+    assert [r.item.id for r in results[0].similar] == ["TEE-NEAR", "TEE-FAR"]
+    assert [r.item.id for r in results[1].similar] == ["TEE-FAR", "TEE-NEAR"]  # nearest to 90 degrees first
+    assert results[0].item_ids == ["TEE-NEAR", "TEE-FAR", "PANTS-BLUE-1", "PANTS-BLACK"]
     data = results[0].to_json()
     assert data["garment"]["category"] == "T-Shirt" and data["similar"][0]["id"] == "TEE-NEAR"
     check_model(index.store, {"id": "model-a"})

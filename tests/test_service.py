@@ -104,8 +104,9 @@ def test_recommend_finds_the_product_of_the_photo_and_completes_the_look(tmp_pat
     found = body["garments"][0]
     region = found["garment"]["region"]
     nearest = found["similar"][0]
-    # the same photo as product TEE-RED: the same embedding, similarity 1
-    assert (nearest["id"], nearest["score"], nearest["why"]["similarity"]) == ("TEE-RED", 1.0, 1.0)
+    # the same photo as product TEE-RED: the same embedding, similarity 1, ranked with its category and colour
+    assert (nearest["id"], nearest["why"]["similarity"]) == ("TEE-RED", 1.0)
+    assert nearest["score"] == pytest.approx((1.0 + nearest["why"]["category_probability"] + 0.1) / 2.1, abs=1e-4)
     assert nearest["image_url"] == "/catalog/items/TEE-RED/image" and "image" not in nearest
     assert nearest["why"]["same_color"] is True and nearest["color"] == "Red"
     assert {p["id"] for p in found["similar"]} == {i for i, item in items.items() if item["region"] == region}

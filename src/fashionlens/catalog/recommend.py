@@ -1,6 +1,9 @@
 """Recommendations for the garments of a photo: similar catalogue items, and items that complete the look.
 
-Similar: the k nearest items by embedding (cosine similarity), in the garment's region by default.
+Similar: in the garment's region by default, the nearest items by embedding (cosine similarity) are the
+candidates, and among them an item ranks by its similarity plus the classifier's probability for the item's
+category plus a bonus when it has the garment's colour (SimilarRanking): a customer asking for things like
+their red tee expects tees first, red ones before others, then the closest in look.
 Complete the look: items of the other regions, ranked by how well their (category, colour) goes with
 the garment's in real street looks (catalog.looks); within one (category, colour) the item closest to
 the garment in embedding comes first, and the k picks spread over the best (category, colour) pairs.
@@ -57,6 +60,26 @@ def check_model(store: CatalogStore, model: dict[str, Any]) -> None:
         raise FashionLensError(model_mismatch(getattr(store, "path", "catalogue"), stored, model))
 
 
+@dataclass(frozen=True)
+class SimilarRanking:
+    """How `similar_items` orders its candidates: rank = (similarity + category * P(item's category) +
+    color * same colour) / (1 + category + color), so a rank stays at most 1."""
+
+    category: float = 1.0  # weight of the classifier's probability that the garment is of the item's category
+    color: float = 0.1  # bonus for the garment's dominant colour
+    candidates: int = 10  # nearest items by embedding considered per item asked for
+
+    def rank(self, similarity: float, category_probability: float, same_color: bool) -> float:
+        return (similarity + self.category * category_probability + self.color * same_color) / \
+            (1.0 + self.category + self.color)
+
+
+def category_probability(garment: AnalyzedGarment, category: str | None) -> float:
+    """The classifier's probability that the garment is of `category` (0 beyond its top categories)."""
+    wanted = label(category)
+    return next((score for name, score in garment.top_categories if label(name) == wanted), 0.0)
+
+
 def within(filters: Filters, regions: tuple[str, ...]) -> Filters:
     """`filters` further restricted to `regions` (the intersection with the user's regions)."""
     if filters.regions is not None:
@@ -65,17 +88,24 @@ def within(filters: Filters, regions: tuple[str, ...]) -> Filters:
 
 
 def similar_items(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters,
-                  same_region: bool = True) -> list[Recommendation]:
-    """The k catalogue items nearest to the garment's embedding."""
+                  same_region: bool = True, ranking: SimilarRanking = SimilarRanking()) -> list[Recommendation]:
+    """The k catalogue items most like the garment: category, colour and look (module docstring)."""
     if same_region and garment.region is not None:
         filters = within(filters, (garment.region,))
-    found = index.search(garment.embedding, k, filters)
+    found = index.search(garment.embedding, k * ranking.candidates, filters)
     items = index.store.find_items(keys=[hit.key for hit in found])
-    return [Recommendation(item, hit.score, {
-        "similarity": round(hit.score, DIGITS), "category": item.effective_category,
-        "same_category": label(item.effective_category) == label(garment.category),
-        "color": item.color, "same_color": item.color == garment.color.name,
-    }) for item, hit in zip(items, found)]
+    picks = []
+    for item, hit in zip(items, found):
+        probability = category_probability(garment, item.effective_category)
+        same_color = item.color == garment.color.name
+        picks.append(Recommendation(item, ranking.rank(hit.score, probability, same_color), {
+            "similarity": round(hit.score, DIGITS), "category": item.effective_category,
+            "category_probability": round(probability, DIGITS),
+            "same_category": label(item.effective_category) == label(garment.category),
+            "color": item.color, "same_color": same_color,
+        }))
+    # stable: equal ranks keep the search's order (by similarity, then key)
+    return sorted(picks, key=lambda pick: -round(pick.score, 6))[:k]
 
 
 def complete_the_look(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters,

@@ -139,6 +139,9 @@ def recommend_command(
 ) -> None:
     """For each garment in the photo: the k most similar catalogue items and k items that complete the look.
 
+    Similar: the nearest items by embedding, those of the garment's likely categories and colour first.
+    Complete the look: items of the other regions whose category and colour people wear with it.
+
     Example: fashionlens recommend customer.jpg --catalog shop.db --k 5 --max-price 80 --where in_stock=yes
     """
     filters = filter_options(category, region, color, min_price, max_price, where)

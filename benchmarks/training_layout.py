@@ -1,7 +1,10 @@
-"""Training speed of resnet18 on this CPU in PyTorch's two memory layouts, and in bfloat16 mixed precision
-(why the engine trains in channels_last, and with `--precision mixed` in bfloat16 on CPUs that have it).
+"""Training speed of resnet18 (or --arch) on this CPU in PyTorch's two memory layouts, and in bfloat16
+mixed precision (why the engine trains in channels_last, and with `--precision mixed` in bfloat16 on CPUs
+that have it).
 
     .venv/bin/python benchmarks/training_layout.py            # 64 and 112 px, batch 32, 2 threads
+    .venv/bin/python benchmarks/training_layout.py --arch regnet_x_400mf --sizes 112 \\
+        --results benchmarks/results/training_layout_regnet.json
     (the bfloat16 row needs a CPU with AVX512-BF16 or AMX; elsewhere it is emulated and slow)
 
 Random images, so only the arithmetic is timed (no decoding or augmentation): AdamW training steps of
@@ -47,10 +50,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,112", help="image sizes in pixels (default 64,112)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (default 5)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2; the best is kept)")
+    parser.add_argument("--arch", default="resnet18", help="torchvision classifier (default resnet18)")
+    parser.add_argument("--results", type=Path, default=RESULTS / "training_layout.json", help="results JSON")
     options = parser.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    model = torchvision.models.resnet18(num_classes=10)
+    model = torchvision.models.get_model(options.arch, num_classes=10)
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
     results: dict[str, dict[str, float]] = {}
     for size in map(int, options.sizes.split(",")):
@@ -65,8 +70,8 @@ def main() -> None:
         print(f"{size} px: contiguous {row['contiguous']} images/s, channels_last {row['channels_last']} "
               f"({row['ratio']}x), channels_last in bfloat16 {row['channels_last_bfloat16']} "
               f"({row['bfloat16_ratio']}x channels_last)", flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "training_layout.json").write_text(json.dumps(results, indent=2) + "\n")
+    options.results.parent.mkdir(parents=True, exist_ok=True)
+    options.results.write_text(json.dumps({"arch": options.arch, **results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -21,15 +21,11 @@ import torch
 
 from fashionlens.analyzer import Analyzer
 from fashionlens.default_models import resolve_runs
+from fashionlens_cli import shown
 
 ROOT = Path(__file__).resolve().parents[1]
 STREET = ROOT.parent / "shared" / "data" / "street" / "images"
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def shown(path: Path) -> str:
-    path = path.resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def best_map50(run: Path) -> float | None:
@@ -60,7 +56,7 @@ def main() -> None:
             start = time.perf_counter()
             analyzer.analyze_paths([photo])
             spent.append((time.perf_counter() - start) * 1000)
-    result = {"photos": len(photos), "threads": torch.get_num_threads(), "classifier": shown(Path(classifier)),
+    result = {"photos": len(photos), "threads": torch.get_num_threads(), "classifier": shown(classifier),
               "detectors": [{"run": shown(run), "street_val_map50": best_map50(run),
                              "p50_ms": round(float(np.percentile(spent, 50)), 1),
                              "p99_ms": round(float(np.percentile(spent, 99)), 1)}

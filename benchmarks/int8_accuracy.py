@@ -43,21 +43,13 @@ from fashionlens.images import load_image  # noqa: E402
 from fashionlens.models.detector import detections_of  # noqa: E402
 from fashionlens.onnx_int8 import counterparts, fraction  # noqa: E402
 from fashionlens.records import Box  # noqa: E402
+from fashionlens_cli import shown  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CLOTHING, STREET = DATA / "clothing" / "labels.csv", DATA / "street" / "annotations.coco.json"
 BACKENDS = ("torch", "onnx-int8")
 SEARCH_K = 10
 CLASSIFIER_KEYS = ("n", "accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "majority_baseline")
-
-
-def shown(path: str | Path) -> str:
-    """A path as the results show it: relative to the project root when inside it."""
-    path = Path(path).resolve()
-    for base, prefix in ((ROOT, ""), (ROOT.parent, "../")):
-        if path.is_relative_to(base):
-            return prefix + str(path.relative_to(base))
-    return str(path)
 
 
 def val_samples(path: Path) -> list:

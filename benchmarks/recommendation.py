@@ -34,9 +34,10 @@ import json
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
-from fashionlens_cli import run
+from fashionlens_cli import run, shown
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -52,14 +53,6 @@ def step(name: str):
     start = time.perf_counter()
     yield
     TIMES[name] = round(time.perf_counter() - start, 1)
-
-
-def shown(path: Path | str | None) -> str | None:
-    """Paths in the results relative to the project where they can be."""
-    if path is None:
-        return None
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def split_of(samples: list, split: str, classes: list[str]) -> tuple[list, int]:
@@ -197,13 +190,12 @@ def parse_options() -> argparse.Namespace:
 
 def similar_ranking(options: argparse.Namespace):
     """The shipped ranking of similar items, with the weights given on the command line."""
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
     from fashionlens.catalog.recommend import SimilarRanking
 
     given = {"category": options.category_weight, "color": options.color_weight}
-    ranking = replace(SimilarRanking(), **{key: value for key, value in given.items() if value is not None})
-    return ranking, asdict(ranking)
+    return replace(SimilarRanking(), **{key: value for key, value in given.items() if value is not None})
 
 
 def carved_as_val(samples: list) -> list:
@@ -242,10 +234,10 @@ def benchmark(options: argparse.Namespace) -> None:
     if options.queries == "carved":
         shop = carved_as_val(shop)
     (train, left_train), (val, left_val) = split_of(shop, "train", labels), split_of(shop, "val", labels)
-    ranking, ranking_json = similar_ranking(options)
+    ranking = similar_ranking(options)
     result = {"models": {"classifier": shown(classifier), "detector": shown(detector), "model_id": analyzer.model_id},
               "catalog_data": shown(options.catalog_data), "queries": options.queries, "k": options.k,
-              "similar_ranking": ranking_json, "labels": labels,
+              "similar_ranking": asdict(ranking), "labels": labels,
               "left_out_photos": {"catalogue": left_train, "queries": left_val}}
     with step("catalogue import"):
         result["catalog"] = build_catalog(train, options.work, classifier)

@@ -5,11 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install lock clean
 
-$(STAMP): pyproject.toml constraints.txt
+# Exactly the releases of requirements.lock, without their dependencies' dependencies: what the lock
+# leaves out (torch's GPU compiler) is never installed. No .pyc files ahead of time: only what is imported
+# gets one. Both keep the install within a small disk.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --no-compile --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-compile --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,6 +23,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Re-pin every release after a change to pyproject.toml's dependencies or to constraints.txt.
+lock:
+	$(PYTHON) -m pip install --quiet --dry-run --ignore-installed --report lock-report.json -c constraints.txt -e '.[dev]'
+	$(PYTHON) scripts/lock.py lock-report.json
+	rm lock-report.json
 
 clean:
 	rm -rf $(VENV) demo-out

@@ -174,6 +174,8 @@ def test_bad_inputs_are_one_line_and_write_nothing(fashionlens, labels_csv_datas
     assert line == "error: --image-size 16 is below mobilenet_v3_small's minimum of 32 px"
     line = last_error_line(fashionlens(*data, "--out", str(empty), *TINY, "--classes", "Pants,Hat"))
     assert line.startswith("error: --classes: Hat not among the training labels")
+    line = last_error_line(fashionlens(*data, "--out", str(empty), *TINY, "--ema", "1.5"))
+    assert line == "error: --ema 1.5 is not a decay between 0 and 1 (e.g. 0.998)"
     assert not empty.exists()
 
     run = tmp_path / "run"

@@ -52,10 +52,10 @@ def toy_model(seed=0):
     return nn.Linear(4, 2)
 
 
-def run(tmp_path, name, task=None, epochs=2, val=True, resume=False, model=None):
+def run(tmp_path, name, task=None, epochs=2, val=True, resume=False, model=None, ema_decay=None):
     train = make_loader(toy_data(), 4, shuffle=True)
     val_loader = make_loader(toy_data(8, seed=1), 4, shuffle=False) if val else None
-    config = FitConfig(epochs=epochs, lr=0.1, seed=3, settings={"note": "toy"})
+    config = FitConfig(epochs=epochs, lr=0.1, seed=3, ema_decay=ema_decay, settings={"note": "toy"})
     return fit(model or toy_model(), task or ToyTask(), train, val_loader, config, tmp_path / name, resume=resume)
 
 
@@ -122,6 +122,58 @@ def test_resume_needs_a_checkpoint_and_the_same_classes(tmp_path):
         run(tmp_path, "run", task=ToyTask(class_names=("a", "c")), resume=True)
     with pytest.raises(FashionLensError, match="already holds a run; pass --resume"):
         run(tmp_path, "run")
+
+
+class WeightRecordingTask(ToyTask):
+    """The toy task, keeping the weights each training step starts from."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def losses(self, model, batch, device):
+        self.weights.append({name: tensor.detach().clone() for name, tensor in model.state_dict().items()})
+        return super().losses(model, batch, device)
+
+
+def test_ema_validates_and_saves_the_average_while_training_the_weights_as_without_it(tmp_path):
+    task = WeightRecordingTask()
+    history = run(tmp_path, "ema", task=task, ema_decay=0.5)
+    run(tmp_path, "plain")
+    last, plain = load_checkpoint(tmp_path / "ema" / "last.pt"), load_checkpoint(tmp_path / "plain" / "last.pt")
+    for name, tensor in plain["model"].items():  # the average does not change what is trained
+        assert torch.equal(last["trained_model"][name], tensor), name
+    after_each_step = task.weights[1:] + [last["trained_model"]]  # 8 steps: 2 epochs of 4 batches
+    assert len(after_each_step) == 8
+    for name in plain["model"]:
+        average = after_each_step[0][name]  # the first step copies, every later one averages
+        for weights in after_each_step[1:]:
+            average = 0.5 * average + 0.5 * weights[name]
+        assert torch.allclose(last["model"][name], average, atol=1e-6), name
+        assert not torch.allclose(last["model"][name], plain["model"][name])
+    model = toy_model()
+    model.load_state_dict(last["model"])
+    assert ToyTask().validate(model, make_loader(toy_data(8, seed=1), 4, shuffle=False), None)["score"] == \
+        history[-1]["val_score"]  # validated: the average
+    assert "trained_model" not in load_checkpoint(tmp_path / "ema" / "best.pt")
+
+
+def test_resume_with_ema_repeats_an_uninterrupted_run(tmp_path):
+    run(tmp_path, "full", ema_decay=0.5)
+    with pytest.raises(KeyboardInterrupt):  # dies in the first step of epoch 2
+        run(tmp_path, "cut", task=ToyTask(interrupt_at=5), ema_decay=0.5)
+    run(tmp_path, "cut", resume=True, model=toy_model(seed=99), ema_decay=0.5)
+    expected, got = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "cut" / "last.pt")
+    for key in ("model", "trained_model"):
+        for name, tensor in expected[key].items():
+            assert torch.allclose(tensor, got[key][name], atol=1e-7), (key, name)
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5])
+def test_an_ema_decay_outside_0_to_1_is_refused_before_training(tmp_path, decay):
+    with pytest.raises(FashionLensError, match=f"--ema {decay} is not a decay between 0 and 1"):
+        run(tmp_path, "run", ema_decay=decay)
+    assert not (tmp_path / "run").exists()
 
 
 class DtypeRecordingTask(ToyTask):

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -26,7 +27,7 @@ from .distributed import (all_ranks_finite, barrier, close_distributed, init_dis
                           make_loader, pick_device, rank, seed_everything, sum_over_ranks, world_size)
 from .errors import FashionLensError
 
-__all__ = ["FitConfig", "Task", "autocast_dtype", "check_precision", "evaluate", "fit", "train_one_epoch", "train_step",
+__all__ = ["FitConfig", "Task", "autocast_dtype", "check_ema_decay", "check_precision", "evaluate", "fit", "train_one_epoch", "train_step",
            # re-exported: what a training command needs besides fit()
            "close_distributed", "init_distributed", "is_main_process", "log", "make_loader", "pick_device",
            "seed_everything", "world_size"]
@@ -61,6 +62,7 @@ class FitConfig:
     clip_grad_norm: float | None = None  # clip the gradients' total norm to this (None: no clipping)
     device: str | None = None  # None: the GPU of this rank when there is one, else the CPU
     precision: str = "mixed"  # mixed: autocast where the device computes faster in 16 bits; float32: never
+    ema_decay: float | None = None  # average the weights after every step (e.g. 0.998); the average is validated and saved
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,8 +79,10 @@ def train_one_epoch(
     device: torch.device,
     epoch: int,
     config: FitConfig,
+    ema: AveragedModel | None = None,
 ) -> dict[str, float]:
-    """One pass over `loader`; returns the mean of each loss, images, images/s and skipped steps."""
+    """One pass over `loader`, updating `ema` after every step; returns the mean of each loss, images,
+    images/s and skipped steps."""
     model.train()
     totals: dict[str, float] = {}
     steps = images = skipped = in_a_row = 0
@@ -98,6 +102,8 @@ def train_one_epoch(
                         f"in epoch {epoch + 1}; lower --lr or check the data")
                 continue
             in_a_row = 0
+            if ema is not None:
+                ema.update_parameters(model)
             steps += 1
             images += len(batch[0])
             for name, value in losses.items():
@@ -161,8 +167,10 @@ def fit(
     model.to(device, memory_format=torch.channels_last)
     optimization = make_optimization(model, config, len(train_loader), device)
     optimizer = optimization[0]
+    ema = weight_average(model, config.ema_decay)
     config_dict = {**asdict(config), "world_size": world_size()}
-    start_epoch, history = start_run(run_dir, model, task, optimization, config_dict, resume)
+    start_epoch, history = start_run(run_dir, model, task, optimization, config_dict, resume, ema)
+    used = ema.module if ema is not None else model  # what is validated and saved as "model"
     low_precision = autocast_dtype(device, config.precision)
     if low_precision is not None:
         log(f"mixed precision: {str(low_precision).removeprefix('torch.')} autocast on the {device.type} "
@@ -176,18 +184,34 @@ def fit(
             if hasattr(per_epoch, "set_epoch"):
                 per_epoch.set_epoch(epoch)
         start = time.perf_counter()
-        stats = train_one_epoch(wrapped, task, *optimization, train_loader, device, epoch, config)
+        stats = train_one_epoch(wrapped, task, *optimization, train_loader, device, epoch, config, ema)
         if hasattr(task, "train_metrics"):
             stats.update(task.train_metrics())
-        metrics = evaluate(model, task, val_loader, device) if val_loader is not None and is_main_process() else {}
+        metrics = evaluate(used, task, val_loader, device) if val_loader is not None and is_main_process() else {}
         history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                         **{k if k in NOT_METRICS else f"train_{k}": v for k, v in stats.items()},
                         **{f"val_{k}": v for k, v in metrics.items()}, "seconds": time.perf_counter() - start})
         if is_main_process():
-            save_epoch(run_dir, model, task, optimization, config_dict, history)
+            save_epoch(run_dir, model, task, optimization, config_dict, history, ema)
             log(summary_line(history[-1]))
         barrier()  # no rank starts the next epoch (or exits) before rank 0 has written this one
     return history
+
+
+def weight_average(model: nn.Module, decay: float | None) -> AveragedModel | None:
+    """An exponential moving average of the weights and of the batch-norm statistics (None without `decay`).
+
+    Why: on a short schedule the last steps' weights wander; their average generalises better and makes
+    the choice of the best epoch less of a lottery."""
+    if decay is None:
+        return None
+    check_ema_decay(decay)
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def check_ema_decay(decay: float | None) -> None:
+    if decay is not None and not 0.0 < decay < 1.0:
+        raise FashionLensError(f"--ema {decay} is not a decay between 0 and 1 (e.g. 0.998)")
 
 
 def make_optimization(model: nn.Module, config: FitConfig, steps_per_epoch: int, device: torch.device) -> tuple:
@@ -224,10 +248,10 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 
 
 def start_run(run_dir: Path, model: nn.Module, task: Task, optimization: tuple, config: dict[str, Any],
-              resume: bool) -> tuple[int, list[dict[str, Any]]]:
+              resume: bool, ema: AveragedModel | None = None) -> tuple[int, list[dict[str, Any]]]:
     """(first epoch, history so far): restored from last.pt, or a new run that writes config.json."""
     if resume:
-        return restore(run_dir, model, task, *optimization)
+        return restore(run_dir, model, task, *optimization, ema)
     if (run_dir / LAST).exists():
         raise FashionLensError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     if is_main_process():
@@ -236,18 +260,20 @@ def start_run(run_dir: Path, model: nn.Module, task: Task, optimization: tuple, 
 
 
 def save_epoch(run_dir: Path, model: nn.Module, task: Task, optimization: tuple, config: dict[str, Any],
-               history: list[dict[str, Any]]) -> None:
-    """last.pt (with the optimiser state, for --resume), best.pt when val improved, and the history."""
+               history: list[dict[str, Any]], ema: AveragedModel | None = None) -> None:
+    """last.pt (with the optimiser state, for --resume), best.pt when val improved, and the history.
+    With `ema`, "model" holds the average (what is used) and last.pt also the trained weights."""
     row = history[-1]
     metrics = {k[len("val_"):]: v for k, v in row.items() if k.startswith("val_")}
     checkpoint = {"kind": task.kind, **task.checkpoint_extra(), "config": config, "metrics": metrics,
-                  "epoch": row["epoch"] - 1, "model": model.state_dict()}
+                  "epoch": row["epoch"] - 1, "model": (ema.module if ema is not None else model).state_dict()}
     earlier = [r["val_score"] for r in history[:-1] if "val_score" in r]
     if "score" in metrics and metrics["score"] > max(earlier, default=-math.inf):
         save_checkpoint(checkpoint, run_dir / BEST)
     optimizer, lr_scheduler, scaler = optimization
-    save_checkpoint({**checkpoint, "optimizer": optimizer.state_dict(), "lr_scheduler": lr_scheduler.state_dict(),
-                     "scaler": scaler.state_dict()}, run_dir / LAST)
+    training = {"trained_model": model.state_dict()} if ema is not None else {}
+    save_checkpoint({**checkpoint, **training, "optimizer": optimizer.state_dict(),
+                     "lr_scheduler": lr_scheduler.state_dict(), "scaler": scaler.state_dict()}, run_dir / LAST)
     write_history(run_dir, history)
 
 
@@ -266,7 +292,8 @@ def wrap_distributed(model: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def restore(run_dir: Path, model: nn.Module, task: Task, optimizer, lr_scheduler, scaler) -> tuple[int, list]:
+def restore(run_dir: Path, model: nn.Module, task: Task, optimizer, lr_scheduler, scaler,
+            ema: AveragedModel | None = None) -> tuple[int, list]:
     """Load last.pt for --resume; the model must be the same kind, architecture and classes."""
     if not (run_dir / LAST).is_file():
         raise FashionLensError(f"{run_dir}: no {LAST} to resume from (not a run directory, or no epoch finished)")
@@ -276,7 +303,10 @@ def restore(run_dir: Path, model: nn.Module, task: Task, optimizer, lr_scheduler
         if key in expected and checkpoint.get(key) != expected[key]:
             raise FashionLensError(f"{run_dir / LAST}: the checkpoint's {key} {checkpoint.get(key)!r} "
                                    f"differs from this run's {expected[key]!r}")
-    model.load_state_dict(checkpoint["model"])
+    model.load_state_dict(checkpoint.get("trained_model", checkpoint["model"]))
+    if ema is not None:
+        ema.module.load_state_dict(checkpoint["model"])
+        ema.n_averaged.fill_(1)  # an average already: the next step updates it rather than copying the weights
     optimizer.load_state_dict(checkpoint["optimizer"])
     lr_scheduler.load_state_dict(checkpoint["lr_scheduler"])
     scaler.load_state_dict(checkpoint["scaler"])

@@ -57,6 +57,9 @@ def classifier_command(
                                                                    "if already in the torch cache, else none."),
     precision: str = typer.Option("mixed", "--precision", help=PRECISION_HELP),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", min=0.0, max=0.99),
+    ema: Optional[float] = typer.Option(
+        None, "--ema", help="Average the weights after every step with this decay (e.g. 0.998: about the last 500 "
+                            "steps); the average is what is validated and saved. Default: the trained weights."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out with its saved "
                                                         "settings (other options are not needed)."),
     workers: int = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes."),
@@ -79,7 +82,7 @@ def classifier_command(
         batch_size=batch_size, lr=lr, seed=seed, val_from_train=val_from_train,
         classes=[name.strip() for name in classes.split(",") if name.strip()] if classes else None,
         extra_data=list(extra_data) if extra_data else None,
-        weights=str(weights) if weights else None, label_smoothing=label_smoothing, precision=precision)
+        weights=str(weights) if weights else None, label_smoothing=label_smoothing, precision=precision, ema=ema)
     run_training(train_classifier, settings, out, resume, workers, lambda history: report(out, history, as_json))
 
 

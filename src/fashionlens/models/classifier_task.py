@@ -25,7 +25,7 @@ from ..data.classification import (ClassificationDataset, CombinedDataset, balan
 from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform, classification_eval_transform,
                                classification_preprocessing, classification_train_transform, input_shape,
                                progressive_sizes)
-from ..engine import FitConfig, check_precision, fit, log, make_loader, seed_everything, world_size
+from ..engine import FitConfig, check_ema_decay, check_precision, fit, log, make_loader, seed_everything, world_size
 from ..errors import FashionLensError
 from .classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
 
@@ -115,6 +115,7 @@ class ClassifierSettings:
     label_smoothing: float = 0.0
     context_margin: float = DEFAULT_CONTEXT_MARGIN
     precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32
+    ema: float | None = None  # the engine's weight average: its decay per step, or None for the trained weights
 
 
 BALANCES = ("none", "weights", "sampler")
@@ -133,6 +134,7 @@ def check_settings(settings: ClassifierSettings) -> None:
             raise FashionLensError(f"--min-image-size {settings.min_image_size} is above --image-size "
                                    f"{settings.image_size}; it is where progressive resizing starts")
     check_precision(settings.precision)
+    check_ema_decay(settings.ema)
     if settings.balance not in BALANCES:
         raise FashionLensError(f"unknown --balance {settings.balance!r}; choose one of {', '.join(BALANCES)}")
     if settings.epochs < 1 or settings.batch_size < 1:
@@ -250,5 +252,5 @@ def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: 
                                seed=settings.seed)
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, workers=workers)
     config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, precision=settings.precision,
-                       settings=asdict(settings))
+                       ema_decay=settings.ema, settings=asdict(settings))
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

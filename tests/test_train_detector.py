@@ -132,6 +132,19 @@ def test_backbone_from_a_classifier_run(coco_dataset: Path, tmp_path: Path):
                                 "fasterrcnn_resnet50_fpn's resnet50 backbone; use --arch fasterrcnn_resnet18_fpn")
 
 
+def test_ema_averages_the_detector_weights_and_a_bad_decay_is_refused(coco_dataset: Path, tmp_path: Path):
+    settings = DetectorSettings(data=str(coco_dataset), arch="fasterrcnn_mobilenet_v3_large_320_fpn", epochs=1,
+                                image_size=64, batch_size=1, ema=0.5)  # three steps
+    train_detector(settings, tmp_path / "run", workers=0)
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["config"]["ema_decay"] == 0.5 and last["config"]["settings"]["ema"] == 0.5
+    name = "roi_heads.box_predictor.cls_score.weight"  # trained from the first step: the average lags behind
+    assert not torch.equal(last["model"][name], last["trained_model"][name])
+    with pytest.raises(FashionLensError, match="--ema 2.0 is not a decay between 0 and 1"):
+        train_detector(replace(settings, ema=2.0), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
 class HugeLoss:
     """A loss whose gradient norm is far above any clipping limit."""
 

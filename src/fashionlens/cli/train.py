@@ -16,6 +16,8 @@ from .app import train_app
 DEFAULT_ARCH = "resnet18"
 PRECISION_HELP = ("mixed: 16-bit autocast where it is faster (float16 on a GPU, bfloat16 on CPUs with AVX512-BF16 "
                   "or AMX); float32: full precision throughout.")
+EMA_HELP = ("Average the weights after every step with this decay (e.g. 0.998: about the last 500 steps); the "
+            "average is what is validated and saved. Default: the trained weights.")
 
 
 @train_app.command("classifier")
@@ -57,9 +59,7 @@ def classifier_command(
                                                                    "if already in the torch cache, else none."),
     precision: str = typer.Option("mixed", "--precision", help=PRECISION_HELP),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", min=0.0, max=0.99),
-    ema: Optional[float] = typer.Option(
-        None, "--ema", help="Average the weights after every step with this decay (e.g. 0.998: about the last 500 "
-                            "steps); the average is what is validated and saved. Default: the trained weights."),
+    ema: Optional[float] = typer.Option(None, "--ema", help=EMA_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out with its saved "
                                                         "settings (other options are not needed)."),
     workers: int = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes."),

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from .app import train_app
-from .train import PRECISION_HELP, require_data, run_training
+from .train import EMA_HELP, PRECISION_HELP, require_data, run_training
 
 # models.detector.ARCHS and DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks
 # they match; the architecture itself is checked when training starts)
@@ -43,6 +43,7 @@ def detector_command(
                                            "known region (a catalogue photo of one garment) by the whole image; "
                                            "labels without a region (Shoes, Hat...) are still skipped."),
     precision: str = typer.Option("mixed", "--precision", help=PRECISION_HELP),
+    ema: Optional[float] = typer.Option(None, "--ema", help=EMA_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out with its saved "
                                                         "settings (other options are not needed)."),
     workers: int = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes."),
@@ -65,7 +66,7 @@ def detector_command(
     settings = DetectorSettings(
         data=str(data), arch=arch, epochs=epochs, image_size=image_size, batch_size=batch_size, lr=lr, seed=seed,
         weights=str(weights) if weights else None, backbone_from=str(backbone_from) if backbone_from else None,
-        tall_anchors=tall_anchors, whole_image_boxes=whole_image_boxes, precision=precision)
+        tall_anchors=tall_anchors, whole_image_boxes=whole_image_boxes, precision=precision, ema=ema)
     run_training(train_detector, settings, out, resume, workers, lambda history: report(out, history, as_json))
 
 

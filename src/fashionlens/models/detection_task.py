@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from ..checkpoint import LAST, load_checkpoint
 from ..data.classification import split_samples
 from ..data.detection import DetectionDataset, collate_detection, describe_problems, detection_transform
-from ..engine import FitConfig, check_precision, fit, log, make_loader, seed_everything
+from ..engine import FitConfig, check_ema_decay, check_precision, fit, log, make_loader, seed_everything
 from ..errors import FashionLensError
 from ..evaluation.detection import build_ground_truth, coco_metrics, coco_results, run_cocoeval
 from ..records import REGIONS
@@ -109,6 +109,7 @@ class DetectorSettings:
     tall_anchors: bool = False
     whole_image_boxes: bool = False  # whole-image labels of a known region boxed by the whole image
     precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32
+    ema: float | None = None  # the engine's weight average: its decay per step, or None for the trained weights
 
 
 def classifier_backbone(run_dir: str) -> tuple[str, dict[str, Tensor]]:
@@ -134,6 +135,7 @@ def resolve_settings(settings: DetectorSettings, backbone_arch: str | None) -> D
     if settings.epochs < 1 or settings.batch_size < 1:
         raise FashionLensError("--epochs and --batch-size must be at least 1")
     check_precision(settings.precision)
+    check_ema_decay(settings.ema)
     if settings.image_size < 32:
         raise FashionLensError(f"--image-size {settings.image_size} is below the detector's minimum of 32 px")
     return settings
@@ -200,5 +202,5 @@ def train_detector(settings: DetectorSettings, run_dir: str | Path, resume: bool
     train_loader = make_loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed, **common)
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, **common)
     config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, clip_grad_norm=CLIP_GRAD_NORM,
-                       precision=settings.precision, settings=asdict(settings))
+                       precision=settings.precision, ema_decay=settings.ema, settings=asdict(settings))
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

@@ -27,7 +27,8 @@ from .distributed import (all_ranks_finite, barrier, close_distributed, init_dis
                           make_loader, pick_device, rank, seed_everything, sum_over_ranks, world_size)
 from .errors import FashionLensError
 
-__all__ = ["FitConfig", "Task", "autocast_dtype", "check_ema_decay", "check_precision", "evaluate", "fit", "train_one_epoch", "train_step",
+__all__ = ["FitConfig", "Task", "autocast_dtype", "check_ema_decay", "check_precision", "evaluate", "fit",
+           "train_one_epoch", "train_step",
            # re-exported: what a training command needs besides fit()
            "close_distributed", "init_distributed", "is_main_process", "log", "make_loader", "pick_device",
            "seed_everything", "world_size"]
@@ -62,7 +63,7 @@ class FitConfig:
     clip_grad_norm: float | None = None  # clip the gradients' total norm to this (None: no clipping)
     device: str | None = None  # None: the GPU of this rank when there is one, else the CPU
     precision: str = "mixed"  # mixed: autocast where the device computes faster in 16 bits; float32: never
-    ema_decay: float | None = None  # average the weights after every step (e.g. 0.998); the average is validated and saved
+    ema_decay: float | None = None  # average the weights after every step (e.g. 0.998): validated and saved
     settings: dict[str, Any] = field(default_factory=dict)
 
 

@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/detector.py street --epochs 4 # fewer epochs (default: street 8, curated 3)
     .venv/bin/python benchmarks/detector.py street --name detector-street-resnet18  # another run beside
     .venv/bin/python benchmarks/detector.py street --backbone-from runs/bench/clothing-street-top10 --name NAME
+    .venv/bin/python benchmarks/detector.py street --ema 0.99 --name NAME  # weights averaged (--ema)
 
 `street` trains on the street photos' garment boxes and reports mAP, mAP@0.5 and AP@0.5 per region
 on the street val split. `curated` trains the same detector on the clothing photos, each labelled
@@ -48,7 +49,7 @@ def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
     args = ["train", "detector", "--data", str(data), "--arch", options.arch, *backbone,
             "--epochs", str(options.epochs), "--image-size", str(options.image_size), "--batch-size", "4", "--tall-anchors",
             "--lr", str(options.lr), "--workers", str(options.workers), "--seed", "0", "--precision", options.precision,
-            *extra,
+            *extra, *(["--ema", str(options.ema)] if options.ema else []),
             "--json", "--out", str(out)]
     seconds, stdout = run(args)
     summary = json.loads(stdout)
@@ -101,6 +102,8 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, default=320, help="longer image side in pixels (default 320)")
     parser.add_argument("--precision", default="mixed", choices=("mixed", "float32"),
                         help="training precision (default mixed; the float32 runs in docs/benchmarks.md pass float32)")
+    parser.add_argument("--ema", type=float, default=None,
+                        help="average the weights with this decay (the engine's --ema; default: not averaged)")
     parser.add_argument("--name", default=None, help="run directory under runs/bench/ and results file name "
                         "(default: detector-<experiment>, results detector_<experiment>.json)")
     options = parser.parse_args()

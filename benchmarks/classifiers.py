@@ -61,8 +61,8 @@ def evaluate(name: str, *datasets: Path, extra: tuple[str, ...] = ()) -> dict:
 
 def experiment_a() -> dict:
     result = train("clothing-top10", CLOTHING, "--classes", TOP10, "--val-from-train", "0.1",
-                   "--image-size", "112", "--min-image-size", "64", "--epochs", "44",
-                   "--lr", "0.002")
+                   "--image-size", "112", "--min-image-size", "64", "--epochs", "56",
+                   "--lr", "0.002", "--ema", "0.998")
     return result | {"evaluation": evaluate("clothing-top10", CLOTHING)}
 
 

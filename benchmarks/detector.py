@@ -49,7 +49,7 @@ def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
     args = ["train", "detector", "--data", str(data), "--arch", options.arch, *backbone,
             "--epochs", str(options.epochs), "--image-size", str(options.image_size), "--batch-size", "4", "--tall-anchors",
             "--lr", str(options.lr), "--workers", str(options.workers), "--seed", "0", "--precision", options.precision,
-            *extra, *(["--ema", str(options.ema)] if options.ema else []),
+            *extra, *(["--ema", str(options.ema)] if options.ema is not None else []),
             "--json", "--out", str(out)]
     seconds, stdout = run(args)
     summary = json.loads(stdout)

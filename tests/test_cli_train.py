@@ -4,7 +4,6 @@ resume after an interruption, and one clear line for each bad input."""
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import torch
 
 from fashionlens.checkpoint import load_checkpoint
 from fashionlens.data import read_dataset
-from fashionlens.data.transforms import MIN_CROP_SCALE
 from fashionlens.models.classifier import classifier_from_checkpoint, predict_classifier
 from fashionlens.models.classifier_task import ClassifierSettings, ClassifierTask, classification_datasets
 
@@ -166,13 +164,6 @@ def test_extra_data_adds_its_mapped_train_garments_as_crops(fashionlens, labels_
                                        "--out", str(tmp_path / "none"), *TINY))
     assert line.startswith(f"error: {blouses}: no garment in its training split has a label that maps onto")
     assert not (tmp_path / "none").exists()
-
-
-def test_training_photos_decode_large_enough_for_sharp_random_crops(labels_csv_dataset: Path):
-    train, val = classification_datasets(ClassifierSettings(data=str(labels_csv_dataset), image_size=112))
-    # the smallest random crop (MIN_CROP_SCALE of the area) of a 190 px decode still holds 112 px
-    assert train.draft_size == (190, 190) and math.sqrt(MIN_CROP_SCALE) * 190 >= 112 > math.sqrt(MIN_CROP_SCALE) * 189
-    assert val.draft_size == (112, 112)  # validation resizes the whole photo: no larger decode needed
 
 
 def test_bad_inputs_are_one_line_and_write_nothing(fashionlens, labels_csv_dataset: Path, tmp_path: Path):

@@ -5,7 +5,6 @@ Both are rebuilt from a checkpoint's `preprocessing` dict alone, so inference ne
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -15,8 +14,6 @@ from torchvision.transforms import v2
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_CONTEXT_MARGIN = 0.1  # share of the box's width/height added on each side of a garment crop
-# a garment photo is mostly garment: random crops keep at least this share of it, so the label stays true
-MIN_CROP_SCALE = 0.35
 
 
 def classification_preprocessing(
@@ -51,7 +48,8 @@ def classification_train_transform(preprocessing: dict[str, Any], width: int | N
     aspect = width / height  # crops vary around the input's own shape (torchvision's 3/4..4/3 of a square)
     return v2.Compose([
         v2.ToImage(),
-        v2.RandomResizedCrop((height, width), scale=(MIN_CROP_SCALE, 1.0), ratio=(aspect * 3 / 4, aspect * 4 / 3),
+        # a garment photo is mostly garment: crops keep at least 35% of it, so the label stays true
+        v2.RandomResizedCrop((height, width), scale=(0.35, 1.0), ratio=(aspect * 3 / 4, aspect * 4 / 3),
                              antialias=True),
         v2.RandomHorizontalFlip(),
         # no hue: colour is what the catalogue search matches on, and hue is the costliest jitter
@@ -59,13 +57,6 @@ def classification_train_transform(preprocessing: dict[str, Any], width: int | N
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(preprocessing["mean"], preprocessing["std"]),
     ])
-
-
-def training_decode_size(preprocessing: dict[str, Any]) -> int:
-    """The least size (in pixels, each side) a training photo is decoded at: large enough that the
-    smallest random crop still holds the input's resolution, so training crops are as sharp as the
-    images seen in validation and use, never blurred by upscaling a reduced decode."""
-    return math.ceil(max(input_shape(preprocessing)) / math.sqrt(MIN_CROP_SCALE))
 
 
 def classification_eval_transform(preprocessing: dict[str, Any]) -> v2.Compose:

@@ -24,7 +24,7 @@ from ..data.classification import (ClassificationDataset, CombinedDataset, balan
                                    class_weights, describe_skipped, split_samples)
 from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform, classification_eval_transform,
                                classification_preprocessing, classification_train_transform, input_shape,
-                               progressive_sizes, training_decode_size)
+                               progressive_sizes)
 from ..engine import FitConfig, check_ema_decay, check_precision, fit, log, make_loader, seed_everything, world_size
 from ..errors import FashionLensError
 from .classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
@@ -164,11 +164,10 @@ def classification_datasets(settings: ClassifierSettings) -> tuple[Classificatio
     train, val, where = split_samples(read_dataset(settings.data), settings.val_from_train, settings.seed)
     class_names = choose_classes(train, settings.classes)
     preprocessing = preprocessing_of(settings)
-    common = {"class_names": class_names, "mode": settings.mode, "context_margin": settings.context_margin}
-    train_set = ClassificationDataset(train, transform=train_transform(settings, preprocessing),
-                                      decode_size=training_decode_size(preprocessing), **common)
-    val_set = ClassificationDataset(val, transform=classification_eval_transform(preprocessing),
-                                    decode_size=max(input_shape(preprocessing)), **common)
+    common = {"class_names": class_names, "mode": settings.mode, "context_margin": settings.context_margin,
+              "decode_size": max(input_shape(preprocessing))}
+    train_set = ClassificationDataset(train, transform=train_transform(settings, preprocessing), **common)
+    val_set = ClassificationDataset(val, transform=classification_eval_transform(preprocessing), **common)
     if len(train_set) == 0:
         raise FashionLensError(f"{settings.data}: no usable labelled garment in the training split")
     log(f"{where}; {len(class_names)} classes, {len(train_set)} training and {len(val_set)} validation garments")

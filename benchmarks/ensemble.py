@@ -1,0 +1,67 @@
+"""How far averaging several classifier runs gets on a dataset's val split: an upper bound for one model
+of the same size trained longer or distilled from them.
+
+    .venv/bin/python benchmarks/ensemble.py runs/bench/clothing-top10-ema-56 \\
+        runs/bench/clothing-top10-ema-56-seed1 runs/bench/clothing-top10-ema-56-seed2 \\
+        --results benchmarks/results/ensemble.json
+
+Every run is scored alone and the average of their probabilities is scored as one model, with the same
+metrics and honesty check as `fashionlens evaluate` (--crops: boxed garments as their crops). The runs
+must share their class names (in any order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from fashionlens_cli import ROOT, shown
+
+from fashionlens.checkpoint import load_checkpoint
+from fashionlens.cli.evaluate import classifier_predictions, mapped_samples, read_split
+from fashionlens.evaluation.classification import evaluate_classifier
+
+DATA = ROOT.parent / "shared" / "data" / "clothing" / "labels.csv"
+KEYS = ("accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "majority_baseline", "collapsed")
+
+
+def probabilities(run_dir: Path, data: Path, class_names: list[str], crops: bool) -> tuple[list[str], np.ndarray]:
+    """The run's true labels and probabilities on data's val split, columns in `class_names`' order."""
+    checkpoint = load_checkpoint(run_dir)
+    own = list(checkpoint["class_names"])
+    if sorted(own) != sorted(class_names):
+        raise SystemExit(f"{run_dir}: classes {own} differ from the first run's {class_names}")
+    samples, _ = mapped_samples(read_split(data, "val"), data, own, None)
+    true_labels, probs, _ = classifier_predictions(checkpoint, samples, data, 64, crops=crops)
+    return true_labels, probs[:, [own.index(name) for name in class_names]]
+
+
+def scores(true_labels: list[str], probs: np.ndarray, class_names: list[str]) -> dict:
+    metrics = evaluate_classifier(true_labels, probs, class_names)
+    return {key: metrics[key] for key in KEYS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", type=Path, nargs="+", help="classifier run directories")
+    parser.add_argument("--data", type=Path, default=DATA, help="dataset to score (its val split)")
+    parser.add_argument("--crops", action="store_true", help="boxed garments as their crops")
+    parser.add_argument("--results", type=Path, required=True, help="results JSON to write")
+    options = parser.parse_args()
+    class_names = list(load_checkpoint(options.run_dirs[0])["class_names"])
+    predictions = [probabilities(run_dir, options.data, class_names, options.crops) for run_dir in options.run_dirs]
+    true_labels = predictions[0][0]
+    average = np.mean([probs for _, probs in predictions], axis=0)
+    result = {"data": shown(options.data), "split": "val", "crops": options.crops,
+              "runs": {shown(run_dir): scores(true_labels, probs, class_names)
+                       for run_dir, (_, probs) in zip(options.run_dirs, predictions)},
+              "average_of_probabilities": scores(true_labels, average, class_names)}
+    options.results.parent.mkdir(parents=True, exist_ok=True)
+    options.results.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

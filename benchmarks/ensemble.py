@@ -1,9 +1,9 @@
-"""How far averaging several classifier runs gets on a dataset's val split: an upper bound for one model
-of the same size trained longer or distilled from them.
+"""How far averaging several classifier runs gets on a dataset's val split: what one model of the same
+size distilled from them could hope to approach. Also scores several runs side by side on the same photos.
 
     .venv/bin/python benchmarks/ensemble.py runs/bench/clothing-top10-ema-56 \\
         runs/bench/clothing-top10-ema-56-seed1 runs/bench/clothing-top10-ema-56-seed2 \\
-        --results benchmarks/results/ensemble.json
+        runs/bench/clothing-street-top10 --results benchmarks/results/ensemble_clothing.json
 
 Every run is scored alone and the average of their probabilities is scored as one model, with the same
 metrics and honesty check as `fashionlens evaluate` (--crops: boxed garments as their crops). The runs
@@ -27,13 +27,10 @@ DATA = ROOT.parent / "shared" / "data" / "clothing" / "labels.csv"
 KEYS = ("accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "majority_baseline", "collapsed")
 
 
-def probabilities(run_dir: Path, data: Path, class_names: list[str], crops: bool) -> tuple[list[str], np.ndarray]:
-    """The run's true labels and probabilities on data's val split, columns in `class_names`' order."""
-    checkpoint = load_checkpoint(run_dir)
+def probabilities(checkpoint: dict, samples: list, data: Path, class_names: list[str],
+                  crops: bool) -> tuple[list[str], np.ndarray]:
+    """The run's true labels and probabilities on the samples, columns in `class_names`' order."""
     own = list(checkpoint["class_names"])
-    if sorted(own) != sorted(class_names):
-        raise SystemExit(f"{run_dir}: classes {own} differ from the first run's {class_names}")
-    samples, _ = mapped_samples(read_split(data, "val"), data, own, None)
     true_labels, probs, _ = classifier_predictions(checkpoint, samples, data, 64, crops=crops)
     return true_labels, probs[:, [own.index(name) for name in class_names]]
 
@@ -50,8 +47,15 @@ def main() -> None:
     parser.add_argument("--crops", action="store_true", help="boxed garments as their crops")
     parser.add_argument("--results", type=Path, required=True, help="results JSON to write")
     options = parser.parse_args()
-    class_names = list(load_checkpoint(options.run_dirs[0])["class_names"])
-    predictions = [probabilities(run_dir, options.data, class_names, options.crops) for run_dir in options.run_dirs]
+    checkpoints = [load_checkpoint(run_dir) for run_dir in options.run_dirs]
+    class_names = list(checkpoints[0]["class_names"])
+    for run_dir, checkpoint in zip(options.run_dirs, checkpoints):
+        if sorted(checkpoint["class_names"]) != sorted(class_names):
+            raise SystemExit(f"{run_dir}: classes {checkpoint['class_names']} differ from the first run's {class_names}")
+    # read once: the same photos, in the same order, for every run (the runs share their classes)
+    samples, _ = mapped_samples(read_split(options.data, "val"), options.data, class_names, None)
+    predictions = [probabilities(checkpoint, samples, options.data, class_names, options.crops)
+                   for checkpoint in checkpoints]
     true_labels = predictions[0][0]
     average = np.mean([probs for _, probs in predictions], axis=0)
     result = {"data": shown(options.data), "split": "val", "crops": options.crops,

@@ -64,6 +64,7 @@ class FitConfig:
     device: str | None = None  # None: the GPU of this rank when there is one, else the CPU
     precision: str = "mixed"  # mixed: autocast where the device computes faster in 16 bits; float32: never
     ema_decay: float | None = None  # average the weights after every step (e.g. 0.998): validated and saved
+    lr_factors: dict[str, float] = field(default_factory=dict)  # parameter-name prefix -> share of `lr`
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -217,13 +218,25 @@ def check_ema_decay(decay: float | None) -> None:
 
 def make_optimization(model: nn.Module, config: FitConfig, steps_per_epoch: int, device: torch.device) -> tuple:
     """AdamW, a one-cycle schedule over the whole run, and a gradient scaler (active with CUDA AMP)."""
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                  lr=config.lr, weight_decay=config.weight_decay)
+    groups = parameter_groups(model, config)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     lr_scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=max(config.epochs * steps_per_epoch, 1),
+        optimizer, max_lr=[group["lr"] for group in groups], total_steps=max(config.epochs * steps_per_epoch, 1),
         pct_start=config.warmup_fraction)
     scaling = autocast_dtype(device, config.precision) == torch.float16  # bfloat16 has float32's range
     return optimizer, lr_scheduler, torch.amp.GradScaler(device.type, enabled=scaling)
+
+
+def parameter_groups(model: nn.Module, config: FitConfig) -> list[dict[str, Any]]:
+    """The trainable parameters, grouped by learning rate: `lr` times the factor of the first prefix of
+    `config.lr_factors` that a parameter's name starts with (a pretrained backbone learns more gently
+    than a new head), else `lr` itself."""
+    groups: dict[float, list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            factor = next((f for prefix, f in config.lr_factors.items() if name.startswith(prefix)), 1.0)
+            groups.setdefault(factor, []).append(parameter)
+    return [{"params": params, "lr": config.lr * factor} for factor, params in groups.items()]
 
 
 PRECISIONS = ("mixed", "float32")

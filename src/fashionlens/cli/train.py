@@ -13,7 +13,7 @@ from ..errors import FashionLensError
 from .app import train_app
 
 # models.classifier.DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks they match)
-DEFAULT_ARCH = "resnet18"
+DEFAULT_ARCH = "efficientnet_lite0"
 PRECISION_HELP = ("mixed: 16-bit autocast where it is faster (float16 on a GPU, bfloat16 on CPUs with AVX512-BF16 "
                   "or AMX); float32: full precision throughout.")
 EMA_HELP = ("Average the weights after every step with this decay (e.g. 0.998: about the last 500 steps); the "
@@ -27,8 +27,9 @@ def classifier_command(
                                                             "Split `train` trains, `val` validates, `test` is unused."),
     mode: str = typer.Option("img", "--mode", help="img: the whole image; img+bbox: the garment's crop with "
                                                    "context plus the box's geometry (whole image without a box)."),
-    arch: str = typer.Option(DEFAULT_ARCH, "--arch", help="Any torchvision classifier (resnet50 as in the study, "
-                                                         "mobilenet_v3_large...)."),
+    arch: str = typer.Option(DEFAULT_ARCH, "--arch", help="efficientnet_lite0 (ImageNet-pretrained, the default), "
+                                                         "lite1, lite2, or any torchvision classifier (resnet50 as in "
+                                                         "the study, mobilenet_v3_large...)."),
     epochs: int = typer.Option(10, "--epochs", min=1),
     image_size: int = typer.Option(224, "--image-size", help="Input width in pixels (at least 32); also its height "
                                                              "unless --image-height is given."),
@@ -55,8 +56,14 @@ def classifier_command(
                                    "as its crop. E.g. street photos beside catalogue photos, for photos in the wild; "
                                    "validation stays on --data."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Initial weights: a torchvision .pth or a "
-                                                                   "fashionlens checkpoint. Default: torchvision's "
-                                                                   "if already in the torch cache, else none."),
+                                                                   "fashionlens checkpoint (instead of --pretrained)."),
+    pretrained: Optional[str] = typer.Option(
+        None, "--pretrained", help="imagenet: start from ImageNet weights (efficientnet_lite0/1/2 from their installed "
+                                   "packages, a torchvision arch from the torch cache); none: from scratch. Default: "
+                                   "imagenet where such weights exist."),
+    backbone_lr: Optional[float] = typer.Option(
+        None, "--backbone-lr", help="Peak learning rate of the backbone (e.g. a tenth of --lr, so pretrained features "
+                                    "change gently while the new head learns). Default: --lr."),
     precision: str = typer.Option("mixed", "--precision", help=PRECISION_HELP),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", min=0.0, max=0.99),
     ema: Optional[float] = typer.Option(None, "--ema", help=EMA_HELP),
@@ -82,7 +89,8 @@ def classifier_command(
         batch_size=batch_size, lr=lr, seed=seed, val_from_train=val_from_train,
         classes=[name.strip() for name in classes.split(",") if name.strip()] if classes else None,
         extra_data=list(extra_data) if extra_data else None,
-        weights=str(weights) if weights else None, label_smoothing=label_smoothing, precision=precision, ema=ema)
+        weights=str(weights) if weights else None, pretrained=pretrained, backbone_lr=backbone_lr,
+        label_smoothing=label_smoothing, precision=precision, ema=ema)
     run_training(train_classifier, settings, out, resume, workers, lambda history: report(out, history, as_json))
 
 

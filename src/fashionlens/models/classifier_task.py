@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from ..data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform
                                progressive_sizes)
 from ..engine import FitConfig, check_ema_decay, check_precision, fit, log, make_loader, seed_everything, world_size
 from ..errors import FashionLensError
+from . import efficientnet_lite as lite
 from .classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
 
 
@@ -112,6 +113,8 @@ class ClassifierSettings:
     classes: list[str] | None = None
     extra_data: list[str] | None = None  # more training photos from other sources (their train split, as crops)
     weights: str | None = None
+    pretrained: str | None = None  # imagenet | none; None: imagenet where installed or cached weights exist
+    backbone_lr: float | None = None  # the backbone's peak learning rate (default: lr, as the head's)
     label_smoothing: float = 0.0
     context_margin: float = DEFAULT_CONTEXT_MARGIN
     precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32
@@ -119,6 +122,7 @@ class ClassifierSettings:
 
 
 BALANCES = ("none", "weights", "sampler")
+PRETRAINED = (None, "imagenet", "none")
 
 
 def check_settings(settings: ClassifierSettings) -> None:
@@ -143,6 +147,10 @@ def check_settings(settings: ClassifierSettings) -> None:
         raise FashionLensError(f"--val-from-train must be between 0 and 1, got {settings.val_from_train}")
     if settings.weights and not Path(settings.weights).is_file():
         raise FashionLensError(f"{settings.weights}: weights file not found")
+    if settings.pretrained not in PRETRAINED:
+        raise FashionLensError(f"unknown --pretrained {settings.pretrained!r}; choose imagenet or none")
+    if settings.pretrained == "imagenet":
+        imagenet_weights(settings.arch)  # refuses now, before any data is read, when there are none
 
 
 def settings_of_run(run_dir: Path) -> ClassifierSettings:
@@ -200,9 +208,10 @@ def extra_training_set(path: str, transform: Any, common: dict[str, Any]) -> Cla
 
 
 def preprocessing_of(settings: ClassifierSettings) -> dict[str, Any]:
-    """The preprocessing the run's checkpoints carry."""
+    """The preprocessing the run's checkpoints carry: the normalisation the backbone's weights expect."""
+    norm = {"mean": lite.LITE_MEAN, "std": lite.LITE_STD} if lite.is_lite(settings.arch) else {}
     return classification_preprocessing(settings.image_size, settings.context_margin,
-                                        image_height=settings.image_height)
+                                        image_height=settings.image_height, **norm)
 
 
 def train_transform(settings: ClassifierSettings, preprocessing: dict[str, Any]):
@@ -214,18 +223,43 @@ def train_transform(settings: ClassifierSettings, preprocessing: dict[str, Any])
     return ProgressiveTrainTransform(preprocessing, sizes)
 
 
-def pretrained_weights(settings: ClassifierSettings) -> str | None:
-    """--weights, else torchvision's ImageNet weights when already cached; None means from scratch."""
+def imagenet_weights(arch: str) -> Path:
+    """The ImageNet weights of `arch` on this machine: an installed EfficientNet-Lite package's file, or
+    torchvision's file when already in the torch cache (nothing is downloaded)."""
+    if lite.is_lite(arch):
+        return lite.imagenet_weights_file(arch)
+    cached = cached_torchvision_weights(arch)
+    if cached is None:
+        raise FashionLensError(f"--pretrained imagenet: no ImageNet weights for {arch} on this machine (installed: "
+                               f"{', '.join(a for a in lite.LITE_ARCHS if lite.weights_available(a)) or 'none'}); "
+                               "choose one of those --arch, or --pretrained none")
+    return cached
+
+
+def resolve_pretrained(settings: ClassifierSettings) -> ClassifierSettings:
+    """--pretrained as it will be used (recorded in config.json): imagenet where weights exist, unless
+    --weights gives the start or the user said none."""
+    if settings.pretrained is not None or settings.weights:
+        return replace(settings, pretrained=settings.pretrained or "none")
+    try:
+        imagenet_weights(settings.arch)
+    except FashionLensError:
+        return replace(settings, pretrained="none")
+    return replace(settings, pretrained="imagenet")
+
+
+def build_model(settings: ClassifierSettings, classes: int) -> nn.Module:
+    """The classifier to train: from --weights, from its ImageNet weights, or from scratch."""
     if settings.weights:
         log(f"initial weights: {settings.weights}")
-        return settings.weights
-    cached = cached_torchvision_weights(settings.arch)
-    if cached is None:
-        log(f"no pretrained weights for {settings.arch} (none in the torch cache, no --weights): "
-            "training from scratch")
-        return None
-    log(f"initial weights: torchvision's ImageNet weights from the cache ({cached})")
-    return str(cached)
+    elif settings.pretrained == "imagenet":
+        log(f"initial weights: ImageNet ({imagenet_weights(settings.arch)})")
+    else:
+        log(f"training {settings.arch} from scratch (--pretrained none)")
+    torchvision_file = settings.pretrained == "imagenet" and not lite.is_lite(settings.arch)
+    weights = settings.weights or (str(imagenet_weights(settings.arch)) if torchvision_file else None)
+    return build_classifier(settings.arch, classes, settings.mode, weights,
+                            imagenet=settings.pretrained == "imagenet" and lite.is_lite(settings.arch))
 
 
 def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: bool = False,
@@ -237,6 +271,7 @@ def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: 
     elif (run_dir / LAST).exists():
         raise FashionLensError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     check_settings(settings)
+    settings = resolve_pretrained(settings)
     train_set, val_set = classification_datasets(settings)
     classes = len(train_set.class_names)
     sampler, weights = None, None
@@ -245,12 +280,13 @@ def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: 
     elif settings.balance == "sampler":
         sampler = balanced_sampler(train_set.targets, classes, math.ceil(len(train_set) / world_size()))
     seed_everything(settings.seed)  # the new head (and a model from scratch) start the same every time
-    model = build_classifier(settings.arch, classes, settings.mode, None if resume else pretrained_weights(settings))
+    model = build_classifier(settings.arch, classes, settings.mode) if resume else build_model(settings, classes)
     task = ClassifierTask(settings.arch, settings.mode, train_set.class_names, preprocessing_of(settings),
                           settings.label_smoothing, weights)
     train_loader = make_loader(train_set, settings.batch_size, shuffle=True, workers=workers, sampler=sampler,
                                seed=settings.seed)
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, workers=workers)
+    lr_factors = {"backbone.": settings.backbone_lr / settings.lr} if settings.backbone_lr else {}
     config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, precision=settings.precision,
-                       ema_decay=settings.ema, settings=asdict(settings))
+                       ema_decay=settings.ema, lr_factors=lr_factors, settings=asdict(settings))
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

@@ -24,6 +24,7 @@ from ..engine import FitConfig, check_ema_decay, check_precision, fit, log, make
 from ..errors import FashionLensError
 from ..evaluation.detection import build_ground_truth, coco_metrics, coco_results, run_cocoeval
 from ..records import REGIONS
+from . import efficientnet_lite as lite
 from .detector import (ARCHS, ASPECT_RATIOS, DEFAULT_ARCH, DEFAULT_SCORE_THRESHOLD, TALL_ASPECT_RATIOS, arch_spec,
                        build_detector, detections_of, detector_config)
 
@@ -106,6 +107,7 @@ class DetectorSettings:
     seed: int = 0
     weights: str | None = None
     backbone_from: str | None = None
+    pretrained: str | None = None  # imagenet | none; None: imagenet where the backbone's weights are installed
     tall_anchors: bool = False
     whole_image_boxes: bool = False  # whole-image labels of a known region boxed by the whole image
     precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32
@@ -131,7 +133,8 @@ def resolve_settings(settings: DetectorSettings, backbone_arch: str | None) -> D
     if backbone_arch is not None and spec.backbone != backbone_arch:
         raise FashionLensError(f"--backbone-from holds a {backbone_arch} classifier, which does not fit {arch}'s "
                                f"{spec.backbone} backbone; use --arch {fitting[0]}")
-    settings = replace(settings, arch=arch, image_size=settings.image_size or spec.image_size)
+    settings = replace(settings, arch=arch, image_size=settings.image_size or spec.image_size,
+                       pretrained=resolve_pretrained(settings, spec.backbone))
     if settings.epochs < 1 or settings.batch_size < 1:
         raise FashionLensError("--epochs and --batch-size must be at least 1")
     check_precision(settings.precision)
@@ -139,6 +142,25 @@ def resolve_settings(settings: DetectorSettings, backbone_arch: str | None) -> D
     if settings.image_size < 32:
         raise FashionLensError(f"--image-size {settings.image_size} is below the detector's minimum of 32 px")
     return settings
+
+
+def resolve_pretrained(settings: DetectorSettings, backbone: str) -> str:
+    """--pretrained as it will be used: imagenet by default where the backbone's weights are installed and
+    neither --weights nor --backbone-from gives the start."""
+    if settings.pretrained not in (None, "imagenet", "none"):
+        raise FashionLensError(f"unknown --pretrained {settings.pretrained!r}; choose imagenet or none")
+    given = settings.weights or settings.backbone_from
+    if settings.pretrained == "imagenet":
+        if given:
+            raise FashionLensError("--pretrained imagenet and --weights / --backbone-from exclude each other")
+        if not lite.is_lite(backbone):
+            raise FashionLensError(f"--pretrained imagenet: no installed ImageNet weights for {backbone}; choose "
+                                   f"--arch fasterrcnn_efficientnet_lite0_fpn, or give --weights / --backbone-from")
+        lite.imagenet_weights_file(backbone)  # a clear error when the package is missing
+        return "imagenet"
+    if settings.pretrained is None and not given and lite.is_lite(backbone) and lite.weights_available(backbone):
+        return "imagenet"
+    return "none"
 
 
 def detection_datasets(settings: DetectorSettings) -> tuple[DetectionDataset, DetectionDataset | None]:
@@ -186,6 +208,8 @@ def train_detector(settings: DetectorSettings, run_dir: str | Path, resume: bool
     if settings.backbone_from and not resume:
         backbone_arch, backbone = classifier_backbone(settings.backbone_from)
     settings = resolve_settings(settings, backbone_arch)
+    if settings.pretrained == "imagenet" and not resume:
+        backbone = lite.pretrained_backbone_state(arch_spec(settings.arch).backbone)
     train_set, val_set = detection_datasets(settings)
     seed_everything(settings.seed)  # the new heads (and a backbone from scratch) start the same every time
     ratios = TALL_ASPECT_RATIOS if settings.tall_anchors else ASPECT_RATIOS
@@ -197,7 +221,8 @@ def train_detector(settings: DetectorSettings, run_dir: str | Path, resume: bool
                                aspect_ratios=ratios, backbone_weights=backbone)
     task = DetectionTask(model, settings.arch, REGIONS)
     log(f"{settings.arch} with {task.architecture['norm']}, images at {settings.image_size} px"
-        + ("" if settings.weights or backbone or resume else "; no --weights or --backbone-from: from scratch"))
+        + ("; backbone from ImageNet" if settings.pretrained == "imagenet" else "")
+        + ("" if settings.weights or backbone or resume else "; --pretrained none: from scratch"))
     common = {"workers": workers, "collate_fn": collate_detection}
     train_loader = make_loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed, **common)
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, **common)

@@ -25,14 +25,16 @@ from ..checkpoint import read_torch_file
 from ..errors import FashionLensError
 from ..records import Box, Detection, Sample
 from ..data.detection import DetectionDataset, collate_detection, detection_transform
+from . import efficientnet_lite as lite
 
-DEFAULT_ARCH = "fasterrcnn_mobilenet_v3_large_fpn"  # ~0.4 s per 480 px photo on two CPU cores
+DEFAULT_ARCH = "fasterrcnn_efficientnet_lite0_fpn"  # ImageNet-pretrained backbone from an installed package
 ASPECT_RATIOS = (0.5, 1.0, 2.0)  # height / width, torchvision's anchors
 TALL_ASPECT_RATIOS = (0.5, 1.0, 2.0, 3.0)  # dresses, trousers and coats are often 2-3 times taller than wide
 DEFAULT_SCORE_THRESHOLD = 0.5  # used when no validation split chose one
-FROZEN_BATCHNORM, GROUPNORM = "frozen_batchnorm", "groupnorm"
+FROZEN_BATCHNORM, GROUPNORM, BATCHNORM = "frozen_batchnorm", "groupnorm", "batchnorm"
 RESNET_ANCHORS = ((32,), (64,), (128,), (256,), (512,))  # one size per FPN level
 MOBILENET_ANCHORS = ((32, 64, 128, 256, 512),) * 3  # torchvision's mobilenet builders
+LITE_ANCHORS = ((40,), (80,), (160,), (320,))  # strides 8, 16, 32 and the pooled 64: garments of a 480 px photo
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ArchSpec:
 FEW_OBJECTS = {"rpn_pre_nms_top_n_train": 1000, "rpn_post_nms_top_n_train": 500, "box_batch_size_per_image": 128}
 
 ARCHS: dict[str, ArchSpec] = {
+    "fasterrcnn_efficientnet_lite0_fpn": ArchSpec("efficientnet_lite0", 480, LITE_ANCHORS, 0, FEW_OBJECTS),
     "fasterrcnn_mobilenet_v3_large_fpn": ArchSpec("mobilenet_v3_large", 480, MOBILENET_ANCHORS, 6,
                                                   {**FEW_OBJECTS, "rpn_score_thresh": 0.05}),
     "fasterrcnn_mobilenet_v3_large_320_fpn": ArchSpec("mobilenet_v3_large", 320, MOBILENET_ANCHORS, 6, {
@@ -69,6 +72,28 @@ def arch_spec(arch: str) -> ArchSpec:
 
 def group_norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(math.gcd(32, channels), channels)
+
+
+def scratch_norm(spec: ArchSpec) -> str:
+    """The norm of a backbone trained from scratch: GroupNorm, which small batches do not upset; timm's
+    EfficientNet-Lite builders take no other norm than their BatchNorm."""
+    return BATCHNORM if lite.is_lite(spec.backbone) else GROUPNORM
+
+
+def backbone_with_fpn(spec: ArchSpec, norm: str) -> nn.Module:
+    """The backbone body of `spec` with `norm`, under a feature pyramid."""
+    allowed = (FROZEN_BATCHNORM, scratch_norm(spec))
+    if norm not in allowed:
+        raise FashionLensError(f"unknown norm {norm!r} for a {spec.backbone} backbone; choose {' or '.join(allowed)}")
+    if lite.is_lite(spec.backbone):  # frozen: the stem and the first two stages stay as pretrained
+        return lite.lite_fpn_backbone(spec.backbone, norm == FROZEN_BATCHNORM, frozen_blocks=2)
+    norm_layer = FrozenBatchNorm2d if norm == FROZEN_BATCHNORM else group_norm
+    trainable = 3 if norm == FROZEN_BATCHNORM else spec.all_layers
+    if spec.backbone.startswith("resnet"):
+        return resnet_fpn_backbone(backbone_name=spec.backbone, weights=None, norm_layer=norm_layer,
+                                   trainable_layers=trainable)
+    return mobilenet_backbone(backbone_name=spec.backbone, weights=None, fpn=True, norm_layer=norm_layer,
+                              trainable_layers=trainable)
 
 
 def build_detector(
@@ -90,17 +115,7 @@ def build_detector(
     """
     spec = arch_spec(arch)
     pretrained = weights is not None or backbone_weights is not None
-    norm = norm or (FROZEN_BATCHNORM if pretrained else GROUPNORM)
-    if norm not in (FROZEN_BATCHNORM, GROUPNORM):
-        raise FashionLensError(f"unknown norm {norm!r}; choose {FROZEN_BATCHNORM} or {GROUPNORM}")
-    norm_layer = FrozenBatchNorm2d if norm == FROZEN_BATCHNORM else group_norm
-    trainable = 3 if norm == FROZEN_BATCHNORM else spec.all_layers
-    if spec.backbone.startswith("resnet"):
-        backbone = resnet_fpn_backbone(backbone_name=spec.backbone, weights=None, norm_layer=norm_layer,
-                                       trainable_layers=trainable)
-    else:
-        backbone = mobilenet_backbone(backbone_name=spec.backbone, weights=None, fpn=True,
-                                      norm_layer=norm_layer, trainable_layers=trainable)
+    backbone = backbone_with_fpn(spec, norm or (FROZEN_BATCHNORM if pretrained else scratch_norm(spec)))
     size = image_size or spec.image_size
     anchors = AnchorGenerator(spec.anchor_sizes, (tuple(aspect_ratios),) * len(spec.anchor_sizes))
     # min_size = max_size: the longer side becomes `size`, as detection_transform resizes
@@ -151,8 +166,9 @@ def load_detector_weights(model: FasterRCNN, state: dict[str, torch.Tensor], sou
 
 
 def load_backbone_weights(model: FasterRCNN, state: dict[str, torch.Tensor], source: str) -> None:
-    """Copy a classifier's weights into the backbone body: a torchvision classifier's state dict or a
-    fashionlens GarmentClassifier's (under "backbone."); torchvision's mobilenet body is its `features`."""
+    """Copy a classifier's weights into the backbone body: a torchvision classifier's state dict, a
+    fashionlens GarmentClassifier's (under "backbone.") or EfficientNet-Lite's ImageNet weights;
+    torchvision's mobilenet body is its `features`."""
     body = model.backbone.body
     wanted = body.state_dict()
     for prefix in ("", "features.", "backbone.", "backbone.features."):
@@ -169,14 +185,15 @@ def load_backbone_weights(model: FasterRCNN, state: dict[str, torch.Tensor], sou
 def detector_config(model: FasterRCNN, arch: str) -> dict[str, Any]:
     """The checkpoint entries that rebuild `model` (read from the model, so they cannot disagree)."""
     transform = model.transform
-    norms = {type(module) for module in model.backbone.body.modules()}
+    norms = {type(module).__name__ for module in model.backbone.body.modules()}
+    frozen = any(name.startswith("Frozen") for name in norms)  # torchvision's and timm's frozen batch norms
     return {
         "arch": arch,
         "preprocessing": {"image_size": transform.max_size, "min_size": transform.min_size[0],
                           "max_size": transform.max_size, "mean": list(transform.image_mean),
                           "std": list(transform.image_std)},
         "anchor_aspect_ratios": list(model.rpn.anchor_generator.aspect_ratios[0]),
-        "norm": FROZEN_BATCHNORM if FrozenBatchNorm2d in norms else GROUPNORM,
+        "norm": FROZEN_BATCHNORM if frozen else GROUPNORM if "GroupNorm" in norms else BATCHNORM,
     }
 
 

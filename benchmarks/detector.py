@@ -6,6 +6,8 @@
     .venv/bin/python benchmarks/detector.py street --name detector-street-resnet18  # another run beside
     .venv/bin/python benchmarks/detector.py street --backbone-from runs/bench/clothing-street-top10 --name NAME
     .venv/bin/python benchmarks/detector.py street --ema 0.99 --name NAME  # weights averaged (--ema)
+    .venv/bin/python benchmarks/detector.py street --arch fasterrcnn_efficientnet_lite0_fpn \
+        --backbone-from runs/bench/lite0-clothing-street --image-size 480 --name detector-street-lite0
 
 `street` trains on the street photos' garment boxes and reports mAP, mAP@0.5 and AP@0.5 per region
 on the street val split. `curated` trains the same detector on the clothing photos, each labelled
@@ -14,8 +16,8 @@ out), and scores it twice: on its own clothing val photos (the run's validation,
 and on the street val photos. The difference is the domain gap. `fashionlens evaluate` needs boxed
 data, so the clothing number comes from the training run's best validation epoch.
 
-Both start the backbone from the clothing top-10 classifier of `benchmarks/classifiers.py a`
-(runs/bench/clothing-top10), or from the classifier run --backbone-from names. Each experiment runs
+The resnet18 FPN starts its backbone from the clothing top-10 classifier of `benchmarks/classifiers.py a`
+(runs/bench/clothing-top10); any detector starts it from the classifier run --backbone-from names. Each experiment runs
 `fashionlens` commands (printed before they run), times them, and writes
 benchmarks/results/detector_<experiment>.json. Runs go to runs/bench/ (the run directory and the results
 file are named after --name when it is given).
@@ -45,7 +47,7 @@ ARCH = "fasterrcnn_resnet18_fpn"  # the detector whose backbone fits the resnet1
 def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
     out = RUNS / options.name
     shutil.rmtree(out, ignore_errors=True)
-    backbone = ["--backbone-from", str(options.backbone_from)] if options.arch == ARCH else []
+    backbone = ["--backbone-from", str(options.backbone_from)] if options.backbone_from else []
     args = ["train", "detector", "--data", str(data), "--arch", options.arch, *backbone,
             "--epochs", str(options.epochs), "--image-size", str(options.image_size), "--batch-size", "4", "--tall-anchors",
             "--lr", str(options.lr), "--workers", str(options.workers), "--seed", "0", "--precision", options.precision,
@@ -97,8 +99,10 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="data loading processes (default 1)")
     parser.add_argument("--arch", default=ARCH, help=f"detector architecture (default {ARCH}, whose backbone starts "
                         "from the clothing classifier; any other trains from scratch)")
-    parser.add_argument("--backbone-from", type=Path, default=BACKBONE,
-                        help=f"classifier run whose backbone starts the detector's (default {BACKBONE.relative_to(ROOT)})")
+    parser.add_argument("--backbone-from", type=Path, default=None,
+                        help="classifier run whose backbone starts the detector's (default for the resnet18 FPN: "
+                        f"{BACKBONE.relative_to(ROOT)}; fasterrcnn_efficientnet_lite0_fpn starts from ImageNet "
+                        "without it)")
     parser.add_argument("--image-size", type=int, default=320, help="longer image side in pixels (default 320)")
     parser.add_argument("--precision", default="mixed", choices=("mixed", "float32"),
                         help="training precision (default mixed; the float32 runs in docs/benchmarks.md pass float32)")
@@ -112,7 +116,9 @@ def parse_options() -> argparse.Namespace:
     options.name = options.name or f"detector-{options.experiment}"
     if options.epochs < 1:
         parser.error("--epochs must be at least 1")
-    if options.arch == ARCH and not (options.backbone_from / "best.pt").is_file():
+    if options.arch == ARCH and options.backbone_from is None:
+        options.backbone_from = BACKBONE
+    if options.backbone_from and not (options.backbone_from / "best.pt").is_file():
         parser.error(f"{options.backbone_from}/best.pt not found: run `benchmarks/classifiers.py a` (or e) first "
                      "(the backbone)")
     return options

@@ -124,7 +124,7 @@ def test_a_portrait_input_keeps_its_shape_in_training_evaluation_and_progressive
 
 def test_an_input_height_below_the_minimum_is_refused_before_reading_data():
     settings = ClassifierSettings(data="unused.csv", image_size=64, image_height=16)
-    with pytest.raises(FashionLensError, match="--image-height 16 is below resnet18's minimum of 32 px"):
+    with pytest.raises(FashionLensError, match="--image-height 16 is below efficientnet_lite0's minimum of 32 px"):
         check_settings(settings)
     settings = ClassifierSettings(data="unused.csv", image_size=64, image_height=32, min_image_size=48)
     with pytest.raises(FashionLensError, match="--min-image-size 48 gives a 24 px side, which is below"):

@@ -42,7 +42,7 @@ def test_trains_into_a_complete_run_directory(fashionlens, labels_csv_dataset: P
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["epochs"] == 1 and summary["best_epoch"] == 1
-    assert "training from scratch" in result.stderr and "images/s" not in result.stdout
+    assert "training resnet18 from scratch (--pretrained none)" in result.stderr and "images/s" not in result.stdout
     for name in ("config.json", "history.csv", "history.json", "history.png", "loss.png", "accuracy.png",
                  "balanced_accuracy.png", "best.pt", "last.pt"):
         assert (out / name).is_file(), name

@@ -118,6 +118,7 @@ def test_pretrained_detector_trains_one_step_and_reloads(tmp_path):
     checkpoint = load_checkpoint(tmp_path / "run")
     assert checkpoint["arch"] == "fasterrcnn_efficientnet_lite0_fpn" and checkpoint["norm"] == "frozen_batchnorm"
     assert checkpoint["config"]["settings"]["pretrained"] == "imagenet"
+    assert checkpoint["preprocessing"]["mean"] == checkpoint["preprocessing"]["std"] == list(lite.LITE_MEAN)
     imagenet = lite.pretrained_backbone_state(LITE0)
     # the stem is frozen: exactly ImageNet's; a later stage trained from it
     assert torch.equal(checkpoint["model"]["backbone.body.conv_stem.weight"], imagenet["conv_stem.weight"])

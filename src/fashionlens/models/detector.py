@@ -53,7 +53,8 @@ class ArchSpec:
 FEW_OBJECTS = {"rpn_pre_nms_top_n_train": 1000, "rpn_post_nms_top_n_train": 500, "box_batch_size_per_image": 128}
 
 ARCHS: dict[str, ArchSpec] = {
-    "fasterrcnn_efficientnet_lite0_fpn": ArchSpec("efficientnet_lite0", 480, LITE_ANCHORS, 0, FEW_OBJECTS),
+    "fasterrcnn_efficientnet_lite0_fpn": ArchSpec("efficientnet_lite0", 480, LITE_ANCHORS, 0, {
+        **FEW_OBJECTS, "image_mean": list(lite.LITE_MEAN), "image_std": list(lite.LITE_STD)}),
     "fasterrcnn_mobilenet_v3_large_fpn": ArchSpec("mobilenet_v3_large", 480, MOBILENET_ANCHORS, 6,
                                                   {**FEW_OBJECTS, "rpn_score_thresh": 0.05}),
     "fasterrcnn_mobilenet_v3_large_320_fpn": ArchSpec("mobilenet_v3_large", 320, MOBILENET_ANCHORS, 6, {

@@ -54,13 +54,16 @@ def audit_html(story: dict[str, Any]) -> str:
     return body
 
 
+STARTS = {"imagenet": "the backbone starts from its installed ImageNet weights", "none": "from scratch"}
+
+
 def training_html(story: dict[str, Any]) -> str:
     training, evaluation = story["training"], story["evaluation"]
     rows = [[row["epoch"], row.get("train_loss"), row.get("val_loss"), row.get("val_balanced_accuracy"),
              row.get("seconds")] for row in training["history"]]
     body = ("<h2>2. A short training run, and the honesty check on its evaluation</h2>"
-            f"<p>Equivalent command: <code>{escape(training['command'])}</code> (from scratch unless torchvision's "
-            "weights are in the torch cache; a few epochs on tiny images: the point is the pipeline).</p>"
+            f"<p>Equivalent command: <code>{escape(training['command'])}</code> ({STARTS[training['pretrained']]}; "
+            "a few epochs on small images: the point is the pipeline).</p>"
             + html_table(["epoch", "train loss", "val loss", "val balanced accuracy", "seconds"], rows)
             + figures_html([(name, f"training/{name}") for name in training["figures"]]))
     body += ("<h3>Evaluation on the sample's val photos</h3>"

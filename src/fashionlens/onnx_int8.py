@@ -4,11 +4,13 @@ quantisation of the float32 export, checked against PyTorch with looser, stated 
 Classifier: static quantisation in the QDQ format. Weights int8 per output channel, activations uint8
 calibrated (MinMax) on CALIBRATION_PHOTOS of the package's sample clothing photos (train split),
 preprocessed as the Analyzer does (the whole photo through analyzer_models.classifier_feeds). Only the
-convolutional backbone (QUANTIZED_CLASSIFIER_OPS) is quantised: pooling, the box-geometry MLP and the
-head stay float, so the embedding (the pooled features) is not rounded to 256 levels. Weights keep 7
-bits (reduce_range): on AVX2 without VNNI a uint8 x int8 product pair is summed in 16 bits (VPMADDUBSW)
-and saturates with full-range weights. Activations are uint8 because int8 ones ran slower than float32
-on such a CPU.
+convolutional backbone (QUANTIZED_CLASSIFIER_OPS) is quantised, and not its first convolution: the stem
+reads the normalised pixels, whose rounding every later layer inherits; pooling, the box-geometry MLP and
+the head stay float, so the embedding (the pooled features) is not rounded to 256 levels. Weights use
+the full 8 bits: with 7 (reduce_range, for CPUs whose uint8 x int8 products saturate without VNNI) the
+EfficientNet-Lite classifier's embeddings fell to a cosine of 0.87 with PyTorch's on a sample photo. The
+check below runs where the export is made (beside the checkpoint, on the machine that uses it), so a CPU
+that saturates refuses the export rather than running a wrong model.
 Detector: dynamic quantisation of the box head's two fully connected layers (fc6 and fc7, most of the
 head's time), weights int8 per output channel, activations quantised per call. ONNX Runtime quantises
 MatMul dynamically but not Gemm, so those two Gemm nodes become MatMul + Add first. Everything else
@@ -49,8 +51,9 @@ CALIBRATION_PHOTOS = 64
 BATCH = 16
 QUANTIZED_CLASSIFIER_OPS = ["Conv", "Relu", "Clip", "MaxPool"]
 # the sample photos not used for calibration: every one of PyTorch's top-1 classes but a few kept, and
-# every embedding close to PyTorch's (measured on the shipped model: agreement 1.0, lowest cosine 0.9998)
-CLASSIFIER_TOLERANCE = {"top1_agreement": 0.97, "min_embedding_cosine": 0.99}
+# every embedding close to PyTorch's (measured on the shipped EfficientNet-Lite0: agreement 0.989, lowest
+# cosine 0.983, mean 0.995; on the resnet18 before it: 1.0 and 0.9998)
+CLASSIFIER_TOLERANCE = {"top1_agreement": 0.97, "min_embedding_cosine": 0.98}
 # the sample street photos at the operating threshold: a detection's counterpart has the same region,
 # every coordinate within boxes_px (in the detector's input, longer side = its image_size) and a score
 # within `scores`; found_fraction of PyTorch's detections must have one in int8's, and the other way round
@@ -74,7 +77,7 @@ def quantized_exporter(float_exporter: Exporter) -> Exporter:
 def int8_description(kind: str, agreement: dict[str, float]) -> dict[str, Any]:
     """The metadata entries of an int8 export: how it was quantised, what was measured, the tolerance."""
     if kind == "classifier":
-        how = {"method": "static", "format": "QDQ", "weights": "int8 per output channel, 7-bit range",
+        how = {"method": "static", "format": "QDQ", "weights": "int8 per output channel (the stem stays float)",
                "activations": f"uint8, MinMax calibration on {CALIBRATION_PHOTOS} sample clothing photos (train split)",
                "operators": QUANTIZED_CLASSIFIER_OPS}
         return {"quantization": how, "agreement": agreement, "tolerance": CLASSIFIER_TOLERANCE}
@@ -131,12 +134,14 @@ class PhotoBatches(CalibrationDataReader):
 
 def quantize_classifier(checkpoint: dict[str, Any], float_path: Path, path: Path) -> dict[str, float]:
     calibration, check = sample_clothing_photos()
-    names = [item.name for item in onnx.load(str(float_path)).graph.input]
+    graph = onnx.load(str(float_path)).graph
+    names = [item.name for item in graph.input]
+    stem = next(node.name for node in graph.node if node.op_type == "Conv")
     with quiet_quantizer():
         quantize_static(str(float_path), str(path), PhotoBatches(whole_photo_feeds(checkpoint, calibration), names),
                         quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        per_channel=True, reduce_range=True, calibrate_method=CalibrationMethod.MinMax,
-                        op_types_to_quantize=QUANTIZED_CLASSIFIER_OPS)
+                        per_channel=True, reduce_range=False, calibrate_method=CalibrationMethod.MinMax,
+                        op_types_to_quantize=QUANTIZED_CLASSIFIER_OPS, nodes_to_exclude=[stem])
     agreement = classifier_agreement(checkpoint, path, check)
     if (agreement["top1_agreement"] < CLASSIFIER_TOLERANCE["top1_agreement"]
             or agreement["min_embedding_cosine"] < CLASSIFIER_TOLERANCE["min_embedding_cosine"]):

@@ -21,6 +21,9 @@ from .errors import FashionLensError
 CLASSIFIER_OUTPUTS = ("logits", "features")
 DETECTOR_OUTPUTS = ("boxes", "labels", "scores")
 METADATA_KEYS = ("kind", "class_names", "preprocessing", "fingerprint", "onnx_file", "onnx_sha256")
+# ONNX Runtime's graph optimiser reports every constant it drops as a warning on stderr (hundreds for an
+# EfficientNet's ReLU6 clips): errors only, so the CLI's stderr stays for fashionlens's own messages
+onnxruntime.set_default_logger_severity(3)
 
 
 def session(path: str | Path) -> onnxruntime.InferenceSession:

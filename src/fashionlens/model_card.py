@@ -110,10 +110,11 @@ def training_lines(model: PackedModel, root: Path) -> list[str]:
     if settings.get("backbone_from"):
         backbone = Path(settings["backbone_from"])
         config = backbone / "config.json"
-        backbone_data = json.loads(config.read_text())["settings"]["data"] if config.is_file() else None
+        backbone_settings = json.loads(config.read_text())["settings"] if config.is_file() else {}
+        backbone_data = backbone_settings.get("data")
         lines.append(f"- backbone started from the classifier run `{relative(str(backbone), root)}`"
-                     + (f" (data `{relative(backbone_data, root)}`, licence {data_licence(backbone_data)})"
-                        if backbone_data else ""))
+                     + (f" (data `{relative(backbone_data, root)}`, licence {data_licence(backbone_data)}; its "
+                        f"initial weights: {initial_weights(backbone_settings)})" if backbone_data else ""))
     return lines
 
 

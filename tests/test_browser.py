@@ -135,9 +135,14 @@ def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counte
                "the product photo")
     assert card.locator(".card-name").inner_text() == first["name"]
     assert card.locator(".card-price").inner_text() == f"{first['price']:.2f}"
-    assert card.locator(".card-why").inner_text().startswith(f"Similar: {round(first['score'] * 100)}% alike")
+    assert card.locator(".card-why").inner_text() == f"Similar: {first['why']['reason']} · score {first['score']:.2f}"
     completing = page.locator(".garment").first.locator(".product-row").nth(1).locator(".card-why").first
-    assert completing.inner_text().startswith("Completes the look: ")
+    assert completing.inner_text() == f"Completes the look: {garments[0]['complete_the_look'][0]['why']['reason']}"
+    # each number says whose it is: the detector's for the box (0.9 and 0.8), the classifier's for the category
+    headings = page.locator(".garment h3 .muted").all_text_contents()
+    assert headings == [f" · {body} body · box: detector {box}% sure · category: {f['garment']['category']} "
+                        f"{round(f['garment']['category_score'] * 100)}% (classifier)"
+                        for f, body, box in zip(garments, ("upper", "lower"), (90, 80))]
 
     # a click with the mouse and one with the keyboard (Enter on the focused card) each reach the insights
     with page.expect_response(is_click) as clicked:

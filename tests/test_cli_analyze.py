@@ -80,12 +80,18 @@ def test_import_recommend_and_insights_end_to_end(fashionlens, runs, tmp_path):
     result = fashionlens("recommend", photo, *models, "--catalog", db, "--k", "2", "--json", "--channel", "online")
     assert result.returncode == 0, result.stderr
     [image] = json.loads(result.stdout)["images"]
-    for garment in image["garments"]:
-        assert len(garment["similar"]) == 2
+    kids = fashionlens("recommend", photo, *models, "--catalog", db, "--k", "2", "--json", "--kids", "--no-log")
+    [kids_image] = json.loads(kids.stdout)["images"]
+    # each region holds one adults' and one kids' product: each query gets its own
+    for garment, kids_garment in zip(image["garments"], kids_image["garments"]):
+        for found, wanted in ((garment, "False"), (kids_garment, "True")):
+            picks = found["similar"] + found["complete_the_look"]
+            assert len(found["similar"]) == 1 and {pick["attributes"]["kids"] for pick in picks} == {wanted}
         assert all(pick["region"] == garment["garment"]["region"] for pick in garment["similar"])
         assert all("similarity" in pick["why"] and "color" in pick["why"] for pick in garment["similar"])
         assert all(pick["region"] != garment["garment"]["region"] for pick in garment["complete_the_look"])
-    fashionlens("recommend", photo, *models, "--catalog", db, "--no-log")
+    table = fashionlens("recommend", photo, *models, "--catalog", db, "--no-log")
+    assert "looks " in table.stdout and "% alike" in table.stdout  # each pick's reason
     fashionlens("analyze", photo, *models, "--catalog", db)
     report = json.loads(fashionlens("insights", "--catalog", db, "--json", "--out", tmp_path / "insights").stdout)
     assert report["events"] == 2 and report["by_kind"] == {"analysis": 1, "recommendation": 1}
@@ -129,7 +135,7 @@ def test_queries_with_another_model_are_refused_until_reindex(fashionlens, runs,
     assert accepted.returncode == 0, accepted.stderr
     [garment] = json.loads(accepted.stdout)["images"][0]["garments"]
     region = garment["garment"]["region"]
-    assert len(garment["similar"]) == 2 and {pick["region"] for pick in garment["similar"]} == {region}  # 2 per region
+    assert len(garment["similar"]) == 1 and garment["similar"][0]["region"] == region  # the region's adults' product
 
 
 @pytest.mark.parametrize("command", [["analyze"], ["recommend"], ["insights"], ["catalog", "import"],

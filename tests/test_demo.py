@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -75,6 +76,11 @@ def test_with_default_models_the_page_shows_recommendations_and_insights(fashion
             assert 1 <= len(garment["similar"]) <= 2  # the catalogue holds a single full-body item
             for pick in garment["similar"] + garment["complete_the_look"]:
                 assert (out / pick["image"]).is_file() and f'src="{pick["image"]}"' in page
+                assert html.escape(pick["why"]["reason"]) in page  # each card says why
+            g = garment["garment"]  # each number names its model
+            box = "whole photo, no box detected" if g["region_score"] is None else \
+                f"box: detector {g['region_score']:.0%} sure"
+            assert f"{box} · category: {g['category']} {g['category_score']:.0%} (classifier" in page
     for chart in ("insights/shares.png", "insights/trend.png", "insights/insights.csv"):
         assert (out / chart).is_file() and chart in page
     rows = (out / "products.csv").read_text().splitlines()

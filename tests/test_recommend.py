@@ -1,5 +1,6 @@
 """Recommendations on a catalogue with known embeddings: nearest items, regions, filters, complete the look
-from fixed look statistics, the model check, and the statistics themselves."""
+from fixed look statistics, accessories and kids' products, the reasons, the model check, and the statistics
+themselves."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import pytest
 from fashionlens.analyzer import Analysis, AnalyzedGarment
 from fashionlens.catalog.index import CatalogIndex
 from fashionlens.catalog.looks import LookStatistics, load_looks, look_statistics
-from fashionlens.catalog.recommend import SimilarRanking, check_model, complete_the_look, recommend, similar_items
+from fashionlens.catalog.recommend import (ADULTS, SimilarRanking, check_model, complete_the_look, recommend,
+                                          similar_items)
 from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
 from fashionlens.colors import COLOR_NAMES, DominantColor
 from fashionlens.errors import FashionLensError
-from fashionlens.records import Box, Garment, Sample
+from fashionlens.records import REGIONS, Box, Garment, Sample
 
 
 def unit(angle_degrees: float) -> np.ndarray:
@@ -33,12 +35,31 @@ LOOKS = LookStatistics(looks=10, categories={"T-Shirt": 10, "Pants": 8, "Skirt":
                        color_pairs={"Red": {"Blue": 6, "Black": 3, "Red": 1}})
 
 
+# the same, plus kids' products (the nearest of their regions) and shoes (no region); kids as a CSV gives it
+FAMILY_SHOP = [(*item, {}) for item in CATALOGUE] + [
+    ("TEE-KIDS", "T-Shirt", "upper", "Red", 12.0, 5, {"kids": "True"}),
+    ("PANTS-KIDS", "Pants", "lower", "Blue", 15.0, 2, {"kids": "True"}),
+    ("SHOES-BLACK", "Shoes", None, "Black", 70.0, 50, {"kids": "False"}),
+    ("SHOES-KIDS", "Shoes", None, "Blue", 30.0, 45, {"kids": "True"}),
+]
+
+
+def catalogue_index(path, catalogue: list[tuple]) -> CatalogIndex:
+    store = SQLiteStore(path, create=True)
+    store.write_items([CatalogItem(id=i, image=f"{i}.jpg", category=c, region=r, color=col, price=p,
+                                   embedding=unit(a), attributes=attributes)
+                       for i, c, r, col, p, a, attributes in catalogue], {"id": "model-a"})
+    return CatalogIndex(store)
+
+
 @pytest.fixture
 def index(tmp_path) -> CatalogIndex:
-    store = SQLiteStore(tmp_path / "shop.db", create=True)
-    store.write_items([CatalogItem(id=i, image=f"{i}.jpg", category=c, region=r, color=col, price=p,
-                                   embedding=unit(a)) for i, c, r, col, p, a in CATALOGUE], {"id": "model-a"})
-    return CatalogIndex(store)
+    return catalogue_index(tmp_path / "shop.db", [(*item, {}) for item in CATALOGUE])
+
+
+@pytest.fixture
+def family_index(tmp_path) -> CatalogIndex:
+    return catalogue_index(tmp_path / "family.db", FAMILY_SHOP)
 
 
 def red_tee(embedding=None) -> AnalyzedGarment:
@@ -58,7 +79,8 @@ def test_similar_items_rank_category_then_colour_then_look_within_the_region(ind
     assert [r.score for r in found] == pytest.approx([rank(10, 0.8, True), rank(60, 0.8, False), rank(30, 0, False)],
                                                      abs=1e-5)
     assert found[0].why == {"similarity": pytest.approx(0.9848), "category": "T-Shirt", "category_probability": 0.8,
-                            "same_category": True, "color": "Red", "same_color": True}
+                            "same_category": True, "color": "Red", "same_color": True,
+                            "reason": "same category (T-Shirt), same colour (Red), looks 98% alike"}
     assert found[2].why["same_category"] is False and found[1].why["same_color"] is False
     anywhere = similar_items(index, red_tee(), 3, Filters(), same_region=False)
     assert [r.item.id for r in anywhere] == ["TEE-NEAR", "TEE-FAR", "PANTS-BLUE-1"]
@@ -89,11 +111,70 @@ def test_complete_the_look_ranks_other_regions_by_street_looks(index):
                                                       1 / 12 * 7 / 23, 9 / 12 * 7 / 23], abs=1e-6)
     assert found[0].why == {"goes_with": pytest.approx(0.2283, abs=1e-4), "category": "Pants",
                             "category_worn_with": 0.75, "color": "Blue", "color_worn_with": pytest.approx(0.3043, abs=1e-4),
-                            "similarity": pytest.approx(np.cos(np.radians(5)), abs=1e-4)}
+                            "similarity": pytest.approx(np.cos(np.radians(5)), abs=1e-4),
+                            "reason": "Pants in 75% of street looks with T-Shirt; 30% of garments worn with Red are Blue"}
     assert all(r.item.region != "upper" for r in found)
     assert [r.item.id for r in complete_the_look(index, red_tee(), 2, Filters(), LOOKS)] == ["PANTS-BLUE-1", "PANTS-BLACK"]
     assert [r.item.id for r in complete_the_look(index, red_tee(), 5, Filters(max_price=45), LOOKS)] == \
         ["PANTS-BLUE-1", "SKIRT-BLUE", "PANTS-BLUE-2"]
+
+
+def test_similar_items_come_best_score_first_each_with_its_reason(index):
+    found = similar_items(index, red_tee(), 3, Filters())
+    # by similarity alone the shirt (0.87) would come before the far tee (0.50): the score decides
+    assert [r.why["similarity"] for r in found] == pytest.approx([0.9848, 0.5, 0.866], abs=1e-4)
+    assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
+    assert [r.why["reason"] for r in found] == [
+        "same category (T-Shirt), same colour (Red), looks 98% alike",
+        "same category (T-Shirt), other colour (Blue), looks 50% alike",
+        "other category (Shirt), other colour (White), looks 87% alike"]
+    unsure = red_tee()
+    unsure.top_categories = [("T-Shirt", 0.4), ("Shirt", 0.35)]
+    assert similar_items(index, unsure, 3, Filters())[1].why["reason"] == \
+        "maybe Shirt (classifier 35%), other colour (White), looks 87% alike"
+    data = recommend(Analysis("customer.jpg", 10, 10, True, [red_tee()]), index, k=3, looks=LOOKS)[0].to_json()
+    assert [(pick["id"], pick["score"]) for pick in data["similar"]] == \
+        [(r.item.id, round(r.score, 4)) for r in found]  # the JSON keeps the order and the final score
+
+
+def test_kids_products_are_offered_only_when_asked_for(family_index):
+    adults = similar_items(family_index, red_tee(), 3, ADULTS)
+    assert [r.item.id for r in adults] == ["TEE-NEAR", "TEE-FAR", "SHIRT"]  # the nearer kids' tee left out
+    assert [r.item.id for r in similar_items(family_index, red_tee(), 3, Filters(kids=True))] == ["TEE-KIDS"]
+    assert similar_items(family_index, red_tee(), 1, Filters())[0].item.id == "TEE-KIDS"  # no choice made: any
+    looks_for_adults = complete_the_look(family_index, red_tee(), 5, ADULTS, LOOKS)
+    assert [r.item.id for r in looks_for_adults] == ["PANTS-BLUE-1", "PANTS-BLACK", "SKIRT-BLUE", "DRESS-BLUE",
+                                                     "SHOES-BLACK"]
+    looks_for_kids = complete_the_look(family_index, red_tee(), 5, Filters(kids=True), LOOKS)
+    assert [r.item.id for r in looks_for_kids] == ["PANTS-KIDS", "SHOES-KIDS"]
+    # recommend() offers adults' products unless told otherwise
+    analysis = Analysis("customer.jpg", 10, 10, True, [red_tee()])
+    shown = recommend(analysis, family_index, k=5, looks=LOOKS)[0].item_ids
+    assert not {"TEE-KIDS", "PANTS-KIDS", "SHOES-KIDS"} & set(shown) and "SHOES-BLACK" in shown
+    assert recommend(analysis, family_index, k=1, filters=Filters(kids=True), looks=LOOKS)[0].item_ids == \
+        ["TEE-KIDS", "PANTS-KIDS"]
+
+
+def test_complete_the_look_keeps_a_place_for_shoes_but_never_the_garments_own_region(family_index):
+    found = complete_the_look(family_index, red_tee(), 3, ADULTS, LOOKS)
+    # the best two garments of the other regions, then the shoes the street looks cannot rank
+    assert [(r.item.id, r.item.region) for r in found] == [("PANTS-BLUE-1", "lower"), ("PANTS-BLACK", "lower"),
+                                                           ("SHOES-BLACK", None)]
+    assert found[2].score == pytest.approx(1 / 12 * 4 / 23)  # goes_with's floor for an unseen category
+    assert [r.why["reason"] for r in found] == [
+        "Pants in 75% of street looks with T-Shirt; 30% of garments worn with Red are Blue",
+        "Pants in 75% of street looks with T-Shirt; 17% of garments worn with Red are Black",
+        "Shoes: not among the street looks' garments; 17% of garments worn with Red are Black"]
+    assert [r.item.id for r in complete_the_look(family_index, red_tee(), 1, ADULTS, LOOKS)] == ["PANTS-BLUE-1"]
+    # a lower garment's look: no trousers or skirts, but tops, dresses and shoes
+    jeans = AnalyzedGarment(Box(0, 0, 10, 10), "lower", 0.9, "Pants", 0.9, [("Pants", 0.9)],
+                            DominantColor("Blue", 0.9, (40, 70, 220)), unit(0))
+    assert {r.item.region for r in complete_the_look(family_index, jeans, 8, ADULTS, LOOKS)} == {"upper", "full", None}
+    # a pair of shoes has no region: its look is completed by garments only, never by other shoes or hats
+    shoes = AnalyzedGarment(Box(0, 0, 10, 10), None, None, "Shoes", 0.9, [("Shoes", 0.9)],
+                            DominantColor("Black", 0.9, (20, 20, 20)), unit(50))
+    regions = [r.item.region for r in complete_the_look(family_index, shoes, 8, ADULTS, LOOKS)]
+    assert len(regions) == 8 and None not in regions and set(regions) == set(REGIONS)  # every adult garment
 
 
 def test_recommend_covers_every_garment_and_checks_the_model(index):

@@ -119,6 +119,44 @@ def test_recommend_finds_the_product_of_the_photo_and_completes_the_look(tmp_pat
     assert insights["click_through"]["recommended"] == len(shown) == len(PRODUCTS)
 
 
+def test_recommend_offers_kids_products_only_when_asked_and_similar_ones_best_first(tmp_path):
+    with tiny_client(tmp_path) as (client, settings):
+        from fashionlens.catalog.store import SQLiteStore  # the retailer marks the red tee as a kids' product
+
+        store = SQLiteStore(settings.catalog)
+        tee = store.get_items(["TEE-RED"])["TEE-RED"]
+        tee.attributes = {"kids": "True"}
+        store.write_items([tee], store.model())
+        store.close()
+        red = photo_bytes((220, 40, 40))
+        adults = client.post("/recommend", files=upload(red), data={"k": "4"}).json()["garments"][0]
+        kids = client.post("/recommend", files=upload(red), data={"k": "4", "kids": "true"}).json()["garments"][0]
+        listed = {item["id"] for item in client.get("/catalog/items").json()["items"]}
+    offered = [p["id"] for p in adults["similar"] + adults["complete_the_look"]]
+    assert "TEE-RED" not in offered and len(offered) == len(PRODUCTS) - 1  # every adults' product, once
+    assert [p["id"] for p in kids["similar"] + kids["complete_the_look"]] == ["TEE-RED"]
+    assert kids["similar"][0]["attributes"] == {"kids": "True"}
+    assert "TEE-RED" in listed  # the retailer's listing shows every product
+    similar = adults["similar"]
+    assert [p["score"] for p in similar] == sorted((p["score"] for p in similar), reverse=True)
+    for pick in similar:
+        look = f"looks {round(pick['why']['similarity'] * 100)}% alike"
+        assert pick["why"]["reason"].endswith(look) and pick["category"] in pick["why"]["reason"]
+    # the photo is one garment: no detector box, so no detector score; the category's is the classifier's
+    garment = adults["garment"]
+    assert garment["region_score"] is None and garment["category_score"] == garment["top_categories"][0]["score"]
+
+
+def test_the_scores_are_described_as_whose_they_are(tmp_path):
+    with tiny_client(tmp_path, catalogue=False) as (client, _):
+        schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    garment = schemas["Garment"]["properties"]
+    assert garment["region_score"]["description"].startswith("The detector's score for this box")
+    assert garment["category_score"]["description"].startswith("The classifier's probability for `category`")
+    assert schemas["Recommended"]["properties"]["score"]["description"] == \
+        "The final ranking score; similar products come best first by it."
+
+
 def test_recommend_on_an_empty_catalogue_says_so(tmp_path):
     with tiny_client(tmp_path, catalogue=False) as (client, _):
         response = client.post("/recommend", files=upload(photo_bytes()))

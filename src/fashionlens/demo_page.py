@@ -90,16 +90,24 @@ def cards_html(picks: list[dict[str, Any]], key: str) -> str:
     if not picks:
         return '<p class="note">none in the catalogue</p>'
     cards = []
-    for pick in picks:
-        why = pick["why"]
-        reason = (f"similarity {why['similarity']:.2f}" if key == "similar"
-                  else f"goes with {why['goes_with']:.3f} (category {why['category_worn_with']:.2f}, "
-                       f"colour {why['color_worn_with']:.2f})")
+    for pick in picks:  # in the order recommend ranked them; the reason is its own (catalog.recommend)
+        score = f"score {pick['score']:.2f}" if key == "similar" else f"goes with {pick['score']:.3f}"
         price = "" if pick["price"] is None else f" · {pick['price']:.2f}"
         cards.append(f'<div class="card"><img src="{escape(pick["image"])}" alt="{escape(pick["name"])}">'
                      f"<b>{escape(pick['id'])}</b>{escape(price)}<br>{escape(pick['category'])}, "
-                     f"{escape(pick['color'])}<br>{escape(reason)}</div>")
+                     f"{escape(pick['color'])}<br>{escape(score)}: {escape(pick['why']['reason'])}</div>")
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def garment_title(garment: dict[str, Any]) -> str:
+    """Two models, two numbers, each named: the detector's score for the box, the classifier's probability
+    for the category (then its next guesses)."""
+    others = ", ".join(f"{c['category']} {c['score']:.0%}" for c in garment["top_categories"][1:])
+    category = (f"category: {garment['category']} {garment['category_score']:.0%} (classifier"
+                + (f"; then {others})" if others else ")"))
+    box = ("whole photo, no box detected" if garment["region_score"] is None
+           else f"{garment['region']} body, box: detector {garment['region_score']:.0%} sure")
+    return f"{garment['category']}, {garment['color']} · {box} · {category}"
 
 
 def photos_html(story: dict[str, Any]) -> str:
@@ -111,10 +119,8 @@ def photos_html(story: dict[str, Any]) -> str:
     for photo in story["photos"]:
         garments = ""
         for entry in photo["garments"]:
-            g = entry["garment"]
-            top = ", ".join(f"{c['category']} {c['score']:.2f}" for c in g["top_categories"])
-            garments += (f"<h4>{escape(g['region'] or '-')}: {escape(g['category'])} ({escape(top)}), "
-                         f"{escape(g['color'])}</h4><p>Similar items</p>{cards_html(entry['similar'], 'similar')}"
+            garments += (f"<h4>{escape(garment_title(entry['garment']))}</h4>"
+                         f"<p>Similar items, best first</p>{cards_html(entry['similar'], 'similar')}"
                          f"<p>Complete the look</p>{cards_html(entry['complete_the_look'], 'look')}")
         body += (f'<div class="photo"><img src="{escape(photo["annotated"])}" alt="annotated photo">'
                  f"<div><p><code>{escape(photo['image'])}</code></p>{garments or '<p>no garment</p>'}</div></div>")

@@ -3,11 +3,14 @@
 Similar: in the garment's region by default, the nearest items by embedding (cosine similarity) are the
 candidates, and among them an item ranks by its similarity plus the classifier's probability for the item's
 category plus a bonus when it has the garment's colour (SimilarRanking): a customer asking for things like
-their red tee expects tees first, red ones before others, then the closest in look.
-Complete the look: items of the other regions, ranked by how well their (category, colour) goes with
-the garment's in real street looks (catalog.looks); within one (category, colour) the item closest to
-the garment in embedding comes first, and the k picks spread over the best (category, colour) pairs.
-Every recommendation says why: category, colour and the scores behind its rank.
+their red tee expects tees first, red ones before others, then the closest in look. They come best first.
+Complete the look: never an item of the garment's own region. Garments of the other body regions, ranked by
+how well their (category, colour) goes with the garment's in real street looks (catalog.looks); within one
+(category, colour) the item closest to the garment in embedding comes first, and the k picks spread over the
+best (category, colour) pairs. Accessories (shoes, hats, bags: no region) are never boxed in street looks,
+so the statistics cannot rank them against garments: one of the k places is kept for the best of them.
+Kids' products are offered only when asked for (Filters.kids; adults' by default, ADULTS).
+Every recommendation says why: a sentence (`why["reason"]`), category, colour and the scores behind its rank.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .looks import LookStatistics, label, load_looks
 from .store import CatalogItem, CatalogStore, Filters, model_mismatch
 
 DIGITS = 4
+ADULTS = Filters(kids=False)  # what a query is offered unless it asks for kids' products
 
 
 @dataclass
@@ -89,7 +93,7 @@ def within(filters: Filters, regions: tuple[str, ...]) -> Filters:
 
 def similar_items(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters,
                   same_region: bool = True, ranking: SimilarRanking = SimilarRanking()) -> list[Recommendation]:
-    """The k catalogue items most like the garment: category, colour and look (module docstring)."""
+    """The k catalogue items most like the garment, best rank first: category, colour and look (module docstring)."""
     if same_region and garment.region is not None:
         filters = within(filters, (garment.region,))
     found = index.search(garment.embedding, k * ranking.candidates, filters)
@@ -97,23 +101,54 @@ def similar_items(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters
     picks = []
     for item, hit in zip(items, found):
         probability = category_probability(garment, item.effective_category)
+        same_category = label(item.effective_category) == label(garment.category)
         same_color = item.color == garment.color.name
         picks.append(Recommendation(item, ranking.rank(hit.score, probability, same_color), {
             "similarity": round(hit.score, DIGITS), "category": item.effective_category,
-            "category_probability": round(probability, DIGITS),
-            "same_category": label(item.effective_category) == label(garment.category),
+            "category_probability": round(probability, DIGITS), "same_category": same_category,
             "color": item.color, "same_color": same_color,
+            "reason": similar_reason(item, hit.score, probability, same_category, same_color),
         }))
     # stable: equal ranks keep the search's order (by similarity, then key)
     return sorted(picks, key=lambda pick: -round(pick.score, 6))[:k]
 
 
+def percent(value: float) -> str:
+    return f"{round(100 * max(value, 0.0))}%"
+
+
+def similar_reason(item: CatalogItem, similarity: float, probability: float, same_category: bool,
+                   same_color: bool) -> str:
+    """Why an item ranks where it does, in the order the rank weighs it: category, colour, look."""
+    category = item.effective_category or "no category"
+    if same_category:
+        parts = [f"same category ({category})"]
+    elif probability > 0:  # one of the classifier's other guesses for the garment
+        parts = [f"maybe {category} (classifier {percent(probability)})"]
+    else:
+        parts = [f"other category ({category})"]
+    if item.color:
+        parts.append(f"{'same' if same_color else 'other'} colour ({item.color})")
+    return ", ".join(parts + [f"looks {percent(similarity)} alike"])
+
+
 def complete_the_look(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters,
                       looks: LookStatistics | None = None) -> list[Recommendation]:
-    """k items of the other regions that go with the garment (module docstring), spread over pairs."""
+    """k items that go with the garment, never of its own region (module docstring): garments of the other
+    body regions, and the last place for an accessory when the catalogue has one that passes `filters`."""
     looks = looks or load_looks()
     others = tuple(region for region in REGIONS if region != garment.region)
-    filters = within(filters, others)
+    garments = look_picks(index, garment, k, within(filters, others), looks)
+    if garment.region is None:  # the garment is itself an accessory: its look is completed by garments
+        return garments
+    accessories = look_picks(index, garment, k, within(filters, (None,)), looks)
+    kept = garments[:k - 1] if accessories and k > 1 else garments[:k]
+    return kept + accessories[:k - len(kept)]  # accessories also take the places garments cannot fill
+
+
+def look_picks(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters,
+               looks: LookStatistics) -> list[Recommendation]:
+    """Up to k items matching `filters`, spread over the (category, colour) pairs that go best with the garment."""
     scored = sorted(((looks.goes_with(garment.category, garment.color.name, category, color), category, color)
                      for category, color, _ in index.store.groups(filters)),
                     key=lambda entry: (-entry[0][0], entry[1] or "", entry[2] or ""))
@@ -123,7 +158,8 @@ def complete_the_look(index: CatalogIndex, garment: AnalyzedGarment, k: int, fil
         items = index.store.find_items(keys=[hit.key for hit in found])
         why = {"goes_with": round(score, DIGITS), "category": category, "category_worn_with": round(by_category, DIGITS),
                "color": color, "color_worn_with": round(by_color, DIGITS)}
-        picks.append([Recommendation(item, score, {**why, "similarity": round(hit.score, DIGITS)})
+        reason = look_reason(garment, looks, category, color, by_category, by_color)
+        picks.append([Recommendation(item, score, {**why, "similarity": round(hit.score, DIGITS), "reason": reason})
                       for item, hit in zip(items, found)])
     # round robin: the best item of each pair first, then the second best of each...
     ranked = [group[rank] for rank in range(k) for group in picks if rank < len(group)]
@@ -132,10 +168,26 @@ def complete_the_look(index: CatalogIndex, garment: AnalyzedGarment, k: int, fil
     return unique[:k]
 
 
+def look_reason(garment: AnalyzedGarment, looks: LookStatistics, category: str | None, color: str | None,
+                by_category: float, by_color: float) -> str:
+    """The two factors of goes_with in words. A category the street looks never show (shoes, hats and bags
+    are not boxed there) has only the smoothing's floor: no evidence, so no percentage is claimed."""
+    if label(category) not in looks.categories:
+        parts = [f"{category or 'this item'}: not among the street looks' garments"]
+    elif label(garment.category) in looks.categories:
+        parts = [f"{category} in {percent(by_category)} of street looks with {garment.category}"]
+    else:  # the statistics do not know the garment's category: how common the candidate's is
+        parts = [f"{category} in {percent(by_category)} of street looks"]
+    if color:
+        parts.append(f"{percent(by_color)} of garments worn with {garment.color.name} are {color}")
+    return "; ".join(parts)
+
+
 def recommend(analysis: Analysis, index: CatalogIndex, k: int = 5, filters: Filters | None = None,
               same_region: bool = True, looks: LookStatistics | None = None) -> list[GarmentRecommendations]:
-    """Similar items and complete-the-look items for every garment of an analysed photo."""
-    filters = filters or Filters()
+    """Similar items and complete-the-look items for every garment of an analysed photo (adults' products
+    unless `filters` says otherwise)."""
+    filters = filters or ADULTS
     return [GarmentRecommendations(garment, similar_items(index, garment, k, filters, same_region),
                                    complete_the_look(index, garment, k, filters, looks))
             for garment in analysis.garments]

@@ -74,15 +74,19 @@ class CatalogItem:
 
 @dataclass(frozen=True)
 class Filters:
-    """Query-time filters; None means any. Categories compare case-insensitively."""
+    """Query-time filters; None means any. Categories compare case-insensitively. A region of None in
+    `regions` stands for the items of no body region (shoes, hats, bags)."""
 
     category: str | None = None
-    regions: tuple[str, ...] | None = None
+    regions: tuple[str | None, ...] | None = None
     color: str | None = None
     min_price: float | None = None
     max_price: float | None = None
     attributes: tuple[tuple[str, str], ...] = ()
     text: str | None = None  # part of the id or the name, case-insensitive
+    # True: kids' products only, False: adults' only, by the item's `kids` attribute (an item without one is
+    # adults'). None (any) suits the retailer's listing; recommendations default to adults' (catalog.recommend)
+    kids: bool | None = None
 
     def narrowed(self, **changes: Any) -> "Filters":
         return replace(self, **changes)
@@ -309,6 +313,10 @@ def item_of(row: tuple) -> CatalogItem:
     return CatalogItem(**values)
 
 
+# a CSV's `kids` column arrives as text ("True"); JSON's true reads as 1 in SQL
+KIDS_CONDITION = "(lower(COALESCE(CAST(json_extract(attributes, '$.kids') AS TEXT), '')) IN ('true', '1', 'yes'))"
+
+
 def where_clause(filters: Filters) -> tuple[str, list[Any]]:
     """SQL conditions (bound parameters only) for `filters`."""
     conditions, params = ["1 = 1"], []
@@ -316,8 +324,9 @@ def where_clause(filters: Filters) -> tuple[str, list[Any]]:
         conditions.append("lower(COALESCE(category, predicted_category)) = lower(?)")
         params.append(filters.category)
     if filters.regions is not None:
-        conditions.append(f"region IN ({','.join('?' * len(filters.regions))})")
-        params += list(filters.regions)
+        condition, values = region_condition(filters.regions)
+        conditions.append(condition)
+        params += values
     if filters.color:
         conditions.append("lower(color) = lower(?)")
         params.append(filters.color)
@@ -333,7 +342,18 @@ def where_clause(filters: Filters) -> tuple[str, list[Any]]:
     for name, value in filters.attributes:
         conditions.append("lower(CAST(json_extract(attributes, ?) AS TEXT)) = lower(?)")
         params += ['$."' + name.replace('"', '') + '"', value]
+    if filters.kids is not None:
+        conditions.append(KIDS_CONDITION if filters.kids else f"NOT {KIDS_CONDITION}")
     return " AND ".join(conditions), params
+
+
+def region_condition(regions: tuple[str | None, ...]) -> tuple[str, list[Any]]:
+    """SQL for "the item's region is one of `regions`", None matching the items without a region."""
+    named = [region for region in regions if region is not None]
+    parts = [f"region IN ({','.join('?' * len(named))})"] if named else []
+    if None in regions:
+        parts.append("region IS NULL")
+    return "(" + (" OR ".join(parts) or "0 = 1") + ")", named
 
 
 def model_mismatch(path: Path, stored: dict[str, Any], given: dict[str, Any]) -> str:

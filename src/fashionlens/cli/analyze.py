@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so th
 DETECTOR_HELP = "Detector run directory (or checkpoint); default: the shipped detector, if any."
 CLASSIFIER_HELP = "Classifier run directory (or checkpoint); default: the shipped classifier."
 WHOLE_HELP = "Skip detection: the whole photo is one garment (flat-lay product photos)."
+KIDS_HELP = ("Kids' products only (the catalogue's kids column is true). Without it, adults' products only: "
+             "items whose kids attribute is true are left out, items without one are adults'.")
 FAST_DECODE_HELP = ("Decode large JPEGs at 1/2-1/8 scale (Pillow draft mode): faster, pixels differ slightly "
                     "from a full decode; boxes stay in the original photo's pixels.")
 
@@ -133,18 +135,20 @@ def recommend_command(
     color: Optional[str] = typer.Option(None, "--color", help="Only items of this dominant colour."),
     min_price: Optional[float] = typer.Option(None, "--min-price"),
     max_price: Optional[float] = typer.Option(None, "--max-price"),
-    where: list[str] = typer.Option([], "--where", help="Attribute filter KEY=VALUE, repeatable (kids=False)."),
+    where: list[str] = typer.Option([], "--where", help="Attribute filter KEY=VALUE, repeatable (in_stock=yes)."),
+    kids: bool = typer.Option(False, "--kids", help=KIDS_HELP),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     fast_decode: bool = typer.Option(False, "--fast-decode", help=FAST_DECODE_HELP),
 ) -> None:
     """For each garment in the photo: the k most similar catalogue items and k items that complete the look.
 
-    Similar: the nearest items by embedding, those of the garment's likely categories and colour first.
-    Complete the look: items of the other regions whose category and colour people wear with it.
+    Similar: the nearest items by embedding, those of the garment's likely categories and colour first,
+    best first, each with its reason. Complete the look: garments of the other regions whose category and
+    colour people wear with it, and a place for shoes, a hat or a bag. Adults' products unless --kids.
 
     Example: fashionlens recommend customer.jpg --catalog shop.db --k 5 --max-price 80 --where in_stock=yes
     """
-    filters = filter_options(category, region, color, min_price, max_price, where)
+    filters = filter_options(category, region, color, min_price, max_price, where).narrowed(kids=kids)
     store = open_store(catalog)
     analyzer = load_analyzer(detector, classifier, whole_image, backend=backend, fast_decode=fast_decode)
     results = recommend_photos(analyzer, store, catalog, images, k, filters, not any_region,
@@ -185,9 +189,9 @@ def format_recommendations(analysis: Analysis, found: list) -> str:
         for title, picks in (("similar", garment.similar), ("complete the look", garment.complete_the_look)):
             lines.append(f"    {title}:" + ("" if picks else " none in the catalogue"))
             for pick in picks:
-                why = (f"similarity {pick.why['similarity']:.2f}" if title == "similar"
-                       else f"goes with {pick.why['goes_with']:.3f}")
+                score = f"score {pick.score:.2f}" if title == "similar" else f"goes with {pick.score:.3f}"
                 price = "" if pick.item.price is None else f"  {pick.item.price:.2f}"
                 lines.append(f"      {pick.item.id:<16} {pick.item.effective_category or '-':<12} "
-                             f"{pick.item.color or '-':<18} {why}{price}  {pick.item.name}")
+                             f"{pick.item.color or '-':<18} {score}{price}  {pick.item.name}")
+                lines.append(f"        {pick.why['reason']}")
     return "\n".join(lines)

@@ -157,7 +157,7 @@ def recommend_step(settings: DemoSettings, out: Path, store, story: dict[str, An
     samples = sorted(read_dataset(sample_file("street")), key=lambda s: (s.split != "val", s.image.name))
     photos = [sample.image for sample in samples[:settings.street_photos]]
     analyzer = load_analyzer(None, None, whole_image=False)
-    results = recommend_photos(analyzer, store, out / "catalog.db", photos, settings.k, Filters(),
+    results = recommend_photos(analyzer, store, out / "catalog.db", photos, settings.k, Filters(kids=False),
                                annotate=out / "annotated")
     names = unique_names([str(photo) for photo in photos])
     story["detector"] = analyzer.description["detector"]

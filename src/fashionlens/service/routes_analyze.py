@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 
 from ..analyzer import Analysis
 from ..catalog.recommend import check_model, recommend
+from ..catalog.store import Filters
 from ..checkpoint import atomic_write
 from ..errors import FashionLensError
 from ..images import load_image
@@ -80,16 +81,19 @@ def check_catalogue_model(store, model: dict[str, Any]) -> bool:
     **PHOTO_ERRORS, 409: {"model": ErrorBody, "description": "The catalogue was made by another model."}})
 async def recommend_products(photo: UploadFile = PHOTO,
                              k: int = Form(4, ge=1, le=20, description="Products per list and garment."),
+                             kids: bool = Form(False, description="Kids' products only; by default adults' only "
+                                                                  "(products whose kids attribute is true are "
+                                                                  "left out)."),
                              channel: Channel = CHANNEL, session: str | None = SESSION,
                              state: ServiceState = Depends(service_state)) -> dict[str, Any]:
-    """For each garment of the photo: the k most similar products and k that complete the look, each
-    with why. Logs a recommendation event with the products recommended."""
+    """For each garment of the photo: the k most similar products (best first) and k that complete the
+    look, each with why. Logs a recommendation event with the products recommended."""
     model = state.analyzer.description
     filled = await state.catalog.call(lambda store: check_catalogue_model(store, model))  # before the model work
     analysis = await analysed(state, photo)
 
     def pick(store) -> list:
-        found = recommend(analysis, state.catalog.index(), k) if filled else []
+        found = recommend(analysis, state.catalog.index(), k, Filters(kids=kids)) if filled else []
         shown = list(dict.fromkeys(item_id for garment in found for item_id in garment.item_ids))
         log_analysis(store, [analysis], channel, session, shown)
         return found

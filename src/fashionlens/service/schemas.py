@@ -22,9 +22,12 @@ class CategoryScore(BaseModel):
 class Garment(BaseModel):
     box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the uploaded photo after EXIF rotation.")
     region: str | None
-    region_score: float | None = Field(description="The detector's confidence; null for the whole photo.")
+    region_score: float | None = Field(description="The detector's score for this box (how sure it is that the "
+                                                   "box holds a garment of this region); null when nothing was "
+                                                   "detected and the whole photo is one garment.")
     category: str
-    category_score: float
+    category_score: float = Field(description="The classifier's probability for `category` (within the region's "
+                                              "categories), not a statement about the box.")
     top_categories: list[CategoryScore]
     color: str
     color_share: float
@@ -56,8 +59,9 @@ class Product(BaseModel):
 
 
 class Recommended(Product):
-    score: float
-    why: dict[str, Any] = Field(description="The category, colour and scores behind the rank.")
+    score: float = Field(description="The final ranking score; similar products come best first by it.")
+    why: dict[str, Any] = Field(description="`reason`: why, in a sentence for the customer; then the category, "
+                                            "colour and scores behind the rank.")
 
 
 class GarmentRecommendations(BaseModel):

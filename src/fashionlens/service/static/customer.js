@@ -10,6 +10,7 @@ const REGION_NAMES = { upper: "upper body", lower: "lower body", full: "full bod
 const form = document.getElementById("upload-form");
 const input = document.getElementById("photo");
 const kSelect = document.getElementById("k");
+const kidsBox = document.getElementById("kids"); // unticked: adults' products only
 const statusLine = document.getElementById("status");
 const errorBox = document.getElementById("error");
 const result = document.getElementById("result");
@@ -30,6 +31,7 @@ async function recommend(file) {
   const body = new FormData();
   body.append("photo", file);
   body.append("k", kSelect.value);
+  body.append("kids", kidsBox.checked);
   body.append("channel", CHANNEL);
   try {
     const data = await postForm("recommend", body);
@@ -110,8 +112,19 @@ function addLabel(group, text, x, y, maxWidth, placed) {
 }
 
 function garmentTitle(garment, index) {
-  const region = REGION_NAMES[garment.region] ?? "garment";
-  return `${index + 1}: ${garment.category}, ${garment.color} (${region})`;
+  return `${index + 1}: ${garment.category}, ${garment.color} (${place(garment)}; ${confidence(garment)})`;
+}
+
+function place(garment) {
+  if (garment.region_score === null) return "whole photo, no box detected";
+  return REGION_NAMES[garment.region] ?? "garment";
+}
+
+// Two models, two numbers: the detector's score for the box, the classifier's probability for the category.
+function confidence(garment) {
+  const category = `category: ${garment.category} ${percent(garment.category_score)} (classifier)`;
+  if (garment.region_score === null) return category;
+  return `box: detector ${percent(garment.region_score)} sure · ${category}`;
 }
 
 function garmentSection({ garment, similar, complete_the_look: completing }, index) {
@@ -123,10 +136,9 @@ function garmentSection({ garment, similar, complete_the_look: completing }, ind
       el("span", { class: `badge tone-${index % 6}`, "aria-hidden": "true" }, index + 1),
       el("span", { class: "visually-hidden" }, `Garment ${index + 1}: `),
       `${garment.category} `, swatch, ` ${garment.color}`,
-      el("span", { class: "muted" }, ` · ${REGION_NAMES[garment.region] ?? "whole photo"}, ` +
-        `${percent(garment.category_score)} sure`)),
-    productRow("Similar", similar, (item) => similarWhy(item)),
-    productRow("Completes the look", completing, (item) => completingWhy(item, garment)));
+      el("span", { class: "muted" }, ` · ${place(garment)} · ${confidence(garment)}`)),
+    productRow("Similar", similar, similarWhy),
+    productRow("Completes the look", completing, completingWhy));
   // pointing at a garment's products highlights its box on the photo
   for (const kind of ["mouseenter", "focusin"]) section.addEventListener(kind, () => highlight(index, true));
   for (const kind of ["mouseleave", "focusout"]) section.addEventListener(kind, () => highlight(index, false));
@@ -161,25 +173,9 @@ function card(item, why) {
   return node;
 }
 
-function similarWhy(item) {
-  const why = item.why ?? {};
-  const parts = [`${percent(why.similarity ?? item.score)} alike`];
-  if (why.category) parts.push(why.same_category ? "same category" : `category ${why.category}`);
-  if (why.color) parts.push(why.same_color ? "same colour" : `colour ${why.color}`);
-  return `Similar: ${parts.join(" · ")}`;
-}
-
-function completingWhy(item, garment) {
-  const why = item.why ?? {};
-  const parts = [];
-  if (why.category_worn_with !== undefined) {
-    parts.push(`${why.category} is worn with ${garment.category} in ${percent(why.category_worn_with)} of street looks`);
-  }
-  if (why.color_worn_with !== undefined) {
-    parts.push(`${percent(why.color_worn_with)} of garments worn with ${garment.color} are ${why.color}`);
-  }
-  return `Completes the look: ${parts.join(" · ") || "worn together in street looks"}`;
-}
+// The reasons are written by the server (catalog.recommend), so every client says the same.
+const similarWhy = (item) => `Similar: ${item.why.reason} · score ${item.score.toFixed(2)}`;
+const completingWhy = (item) => `Completes the look: ${item.why.reason}`;
 
 // Each card is reported once as "shown" when at least half of it is on screen.
 const visibility = new IntersectionObserver((entries) => {
@@ -211,9 +207,11 @@ const capitalise = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 input.addEventListener("change", () => {
   if (input.files.length) recommend(input.files[0]);
 });
-kSelect.addEventListener("change", () => {
-  if (current) recommend(current.file);
-});
+for (const option of [kSelect, kidsBox]) {
+  option.addEventListener("change", () => {
+    if (current) recommend(current.file);
+  });
+}
 form.addEventListener("submit", (event) => event.preventDefault());
 for (const kind of ["dragenter", "dragover"]) {
   form.addEventListener(kind, (event) => { event.preventDefault(); form.classList.add("dragging"); });

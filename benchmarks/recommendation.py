@@ -8,7 +8,7 @@
 
 Steps, each printed and timed:
 1. catalogue: the catalogue data's train photos of the classifier's classes become products
-   (id,image,category) imported by `fashionlens catalog import --whole-image` (flat-lay photos);
+   (id,image,category) imported by `fashionlens catalog import` (each photo one product);
 2. shop queries: its val photos, analysed whole, get `recommend`'s similar items (k, same region):
    precision@k of the category, and colour agreement@k (the items' dominant colour is the query's)
    against k random items of the query's predicted category (seeded), in the same run. With
@@ -73,8 +73,7 @@ def build_catalog(train: list, work: Path, classifier: Path) -> dict:
     database = work / "catalog.db"
     for stale in work.glob("catalog.db*"):  # a fresh catalogue: earlier items or models must not count
         stale.unlink()
-    args = ["catalog", "import", str(products), "--catalog", str(database), "--classifier", str(classifier),
-            "--whole-image", "--json"]
+    args = ["catalog", "import", str(products), "--catalog", str(database), "--classifier", str(classifier), "--json"]
     seconds, stdout = run(args)
     return {"command": "fashionlens " + " ".join(args), "seconds": round(seconds, 1), **json.loads(stdout)}
 

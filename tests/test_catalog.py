@@ -263,7 +263,7 @@ def test_folder_import_takes_ids_from_paths_and_categories_from_folders(tmp_path
 def test_on_model_photos_index_the_garment_of_the_products_region():
     def garment(region, score):
         return AnalyzedGarment(Box(0, 0, 1, 1), region, score, "X", 1.0, [("X", 1.0)],
-                               DominantColor("Red", 1.0, (255, 0, 0)), np.zeros(2, np.float32))
+                               DominantColor("Red", 1.0, 1.0, (255, 0, 0)), np.zeros(2, np.float32))
 
     analysis = Analysis("p.jpg", 10, 10, True, [garment("upper", 0.9), garment("lower", 0.7)])
     assert choose_garment(analysis, "Skirt").region == "lower"
@@ -279,7 +279,7 @@ def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, t
     products = product_csv(tmp_path, SIX)
     for backend in ("torch", "onnx"):
         result = fashionlens("catalog", "import", products, "--catalog", tmp_path / f"{backend}.db",
-                             "--classifier", classifier, "--whole-image", "--backend", backend)
+                             "--classifier", classifier, "--backend", backend)
         assert result.returncode == 0, result.stderr
     eager, onnx = SQLiteStore(tmp_path / "torch.db"), SQLiteStore(tmp_path / "onnx.db")
     assert onnx.model()["classifier"].endswith(".onnx") and eager.model()["classifier"].endswith(".pt")

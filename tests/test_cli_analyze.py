@@ -67,8 +67,7 @@ def test_a_bad_photo_or_missing_models_is_one_line(fashionlens, runs, tmp_path, 
 def test_import_recommend_and_insights_end_to_end(fashionlens, runs, tmp_path):
     db = tmp_path / "shop.db"
     csv_path = products(runs, tmp_path, extra="P0,elsewhere.jpg,dup,1,Pants,False\nP99,missing.jpg,x,1,Pants,False\n")
-    imported = fashionlens("catalog", "import", csv_path, "--catalog", db, "--classifier", runs.classifier,
-                           "--whole-image")
+    imported = fashionlens("catalog", "import", csv_path, "--catalog", db, "--classifier", runs.classifier)
     assert imported.returncode == 0, imported.stderr
     assert f"{db}: imported 6 items (6 new, 0 updated, 0 unchanged); 2 bad rows" in imported.stdout
     assert f"bad row: {csv_path}:8 (id P0): duplicate id (first on line 2)" in imported.stderr
@@ -108,28 +107,26 @@ def test_strict_and_empty_imports_fail_without_writing(fashionlens, runs, tmp_pa
     db = tmp_path / "shop.db"
     csv_path = products(runs, tmp_path, extra="P99,missing.jpg,x,1,Pants,False\n")
     strict = fashionlens("catalog", "import", csv_path, "--catalog", db, "--classifier", runs.classifier,
-                         "--whole-image", "--strict")
+                         "--strict")
     assert strict.returncode == 2 and "bad row:" in strict.stderr
     assert strict.stderr.strip().splitlines()[-1] == f"error: {csv_path}: 1 bad rows, nothing imported (--strict)"
     assert SQLiteStore(db).count() == 0
     only_bad = tmp_path / "bad.csv"
     only_bad.write_text("id,image\nX,missing.jpg\n", encoding="utf-8")
-    result = fashionlens("catalog", "import", only_bad, "--catalog", db, "--classifier", runs.classifier,
-                         "--whole-image")
+    result = fashionlens("catalog", "import", only_bad, "--catalog", db, "--classifier", runs.classifier)
     assert result.returncode == 1 and f"error: {only_bad}: nothing imported (1 bad rows)" in result.stderr
 
 
 def test_queries_with_another_model_are_refused_until_reindex(fashionlens, runs, tmp_path):
     db = tmp_path / "shop.db"
-    fashionlens("catalog", "import", products(runs, tmp_path), "--catalog", db, "--classifier", runs.classifier,
-                "--whole-image")
+    fashionlens("catalog", "import", products(runs, tmp_path), "--catalog", db, "--classifier", runs.classifier)
     other = tmp_path / "other-run"
     save_checkpoint(random_checkpoint("img+bbox", seed=1), other / "best.pt")
     photo = street_photos(runs)[0]
     refused = fashionlens("recommend", photo, "--classifier", other, "--whole-image", "--catalog", db)
     assert refused.returncode == 2
     assert f"pass --classifier {runs.classifier / 'best.pt'}, or run `fashionlens catalog reindex" in refused.stderr
-    reindexed = fashionlens("catalog", "reindex", "--catalog", db, "--classifier", other, "--whole-image")
+    reindexed = fashionlens("catalog", "reindex", "--catalog", db, "--classifier", other)
     assert reindexed.returncode == 0 and "reindexed 6 items" in reindexed.stdout
     accepted = fashionlens("recommend", photo, "--classifier", other, "--whole-image", "--catalog", db, "--json")
     assert accepted.returncode == 0, accepted.stderr

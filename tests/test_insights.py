@@ -74,7 +74,7 @@ def test_no_events_is_an_empty_report_not_an_error():
 def test_events_are_logged_in_the_catalogue_without_the_photo(tmp_path):
     store = SQLiteStore(tmp_path / "shop.db", create=True)
     garment = AnalyzedGarment(Box(0, 0, 5, 5), "upper", 0.9, "Shirt", 0.7, [("Shirt", 0.7)],
-                              DominantColor("White", 1.0, (250, 250, 250)), np.ones(3, np.float32))
+                              DominantColor("White", 1.0, 1.0, (250, 250, 250)), np.ones(3, np.float32))
     analysis = Analysis("/photos/customer.jpg", 5, 5, True, [garment])
     log_analysis(store, [analysis], "store", time="2024-04-30T10:00:00Z")
     log_analysis(store, [analysis], "online", "s9", recommended=["A"], time="2024-05-02T10:00:00Z")

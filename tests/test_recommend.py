@@ -64,7 +64,7 @@ def family_index(tmp_path) -> CatalogIndex:
 
 def red_tee(embedding=None) -> AnalyzedGarment:
     return AnalyzedGarment(Box(0, 0, 10, 10), "upper", 0.9, "T-Shirt", 0.8, [("T-Shirt", 0.8)],
-                           DominantColor("Red", 0.9, (220, 40, 40)), unit(0) if embedding is None else embedding)
+                           DominantColor("Red", 0.9, 0.9, (220, 40, 40)), unit(0) if embedding is None else embedding)
 
 
 def rank(similarity_angle: float, category_probability: float, same_color: bool) -> float:
@@ -168,11 +168,11 @@ def test_complete_the_look_keeps_a_place_for_shoes_but_never_the_garments_own_re
     assert [r.item.id for r in complete_the_look(family_index, red_tee(), 1, ADULTS, LOOKS)] == ["PANTS-BLUE-1"]
     # a lower garment's look: no trousers or skirts, but tops, dresses and shoes
     jeans = AnalyzedGarment(Box(0, 0, 10, 10), "lower", 0.9, "Pants", 0.9, [("Pants", 0.9)],
-                            DominantColor("Blue", 0.9, (40, 70, 220)), unit(0))
+                            DominantColor("Blue", 0.9, 0.9, (40, 70, 220)), unit(0))
     assert {r.item.region for r in complete_the_look(family_index, jeans, 8, ADULTS, LOOKS)} == {"upper", "full", None}
     # a pair of shoes has no region: its look is completed by garments only, never by other shoes or hats
     shoes = AnalyzedGarment(Box(0, 0, 10, 10), None, None, "Shoes", 0.9, [("Shoes", 0.9)],
-                            DominantColor("Black", 0.9, (20, 20, 20)), unit(50))
+                            DominantColor("Black", 0.9, 0.9, (20, 20, 20)), unit(50))
     regions = [r.item.region for r in complete_the_look(family_index, shoes, 8, ADULTS, LOOKS)]
     assert len(regions) == 8 and None not in regions and set(regions) == set(REGIONS)  # every adult garment
 

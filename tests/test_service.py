@@ -221,9 +221,10 @@ def test_import_of_a_csv_with_its_photos(tmp_path):
                                                                           ("TEE-RED", "Red tee", 19.9)]
 
 
-def test_import_with_whole_image_indexes_each_photo_whole_instead_of_a_detection(tmp_path):
-    """The stand-in detector finds an upper and a lower garment in every photo: without whole_image the
-    product's garment is the detection of its category's region; with it, the whole photo, never detected."""
+def test_import_boxes_each_product_photo_and_uses_the_detector_only_for_on_model_photos(tmp_path):
+    """The stand-in detector finds an upper and a lower garment in every photo: by default each photo is
+    one product, boxed by its foreground (the red and green blocks together), never detected; with
+    on_model, the product's garment is the detection of its category's region."""
     analyzer, _ = stand_in_analyzer([(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8)])
     photo = street_photo_bytes(exif_orientation=1)  # 64x48 JPEG
 
@@ -233,23 +234,24 @@ def test_import_with_whole_image_indexes_each_photo_whole_instead_of_a_detection
         return product_zip(products, extra={f"images/{item[0].lower()}.jpg": photo for item in products})
 
     with tiny_client(tmp_path, catalogue=False, analyzer=analyzer) as (client, settings):
-        detected = client.post("/catalog/import", headers=ADMIN, files={"archive": ("a.zip", archive(""))})
-        whole = client.post("/catalog/import", headers=ADMIN, data={"whole_image": "true"},
-                            files={"archive": ("b.zip", archive("FLAT-"))})
+        products = client.post("/catalog/import", headers=ADMIN, files={"archive": ("a.zip", archive("FLAT-"))})
+        worn = client.post("/catalog/import", headers=ADMIN, data={"on_model": "true"},
+                           files={"archive": ("b.zip", archive(""))})
         status = client.get("/catalog/status").json()
         body_schema = client.get("/openapi.json").json()["components"]["schemas"][
             "Body_import_products_catalog_import_post"]
-    assert (detected.status_code, detected.json()["imported"], detected.json()["whole_image"]) == (200, 2, False)
-    assert (whole.status_code, whole.json()["imported"], whole.json()["whole_image"]) == (200, 2, True)
-    assert status["last_import"]["whole_image"] is True and status["model"]["detector"] is None
+    assert (products.status_code, products.json()["imported"], products.json()["on_model"]) == (200, 2, False)
+    assert (worn.status_code, worn.json()["imported"], worn.json()["on_model"]) == (200, 2, True)
+    assert status["last_import"]["on_model"] is True
     from fashionlens.catalog.store import SQLiteStore
 
     items = {item.id: item for item in SQLiteStore(settings.catalog).find_items()}
     assert (items["TROUSERS"].box, items["TROUSERS"].region) == ([10.0, 24.0, 46.0, 46.0], "lower")
     assert (items["TEE"].box, items["TEE"].region) == ([8.0, 4.0, 48.0, 22.0], "upper")
-    assert items["FLAT-TROUSERS"].box == items["FLAT-TEE"].box == [0.0, 0.0, 64.0, 48.0]
+    flat = items["FLAT-TEE"].box  # the blocks' extent (8..48 x 4..46), not the whole 64 x 48 photo
+    assert flat == items["FLAT-TROUSERS"].box and flat[0] >= 6 and flat[2] <= 50 and flat[1] >= 2 and flat[3] <= 48
     assert (items["FLAT-TROUSERS"].region, items["FLAT-TEE"].region) == ("lower", "upper")  # from the category
-    assert body_schema["properties"]["whole_image"]["default"] is False
+    assert body_schema["properties"]["on_model"]["default"] is False
 
 
 def test_catalogue_list_search_filter_and_pages(tmp_path):

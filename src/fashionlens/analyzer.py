@@ -1,9 +1,11 @@
 """The Analyzer: photo -> garments (detect -> crop -> classify -> embed -> colour), from checkpoints alone.
 
-Rules: the detector's own score threshold (checkpoint["score_threshold"]) decides what is a garment;
+Rules: the detector's own score threshold (checkpoint["score_threshold"]) decides what is a garment, and
+one box per garment stays (garment_boxes.py);
 each garment's crop (with the classifier's context margin) goes to the classifier, an `img+bbox` model
 also gets the box's geometry; categories are restricted to the detected region where the taxonomy knows
-it; nothing detected (or no detector) means the whole photo is one garment (flat-lay product photos).
+it; nothing detected (or no detector) means the photo shows one product (a catalogue photo): the
+classifier sees the whole photo, the box and the colour are the product's own (foreground.py).
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
 Inference is deterministic: eval mode, no randomness, outputs rounded in the JSON.
 
@@ -29,9 +31,11 @@ from torch import nn
 
 from .analyzer_models import (check_kind, classifier_feeds, device_of, forward_with_features, keep_scores_from,
                               model_fingerprint, model_loader, score_threshold)
-from .colors import DominantColor, dominant_color
+from .colors import DominantColor, color_of_pixels, dominant_color, without_skin
 from .data.detection import detection_transform
 from .data.transforms import classification_eval_transform, input_shape
+from .foreground import foreground_pixels, product_foreground
+from .garment_boxes import one_box_per_garment
 from .images import load_image_with_size
 from .models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
 from .records import Box, Detection
@@ -67,6 +71,7 @@ class AnalyzedGarment:
             "category_score": round(self.category_score, DIGITS),
             "top_categories": [{"category": c, "score": round(s, DIGITS)} for c, s in self.top_categories],
             "color": self.color.name,
+            "color_score": self.color.score,
             "color_share": self.color.share,
             "color_rgb": self.color.hex,
         }
@@ -82,13 +87,14 @@ class Analysis:
     image: str
     width: int
     height: int
-    detected: bool  # False: nothing detected or no detector, the whole photo is one garment
+    detected: bool  # False: nothing detected or no detector, the photo shows one product
     garments: list[AnalyzedGarment]
+    problem: str | None = None  # a photo of one product with no product in it (blank, one colour)
 
     def to_json(self, with_embedding: bool = False) -> dict[str, Any]:
-        return {"image": self.image, "width": self.width, "height": self.height,
-                "whole_image": not self.detected,
+        data = {"image": self.image, "width": self.width, "height": self.height, "whole_image": not self.detected,
                 "garments": [g.to_json(with_embedding) for g in self.garments]}
+        return data | ({"problem": self.problem} if self.problem else {})
 
 
 def region_mask(region: str | None, class_names: list[str]) -> np.ndarray:
@@ -187,7 +193,7 @@ class Analyzer:
         for index, (image, found) in enumerate(zip(images, detections)):
             if found:
                 garments += [(index, d.box, d) for d in found[:MAX_GARMENTS]]
-            else:
+            else:  # the classifier sees the whole photo, as it learned catalogue photos
                 garments.append((index, Box(0.0, 0.0, float(image.width), float(image.height)), None))
         counts = Counter(index for index, _, _ in garments)
         per_photo = [counts[index] for index in range(len(images))]
@@ -196,11 +202,14 @@ class Analyzer:
         results = [Analysis(name, *size, bool(found), []) for name, size, found in zip(names, full_sizes, detections)]
         for (index, box, detection), probs, embedding in zip(garments, probabilities, embeddings):
             garment = self.describe(images[index], box, detection, probs, embedding)
+            if detection is None:
+                garment, results[index].problem = as_product(images[index], garment)
             results[index].garments.append(in_full_size(garment, images[index].size, full_sizes[index]))
         return results
 
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
-        """The detections at or above the checkpoint's threshold; none for every photo without a detector."""
+        """The detections at or above the checkpoint's threshold, one per garment (garment_boxes.py), best
+        first; none for every photo without a detector."""
         if self.detector is None:
             return [[] for _ in images]
         class_names = tuple(self.detector_checkpoint["class_names"])
@@ -209,7 +218,7 @@ class Analyzer:
         # (a photo's result must not depend on the others), and costs a CPU as much as it saves
         batches = [([transform(image)], [{"orig_size": (image.height, image.width)}]) for image in images]
         found = detections_of(self.detector, batches, device_of(self.detector), class_names)
-        return [[d for d in image if d.score >= self.threshold] for image in found]
+        return [one_box_per_garment([d for d in image if d.score >= self.threshold]) for image in found]
 
     def classify(self, crops: list[tuple[Image.Image, Box]],
                  per_photo: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -245,6 +254,14 @@ class Analyzer:
         region = detection.region if detection is not None else region_of(category)
         return AnalyzedGarment(box, region, None if detection is None else detection.score, category, score, top,
                                dominant_color(image, box), embedding.astype(np.float32))
+
+
+def as_product(image: Image.Image, garment: AnalyzedGarment) -> tuple[AnalyzedGarment, str | None]:
+    """A photo of one product: the garment's box and colour are the product's own (its foreground), not the
+    whole photo's and its background's; and why no product was found in it, if none was."""
+    foreground = product_foreground(image)
+    color = color_of_pixels(without_skin(foreground_pixels(image, foreground)))
+    return replace(garment, box=foreground.box, color=color), foreground.problem
 
 
 def batch_bounds(per_photo: list[int], batch_size: int) -> list[tuple[int, int]]:

@@ -65,14 +65,16 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     bad: list[BadRow] = field(default_factory=list)
+    warnings: list[BadRow] = field(default_factory=list)  # imported, but worth a look (a blank photo)
 
     @property
     def imported(self) -> int:
         return self.new + self.updated + self.unchanged
 
     def summary(self) -> str:
+        warned = f", {len(self.warnings)} warnings" if self.warnings else ""
         return (f"imported {self.imported} items ({self.new} new, {self.updated} updated, {self.unchanged} "
-                f"unchanged); {len(self.bad)} bad rows")
+                f"unchanged); {len(self.bad)} bad rows{warned}")
 
 
 def read_products(path: str | Path) -> tuple[list[ProductRow], list[BadRow]]:
@@ -166,10 +168,12 @@ def item_of(row: ProductRow, digest: str, garment: AnalyzedGarment) -> CatalogIt
         color=garment.color.name, box=[round(v, 1) for v in garment.box.as_list()], embedding=garment.embedding)
 
 
-def analyse_rows(rows: list[ProductRow], analyzer: Analyzer, reuse: dict[str, CatalogItem]) -> tuple[list[CatalogItem], list[BadRow]]:
-    """A catalogue item per row whose photo can be used; each photo analysed once, in batches.
-    `reuse`: stored items (by id) whose embedding still holds when photo and category are unchanged."""
-    items, bad, pending = [], [], []
+def analyse_rows(rows: list[ProductRow], analyzer: Analyzer,
+                 reuse: dict[str, CatalogItem]) -> tuple[list[CatalogItem], list[BadRow], list[BadRow]]:
+    """A catalogue item per row whose photo can be used, the bad rows and the warnings (a photo with no
+    product in it); each photo analysed once, in batches. `reuse`: stored items (by id) whose embedding
+    still holds when photo and category are unchanged."""
+    items, bad, pending, warnings = [], [], [], []
     done: dict[str, Analysis] = {}
     progress = tqdm(total=len(rows), desc="embedding products", unit="photo", leave=False)
     for row in rows:
@@ -187,10 +191,10 @@ def analyse_rows(rows: list[ProductRow], analyzer: Analyzer, reuse: dict[str, Ca
             continue
         pending.append((row, digest))
         if len(pending) >= analyzer.batch_size:
-            flush(pending, analyzer, done, items, bad, progress)
-    flush(pending, analyzer, done, items, bad, progress)
+            flush(pending, analyzer, done, items, bad, warnings, progress)
+    flush(pending, analyzer, done, items, bad, warnings, progress)
     progress.close()
-    return items, bad
+    return items, bad, warnings
 
 
 def replace_row(item: CatalogItem, row: ProductRow) -> CatalogItem:
@@ -200,7 +204,8 @@ def replace_row(item: CatalogItem, row: ProductRow) -> CatalogItem:
     return item
 
 
-def flush(pending: list, analyzer: Analyzer, done: dict[str, Analysis], items: list, bad: list, progress) -> None:
+def flush(pending: list, analyzer: Analyzer, done: dict[str, Analysis], items: list, bad: list, warnings: list,
+          progress) -> None:
     images, names = [], []
     for row, digest in pending:
         if digest in done or digest in names:
@@ -215,6 +220,9 @@ def flush(pending: list, analyzer: Analyzer, done: dict[str, Analysis], items: l
     for row, digest in pending:
         if digest in done:
             items.append(item_of(row, digest, choose_garment(done[digest], row.category)))
+            if done[digest].problem:
+                warnings.append(BadRow(row.source, row.line, row.id, f"{done[digest].problem}; imported as the "
+                                                                     "whole photo"))
         progress.update()
     pending.clear()
 
@@ -226,8 +234,8 @@ def import_products(path: str | Path, store: CatalogStore, analyzer: Analyzer, s
     if stored_model and stored_model["id"] != analyzer.model_id and store.count():
         raise FashionLensError(model_mismatch(Path(getattr(store, "path", path)), stored_model, analyzer.description))
     existing = store.get_items([row.id for row in rows])
-    items, image_bad = analyse_rows(rows, analyzer, existing)
-    report = ImportReport(bad=sorted(bad + image_bad, key=lambda b: (b.line or 0, b.id)))
+    items, image_bad, warnings = analyse_rows(rows, analyzer, existing)
+    report = ImportReport(bad=sorted(bad + image_bad, key=lambda b: (b.line or 0, b.id)), warnings=warnings)
     if strict and report.bad:
         raise ImportRefused(f"{path}: {len(report.bad)} bad rows, nothing imported (--strict)", report.bad)
     changed = []
@@ -251,7 +259,7 @@ def reindex(store: CatalogStore, analyzer: Analyzer) -> int:
     stored = store.find_items()
     rows = [ProductRow(Path(item.image), None, item.id, Path(item.image), item.name, item.price, item.category,
                        item.url, item.attributes) for item in stored]
-    items, bad = analyse_rows(rows, analyzer, {})
+    items, bad, _ = analyse_rows(rows, analyzer, {})
     if bad:
         raise FashionLensError(f"cannot reindex: {len(bad)} items have unusable photos (e.g. {bad[0]}); "
                                "remove them with `fashionlens catalog remove` first")

@@ -44,6 +44,10 @@ def filter_options(category: Optional[str], region: Optional[str], color: Option
                    min_price=min_price, max_price=max_price, attributes=tuple(attributes))
 
 
+ON_MODEL_DETECTOR = typer.Option(None, "--detector", help="Detector run for --on-model (implies it); default: "
+                                                         "the shipped detector.")
+
+
 @catalog_app.command("import")
 def import_command(
     source: Path = typer.Argument(..., help="A product CSV (id,image[,name,price,category,url,...]) or a folder "
@@ -51,9 +55,10 @@ def import_command(
     catalog: Path = CATALOG_OPTION,
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier run that makes the "
                                                                          "embeddings; default: the shipped one."),
-    detector: Optional[Path] = typer.Option(None, "--detector", help="Detector run: on-model photos index the "
-                                                                     "garment of the product's region."),
-    whole_image: bool = typer.Option(False, "--whole-image", help="Skip detection (flat-lay product photos)."),
+    on_model: bool = typer.Option(False, "--on-model", help="Photos of people wearing the products: the "
+                                                            "detector's garment of the product's category is "
+                                                            "indexed (default: each photo is one product)."),
+    detector: Optional[Path] = ON_MODEL_DETECTOR,
     strict: bool = typer.Option(False, "--strict", help="Import nothing when any row is bad."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
@@ -61,8 +66,11 @@ def import_command(
 ) -> None:
     """Add products to the catalogue, or update them: importing again updates changed items.
 
-    Extra columns (kids, in_stock...) become attributes to filter on. Bad rows are named with file, line
-    and id; the others are imported (exit 0 when at least one was). The import is one transaction.
+    Each photo is one product (laid flat, on a hanger, a packshot): its box and colour are the product's
+    own, apart from the background; --on-model for photos of people wearing them. Extra columns (kids,
+    in_stock...) become attributes to filter on. Bad rows are named with file, line and id; the others are
+    imported (exit 0 when at least one was); photos with no product in them are imported with a warning.
+    The import is one transaction.
 
     Example: fashionlens catalog import products.csv --catalog shop.db --classifier runs/clothing
     Faster on a CPU (the same embeddings within 1e-4): add --backend onnx
@@ -70,7 +78,7 @@ def import_command(
     from ..catalog.importer import ImportRefused, import_products
     from .analyze import load_analyzer
 
-    analyzer = load_analyzer(detector, classifier, whole_image, batch_size, backend=backend)
+    analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size, backend=backend)
     store = open_store(catalog, create=True)
     try:
         report = import_products(source, store, analyzer, strict=strict)
@@ -80,10 +88,13 @@ def import_command(
         raise
     for bad in report.bad:
         typer.echo(f"bad row: {bad}", err=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         typer.echo(json.dumps({"catalog": str(catalog), "imported": report.imported, "new": report.new,
                                "updated": report.updated, "unchanged": report.unchanged,
-                               "bad": [str(b) for b in report.bad]}, indent=2))
+                               "bad": [str(b) for b in report.bad],
+                               "warnings": [str(w) for w in report.warnings]}, indent=2))
     else:
         typer.echo(f"{catalog}: {report.summary()}")
     if report.imported == 0:
@@ -107,8 +118,8 @@ def remove_command(
 def reindex_command(
     catalog: Path = CATALOG_OPTION,
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="The new embedding model's run."),
-    detector: Optional[Path] = typer.Option(None, "--detector", help="Detector run for on-model photos."),
-    whole_image: bool = typer.Option(False, "--whole-image", help="Skip detection (flat-lay product photos)."),
+    on_model: bool = typer.Option(False, "--on-model", help="As for import: photos of people wearing the products."),
+    detector: Optional[Path] = ON_MODEL_DETECTOR,
     batch_size: int = typer.Option(16, "--batch-size", min=1),
 ) -> None:
     """Recompute every product's embedding with another model (after retraining), in one transaction.
@@ -119,7 +130,7 @@ def reindex_command(
     from .analyze import load_analyzer
 
     store = open_store(catalog)
-    analyzer = load_analyzer(detector, classifier, whole_image, batch_size)
+    analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size)
     count = reindex(store, analyzer)
     typer.echo(f"{catalog}: reindexed {count} items with model {analyzer.model_id}")
 

@@ -153,8 +153,8 @@ def close_staging(staging: Staging) -> None:
     shutil.rmtree(staging.folder, ignore_errors=True)
 
 
-class WholePhotos:
-    """The service's analyzer with its detector skipped: each product photo is one garment. Flat-lay
+class ProductPhotos:
+    """The service's analyzer with its detector skipped: each product photo is one product. Flat-lay
     photos (a shoe on white) must not be cut into whatever the detector thinks it sees there."""
 
     def __init__(self, analyzer: Any):
@@ -173,15 +173,16 @@ class WholePhotos:
 
 
 def run_import(settings, analyzer, stage: Callable[[Staging], Path],
-               whole_image: bool = False) -> tuple[int, dict[str, Any]]:
+               on_model: bool = False) -> tuple[int, dict[str, Any]]:
     """(HTTP status, ImportStatus) of one import; `stage` fills the staging folder and names the CSV;
-    `whole_image`: the photos are analysed without the detector (WholePhotos). Runs in a worker thread
+    `on_model`: the photos show people wearing the products (the detector runs); else each photo is one
+    product (ProductPhotos). Runs in a worker thread
     with a catalogue connection of its own. Every attempt becomes the last import."""
     from ..catalog.importer import import_products
     from ..catalog.store import SQLiteStore
     from ..insights import utc_now
 
-    status: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "state": "refused", "whole_image": whole_image,
+    status: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "state": "refused", "on_model": on_model,
                               "imported": 0, "unchanged": 0, "refused_rows": [], "started": utc_now(), "error": None}
     staging, used, code = open_staging(settings.media_dir), set(), 422
     try:
@@ -192,7 +193,7 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path],
         check_image_paths(csv_path, staging)
         store = SQLiteStore(settings.catalog, create=True)
         try:
-            report = import_products(csv_path, store, WholePhotos(analyzer) if whole_image else analyzer)
+            report = import_products(csv_path, store, analyzer if on_model else ProductPhotos(analyzer))
             used = {item.image for item in store.find_items()}
         finally:
             store.close()

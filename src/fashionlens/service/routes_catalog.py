@@ -102,9 +102,10 @@ async def import_products(
                                                         "url,...]) ..."),
         images: list[UploadFile] = File([], description="... with its photos; the CSV's image column names "
                                                         "their file names."),
-        whole_image: bool = Form(False, description="true: each photo is one garment, the detector is not run "
-                                                    "(flat-lay or packshot photos); false: on-model photos, the "
-                                                    "garment of the product's category is indexed."),
+        on_model: bool = Form(False, description="false: each photo is one product (flat-lay, hanger or "
+                                                 "packshot photos), boxed apart from its background; true: "
+                                                 "photos of people wearing the products, the detector's "
+                                                 "garment of the product's category is indexed."),
         state: ServiceState = Depends(service_state)) -> Any:
     """Add or update products from uploaded files (never server paths or URLs). Good rows are imported,
     refused rows are listed with their CSV line; the catalogue is written in one transaction."""
@@ -112,7 +113,7 @@ async def import_products(
     if not state.import_lock.acquire(blocking=False):
         raise HTTPException(409, "another import is running; try again when it has finished")
     try:
-        code, status = await run_in_threadpool(run_import, state.settings, state.analyzer, stage, whole_image)
+        code, status = await run_in_threadpool(run_import, state.settings, state.analyzer, stage, on_model)
     finally:
         state.import_lock.release()
     if code == 413:

@@ -29,9 +29,10 @@ class Garment(BaseModel):
     category_score: float = Field(description="The classifier's probability for `category` (within the region's "
                                               "categories), not a statement about the box.")
     top_categories: list[CategoryScore]
-    color: str
-    color_share: float
-    color_rgb: str
+    color: str = Field(description="The garment's colour name (StreetStyle-27K's 13 names).")
+    color_score: float = Field(description="The colour-naming model's probability for `color`.")
+    color_share: float = Field(description="The share of the garment's pixels in its largest colour cluster.")
+    color_rgb: str = Field(description="That cluster's colour, #rrggbb: the swatch.")
 
 
 class PhotoResponse(BaseModel):
@@ -100,8 +101,8 @@ class RefusedRow(BaseModel):
 class ImportStatus(BaseModel):
     id: str
     state: Literal["done", "refused"]
-    whole_image: bool = Field(False, description="The import's whole_image field: each photo analysed as one "
-                                                 "garment, without the detector.")
+    on_model: bool = Field(False, description="The import's on_model field: the detector found the garment of "
+                                              "each product's category; false: each photo is one product.")
     imported: int = Field(description="Products added or changed.")
     unchanged: int
     refused_rows: list[RefusedRow]

@@ -61,7 +61,7 @@ async function showResult(file, data) {
   await photo.decode().catch(() => {});
   result.hidden = false;
   caption.textContent = data.whole_image
-    ? "No garment box was detected, so the whole photo was treated as one garment."
+    ? "No garment was detected in this photo, so it was read as one product: the box is what stands apart from the background."
     : "Each box is a garment we found; the numbers match the lists.";
   drawBoxes();
   garmentList.replaceChildren(...data.garments.map(garmentSection));

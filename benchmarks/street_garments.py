@@ -1,0 +1,140 @@
+"""What `fashionlens analyze` finds in street photos, against their annotated garments and hand labels.
+
+    .venv/bin/python benchmarks/street_garments.py                 # the default models, street val photos
+    .venv/bin/python benchmarks/street_garments.py --split train   # where colour rules may be tuned
+    .venv/bin/python benchmarks/street_garments.py --detector runs/detector --classifier runs/clothing
+
+Runs `fashionlens analyze PHOTOS --json --no-log` on the split's photos of
+../shared/data/street/annotations.coco.json and matches, per photo, the garments it reports to the
+annotated ones one-to-one at IoU >= 0.5 (any region; best IoU first). Reported:
+- garments: how many it reports, and the share that overlap no annotated garment (goal at most 0.20);
+- found: the share of annotated garments matched (goal at least 0.75);
+- colour: for matched garments with a hand label (attributes_<split>.csv, `unclear` rows left out), the
+  share whose colour name is the label's (goal at least 0.75), the confusion (label -> reported) and
+  the same for the annotated boxes themselves (the colour method apart from detection).
+Results: benchmarks/results/street_garments[_SPLIT].json (--results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from fashionlens_cli import run, shown
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "street"
+RESULTS = ROOT / "benchmarks" / "results"
+GOALS = {"unmatched_share": 0.20, "found_share": 0.75, "color_accuracy": 0.75}
+
+
+def annotated(split: str) -> tuple[dict[str, list[dict]], dict[str, Path]]:
+    """Per photo file name, its annotations ({id, box, region}); and the photos' paths."""
+    coco = json.loads((DATA / "annotations.coco.json").read_text())
+    regions = {c["id"]: c["name"] for c in coco["categories"]}
+    images = {i["id"]: i for i in coco["images"] if i["split"] == split}
+    garments: dict[str, list[dict]] = {Path(i["file_name"]).name: [] for i in images.values()}
+    for a in coco["annotations"]:
+        if a["image_id"] in images:
+            x, y, w, h = a["bbox"]
+            garments[Path(images[a["image_id"]]["file_name"]).name].append(
+                {"id": a["id"], "box": [x, y, x + w, y + h], "region": regions[a["category_id"]]})
+    return garments, {Path(i["file_name"]).name: DATA / i["file_name"] for i in images.values()}
+
+
+def colour_labels(split: str) -> dict[int, str]:
+    with (DATA / f"attributes_{split}.csv").open(newline="", encoding="utf-8") as handle:
+        return {int(row["annotation_id"]): row["colour"] for row in csv.DictReader(handle) if row["colour"] != "unclear"}
+
+
+def matches(truth: list[list[float]], found: list[list[float]]) -> list[tuple[int, int]]:
+    from fashionlens.evaluation.recommendation import greedy_matches
+    from fashionlens.records import Box
+
+    allowed = np.ones((len(truth), len(found)), dtype=bool)
+    return greedy_matches([Box(*b) for b in truth], [Box(*b) for b in found], allowed)
+
+
+def colour_scores(pairs: list[tuple[str, str]]) -> dict:
+    """Accuracy, the confusion (label -> {reported: count}) and the most common errors."""
+    confusion: dict[str, Counter] = {}
+    for label, reported in pairs:
+        confusion.setdefault(label, Counter())[reported] += 1
+    errors = Counter((label, reported) for label, reported in pairs if label != reported)
+    return {"garments": len(pairs), "accuracy": sum(a == b for a, b in pairs) / len(pairs) if pairs else None,
+            "confusion": {label: dict(row.most_common()) for label, row in sorted(confusion.items())},
+            "most_common_errors": [f"{label} read as {reported}: {count}" for (label, reported), count in errors.most_common(8)]}
+
+
+def annotated_box_colours(garments: dict[str, list[dict]], paths: dict[str, Path], labels: dict[int, str]) -> dict:
+    """The colour method on the annotated boxes (detection left out)."""
+    from fashionlens.colors import dominant_color
+    from fashionlens.images import load_image
+    from fashionlens.records import Box
+
+    pairs = []
+    for name, boxes in garments.items():
+        image = load_image(paths[name])
+        pairs += [(labels[g["id"]], dominant_color(image, Box(*g["box"])).name) for g in boxes if g["id"] in labels]
+    return colour_scores(pairs)
+
+
+def score(analyses: list[dict], garments: dict[str, list[dict]], labels: dict[int, str]) -> dict:
+    reported = unmatched = truth_total = found = 0
+    colour_pairs = []
+    for analysis in analyses:
+        truth = garments[Path(analysis["image"]).name]
+        detected = analysis["garments"] if not analysis["whole_image"] else []
+        pairs = matches([g["box"] for g in truth], [g["box"] for g in detected])
+        reported += len(detected)
+        unmatched += len(detected) - len(pairs)
+        truth_total += len(truth)
+        found += len(pairs)
+        colour_pairs += [(labels[truth[t]["id"]], detected[f]["color"]) for t, f in pairs if truth[t]["id"] in labels]
+    return {"photos": len(analyses), "garments_reported": reported, "unmatched": unmatched,
+            "unmatched_share": unmatched / reported if reported else None, "annotated": truth_total,
+            "found": found, "found_share": found / truth_total if truth_total else None,
+            "color": colour_scores(colour_pairs)}
+
+
+def parse_options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("train", "val"), default="val", help="street split (default val)")
+    parser.add_argument("--detector", type=Path, help="detector run (default: the shipped one)")
+    parser.add_argument("--classifier", type=Path, help="classifier run (default: the shipped one)")
+    parser.add_argument("--results", type=Path, help="results JSON (default: benchmarks/results/street_garments.json, "
+                                                    "street_garments_train.json for --split train)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    options = parse_options()
+    garments, paths = annotated(options.split)
+    labels = colour_labels(options.split)
+    args = ["analyze", *[str(p) for p in sorted(paths.values())], "--json", "--no-log"]
+    args += [f"--{name}={getattr(options, name)}" for name in ("detector", "classifier") if getattr(options, name)]
+    seconds, stdout = run(args)
+    document = {"command": "fashionlens analyze <the street " + options.split + " photos> --json --no-log"
+                + "".join(f" --{n} {shown(getattr(options, n))}" for n in ("detector", "classifier") if getattr(options, n)),
+                "seconds": round(seconds, 1), "models": json.loads(stdout)["models"], "goals": GOALS,
+                **score(json.loads(stdout)["images"], garments, labels),
+                "color_on_annotated_boxes": annotated_box_colours(garments, paths, labels)}
+    suffix = "" if options.split == "val" else f"_{options.split}"
+    results = options.results or RESULTS / f"street_garments{suffix}.json"
+    results.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"{document['garments_reported']} garments reported, {document['unmatched_share']:.3f} overlap no annotated "
+          f"garment (goal <= 0.20); {document['found_share']:.3f} of {document['annotated']} annotated found (goal >= 0.75)")
+    print(f"colour accuracy: detected {document['color']['accuracy']:.3f} of {document['color']['garments']} "
+          f"(goal >= 0.75), annotated boxes {document['color_on_annotated_boxes']['accuracy']:.3f}")
+    print("most common errors (detected): " + "; ".join(document["color"]["most_common_errors"]))
+    print(f"results: {shown(results)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""One box per garment: the detector's overlapping explanations of one garment reduced to one.
+
+The detector suppresses duplicates within a region only; across regions, and for the full-body region
+against an upper + lower pair, it can explain one garment twice (a long top read both as upper and full,
+a top with a maxi skirt as a pair and as a dress). Two rules, applied to the detections above the score
+threshold, highest score first:
+1. a detection overlapping a kept one at IoU >= SAME_GARMENT_IOU, whatever its region, is that garment
+   again: it goes;
+2. a full-body box and an upper + lower pair whose joint box it matches at IoU >= PAIR_IOU are two
+   explanations of one outfit: the full-body box stays when its score is at least the pair's mean score,
+   else the pair stays. A coat over a sweater and trousers reaches past them (the trousers' box goes
+   below its hem), so the joint box rarely matches it as closely.
+Both thresholds were read off the street val photos (benchmarks/street_garments.py, docs/benchmarks.md),
+the split that also chooses the detector's score threshold.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.ops import box_iou
+
+from .records import Box, Detection
+
+SAME_GARMENT_IOU = 0.6
+PAIR_IOU = 0.6
+
+
+def iou_matrix(first: list[Box], second: list[Box]) -> torch.Tensor:
+    if not first or not second:
+        return torch.zeros((len(first), len(second)))
+    return box_iou(torch.tensor([b.as_list() for b in first]), torch.tensor([b.as_list() for b in second]))
+
+
+def one_box_per_garment(detections: list[Detection]) -> list[Detection]:
+    """The detections with repeated explanations of a garment removed (module docstring); best first."""
+    kept: list[Detection] = []
+    for detection in sorted(detections, key=lambda d: -d.score):
+        if not kept or float(iou_matrix([detection.box], [k.box for k in kept]).max()) < SAME_GARMENT_IOU:
+            kept.append(detection)
+    return resolve_outfits(kept)
+
+
+def joint_box(first: Box, second: Box) -> Box:
+    return Box(min(first.x1, second.x1), min(first.y1, second.y1), max(first.x2, second.x2), max(first.y2, second.y2))
+
+
+def resolve_outfits(detections: list[Detection]) -> list[Detection]:
+    """Rule 2: each full-body box against each upper + lower pair it explains again."""
+    by_region = {region: [d for d in detections if d.region == region] for region in ("full", "upper", "lower")}
+    dropped: set[int] = set()
+    for full in by_region["full"]:
+        for upper in by_region["upper"]:
+            for lower in by_region["lower"]:
+                if float(iou_matrix([full.box], [joint_box(upper.box, lower.box)])[0, 0]) < PAIR_IOU:
+                    continue
+                if full.score >= (upper.score + lower.score) / 2:
+                    dropped |= {id(upper), id(lower)}
+                else:
+                    dropped.add(id(full))
+    return [d for d in detections if id(d) not in dropped]

@@ -1,0 +1,59 @@
+"""A product photo's own extent and colour, apart from its background (foreground.py, Analyzer)."""
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from fashionlens.colors import color_of_pixels, without_skin
+from fashionlens.foreground import foreground_pixels, product_foreground
+
+CREAM, WOOD = (236, 230, 214), (120, 78, 42)
+DRESS = (70, 40, 170, 200)  # the dress's extent in the 240 x 240 photo
+
+
+def flat_lay(background=WOOD, product=CREAM) -> Image.Image:
+    """A cream dress laid on a wooden floor: a bodice and a flared skirt, grain in the boards."""
+    rng = np.random.default_rng(0)
+    floor = np.clip(np.array(background) + rng.normal(0, 8, (240, 240, 3)), 0, 255).astype(np.uint8)
+    floor[::12] = np.array(background) * 0.7  # the boards' seams
+    photo = Image.fromarray(floor)
+    draw = ImageDraw.Draw(photo)
+    draw.rectangle((95, 40, 145, 110), fill=product)
+    draw.polygon([(95, 110), (145, 110), (170, 200), (70, 200)], fill=product)
+    return photo
+
+
+def covered(box, extent) -> float:
+    """The share of `extent` (x1, y1, x2, y2) inside `box`."""
+    width = max(0.0, min(box.x2, extent[2]) - max(box.x1, extent[0]))
+    height = max(0.0, min(box.y2, extent[3]) - max(box.y1, extent[1]))
+    return width * height / ((extent[2] - extent[0]) * (extent[3] - extent[1]))
+
+
+def test_a_flat_lay_product_is_boxed_and_coloured_apart_from_its_background():
+    photo = flat_lay()
+    found = product_foreground(photo)
+    assert found.problem is None
+    assert covered(found.box, DRESS) >= 0.8
+    assert found.box.area <= 1.3 * (DRESS[2] - DRESS[0]) * (DRESS[3] - DRESS[1])  # not the floor
+    assert color_of_pixels(without_skin(foreground_pixels(photo, found))).name == "White"
+    # the same photo's whole-frame colour is the floor's: what the foreground avoids
+    assert color_of_pixels(np.asarray(photo).reshape(-1, 3)).name == "Brown"
+
+
+def test_a_dark_product_on_a_light_bed():
+    photo = flat_lay(background=(235, 235, 235), product=(30, 40, 90))
+    found = product_foreground(photo)
+    assert covered(found.box, DRESS) >= 0.8
+    assert color_of_pixels(without_skin(foreground_pixels(photo, found))).name == "Blue"
+
+
+def test_a_blank_photo_is_the_whole_photo_with_a_reason():
+    blank = Image.new("RGB", (100, 80), (250, 250, 250))
+    found = product_foreground(blank)
+    assert found.problem == "the photo is blank or one colour: no product in it"
+    assert found.box.as_list() == [0.0, 0.0, 100.0, 80.0] and found.mask.all()
+
+
+def test_foreground_is_deterministic():
+    first, second = product_foreground(flat_lay()), product_foreground(flat_lay())
+    assert first.box == second.box and np.array_equal(first.mask, second.mask)

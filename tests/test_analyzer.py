@@ -173,6 +173,9 @@ def test_dominant_color_ignores_skin_and_border_and_names_stripes(tmp_path):
     assert [dominant_color(Image.new("RGB", (40, 40), c)).name
             for c in (RED, GREEN, (40, 70, 220), (10, 10, 10), (250, 250, 250), (30, 40, 90))] == \
         ["Red", "Green", "Blue", "Black", "White", "Blue"]
+    # a shop's names, not the nearest primary: navy and denim are Blue, camel and tan Brown
+    assert [dominant_color(Image.new("RGB", (40, 40), c)).name
+            for c in ((28, 36, 72), (70, 95, 140), (193, 154, 107), (210, 180, 140))] == ["Blue", "Blue", "Brown", "Brown"]
     shirt = Image.new("RGB", (60, 60), (230, 230, 230))  # background shows in the box's border band
     shirt.paste((40, 70, 220), (5, 5, 55, 55))
     shirt.paste((225, 172, 140), (8, 8, 22, 52))  # an arm: skin-coloured pixels over the garment

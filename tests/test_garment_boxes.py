@@ -25,3 +25,10 @@ def test_a_coat_over_a_top_and_trousers_keeps_all_three():
     coat = Detection(Box(30, 35, 130, 200), "full", 0.9)  # to the knee: the trousers reach past its hem
     upper, lower = Detection(Box(55, 45, 105, 120), "upper", 0.8), Detection(TROUSERS, "lower", 0.85)
     assert one_box_per_garment([upper, lower, coat]) == [coat, lower, upper]
+
+
+def test_a_part_boxed_inside_its_garment_goes_but_not_a_garment_of_another_region():
+    jacket = Detection(Box(40, 40, 140, 160), "upper", 0.9)
+    collar = Detection(Box(70, 42, 110, 70), "upper", 0.6)  # entirely inside the jacket's box
+    belt_line = Detection(Box(60, 140, 120, 158), "lower", 0.5)  # inside it too, but another region
+    assert one_box_per_garment([collar, belt_line, jacket]) == [jacket, belt_line]

@@ -9,8 +9,11 @@ threshold, highest score first:
 2. a full-body box and an upper + lower pair whose joint box it matches at IoU >= PAIR_IOU are two
    explanations of one outfit: the full-body box stays when its score is at least the pair's mean score,
    else the pair stays. A coat over a sweater and trousers reaches past them (the trousers' box goes
-   below its hem), so the joint box rarely matches it as closely.
-Both thresholds were read off the street val photos (benchmarks/street_garments.py, docs/benchmarks.md),
+   below its hem), so the joint box rarely matches it as closely;
+3. a box lying at least PART_INSIDE within a better-scored box of its own region is a part of that
+   garment (a collar, a sleeve, the front of an open jacket): it goes. A top under a jacket is another
+   garment of the same region, but the detector rarely boxes it so entirely inside the jacket's box.
+The thresholds were read off the street val photos (benchmarks/street_garments.py, docs/benchmarks.md),
 the split that also chooses the detector's score threshold.
 """
 
@@ -23,6 +26,7 @@ from .records import Box, Detection
 
 SAME_GARMENT_IOU = 0.6
 PAIR_IOU = 0.6
+PART_INSIDE = 0.9
 
 
 def iou_matrix(first: list[Box], second: list[Box]) -> torch.Tensor:
@@ -37,7 +41,7 @@ def one_box_per_garment(detections: list[Detection]) -> list[Detection]:
     for detection in sorted(detections, key=lambda d: -d.score):
         if not kept or float(iou_matrix([detection.box], [k.box for k in kept]).max()) < SAME_GARMENT_IOU:
             kept.append(detection)
-    return resolve_outfits(kept)
+    return without_parts(resolve_outfits(kept))
 
 
 def joint_box(first: Box, second: Box) -> Box:
@@ -58,3 +62,17 @@ def resolve_outfits(detections: list[Detection]) -> list[Detection]:
                 else:
                     dropped.add(id(full))
     return [d for d in detections if id(d) not in dropped]
+
+
+def share_inside(inner: Box, outer: Box) -> float:
+    """The share of `inner`'s area that lies within `outer`."""
+    width = max(0.0, min(inner.x2, outer.x2) - max(inner.x1, outer.x1))
+    height = max(0.0, min(inner.y2, outer.y2) - max(inner.y1, outer.y1))
+    return width * height / inner.area if inner.area > 0 else 0.0
+
+
+def without_parts(detections: list[Detection]) -> list[Detection]:
+    """Rule 3: boxes nested in a better box of their own region go."""
+    return [d for d in detections if not any(other.region == d.region and other.score > d.score
+                                             and share_inside(d.box, other.box) >= PART_INSIDE
+                                             for other in detections)]

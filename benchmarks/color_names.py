@@ -28,7 +28,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fashionlens.color_names import SHADE_LAB, SHADE_NAMES, SHADES, WEIGHTS, ColorNamer, clusters_of, color_features, distinct_colors
+from fashionlens.color_names import SHADE_LAB, SHADE_NAMES, SHADES, WEIGHTS, ColorNamer, PixelColors, color_features
 from fashionlens.colors import MULTICOLOR, garment_pixels
 from fashionlens.records import Box
 
@@ -82,7 +82,7 @@ def noisy(rng: np.random.Generator, shades: list, counts: list[int], noise: floa
 
 
 def nearest_shade(pixels: np.ndarray) -> str:
-    centres, _ = clusters_of(rgb2lab(pixels[None, :, :])[0], distinct_colors(pixels))
+    centres = PixelColors.of(pixels).centres
     return SHADE_NAMES[int(deltaE_ciede2000(centres[:1, None, :], SHADE_LAB[None, :, :])[0].argmin())]
 
 
@@ -101,8 +101,8 @@ def main() -> None:
     train_pixels, train_labels = labelled_pixels("train")
     reference_pixels, reference_labels = reference_examples()
     val_pixels, val_labels = labelled_pixels("val")
-    train = np.stack([color_features(p) for p in train_pixels])
-    val = np.stack([color_features(p) for p in val_pixels])
+    train = np.stack([color_features(PixelColors.of(p)) for p in train_pixels])
+    val = np.stack([color_features(PixelColors.of(p)) for p in val_pixels])
 
     def model(c: float):
         return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
@@ -110,11 +110,11 @@ def main() -> None:
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     cross_validated = {c: float(cross_val_score(model(c), train, train_labels, cv=folds).mean()) for c in CS}
     best = max(CS, key=lambda c: (cross_validated[c], -c))
-    references = np.stack([color_features(p) for p in reference_pixels])
+    references = np.stack([color_features(PixelColors.of(p)) for p in reference_pixels])
     fitted = model(best).fit(np.concatenate([train, references]), train_labels + reference_labels)
     scaler, regression = fitted[0], fitted[1]
     namer = ColorNamer(tuple(regression.classes_), scaler.mean_, scaler.scale_, regression.coef_, regression.intercept_)
-    named = [namer.name(p)[0] for p in val_pixels]
+    named = [namer.name(PixelColors.of(p))[0] for p in val_pixels]
     document = {"train_garments": len(train_labels), "reference_examples": len(reference_labels), "val_garments": len(val_labels),
                 "cross_validated_accuracy_by_c": {str(c): round(v, 4) for c, v in cross_validated.items()},
                 "c": best, "val": scores(val_labels, named),

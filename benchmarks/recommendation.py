@@ -93,6 +93,7 @@ def analyse_whole(analyzer, samples: list, batch: int = 32) -> list:
 
 def street_garments(analyzer, samples: list, labels: list[str]) -> tuple[list[list[tuple]], int]:
     """Per photo, [(analysed garment, mapped category, box)] from its annotated boxes; left-out count."""
+    from fashionlens.colors import dominant_color
     from fashionlens.images import load_image
     from fashionlens.records import Detection
     from fashionlens.taxonomy import map_labels
@@ -104,7 +105,7 @@ def street_garments(analyzer, samples: list, labels: list[str]) -> tuple[list[li
         probabilities, embeddings = analyzer.classify([(image, g.box) for g in boxed])
         mapped = map_labels([g.category for g in boxed], labels)
         left_out += sum(m is None for m in mapped)
-        looks.append([(analyzer.describe(image, g.box, Detection(g.box, g.region, 1.0), p, e), category, g.box)
+        looks.append([(analyzer.describe(g.box, Detection(g.box, g.region, 1.0), p, e, dominant_color(image, g.box)), category, g.box)
                       for g, category, p, e in zip(boxed, mapped, probabilities, embeddings)])
     return looks, left_out
 

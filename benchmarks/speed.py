@@ -47,7 +47,9 @@ from fashionlens.analyzer_models import classifier_feeds  # noqa: E402
 from fashionlens.catalog.importer import import_products  # noqa: E402
 from fashionlens.catalog.index import build_index  # noqa: E402
 from fashionlens.catalog.store import SQLiteStore  # noqa: E402
+from fashionlens.colors import dominant_color, product_color  # noqa: E402
 from fashionlens.default_models import default_classifier, default_detector  # noqa: E402
+from fashionlens.foreground import product_foreground  # noqa: E402
 from fashionlens.images import load_image  # noqa: E402
 from fashionlens.records import Box  # noqa: E402
 from fashionlens.samples import sample_path  # noqa: E402
@@ -105,8 +107,17 @@ class EagerBaseline:
             embeddings = torch.nn.functional.normalize(model.backbone(pixels).flatten(1), dim=1).numpy()
         with self.clock.stage("describe"):
             found = detections or [None]
-            return [self.analyzer.describe(image, box, detection, probs, embedding)
+            return [self.analyzer.describe(*located(image, box, detection), probs, embedding)
                     for box, detection, probs, embedding in zip(boxes, found, probabilities, embeddings)]
+
+
+def located(image, box, detection) -> tuple:
+    """(box, detection, colour) as the Analyzer describes a garment: a photo with nothing detected is one
+    product, boxed and coloured by its foreground."""
+    if detection is not None:
+        return box, detection, dominant_color(image, box)
+    foreground = product_foreground(image)
+    return foreground.box, None, product_color(foreground)
 
 
 def ours(analyzer: Analyzer, clock: Clock):

@@ -3,8 +3,10 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
-from fashionlens.colors import color_of_pixels, without_skin
-from fashionlens.foreground import foreground_pixels, product_foreground
+from fashionlens.colors import color_of_pixels, product_color
+from fashionlens.foreground import product_foreground
+from fashionlens.garment_boxes import share_inside
+from fashionlens.records import Box
 
 CREAM, WOOD = (236, 230, 214), (120, 78, 42)
 DRESS = (70, 40, 170, 200)  # the dress's extent in the 240 x 240 photo
@@ -24,9 +26,7 @@ def flat_lay(background=WOOD, product=CREAM) -> Image.Image:
 
 def covered(box, extent) -> float:
     """The share of `extent` (x1, y1, x2, y2) inside `box`."""
-    width = max(0.0, min(box.x2, extent[2]) - max(box.x1, extent[0]))
-    height = max(0.0, min(box.y2, extent[3]) - max(box.y1, extent[1]))
-    return width * height / ((extent[2] - extent[0]) * (extent[3] - extent[1]))
+    return share_inside(Box(*extent), box)
 
 
 def test_a_flat_lay_product_is_boxed_and_coloured_apart_from_its_background():
@@ -35,7 +35,7 @@ def test_a_flat_lay_product_is_boxed_and_coloured_apart_from_its_background():
     assert found.problem is None
     assert covered(found.box, DRESS) >= 0.8
     assert found.box.area <= 1.3 * (DRESS[2] - DRESS[0]) * (DRESS[3] - DRESS[1])  # not the floor
-    assert color_of_pixels(without_skin(foreground_pixels(photo, found))).name == "White"
+    assert product_color(found).name == "White"
     # the same photo's whole-frame colour is the floor's: what the foreground avoids
     assert color_of_pixels(np.asarray(photo).reshape(-1, 3)).name == "Brown"
 
@@ -44,7 +44,7 @@ def test_a_dark_product_on_a_light_bed():
     photo = flat_lay(background=(235, 235, 235), product=(30, 40, 90))
     found = product_foreground(photo)
     assert covered(found.box, DRESS) >= 0.8
-    assert color_of_pixels(without_skin(foreground_pixels(photo, found))).name == "Blue"
+    assert product_color(found).name == "Blue"
 
 
 def test_a_blank_photo_is_the_whole_photo_with_a_reason():

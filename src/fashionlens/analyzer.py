@@ -31,10 +31,10 @@ from torch import nn
 
 from .analyzer_models import (check_kind, classifier_feeds, device_of, forward_with_features, keep_scores_from,
                               model_fingerprint, model_loader, score_threshold)
-from .colors import DominantColor, color_of_pixels, dominant_color, without_skin
+from .colors import DominantColor, dominant_color, product_color
 from .data.detection import detection_transform
 from .data.transforms import classification_eval_transform, input_shape
-from .foreground import foreground_pixels, product_foreground
+from .foreground import product_foreground
 from .garment_boxes import one_box_per_garment
 from .images import load_image_with_size
 from .models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
@@ -201,9 +201,12 @@ class Analyzer:
         full_sizes = full_sizes or [image.size for image in images]
         results = [Analysis(name, *size, bool(found), []) for name, size, found in zip(names, full_sizes, detections)]
         for (index, box, detection), probs, embedding in zip(garments, probabilities, embeddings):
-            garment = self.describe(images[index], box, detection, probs, embedding)
-            if detection is None:
-                garment, results[index].problem = as_product(images[index], garment)
+            if detection is None:  # one product: its box and colour are its own, not the background's
+                foreground = product_foreground(images[index])
+                box, color, results[index].problem = foreground.box, product_color(foreground), foreground.problem
+            else:
+                color = dominant_color(images[index], box)
+            garment = self.describe(box, detection, probs, embedding, color)
             results[index].garments.append(in_full_size(garment, images[index].size, full_sizes[index]))
         return results
 
@@ -240,9 +243,9 @@ class Analyzer:
             return forward_with_features(self.classifier, pixels.to(device), geometry.to(device))
         return self.classifier(pixels, geometry)  # onnx_runtime.OnnxClassifier
 
-    def describe(self, image: Image.Image, box: Box, detection: Detection | None, probs: np.ndarray,
-                 embedding: np.ndarray) -> AnalyzedGarment:
-        """One garment's result: region-restricted categories, dominant colour, embedding."""
+    def describe(self, box: Box, detection: Detection | None, probs: np.ndarray, embedding: np.ndarray,
+                 color: DominantColor) -> AnalyzedGarment:
+        """One garment's result: region-restricted categories, its colour, embedding."""
         allowed = np.ones(len(probs), dtype=bool)
         if detection is not None:
             allowed = region_mask(detection.region, self.class_names)
@@ -253,15 +256,7 @@ class Analyzer:
         category, score = top[0]
         region = detection.region if detection is not None else region_of(category)
         return AnalyzedGarment(box, region, None if detection is None else detection.score, category, score, top,
-                               dominant_color(image, box), embedding.astype(np.float32))
-
-
-def as_product(image: Image.Image, garment: AnalyzedGarment) -> tuple[AnalyzedGarment, str | None]:
-    """A photo of one product: the garment's box and colour are the product's own (its foreground), not the
-    whole photo's and its background's; and why no product was found in it, if none was."""
-    foreground = product_foreground(image)
-    color = color_of_pixels(without_skin(foreground_pixels(image, foreground)))
-    return replace(garment, box=foreground.box, color=color), foreground.problem
+                               color, embedding.astype(np.float32))
 
 
 def batch_bounds(per_photo: list[int], batch_size: int) -> list[tuple[int, int]]:

@@ -43,9 +43,25 @@ CLUSTERS = 3
 CHROMA_TIERS = ((3.0, 8.0), (8.0, 20.0), (20.0, 200.0))
 
 
-def color_features(pixels: np.ndarray) -> np.ndarray:
-    """The features of a garment's RGB pixels (N x 3, uint8); see the module docstring."""
-    lab = rgb2lab(pixels[None, :, :].astype(np.uint8))[0]
+@dataclass(frozen=True)
+class PixelColors:
+    """A garment's pixels in CIE Lab and their k-means clusters (largest first): computed once, read by the
+    features and by the swatch."""
+
+    lab: np.ndarray
+    centres: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, pixels: np.ndarray) -> "PixelColors":
+        """From RGB pixels (N x 3, uint8)."""
+        lab = rgb2lab(pixels[None, :, :].astype(np.uint8))[0]
+        return cls(lab, *clusters_of(lab, distinct_colors(pixels)))
+
+
+def color_features(colors: PixelColors) -> np.ndarray:
+    """The features of a garment's pixels; see the module docstring."""
+    lab = colors.lab
     lightness, a, b = lab.T
     chroma, hue = np.hypot(a, b), np.arctan2(b, a)
     count = len(lab)
@@ -57,13 +73,12 @@ def color_features(pixels: np.ndarray) -> np.ndarray:
         tier = (chroma >= low) & (chroma < high)
         features += list(np.histogram(hue[tier], bins=HUE_BINS, range=(-np.pi, np.pi))[0] / count)
     features += [lightness.std() / 50, chroma.mean() / 50, chroma.std() / 50, a.std() / 50, b.std() / 50]
-    return np.asarray(features + two_tone(lab, distinct_colors(pixels)), dtype=np.float64)
+    return np.asarray(features + two_tone(colors.centres, colors.counts), dtype=np.float64)
 
 
-def two_tone(lab: np.ndarray, distinct: int) -> list[float]:
+def two_tone(centres: np.ndarray, counts: np.ndarray) -> list[float]:
     """How much a second colour stands apart: the second largest k-means cluster's share, the CIEDE2000
     distance of the two largest centres (over 100, at most 1) and their product (stripes, blocks)."""
-    centres, counts = clusters_of(lab, distinct)
     if len(centres) < 2:
         return [0.0, 0.0, 0.0]
     second = float(counts[1] / counts.sum())
@@ -100,14 +115,14 @@ class ColorNamer:
     coef: np.ndarray  # names x features
     intercept: np.ndarray
 
-    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
-        logits = self.coef @ ((color_features(pixels) - self.mean) / self.scale) + self.intercept
+    def probabilities(self, colors: PixelColors) -> np.ndarray:
+        logits = self.coef @ ((color_features(colors) - self.mean) / self.scale) + self.intercept
         exp = np.exp(logits - logits.max())
         return exp / exp.sum()
 
-    def name(self, pixels: np.ndarray) -> tuple[str, float]:
+    def name(self, colors: PixelColors) -> tuple[str, float]:
         """The most probable colour name of a garment's pixels and its probability."""
-        probabilities = self.probabilities(pixels)
+        probabilities = self.probabilities(colors)
         best = int(np.argmax(probabilities))
         return self.names[best], float(probabilities[best])
 

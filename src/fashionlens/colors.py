@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from skimage.color import rgb2lab
 
-from .color_names import clusters_of, distinct_colors, shipped_namer
+from .color_names import PixelColors, shipped_namer
+from .foreground import Foreground
 from .records import Box
 
 MULTICOLOR = "More than 1 color"
@@ -71,11 +71,15 @@ def dominant_color(image: Image.Image, box: Box | None = None) -> DominantColor:
     return color_of_pixels(garment_pixels(image, box))
 
 
+def product_color(foreground: Foreground) -> DominantColor:
+    """A product photo's colour: its foreground's pixels less skin (a model shot's arms)."""
+    return color_of_pixels(without_skin(foreground.product_pixels))
+
+
 def color_of_pixels(pixels: np.ndarray) -> DominantColor:
     """The colour of a garment's own pixels (N x 3, uint8)."""
-    name, score = shipped_namer().name(pixels)
-    lab = rgb2lab(pixels[None, :, :])[0]
-    centres, counts = clusters_of(lab, distinct_colors(pixels))
-    nearest_pixel = pixels[np.argmin(((lab - centres[0]) ** 2).sum(axis=1))]
+    colors = PixelColors.of(pixels)
+    name, score = shipped_namer().name(colors)
+    nearest_pixel = pixels[np.argmin(((colors.lab - colors.centres[0]) ** 2).sum(axis=1))]
     rgb = (int(nearest_pixel[0]), int(nearest_pixel[1]), int(nearest_pixel[2]))
-    return DominantColor(name, round(score, 4), round(float(counts[0] / counts.sum()), 4), rgb)
+    return DominantColor(name, round(score, 4), round(float(colors.counts[0] / colors.counts.sum()), 4), rgb)

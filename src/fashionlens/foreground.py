@@ -30,12 +30,19 @@ FLAT_STD = 4.0  # grey-level standard deviation below which a photo is blank or 
 
 @dataclass(frozen=True)
 class Foreground:
-    """The product's box (in the photo's pixels), its mask (at its own small scale, True = product) and, for
-    a photo with no product in it (blank, one colour), why (then the box and mask are the whole photo)."""
+    """The product's box (in the photo's pixels), the small copy's RGB pixels and their mask (True = product)
+    and, for a photo with no product in it (blank, one colour), why (then the box and mask are the whole
+    photo)."""
 
     box: Box
+    pixels: np.ndarray
     mask: np.ndarray
     problem: str | None = None
+
+    @property
+    def product_pixels(self) -> np.ndarray:
+        """The product's RGB pixels (N x 3, uint8), at the small copy's scale."""
+        return self.pixels[self.mask]
 
 
 def product_foreground(image: Image.Image) -> Foreground:
@@ -48,7 +55,7 @@ def product_foreground(image: Image.Image) -> Foreground:
     mask = grabcut_mask(pixels)
     if mask.mean() < MIN_SHARE:  # the product fills the frame (the frame's colours are its own), or clutter
         return whole_photo(image, pixels)
-    return Foreground(scaled_box(mask, small.size, image.size), mask)
+    return Foreground(scaled_box(mask, small.size, image.size), pixels, mask)
 
 
 def grabcut_mask(pixels: np.ndarray) -> np.ndarray:
@@ -78,12 +85,5 @@ def scaled_box(mask: np.ndarray, small_size: tuple[int, int], size: tuple[int, i
 
 
 def whole_photo(image: Image.Image, pixels: np.ndarray, problem: str | None = None) -> Foreground:
-    return Foreground(Box(0.0, 0.0, float(image.width), float(image.height)),
+    return Foreground(Box(0.0, 0.0, float(image.width), float(image.height)), pixels,
                       np.ones(pixels.shape[:2], dtype=bool), problem)
-
-
-def foreground_pixels(image: Image.Image, foreground: Foreground) -> np.ndarray:
-    """The product's RGB pixels (N x 3, uint8), at the mask's scale."""
-    height, width = foreground.mask.shape
-    small = image.convert("RGB").resize((width, height), Image.Resampling.BOX)
-    return np.asarray(small, dtype=np.uint8)[foreground.mask]

@@ -57,3 +57,12 @@ def test_a_blank_photo_is_the_whole_photo_with_a_reason():
 def test_foreground_is_deterministic():
     first, second = product_foreground(flat_lay()), product_foreground(flat_lay())
     assert first.box == second.box and np.array_equal(first.mask, second.mask)
+
+
+def test_a_region_off_centre_only_is_not_the_product():
+    """A white shirt on a white wall beside a dark doorway: the cut finds the doorway, not the shirt."""
+    wall = Image.new("RGB", (240, 320), (235, 235, 232))
+    draw = ImageDraw.Draw(wall)
+    draw.rectangle((170, 20, 225, 300), fill=(40, 42, 48))  # the doorway, in the right third
+    found = product_foreground(wall)
+    assert found.box.as_list() == [0.0, 0.0, 240.0, 320.0] and found.problem is None

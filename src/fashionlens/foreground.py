@@ -6,7 +6,9 @@ and of its inside as possibly foreground, and cuts the two apart along colour ed
 is the photo less a thin frame, since products are photographed whole and centred. When the cut leaves
 almost nothing (a product that fills the frame lends its colours to the frame's model), the product is
 the whole photo. It runs on a copy MAX_SIDE pixels long, with OpenCV's generator seeded: deterministic.
-The product's box is the extent of the foreground; its colour comes from the foreground pixels only.
+The product's box is the extent of the foreground regions that reach into the middle third of the
+photo (what differs from the frame off-centre only, a doorway beside a white shirt on a white wall, is
+not the product); its colour comes from those pixels only.
 """
 
 from __future__ import annotations
@@ -53,14 +55,14 @@ def product_foreground(image: Image.Image) -> Foreground:
     if float(np.asarray(small.convert("L"), dtype=np.float32).std()) < FLAT_STD:
         return whole_photo(image, pixels, "the photo is blank or one colour: no product in it")
     mask = grabcut_mask(pixels)
-    if mask.mean() < MIN_SHARE:  # the product fills the frame (the frame's colours are its own), or clutter
+    if mask.mean() < MIN_SHARE:  # the product fills the frame (the frame's colours are its own), or the cut missed it
         return whole_photo(image, pixels)
     return Foreground(scaled_box(mask, small.size, image.size), pixels, mask)
 
 
 def grabcut_mask(pixels: np.ndarray) -> np.ndarray:
-    """GrabCut's definite and probable foreground, holes filled, without specks: regions smaller than
-    PART_SHARE of the largest go (a pair of shoes or a two-piece set keeps both parts)."""
+    """GrabCut's definite and probable foreground, holes filled, its centred regions (a pair of shoes or a
+    two-piece set keeps both parts)."""
     height, width = pixels.shape[:2]
     dx, dy = max(1, round(width * FRAME)), max(1, round(height * FRAME))
     labels = np.zeros((height, width), np.uint8)
@@ -69,11 +71,22 @@ def grabcut_mask(pixels: np.ndarray) -> np.ndarray:
     cv2.grabCut(np.ascontiguousarray(pixels[:, :, ::-1]), labels, (dx, dy, width - 2 * dx, height - 2 * dy),
                 background, foreground, ITERATIONS, cv2.GC_INIT_WITH_RECT)
     mask = ndimage.binary_fill_holes((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD))
+    return centred_regions(mask)
+
+
+def centred_regions(mask: np.ndarray) -> np.ndarray:
+    """The foreground regions that reach into the middle third of the photo, without specks: regions
+    smaller than PART_SHARE of the largest of them go. A region off-centre only is what differed from the
+    frame behind a product the cut missed (a dark doorway beside a white shirt on a white wall); no region
+    in the middle: an empty mask."""
     regions, count = ndimage.label(mask)
-    if count <= 1:
-        return mask
-    sizes = np.asarray(ndimage.sum(mask, regions, index=range(1, count + 1)))
-    return np.isin(regions, 1 + np.flatnonzero(sizes >= PART_SHARE * sizes.max()))
+    height, width = mask.shape
+    middle = regions[height // 3: max(2 * height // 3, height // 3 + 1), width // 3: max(2 * width // 3, width // 3 + 1)]
+    centred = np.unique(middle[middle > 0])
+    if not len(centred):
+        return np.zeros_like(mask)
+    sizes = np.asarray(ndimage.sum(mask, regions, index=centred))
+    return np.isin(regions, centred[sizes >= PART_SHARE * sizes.max()])
 
 
 def scaled_box(mask: np.ndarray, small_size: tuple[int, int], size: tuple[int, int]) -> Box:

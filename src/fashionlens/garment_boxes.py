@@ -4,8 +4,8 @@ The detector suppresses duplicates within a region only; across regions, and for
 against an upper + lower pair, it can explain one garment twice (a long top read both as upper and full,
 a top with a maxi skirt as a pair and as a dress). Two rules, applied to the detections above the score
 threshold, highest score first:
-1. a detection overlapping a kept one at IoU >= SAME_GARMENT_IOU, whatever its region, is that garment
-   again: it goes;
+1. a detection overlapping a better one at IoU > SAME_GARMENT_IOU, whatever its region, is that garment
+   again: it goes (torchvision's non-maximum suppression over all regions at once);
 2. a full-body box and an upper + lower pair whose joint box it matches at IoU >= PAIR_IOU are two
    explanations of one outfit: the full-body box stays when its score is at least the pair's mean score,
    else the pair stays. A coat over a sweater and trousers reaches past them (the trousers' box goes
@@ -20,7 +20,7 @@ the split that also chooses the detector's score threshold.
 from __future__ import annotations
 
 import torch
-from torchvision.ops import box_iou
+from torchvision.ops import box_iou, nms
 
 from .records import Box, Detection
 
@@ -30,17 +30,20 @@ PART_INSIDE = 0.9
 
 
 def iou_matrix(first: list[Box], second: list[Box]) -> torch.Tensor:
-    if not first or not second:
-        return torch.zeros((len(first), len(second)))
-    return box_iou(torch.tensor([b.as_list() for b in first]), torch.tensor([b.as_list() for b in second]))
+    return box_iou(boxes_tensor(first), boxes_tensor(second))
+
+
+def boxes_tensor(boxes: list[Box]) -> torch.Tensor:
+    return torch.tensor([b.as_list() for b in boxes], dtype=torch.float32).reshape(-1, 4)
 
 
 def one_box_per_garment(detections: list[Detection]) -> list[Detection]:
     """The detections with repeated explanations of a garment removed (module docstring); best first."""
-    kept: list[Detection] = []
-    for detection in sorted(detections, key=lambda d: -d.score):
-        if not kept or float(iou_matrix([detection.box], [k.box for k in kept]).max()) < SAME_GARMENT_IOU:
-            kept.append(detection)
+    if not detections:
+        return []
+    # rule 1 is non-maximum suppression over all regions at once
+    scores = torch.tensor([d.score for d in detections], dtype=torch.float32)
+    kept = [detections[int(i)] for i in nms(boxes_tensor([d.box for d in detections]), scores, SAME_GARMENT_IOU)]
     return without_parts(resolve_outfits(kept))
 
 

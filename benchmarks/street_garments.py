@@ -72,17 +72,13 @@ def colour_scores(pairs: list[tuple[str, str]]) -> dict:
             "most_common_errors": [f"{label} read as {reported}: {count}" for (label, reported), count in errors.most_common(8)]}
 
 
-def annotated_box_colours(garments: dict[str, list[dict]], paths: dict[str, Path], labels: dict[int, str]) -> dict:
+def annotated_box_colours(split: str) -> dict:
     """The colour method on the annotated boxes (detection left out)."""
-    from fashionlens.colors import dominant_color
-    from fashionlens.images import load_image
-    from fashionlens.records import Box
+    from color_names import labelled_pixels
+    from fashionlens.colors import color_of_pixels
 
-    pairs = []
-    for name, boxes in garments.items():
-        image = load_image(paths[name])
-        pairs += [(labels[g["id"]], dominant_color(image, Box(*g["box"])).name) for g in boxes if g["id"] in labels]
-    return colour_scores(pairs)
+    pixels, labels = labelled_pixels(split)
+    return colour_scores([(label, color_of_pixels(p).name) for p, label in zip(pixels, labels)])
 
 
 def score(analyses: list[dict], garments: dict[str, list[dict]], labels: dict[int, str]) -> dict:
@@ -124,7 +120,7 @@ def main() -> None:
                 + "".join(f" --{n} {shown(getattr(options, n))}" for n in ("detector", "classifier") if getattr(options, n)),
                 "seconds": round(seconds, 1), "models": json.loads(stdout)["models"], "goals": GOALS,
                 **score(json.loads(stdout)["images"], garments, labels),
-                "color_on_annotated_boxes": annotated_box_colours(garments, paths, labels)}
+                "color_on_annotated_boxes": annotated_box_colours(options.split)}
     suffix = "" if options.split == "val" else f"_{options.split}"
     results = options.results or RESULTS / f"street_garments{suffix}.json"
     results.write_text(json.dumps(document, indent=2) + "\n")

@@ -1,16 +1,16 @@
 """The colour name of a garment, learned from hand labels of street garments.
 
-Nearest-prototype naming (colors.py's k-means centres named after reference shades) reads dark blue
-denim and navy as Black and prints as Gray: under street light a colour name is not one point in Lab.
-Here a multinomial logistic regression names the garment's own pixels from features that keep what
-people go by: the share of pixels nearest (CIEDE2000) to each name's reference shades, how light the pixels are (a histogram of L*), which hues carry how much colour (hue
-histograms in three chroma tiers: navy is dark and weakly blue) the spread, and how far a second colour cluster stands apart
-(prints and stripes spread). Only
-bounded shares and spreads: a model of means and percentiles named a plain red patch Black, far from
-every garment it was fitted on. It was fitted on the 1,623 labelled
-garments of the street train photos (`benchmarks/color_names.py`); its weights are a small JSON file
-shipped with the package (weights/color_names.json), so naming is a dot product: deterministic, no
-pickle.
+Nearest-shade naming (a garment's largest k-means cluster named after the nearest reference shade)
+reads navy and dark denim as Black and prints as Gray: under street light a colour name is not one point
+in Lab. Here a multinomial logistic regression names the garment's own pixels from features that keep
+what people go by: the share of pixels nearest (CIEDE2000) to each name's reference shades, how light the
+pixels are (a histogram of L*), which hues carry how much colour (hue histograms in three chroma tiers:
+navy is dark and weakly blue), the spread, and how far a second colour cluster stands apart (prints and
+stripes). Only bounded shares and spreads: a model of means and percentiles named a plain red patch
+Black, far from every garment it was fitted on. It was fitted on the 1,623 labelled garments of the
+street train photos plus each reference shade as a plain patch and two-shade blocks
+(`benchmarks/color_names.py`); its weights are a small JSON file shipped with the package
+(weights/color_names.json), so naming is a dot product: deterministic, no pickle.
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ def evaluate(name: str, *datasets: Path, extra: tuple[str, ...] = ()) -> dict:
     keys = ("accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "roc_auc_macro",
             "majority_baseline", "collapsed")
     by_dataset = {data: {k: metrics["by_dataset"][data].get(k) for k in keys}
-                  | {"reasons": metrics["by_dataset"][data].get("honesty", {}).get("reasons", [])}
+                  | {key: metrics["by_dataset"][data].get("honesty", {}).get(key)
+                     for key in ("reasons", "rules_fired", "classes_predicted", "balanced_p_value")}
                   for data in metrics["by_dataset"]}
     return {"command": "fashionlens " + " ".join(args), "by_dataset": by_dataset}
 

@@ -21,6 +21,7 @@ class ServiceSettings:
         place of detector/classifier, so the models are never loaded twice.
     catalog: the catalogue database, created empty when missing; media_dir: where imported product
         photos (and, only with store_photos, customers' photos) are kept, default `<catalog>.media/`.
+        Both are made absolute against the working folder when the settings are made.
     admin_key: the X-API-Key of the admin routes; None refuses them all (403).
     """
 
@@ -40,8 +41,10 @@ class ServiceSettings:
     store_photos: bool = False  # customers' photos are analysed in memory and forgotten
 
     def __post_init__(self) -> None:
-        self.catalog = Path(self.catalog)
-        self.media_dir = Path(self.media_dir) if self.media_dir is not None else \
+        # absolute once, at start-up: imports link staged photos to their kept files, and a relative
+        # link target would be read from the link's own folder (every photo "not found")
+        self.catalog = Path(self.catalog).expanduser().absolute()
+        self.media_dir = Path(self.media_dir).expanduser().absolute() if self.media_dir is not None else \
             self.catalog.with_name(self.catalog.name + ".media")
         if self.max_pending < 1:
             raise FashionLensError(f"max_pending {self.max_pending}: must be at least 1")

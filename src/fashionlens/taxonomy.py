@@ -11,12 +11,12 @@ on one source can be scored on another. Decisions where sources disagree (see do
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import yaml
 
 from .errors import DataFormatError
+from .textfile import open_csv, read_text
 
 # DeepFashion Category and Attribute Prediction: list_category_cloth.txt in file order (id = index + 1).
 DEEPFASHION_CATEGORIES: tuple[tuple[str, str], ...] = tuple(
@@ -150,20 +150,24 @@ def load_label_map(path: str | Path) -> dict[str, str]:
         raise DataFormatError(path, "label map file not found")
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.safe_load(read_text(path))
         except yaml.YAMLError as error:
             line = getattr(getattr(error, "problem_mark", None), "line", None)
             raise DataFormatError(path, "not valid YAML", None if line is None else line + 1) from None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise DataFormatError(path, "expected a mapping of label: category")
         return {str(k): v for k, v in data.items()}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"label", "category"} <= set(reader.fieldnames):
+    with open_csv(path) as reader:
+        header = [name.strip() for name in next(reader, [])]
+        if not {"label", "category"} <= set(header):
             raise DataFormatError(path, "header must have the columns label,category", 1)
         mapping = {}
-        for row in reader:
-            if not row["label"] or not row["category"]:
+        for fields in reader:
+            if not any(field.strip() for field in fields):
+                continue
+            row = dict(zip(header, fields))
+            label, category = row.get("label", "").strip(), row.get("category", "").strip()
+            if not label or not category:
                 raise DataFormatError(path, "empty label or category", reader.line_num)
-            mapping[row["label"]] = row["category"]
+            mapping[label] = category
     return mapping

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import DataFormatError
 from ..records import Box, Garment, Sample
 from ..taxonomy import region_of
+from ..textfile import read_text
 
 SOURCE = "coco"
 IMAGE_KEYS = {"id", "file_name", "width", "height", "split"}
@@ -76,9 +77,7 @@ class _Errors:
 
 def read_coco(path: str | Path) -> list[Sample]:
     path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, "file not found")
-    text = path.read_text(encoding="utf-8-sig")  # exports from Windows tools may start with a BOM
+    text = read_text(path)  # exports from Windows tools may start with a BOM: read_text drops it
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

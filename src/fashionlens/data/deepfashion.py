@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import DataFormatError, FashionLensError
 from ..records import Box, Garment, Sample
 from ..taxonomy import DEEPFASHION_TYPE_TO_REGION
+from ..textfile import read_text
 
 SOURCE = "deepfashion"
 ANNOTATION_DIRS = ("Anno", "Anno_coarse", "Anno_fine")
@@ -44,9 +45,7 @@ def read_deepfashion(path: str | Path) -> list[Sample]:
 
 def _rows(path: Path, header: bool = True) -> list[tuple[int, list[str]]]:
     """(1-based line number, whitespace-split fields) of each data row; checks the two header lines."""
-    if not path.is_file():
-        raise DataFormatError(path, "file not found")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path).splitlines()
     start = 0
     if header:
         if not lines or not lines[0].strip().isdigit():

@@ -6,12 +6,12 @@ Image paths are relative to the CSV's folder. Rows naming the same image become 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ..errors import DataFormatError
 from ..records import Box, Garment, Sample
 from ..taxonomy import region_of
+from ..textfile import open_csv
 
 SOURCE = "labels-csv"
 BOX_COLUMNS = ("x1", "y1", "x2", "y2")
@@ -22,8 +22,7 @@ def read_labels_csv(path: str | Path) -> list[Sample]:
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "file not found")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+    with open_csv(path) as reader:
         header = [name.strip() for name in next(reader, [])]
         has_box = _check_header(path, header)
         samples: dict[str, Sample] = {}

@@ -7,13 +7,13 @@ the manifest, from the URL's file name. Empty strings are missing labels (None);
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from urllib.parse import urlparse
 
 from ..errors import DataFormatError
 from ..records import Box, Garment, Sample
 from ..taxonomy import region_of
+from ..textfile import open_csv
 
 SOURCE = "streetstyle"
 MANIFEST_NAME = "streetstyle27k.manifest"
@@ -30,9 +30,9 @@ PHOTO_FIELDS = ("id", "url", "created_time", "city_id", "month_id", "lat", "long
 def has_manifest_header(path: Path) -> bool:
     """True when the file's first line is the StreetStyle-27K header (whatever the file is called)."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            first = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError):
+        with open_csv(path) as reader:
+            first = next(reader, [])
+    except (OSError, DataFormatError):  # not text: some other format, which its own reader will report
         return False
     return tuple(name.strip() for name in first) == COLUMNS
 
@@ -49,8 +49,7 @@ def read_streetstyle(path: str | Path) -> list[Sample]:
         path = path / MANIFEST_NAME
     if not path.is_file():
         raise DataFormatError(path, "file not found")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
+    with open_csv(path) as reader:
         header = tuple(name.strip() for name in next(reader, []))
         if header != COLUMNS:
             raise DataFormatError(path, f"the header must be the {len(COLUMNS)} StreetStyle-27K columns", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -40,6 +41,9 @@ class Box:
 
     def problem(self, image_width: int | None, image_height: int | None) -> str | None:
         """Why this box must not be used as it is, or None when it is fine."""
+        # first: every comparison with NaN is false, so the checks below would all pass it
+        if not all(math.isfinite(value) for value in self.as_list()):
+            return "non-finite coordinate (NaN or infinity)"
         if self.x2 < self.x1 or self.y2 < self.y1:
             return "inverted box (x2 < x1 or y2 < y1)"
         if self.area <= 0:

@@ -9,7 +9,6 @@ Everything is computed before the single write, so an import that fails half-way
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,9 @@ from ..analyzer import Analysis, AnalyzedGarment, Analyzer
 from ..errors import DataFormatError, FashionLensError, ImageError
 from ..images import load_image
 from ..taxonomy import region_of
+from ..textfile import open_csv
 from .store import CatalogItem, CatalogStore, model_mismatch
+from .validation import parse_price, url_problem
 
 REQUIRED = ("id", "image")
 KNOWN = (*REQUIRED, "name", "price", "category", "url")
@@ -86,22 +87,16 @@ def read_products(path: str | Path) -> tuple[list[ProductRow], list[BadRow]]:
 
 def read_product_csv(path: Path) -> tuple[list[ProductRow], list[BadRow]]:
     """Rows and bad rows of a product CSV; a file without the required header is one error."""
-    if not path.is_file():
-        raise DataFormatError(path, "file not found")
     rows, bad, first_line = [], [], {}
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
-            missing = [name for name in REQUIRED if name not in header]
-            if missing:
-                raise DataFormatError(path, f"the header needs the columns id,image (missing {','.join(missing)})", 1)
-            for fields in reader:
-                if any(value.strip() for value in fields):
-                    row = product_row(path, reader.line_num, header, fields, first_line)
-                    (bad if isinstance(row, BadRow) else rows).append(row)
-    except UnicodeDecodeError:
-        raise DataFormatError(path, "not UTF-8 text (save the CSV as UTF-8)") from None
+    with open_csv(path) as reader:
+        header = [name.strip() for name in next(reader, [])]
+        missing = [name for name in REQUIRED if name not in header]
+        if missing:
+            raise DataFormatError(path, f"the header needs the columns id,image (missing {','.join(missing)})", 1)
+        for fields in reader:
+            if any(value.strip() for value in fields):
+                row = product_row(path, reader.line_num, header, fields, first_line)
+                (bad if isinstance(row, BadRow) else rows).append(row)
     if not rows and not bad:
         raise DataFormatError(path, "no product rows")
     return rows, bad
@@ -120,12 +115,12 @@ def product_row(path: Path, line: int, header: list[str], fields: list[str],
     first_line[item_id] = line
     if not values["image"]:
         return BadRow(path, line, item_id, "empty image path")
-    price = None
-    if values.get("price"):
-        try:
-            price = float(values["price"])
-        except ValueError:
-            return BadRow(path, line, item_id, f"price {values['price']!r} is not a number")
+    try:
+        price = parse_price(values.get("price", ""))
+    except ValueError as error:
+        return BadRow(path, line, item_id, str(error))
+    if url_problem(values.get("url")):
+        return BadRow(path, line, item_id, url_problem(values.get("url")))
     image = Path(values["image"])
     return ProductRow(path, line, item_id, image if image.is_absolute() else path.parent / image,
                       values.get("name", ""), price, values.get("category") or None, values.get("url", ""),
@@ -175,25 +170,25 @@ def analyse_rows(rows: list[ProductRow], analyzer: Analyzer,
     still holds when photo and category are unchanged."""
     items, bad, pending, warnings = [], [], [], []
     done: dict[str, Analysis] = {}
-    progress = tqdm(total=len(rows), desc="embedding products", unit="photo", leave=False)
-    for row in rows:
-        try:
-            digest = file_digest(row.image)
-        except OSError:
-            bad.append(BadRow(row.source, row.line, row.id, f"image not found: {row.image}"))
-            progress.update()
-            continue
-        stored = reuse.get(row.id)
-        if stored is not None and stored.image_digest == digest and stored.category == row.category:
-            garment_item = CatalogItem(**{**stored.__dict__, "key": None})
-            items.append(replace_row(garment_item, row))
-            progress.update()
-            continue
-        pending.append((row, digest))
-        if len(pending) >= analyzer.batch_size:
-            flush(pending, analyzer, done, items, bad, warnings, progress)
-    flush(pending, analyzer, done, items, bad, warnings, progress)
-    progress.close()
+    # a context manager: an error clears the bar before its one line is printed
+    with tqdm(total=len(rows), desc="embedding products", unit="photo", leave=False) as progress:
+        for row in rows:
+            try:
+                digest = file_digest(row.image)
+            except OSError:
+                bad.append(BadRow(row.source, row.line, row.id, f"image not found: {row.image}"))
+                progress.update()
+                continue
+            stored = reuse.get(row.id)
+            if stored is not None and stored.image_digest == digest and stored.category == row.category:
+                garment_item = CatalogItem(**{**stored.__dict__, "key": None})
+                items.append(replace_row(garment_item, row))
+                progress.update()
+                continue
+            pending.append((row, digest))
+            if len(pending) >= analyzer.batch_size:
+                flush(pending, analyzer, done, items, bad, warnings, progress)
+        flush(pending, analyzer, done, items, bad, warnings, progress)
     return items, bad, warnings
 
 

@@ -19,7 +19,8 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from ..errors import FashionLensError
+from ..errors import DiskFull, FashionLensError, is_disk_full
+from .validation import price_problem, url_problem
 
 SCHEMA_VERSION = "1"
 SCHEMA = """
@@ -134,7 +135,12 @@ class SQLiteStore:
                 self._create(cursor)
         except sqlite3.DatabaseError as error:
             self.connection.close()
+            if is_disk_full(error):
+                raise DiskFull(self.path) from None
             raise FashionLensError(f"{self.path}: not a fashionlens catalogue ({error})") from None
+        except FashionLensError:
+            self.connection.close()
+            raise
 
     def _create(self, cursor: sqlite3.Cursor) -> None:
         for statement in filter(str.strip, SCHEMA.split(";")):
@@ -149,15 +155,24 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error (or nothing at all if the process dies)."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error (or nothing at all if the process dies).
+        A full disk is raised as DiskFull naming the database; the previous state stays."""
         cursor = self.connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
         try:
-            yield cursor
-        except BaseException:
-            cursor.execute("ROLLBACK")
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+                cursor.execute("COMMIT")
+            except BaseException:
+                # SQLite rolls back by itself after some errors (SQLITE_FULL among them); a second
+                # ROLLBACK would fail with "no transaction is active" and hide the real error
+                if self.connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as error:
+            if is_disk_full(error):
+                raise DiskFull(self.path) from error
             raise
-        cursor.execute("COMMIT")
 
     def _meta(self, key: str) -> str | None:
         row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -176,7 +191,12 @@ class SQLiteStore:
 
     def write_items(self, items: list[CatalogItem], model: dict[str, Any], replace_model: bool = False) -> None:
         """Insert or update `items` (by id) in one transaction. Every vector of a catalogue comes from one
-        model: another model is refused unless `replace_model`, which must rewrite every item (reindex)."""
+        model: another model is refused unless `replace_model`, which must rewrite every item (reindex).
+        An item whose price or link breaks the catalogue's rules (catalog.validation) refuses the write."""
+        for item in items:
+            problem = price_problem(item.price) or url_problem(item.url)
+            if problem:
+                raise FashionLensError(f"{self.path}: item {item.id}: {problem}")
         with self.transaction() as cursor:
             current = cursor.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
             current = json.loads(current[0]) if current else None
@@ -310,6 +330,8 @@ def item_of(row: tuple) -> CatalogItem:
     values["box"] = None if values["box"] is None else json.loads(values["box"])
     for text in ("name", "url"):
         values[text] = values[text] or ""
+    if price_problem(values["price"]):  # stored before prices were checked: no usable price
+        values["price"] = None
     return CatalogItem(**values)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from ..catalog.validation import check_price, check_url
 
 Channel = Literal["online", "store"]
 SESSION_LENGTH = 200
@@ -121,9 +123,10 @@ class ItemUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=500)
-    price: float | None = Field(None, ge=0)
+    # the catalogue's own rules (catalog.validation): a finite price >= 0, an http(s) link
+    price: Annotated[float | None, AfterValidator(check_price)] = Field(None, ge=0)
     category: str | None = Field(None, min_length=1, max_length=100)
-    url: str | None = Field(None, max_length=2000)
+    url: Annotated[str | None, AfterValidator(check_url)] = Field(None, max_length=2000)
 
 
 class Deleted(BaseModel):

@@ -165,12 +165,25 @@ function card(item, why) {
     el("span", { class: "card-price" }, price(item.price)),
     el("span", { class: "card-why" }, why),
   ];
-  const node = item.url
-    ? el("a", { class: "card", href: item.url, target: "_blank", rel: "noopener", "data-id": item.id }, content)
+  const link = webLink(item.url);
+  const node = link
+    ? el("a", { class: "card", href: link, target: "_blank", rel: "noopener", "data-id": item.id }, content)
     : el("button", { class: "card", type: "button", "data-id": item.id }, content);
   node.addEventListener("click", () => report("click", [item.id]));
   visibility.observe(node);
   return node;
+}
+
+// Only an http(s) address becomes a link: a catalogue written before the server checked links may
+// hold a `javascript:` one, which an <a href> would run in the shop's page.
+function webLink(url) {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
 }
 
 // The reasons are written by the server (catalog.recommend), so every client says the same.

@@ -15,22 +15,35 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import FashionLensError
+from .errors import DiskFull, FashionLensError, is_disk_full
 
 BEST, LAST = "best.pt", "last.pt"
 CHECKPOINT_KEYS = ("kind", "class_names", "preprocessing", "config", "model")
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call `write(temporary_path)`, then rename the temporary file onto `path`."""
+    """Call `write(temporary_path)`, then rename the temporary file onto `path`. A full disk raises
+    DiskFull naming `path`; the previous file at `path` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         write(temporary)
         os.replace(temporary, path)
+    except Exception as error:
+        if is_disk_full(error):
+            raise DiskFull(path) from error
+        raise
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_synced(path: Path, data: bytes | memoryview) -> None:
+    """Write and fsync, so that the rename that follows never publishes a file still in the page cache."""
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -39,7 +52,11 @@ def write_text(path: str | Path, text: str) -> None:
 
 def save_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
     """Save a checkpoint dict (format in docs/architecture.md) atomically."""
-    atomic_write(path, lambda temporary: torch.save(checkpoint, temporary))
+    # Serialised in memory first: torch.save's own file writer reports a full disk as a RuntimeError
+    # ("unexpected pos ..."), without the OS error; a plain write raises OSError ENOSPC instead.
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write(path, lambda temporary: write_synced(temporary, buffer.getbuffer()))
 
 
 def read_torch_file(path: Path, what: str) -> object:

@@ -42,18 +42,18 @@ def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Pat
     from ..annotate import write_annotated
 
     analyses: list[Analysis] = []
-    progress = tqdm(total=len(paths), desc="analysing", unit="photo", leave=False, disable=len(paths) < 2)
-    for start in range(0, len(paths), analyzer.batch_size):
-        chunk = paths[start:start + analyzer.batch_size]
-        images, sizes = analyzer.load_images(chunk)
-        found = analyzer.analyze(images, [str(path) for path in chunk], sizes)
-        if annotate is not None:  # the boxes are in the full photo's pixels: draw on the full photo
-            full = [image if image.size == size else load_image(path)
-                    for image, size, path in zip(images, sizes, chunk)]
-            write_annotated(full, found, annotate)
-        analyses += found
-        progress.update(len(chunk))
-    progress.close()
+    # a context manager: an error clears the bar before its one line is printed
+    with tqdm(total=len(paths), desc="analysing", unit="photo", leave=False, disable=len(paths) < 2) as progress:
+        for start in range(0, len(paths), analyzer.batch_size):
+            chunk = paths[start:start + analyzer.batch_size]
+            images, sizes = analyzer.load_images(chunk)
+            found = analyzer.analyze(images, [str(path) for path in chunk], sizes)
+            if annotate is not None:  # the boxes are in the full photo's pixels: draw on the full photo
+                full = [image if image.size == size else load_image(path)
+                        for image, size, path in zip(images, sizes, chunk)]
+                write_annotated(full, found, annotate)
+            analyses += found
+            progress.update(len(chunk))
     return analyses
 
 

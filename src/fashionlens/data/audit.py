@@ -72,29 +72,35 @@ def _class_splits(samples: list[Sample]) -> dict[str, dict[str, int]]:
 
 
 def _check_images(samples: list[Sample], problems: list[str], progress: bool) -> tuple[int, int, int]:
-    missing = unreadable = box_problems = 0
-    for sample in tqdm(samples, desc="checking images", unit="img", file=sys.stderr, disable=not progress,
-                       leave=False):
-        size = None
-        if not Path(sample.image).is_file():
-            missing += 1
-            problems.append(f"{sample.image}: image not found")
-        else:
-            try:
-                size = image_size(sample.image)
-                if size[0] * size[1] > MAX_PIXELS:
-                    raise ImageError(sample.image, f"image too large ({size[0]}x{size[1]} pixels, "
-                                                   f"limit {MAX_PIXELS})")
-            except ImageError as error:
-                size = None
-                unreadable += 1
-                problems.append(str(error))
-        if size is not None and sample.width is not None and sample.height is not None:
-            if max(abs(size[0] - sample.width), abs(size[1] - sample.height)) > SIZE_MISMATCH_LIMIT:
-                problems.append(f"{sample.image}: annotated size {sample.width}x{sample.height} "
-                                f"but the image is {size[0]}x{size[1]}")
-        box_problems += _sample_box_problems(sample, size, problems)
-    return missing, unreadable, box_problems
+    counts = Counter()
+    # a context manager: an error clears the bar before its one line is printed
+    with tqdm(samples, desc="checking images", unit="img", file=sys.stderr, disable=not progress,
+              leave=False) as bar:
+        for sample in bar:
+            size = _image_size(sample, problems, counts)
+            if size is not None and sample.width is not None and sample.height is not None:
+                if max(abs(size[0] - sample.width), abs(size[1] - sample.height)) > SIZE_MISMATCH_LIMIT:
+                    problems.append(f"{sample.image}: annotated size {sample.width}x{sample.height} "
+                                    f"but the image is {size[0]}x{size[1]}")
+            counts["box_problems"] += _sample_box_problems(sample, size, problems)
+    return counts["missing"], counts["unreadable"], counts["box_problems"]
+
+
+def _image_size(sample: Sample, problems: list[str], counts: Counter) -> tuple[int, int] | None:
+    """The photo's size from its header; None, with the problem noted, when it is missing or unusable."""
+    if not Path(sample.image).is_file():
+        counts["missing"] += 1
+        problems.append(f"{sample.image}: image not found")
+        return None
+    try:
+        size = image_size(sample.image)
+        if size[0] * size[1] > MAX_PIXELS:
+            raise ImageError(sample.image, f"image too large ({size[0]}x{size[1]} pixels, limit {MAX_PIXELS})")
+        return size
+    except ImageError as error:
+        counts["unreadable"] += 1
+        problems.append(str(error))
+        return None
 
 
 def _check_boxes(samples: list[Sample], problems: list[str]) -> int:

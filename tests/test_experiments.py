@@ -1,0 +1,99 @@
+"""Experiments: sessions hash to arms in their shares, and the verdict names a winner only when the data
+say so (a seeded simulation with a real 2-point difference, and 200 with none)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashionlens.errors import FashionLensError
+from fashionlens.experiments import (Arm, Experiment, compare_arms, experiment_report, parse_experiment,
+                                     verdict)
+
+DEFINITION = {"name": "ranking-2026", "start": "2026-11-01", "end": "2026-12-31",
+              "arms": [{"name": "A", "share": 0.7, "settings": {"k": 5}},
+                       {"name": "B", "share": 0.3, "settings": {"k": 5, "complete_look": False}}]}
+
+
+def test_sessions_hash_to_arms_in_the_configured_shares_and_stably():
+    experiment = parse_experiment(DEFINITION)
+    sessions = [f"session-{i}" for i in range(10_000)]
+    arms = [experiment.arm_for(s).name for s in sessions]
+    assert arms.count("A") / len(arms) == pytest.approx(0.7, abs=0.02)
+    assert [experiment.arm_for(s).name for s in sessions[:500]] == arms[:500]
+    renamed = Experiment("another", experiment.arms, experiment.start, experiment.end)
+    assert [renamed.arm_for(s).name for s in sessions[:500]] != arms[:500]  # a new experiment reshuffles
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"arms": DEFINITION["arms"][:1]}, "at least two arms"),
+    ({"arms": [{"name": "A", "share": 0.5}, {"name": "B", "share": 0.4}]}, "sum to 0.9"),
+    ({"arms": [{"name": "A", "share": 0.5}, {"name": "A", "share": 0.5}]}, "must differ"),
+    ({"arms": [{"name": "A", "share": 0.5, "settings": {"colour": 1}}, {"name": "B", "share": 0.5}]},
+     "unknown setting 'colour'"),
+    ({"arms": [{"name": "A", "share": 0.5, "settings": {"k": "5"}}, {"name": "B", "share": 0.5}]}, "must be int"),
+    ({"start": "2026-13-01"}, "not a date"),
+    ({"end": "2026-10-01"}, "before start"),
+    ({"name": ""}, "'name' must be a non-empty text"),
+])
+def test_bad_definitions_are_refused_with_the_reason(change, words):
+    with pytest.raises(FashionLensError, match=words):
+        parse_experiment(DEFINITION | change, "exp.json")
+
+
+def simulated_events(rates: dict[str, float], sessions: int, seed: int) -> list[dict]:
+    """Each session sees one page of 5 items in its arm and clicks each with its arm's true rate."""
+    experiment = parse_experiment(DEFINITION | {"arms": [{"name": n, "share": 1 / len(rates)} for n in rates]})
+    rng = np.random.default_rng(seed)
+    events = []
+    for i in range(sessions):
+        session = f"s{seed}-{i}"
+        arm = experiment.arm_for(session).name
+        base = {"experiment": experiment.name, "arm": arm, "session": session, "time": "2026-11-02T10:00:00Z"}
+        events.append(base | {"kind": "shown", "items": [f"item{j}" for j in range(5)]})
+        events += [base | {"kind": "click", "item": f"item{j}"} for j in range(5) if rng.random() < rates[arm]]
+    return experiment, events
+
+
+def test_a_better_arm_is_named_once_enough_events_arrive_and_not_before():
+    experiment, events = simulated_events({"A": 0.10, "B": 0.12}, sessions=8_000, seed=3)
+    early = experiment_report(events[:300], experiment)
+    assert early["verdict"]["winner"] is None and early["verdict"]["text"].startswith("not enough data yet")
+    report = experiment_report(events, experiment)
+    assert report["verdict"]["winner"] == "B"
+    by_arm = {a["arm"]: a for a in report["arms"]}
+    assert by_arm["B"]["sessions"] + by_arm["A"]["sessions"] == 8_000
+    b = by_arm["B"]
+    low, high = b["interval_95"]
+    half_width = 1.96 * (b["click_through"] * (1 - b["click_through"]) / b["shown"]) ** 0.5
+    assert low < b["click_through"] < high and high - low == pytest.approx(2 * half_width, rel=0.02)
+
+
+def test_equal_arms_rarely_get_a_winner():
+    rng = np.random.default_rng(0)
+    winners = 0
+    for _ in range(200):
+        shown = 20_000
+        arms = [{"arm": name, "shown": shown, "clicks": int(rng.binomial(shown, 0.1))} for name in ("A", "B")]
+        for arm in arms:
+            arm["click_through"] = arm["clicks"] / arm["shown"]
+        winners += verdict(arms, compare_arms(arms))["winner"] is not None
+    assert winners <= 10  # at most 5% of 200
+
+
+def test_three_arms_are_compared_best_against_each_with_holm():
+    arms = [{"arm": n, "shown": 5000, "clicks": c, "click_through": c / 5000}
+            for n, c in (("A", 500), ("B", 600), ("C", 505))]
+    rows = compare_arms(arms)
+    assert [r["other"] for r in rows] == ["A", "C"] and all(r["best"] == "B" for r in rows)
+    smaller = min(rows, key=lambda r: r["p_value"])
+    assert smaller["p_adjusted"] == pytest.approx(min(1, 2 * smaller["p_value"]))
+    assert verdict(arms, rows)["winner"] == "B"
+
+
+def test_events_of_other_experiments_are_not_counted():
+    experiment = parse_experiment(DEFINITION)
+    events = [{"kind": "shown", "items": ["x"], "experiment": "other", "arm": "A", "session": "s"},
+              {"kind": "shown", "items": ["x", "y"], "experiment": experiment.name, "arm": "A", "session": "s"}]
+    arms = {a["arm"]: a for a in experiment_report(events, experiment)["arms"]}
+    assert arms["A"]["shown"] == 2 and arms["B"]["shown"] == 0 and arms["B"]["click_through"] is None

@@ -14,6 +14,10 @@ from .errors import ImageError, ImageTooLarge
 # 40 megapixels: larger than any camera photo a shop receives, far below a decompression bomb.
 MAX_PIXELS = 40_000_000
 ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+# The detector scales a photo's longer side to its input (416 px by default): past this ratio of the
+# longer to the shorter side the other side shrinks to a few pixels, and a 10000x20 photo to none at all
+# (PyTorch's resize fails). No garment photo is this elongated.
+MAX_ASPECT_RATIO = 20
 
 
 def load_image(
@@ -22,6 +26,7 @@ def load_image(
     max_pixels: int = MAX_PIXELS,
     name: str | None = None,
     draft_size: tuple[int, int] | None = None,
+    max_aspect_ratio: float = MAX_ASPECT_RATIO,
 ) -> Image.Image:
     """Open `source` (a path or the file's bytes) as an upright RGB image.
 
@@ -29,7 +34,8 @@ def load_image(
     decode at a reduced scale when only a small image is needed (much faster for large photos).
     Raises ImageError naming the file for anything that is not a usable image.
     """
-    return load_image_with_size(source, max_pixels=max_pixels, name=name, draft_size=draft_size)[0]
+    return load_image_with_size(source, max_pixels=max_pixels, name=name, draft_size=draft_size,
+                                max_aspect_ratio=max_aspect_ratio)[0]
 
 
 def load_image_with_size(
@@ -38,6 +44,7 @@ def load_image_with_size(
     max_pixels: int = MAX_PIXELS,
     name: str | None = None,
     draft_size: tuple[int, int] | None = None,
+    max_aspect_ratio: float = MAX_ASPECT_RATIO,
 ) -> tuple[Image.Image, tuple[int, int]]:
     """load_image(), and the photo's full upright size (width, height).
 
@@ -62,6 +69,7 @@ def load_image_with_size(
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageTooLarge(label, f"image too large ({width}x{height} pixels, limit {max_pixels})")
+            check_aspect_ratio(label, width, height, max_aspect_ratio)
             orientation = image.getexif().get(0x0112, 1)
             if draft_size is not None and image.format == "JPEG":
                 image.draft("RGB", draft_size)
@@ -76,6 +84,15 @@ def load_image_with_size(
         raise ImageError(label, f"corrupt or truncated image ({error})") from None
     full_size = (height, width) if orientation in ROTATED else (width, height)
     return to_rgb(ImageOps.exif_transpose(image)), full_size
+
+
+def check_aspect_ratio(label: str, width: int, height: int, limit: float = MAX_ASPECT_RATIO) -> None:
+    """ImageError for a photo whose longer side is more than `limit` times its shorter (read from the
+    header, before decoding)."""
+    ratio = max(width, height) / max(min(width, height), 1)
+    if ratio > limit:
+        raise ImageError(label, f"extreme aspect ratio ({width}x{height} pixels, {ratio:.0f}:1; the longer side "
+                                f"may be at most {limit:g} times the shorter)")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

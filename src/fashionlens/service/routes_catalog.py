@@ -26,6 +26,8 @@ admin = APIRouter(tags=["catalogue (admin)"], dependencies=[Depends(check_admin)
     401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key."},
     403: {"model": ErrorBody, "description": "The service has no admin key configured."}})
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No product with this id."}}
+# SQLite takes 64-bit integers: a larger offset was an OverflowError (500); no catalogue is near this size
+MAX_OFFSET = 1_000_000_000
 
 
 def product_json(item: CatalogItem, score: float | None = None, why: dict | None = None) -> dict[str, Any]:
@@ -39,8 +41,10 @@ def product_json(item: CatalogItem, score: float | None = None, why: dict | None
 
 @router.get("/catalog/items", response_model=ItemList)
 async def list_items(q: str | None = Query(None, max_length=200, description="Part of the name or id."),
-                     category: str | None = None, region: str | None = None, color: str | None = None,
-                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                     category: str | None = Query(None, max_length=100),
+                     region: str | None = Query(None, max_length=100),
+                     color: str | None = Query(None, max_length=100),
+                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                      state: ServiceState = Depends(service_state)) -> dict[str, Any]:
     """The catalogue's products, filtered and searched, a page at a time."""
     if region is not None and region not in REGIONS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,11 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import FashionLensError, ImageTooLarge
+from ..errors import DiskFull, FashionLensError, ImageTooLarge, is_disk_full
 from .limits import QueueFull, size_text
 
 log = logging.getLogger("fashionlens.service")
 BODY_LIMIT_KEY = "starlette.max_body_size"  # where Starlette's body limiter keeps the route's limit
+# 507 Insufficient Storage: the server, not the request, is at fault, and a retry may succeed once space
+# is freed. Writes are atomic (temporary file + rename, one SQLite transaction), so nothing was kept.
+DISK_FULL_STATUS = 507
+DISK_FULL_MESSAGE = "disk full on the server: nothing was saved; try again later"
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -58,6 +63,17 @@ def install_handlers(app: FastAPI) -> None:
     async def on_too_large(request: Request, exc: ImageTooLarge) -> JSONResponse:
         return error(413, str(exc))
 
+    @app.exception_handler(DiskFull)
+    async def on_disk_full(request: Request, exc: DiskFull) -> JSONResponse:
+        return disk_full(request, exc)
+
+    # a full disk reaches us as the OSError (ENOSPC) of a file write or SQLite's "database or disk is full";
+    # any other OSError or SQLite error is a bug, answered as one
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
+    async def on_storage(request: Request, exc: Exception) -> JSONResponse:
+        return disk_full(request, exc) if is_disk_full(exc) else internal_error(request, exc)
+
     @app.exception_handler(FashionLensError)
     async def on_user_error(request: Request, exc: FashionLensError) -> JSONResponse:
         return error(422, str(exc))
@@ -68,5 +84,15 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return error(500, "internal error (logged on the server)")
+        return internal_error(request, exc)
+
+
+def disk_full(request: Request, exc: Exception) -> JSONResponse:
+    """507 without the server's paths; the path and the OS's words go to the log."""
+    log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+    return error(DISK_FULL_STATUS, DISK_FULL_MESSAGE)
+
+
+def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error(500, "internal error (logged on the server)")

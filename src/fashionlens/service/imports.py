@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
+import sqlite3
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -19,8 +21,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from ..checkpoint import atomic_write, write_text
-from ..errors import FashionLensError
+from ..errors import DiskFull, FashionLensError, is_disk_full
+from .handlers import DISK_FULL_MESSAGE, DISK_FULL_STATUS
 from .limits import size_text
+
+log = logging.getLogger("fashionlens.service")
 
 MAX_ENTRIES = 100_000
 LAST_IMPORT = "last_import.json"
@@ -189,6 +194,8 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path],
         try:
             csv_path = stage(staging)
         except OSError as error:  # entries that cannot coexist on disk (a file and a folder of one name)
+            if is_disk_full(error):
+                raise
             raise FashionLensError(f"the upload cannot be unpacked ({error.strerror or error})") from None
         check_image_paths(csv_path, staging)
         store = SQLiteStore(settings.catalog, create=True)
@@ -205,14 +212,31 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path],
             status["error"] = f"nothing imported: {len(report.bad)} refused rows"
     except TooLarge as error:
         status["error"], code = str(error), 413
+    except (DiskFull, OSError, sqlite3.Error) as error:
+        if not is_disk_full(error):
+            raise
+        # the catalogue's transaction was rolled back, and the photos this import kept are removed below
+        log.error("disk full during a catalogue import: %s", error)
+        status["error"], code = f"{DISK_FULL_MESSAGE}; nothing imported", DISK_FULL_STATUS
     except FashionLensError as error:
         status["error"] = staging.public(str(error))
     finally:
         remove_unused(staging, used)
         close_staging(staging)
     status["finished"] = utc_now()
-    write_text(settings.media_dir / LAST_IMPORT, json.dumps(status, indent=1))
+    record_last_import(settings.media_dir, status)
     return code, status
+
+
+def record_last_import(media_dir: Path, status: dict[str, Any]) -> None:
+    """Keep the import's status for GET /catalog/status. On a full disk the record is skipped (the last
+    one stays): the import itself has been answered, and the catalogue holds what it says."""
+    try:
+        write_text(media_dir / LAST_IMPORT, json.dumps(status, indent=1))
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        log.error("disk full: the record of import %s was not written", status["id"])
 
 
 def last_import(media_dir: Path) -> dict[str, Any] | None:

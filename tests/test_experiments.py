@@ -97,3 +97,49 @@ def test_events_of_other_experiments_are_not_counted():
               {"kind": "shown", "items": ["x", "y"], "experiment": experiment.name, "arm": "A", "session": "s"}]
     arms = {a["arm"]: a for a in experiment_report(events, experiment)["arms"]}
     assert arms["A"]["shown"] == 2 and arms["B"]["shown"] == 0 and arms["B"]["click_through"] is None
+
+
+def test_experiments_are_stored_one_at_a_time_and_events_carry_the_arm(tmp_path):
+    from fashionlens.catalog.store import SQLiteStore
+    from fashionlens.experiments import add_experiment, find_experiment, recommend_options, session_arm
+    from fashionlens.insights import log_click, log_shown
+
+    store = SQLiteStore(tmp_path / "shop.db", create=True)
+    experiment = parse_experiment(DEFINITION)
+    add_experiment(store, experiment)
+    assert find_experiment(store, "ranking-2026") == experiment
+    with pytest.raises(FashionLensError, match="overlaps 'ranking-2026'"):
+        add_experiment(store, parse_experiment(DEFINITION | {"name": "other", "start": "2026-12-30",
+                                                             "end": "2027-01-10"}))
+    with pytest.raises(FashionLensError, match="no experiment 'nope'; experiments: ranking-2026"):
+        find_experiment(store, "nope")
+    assert session_arm(store, "s1", "2027-02-01T00:00:00Z") is None  # after its end
+    assert session_arm(store, None, "2026-11-05") is None
+    running, arm = session_arm(store, "s1", "2026-11-05T10:00:00Z")
+    assert running == experiment and arm == experiment.arm_for("s1")
+    log_shown(store, ["a", "b"], "online", "s1", arm=(running, arm))
+    log_click(store, "a", "online", "s1", arm=(running, arm))
+    report = experiment_report(store.events(), experiment)
+    counted = {a["arm"]: (a["sessions"], a["shown"], a["clicks"]) for a in report["arms"]}
+    assert counted[arm.name] == (1, 2, 1)
+    options = recommend_options(Arm("B", 0.5, {"k": 8, "complete_look": False, "weights": {"color": 0.5}}), k=4)
+    assert options["k"] == 8 and options["complete_look"] is False and options["ranking"].color == 0.5
+    assert recommend_options(None, k=4)["k"] == 4
+
+
+def test_cli_adds_and_lists_experiments_and_names_a_bad_file(tmp_path, capsys):
+    import json
+
+    from fashionlens.catalog.store import SQLiteStore
+    from test_cli_evaluate import run_cli
+
+    SQLiteStore(tmp_path / "shop.db", create=True).close()
+    good, bad = tmp_path / "exp.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(DEFINITION))
+    bad.write_text('{"name": "x",\n "arms": [}')
+    code, out, _ = run_cli(capsys, "experiment", "add", str(good), "--catalog", str(tmp_path / "shop.db"))
+    assert code == 0 and "ranking-2026: 2 arms, 2026-11-01 to 2026-12-31" in out
+    code, out, _ = run_cli(capsys, "experiment", "list", "--json", "--catalog", str(tmp_path / "shop.db"))
+    assert code == 0 and json.loads(out)[0]["arms"][1]["settings"] == {"k": 5, "complete_look": False}
+    code, _, err = run_cli(capsys, "experiment", "add", str(bad), "--catalog", str(tmp_path / "shop.db"))
+    assert code != 0 and "bad.json:2: not valid JSON" in err and "Traceback" not in err

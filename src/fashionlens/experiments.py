@@ -29,6 +29,8 @@ from .errors import FashionLensError
 ALPHA = 0.01
 MIN_SHOWN = 100  # items shown per arm before any verdict: a handful of clicks proves nothing
 SETTINGS = {"k": int, "complete_look": bool, "weights": dict}  # what an arm may change, and its type
+MAX_K = 20  # the service's own limit on products per list
+WEIGHTS = ("category", "color")  # catalog.recommend.SimilarRanking's weights an arm may set
 HASH_SPACE = 2 ** 64
 
 
@@ -114,6 +116,13 @@ def _arm(document: Any, source: str) -> Arm:
             raise FashionLensError(f"{source}: unknown setting {key!r}; choose from {', '.join(SETTINGS)}")
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise FashionLensError(f"{source}: setting {key!r} must be {expected.__name__}")
+    if not 1 <= settings.get("k", 1) <= MAX_K:
+        raise FashionLensError(f"{source}: setting 'k' must be between 1 and {MAX_K}")
+    for key, value in settings.get("weights", {}).items():
+        if key not in WEIGHTS:
+            raise FashionLensError(f"{source}: unknown weight {key!r}; choose from {', '.join(WEIGHTS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+            raise FashionLensError(f"{source}: weight {key!r} must be a number from 0 to 10")
     return Arm(_text(document, "name", source), float(share), settings)
 
 
@@ -185,3 +194,44 @@ def verdict(arms: list[dict[str, Any]], comparison: list[dict[str, Any]]) -> dic
                                         f"arm (Fisher's exact test, Holm-adjusted p = {worst:.2g} < {ALPHA})"}
     return {"winner": None, "text": "not enough data yet: no arm is ahead of all others at the 1% level; "
                                     "keep the experiment running"}
+
+
+def stored_experiments(store: Any) -> list[Experiment]:
+    return [parse_experiment(document, f"{getattr(store, 'path', 'catalogue')}: experiment")
+            for document in store.experiments()]
+
+
+def add_experiment(store: Any, experiment: Experiment) -> None:
+    """Save `experiment`; refused when its dates overlap another one's (a session would be in two arms
+    whose settings disagree). Saving again under the same name replaces it."""
+    for other in stored_experiments(store):
+        if other.name != experiment.name and other.start <= experiment.end and experiment.start <= other.end:
+            raise FashionLensError(f"experiment {experiment.name!r} ({experiment.start} to {experiment.end}) overlaps "
+                                   f"{other.name!r} ({other.start} to {other.end}): one experiment at a time")
+    store.save_experiment(experiment.to_json())
+
+
+def find_experiment(store: Any, name: str) -> Experiment:
+    experiments = stored_experiments(store)
+    for experiment in experiments:
+        if experiment.name == name:
+            return experiment
+    known = ", ".join(e.name for e in experiments) or "none yet; add one with `fashionlens experiment add`"
+    raise FashionLensError(f"no experiment {name!r}; experiments: {known}")
+
+
+def session_arm(store: Any, session: str | None, day: str) -> tuple[Experiment, Arm] | None:
+    """The running experiment and the session's arm in it; None without a session or a running experiment."""
+    if not session:
+        return None
+    running = next((e for e in stored_experiments(store) if e.running_on(day)), None)
+    return None if running is None else (running, running.arm_for(session))
+
+
+def recommend_options(arm: Arm | None, k: int) -> dict[str, Any]:
+    """catalog.recommend.recommend()'s keyword arguments for a session in `arm` (None: the defaults)."""
+    from .catalog.recommend import SimilarRanking
+
+    settings = {} if arm is None else arm.settings
+    return {"k": settings.get("k", k), "complete_look": settings.get("complete_look", True),
+            "ranking": SimilarRanking(**settings.get("weights", {}))}

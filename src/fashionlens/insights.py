@@ -2,8 +2,9 @@
 
 An event holds the time (UTC), channel (store / online), an optional session id the customer consented
 to, and what was seen: each garment's region, category and colour, the items recommended, the item
-clicked. Never the photo. From the events: category, region and colour shares, trends per day or week,
-categories worn together, and the click-through of recommendations (clicks on recommended items per
+clicked. Never the photo. From the events: category, region and colour shares, trends per day or week (and
+which categories and colours rise or fall significantly: trends.py), categories worn together, and the
+click-through of recommendations (clicks on recommended items per
 item recommended, overall, per item and per period), as a table, JSON, PNG charts and a CSV for
 advertising tools.
 """
@@ -21,6 +22,7 @@ from typing import Any
 from .analyzer import Analysis
 from .checkpoint import atomic_write, write_text
 from .errors import FashionLensError
+from .trends import format_trends, trends
 
 CHANNELS = ("store", "online")
 DIMENSIONS = (("categories", "category"), ("regions", "region"), ("colors", "color"))
@@ -39,7 +41,7 @@ def check_channel(channel: str) -> str:
 
 
 def log_analysis(store: Any, analyses: list[Analysis], channel: str, session: str | None = None,
-                 recommended: list[str] | None = None, time: str | None = None) -> None:
+                 recommended: list[str] | None = None, time: str | None = None, arm: Any = None) -> None:
     """One event per photo: "recommendation" when items were recommended, else "analysis"."""
     check_channel(channel)
     for analysis in analyses:
@@ -48,17 +50,27 @@ def log_analysis(store: Any, analyses: list[Analysis], channel: str, session: st
         if recommended is not None:
             data["recommended"] = recommended
         store.add_event(time or utc_now(), "recommendation" if recommended is not None else "analysis",
-                        channel, session, data)
+                        channel, session, with_arm(data, arm))
 
 
-def log_click(store: Any, item_id: str, channel: str, session: str | None = None, time: str | None = None) -> None:
-    store.add_event(time or utc_now(), "click", check_channel(channel), session, {"item": item_id})
+def log_click(store: Any, item_id: str, channel: str, session: str | None = None, time: str | None = None,
+              arm: Any = None) -> None:
+    store.add_event(time or utc_now(), "click", check_channel(channel), session, with_arm({"item": item_id}, arm))
 
 
 def log_shown(store: Any, item_ids: list[str], channel: str, session: str | None = None,
-              time: str | None = None) -> None:
+              time: str | None = None, arm: Any = None) -> None:
     """Items a page displayed (one event for all of them); recommendations log what they recommend."""
-    store.add_event(time or utc_now(), "shown", check_channel(channel), session, {"items": list(item_ids)})
+    store.add_event(time or utc_now(), "shown", check_channel(channel), session,
+                    with_arm({"items": list(item_ids)}, arm))
+
+
+def with_arm(data: dict[str, Any], arm: Any) -> dict[str, Any]:
+    """The event's data, with the experiment and arm its session is in (experiments.session_arm)."""
+    if arm is None:
+        return data
+    experiment, chosen = arm
+    return {**data, "experiment": experiment.name, "arm": chosen.name}
 
 
 def parse_since(text: str | None) -> str | None:
@@ -113,6 +125,7 @@ def summarize(events: list[dict[str, Any]], by: str = "day") -> dict[str, Any]:
         "worn_together": [{"categories": list(pair), "count": count}
                           for pair, count in sorted(together.items(), key=lambda c: (-c[1], c[0]))],
         "click_through": click_through(events, by),
+        "trends": trends(events, lambda time: period_of(time, by)),
     }
 
 
@@ -167,6 +180,7 @@ def format_table(summary: dict[str, Any], top: int = 10) -> str:
     lines.append(f"\nclick-through: {ctr['clicked']} clicks on {ctr['recommended']} recommended items ({rate})")
     lines += [f"  {row['period']:<12} {row['clicked']:>5} / {row['recommended']:<5} {row['rate']:6.1%}"
               for row in ctr["periods"] if row["recommended"]]
+    lines += ["", *format_trends(summary["trends"])]
     return "\n".join(lines)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from .errors import DataFormatError
 
@@ -57,6 +58,14 @@ def read_text(path: str | Path) -> str:
     """The whole file as text (COCO JSON, DeepFashion lists): the same checks as open_lines."""
     with open_lines(path) as lines:
         return "".join(lines)
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file's value; invalid JSON is a DataFormatError at its line."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as error:
+        raise DataFormatError(Path(path), f"not valid JSON ({error.msg})", error.lineno) from None
 
 
 class CsvRows:

@@ -184,10 +184,11 @@ def look_reason(garment: AnalyzedGarment, looks: LookStatistics, category: str |
 
 
 def recommend(analysis: Analysis, index: CatalogIndex, k: int = 5, filters: Filters | None = None,
-              same_region: bool = True, looks: LookStatistics | None = None) -> list[GarmentRecommendations]:
-    """Similar items and complete-the-look items for every garment of an analysed photo (adults' products
-    unless `filters` says otherwise)."""
+              same_region: bool = True, looks: LookStatistics | None = None, complete_look: bool = True,
+              ranking: SimilarRanking = SimilarRanking()) -> list[GarmentRecommendations]:
+    """Similar items and complete-the-look items (unless `complete_look` is False) for every garment of an
+    analysed photo (adults' products unless `filters` says otherwise)."""
     filters = filters or ADULTS
-    return [GarmentRecommendations(garment, similar_items(index, garment, k, filters, same_region),
-                                   complete_the_look(index, garment, k, filters, looks))
+    return [GarmentRecommendations(garment, similar_items(index, garment, k, filters, same_region, ranking),
+                                   complete_the_look(index, garment, k, filters, looks) if complete_look else [])
             for garment in analysis.garments]

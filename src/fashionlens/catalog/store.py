@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS events (
     key INTEGER PRIMARY KEY, time TEXT NOT NULL, kind TEXT NOT NULL, channel TEXT, session TEXT,
     data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
+CREATE TABLE IF NOT EXISTS experiments (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
 """
 ITEM_COLUMNS = ("key", "id", "image", "image_digest", "name", "price", "category", "predicted_category",
                 "region", "url", "attributes", "color", "box")
@@ -111,6 +112,8 @@ class CatalogStore(Protocol):
     def add_event(self, time: str, kind: str, channel: str | None, session: str | None, data: dict) -> None: ...
     def events(self, since: str | None = None) -> list[dict[str, Any]]: ...
     def last_event_key(self) -> int: ...
+    def save_experiment(self, definition: dict[str, Any]) -> None: ...
+    def experiments(self) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
 
@@ -319,6 +322,16 @@ class SQLiteStore:
     def last_event_key(self) -> int:
         """The newest event's key (0 without events): events are only ever added, so it names their state."""
         return self.connection.execute("SELECT COALESCE(MAX(key), 0) FROM events").fetchone()[0]
+
+    def save_experiment(self, definition: dict[str, Any]) -> None:
+        """Add or replace an experiment (experiments.Experiment.to_json()) by its name."""
+        with self.transaction() as cursor:
+            cursor.execute("INSERT OR REPLACE INTO experiments VALUES (?, ?)",
+                           (definition["name"], json.dumps(definition, sort_keys=True)))
+
+    def experiments(self) -> list[dict[str, Any]]:
+        rows = self.connection.execute("SELECT definition FROM experiments ORDER BY name")
+        return [json.loads(definition) for (definition,) in rows]
 
     def close(self) -> None:
         self.connection.close()

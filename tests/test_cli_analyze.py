@@ -110,11 +110,12 @@ def test_strict_and_empty_imports_fail_without_writing(fashionlens, runs, tmp_pa
                          "--strict")
     assert strict.returncode == 2 and "bad row:" in strict.stderr
     assert strict.stderr.strip().splitlines()[-1] == f"error: {csv_path}: 1 bad rows, nothing imported (--strict)"
-    assert SQLiteStore(db).count() == 0
+    assert not db.exists()  # a first import that fails leaves no catalogue behind
     only_bad = tmp_path / "bad.csv"
     only_bad.write_text("id,image\nX,missing.jpg\n", encoding="utf-8")
     result = fashionlens("catalog", "import", only_bad, "--catalog", db, "--classifier", runs.classifier)
     assert result.returncode == 1 and f"error: {only_bad}: nothing imported (1 bad rows)" in result.stderr
+    assert not db.exists()
 
 
 def test_queries_with_another_model_are_refused_until_reindex(fashionlens, runs, tmp_path):

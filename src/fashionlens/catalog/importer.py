@@ -222,9 +222,11 @@ def flush(pending: list, analyzer: Analyzer, done: dict[str, Analysis], items: l
     pending.clear()
 
 
-def import_products(path: str | Path, store: CatalogStore, analyzer: Analyzer, strict: bool = False) -> ImportReport:
-    """Read, analyse, and write the good rows in one transaction (none with `strict` and a bad row)."""
-    rows, bad = read_products(path)
+def import_products(path: str | Path, store: CatalogStore, analyzer: Analyzer, strict: bool = False,
+                    products: tuple[list[ProductRow], list[BadRow]] | None = None) -> ImportReport:
+    """Read, analyse, and write the good rows in one transaction (none with `strict` and a bad row).
+    `products`: read_products(path) already read, by a caller that checks the file before loading models."""
+    rows, bad = products if products is not None else read_products(path)
     stored_model = store.model()
     if stored_model and stored_model["id"] != analyzer.model_id and store.count():
         raise FashionLensError(model_mismatch(Path(getattr(store, "path", path)), stored_model, analyzer.description))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -10,7 +9,7 @@ import typer
 from tqdm import tqdm
 
 from ..images import load_image
-from .app import app
+from .app import app, json_text
 from .catalog import BACKEND_HELP, CATALOG_OPTION, filter_options, open_store
 
 if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
@@ -35,6 +34,16 @@ def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_im
 
     return Analyzer.from_choices(detector, classifier, whole_image, batch_size=batch_size, top_k=top_k,
                                  backend=backend, say=say, fast_decode=fast_decode)
+
+
+def check_photos(paths: list[Path]) -> None:
+    """Every photo exists: a typo in a path fails at once, before the models load (seconds); whether
+    it is a usable image is found when it is analysed (load_image, with the same wording)."""
+    from ..errors import ImageError
+
+    for path in paths:
+        if not path.is_file():
+            raise ImageError(path, "file not found")
 
 
 def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Path] = None) -> list[Analysis]:
@@ -65,7 +74,7 @@ def format_analysis(analysis: Analysis) -> str:
         region = f"{g.region or '-'}" + ("" if g.region_score is None else f" {g.region_score:.2f}")
         box = ",".join(f"{v:.0f}" for v in g.box.as_list())
         lines.append(f"  {region:<11} {g.category} {g.category_score:.2f}" + (f" ({others})" if others else "")
-                     + f"  {g.color.name}  box {box}")
+                     + f"  {' · '.join([g.color.name, *g.attribute_words()])}  box {box}")
     return "\n".join(lines)
 
 
@@ -106,6 +115,7 @@ def analyze_command(
     """
     from ..analyzer import analyses_json
 
+    check_photos(images)
     analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k, backend, fast_decode)
     analyses = analyze_photos(analyzer, images, annotate)
     log_events(catalog, no_log, analyses, channel, session)
@@ -150,6 +160,7 @@ def recommend_command(
     """
     filters = filter_options(category, region, color, min_price, max_price, where).narrowed(kids=kids)
     store = open_store(catalog)
+    check_photos(images)
     analyzer = load_analyzer(detector, classifier, whole_image, backend=backend, fast_decode=fast_decode)
     results = recommend_photos(analyzer, store, catalog, images, k, filters, not any_region,
                                None if no_log else (channel, session))
@@ -157,7 +168,7 @@ def recommend_command(
         data = {"models": analyzer.description, "catalog": str(catalog),
                 "images": [{"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
                            for a, found in results]}
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(json_text(data))
     else:
         typer.echo("\n".join(format_recommendations(a, found) for a, found in results))
 

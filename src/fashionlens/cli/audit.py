@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from ..data import detect_format, read_dataset
 from ..data.audit import audit, format_audit
-from .app import app
+from .app import app, json_text
 
 
 @app.command("audit")
@@ -29,6 +28,6 @@ def audit_command(
     report = audit(read_dataset(data), check_images=not skip_images)
     report = {"path": str(data), "format": kind, **report}
     if as_json:
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        typer.echo(json_text(report))
     else:
         typer.echo(format_audit(report, title=f"{data}  ({kind})"))

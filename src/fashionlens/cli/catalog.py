@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -11,7 +10,7 @@ import typer
 from ..catalog.store import Filters, SQLiteStore
 from ..errors import FashionLensError
 from ..records import REGIONS
-from .app import app, fail
+from .app import app, fail, json_text
 
 BACKEND_HELP = ("torch | onnx | onnx-int8: onnx runs the models with ONNX Runtime (exported once into onnx/ beside "
                 "each checkpoint, or a .onnx file from `fashionlens export`); onnx-int8 runs their int8 "
@@ -75,30 +74,47 @@ def import_command(
     Example: fashionlens catalog import products.csv --catalog shop.db --classifier runs/clothing
     Faster on a CPU (the same embeddings within 1e-4): add --backend onnx
     """
-    from ..catalog.importer import ImportRefused, import_products
+    from ..catalog.importer import ImportRefused, import_products, read_products
     from .analyze import load_analyzer
 
+    # a missing or malformed source, or a file that is no catalogue, fails here: before the models
+    # load (many seconds) and before a new catalogue file is created
+    products = read_products(source)
+    created = not catalog.exists()
+    store = None if created else open_store(catalog)
     analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size, backend=backend)
-    store = open_store(catalog, create=True)
+    store = store or open_store(catalog, create=True)
     try:
-        report = import_products(source, store, analyzer, strict=strict)
+        report = import_products(source, store, analyzer, strict=strict, products=products)
     except ImportRefused as refused:
         for bad in refused.bad:
             typer.echo(f"bad row: {bad}", err=True)
+        if created:
+            discard_catalog(store)
         raise
     for bad in report.bad:
         typer.echo(f"bad row: {bad}", err=True)
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        typer.echo(json.dumps({"catalog": str(catalog), "imported": report.imported, "new": report.new,
+        typer.echo(json_text({"catalog": str(catalog), "imported": report.imported, "new": report.new,
                                "updated": report.updated, "unchanged": report.unchanged,
                                "bad": [str(b) for b in report.bad],
-                               "warnings": [str(w) for w in report.warnings]}, indent=2))
+                               "warnings": [str(w) for w in report.warnings]}))
     else:
         typer.echo(f"{catalog}: {report.summary()}")
     if report.imported == 0:
+        if created:
+            discard_catalog(store)
         fail(f"{source}: nothing imported ({len(report.bad)} bad rows)", 1)
+
+
+def discard_catalog(store: SQLiteStore) -> None:
+    """Remove a catalogue this command created and wrote nothing into: a failed first import leaves no
+    empty database behind (SQLite's -wal and -shm files included)."""
+    store.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store.path}{suffix}").unlink(missing_ok=True)
 
 
 @catalog_app.command("remove")
@@ -154,8 +170,8 @@ def list_command(
     items = store.find_items(filter_options(category, region, color, min_price, max_price, where))
     model = store.model() or {}
     if as_json:
-        typer.echo(json.dumps({"catalog": str(catalog), "model": model, "count": len(items),
-                               "items": [item.to_json() for item in items]}, indent=2, ensure_ascii=False))
+        typer.echo(json_text({"catalog": str(catalog), "model": model, "count": len(items),
+                               "items": [item.to_json() for item in items]}))
         return
     typer.echo(f"{catalog}: {len(items)} of {store.count()} items, embeddings by model {model.get('id', '-')}")
     for item in items:

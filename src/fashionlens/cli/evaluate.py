@@ -228,8 +228,11 @@ def evaluate_run(run_dir: Path, data: list[Path], split: str, out: Path, batch_s
                  crops: bool = False) -> tuple[dict, dict[str, bytes | str]]:
     """What `fashionlens evaluate` does: score the run, write metrics.json and report.html (and the
     figures) into `out`; (the metrics document, the files written by name)."""
+    from ..data import detect_format
     from ..evaluation import report
 
+    for path in data:  # a missing or unknown dataset fails before the checkpoint and the models load
+        detect_format(path)
     checkpoint = load_run(run_dir)
     if checkpoint["kind"] == "classifier":
         by_dataset, files, figures = evaluate_classifier_run(checkpoint, data, split, batch_size,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -10,7 +9,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from ..errors import FashionLensError
-from .app import train_app
+from .app import json_text, train_app
 
 # models.classifier.DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks they match)
 DEFAULT_ARCH = "efficientnet_lite0"
@@ -80,9 +79,9 @@ def classifier_command(
     Example: fashionlens train classifier --data ../shared/data/clothing/labels.csv --classes
     T-Shirt,Pants,Shoes --epochs 5 --image-size 160 --balance weights --out runs/clothing
     """
+    require_data(data, resume)
     from ..models.classifier_task import ClassifierSettings, train_classifier
 
-    require_data(data, resume)
     settings = ClassifierSettings(
         data=str(data), mode=mode, arch=arch, epochs=epochs, image_size=image_size,
         image_height=image_height, min_image_size=min_image_size, balance=balance,
@@ -95,8 +94,13 @@ def classifier_command(
 
 
 def require_data(data: Path | None, resume: bool) -> None:
+    """--data given and of a known format: checked before torch and the models load (seconds)."""
+    from ..data import detect_format
+
     if data is None and not resume:
         raise FashionLensError("--data is required (or --resume to continue the run in --out)")
+    if data is not None:
+        detect_format(data)
 
 
 def run_training(train: Callable, settings: Any, out: Path, resume: bool, workers: int,
@@ -120,7 +124,7 @@ def report(run_dir: Path, history: list[dict], as_json: bool) -> None:
                "best_epoch": best["epoch"] if best else None,
                "best_val_balanced_accuracy": best.get("val_balanced_accuracy") if best else None}
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json_text(summary))
     elif best:
         typer.echo(f"{run_dir}: best val balanced accuracy {best['val_score']:.4f} at epoch {best['epoch']}")
     else:

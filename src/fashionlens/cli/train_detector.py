@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .app import train_app
+from .app import json_text, train_app
 from .train import EMA_HELP, PRECISION_HELP, require_data, run_training
 
 # models.detector.ARCHS and DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks
@@ -64,9 +63,9 @@ def detector_command(
     A detector of catalogue photos, each box the whole image (to measure the gap to street photos):
     fashionlens train detector --data ../shared/data/clothing/labels.csv --whole-image-boxes --out runs/curated
     """
+    require_data(data, resume)
     from ..models.detection_task import DetectorSettings, train_detector
 
-    require_data(data, resume)
     settings = DetectorSettings(
         data=str(data), arch=arch, epochs=epochs, image_size=image_size, batch_size=batch_size, lr=lr, seed=seed,
         weights=str(weights) if weights else None, backbone_from=str(backbone_from) if backbone_from else None,
@@ -84,7 +83,7 @@ def report(run_dir: Path, history: list[dict], as_json: bool) -> None:
                "best_val_map": best["val_map"] if best else None,
                "score_threshold": best["val_score_threshold"] if best else None}
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json_text(summary))
     elif best:
         typer.echo(f"{run_dir}: best val mAP@0.5 {best['val_map50']:.4f} (mAP {best['val_map']:.4f}) at epoch "
                    f"{best['epoch']}; score threshold {best['val_score_threshold']:.2f}")

@@ -7,6 +7,10 @@ also gets the box's geometry; categories are restricted to the detected region w
 it; nothing detected (or no detector) means the photo shows one product (a catalogue photo): the
 classifier sees the whole photo, the box and the colour are the product's own (foreground.py).
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
+Attributes (attributes.py): pattern and sleeve length (upper and full garments) from linear heads on that
+embedding, and the colour from the heads too when they have a colour head (else the pixel colour model,
+colors.py); the heads ship for the shipped classifier and are used only with the classifier they were
+fitted on: with another classifier a garment has no pattern or sleeve, and the pixel colour.
 Inference is deterministic: eval mode, no randomness, outputs rounded in the JSON.
 
 Three backends run the same two models (analyzer_models.py loads them): "torch" (the checkpoints'
@@ -29,6 +33,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .attributes import AttributeHeads, Prediction, load_heads, shipped_heads
 from .analyzer_models import (check_kind, classifier_feeds, device_of, forward_with_features, keep_scores_from,
                               model_fingerprint, model_loader, score_threshold)
 from .colors import DominantColor, dominant_color, product_color
@@ -59,8 +64,10 @@ class AnalyzedGarment:
     category: str
     category_score: float
     top_categories: list[tuple[str, float]]
-    color: DominantColor
+    color: DominantColor  # its name and score are the shipped colour model's: the one colour of the garment
     embedding: np.ndarray = field(repr=False)  # float32, L2-normalised
+    pattern: Prediction | None = None  # None: no attribute heads for this classifier
+    sleeve: Prediction | None = None  # None also for garments without sleeves (region lower)
 
     def to_json(self, with_embedding: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -74,10 +81,23 @@ class AnalyzedGarment:
             "color_score": self.color.score,
             "color_share": self.color.share,
             "color_rgb": self.color.hex,
+            "attributes": self.attributes_json(),
         }
         if with_embedding:
             data["embedding"] = [round(float(v), DIGITS + 2) for v in self.embedding]
         return data
+
+    def attribute_words(self) -> list[str]:
+        """Pattern and sleeve as a shop writes them ("striped", "short sleeve"); none without heads."""
+        words = [self.pattern.name] if self.pattern else []
+        if self.sleeve:
+            words.append(self.sleeve.name if self.sleeve.name == "sleeveless" else f"{self.sleeve.name} sleeve")
+        return words
+
+    def attributes_json(self) -> dict[str, Any]:
+        """{"pattern": ..., "sleeve": ..., "colour": ...}: each {"name", "probability", "probabilities"} or None."""
+        return {"pattern": self.pattern and self.pattern.to_json(), "sleeve": self.sleeve and self.sleeve.to_json(),
+                "colour": self.color.prediction.to_json()}
 
 
 @dataclass
@@ -113,9 +133,12 @@ class Analyzer:
 
     def __init__(self, classifier: nn.Module, classifier_checkpoint: dict[str, Any],
                  detector: nn.Module | None = None, detector_checkpoint: dict[str, Any] | None = None,
-                 *, top_k: int = TOP_K, batch_size: int = 16, fast_decode: bool = False):
+                 *, top_k: int = TOP_K, batch_size: int = 16, fast_decode: bool = False,
+                 attribute_heads: AttributeHeads | None = None):
         """`classifier`, `detector`: torch modules, or onnx_runtime's OnnxClassifier / OnnxDetector with
-        their export's metadata as the "checkpoints". `fast_decode`: see load_images()."""
+        their export's metadata as the "checkpoints". `fast_decode`: see load_images().
+        `attribute_heads`: fitted on this classifier's features (from_runs checks it); None: no attributes."""
+        self.attribute_heads = attribute_heads
         self.classifier, self.classifier_checkpoint = classifier.eval(), classifier_checkpoint
         self.detector, self.detector_checkpoint = detector, detector_checkpoint
         self.class_names = list(classifier_checkpoint["class_names"])
@@ -130,8 +153,12 @@ class Analyzer:
 
     @classmethod
     def from_runs(cls, detector_run: str | Path | None, classifier_run: str | Path, *, backend: str = "torch",
-                  say: Callable[[str], None] | None = None, **options: Any) -> "Analyzer":
+                  say: Callable[[str], None] | None = None, attributes: str | Path | None = None,
+                  **options: Any) -> "Analyzer":
         """Load a classifier run (or checkpoint file) and optionally a detector run.
+
+        `attributes`: an attribute heads file (attributes.py), refused unless fitted on this classifier;
+        None: the shipped heads where they were fitted on it, else none.
 
         backend "onnx" runs their ONNX exports instead, "onnx-int8" their int8 exports (onnx_runtime.load_onnx:
         a run is exported once into the onnx/ folder beside its checkpoint, announced through `say`; a .onnx
@@ -144,7 +171,10 @@ class Analyzer:
         if detector_run is not None:
             detector, detector_checkpoint = load(detector_run)
             check_kind(detector_checkpoint, "detector", f"--detector {detector_run}")
-        return cls(classifier, classifier_checkpoint, detector, detector_checkpoint, **options)
+        analyzer = cls(classifier, classifier_checkpoint, detector, detector_checkpoint, **options)
+        analyzer.attribute_heads = (shipped_heads(analyzer.model_id) if attributes is None
+                                    else load_heads(attributes, analyzer.model_id))
+        return analyzer
 
     @classmethod
     def from_choices(cls, detector_run: str | Path | None, classifier_run: str | Path | None,
@@ -163,7 +193,8 @@ class Analyzer:
     @property
     def description(self) -> dict[str, Any]:
         return {"id": self.model_id, "classifier": self.classifier_checkpoint.get("path"),
-                "detector": None if self.detector_checkpoint is None else self.detector_checkpoint.get("path")}
+                "detector": None if self.detector_checkpoint is None else self.detector_checkpoint.get("path"),
+                "attributes": None if self.attribute_heads is None else sorted(self.attribute_heads.heads)}
 
     def analyze_paths(self, paths: list[str | Path]) -> list[Analysis]:
         images, sizes = self.load_images(paths)
@@ -245,7 +276,7 @@ class Analyzer:
 
     def describe(self, box: Box, detection: Detection | None, probs: np.ndarray, embedding: np.ndarray,
                  color: DominantColor) -> AnalyzedGarment:
-        """One garment's result: region-restricted categories, its colour, embedding."""
+        """One garment's result: region-restricted categories, its colour, embedding and attributes."""
         allowed = np.ones(len(probs), dtype=bool)
         if detection is not None:
             allowed = region_mask(detection.region, self.class_names)
@@ -255,8 +286,24 @@ class Analyzer:
         top = [(self.class_names[i], float(probs[i])) for i in order]
         category, score = top[0]
         region = detection.region if detection is not None else region_of(category)
+        embedding = embedding.astype(np.float32)
+        pattern, sleeve, color = self.attributes_of(embedding, color, region)
         return AnalyzedGarment(box, region, None if detection is None else detection.score, category, score, top,
-                               color, embedding.astype(np.float32))
+                               color, embedding, pattern, sleeve)
+
+    def attributes_of(self, embedding: np.ndarray, color: DominantColor,
+                      region: str | None) -> tuple[Prediction | None, Prediction | None, DominantColor]:
+        """Pattern, sleeve (upper and full garments) and the colour: the heads' colour where they have a
+        colour head, so that the garment has one colour (its swatch stays its pixels' largest cluster)."""
+        heads = self.attribute_heads
+        if heads is None:
+            return None, None, color
+        inputs = {"embedding": embedding, "color_features": color.features}
+        learned = heads.predict("colour", inputs, region)
+        if learned is not None:
+            color = replace(color, name=learned.name, score=round(learned.probability, 4),
+                            probabilities=learned.probabilities)
+        return heads.predict("pattern", inputs, region), heads.predict("sleeve", inputs, region), color
 
 
 def batch_bounds(per_photo: list[int], batch_size: int) -> list[tuple[int, int]]:

@@ -16,11 +16,13 @@ REGION_COLORS = {"upper": "#e6194b", "lower": "#3cb44b", "full": "#4363d8", None
 
 
 def annotated(image: Image.Image, analysis: Analysis) -> Image.Image:
-    """The photo with one box per garment, labelled "category, the classifier's probability, colour"."""
+    """The photo with one box per garment, labelled "category, the classifier's probability · colour ·
+    pattern · sleeve" (pattern and sleeve where the Analyzer has attribute heads)."""
     if not analysis.garments:
         return image
     boxes = torch.tensor([g.box.as_list() for g in analysis.garments], dtype=torch.float32)
-    labels = [f"{g.category} {g.category_score:.0%} (classifier), {g.color.name}" for g in analysis.garments]
+    labels = [" · ".join([f"{g.category} {g.category_score:.0%} (classifier)", g.color.name, *g.attribute_words()])
+              for g in analysis.garments]
     colors = [REGION_COLORS.get(g.region, REGION_COLORS[None]) for g in analysis.garments]
     width = max(1, round(max(image.size) / 200))
     drawn = draw_bounding_boxes(pil_to_tensor(image), boxes, labels, colors=colors, width=width)

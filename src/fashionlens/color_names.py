@@ -116,7 +116,11 @@ class ColorNamer:
     intercept: np.ndarray
 
     def probabilities(self, colors: PixelColors) -> np.ndarray:
-        logits = self.coef @ ((color_features(colors) - self.mean) / self.scale) + self.intercept
+        return self.probabilities_of(color_features(colors))
+
+    def probabilities_of(self, features: np.ndarray) -> np.ndarray:
+        """The names' probabilities from a garment's color_features (computed once, read by others too)."""
+        logits = self.coef @ ((features - self.mean) / self.scale) + self.intercept
         exp = np.exp(logits - logits.max())
         return exp / exp.sum()
 

@@ -10,12 +10,13 @@ is reported with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
-from .color_names import PixelColors, shipped_namer
+from .attributes import Prediction
+from .color_names import PixelColors, color_features, shipped_namer
 from .foreground import Foreground
 from .records import Box
 
@@ -38,10 +39,19 @@ class DominantColor:
     score: float
     share: float
     rgb: tuple[int, int, int]
+    # every colour name's probability (the name is the most probable), and the pixels' colour features
+    # (color_names.color_features), which the attribute heads may read too
+    probabilities: dict[str, float] = field(default_factory=dict, compare=False)
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def hex(self) -> str:
         return "#{:02x}{:02x}{:02x}".format(*self.rgb)
+
+    @property
+    def prediction(self) -> Prediction:
+        """The colour as an attribute prediction (a colour made without probabilities: its name only)."""
+        return Prediction(self.name, self.score, dict(self.probabilities) or {self.name: self.score})
 
 
 def garment_pixels(image: Image.Image, box: Box | None = None) -> np.ndarray:
@@ -79,7 +89,10 @@ def product_color(foreground: Foreground) -> DominantColor:
 def color_of_pixels(pixels: np.ndarray) -> DominantColor:
     """The colour of a garment's own pixels (N x 3, uint8)."""
     colors = PixelColors.of(pixels)
-    name, score = shipped_namer().name(colors)
+    features = color_features(colors)
+    namer = shipped_namer()
+    named = Prediction.of(namer.names, namer.probabilities_of(features))
     nearest_pixel = pixels[np.argmin(((colors.lab - colors.centres[0]) ** 2).sum(axis=1))]
     rgb = (int(nearest_pixel[0]), int(nearest_pixel[1]), int(nearest_pixel[2]))
-    return DominantColor(name, round(score, 4), round(float(colors.counts[0] / colors.counts.sum()), 4), rgb)
+    return DominantColor(named.name, round(named.probability, 4), round(float(colors.counts[0] / colors.counts.sum()), 4),
+                         rgb, named.probabilities, features)

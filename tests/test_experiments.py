@@ -143,3 +143,28 @@ def test_cli_adds_and_lists_experiments_and_names_a_bad_file(tmp_path, capsys):
     assert code == 0 and json.loads(out)[0]["arms"][1]["settings"] == {"k": 5, "complete_look": False}
     code, _, err = run_cli(capsys, "experiment", "add", str(bad), "--catalog", str(tmp_path / "shop.db"))
     assert code != 0 and "bad.json:2: not valid JSON" in err and "Traceback" not in err
+
+
+def test_insights_reports_an_experiment_and_audiences_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from fashionlens.catalog.store import SQLiteStore
+    from fashionlens.experiments import add_experiment
+    from test_audiences_trends import planted_events
+    from test_cli_evaluate import run_cli
+
+    path = tmp_path / "shop.db"
+    store = SQLiteStore(path, create=True)
+    experiment, events = simulated_events({"A": 0.10, "B": 0.30}, sessions=200, seed=1)
+    add_experiment(store, experiment)
+    for event in events + planted_events()[0]:
+        data = {k: v for k, v in event.items() if k not in ("time", "kind", "session")}
+        store.add_event(event["time"], event["kind"], "online", event.get("session"), data)
+    store.close()
+    code, out, _ = run_cli(capsys, "insights", "--catalog", str(path), "--experiment", experiment.name, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["verdict"]["winner"] == "B"
+    assert sum(a["sessions"] for a in report["arms"]) == 200
+    code, out, _ = run_cli(capsys, "insights", "--catalog", str(path), "--audiences", "--out", str(tmp_path / "ads"))
+    assert code == 0 and out.startswith("audiences (90 sessions):") and len(out.splitlines()) == 4
+    assert (tmp_path / "ads" / "audiences.csv").read_text().count("\n") == 4

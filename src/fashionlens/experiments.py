@@ -235,3 +235,17 @@ def recommend_options(arm: Arm | None, k: int) -> dict[str, Any]:
     settings = {} if arm is None else arm.settings
     return {"k": settings.get("k", k), "complete_look": settings.get("complete_look", True),
             "ranking": SimilarRanking(**settings.get("weights", {}))}
+
+
+def format_report(report: dict[str, Any]) -> str:
+    experiment = report["experiment"]
+    lines = [f"experiment {experiment['name']} ({experiment['start']} to {experiment['end']})",
+             f"  {'arm':<16} {'sessions':>8} {'shown':>7} {'clicks':>7}  click-through (95% interval)"]
+    for arm in report["arms"]:
+        rate = "n/a" if arm["click_through"] is None else \
+            f"{arm['click_through']:.1%} ({arm['interval_95'][0]:.1%} to {arm['interval_95'][1]:.1%})"
+        lines.append(f"  {arm['arm']:<16} {arm['sessions']:>8} {arm['shown']:>7} {arm['clicks']:>7}  {rate}")
+    lines += [f"  {row['best']} vs {row['other']}: Fisher p = {row['p_value']:.3g}, Holm-adjusted {row['p_adjusted']:.3g}"
+              for row in report["comparison"]]
+    lines.append(f"verdict: {report['verdict']['text']}")
+    return "\n".join(lines)

@@ -82,6 +82,8 @@ def read_coco(path: str | Path) -> list[Sample]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise DataFormatError(path, f"not valid JSON ({error.msg})", error.lineno) from None
+    except RecursionError:  # `[[[[...` thousands deep: the decoder recurses once per level
+        raise DataFormatError(path, "not COCO detection JSON: nested too deeply") from None
     errors = _Errors(path, text)
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):
         errors.fail("", None, "not COCO detection JSON: needs `images` and `annotations` lists")

@@ -104,7 +104,7 @@ def tiny_live_server(root: Path, **changes) -> Iterator[LiveServer]:
 
     settings = tiny_settings(root, **changes)
     import_catalogue(settings)
-    with running_server(create_app(settings)) as url:
+    with running_server(create_app(settings), **settings.uvicorn_options()) as url:
         yield LiveServer(url, ADMIN_KEY, settings.catalog, settings.media_dir,
                          {item_id: photo_bytes(color) for item_id, _, _, _, color in PRODUCTS})
 

@@ -35,7 +35,7 @@ def test_serve_runs_the_service_with_the_options_and_the_admin_key(tmp_path, fas
                        tmp_path / "shop.db", "--port", "8123", "--cors-origin", "https://shop.example")
     assert done.returncode == 0, done.stderr
     [(app, options)] = served
-    assert options == {"host": "127.0.0.1", "port": 8123}
+    assert options == {"host": "127.0.0.1", "port": 8123, "limit_concurrency": 200, "timeout_keep_alive": 5}
     with TestClient(app) as client:
         health = client.get("/health").json()
         no_key = client.delete("/catalog/items/X")

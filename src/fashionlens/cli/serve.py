@@ -32,10 +32,12 @@ def serve_command(
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.1, help="Largest photo upload."),
     max_pending: int = typer.Option(8, "--max-pending", min=1, help="Photos waiting for the models before "
                                                                     "more are answered 503 (busy)."),
+    max_connections: int = typer.Option(200, "--max-connections", min=1, help="Open connections before more are "
+                                                                              "answered 503 (busy)."),
     store_photos: bool = typer.Option(False, "--store-photos", help="Keep customers' photos in "
                                                                     "<media-dir>/photos (off: never stored)."),
 ) -> None:
-    """Serve the API (/docs), the customer page (/) and the retailer dashboard (/dashboard).
+    """Serve the API (described at /openapi.json), the customer page (/) and the retailer dashboard (/dashboard).
 
     Admin routes (import, update, delete) need FASHIONLENS_ADMIN_KEY set; clients send it as X-API-Key.
 
@@ -51,6 +53,7 @@ def serve_command(
                                backend=backend,
                                media_dir=media_dir, admin_key=os.environ.get(ADMIN_KEY_VARIABLE) or None,
                                max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pending=max_pending,
+                               max_connections=max_connections,
                                cors_origins=list(cors_origin), store_photos=store_photos)
     # loaded here, before the port opens, so a wrong run or database is one line of error, not a traceback
     settings.analyzer = load_analyzer(settings)
@@ -58,4 +61,4 @@ def serve_command(
     if settings.admin_key is None:
         typer.echo(f"note: {ADMIN_KEY_VARIABLE} is not set; the admin routes (import, update, delete) are off",
                    err=True)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings), host=host, port=port, **settings.uvicorn_options())

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from . import routes_analyze, routes_catalog, routes_insights
 from .handlers import error, install_handlers
-from .limits import API_KEY_HEADER, check_admin, size_text
+from .limits import API_KEY_HEADER, BodyReadTimeout, NoSniff, check_admin, size_text
 from .settings import ServiceSettings
 from .state import open_state
 
@@ -31,7 +31,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         finally:
             app.state.service.catalog.close()
 
-    app = FastAPI(title="fashionlens", lifespan=lifespan,
+    # no /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, blank on a closed network,
+    # and no installed package ships them; /openapi.json stays
+    app = FastAPI(title="fashionlens", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Garments in a photo, similar and complete-the-look products from the shop's "
                               "catalogue, and insights on what customers wear. Errors: {\"error\": \"...\"}.")
     photo_limit = settings.max_upload_bytes + FORM_OVERHEAD
@@ -41,6 +43,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.include_router(routes_catalog.admin, max_body_size=import_limit)
     app.include_router(routes_insights.router, max_body_size=photo_limit)
     install_handlers(app)
+    # inside check_before_the_body's middleware: that one (BaseHTTPMiddleware) hands the app a receive()
+    # whose errors arrive wrapped in an ExceptionGroup, which FastAPI would answer 400
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_s)
     check_before_the_body(app, photo_limit, import_limit)
     if settings.cors_origins:  # closed unless origins are configured: other sites' pages may not call us
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
@@ -49,6 +54,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     from .pages import mount_pages
 
     mount_pages(app)
+    app.add_middleware(NoSniff)  # added last: the outermost, so every answer above passes through it
     return app
 
 

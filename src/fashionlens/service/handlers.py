@@ -95,4 +95,5 @@ def disk_full(request: Request, exc: Exception) -> JSONResponse:
 
 def internal_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error(500, "internal error (logged on the server)")
+    # the last-resort handler (Exception) answers outside the middleware that adds this header
+    return error(500, "internal error (logged on the server)", {"X-Content-Type-Options": "nosniff"})

@@ -1,8 +1,10 @@
 """Limits that keep one service healthy under load and bad input: upload size, a bounded queue of model
-work, one model call at a time, and the admin key."""
+work, one model call at a time, the admin key, and slow clients (a body read timeout; uvicorn caps the
+connections, settings.uvicorn_options)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 import re
@@ -12,10 +14,15 @@ from typing import Any, Callable, TypeVar
 
 from fastapi import HTTPException, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 T = TypeVar("T")
 API_KEY_HEADER = "X-API-Key"
 QUEUE_WORDS = "too many photos are waiting to be analysed"
+# After the first read timeout's worth of seconds a body must average this rate: a trickle of a byte every
+# few seconds would otherwise pass any per-read timeout and hold its connection for hours.
+MIN_BODY_BYTES_PER_S = 10 * 1024
 
 
 def size_text(count: int) -> str:
@@ -96,3 +103,57 @@ def check_admin(request: Request) -> None:
     # constant-time comparison of bytes: the time taken tells nothing about how much of the key matched
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         raise HTTPException(401, f"wrong {API_KEY_HEADER}")
+
+
+class BodyReadTimeout:
+    """ASGI middleware: a request body must keep coming, or the request is answered 408 and its connection
+    closed. Each part within `seconds` of asking for it, and the body as a whole no slower than
+    MIN_BODY_BYTES_PER_S after its first `seconds`. Without it, a client declaring Content-Length: 100
+    and sending 33 bytes held its connection, and the handler waiting for the rest, forever."""
+
+    def __init__(self, app: ASGIApp, seconds: float):
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, received, complete = time.monotonic(), 0, False
+
+        async def timed_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # after the body only the disconnect is left to wait for, however long it takes
+                return await receive()
+            allowed = start + self.seconds + received / MIN_BODY_BYTES_PER_S - time.monotonic()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, min(self.seconds, allowed)))
+            except TimeoutError:
+                raise HTTPException(408, f"request body too slow: {received} bytes in {time.monotonic() - start:.1f} s "
+                                         f"(each part must come within {self.seconds:g} s, the whole at "
+                                         f"{MIN_BODY_BYTES_PER_S // 1024} KB/s or faster)",
+                                    headers={"Connection": "close"}) from None
+            received += len(message.get("body", b""))
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed_receive, send)
+
+
+class NoSniff:
+    """ASGI middleware: X-Content-Type-Options: nosniff on every response (JSON, pages, /static files), so
+    a browser never runs an upload or a file as another type than the one it was served as."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("X-Content-Type-Options", "nosniff")
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -18,10 +18,12 @@ START_TIMEOUT_S = 60.0
 
 
 @contextmanager
-def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Iterator[str]:
     """Serve `app` with uvicorn in a daemon thread (port 0: a free one) and yield its base URL; the
-    server shuts down (lifespan included) when the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    server shuts down (lifespan included) when the block ends. `options`: uvicorn's, as
+    ServiceSettings.uvicorn_options() gives those `fashionlens serve` runs with."""
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                           **options))
     thread = threading.Thread(target=server.run, name="fashionlens-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT_S

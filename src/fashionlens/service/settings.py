@@ -39,6 +39,9 @@ class ServiceSettings:
     max_pending: int = 8  # model requests waiting or running; more are answered 503
     cors_origins: list[str] = field(default_factory=list)  # none: browsers may not call from other sites
     store_photos: bool = False  # customers' photos are analysed in memory and forgotten
+    body_timeout_s: float = 15.0  # the longest wait for the next part of a request body (then 408)
+    max_connections: int = 200  # open connections; more are answered 503 by uvicorn (slow clients' cap)
+    keep_alive_s: int = 5  # an idle kept-alive connection is closed after this
 
     def __post_init__(self) -> None:
         # absolute once, at start-up: imports link staged photos to their kept files, and a relative
@@ -48,3 +51,7 @@ class ServiceSettings:
             self.catalog.with_name(self.catalog.name + ".media")
         if self.max_pending < 1:
             raise FashionLensError(f"max_pending {self.max_pending}: must be at least 1")
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """What uvicorn runs the service with (`fashionlens serve` and service/live.py alike)."""
+        return {"limit_concurrency": self.max_connections, "timeout_keep_alive": self.keep_alive_s}

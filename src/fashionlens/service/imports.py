@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
@@ -107,7 +108,9 @@ def stage_archive(staging: Staging, name: str, data: bytes, limit: int) -> Path:
     for entry, entry_parts in zip(entries, parts):
         try:
             content = archive.read(entry)  # at most file_size bytes, CRC checked
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as error:
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, NotImplementedError) as error:
+            if is_disk_full(error):
+                raise
             raise FashionLensError(f"{name}: entry {entry.filename!r} cannot be read ({error})") from None
         if entry_parts == chosen[0]:
             csv_path = staging.add_csv(entry_parts, content)

@@ -1,0 +1,138 @@
+"""Attribute heads: masked fits, the collapse verdict on a lazy pattern head, the analysis JSON's attributes,
+no sleeve for lower garments, and heads of another classifier refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashionlens.analyzer import Analyzer
+from fashionlens.attribute_training import FitChoice, as_head, cross_validate, fit_linear
+from fashionlens.attributes import (PATTERNS, SLEEVE_REGIONS, SLEEVES, AttributeHeads, LinearHead, load_heads)
+from fashionlens.colors import COLOR_NAMES, dominant_color
+from fashionlens.errors import FashionLensError
+from fashionlens.evaluation.honesty import honesty_check
+from fashionlens.records import Box, Detection
+from tiny_models import random_analyzer, trained_runs
+
+
+def blank_some(labels: np.ndarray, every: int = 3) -> np.ndarray:
+    blanked = labels.copy()
+    blanked[::every] = ""
+    return blanked
+
+
+def test_a_fit_ignores_rows_without_a_label():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 5))
+    labels = np.array(["solid", "striped", "floral"])[rng.integers(0, 3, size=60)]
+    blanked = blank_some(labels)
+    kept = blanked != ""
+    garbage = features.copy()
+    garbage[~kept] = rng.normal(100, 50, size=(int((~kept).sum()), 5))  # what the masked rows hold must not matter
+    choice = FitChoice(1.0, "balanced")
+    with_blanks = fit_linear(garbage, blanked, choice, extra_features=garbage + 0.1)
+    without = fit_linear(features[kept], labels[kept], choice, extra_features=features[kept] + 0.1)
+    for (scaler, model), (scaler_ref, model_ref) in [(with_blanks, without)]:
+        assert np.allclose(scaler.mean_, scaler_ref.mean_) and np.allclose(model.coef_, model_ref.coef_)
+    scores = cross_validate(garbage, blanked, [choice], "accuracy")
+    assert scores == cross_validate(features[kept], labels[kept], [choice], "accuracy")
+
+
+def test_a_pattern_head_that_answers_the_majority_is_flagged_collapsed():
+    rng = np.random.default_rng(0)
+    labels = np.array(["solid"] * 180 + ["striped"] * 10 + ["floral"] * 10)  # 90% one class
+    noise = rng.normal(size=(len(labels), 8))  # nothing to learn: an unweighted, strongly regularised fit answers solid
+    scaler, model = fit_linear(noise, labels, FitChoice(0.001, None))
+    head = as_head(scaler, model, ("solid", "striped", "floral"), ("embedding",))
+    predicted = head.probabilities(rng.normal(size=(len(labels), 8))).argmax(axis=1)
+    assert set(predicted) == {0}
+    truth = np.array([head.names.index(label) for label in labels])
+    check = honesty_check(truth, predicted, list(head.names))
+    assert check["collapsed"] is True and any("near chance" in reason for reason in check["reasons"])
+
+
+def test_a_head_that_learned_its_classes_is_not_collapsed():
+    rng = np.random.default_rng(1)
+    labels = np.array(["solid"] * 180 + ["striped"] * 10 + ["floral"] * 10)
+    signal = np.eye(3)[[("solid", "striped", "floral").index(label) for label in labels]] * 3
+    features = np.hstack([signal, rng.normal(size=(len(labels), 5))])
+    head = as_head(*fit_linear(features, labels, FitChoice(1.0, "balanced")), ("solid", "striped", "floral"),
+                   ("embedding",))
+    predicted = head.probabilities(features).argmax(axis=1)
+    truth = np.array([head.names.index(label) for label in labels])
+    assert honesty_check(truth, predicted, list(head.names))["collapsed"] is False
+
+
+def constant_head(names: tuple[str, ...], width: int, inputs: tuple[str, ...], regions=None) -> LinearHead:
+    """A head whose answer is the last name, whatever the garment (probabilities rising along the names)."""
+    return LinearHead(names, inputs, np.zeros(width), np.ones(width), np.zeros((len(names), width)),
+                      np.linspace(0.0, 1.0, len(names)), regions)
+
+
+def heads_for(analyzer: Analyzer, embedding_width: int) -> AttributeHeads:
+    both = embedding_width + len(dominant_color(Image.new("RGB", (8, 8))).features)
+    return AttributeHeads(analyzer.model_id, {
+        "pattern": constant_head(PATTERNS, embedding_width, ("embedding",)),
+        "sleeve": constant_head(SLEEVES, embedding_width, ("embedding",), SLEEVE_REGIONS),
+        "colour": constant_head(COLOR_NAMES, both, ("embedding", "color_features"))}, {})
+
+
+def embedding_width(analyzer: Analyzer) -> int:
+    _, embeddings = analyzer.classify([(Image.new("RGB", (32, 32)), Box(0, 0, 32, 32))])
+    return embeddings.shape[1]
+
+
+def test_the_analysis_json_carries_the_attributes_with_their_probabilities(tmp_path):
+    analyzer = random_analyzer()
+    analyzer.attribute_heads = heads_for(analyzer, embedding_width(analyzer))
+    photo = tmp_path / "tee.png"
+    Image.new("RGB", (40, 40), (40, 70, 220)).save(photo)
+    [analysis] = analyzer.analyze_paths([photo])
+    garment = json.loads(json.dumps(analysis.to_json()))["garments"][0]
+    pattern, colour = garment["attributes"]["pattern"], garment["attributes"]["colour"]
+    assert pattern["name"] == "other" and list(pattern["probabilities"]) == list(PATTERNS)
+    assert pattern["probability"] == max(pattern["probabilities"].values())
+    assert sum(pattern["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    # one colour per garment: the top-level fields are the colour head's answer
+    assert colour["name"] == garment["color"] == COLOR_NAMES[-1] and colour["probability"] == garment["color_score"]
+    assert list(colour["probabilities"]) == list(COLOR_NAMES)
+
+
+def test_lower_garments_carry_no_sleeve():
+    analyzer = random_analyzer()
+    width = embedding_width(analyzer)
+    analyzer.attribute_heads = heads_for(analyzer, width)
+    image, box = Image.new("RGB", (40, 40), (40, 70, 220)), Box(0, 0, 40, 40)
+    probabilities, embedding = np.full(3, 1 / 3), np.ones(width, np.float32) / np.sqrt(width)
+    lower, upper = (analyzer.describe(box, Detection(box, region, 0.9), probabilities, embedding,
+                                      dominant_color(image, box)) for region in ("lower", "upper"))
+    assert lower.sleeve is None and lower.attributes_json()["sleeve"] is None and lower.pattern is not None
+    assert upper.sleeve.name == "long" and upper.attribute_words() == ["other", "long sleeve"]
+
+
+def test_without_heads_a_garment_has_no_pattern_or_sleeve_and_its_pixel_colour(tmp_path):
+    analyzer = random_analyzer()
+    photo = tmp_path / "tee.png"
+    Image.new("RGB", (40, 40), (40, 70, 220)).save(photo)
+    garment = analyzer.analyze_paths([photo])[0].garments[0]
+    assert (garment.pattern, garment.sleeve, garment.color.name) == (None, None, "Blue")
+    assert garment.attributes_json()["colour"]["name"] == "Blue"
+
+
+def test_heads_fitted_on_another_classifier_are_refused(tmp_path_factory):
+    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+    analyzer = Analyzer.from_runs(None, runs.classifier)
+    assert analyzer.attribute_heads is None  # the shipped heads are another classifier's: not used
+    heads = heads_for(analyzer, embedding_width(analyzer))
+    path = tmp_path_factory.mktemp("heads") / "attributes.json"
+    path.write_text(json.dumps(heads.to_json()))
+    assert load_heads(path, analyzer.model_id).heads.keys() == heads.heads.keys()
+    assert Analyzer.from_runs(None, runs.classifier, attributes=path).attribute_heads is not None
+    other = AttributeHeads("efficientnet_lite0-0000000000000000", heads.heads, {})
+    path.write_text(json.dumps(other.to_json()))
+    with pytest.raises(FashionLensError, match="fitted on classifier efficientnet_lite0-0000000000000000, not on"):
+        Analyzer.from_runs(None, runs.classifier, attributes=path)

@@ -1,11 +1,13 @@
-"""Screenshots of the two web pages for the README: docs/figures/page_customer.png and page_dashboard.png.
+"""Screenshots of the two web pages for the README: docs/figures/page_customer.png, page_dashboard.png and
+page_dashboard_audiences.png (the dashboard's audiences and experiments).
 
     .venv/bin/python scripts/screenshot_pages.py                      # all 250 sample products
     .venv/bin/python scripts/screenshot_pages.py --products 80 --workdir /tmp/pages
 
 Starts `fashionlens serve` (the shipped default models) on loopback, imports the clothing sample through
-the API (POST /catalog/import, as a retailer would), posts a few embedded street photos to /recommend so
-the insights have data, then in headless Chromium: uploads one street photo on the customer page,
+the API (POST /catalog/import, as a retailer would), puts an experiment (PUT /experiments), posts a few
+embedded street photos to /recommend as separate visits so the insights, audiences and experiment have
+data, then in headless Chromium: uploads one street photo on the customer page,
 screenshots it and clicks the first product (a real click event), and screenshots the dashboard.
 Needs /usr/bin/chromium (`apt-get install -y chromium`).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -36,13 +39,34 @@ ALL_IMAGES_LOADED = """() => Promise.all([...document.images].map(img => {
 }))"""
 
 
+def start_experiment(url: str, admin_key: str) -> None:
+    """The experiment the dashboard shows: complete-the-look on or off, half the visits each, this month."""
+    today = date.today()
+    experiment = {"name": "look-or-not", "start": (today - timedelta(days=1)).isoformat(),
+                  "end": (today + timedelta(days=30)).isoformat(),
+                  "arms": [{"name": "with-look", "share": 0.5, "settings": {"complete_look": True}},
+                           {"name": "similar-only", "share": 0.5, "settings": {"complete_look": False, "k": 6}}]}
+    httpx.put(f"{url}/experiments/look-or-not", json=experiment, headers={"X-API-Key": admin_key},
+              timeout=30).raise_for_status()
+
+
 def feed_insights(url: str, photos: list[Path]) -> None:
-    """Recommendations for a few street photos, from the shop and online, as customers would ask."""
+    """Recommendations for a few street photos, from the shop and online, each a visit of its own (a
+    session id, as the customer page sends): its cards reported shown, and every other visit's first
+    similar product clicked, so that the experiment and the audiences have data."""
     for number, photo in enumerate(photos):
-        answer = httpx.post(f"{url}/recommend", timeout=300, data={"k": "4", "channel": ("store", "online")[number % 2]},
-                            files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")})
+        session = f"visit-{number}"
+        answer = httpx.post(f"{url}/recommend", timeout=300, data={
+            "k": "4", "channel": ("store", "online")[number % 2], "session": session},
+            files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")})
         answer.raise_for_status()
-        print(f"  {photo.name}: {len(answer.json()['garments'])} garments", file=sys.stderr)
+        garments = answer.json()["garments"]
+        cards = [p["id"] for g in garments for p in g["similar"] + g["complete_the_look"]]
+        if cards:
+            httpx.post(f"{url}/events", json={"kind": "shown", "item_ids": cards, "session": session}).raise_for_status()
+        if cards and number % 2 == 0:
+            httpx.post(f"{url}/events", json={"kind": "click", "item_ids": cards[:1], "session": session}).raise_for_status()
+        print(f"  {photo.name}: {len(garments)} garments", file=sys.stderr)
 
 
 def save(page, path: Path, **options) -> None:
@@ -73,6 +97,12 @@ def screenshot_dashboard(page, url: str, out: Path) -> None:
     height = min(DASHBOARD_HEIGHT, page.evaluate("document.documentElement.scrollHeight"))
     save(page, out / "page_dashboard.png", full_page=True, clip={"x": 0, "y": 0, "width": VIEWPORT["width"],
                                                                  "height": height})
+    page.locator("#experiments .experiment").first.wait_for()
+    views = page.locator("section[aria-labelledby=audiences-title], section[aria-labelledby=experiments-title]")
+    top = views.first.bounding_box()
+    bottom = views.last.bounding_box()
+    save(page, out / "page_dashboard_audiences.png", full_page=True, clip={
+        "x": 0, "y": top["y"] - 16, "width": VIEWPORT["width"], "height": bottom["y"] + bottom["height"] - top["y"] + 32})
 
 
 def main() -> None:
@@ -81,7 +111,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="Server catalogue and log (default: a temporary folder; "
                                                      "a folder with a catalogue from an earlier run is reused).")
     parser.add_argument("--products", type=int, help="Import only the first N sample products (default: all).")
-    parser.add_argument("--feed", type=int, default=6, help="Street photos posted before the screenshots.")
+    parser.add_argument("--feed", type=int, default=12, help="Street photos posted before the screenshots, "
+                                                                "each a visit of its own.")
     parser.add_argument("--photo", default="0003.jpg", help="The street photo shown on the customer page.")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -95,6 +126,7 @@ def main() -> None:
         with sample_service(args.workdir or Path(temporary), args.products) as service:
             if service.imported:
                 print(f"imported {service.imported['imported']} products", file=sys.stderr)
+            start_experiment(service.url, service.admin_key)
             feed_insights(service.url, [p for p in photos if p != shown][:args.feed])
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -102,7 +134,8 @@ def main() -> None:
                 screenshot_customer(page, service.url, shown, args.out)
                 screenshot_dashboard(page, service.url, args.out)
                 browser.close()
-    print(f"wrote {args.out / 'page_customer.png'} and {args.out / 'page_dashboard.png'}", file=sys.stderr)
+    print(f"wrote page_customer.png, page_dashboard.png and page_dashboard_audiences.png in {args.out}",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def cluster(rows: np.ndarray) -> np.ndarray:
     from sklearn.metrics import silhouette_score
 
     best: tuple[float, np.ndarray] | None = None
-    for k in range(2, min(MAX_AUDIENCES, len(rows) - 1) + 1):
+    distinct = len(np.unique(rows, axis=0))  # k-means cannot make more groups than distinct profiles
+    for k in range(2, min(MAX_AUDIENCES, len(rows) - 1, distinct) + 1):
         groups = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(rows)
         if len(set(groups)) < 2:
             continue
@@ -112,8 +113,9 @@ def products_for(audience_traits: list[dict[str, Any]], store: Any | None) -> li
 
 
 def session_click_through(events: list[dict[str, Any]], sessions: set[str]) -> dict[str, Any]:
-    shown = sum(len(e.get("items", e.get("recommended", []))) for e in events
-                if e.get("session") in sessions and e["kind"] in ("shown", "recommendation"))
+    """Clicks per item recommended to the sessions (as insights.click_through counts them)."""
+    shown = sum(len(e.get("recommended", [])) for e in events
+                if e.get("session") in sessions and e["kind"] == "recommendation")
     clicks = sum(1 for e in events if e.get("session") in sessions and e["kind"] == "click")
     return {"shown": shown, "clicks": clicks, "rate": round(min(clicks, shown) / shown, 4) if shown else None}
 

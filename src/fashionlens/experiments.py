@@ -4,7 +4,8 @@ An experiment has two or more arms (each a set of recommendation settings and a 
 a start and an end. A customer session is assigned to an arm by a hash of the experiment's name and the
 session id the page keeps (no personal data), so the same session always sees the same arm, and the
 shares hold over many sessions. Every shown and clicked event records its arm; an arm's click-through
-is clicks per item shown, with a 95% Wilson interval.
+is clicks per item shown (the "shown" events: cards the page displayed, not every item recommended, since
+arms may differ in how many they send), with a 95% Wilson interval.
 
 The comparison: the arm with the highest click-through against each other arm, Fisher's exact test on
 the 2x2 table (clicked / not clicked per item shown), Holm-corrected over the comparisons, at level
@@ -135,8 +136,8 @@ def arm_counts(events: list[dict[str, Any]], experiment: Experiment) -> dict[str
             continue
         if event.get("session"):
             arm["sessions"].add(event["session"])
-        if event["kind"] in ("shown", "recommendation"):
-            arm["shown"] += len(event.get("items", event.get("recommended", [])))
+        if event["kind"] == "shown":  # what the page displayed, not all it was sent (k may differ per arm)
+            arm["shown"] += len(event.get("items", []))
         elif event["kind"] == "click":
             arm["clicks"] += 1
     return {name: {**c, "sessions": len(c["sessions"])} for name, c in counts.items()}

@@ -13,7 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from . import routes_analyze, routes_catalog, routes_insights
+from . import routes_analyze, routes_catalog, routes_experiments, routes_insights
 from .handlers import error, install_handlers
 from .limits import API_KEY_HEADER, BodyReadTimeout, NoSniff, check_admin, size_text
 from .settings import ServiceSettings
@@ -42,6 +42,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.include_router(routes_catalog.router, max_body_size=photo_limit)
     app.include_router(routes_catalog.admin, max_body_size=import_limit)
     app.include_router(routes_insights.router, max_body_size=photo_limit)
+    app.include_router(routes_experiments.router, max_body_size=photo_limit)
+    app.include_router(routes_experiments.admin, max_body_size=photo_limit)
     install_handlers(app)
     # inside check_before_the_body's middleware: that one (BaseHTTPMiddleware) hands the app a receive()
     # whose errors arrive wrapped in an ExceptionGroup, which FastAPI would answer 400

@@ -12,6 +12,7 @@ from ..catalog.recommend import check_model, recommend
 from ..catalog.store import Filters
 from ..checkpoint import atomic_write
 from ..errors import FashionLensError
+from ..experiments import recommend_options, session_arm
 from ..images import load_image
 from ..insights import log_analysis, utc_now
 from .limits import read_upload
@@ -87,18 +88,22 @@ async def recommend_products(photo: UploadFile = PHOTO,
                              channel: Channel = CHANNEL, session: str | None = SESSION,
                              state: ServiceState = Depends(service_state)) -> dict[str, Any]:
     """For each garment of the photo: the k most similar products (best first) and k that complete the
-    look, each with why. Logs a recommendation event with the products recommended."""
+    look, each with why. Logs a recommendation event with the products recommended. With a session id
+    during an experiment, the session's arm decides k, complete-the-look and the ranking's weights."""
     model = state.analyzer.description
     filled = await state.catalog.call(lambda store: check_catalogue_model(store, model))  # before the model work
     analysis = await analysed(state, photo)
 
-    def pick(store) -> list:
-        found = recommend(analysis, state.catalog.index(), k, Filters(kids=kids)) if filled else []
+    def pick(store) -> tuple[list, Any]:
+        arm = session_arm(store, session, utc_now())
+        options = recommend_options(arm and arm[1], k)
+        found = recommend(analysis, state.catalog.index(), filters=Filters(kids=kids), **options) if filled else []
         shown = list(dict.fromkeys(item_id for garment in found for item_id in garment.item_ids))
-        log_analysis(store, [analysis], channel, session, shown)
-        return found
+        log_analysis(store, [analysis], channel, session, shown, arm=arm)
+        return found, arm
 
-    found = await state.catalog.call(pick)
+    found, arm = await state.catalog.call(pick)
+    experiment = None if arm is None else {"experiment": arm[0].name, "arm": arm[1].name}
     if filled:
         garments = [{"garment": r.garment.to_json(),
                      "similar": [product_json(p.item, p.score, p.why) for p in r.similar],
@@ -106,4 +111,5 @@ async def recommend_products(photo: UploadFile = PHOTO,
                     for r in found]
     else:
         garments = [{"garment": g.to_json(), "similar": [], "complete_the_look": []} for g in analysis.garments]
-    return {**photo_json(analysis), "garments": garments, "note": None if filled else "the catalogue is empty"}
+    return {**photo_json(analysis), "garments": garments, "note": None if filled else "the catalogue is empty",
+            "experiment": experiment}

@@ -11,8 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..insights import CHARTS, chart_names, chart_png, log_click, log_shown, summarize
-from .schemas import ErrorBody, EventIn, Insights, Logged
+from ..audiences import audiences
+from ..experiments import session_arm
+from ..insights import CHARTS, chart_names, chart_png, log_click, log_shown, summarize, utc_now
+from .schemas import Audiences, ErrorBody, EventIn, Insights, Logged
 from .state import ServiceState, service_state
 
 router = APIRouter(tags=["insights"])
@@ -42,6 +44,14 @@ async def insights(since: date | None = SINCE, by: Literal["day", "week"] = BY,
     return data
 
 
+@router.get("/insights/audiences", response_model=Audiences, responses={422: {"model": ErrorBody}})
+async def audience_groups(since: date | None = SINCE, state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+    """Customer sessions grouped by what they wear (categories and colours of their analysed photos;
+    never a photo): each audience's size, traits, products to advertise and click-through so far."""
+    start = None if since is None else since.isoformat()
+    return await state.catalog.call(lambda store: audiences(store.events(start), store))
+
+
 def draw_chart(state: ServiceState, data: dict[str, Any], name: str) -> bytes:
     """One chart's PNG bytes; pyplot keeps global state, so one drawing at a time."""
     with state.chart_lock:
@@ -66,11 +76,12 @@ async def chart(name: str, since: date | None = SINCE, by: Literal["day", "week"
 async def events(event: EventIn, state: ServiceState = Depends(service_state)) -> dict[str, int]:
     """Products a page showed, or the one clicked; click-through counts clicks on recommended products."""
     def log(store) -> None:
+        arm = session_arm(store, event.session, utc_now())  # counted in the session's experiment arm
         if event.kind == "click":
             for item_id in event.item_ids:
-                log_click(store, item_id, event.channel, event.session)
+                log_click(store, item_id, event.channel, event.session, arm=arm)
         else:
-            log_shown(store, event.item_ids, event.channel, event.session)
+            log_shown(store, event.item_ids, event.channel, event.session, arm=arm)
 
     await state.catalog.call(log)
     return {"logged": len(event.item_ids)}

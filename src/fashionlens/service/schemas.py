@@ -73,9 +73,16 @@ class GarmentRecommendations(BaseModel):
     complete_the_look: list[Recommended]
 
 
+class SessionArm(BaseModel):
+    experiment: str
+    arm: str
+
+
 class RecommendResponse(PhotoResponse):
     garments: list[GarmentRecommendations]
     note: str | None = Field(None, description="Why the lists are empty, when they are.")
+    experiment: SessionArm | None = Field(None, description="The running experiment and the session's arm in "
+                                                            "it, whose settings made these lists.")
 
 
 class ItemList(BaseModel):
@@ -187,6 +194,23 @@ class ClickThrough(BaseModel):
     periods: list[PeriodClicks]
 
 
+class TrendChange(BaseModel):
+    name: str
+    previous_share: float
+    current_share: float
+    change: float
+    p_value: float = Field(description="Fisher's exact test, this label's share in the two periods.")
+    p_adjusted: float = Field(description="Benjamini-Hochberg adjusted over the labels compared.")
+    direction: Literal["rising", "falling", "steady"]
+
+
+class Trends(BaseModel):
+    previous: str | None = Field(description="The period before the latest one with garments; null: too few.")
+    current: str | None
+    categories: list[TrendChange]
+    colors: list[TrendChange]
+
+
 class Insights(BaseModel):
     events: int
     by_kind: dict[str, int]
@@ -199,4 +223,93 @@ class Insights(BaseModel):
     trend: list[TrendRow]
     worn_together: list[WornTogether]
     click_through: ClickThrough
+    trends: Trends
     charts: list[str] = Field(description="URLs of the PNG charts of the same query.")
+
+
+class AudienceTrait(BaseModel):
+    field: Literal["category", "color"]
+    value: str
+    share: float = Field(description="The share of the audience's garments with this value.")
+    lift: float = Field(description="That share over the share among all sessions.")
+
+
+class AudienceClicks(BaseModel):
+    shown: int = Field(description="Items recommended to the audience's sessions.")
+    clicks: int
+    rate: float | None
+
+
+class Audience(BaseModel):
+    id: str
+    size: int = Field(description="Sessions in the audience.")
+    share: float
+    traits: list[AudienceTrait]
+    products: list[str] = Field(description="Catalogue product ids to advertise to it.")
+    click_through: AudienceClicks
+
+
+class Audiences(BaseModel):
+    sessions: int = Field(description="Sessions with analysed photos.")
+    audiences: list[Audience]
+    note: str | None = Field(description="Why there are no audiences yet.")
+
+
+class RankingWeights(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: float | None = Field(None, ge=0, le=10)
+    color: float | None = Field(None, ge=0, le=10)
+
+
+class ArmSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    k: int | None = Field(None, ge=1, le=20, description="Products per list.")
+    complete_look: bool | None = Field(None, description="false: similar items only.")
+    weights: RankingWeights | None = Field(None, description="The similar-items ranking's weights.")
+
+
+class ArmDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    share: float = Field(gt=0, le=1, description="The share of sessions in this arm.")
+    settings: ArmSettings = Field(default_factory=ArmSettings)
+
+
+class ExperimentDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    start: str = Field(description="YYYY-MM-DD, inclusive.")
+    end: str = Field(description="YYYY-MM-DD, inclusive.")
+    arms: list[ArmDefinition] = Field(min_length=2, max_length=10)
+
+
+class ArmResult(BaseModel):
+    arm: str
+    sessions: int
+    shown: int = Field(description="Product cards the page displayed to the arm's sessions.")
+    clicks: int
+    click_through: float | None
+    interval_95: list[float | None] = Field(description="Wilson 95% interval of the click-through.")
+
+
+class ArmComparison(BaseModel):
+    best: str
+    other: str
+    p_value: float = Field(description="Fisher's exact test, best arm against this one.")
+    p_adjusted: float = Field(description="Holm-adjusted over the comparisons.")
+
+
+class ExperimentVerdict(BaseModel):
+    winner: str | None
+    text: str
+
+
+class ExperimentReport(BaseModel):
+    experiment: ExperimentDefinition
+    arms: list[ArmResult]
+    comparison: list[ArmComparison]
+    verdict: ExperimentVerdict

@@ -4,6 +4,7 @@
 import { el, svg, percent, price, productImage, postForm, postJSON, showError } from "./api.js";
 
 const CHANNEL = "online";
+const SESSION = sessionId();
 const SHOWN_DELAY_MS = 400; // gather the cards that scroll into view together into one report
 const REGION_NAMES = { upper: "upper body", lower: "lower body", full: "full body" };
 
@@ -33,6 +34,7 @@ async function recommend(file) {
   body.append("k", kSelect.value);
   body.append("kids", kidsBox.checked);
   body.append("channel", CHANNEL);
+  body.append("session", SESSION);
   try {
     const data = await postForm("recommend", body);
     await showResult(file, data);
@@ -211,8 +213,21 @@ function flushShown() {
 
 function report(kind, ids) {
   // keepalive: a click that opens the product page must still be counted
-  postJSON("events", { kind, item_ids: ids, channel: CHANNEL }, { keepalive: true })
+  postJSON("events", { kind, item_ids: ids, channel: CHANNEL, session: SESSION }, { keepalive: true })
     .catch((error) => console.warn(`could not report ${kind}: ${error.message}`));
+}
+
+// A random id for this browser tab, kept while it is open: it keeps a customer in one arm of the shop's
+// experiment and groups the tab's photos for the audiences. Nothing personal: a fresh tab gets a new one.
+function sessionId() {
+  const key = "fashionlens-session";
+  let id = sessionStorage.getItem(key);
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16)); // works on plain http too, unlike randomUUID
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    sessionStorage.setItem(key, id);
+  }
+  return id;
 }
 
 const capitalise = (text) => text.charAt(0).toUpperCase() + text.slice(1);

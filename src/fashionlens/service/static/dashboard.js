@@ -1,5 +1,6 @@
-// The retailer page: key numbers and the server's insight charts (GET insights), the catalogue with a
-// search box (GET catalog/items) and the state of the last import (GET catalog/status).
+// The retailer page: key numbers and the server's insight charts (GET insights), trends, audiences
+// (GET insights/audiences), experiments (GET experiments, insights/experiments/NAME), the catalogue with
+// a search box (GET catalog/items) and the state of the last import (GET catalog/status).
 import { el, getJSON, percent, price, productImage, showError } from "./api.js";
 
 const PAGE_SIZE = 25;
@@ -31,10 +32,58 @@ async function loadInsights() {
     showCharts(insights.charts ?? []);
     showClicked(insights.click_through);
     showTogether(insights.worn_together ?? []);
+    showTrends(insights.trends);
     showImport(status);
+    const [groups, experiments] = await Promise.all([getJSON(`insights/audiences?${query}`), getJSON("experiments")]);
+    showAudiences(groups);
+    showExperiments(await Promise.all(experiments.map((e) => getJSON(`insights/experiments/${encodeURIComponent(e.name)}`))));
   } catch (error) {
     showError(errorBox, error.message);
   }
+}
+
+function showTrends(trends) {
+  const box = document.getElementById("trends");
+  if (!trends?.current) {
+    box.replaceChildren(el("p", { class: "muted" }, "Trends need garments in two periods (days or weeks)."));
+    return;
+  }
+  const moving = [...trends.categories, ...trends.colors].filter((row) => row.direction !== "steady");
+  box.replaceChildren(
+    el("p", { class: "muted" }, `${trends.current} against ${trends.previous}; only changes that are significant ` +
+      "(Fisher's exact test, Benjamini-Hochberg adjusted p < 0.05) are listed."),
+    moving.length
+      ? table(["", "Now", "Before", "Change"], moving.map((row) => [
+        `${row.direction === "rising" ? "▲" : "▼"} ${row.name}`, percent(row.current_share),
+        percent(row.previous_share), `${row.change > 0 ? "+" : ""}${Math.round(row.change * 100)} pt`]), [1, 2, 3])
+      : el("p", {}, "Nothing is rising or falling significantly yet."));
+}
+
+function showAudiences(result) {
+  const box = document.getElementById("audiences");
+  if (!result.audiences.length) {
+    box.replaceChildren(el("p", { class: "muted" }, `No audiences yet: ${result.note}.`));
+    return;
+  }
+  box.replaceChildren(table(["Audience", "Visits", "They wear", "Advertise", "Click-through"],
+    result.audiences.map((a) => [a.id, `${a.size} (${percent(a.share)})`,
+      a.traits.map((t) => `${t.value} ${percent(t.share)}`).join(", "), a.products.join(", ") || "–",
+      a.click_through.rate === null ? "–" : `${rate(a.click_through.rate)} of ${a.click_through.shown}`]), [1, 4]));
+}
+
+function showExperiments(reports) {
+  const box = document.getElementById("experiments");
+  if (!reports.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No experiment yet: add one with `fashionlens experiment add` " +
+      "or PUT /experiments/NAME."));
+    return;
+  }
+  box.replaceChildren(...reports.map((report) => el("div", { class: "experiment" },
+    el("h3", {}, `${report.experiment.name} (${report.experiment.start} to ${report.experiment.end})`),
+    table(["Arm", "Visits", "Cards shown", "Clicks", "Click-through (95% interval)"],
+      report.arms.map((arm) => [arm.arm, arm.sessions, arm.shown, arm.clicks, arm.click_through === null ? "–"
+        : `${rate(arm.click_through)} (${rate(arm.interval_95[0])} to ${rate(arm.interval_95[1])})`]), [1, 2, 3, 4]),
+    el("p", { class: report.verdict.winner ? "verdict good" : "verdict" }, report.verdict.text))));
 }
 
 function showNumbers(insights, status) {

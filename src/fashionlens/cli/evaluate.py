@@ -117,8 +117,32 @@ def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, bat
         drawn, figures[name] = plots.classifier_figures(f"d{index}", name, metrics,
                                                         roc_curves(true_labels, probs, class_names))
         files.update(drawn)
+        errors = where_it_looks(model, checkpoint, samples, crops, true_labels, probs, metrics, batch_size)
+        if errors is not None:  # beside the confusion matrix, the first figure
+            files[f"d{index}_errors_saliency.png"] = errors
+            figures[name].insert(1, ("the most confident errors: what the model looked at (Grad-CAM of the "
+                                     "class it chose)", f"d{index}_errors_saliency.png"))
         by_dataset[name] = metrics
     return by_dataset, files, figures
+
+
+def where_it_looks(model, checkpoint: dict, samples: list, crops: bool, true_labels: list[str], probs,
+                   metrics: dict, batch_size: int) -> bytes | None:
+    """Saliency on the evaluated garments: metrics["saliency"] (pointing game and energy share on the
+    annotated boxes; None without boxes), the honesty check's note when the model looks mostly outside
+    the garments, and the confident errors' grid (PNG bytes, None when nothing was wrong)."""
+    from ..evaluation.saliency import looks_outside_note
+    from ..evaluation.saliency_maps import errors_grid_png, evaluated_dataset, garment_looks
+
+    say("saliency maps (Grad-CAM)")
+    dataset = evaluated_dataset(checkpoint, samples, crops)
+    looks = garment_looks(model, dataset, batch_size)
+    metrics["saliency"] = looks if looks["garments"] else None
+    note = looks_outside_note(metrics["saliency"])
+    if note:  # a note, not a reason: looking beside the garment is not collapsing
+        metrics["honesty"]["notes"].append(note)
+    return errors_grid_png(model, dataset, true_labels, probs, list(checkpoint["class_names"]),
+                           "most confident errors", batch_size)
 
 
 def boxed_split(path: Path, split: str, regions: list[str]) -> tuple[list, int]:
@@ -185,8 +209,9 @@ def terminal_summary(document: dict) -> str:
     by_dataset = document["by_dataset"]
     if document["kind"] == "classifier":
         lines = [f"{name}\n  {verdict_line(m['honesty'])}{warning_lines(m['honesty']['warnings'])}"
-                 for name, m in by_dataset.items()]
-        return "\n".join(lines) + "\n\n" + report.text_table(*report.side_by_side(by_dataset, report.CLASSIFIER_ROWS))
+                 + "".join(f"\n  note: {note}" for note in m["honesty"]["notes"]) for name, m in by_dataset.items()]
+        flat = {name: report.flatten(metrics) for name, metrics in by_dataset.items()}
+        return "\n".join(lines) + "\n\n" + report.text_table(*report.side_by_side(flat, report.CLASSIFIER_ROWS))
     flat = {name: report.flatten(metrics) for name, metrics in by_dataset.items()}
     return report.text_table(*report.side_by_side(flat, report.detector_rows(document["class_names"])))
 

@@ -157,10 +157,16 @@ def box_geometry(box: Box, width: int, height: int) -> list[float]:
 
 def crop_with_margin(image: Image.Image, box: Box, margin: float) -> Image.Image:
     """The box grown by `margin` of its size on each side (context helps: collars, hems), clipped to the image."""
+    return image.crop(margin_rect(box, margin, image.width, image.height))
+
+
+def margin_rect(box: Box, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) in whole pixels of crop_with_margin's crop: where the classifier's view
+    lies in the photo (saliency maps are placed back there)."""
     dx, dy = box.width * margin, box.height * margin
     left, top = max(0, math.floor(box.x1 - dx)), max(0, math.floor(box.y1 - dy))
-    right, bottom = min(image.width, math.ceil(box.x2 + dx)), min(image.height, math.ceil(box.y2 + dy))
-    return image.crop((left, top, max(right, left + 1), max(bottom, top + 1)))
+    right, bottom = min(width, math.ceil(box.x2 + dx)), min(height, math.ceil(box.y2 + dy))
+    return left, top, max(right, left + 1), max(bottom, top + 1)
 
 
 # ----------------------------------------------------------------------------- choices before training

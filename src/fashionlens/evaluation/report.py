@@ -19,7 +19,11 @@ CLASSIFIER_ROWS = (("items", "n"), ("accuracy", "accuracy"), ("majority baseline
                    ("top-3 accuracy", "top3_accuracy"), ("top-5 accuracy", "top5_accuracy"),
                    ("balanced accuracy", "balanced_accuracy"), ("macro F1", "macro_f1"),
                    ("ROC AUC macro", "roc_auc_macro"), ("ROC AUC micro", "roc_auc_micro"),
-                   ("collapsed", "collapsed"))
+                   ("collapsed", "collapsed"),
+                   # where the model looks (evaluation/saliency.py); n/a without annotated boxes
+                   ("pointing game (saliency max in the box)", "saliency.pointing_game"),
+                   ("saliency energy in the box", "saliency.energy_inside"),
+                   ("box share of the input (an even map)", "saliency.box_share"))
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
          "text-align:right}td:first-child,th:first-child{text-align:left}.verdict{padding:.8em 1em;"
@@ -80,7 +84,8 @@ def html_table(header: list[str], rows: list[list[object]]) -> str:
 
 def verdict_html(name: str, check: dict, line: str) -> str:
     css = {True: "bad", False: "good", None: "unknown"}[check["collapsed"]]
-    items = "".join(f"<li>{html.escape(text)}</li>" for text in check["reasons"] + check["warnings"])
+    items = "".join(f"<li>{html.escape(text)}</li>" for text in check["reasons"] + check["warnings"]
+                    + check.get("notes", []))
     return (f'<div class="verdict {css}"><b>{html.escape(name)}</b>: {html.escape(line)}'
             f"{f'<ul>{items}</ul>' if items else ''}</div>")
 
@@ -144,14 +149,30 @@ def _mapping_html(mapping: dict | None) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
+def _saliency_html(saliency: dict | None) -> str:
+    """Where the model looks, in a sentence: the numbers of evaluation/saliency.py."""
+    if not saliency:
+        return '<p class="note">Where the model looks: not measured (no annotated garment boxes).</p>'
+    measured = saliency["garments"]
+    if saliency.get("garments_with_boxes"):
+        measured = f"the first {measured} of {saliency['garments_with_boxes']}"
+    return (f"<p>Where the model looks (Grad-CAM of each garment's true class, input: "
+            f"{html.escape(saliency['view'])}; {measured} garments): the saliency maximum falls inside the "
+            f"garment's box for {saliency['pointing_game']:.1%} of them (pointing game), "
+            f"{saliency['energy_inside']:.1%} of the saliency lies inside the box; a map spread evenly over "
+            f"the input would score {saliency['box_share']:.1%} on both.</p>")
+
+
 def classifier_page(document: dict, figures: Figures) -> str:
     """The classifier report: verdicts, the side-by-side table, then one section per dataset."""
     by_dataset = document["by_dataset"]
     body = "".join(verdict_html(name, m["honesty"], verdict_line(m["honesty"])) for name, m in by_dataset.items())
-    body += _run_header(document) + "<h2>Datasets side by side</h2>" + html_table(*side_by_side(by_dataset, CLASSIFIER_ROWS))
+    flat = {name: flatten(metrics) for name, metrics in by_dataset.items()}
+    body += _run_header(document) + "<h2>Datasets side by side</h2>" + html_table(*side_by_side(flat, CLASSIFIER_ROWS))
     for name, metrics in by_dataset.items():
         body += (f"<h2>{html.escape(name)}</h2>" + _mapping_html(metrics.get("label_mapping"))
-                 + _class_table(metrics) + figures_html(figures.get(name, [])) + notes_html(metrics["notes"]))
+                 + _class_table(metrics) + _saliency_html(metrics.get("saliency"))
+                 + figures_html(figures.get(name, [])) + notes_html(metrics["notes"]))
     return page(f"Classifier evaluation: {Path(document['run_dir']).name}", body)
 
 

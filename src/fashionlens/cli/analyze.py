@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from tqdm import tqdm
 
+from ..errors import FashionLensError
 from ..images import load_image
 from .app import app, json_text
 from .catalog import BACKEND_HELP, CATALOG_OPTION, filter_options, open_store
@@ -106,21 +107,33 @@ def analyze_command(
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     fast_decode: bool = typer.Option(False, "--fast-decode", help=FAST_DECODE_HELP),
+    explain: Optional[Path] = typer.Option(None, "--explain", help="Write what the classifier looked at for each "
+                                           "garment (a Grad-CAM heat map over the photo, PNG) into this folder; "
+                                           "needs --backend torch."),
 ) -> None:
     """Find the garments in photos: box, region, category (top-k), dominant colour.
 
     Example: fashionlens analyze street.jpg --detector runs/detector --classifier runs/clothing --annotate out/
 
     Faster on a CPU: fashionlens analyze street.jpg --backend onnx --fast-decode
+
+    What the model looked at: fashionlens analyze street.jpg --explain maps/
     """
     from ..analyzer import analyses_json
+    from ..explain import NEEDS_TORCH, explain_photos, with_overlay_files
 
+    if explain is not None and backend != "torch":
+        raise FashionLensError(NEEDS_TORCH)  # before any model is loaded
     check_photos(images)
     analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k, backend, fast_decode)
     analyses = analyze_photos(analyzer, images, annotate)
     log_events(catalog, no_log, analyses, channel, session)
+    overlays = explain_photos(analyzer, analyses, explain) if explain is not None else None
+    if overlays is not None:
+        say(f"wrote {sum(map(len, overlays))} saliency overlay(s) into {explain}")
     if as_json:
-        typer.echo(analyses_json(analyses, analyzer.description, embeddings), nl=False)
+        text = analyses_json(analyses, analyzer.description, embeddings)
+        typer.echo(text if overlays is None else with_overlay_files(text, overlays), nl=False)
     else:
         typer.echo("\n".join(format_analysis(a) for a in analyses))
 

@@ -147,8 +147,12 @@ def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counte
     # a click with the mouse and one with the keyboard (Enter on the focused card) each reach the insights
     with page.expect_response(is_click) as clicked:
         card.click()
-    assert clicked.value.status == 202 and clicked.value.request.post_data_json == {
-        "kind": "click", "item_ids": [first["id"]], "channel": "online"}
+    event = clicked.value.request.post_data_json
+    session = event.pop("session")
+    assert clicked.value.status == 202 and event == {"kind": "click", "item_ids": [first["id"]], "channel": "online"}
+    # the tab's random session id (32 hex digits), the same one the photo was sent with
+    assert len(session) == 32 and int(session, 16) >= 0
+    assert page.evaluate("sessionStorage.getItem('fashionlens-session')") == session
     second = cards.nth(1)
     second.focus()
     with page.expect_response(is_click):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from torch import nn
 
 from ..analyzer import Analysis
 from ..catalog.recommend import check_model, recommend
@@ -39,13 +41,29 @@ async def health(state: ServiceState = Depends(service_state)) -> dict[str, Any]
     return {"status": "ok", "models": state.analyzer.description, "catalog_items": items}
 
 
-def analyse_photo(state: ServiceState, name: str, data: bytes) -> Analysis:
-    """Decode (content checked: EXIF rotation, pixel limit) and analyse one photo; a worker thread's job."""
+def decode_photo(state: ServiceState, name: str, data: bytes):
+    """The uploaded photo decoded (content checked: EXIF rotation, pixel limit), kept when the settings say so."""
     image = load_image(data, max_pixels=state.settings.max_pixels, name=name)
     if state.settings.store_photos:
         kept = state.settings.media_dir / "photos" / f"{utc_now().replace(':', '')}-{uuid.uuid4().hex[:8]}.png"
         atomic_write(kept, lambda temporary: image.save(temporary, format="PNG"))
-    return state.analyzer.analyze([image], [name])[0]
+    return image
+
+
+def analyse_photo(state: ServiceState, name: str, data: bytes) -> Analysis:
+    """Decode and analyse one photo; a worker thread's job."""
+    return state.analyzer.analyze([decode_photo(state, name, data)], [name])[0]
+
+
+def explain_photo(state: ServiceState, name: str, data: bytes) -> tuple[Analysis, list[dict[str, Any]]]:
+    """analyse_photo plus each garment's saliency map (explain.py) on the same photo, in one worker job."""
+    from ..explain import explain_analysis
+
+    image = decode_photo(state, name, data)
+    analysis = state.analyzer.analyze([image], [name])[0]
+    return analysis, [{"garment": m.garment, "category": m.category, "view": list(m.view),
+                       "png": base64.b64encode(m.thumbnail_png(image)).decode("ascii")}
+                      for m in explain_analysis(state.analyzer, image, analysis)]
 
 
 async def analysed(state: ServiceState, photo: UploadFile) -> Analysis:
@@ -59,12 +77,26 @@ def photo_json(analysis: Analysis) -> dict[str, Any]:
 
 @router.post("/analyze", response_model=AnalyzeResponse, responses=PHOTO_ERRORS)
 async def analyze(photo: UploadFile = PHOTO, channel: Channel = CHANNEL, session: str | None = SESSION,
+                  explain: bool = Query(False, description="Also answer what the classifier looked at for each "
+                                                           "garment (`saliency`: Grad-CAM heat maps, PNG)."),
+                  log: bool = Form(True, description="Log an insights event; false when asking again about a "
+                                                     "photo already logged (the page's 'what the model "
+                                                     "looked at')."),
                   state: ServiceState = Depends(service_state)) -> dict[str, Any]:
-    """The garments in a photo: box, region, category (top 3), dominant colour. Logs an insights event
-    (what was seen, never the photo)."""
-    analysis = await analysed(state, photo)
-    await state.catalog.call(lambda store: log_analysis(store, [analysis], channel, session))
-    return {**photo_json(analysis), "garments": [g.to_json() for g in analysis.garments]}
+    """The garments in a photo: box, region, category (top 3), dominant colour, and with ?explain=1 what
+    the model looked at. Logs an insights event (what was seen, never the photo)."""
+    saliency = None
+    if explain:
+        if not isinstance(state.analyzer.classifier, nn.Module):
+            raise HTTPException(422, "explain=1 needs the service started with --backend torch (saliency maps "
+                                     "need the PyTorch model's gradients)")
+        name, data = await read_upload(photo, state.settings.max_upload_bytes, "photo")
+        analysis, saliency = await state.queue.run(explain_photo, state, name, data)
+    else:
+        analysis = await analysed(state, photo)
+    if log:
+        await state.catalog.call(lambda store: log_analysis(store, [analysis], channel, session))
+    return {**photo_json(analysis), "garments": [g.to_json() for g in analysis.garments], "saliency": saliency}
 
 
 def check_catalogue_model(store, model: dict[str, Any]) -> bool:

@@ -139,12 +139,61 @@ function garmentSection({ garment, similar, complete_the_look: completing }, ind
       el("span", { class: "visually-hidden" }, `Garment ${index + 1}: `),
       `${garment.category} `, swatch, ` ${garment.color}`,
       el("span", { class: "muted" }, ` · ${place(garment)} · ${confidence(garment)}`)),
+    lookedAt(index),
     productRow("Similar", similar, similarWhy),
     productRow("Completes the look", completing, completingWhy));
   // pointing at a garment's products highlights its box on the photo
   for (const kind of ["mouseenter", "focusin"]) section.addEventListener(kind, () => highlight(index, true));
   for (const kind of ["mouseleave", "focusout"]) section.addEventListener(kind, () => highlight(index, false));
   return section;
+}
+
+// "What the model looked at": asked only when the customer presses the button (a saliency map costs
+// about as much as the analysis), once per photo for all its garments; the photo was already logged.
+function lookedAt(index) {
+  const button = el("button", { class: "button looked-at", type: "button", "aria-expanded": "false" },
+    "What the model looked at");
+  const holder = el("div", { class: "saliency", hidden: true });
+  button.addEventListener("click", async () => {
+    if (!holder.hidden) {
+      holder.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    button.disabled = true;
+    try {
+      const map = (await saliencyMaps())?.find((entry) => entry.garment === index);
+      holder.replaceChildren(map
+        ? el("figure", {},
+          el("img", { src: `data:image/png;base64,${map.png}`, alt: `Heat map of what made the model say ${map.category}` }),
+          el("figcaption", { class: "muted" },
+            `Red: what made the model say ${map.category}; this is the part of the photo it was shown.`))
+        : el("p", { class: "muted" }, "No map for this garment."));
+      holder.hidden = false;
+      button.setAttribute("aria-expanded", "true");
+    } catch (error) {
+      showError(errorBox, error.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el("div", { class: "looked-at-block" }, button, holder);
+}
+
+// The same photo gives the same garments in the same order (the analysis is deterministic), so the
+// maps line up with the garments of the recommendation by their index.
+async function saliencyMaps() {
+  const asked = current;
+  if (!asked) return null;
+  if (!asked.saliency) {
+    const body = new FormData();
+    body.append("photo", asked.file);
+    body.append("channel", CHANNEL);
+    body.append("log", "false");
+    asked.saliency = postForm("analyze?explain=1", body).then((data) => data.saliency);
+    asked.saliency.catch(() => { asked.saliency = null; }); // a failed try may be repeated
+  }
+  return asked.saliency;
 }
 
 function highlight(index, on) {

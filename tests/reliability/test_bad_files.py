@@ -466,3 +466,22 @@ def test_a_bad_zip_is_refused_and_nothing_lands_outside_the_staging_folder(tmp_p
     for word in words:
         assert word in str(refused.value)
     assert not list(tmp_path.rglob("evil.jpg")) and not Path("/etc/evil.jpg").exists()
+
+
+@pytest.mark.parametrize("command, heavy", [
+    (["train", "classifier", "--data", "{missing}", "--out", "{tmp}/run"],
+     ("fashionlens.models.classifier_task", "train_classifier")),
+    (["train", "detector", "--data", "{missing}", "--out", "{tmp}/run"],
+     ("fashionlens.models.detection_task", "train_detector")),
+    (["evaluate", "{classifier}", "--data", "{missing}"], ("fashionlens.cli.evaluate", "load_run")),
+], ids=["train-classifier", "train-detector", "evaluate"])
+def test_a_missing_dataset_fails_before_models_load(fashionlens, tmp_path, classifier, monkeypatch, command, heavy):
+    import importlib
+
+    module = importlib.import_module(heavy[0])
+    monkeypatch.setattr(module, heavy[1], lambda *a, **k: pytest.fail(f"{heavy[1]} ran for a missing dataset"))
+    missing = tmp_path / "no-such-data.csv"
+    args = [part.format(missing=missing, tmp=tmp_path, classifier=classifier) for part in command]
+    result = fashionlens(*args)
+    assert_one_line_error(result, 2, [str(missing), "no such file or folder"])
+    assert not (tmp_path / "run").exists() and not (classifier / "eval").exists()

@@ -137,7 +137,8 @@ def test_queries_with_another_model_are_refused_until_reindex(fashionlens, runs,
 
 
 @pytest.mark.parametrize("command", [["analyze"], ["recommend"], ["insights"], ["catalog", "import"],
-                                     ["catalog", "remove"], ["catalog", "reindex"], ["catalog", "list"]])
+                                     ["catalog", "remove"], ["catalog", "reindex"], ["catalog", "list"],
+                                     ["experiment", "add"], ["experiment", "list"]])
 def test_help_teaches_use(fashionlens, command):
     result = fashionlens(*command, "--help")
     assert result.returncode == 0 and "Example: fashionlens " + command[0] in " ".join(result.stdout.split())

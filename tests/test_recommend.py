@@ -68,8 +68,9 @@ def red_tee(embedding=None) -> AnalyzedGarment:
 
 
 def rank(similarity_angle: float, category_probability: float, same_color: bool) -> float:
-    """SimilarRanking's default rank, written out."""
-    return (np.cos(np.radians(similarity_angle)) + category_probability + 0.1 * same_color) / 2.1
+    """SimilarRanking's default rank, written out, for a garment without a pattern (its weight only divides)."""
+    return (np.cos(np.radians(similarity_angle)) + category_probability + 0.1 * same_color) / \
+        (2.1 + SimilarRanking().pattern)
 
 
 def test_similar_items_rank_category_then_colour_then_look_within_the_region(index):
@@ -79,7 +80,8 @@ def test_similar_items_rank_category_then_colour_then_look_within_the_region(ind
     assert [r.score for r in found] == pytest.approx([rank(10, 0.8, True), rank(60, 0.8, False), rank(30, 0, False)],
                                                      abs=1e-5)
     assert found[0].why == {"similarity": pytest.approx(0.9848), "category": "T-Shirt", "category_probability": 0.8,
-                            "same_category": True, "color": "Red", "same_color": True,
+                            "same_category": True, "color": "Red", "same_color": True, "pattern": None,
+                            "same_pattern": False,
                             "reason": "same category (T-Shirt), same colour (Red), looks 98% alike"}
     assert found[2].why["same_category"] is False and found[1].why["same_color"] is False
     anywhere = similar_items(index, red_tee(), 3, Filters(), same_region=False)
@@ -90,7 +92,7 @@ def test_similar_items_rank_category_then_colour_then_look_within_the_region(ind
 
 
 def test_similar_items_weigh_look_alone_without_category_and_colour_weights(index):
-    by_look = SimilarRanking(category=0.0, color=0.0)
+    by_look = SimilarRanking(category=0.0, color=0.0, pattern=0.0)
     found = similar_items(index, red_tee(), 3, Filters(), ranking=by_look)
     assert [r.item.id for r in found] == ["TEE-NEAR", "SHIRT", "TEE-FAR"]  # plain cosine order
     assert [r.score for r in found] == pytest.approx([np.cos(np.radians(a)) for a in (10, 30, 60)], abs=1e-5)
@@ -217,3 +219,39 @@ def test_the_shipped_statistics_come_from_real_street_looks():
     assert looks.looks > 500 and "train split" in looks.source
     assert looks.category_with("T-Shirt", "Pants") > 2 * looks.category_with("T-Shirt", "Dress")
     assert looks.category_with("Dress", "Outwear") > looks.category_with("Dress", "Pants")
+
+
+def test_a_garments_pattern_counts_in_the_ranking_and_filters_by_pattern_keep_only_it(tmp_path):
+    from dataclasses import replace
+
+    from fashionlens.attributes import Prediction
+
+    store = SQLiteStore(tmp_path / "patterns.db", create=True)
+    store.write_items([CatalogItem(id=i, image=f"{i}.jpg", category="T-Shirt", region="upper", color="Red",
+                                   embedding=unit(angle), pattern=pattern, sleeve="short")
+                       for i, angle, pattern in (("SOLID-NEAR", 20, "solid"), ("STRIPED-FAR", 25, "striped"))],
+                      {"id": "model-a"})
+    index = CatalogIndex(store)
+    striped = replace(red_tee(), pattern=Prediction.of(("solid", "striped"), np.array([0.1, 0.9])))
+    found = similar_items(index, striped, 2, Filters())
+    # 5 degrees further away, but striped like the garment: the pattern's bonus puts it first
+    assert [r.item.id for r in found] == ["STRIPED-FAR", "SOLID-NEAR"]
+    assert found[0].why["same_pattern"] is True and "same pattern (striped)" in found[0].why["reason"]
+    without = similar_items(index, striped, 2, Filters(), ranking=SimilarRanking(pattern=0.0))
+    assert [r.item.id for r in without] == ["SOLID-NEAR", "STRIPED-FAR"]
+    assert [i.id for i in store.find_items(Filters(pattern="striped"))] == ["STRIPED-FAR"]
+    assert store.find_items(Filters(pattern="floral")) == [] and store.count(Filters(sleeve="short")) == 2
+    assert store.get_items(["STRIPED-FAR"])["STRIPED-FAR"].to_json()["pattern"] == "striped"
+
+
+def test_an_older_catalogue_gains_the_attribute_columns_when_opened(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    SQLiteStore(path, create=True).close()
+    with sqlite3.connect(path) as connection:  # as catalogues were made before pattern and sleeve
+        connection.execute("ALTER TABLE items DROP COLUMN pattern")
+        connection.execute("ALTER TABLE items DROP COLUMN sleeve")
+    store = SQLiteStore(path)
+    store.write_items([CatalogItem(id="A", image="a.jpg", embedding=unit(0), pattern="dotted")], {"id": "m"})
+    assert store.get_items(["A"])["A"].pattern == "dotted"

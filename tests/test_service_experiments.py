@@ -57,7 +57,7 @@ def test_a_session_gets_its_arms_settings_and_its_events_count_in_its_arm(tmp_pa
     # twelve sessions of the same photo: one audience, wearing what the photo shows
     assert audiences["sessions"] == 12 and [a["size"] for a in audiences["audiences"]] == [12]
     assert audiences["audiences"][0]["click_through"]["clicks"] == 1
-    assert set(insights["trends"]) == {"previous", "current", "categories", "colors"}
+    assert set(insights["trends"]) == {"previous", "current", "categories", "colors", "patterns", "sleeves"}
 
 
 def test_bad_experiments_are_refused_with_their_reason(tmp_path):

@@ -1,7 +1,7 @@
 """Audiences for targeted advertising: customers grouped by what they wear.
 
 Each customer session (the id the page keeps; no personal data) is described by what the analyses of
-its photos found: the share of its garments in each category and each colour. Derived labels only,
+its photos found: the share of its garments in each category, colour and pattern. Derived labels only,
 never a photo. Sessions are grouped with scikit-learn's k-means, the number of groups chosen by the
 silhouette score (2 to MAX_AUDIENCES); each audience gets its size, what characterises it (the labels
 most over-represented against all sessions), the catalogue products to advertise to it (its leading
@@ -21,7 +21,7 @@ MIN_SESSIONS = 6  # fewer sessions than this: no grouping is meaningful
 MAX_AUDIENCES = 8
 TRAITS = 3  # labels named per audience
 PRODUCTS = 5  # products to advertise per audience
-FIELDS = ("category", "color")
+FIELDS = ("category", "color", "pattern")
 
 
 def session_profiles(events: list[dict[str, Any]]) -> dict[str, Counter]:

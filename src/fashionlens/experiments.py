@@ -31,7 +31,7 @@ ALPHA = 0.01
 MIN_SHOWN = 100  # items shown per arm before any verdict: a handful of clicks proves nothing
 SETTINGS = {"k": int, "complete_look": bool, "weights": dict}  # what an arm may change, and its type
 MAX_K = 20  # the service's own limit on products per list
-WEIGHTS = ("category", "color")  # catalog.recommend.SimilarRanking's weights an arm may set
+WEIGHTS = ("category", "color", "pattern")  # catalog.recommend.SimilarRanking's weights an arm may set
 HASH_SPACE = 2 ** 64
 
 

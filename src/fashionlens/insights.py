@@ -25,7 +25,8 @@ from .errors import FashionLensError
 from .trends import format_trends, trends
 
 CHANNELS = ("store", "online")
-DIMENSIONS = (("categories", "category"), ("regions", "region"), ("colors", "color"))
+DIMENSIONS = (("categories", "category"), ("regions", "region"), ("colors", "color"), ("patterns", "pattern"),
+              ("sleeves", "sleeve"))
 CHARTS = ("shares", "trend", "click_through")  # write_charts's PNGs, <name>.png
 MAX_LABELLED_BARS = 31  # a month of days: more bars than that, and their labels would overlap
 
@@ -45,12 +46,20 @@ def log_analysis(store: Any, analyses: list[Analysis], channel: str, session: st
     """One event per photo: "recommendation" when items were recommended, else "analysis"."""
     check_channel(channel)
     for analysis in analyses:
-        data: dict[str, Any] = {"garments": [{"region": g.region, "category": g.category, "color": g.color.name}
-                                             for g in analysis.garments]}
+        data: dict[str, Any] = {"garments": [garment_labels(g) for g in analysis.garments]}
         if recommended is not None:
             data["recommended"] = recommended
         store.add_event(time or utc_now(), "recommendation" if recommended is not None else "analysis",
                         channel, session, with_arm(data, arm))
+
+
+def garment_labels(garment: Any) -> dict[str, Any]:
+    """What an event keeps of a garment: derived labels only (pattern and sleeve when predicted)."""
+    labels = {"region": garment.region, "category": garment.category, "color": garment.color.name}
+    for name in ("pattern", "sleeve"):
+        if getattr(garment, name) is not None:
+            labels[name] = getattr(garment, name).name
+    return labels
 
 
 def log_click(store: Any, item_id: str, channel: str, session: str | None = None, time: str | None = None,
@@ -236,7 +245,7 @@ def chart_png(summary: dict[str, Any], name: str, top: int = 10) -> bytes:
 
 
 def shares_chart(plt: Any, summary: dict[str, Any], top: int) -> Any:
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    figure, axes = plt.subplots(1, len(DIMENSIONS), figsize=(5 * len(DIMENSIONS), 4))
     for axis, (key, _) in zip(axes, DIMENSIONS):
         names = list(summary[key])[:top][::-1]
         axis.barh(names, [summary[key][n]["share"] for n in names])

@@ -1,4 +1,4 @@
-"""Trends: which categories and colours are rising or falling from one period to the next.
+"""Trends: which categories, colours, patterns and sleeve lengths rise or fall from one period to the next.
 
 The latest period's share of garments against the period before it, per category (colour), with
 Fisher's exact test on the 2x2 table (this label / other garments, in each period) and the
@@ -16,7 +16,7 @@ from typing import Any
 from scipy.stats import false_discovery_control, fisher_exact
 
 ALPHA = 0.05
-FIELDS = {"categories": "category", "colors": "color"}
+FIELDS = {"categories": "category", "colors": "color", "patterns": "pattern", "sleeves": "sleeve"}
 
 
 def garment_counts(events: list[dict[str, Any]], field: str, period_of: Any) -> dict[str, Counter]:
@@ -29,16 +29,19 @@ def garment_counts(events: list[dict[str, Any]], field: str, period_of: Any) -> 
 
 
 def trends(events: list[dict[str, Any]], period_of: Any) -> dict[str, Any]:
-    """{"previous", "current", "categories": [...], "colors": [...]}: the last two periods with garments
-    compared; each row: name, both shares, change, p_value, p_adjusted, direction."""
+    """{"previous", "current", "categories": [...], "colors": [...], "patterns", "sleeves"}: the last two
+    periods with garments compared; each row: name, both shares, change, p_value, p_adjusted, direction."""
     result: dict[str, Any] = {"previous": None, "current": None, **{key: [] for key in FIELDS}}
-    for key, field in FIELDS.items():
-        periods = {p: c for p, c in garment_counts(events, field, period_of).items() if c}
-        if len(periods) < 2:
-            continue
-        previous, current = sorted(periods)[-2:]
-        result["previous"], result["current"] = previous, current
-        result[key] = compare_periods(periods[previous], periods[current])
+    counts = {key: garment_counts(events, field, period_of) for key, field in FIELDS.items()}
+    periods = sorted(period for period, found in counts["categories"].items() if found)
+    if len(periods) < 2:
+        return result
+    previous, current = periods[-2:]
+    result.update(previous=previous, current=current)
+    for key, by_period in counts.items():
+        before, after = by_period.get(previous, Counter()), by_period.get(current, Counter())
+        if before and after:  # a label never given in one of the periods (no pattern heads then) is not compared
+            result[key] = compare_periods(before, after)
     return result
 
 

@@ -160,7 +160,8 @@ def item_of(row: ProductRow, digest: str, garment: AnalyzedGarment) -> CatalogIt
         id=row.id, image=str(row.image.resolve()), image_digest=digest, name=row.name, price=row.price,
         category=row.category, predicted_category=garment.category,
         region=region_of(row.category) if row.category else garment.region, url=row.url, attributes=row.attributes,
-        color=garment.color.name, box=[round(v, 1) for v in garment.box.as_list()], embedding=garment.embedding)
+        color=garment.color.name, box=[round(v, 1) for v in garment.box.as_list()], embedding=garment.embedding,
+        pattern=garment.pattern and garment.pattern.name, sleeve=garment.sleeve and garment.sleeve.name)
 
 
 def analyse_rows(rows: list[ProductRow], analyzer: Analyzer,

@@ -2,7 +2,7 @@
 
 Similar: in the garment's region by default, the nearest items by embedding (cosine similarity) are the
 candidates, and among them an item ranks by its similarity plus the classifier's probability for the item's
-category plus a bonus when it has the garment's colour (SimilarRanking): a customer asking for things like
+category plus a bonus when it has the garment's colour and one when it has its pattern (SimilarRanking): a customer asking for things like
 their red tee expects tees first, red ones before others, then the closest in look. They come best first.
 Complete the look: never an item of the garment's own region. Garments of the other body regions, ranked by
 how well their (category, colour) goes with the garment's in real street looks (catalog.looks); within one
@@ -67,15 +67,17 @@ def check_model(store: CatalogStore, model: dict[str, Any]) -> None:
 @dataclass(frozen=True)
 class SimilarRanking:
     """How `similar_items` orders its candidates: rank = (similarity + category * P(item's category) +
-    color * same colour) / (1 + category + color), so a rank stays at most 1."""
+    color * same colour + pattern * same pattern) / (1 + category + color + pattern), so a rank stays at
+    most 1."""
 
     category: float = 1.0  # weight of the classifier's probability that the garment is of the item's category
     color: float = 0.1  # bonus for the garment's dominant colour
+    pattern: float = 0.1  # bonus for the garment's pattern (chosen on the carved split: docs/recommendation.md)
     candidates: int = 10  # nearest items by embedding considered per item asked for
 
-    def rank(self, similarity: float, category_probability: float, same_color: bool) -> float:
-        return (similarity + self.category * category_probability + self.color * same_color) / \
-            (1.0 + self.category + self.color)
+    def rank(self, similarity: float, category_probability: float, same_color: bool, same_pattern: bool) -> float:
+        return (similarity + self.category * category_probability + self.color * same_color
+                + self.pattern * same_pattern) / (1.0 + self.category + self.color + self.pattern)
 
 
 def category_probability(garment: AnalyzedGarment, category: str | None) -> float:
@@ -103,11 +105,12 @@ def similar_items(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters
         probability = category_probability(garment, item.effective_category)
         same_category = label(item.effective_category) == label(garment.category)
         same_color = item.color == garment.color.name
-        picks.append(Recommendation(item, ranking.rank(hit.score, probability, same_color), {
+        same_pattern = garment.pattern is not None and item.pattern == garment.pattern.name
+        picks.append(Recommendation(item, ranking.rank(hit.score, probability, same_color, same_pattern), {
             "similarity": round(hit.score, DIGITS), "category": item.effective_category,
             "category_probability": round(probability, DIGITS), "same_category": same_category,
-            "color": item.color, "same_color": same_color,
-            "reason": similar_reason(item, hit.score, probability, same_category, same_color),
+            "color": item.color, "same_color": same_color, "pattern": item.pattern, "same_pattern": same_pattern,
+            "reason": similar_reason(item, hit.score, probability, same_category, same_color, same_pattern),
         }))
     # stable: equal ranks keep the search's order (by similarity, then key)
     return sorted(picks, key=lambda pick: -round(pick.score, 6))[:k]
@@ -118,8 +121,8 @@ def percent(value: float) -> str:
 
 
 def similar_reason(item: CatalogItem, similarity: float, probability: float, same_category: bool,
-                   same_color: bool) -> str:
-    """Why an item ranks where it does, in the order the rank weighs it: category, colour, look."""
+                   same_color: bool, same_pattern: bool = False) -> str:
+    """Why an item ranks where it does, in the order the rank weighs it: category, colour, pattern, look."""
     category = item.effective_category or "no category"
     if same_category:
         parts = [f"same category ({category})"]
@@ -129,6 +132,8 @@ def similar_reason(item: CatalogItem, similarity: float, probability: float, sam
         parts = [f"other category ({category})"]
     if item.color:
         parts.append(f"{'same' if same_color else 'other'} colour ({item.color})")
+    if same_pattern:
+        parts.append(f"same pattern ({item.pattern})")
     return ", ".join(parts + [f"looks {percent(similarity)} alike"])
 
 

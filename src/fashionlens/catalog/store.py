@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS items (
     key INTEGER PRIMARY KEY,  -- the vector index's id of the item: stable across updates
     id TEXT NOT NULL UNIQUE, image TEXT NOT NULL, image_digest TEXT NOT NULL,
     name TEXT, price REAL, category TEXT, predicted_category TEXT, region TEXT, url TEXT,
-    attributes TEXT NOT NULL, color TEXT, box TEXT, embedding BLOB NOT NULL);
+    attributes TEXT NOT NULL, color TEXT, box TEXT, embedding BLOB NOT NULL, pattern TEXT, sleeve TEXT);
 CREATE INDEX IF NOT EXISTS items_region ON items(region);
 CREATE TABLE IF NOT EXISTS events (
     key INTEGER PRIMARY KEY, time TEXT NOT NULL, kind TEXT NOT NULL, channel TEXT, session TEXT,
@@ -38,7 +38,9 @@ CREATE INDEX IF NOT EXISTS events_time ON events(time);
 CREATE TABLE IF NOT EXISTS experiments (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
 """
 ITEM_COLUMNS = ("key", "id", "image", "image_digest", "name", "price", "category", "predicted_category",
-                "region", "url", "attributes", "color", "box")
+                "region", "url", "attributes", "color", "box", "pattern", "sleeve")
+# columns added after the first catalogues were made: added to an older catalogue when it is opened
+LATER_COLUMNS = {"pattern": "TEXT", "sleeve": "TEXT"}
 
 
 @dataclass
@@ -59,6 +61,8 @@ class CatalogItem:
     box: list[float] | None = None
     embedding: np.ndarray | None = field(default=None, repr=False)
     key: int | None = None
+    pattern: str | None = None  # the attribute heads' answer for the indexed garment (attributes.PATTERNS)
+    sleeve: str | None = None  # sleeveless, short or long; None for garments without sleeves
 
     @property
     def effective_category(self) -> str | None:
@@ -66,8 +70,8 @@ class CatalogItem:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "category": self.effective_category, "region": self.region,
-                "color": self.color, "price": self.price, "url": self.url, "image": self.image,
-                "attributes": self.attributes}
+                "color": self.color, "pattern": self.pattern, "sleeve": self.sleeve, "price": self.price,
+                "url": self.url, "image": self.image, "attributes": self.attributes}
 
     def same_content(self, other: "CatalogItem") -> bool:
         """Equal in everything stored (the embedding through the image's digest)."""
@@ -82,6 +86,8 @@ class Filters:
     category: str | None = None
     regions: tuple[str | None, ...] | None = None
     color: str | None = None
+    pattern: str | None = None
+    sleeve: str | None = None
     min_price: float | None = None
     max_price: float | None = None
     attributes: tuple[tuple[str, str], ...] = ()
@@ -148,6 +154,10 @@ class SQLiteStore:
     def _create(self, cursor: sqlite3.Cursor) -> None:
         for statement in filter(str.strip, SCHEMA.split(";")):
             cursor.execute(statement)
+        present = {row[1] for row in cursor.execute("PRAGMA table_info(items)")}
+        for column, kind in LATER_COLUMNS.items():
+            if column not in present:  # its items get a value at the next `catalog reindex`
+                cursor.execute(f"ALTER TABLE items ADD COLUMN {column} {kind}")
         found = dict(cursor.execute("SELECT key, value FROM meta").fetchall())
         if not found:
             cursor.executemany("INSERT INTO meta VALUES (?, ?)", [
@@ -221,14 +231,15 @@ class SQLiteStore:
         vector = np.ascontiguousarray(item.embedding, dtype=np.float32)
         cursor.execute(
             "INSERT INTO items (id, image, image_digest, name, price, category, predicted_category, region, url, "
-            "attributes, color, box, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "attributes, color, box, embedding, pattern, sleeve) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET image=excluded.image, image_digest=excluded.image_digest, "
             "name=excluded.name, price=excluded.price, category=excluded.category, "
             "predicted_category=excluded.predicted_category, region=excluded.region, url=excluded.url, "
-            "attributes=excluded.attributes, color=excluded.color, box=excluded.box, embedding=excluded.embedding",
+            "attributes=excluded.attributes, color=excluded.color, box=excluded.box, embedding=excluded.embedding, "
+            "pattern=excluded.pattern, sleeve=excluded.sleeve",
             (item.id, item.image, item.image_digest, item.name, item.price, item.category, item.predicted_category,
              item.region, item.url, json.dumps(item.attributes, sort_keys=True), item.color,
-             None if item.box is None else json.dumps(item.box), vector.tobytes()))
+             None if item.box is None else json.dumps(item.box), vector.tobytes(), item.pattern, item.sleeve))
 
     def _bump(self, cursor: sqlite3.Cursor) -> None:
         cursor.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
@@ -365,6 +376,10 @@ def where_clause(filters: Filters) -> tuple[str, list[Any]]:
     if filters.color:
         conditions.append("lower(color) = lower(?)")
         params.append(filters.color)
+    for column in ("pattern", "sleeve"):
+        if getattr(filters, column):
+            conditions.append(f"lower({column}) = lower(?)")
+            params.append(getattr(filters, column))
     if filters.min_price is not None:
         conditions.append("price >= ?")
         params.append(filters.min_price)

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ..errors import FashionLensError
 from ..images import load_image
 from .app import app, json_text
-from .catalog import BACKEND_HELP, CATALOG_OPTION, filter_options, open_store
+from .catalog import BACKEND_HELP, CATALOG_OPTION, PATTERN_OPTION, SLEEVE_OPTION, filter_options, open_store
 
 if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
     from ..analyzer import Analysis, Analyzer
@@ -156,6 +156,8 @@ def recommend_command(
     category: Optional[str] = typer.Option(None, "--category", help="Only items of this category."),
     region: Optional[str] = typer.Option(None, "--region", help="Only items of this region (upper, lower, full)."),
     color: Optional[str] = typer.Option(None, "--color", help="Only items of this dominant colour."),
+    pattern: Optional[str] = PATTERN_OPTION,
+    sleeve: Optional[str] = SLEEVE_OPTION,
     min_price: Optional[float] = typer.Option(None, "--min-price"),
     max_price: Optional[float] = typer.Option(None, "--max-price"),
     where: list[str] = typer.Option([], "--where", help="Attribute filter KEY=VALUE, repeatable (in_stock=yes)."),
@@ -171,7 +173,7 @@ def recommend_command(
 
     Example: fashionlens recommend customer.jpg --catalog shop.db --k 5 --max-price 80 --where in_stock=yes
     """
-    filters = filter_options(category, region, color, min_price, max_price, where).narrowed(kids=kids)
+    filters = filter_options(category, region, color, min_price, max_price, where, pattern, sleeve).narrowed(kids=kids)
     store = open_store(catalog)
     check_photos(images)
     analyzer = load_analyzer(detector, classifier, whole_image, backend=backend, fast_decode=fast_decode)

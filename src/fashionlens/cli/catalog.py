@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..attributes import PATTERNS, SLEEVES
 from ..catalog.store import Filters, SQLiteStore
 from ..errors import FashionLensError
 from ..records import REGIONS
@@ -28,11 +29,19 @@ def open_store(path: Path, create: bool = False) -> SQLiteStore:
     return SQLiteStore(path, create=create)
 
 
+PATTERN_OPTION = typer.Option(None, "--pattern", help=f"Only items of this pattern ({', '.join(PATTERNS)}).")
+SLEEVE_OPTION = typer.Option(None, "--sleeve", help=f"Only items of this sleeve length ({', '.join(SLEEVES)}).")
+
+
 def filter_options(category: Optional[str], region: Optional[str], color: Optional[str], min_price: Optional[float],
-                   max_price: Optional[float], where: list[str]) -> Filters:
+                   max_price: Optional[float], where: list[str], pattern: Optional[str] = None,
+                   sleeve: Optional[str] = None) -> Filters:
     """The query-time filters of the command line, checked."""
     if region is not None and region not in REGIONS:
         raise FashionLensError(f"--region {region!r}: choose one of {', '.join(REGIONS)}")
+    for option, value, names in (("--pattern", pattern, PATTERNS), ("--sleeve", sleeve, SLEEVES)):
+        if value is not None and value not in names:
+            raise FashionLensError(f"{option} {value!r}: choose one of {', '.join(names)}")
     attributes = []
     for condition in where:
         name, sep, value = condition.partition("=")
@@ -40,7 +49,8 @@ def filter_options(category: Optional[str], region: Optional[str], color: Option
             raise FashionLensError(f"--where {condition!r}: expected KEY=VALUE, e.g. kids=False")
         attributes.append((name.strip(), value.strip()))
     return Filters(category=category, regions=None if region is None else (region,), color=color,
-                   min_price=min_price, max_price=max_price, attributes=tuple(attributes))
+                   pattern=pattern, sleeve=sleeve, min_price=min_price, max_price=max_price,
+                   attributes=tuple(attributes))
 
 
 ON_MODEL_DETECTOR = typer.Option(None, "--detector", help="Detector run for --on-model (implies it); default: "
@@ -157,6 +167,8 @@ def list_command(
     category: Optional[str] = typer.Option(None, "--category"),
     region: Optional[str] = typer.Option(None, "--region", help="upper, lower or full."),
     color: Optional[str] = typer.Option(None, "--color"),
+    pattern: Optional[str] = PATTERN_OPTION,
+    sleeve: Optional[str] = SLEEVE_OPTION,
     min_price: Optional[float] = typer.Option(None, "--min-price"),
     max_price: Optional[float] = typer.Option(None, "--max-price"),
     where: list[str] = typer.Option([], "--where", help="Attribute filter KEY=VALUE, repeatable."),
@@ -164,10 +176,10 @@ def list_command(
 ) -> None:
     """List the catalogue's products (with the same filters as `recommend`).
 
-    Example: fashionlens catalog list --catalog shop.db --region lower --max-price 50
+    Example: fashionlens catalog list --catalog shop.db --region lower --max-price 50 --pattern striped
     """
     store = open_store(catalog)
-    items = store.find_items(filter_options(category, region, color, min_price, max_price, where))
+    items = store.find_items(filter_options(category, region, color, min_price, max_price, where, pattern, sleeve))
     model = store.model() or {}
     if as_json:
         typer.echo(json_text({"catalog": str(catalog), "model": model, "count": len(items),

@@ -27,7 +27,9 @@ def add_command(
     """Add (or replace, by name) an experiment. One runs at a time: dates may not overlap another's.
 
     Each customer session (the id the page keeps) is put in one arm by a hash of the experiment's name
-    and the session id, so a returning customer sees the same arm. Example file:
+    and the session id, so a returning customer sees the same arm.
+
+    Example: fashionlens experiment add look-or-not.json --catalog shop.db, with look-or-not.json:
 
     {"name": "look-or-not", "start": "2026-12-01", "end": "2026-12-31", "arms": [{"name": "with-look",
     "share": 0.5, "settings": {"complete_look": true}}, {"name": "similar-only", "share": 0.5,
@@ -44,7 +46,10 @@ def add_command(
 @experiment_app.command("list")
 def list_command(catalog: Path = CATALOG_OPTION,
                  as_json: bool = typer.Option(False, "--json", help="Print the definitions as JSON.")) -> None:
-    """The catalogue's experiments: name, dates and arms."""
+    """The catalogue's experiments: name, dates and arms.
+
+    Example: fashionlens experiment list --catalog shop.db
+    """
     experiments = open_store(catalog).experiments()
     if as_json:
         typer.echo(json_text(experiments))

@@ -32,13 +32,11 @@ def insights_command(
     """Category, region and colour shares, trends (rising and falling, with a significance test), categories
     worn together, click-through of recommendations; or an experiment's arms; or audiences.
 
-    Examples:
+    Example: fashionlens insights --catalog shop.db --since 2024-05-01 --by week --out insights/
 
-      fashionlens insights --catalog shop.db --since 2024-05-01 --by week --out insights/
+    An experiment's results: fashionlens insights --catalog shop.db --experiment look-or-not
 
-      fashionlens insights --catalog shop.db --experiment look-or-not
-
-      fashionlens insights --catalog shop.db --audiences --json
+    Audiences for advertising: fashionlens insights --catalog shop.db --audiences --json
     """
     # insights imports the analyzer (torch): only when the command runs, so that --help starts fast
     from ..insights import format_table, parse_since, period_of, summarize, write_charts, write_csv

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ..attributes import PATTERNS, SLEEVES
 from ..catalog.store import CatalogItem, Filters
 from ..records import REGIONS
 from ..taxonomy import region_of
@@ -44,13 +45,15 @@ async def list_items(q: str | None = Query(None, max_length=200, description="Pa
                      category: str | None = Query(None, max_length=100),
                      region: str | None = Query(None, max_length=100),
                      color: str | None = Query(None, max_length=100),
+                     pattern: Literal[PATTERNS] | None = Query(None, description="solid, striped, checked..."),
+                     sleeve: Literal[SLEEVES] | None = Query(None, description="sleeveless, short or long."),
                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                      state: ServiceState = Depends(service_state)) -> dict[str, Any]:
     """The catalogue's products, filtered and searched, a page at a time."""
     if region is not None and region not in REGIONS:
         raise HTTPException(422, f"region {region!r}: choose one of {', '.join(REGIONS)}")
     filters = Filters(category=category or None, regions=None if region is None else (region,), color=color or None,
-                      text=q or None)
+                      pattern=pattern, sleeve=sleeve, text=q or None)
     total, items = await state.catalog.call(
         lambda store: (store.count(filters), store.find_items(filters, limit=limit, offset=offset)))
     return {"total": total, "items": [product_json(item) for item in items]}

@@ -21,6 +21,19 @@ class CategoryScore(BaseModel):
     score: float
 
 
+class AttributePrediction(BaseModel):
+    name: str
+    probability: float
+    probabilities: dict[str, float]
+
+
+class GarmentAttributes(BaseModel):
+    pattern: AttributePrediction | None = Field(description="solid, striped, checked, floral, dotted, graphic or "
+                                                            "other; null without attribute heads.")
+    sleeve: AttributePrediction | None = Field(description="sleeveless, short or long; null for lower-body garments.")
+    colour: AttributePrediction | None = Field(description="The colour model's answer (the same name as `color`).")
+
+
 class Garment(BaseModel):
     box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the uploaded photo after EXIF rotation.")
     region: str | None
@@ -35,6 +48,8 @@ class Garment(BaseModel):
     color_score: float = Field(description="The colour-naming model's probability for `color`.")
     color_share: float = Field(description="The share of the garment's pixels in its largest colour cluster.")
     color_rgb: str = Field(description="That cluster's colour, #rrggbb: the swatch.")
+    attributes: GarmentAttributes = Field(description="Pattern, sleeve and colour, each with the probability of "
+                                                      "every answer; null where the attribute does not apply.")
 
 
 class PhotoResponse(BaseModel):
@@ -45,8 +60,22 @@ class PhotoResponse(BaseModel):
     whole_image: bool = Field(description="Nothing detected (or no detector): the photo is one garment.")
 
 
+class GarmentSaliency(BaseModel):
+    """What the classifier looked at for one garment (POST /analyze?explain=1)."""
+
+    garment: int = Field(ge=0, description="The garment's position in `garments`.")
+    category: str = Field(description="The class explained: the garment's category.")
+    view: list[int] = Field(min_length=4, max_length=4,
+                            description="left, top, right, bottom: the part of the photo the classifier saw "
+                                        "(the garment's box grown by its context margin, or the whole photo).")
+    png: str = Field(description="Base64 PNG of that part with Grad-CAM heat colours (red: what made the "
+                                 "classifier say `category`), at most 192 px on its longer side.")
+
+
 class AnalyzeResponse(PhotoResponse):
     garments: list[Garment]
+    saliency: list[GarmentSaliency] | None = Field(None, description="One per garment, in their order, with "
+                                                                     "?explain=1; null without.")
 
 
 class Product(BaseModel):
@@ -55,9 +84,12 @@ class Product(BaseModel):
     category: str | None
     region: str | None
     color: str | None
+    pattern: str | None = Field(description="The product photo's pattern (solid, striped, checked, floral, dotted, "
+                                             "graphic, other); null when the catalogue predates attributes.")
+    sleeve: str | None = Field(description="sleeveless, short or long; null for garments without sleeves.")
     price: float | None
     url: str
-    attributes: dict[str, str]
+    attributes: dict[str, str] = Field(description="The product CSV's own extra columns (e.g. kids).")
     image_url: str
 
 
@@ -209,6 +241,8 @@ class Trends(BaseModel):
     current: str | None
     categories: list[TrendChange]
     colors: list[TrendChange]
+    patterns: list[TrendChange]
+    sleeves: list[TrendChange]
 
 
 class Insights(BaseModel):
@@ -219,6 +253,8 @@ class Insights(BaseModel):
     categories: dict[str, Share]
     regions: dict[str, Share]
     colors: dict[str, Share]
+    patterns: dict[str, Share]
+    sleeves: dict[str, Share]
     by: str
     trend: list[TrendRow]
     worn_together: list[WornTogether]
@@ -228,7 +264,7 @@ class Insights(BaseModel):
 
 
 class AudienceTrait(BaseModel):
-    field: Literal["category", "color"]
+    field: Literal["category", "color", "pattern"]
     value: str
     share: float = Field(description="The share of the audience's garments with this value.")
     lift: float = Field(description="That share over the share among all sessions.")
@@ -260,6 +296,7 @@ class RankingWeights(BaseModel):
 
     category: float | None = Field(None, ge=0, le=10)
     color: float | None = Field(None, ge=0, le=10)
+    pattern: float | None = Field(None, ge=0, le=10)
 
 
 class ArmSettings(BaseModel):

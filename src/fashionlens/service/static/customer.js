@@ -114,7 +114,17 @@ function addLabel(group, text, x, y, maxWidth, placed) {
 }
 
 function garmentTitle(garment, index) {
-  return `${index + 1}: ${garment.category}, ${garment.color} (${place(garment)}; ${confidence(garment)})`;
+  return `${index + 1}: ${garment.category}, ${garment.color}${styleWords(garment)} (${place(garment)}; ` +
+    `${confidence(garment)})`;
+}
+
+// " · striped · short sleeve": the attribute models' answers, as a shop writes them (none without them)
+function styleWords(garment) {
+  const { pattern, sleeve } = garment.attributes ?? {};
+  const words = [];
+  if (pattern) words.push(pattern.name);
+  if (sleeve) words.push(sleeve.name === "sleeveless" ? "sleeveless" : `${sleeve.name} sleeve`);
+  return words.map((word) => ` · ${word}`).join("");
 }
 
 function place(garment) {
@@ -137,7 +147,7 @@ function garmentSection({ garment, similar, complete_the_look: completing }, ind
     el("h3", { id: titleId },
       el("span", { class: `badge tone-${index % 6}`, "aria-hidden": "true" }, index + 1),
       el("span", { class: "visually-hidden" }, `Garment ${index + 1}: `),
-      `${garment.category} `, swatch, ` ${garment.color}`,
+      `${garment.category} `, swatch, ` ${garment.color}${styleWords(garment)}`,
       el("span", { class: "muted" }, ` · ${place(garment)} · ${confidence(garment)}`)),
     lookedAt(index),
     productRow("Similar", similar, similarWhy),

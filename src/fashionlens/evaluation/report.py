@@ -29,7 +29,7 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0
          "text-align:right}td:first-child,th:first-child{text-align:left}.verdict{padding:.8em 1em;"
          "border-radius:4px;margin:.5em 0}.bad{background:#fde2e1;border:1px solid #d33}.good{background:"
          "#e3f6e3;border:1px solid #3a3}.unknown{background:#eee;border:1px solid #999}img{max-width:100%;"
-         "margin:.5em 0}figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}.note{color:#666}")
+         "margin:.5em 0}figure{display:inline-block;max-width:48%;margin:0 1em 1em 0;vertical-align:top}.note{color:#666}")
 
 
 def format_value(value: object) -> str:

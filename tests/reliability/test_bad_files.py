@@ -485,3 +485,13 @@ def test_a_missing_dataset_fails_before_models_load(fashionlens, tmp_path, class
     result = fashionlens(*args)
     assert_one_line_error(result, 2, [str(missing), "no such file or folder"])
     assert not (tmp_path / "run").exists() and not (classifier / "eval").exists()
+
+
+@pytest.mark.parametrize("box", [(float("nan"), 10, 100, 100), (10, 10, float("inf"), 20), (0, float("-inf"), 5, 5)],
+                         ids=["nan-x1", "inf-x2", "minus-inf-y1"])
+def test_datasets_drop_a_non_finite_box_and_say_why(box):
+    from fashionlens.data.detection import clean_box
+    from fashionlens.records import Box
+
+    kept, note = clean_box(Box(*box), 640, 480)
+    assert kept is None and note == "dropped: non-finite coordinate (NaN or infinity)"

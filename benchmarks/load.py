@@ -2,13 +2,15 @@
 
     .venv/bin/python benchmarks/load.py --clients 4 --seconds 20
     .venv/bin/python benchmarks/load.py --clients 16 --seconds 120 --workdir /tmp/load   # the catalogue is kept
+    .venv/bin/python benchmarks/load.py --clients 8 --seconds 600 --sample-every 60   # memory over 10 minutes
 
 Starts `fashionlens serve` (the shipped default models; the clothing sample imported through the API as
 its catalogue, scripts/sample_service.py) as a subprocess on 127.0.0.1, then N client threads, each with
 its own HTTP connection, post the embedded street photos in turn for a bounded time. Reports requests/s,
 latency p50/p90/p99/max of the answered requests, errors by HTTP status (503: the model queue was full,
 as designed under overload), and the server's resident memory (VmRSS of /proc/PID/status, Linux) at the
-start, middle and end of the load, with its peak (VmHWM). Results: benchmarks/results/load.json.
+start, middle and end of the load, with its peak (VmHWM), and with --sample-every S every S seconds
+(`server_memory.timeline`: is growth levelling off?). Results: benchmarks/results/load.json.
 Not a test: run it alone on the machine, as it saturates the CPUs.
 """
 
@@ -66,7 +68,17 @@ def client(url: str, photos: list[tuple[str, bytes]], first: int, deadline: floa
             results.append((start, time.monotonic() - start, status))
 
 
-def run_load(url: str, pid: int, clients: int, seconds: float, k: int) -> dict:
+def sample_memory(pid: int, begin: float, seconds: float, every: float | None) -> list[dict]:
+    """The server's memory every `every` seconds of the load (None: at its middle and end)."""
+    step = every or seconds / 2
+    timeline = []
+    for number in range(1, int(seconds // step) + 1):
+        time.sleep(max(0.0, begin + number * step - time.monotonic()))
+        timeline.append({"s": round(number * step), **memory_mb(pid)})
+    return timeline
+
+
+def run_load(url: str, pid: int, clients: int, seconds: float, k: int, every: float | None = None) -> dict:
     photos = [(path.name, path.read_bytes()) for path in street_photos()]
     results: list[tuple[float, float, str]] = []  # list.append is atomic: the threads share it
     memory = {"start": memory_mb(pid)}
@@ -76,12 +88,15 @@ def run_load(url: str, pid: int, clients: int, seconds: float, k: int) -> dict:
                for number in range(clients)]
     for thread in threads:
         thread.start()
-    time.sleep(seconds / 2)
-    memory["middle"] = memory_mb(pid)
+    timeline = sample_memory(pid, begin, seconds, every)
+    middle = min(timeline, key=lambda sample: abs(sample["s"] - seconds / 2))
+    memory["middle"] = {"rss_mb": middle["rss_mb"], "peak_mb": middle["peak_mb"]}
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - begin  # includes the last requests, started before the deadline
     memory["end"] = memory_mb(pid)
+    if every:
+        memory["timeline"] = timeline
     return summarise(results, elapsed, memory)
 
 
@@ -101,6 +116,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="Concurrent clients (threads).")
     parser.add_argument("--seconds", type=float, default=20.0, help="How long the clients keep posting.")
     parser.add_argument("--k", type=int, default=4, help="Products per garment asked for.")
+    parser.add_argument("--sample-every", type=float, help="Also record the server's memory every this many seconds.")
     parser.add_argument("--products", type=int, help="Import only the first N sample products (default: all 250).")
     parser.add_argument("--workdir", type=Path, help="Catalogue and server log; reused when it holds a catalogue "
                                                      "(default: a temporary folder).")
@@ -113,7 +129,7 @@ def main() -> None:
             print(f"server pid {service.process.pid}, {health['catalog_items']} products; "
                   f"{args.clients} clients for {args.seconds:.0f} s", file=sys.stderr)
             load_before = [round(v, 2) for v in os.getloadavg()]  # others' work on the machine skews the numbers
-            report = run_load(service.url, service.process.pid, args.clients, args.seconds, args.k)
+            report = run_load(service.url, service.process.pid, args.clients, args.seconds, args.k, args.sample_every)
     report = {"backend": args.backend, "clients": args.clients, "duration_s": args.seconds, "k": args.k, "catalog_items": health["catalog_items"],
               "models": health["models"], **report,
               "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "python": platform.python_version(),

@@ -29,6 +29,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         try:
             yield
         finally:
+            app.state.service.queue.close()
             app.state.service.catalog.close()
 
     # no /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, blank on a closed network,

@@ -5,15 +5,16 @@ connections, settings.uvicorn_options)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import math
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 from fastapi import HTTPException, Request, UploadFile
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,12 +55,18 @@ class QueueFull(Exception):
 class WorkQueue:
     """At most `max_pending` model requests waiting or running; the rest are refused at once (503 with
     Retry-After), so a burst cannot pile up memory and latency. The work runs in a worker thread, so
-    the event loop keeps answering health checks, catalogue pages and refusals meanwhile."""
+    the event loop keeps answering health checks, catalogue pages and refusals meanwhile.
+
+    One thread does all of it. The models take one call at a time anyway (SerialAnalyzer), and the C
+    allocator keeps a memory pool (arena) per thread that allocates: model work spread over the thread
+    pool's threads left each of their pools holding a model call's peak, and the server grew by ~300 MB
+    under 8 concurrent clients (docs/benchmarks.md, web service under load)."""
 
     def __init__(self, max_pending: int):
         self.max_pending = max_pending
         self.pending = 0  # changed only on the event loop's thread: no lock needed
         self.seconds = 1.0  # running mean duration of one request's work, for Retry-After
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fashionlens-models")
 
     def retry_after(self) -> int:
         return max(1, math.ceil(self.seconds * self.pending))
@@ -70,10 +77,13 @@ class WorkQueue:
         self.pending += 1
         start = time.perf_counter()
         try:
-            return await run_in_threadpool(work, *args)
+            return await asyncio.get_running_loop().run_in_executor(self.worker, functools.partial(work, *args))
         finally:
             self.pending -= 1
             self.seconds = 0.8 * self.seconds + 0.2 * (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.worker.shutdown(wait=True, cancel_futures=True)
 
 
 class SerialAnalyzer:

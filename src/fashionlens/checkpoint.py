@@ -19,7 +19,7 @@ from .errors import DiskFull, FashionLensError, is_disk_full
 
 BEST, LAST = "best.pt", "last.pt"
 CHECKPOINT_KEYS = ("kind", "class_names", "preprocessing", "config", "model")
-KIND_KEYS = {"classifier": ("arch", "mode"), "detector": ("arch", "anchor_aspect_ratios", "norm")}
+MODEL_ENTRIES = {"classifier": ("arch", "mode"), "detector": ("arch", "anchor_aspect_ratios", "norm")}
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -77,21 +77,19 @@ def load_checkpoint(run_dir_or_file: str | Path) -> dict[str, Any]:
     checkpoint = read_torch_file(path, "checkpoint")
     if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in CHECKPOINT_KEYS):
         raise FashionLensError(f"{path}: not a fashionlens checkpoint (missing {', '.join(CHECKPOINT_KEYS)})")
-    check_kind_keys(path, checkpoint)
     if isinstance(checkpoint["model"], dict):
         checkpoint["model"] = full_precision(checkpoint["model"])
     checkpoint["path"] = str(path)
     return checkpoint
 
 
-def check_kind_keys(path: Path, checkpoint: dict[str, Any]) -> None:
-    """The entries its kind's model is rebuilt from: checked here, so that a damaged or hand-made file is
-    one clear error rather than a KeyError while the model is built."""
-    kind = checkpoint["kind"]
-    if kind not in KIND_KEYS:
-        raise FashionLensError(f"{path}: not a fashionlens checkpoint (kind {kind!r}, expected classifier or "
-                               "detector)")
-    missing = [key for key in KIND_KEYS[kind] if key not in checkpoint]
+def require_model_entries(checkpoint: dict[str, Any], kind: str) -> None:
+    """A `kind` checkpoint with the entries its model is rebuilt from: checked before building, so that a
+    damaged or hand-made file is one clear error rather than a KeyError half-way through."""
+    path = checkpoint.get("path", "checkpoint")
+    if checkpoint.get("kind") != kind:
+        raise FashionLensError(f"{path}: a {checkpoint.get('kind')} checkpoint, not a {kind}")
+    missing = [key for key in MODEL_ENTRIES[kind] if key not in checkpoint]
     if missing:
         raise FashionLensError(f"{path}: a damaged {kind} checkpoint (missing {', '.join(missing)})")
 

@@ -310,7 +310,7 @@ CHECKPOINT_CASES = [
     pytest.param(checkpoint_file(detector_kind), ["a damaged detector checkpoint", "anchor_aspect_ratios"],
                  id="checkpoint-detector-without-its-entries"),
     pytest.param(checkpoint_file(lambda p: save_checkpoint({**random_checkpoint("img"), "kind": "pickle"}, p)),
-                 ["not a fashionlens checkpoint", "kind 'pickle'"], id="checkpoint-unknown-kind"),
+                 ["a pickle checkpoint, not a classifier"], id="checkpoint-unknown-kind"),
     pytest.param(checkpoint_file(lambda p: save_checkpoint(random_checkpoint("img", classes=["A", "B"]) | {
         "class_names": ["A", "B", "C", "D"]}, p)), ["weights do not fit"], id="checkpoint-weights-do-not-fit"),
 ]

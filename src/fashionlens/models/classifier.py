@@ -16,7 +16,7 @@ import torchvision
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from ..checkpoint import read_torch_file
+from ..checkpoint import read_torch_file, require_model_entries
 from ..data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
 from ..data.transforms import classification_eval_transform, input_shape
 from ..errors import FashionLensError
@@ -147,9 +147,7 @@ def load_pretrained(model: GarmentClassifier, path: str | Path) -> tuple[int, in
 
 def classifier_from_checkpoint(checkpoint: dict[str, Any]) -> GarmentClassifier:
     """The checkpoint's classifier on the CPU, in eval mode."""
-    if checkpoint.get("kind") != "classifier":
-        raise FashionLensError(f"{checkpoint.get('path', 'checkpoint')}: a {checkpoint.get('kind')} checkpoint, "
-                               "not a classifier")
+    require_model_entries(checkpoint, "classifier")
     model = build_classifier(checkpoint["arch"], len(checkpoint["class_names"]), checkpoint["mode"])
     try:
         model.load_state_dict(checkpoint["model"])

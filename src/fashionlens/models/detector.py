@@ -21,7 +21,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from ..checkpoint import read_torch_file
+from ..checkpoint import read_torch_file, require_model_entries
 from ..errors import FashionLensError
 from ..records import Box, Detection, Sample
 from ..data.detection import DetectionDataset, collate_detection, detection_transform
@@ -200,13 +200,15 @@ def detector_config(model: FasterRCNN, arch: str) -> dict[str, Any]:
 
 def detector_from_checkpoint(checkpoint: dict[str, Any]) -> FasterRCNN:
     """The trained detector of a checkpoint (from checkpoint.load_checkpoint), in eval mode."""
-    if checkpoint.get("kind") != "detector":
-        raise FashionLensError(f"{checkpoint.get('path', 'checkpoint')}: a {checkpoint.get('kind')} checkpoint, "
-                               "not a detector")
+    require_model_entries(checkpoint, "detector")
     model = build_detector(checkpoint["arch"], len(checkpoint["class_names"]),
                            image_size=checkpoint["preprocessing"]["image_size"],
                            aspect_ratios=tuple(checkpoint["anchor_aspect_ratios"]), norm=checkpoint["norm"])
-    model.load_state_dict(checkpoint["model"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError:
+        raise FashionLensError(f"{checkpoint.get('path', 'checkpoint')}: weights do not fit {checkpoint['arch']} "
+                               f"({len(checkpoint['class_names'])} regions)") from None
     return model.eval()
 
 

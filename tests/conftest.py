@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from postgres_testing import catalog_at, postgres_server, postgres_url  # noqa: F401  (fixtures)
+
 # One distinct solid colour per class, so a model can learn the tiny datasets in a step or two.
 PALETTE = [(220, 40, 40), (40, 160, 60), (40, 70, 220), (230, 200, 40), (160, 60, 200), (30, 200, 200)]
 DEFAULT_CLASSES = ("T-Shirt", "Pants", "Dress")

@@ -359,12 +359,15 @@ def item_of(row: tuple) -> CatalogItem:
     return CatalogItem(**values)
 
 
-# a CSV's `kids` column arrives as text ("True"); JSON's true reads as 1 in SQL
+# a CSV's `kids` column arrives as text ("True"); JSON's true reads as 1 in SQLite, as 'true' in PostgreSQL
 KIDS_CONDITION = "(lower(COALESCE(CAST(json_extract(attributes, '$.kids') AS TEXT), '')) IN ('true', '1', 'yes'))"
+POSTGRES_KIDS_CONDITION = "(lower(COALESCE(attributes ->> 'kids', '')) IN ('true', '1', 'yes'))"
 
 
-def where_clause(filters: Filters) -> tuple[str, list[Any]]:
-    """SQL conditions (bound parameters only) for `filters`."""
+def where_clause(filters: Filters, dialect: str = "sqlite") -> tuple[str, list[Any]]:
+    """SQL conditions (bound parameters only) for `filters`: "sqlite" (? placeholders, JSON text) or
+    "postgresql" (%s placeholders, psycopg's; attributes as jsonb)."""
+    postgres = dialect == "postgresql"
     conditions, params = ["1 = 1"], []
     if filters.category:
         conditions.append("lower(COALESCE(category, predicted_category)) = lower(?)")
@@ -386,15 +389,25 @@ def where_clause(filters: Filters) -> tuple[str, list[Any]]:
     if filters.max_price is not None:
         conditions.append("price <= ?")
         params.append(filters.max_price)
-    if filters.text:
+    if filters.text and postgres:
+        conditions.append("(strpos(lower(id), lower(?)) > 0 OR strpos(lower(COALESCE(name, '')), lower(?)) > 0)")
+        params += [filters.text, filters.text]
+    elif filters.text:
         conditions.append("(instr(casefold(id), casefold(?)) > 0 OR instr(casefold(name), casefold(?)) > 0)")
         params += [filters.text, filters.text]
     for name, value in filters.attributes:
-        conditions.append("lower(CAST(json_extract(attributes, ?) AS TEXT)) = lower(?)")
-        params += ['$."' + name.replace('"', '') + '"', value]
+        if postgres:
+            conditions.append("lower(attributes ->> ?) = lower(?)")
+            params += [name, value]
+        else:
+            conditions.append("lower(CAST(json_extract(attributes, ?) AS TEXT)) = lower(?)")
+            params += ['$."' + name.replace('"', '') + '"', value]
     if filters.kids is not None:
-        conditions.append(KIDS_CONDITION if filters.kids else f"NOT {KIDS_CONDITION}")
-    return " AND ".join(conditions), params
+        kids = POSTGRES_KIDS_CONDITION if postgres else KIDS_CONDITION
+        conditions.append(kids if filters.kids else f"NOT {kids}")
+    where = " AND ".join(conditions)
+    # the conditions hold no literal '?' or '%': only the placeholders change
+    return (where.replace("?", "%s") if postgres else where), params
 
 
 def region_condition(regions: tuple[str | None, ...]) -> tuple[str, list[Any]]:

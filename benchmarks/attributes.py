@@ -1,0 +1,169 @@
+"""Fit the attribute heads (src/fashionlens/attributes.py) on the street train garments and score them on val.
+
+    .venv/bin/python benchmarks/attributes.py            # fit, score, write results and figures
+    .venv/bin/python benchmarks/attributes.py --write    # ... and ship src/fashionlens/weights/attributes.json
+
+Inputs (benchmarks/attribute_features.py, cached): each hand-labelled garment's annotated box through
+the shipped classifier exactly as the Analyzer crops and transforms it (its embedding, and that of the
+mirrored crop), and its pixels' colour features. Labels: attributes_train.csv for fitting, with
+`unclear`, hidden sleeves and lower garments' sleeves masked; attributes_val.csv only for the numbers.
+Each head's C and class weighting (none or balanced) are chosen by 5-fold stratified cross-validation on
+train (seeded), scored by what the attribute is judged by (pattern: balanced accuracy, sleeve and colour:
+accuracy); the chosen model is refitted on all of train with the mirrored crops as extra examples.
+Colour: (a) the pixel colour model shipped before (color_names.py), (b) a head on the embedding, (c) a
+head on the embedding and the pixel colour features together; the best on val ships.
+Also reported, not shipped: averaging each val garment's prediction with its mirrored crop's
+(test-time flip, a second classifier pass).
+Results: benchmarks/results/attributes.json; confusion matrices: docs/figures/attributes-*-confusion.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
+from threadpoolctl import threadpool_limits
+
+import attribute_features
+from fashionlens.attribute_training import FitChoice, as_head, cross_validate, fit_linear, labelled_mask
+from fashionlens.attributes import PATTERNS, SLEEVE_REGIONS, SLEEVES, WEIGHTS, AttributeHeads, LinearHead
+from fashionlens.color_names import shipped_namer
+from fashionlens.colors import COLOR_NAMES
+from fashionlens.evaluation.honesty import honesty_check, verdict_line
+from fashionlens.evaluation.plots import confusion_matrix_png
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "attributes.json"
+FIGURES = ROOT / "docs" / "figures"
+GOALS = {"pattern": ("balanced_accuracy", 0.60), "sleeve": ("accuracy", 0.85), "colour": ("accuracy", 0.75)}
+CHOICES = [FitChoice(c, weight) for c in (0.001, 0.003, 0.01, 0.03, 0.1) for weight in (None, "balanced")]
+SEED = 0
+
+
+def attribute_labels(garments: attribute_features.LabelledGarments, name: str) -> np.ndarray:
+    """The labels with '' where missing; a sleeve only for upper and full garments."""
+    labels = garments.labels[name]
+    return np.where(np.isin(garments.regions, SLEEVE_REGIONS), labels, "") if name == "sleeve" else labels
+
+
+def inputs_of(garments: attribute_features.LabelledGarments, inputs: tuple[str, ...], flipped: bool = False) -> np.ndarray:
+    parts = {"embedding": garments.flipped_embeddings if flipped else garments.embeddings,
+             "color_features": garments.color_features}
+    return np.concatenate([parts[name] for name in inputs], axis=1)
+
+
+def fit_head(train, name: str, names: tuple[str, ...], inputs: tuple[str, ...], metric: str) -> tuple[LinearHead, dict]:
+    """The head chosen by cross-validation on train and refitted on all of it (with mirrored crops)."""
+    labels = attribute_labels(train, name)
+    features, mirrored = inputs_of(train, inputs), inputs_of(train, inputs, flipped=True)
+    scores = cross_validate(features, labels, CHOICES, metric, seed=SEED, extra_features=mirrored)
+    best = max(CHOICES, key=lambda choice: (round(scores[choice], 4), -choice.c))  # ties: the stronger prior
+    regions = SLEEVE_REGIONS if name == "sleeve" else None
+    head = as_head(*fit_linear(features, labels, best, SEED, mirrored), names, inputs, regions)
+    about = {"inputs": list(inputs), "c": best.c, "class_weight": best.class_weight, "cv_metric": metric,
+             "cv_scores": {f"C={c.c} class_weight={c.class_weight}": round(s, 4) for c, s in scores.items()},
+             "train_garments": int(labelled_mask(labels).sum())}
+    return head, about
+
+
+def scores(truth: np.ndarray, predicted: np.ndarray, names: tuple[str, ...]) -> dict:
+    """Accuracy, balanced accuracy, per-class recall, the confusion and the honesty check's verdict."""
+    present = [n for n in names if n in set(truth)]
+    index = {n: i for i, n in enumerate(names)}
+    check = honesty_check(np.array([index[t] for t in truth]), np.array([index[p] for p in predicted]), list(names))
+    recalls = recall_score(truth, predicted, labels=present, average=None, zero_division=0)
+    return {"garments": len(truth), "accuracy": round(float(accuracy_score(truth, predicted)), 4),
+            "balanced_accuracy": round(float(balanced_accuracy_score(truth, predicted)), 4),
+            "recall": {n: {"recall": round(float(r), 4), "garments": int(np.sum(truth == n))}
+                       for n, r in zip(present, recalls)},
+            "confusion": {"names": list(names), "rows_true_columns_predicted":
+                          confusion_matrix(truth, predicted, labels=list(names)).tolist()},
+            "collapsed": check["collapsed"], "verdict": verdict_line(check), "warnings": check["warnings"],
+            "majority_baseline": round(check["majority_baseline"], 4)}
+
+
+def evaluate(head: LinearHead, val, name: str) -> tuple[dict, dict]:
+    """The head on the labelled val garments: its scores, and those with test-time flip averaging."""
+    labels = attribute_labels(val, name)
+    keep = labelled_mask(labels)
+    plain = head.probabilities(inputs_of(val, head.inputs)[keep])
+    flipped = head.probabilities(inputs_of(val, head.inputs, flipped=True)[keep])
+    names = np.array(head.names)
+    return (scores(labels[keep], names[plain.argmax(1)], head.names),
+            scores(labels[keep], names[((plain + flipped) / 2).argmax(1)], head.names))
+
+
+def rule_colour(val) -> dict:
+    """(a) The pixel colour model (color_names.py), as the Analyzer names a garment without a colour head."""
+    labels = attribute_labels(val, "colour")
+    keep = labelled_mask(labels)
+    named = np.array(shipped_namer().names)[val.namer_probabilities[keep].argmax(1)]
+    return scores(labels[keep], named, COLOR_NAMES)
+
+
+def write_figure(name: str, result: dict, title: str) -> str:
+    path = FIGURES / f"attributes-{name}-confusion.png"
+    confusion = result["confusion"]
+    path.write_bytes(confusion_matrix_png(confusion["rows_true_columns_predicted"], confusion["names"], title))
+    return str(path.relative_to(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help=f"ship the heads as {WEIGHTS}")
+    options = parser.parse_args()
+    analyzer = attribute_features.default_analyzer()
+    train, val = attribute_features.load("train", analyzer), attribute_features.load("val", analyzer)
+    # one BLAS thread: the fits are small, and threads contending for a few shared cores are several
+    # times slower than one (a pattern fit: 7 s against 42 s on this project's 2-core machine)
+    with threadpool_limits(1):
+        fit_and_score(analyzer, train, val, options.write)
+
+
+def fit_and_score(analyzer, train, val, write: bool) -> None:
+    heads, document = {}, {"classifier": analyzer.model_id, "goals": GOALS, "attributes": {}}
+    for name, names, inputs in (("pattern", PATTERNS, ("embedding",)), ("sleeve", SLEEVES, ("embedding",))):
+        heads[name], about = fit_head(train, name, names, inputs, GOALS[name][0])
+        result, with_flip = evaluate(heads[name], val, name)
+        document["attributes"][name] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
+    colour = {"a_pixel_colour_model": {"val": rule_colour(val)}}
+    candidates = {}
+    for key, inputs in (("b_embedding_head", ("embedding",)), ("c_embedding_and_pixel_colour_head",
+                                                                ("embedding", "color_features"))):
+        candidates[key], about = fit_head(train, "colour", COLOR_NAMES, inputs, "accuracy")
+        result, with_flip = evaluate(candidates[key], val, "colour")
+        colour[key] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
+    shipped = max(colour, key=lambda key: colour[key]["val"]["accuracy"])
+    if shipped in candidates:  # else the pixel colour model stays the garment's colour: no colour head
+        heads["colour"] = candidates[shipped]
+    document["attributes"]["colour"] = {"shipped": shipped, **colour}
+    document["figures"] = {name: write_figure(name, document["attributes"][name]["val"], f"{name} (street val)")
+                           for name in ("pattern", "sleeve")}
+    document["figures"]["colour"] = write_figure("colour", colour[shipped]["val"], f"colour, {shipped} (street val)")
+    about = {"fitted_by": "benchmarks/attributes.py", "seed": SEED,
+             "heads": {name: (document["attributes"][name]["fit"] if name != "colour" else colour[shipped]["fit"])
+                      for name in heads}}
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+    print_summary(document)
+    if write:
+        WEIGHTS.write_text(json.dumps(AttributeHeads(analyzer.model_id, heads, about).to_json()) + "\n")
+        print(f"wrote {WEIGHTS.relative_to(ROOT)}")
+
+
+def print_summary(document: dict) -> None:
+    attributes = document["attributes"]
+    for name in ("pattern", "sleeve"):
+        val = attributes[name]["val"]
+        print(f"{name}: accuracy {val['accuracy']:.3f}, balanced accuracy {val['balanced_accuracy']:.3f} "
+              f"({val['garments']} val garments); {val['verdict']}")
+    for key, value in attributes["colour"].items():
+        if key != "shipped":
+            print(f"colour {key}: accuracy {value['val']['accuracy']:.3f}, balanced {value['val']['balanced_accuracy']:.3f}")
+    print(f"colour shipped: {attributes['colour']['shipped']}")
+
+
+if __name__ == "__main__":
+    main()

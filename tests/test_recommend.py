@@ -1,6 +1,6 @@
 """Recommendations on a catalogue with known embeddings: nearest items, regions, filters, complete the look
 from fixed look statistics, accessories and kids' products, the reasons, the model check, and the statistics
-themselves."""
+themselves. The catalogues are SQLite files and PostgreSQL databases alike (the `catalog_at` fixture)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from fashionlens.catalog.looks import LookStatistics, load_looks, look_statistic
 from fashionlens.catalog.recommend import (ADULTS, SimilarRanking, check_model, complete_the_look, recommend,
                                           similar_items)
 from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
+from fashionlens.catalog.stores import open_store
 from fashionlens.colors import COLOR_NAMES, DominantColor
 from fashionlens.errors import FashionLensError
 from fashionlens.records import REGIONS, Box, Garment, Sample
@@ -44,8 +45,8 @@ FAMILY_SHOP = [(*item, {}) for item in CATALOGUE] + [
 ]
 
 
-def catalogue_index(path, catalogue: list[tuple]) -> CatalogIndex:
-    store = SQLiteStore(path, create=True)
+def catalogue_index(location, catalogue: list[tuple]) -> CatalogIndex:
+    store = open_store(location, create=True)
     store.write_items([CatalogItem(id=i, image=f"{i}.jpg", category=c, region=r, color=col, price=p,
                                    embedding=unit(a), attributes=attributes)
                        for i, c, r, col, p, a, attributes in catalogue], {"id": "model-a"})
@@ -53,13 +54,13 @@ def catalogue_index(path, catalogue: list[tuple]) -> CatalogIndex:
 
 
 @pytest.fixture
-def index(tmp_path) -> CatalogIndex:
-    return catalogue_index(tmp_path / "shop.db", [(*item, {}) for item in CATALOGUE])
+def index(catalog_at) -> CatalogIndex:
+    return catalogue_index(catalog_at("shop.db"), [(*item, {}) for item in CATALOGUE])
 
 
 @pytest.fixture
-def family_index(tmp_path) -> CatalogIndex:
-    return catalogue_index(tmp_path / "family.db", FAMILY_SHOP)
+def family_index(catalog_at) -> CatalogIndex:
+    return catalogue_index(catalog_at("family.db"), FAMILY_SHOP)
 
 
 def red_tee(embedding=None) -> AnalyzedGarment:
@@ -193,9 +194,9 @@ def test_recommend_covers_every_garment_and_checks_the_model(index):
         check_model(index.store, {"id": "model-b"})
 
 
-def test_an_empty_catalogue_says_how_to_fill_it(tmp_path):
+def test_an_empty_catalogue_says_how_to_fill_it(catalog_at):
     with pytest.raises(FashionLensError, match="the catalogue is empty; import products"):
-        check_model(SQLiteStore(tmp_path / "empty.db", create=True), {"id": "m"})
+        check_model(open_store(catalog_at("empty.db"), create=True), {"id": "m"})
 
 
 def test_look_statistics_count_categories_and_colours_worn_together():
@@ -221,12 +222,12 @@ def test_the_shipped_statistics_come_from_real_street_looks():
     assert looks.category_with("Dress", "Outwear") > looks.category_with("Dress", "Pants")
 
 
-def test_a_garments_pattern_counts_in_the_ranking_and_filters_by_pattern_keep_only_it(tmp_path):
+def test_a_garments_pattern_counts_in_the_ranking_and_filters_by_pattern_keep_only_it(catalog_at):
     from dataclasses import replace
 
     from fashionlens.attributes import Prediction
 
-    store = SQLiteStore(tmp_path / "patterns.db", create=True)
+    store = open_store(catalog_at("patterns.db"), create=True)
     store.write_items([CatalogItem(id=i, image=f"{i}.jpg", category="T-Shirt", region="upper", color="Red",
                                    embedding=unit(angle), pattern=pattern, sleeve="short")
                        for i, angle, pattern in (("SOLID-NEAR", 20, "solid"), ("STRIPED-FAR", 25, "striped"))],

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from ..errors import FashionLensError
 from ..images import load_image
 from .app import app, json_text
+from ..catalog.stores import catalog_name
 from .catalog import BACKEND_HELP, CATALOG_OPTION, PATTERN_OPTION, SLEEVE_OPTION, filter_options, open_store
 
 if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
@@ -79,7 +80,7 @@ def format_analysis(analysis: Analysis) -> str:
     return "\n".join(lines)
 
 
-def log_events(catalog: Optional[Path], no_log: bool, analyses: list[Analysis], channel: str,
+def log_events(catalog: Optional[str], no_log: bool, analyses: list[Analysis], channel: str,
                session: Optional[str], recommended: list[str] | None = None, store=None) -> None:
     from ..insights import log_analysis
 
@@ -100,7 +101,8 @@ def analyze_command(
                                                                     "drawn into this folder (PNG)."),
     top_k: int = typer.Option(3, "--top-k", min=1, help="Categories listed per garment."),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include each garment's embedding in the JSON."),
-    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Log the analysis as an insights event here."),
+    catalog: Optional[str] = typer.Option(None, "--catalog", help="Log the analysis as an insights event here "
+                                                                   "(a SQLite file or a PostgreSQL URL)."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log an insights event."),
     channel: str = typer.Option("store", "--channel", help="store | online: where the photo was taken."),
     session: Optional[str] = typer.Option(None, "--session", help="A session id the customer consented to."),
@@ -145,7 +147,7 @@ def recommend_command(
     classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP + " Must be the "
                                                                          "catalogue's model."),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
-    catalog: Path = CATALOG_OPTION,
+    catalog: str = CATALOG_OPTION,
     k: int = typer.Option(5, "--k", min=1, help="Items per list (similar, complete the look) per garment."),
     any_region: bool = typer.Option(False, "--any-region", help="Similar items from every region, not only "
                                                                 "the garment's."),
@@ -180,7 +182,7 @@ def recommend_command(
     results = recommend_photos(analyzer, store, catalog, images, k, filters, not any_region,
                                None if no_log else (channel, session))
     if as_json:
-        data = {"models": analyzer.description, "catalog": str(catalog),
+        data = {"models": analyzer.description, "catalog": catalog_name(catalog),
                 "images": [{"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
                            for a, found in results]}
         typer.echo(json_text(data))
@@ -188,16 +190,17 @@ def recommend_command(
         typer.echo("\n".join(format_recommendations(a, found) for a, found in results))
 
 
-def recommend_photos(analyzer: Analyzer, store, catalog: Path, images: list[Path], k: int, filters,
+def recommend_photos(analyzer: Analyzer, store, catalog: str | Path, images: list[Path], k: int, filters,
                      same_region: bool = True, log: tuple[str, Optional[str]] | None = ("store", None),
                      annotate: Optional[Path] = None) -> list[tuple[Analysis, list]]:
     """What `fashionlens recommend` does for each photo: analyse, recommend from the catalogue, and log
     the event (`log`: (channel, session), None for --no-log); [(analysis, garment recommendations)]."""
-    from ..catalog.index import CatalogIndex, index_cache_path
+    from ..catalog.index import CatalogIndex
+    from ..catalog.stores import index_cache
     from ..catalog.recommend import check_model, recommend
 
     check_model(store, analyzer.description)  # before any photo is analysed
-    index = CatalogIndex(store, index_cache_path(catalog))
+    index = CatalogIndex(store, index_cache(catalog))
     results = []
     for analysis in analyze_photos(analyzer, images, annotate):
         found = recommend(analysis, index, k, filters, same_region=same_region)

@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 
 from ..attributes import PATTERNS, SLEEVES
-from ..catalog.store import Filters, SQLiteStore
+from ..catalog.store import CatalogStore, Filters
+from ..catalog.stores import catalog_name, is_server
+from ..catalog.stores import open_store as open_location
 from ..errors import FashionLensError
 from ..records import REGIONS
 from .app import app, fail, json_text
@@ -21,12 +23,15 @@ catalog_app = typer.Typer(help="Manage the store's catalogue: import products, r
                           no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 
-CATALOG_OPTION = typer.Option(Path("catalog.db"), "--catalog", envvar="FASHIONLENS_CATALOG",
-                              help="The catalogue database (SQLite); also holds the insights events.")
+CATALOG_OPTION = typer.Option("catalog.db", "--catalog", envvar="FASHIONLENS_CATALOG",
+                              help="The catalogue: a SQLite file, or a PostgreSQL database's URL "
+                                   "(postgresql://user:password@host:port/db, docs/scaling.md); also holds the "
+                                   "insights events.")
 
 
-def open_store(path: Path, create: bool = False) -> SQLiteStore:
-    return SQLiteStore(path, create=create)
+def open_store(location: str | Path, create: bool = False) -> CatalogStore:
+    """The catalogue at a --catalog value: a SQLite file or a PostgreSQL URL (catalog/stores.py)."""
+    return open_location(location, create=create)
 
 
 PATTERN_OPTION = typer.Option(None, "--pattern", help=f"Only items of this pattern ({', '.join(PATTERNS)}).")
@@ -61,7 +66,7 @@ ON_MODEL_DETECTOR = typer.Option(None, "--detector", help="Detector run for --on
 def import_command(
     source: Path = typer.Argument(..., help="A product CSV (id,image[,name,price,category,url,...]) or a folder "
                                             "of photos (a subfolder per category)."),
-    catalog: Path = CATALOG_OPTION,
+    catalog: str = CATALOG_OPTION,
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier run that makes the "
                                                                          "embeddings; default: the shipped one."),
     on_model: bool = typer.Option(False, "--on-model", help="Photos of people wearing the products: the "
@@ -90,8 +95,9 @@ def import_command(
     # a missing or malformed source, or a file that is no catalogue, fails here: before the models
     # load (many seconds) and before a new catalogue file is created
     products = read_products(source)
-    created = not catalog.exists()
-    store = None if created else open_store(catalog)
+    # a database server's catalogue is created in place (its schema): only a new SQLite file is discarded
+    created = not is_server(catalog) and not Path(catalog).exists()
+    store = None if created else open_store(catalog, create=is_server(catalog))
     analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size, backend=backend)
     store = store or open_store(catalog, create=True)
     try:
@@ -107,19 +113,19 @@ def import_command(
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        typer.echo(json_text({"catalog": str(catalog), "imported": report.imported, "new": report.new,
+        typer.echo(json_text({"catalog": catalog_name(catalog), "imported": report.imported, "new": report.new,
                                "updated": report.updated, "unchanged": report.unchanged,
                                "bad": [str(b) for b in report.bad],
                                "warnings": [str(w) for w in report.warnings]}))
     else:
-        typer.echo(f"{catalog}: {report.summary()}")
+        typer.echo(f"{catalog_name(catalog)}: {report.summary()}")
     if report.imported == 0:
         if created:
             discard_catalog(store)
         fail(f"{source}: nothing imported ({len(report.bad)} bad rows)", 1)
 
 
-def discard_catalog(store: SQLiteStore) -> None:
+def discard_catalog(store: CatalogStore) -> None:
     """Remove a catalogue this command created and wrote nothing into: a failed first import leaves no
     empty database behind (SQLite's -wal and -shm files included)."""
     store.close()
@@ -130,19 +136,19 @@ def discard_catalog(store: SQLiteStore) -> None:
 @catalog_app.command("remove")
 def remove_command(
     ids: list[str] = typer.Argument(..., help="Ids of the products to delete."),
-    catalog: Path = CATALOG_OPTION,
+    catalog: str = CATALOG_OPTION,
 ) -> None:
     """Delete products (all or none: an unknown id removes nothing).
 
     Example: fashionlens catalog remove SKU-1041 SKU-1042 --catalog shop.db
     """
     removed = open_store(catalog).remove_items(list(dict.fromkeys(ids)))
-    typer.echo(f"{catalog}: removed {removed} items")
+    typer.echo(f"{catalog_name(catalog)}: removed {removed} items")
 
 
 @catalog_app.command("reindex")
 def reindex_command(
-    catalog: Path = CATALOG_OPTION,
+    catalog: str = CATALOG_OPTION,
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="The new embedding model's run."),
     on_model: bool = typer.Option(False, "--on-model", help="As for import: photos of people wearing the products."),
     detector: Optional[Path] = ON_MODEL_DETECTOR,
@@ -158,12 +164,12 @@ def reindex_command(
     store = open_store(catalog)
     analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size)
     count = reindex(store, analyzer)
-    typer.echo(f"{catalog}: reindexed {count} items with model {analyzer.model_id}")
+    typer.echo(f"{catalog_name(catalog)}: reindexed {count} items with model {analyzer.model_id}")
 
 
 @catalog_app.command("list")
 def list_command(
-    catalog: Path = CATALOG_OPTION,
+    catalog: str = CATALOG_OPTION,
     category: Optional[str] = typer.Option(None, "--category"),
     region: Optional[str] = typer.Option(None, "--region", help="upper, lower or full."),
     color: Optional[str] = typer.Option(None, "--color"),
@@ -182,10 +188,10 @@ def list_command(
     items = store.find_items(filter_options(category, region, color, min_price, max_price, where, pattern, sleeve))
     model = store.model() or {}
     if as_json:
-        typer.echo(json_text({"catalog": str(catalog), "model": model, "count": len(items),
+        typer.echo(json_text({"catalog": catalog_name(catalog), "model": model, "count": len(items),
                                "items": [item.to_json() for item in items]}))
         return
-    typer.echo(f"{catalog}: {len(items)} of {store.count()} items, embeddings by model {model.get('id', '-')}")
+    typer.echo(f"{catalog_name(catalog)}: {len(items)} of {store.count()} items, embeddings by model {model.get('id', '-')}")
     for item in items:
         price = "" if item.price is None else f"{item.price:.2f}"
         typer.echo(f"  {item.id:<16} {item.effective_category or '-':<12} {item.region or '-':<6} "

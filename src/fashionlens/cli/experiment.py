@@ -22,7 +22,7 @@ def add_command(
     definition: Path = typer.Argument(..., help="A JSON file: name, start and end (YYYY-MM-DD, inclusive), arms "
                                                 "(name, share of sessions, settings: k, complete_look, weights "
                                                 "{category, color} of the similar-items ranking)."),
-    catalog: Path = CATALOG_OPTION,
+    catalog: str = CATALOG_OPTION,
 ) -> None:
     """Add (or replace, by name) an experiment. One runs at a time: dates may not overlap another's.
 
@@ -44,7 +44,7 @@ def add_command(
 
 
 @experiment_app.command("list")
-def list_command(catalog: Path = CATALOG_OPTION,
+def list_command(catalog: str = CATALOG_OPTION,
                  as_json: bool = typer.Option(False, "--json", help="Print the definitions as JSON.")) -> None:
     """The catalogue's experiments: name, dates and arms.
 

@@ -14,7 +14,7 @@ from .catalog import CATALOG_OPTION, open_store
 
 @app.command("insights")
 def insights_command(
-    catalog: Path = CATALOG_OPTION,
+    catalog: str = CATALOG_OPTION,
     since: Optional[str] = typer.Option(None, "--since", help="Only events from this date on (YYYY-MM-DD)."),
     by: str = typer.Option("day", "--by", help="Trend periods: day or week."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (events, categories, "

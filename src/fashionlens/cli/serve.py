@@ -22,9 +22,10 @@ def serve_command(
                                                                          "catalogue's model."),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
-    catalog: Path = CATALOG_OPTION,
+    catalog: str = CATALOG_OPTION,
     media_dir: Optional[Path] = typer.Option(None, "--media-dir", help="Where imported product photos are kept; "
-                                                                       "default: <catalog>.media/ beside it."),
+                                                                       "default: <catalog>.media/ beside it "
+                                                                       "(fashionlens.media/ for a PostgreSQL URL)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     cors_origin: list[str] = typer.Option([], "--cors-origin", help="A web site allowed to call the API from "

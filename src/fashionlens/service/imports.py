@@ -187,7 +187,7 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path],
     product (ProductPhotos). Runs in a worker thread
     with a catalogue connection of its own. Every attempt becomes the last import."""
     from ..catalog.importer import import_products
-    from ..catalog.store import SQLiteStore
+    from ..catalog.stores import open_store
     from ..insights import utc_now
 
     status: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "state": "refused", "on_model": on_model,
@@ -201,7 +201,7 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path],
                 raise
             raise FashionLensError(f"the upload cannot be unpacked ({error.strerror or error})") from None
         check_image_paths(csv_path, staging)
-        store = SQLiteStore(settings.catalog, create=True)
+        store = open_store(settings.catalog, create=True)
         try:
             report = import_products(csv_path, store, analyzer if on_model else ProductPhotos(analyzer))
             used = {item.image for item in store.find_items()}

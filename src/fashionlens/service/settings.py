@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..catalog.stores import is_server
 from ..errors import FashionLensError
 from ..images import MAX_PIXELS
 
@@ -19,13 +20,15 @@ class ServiceSettings:
     detector, classifier: run directories or checkpoints; None = the shipped default models.
     analyzer: an Analyzer already loaded (tests, an application embedding the service); it takes the
         place of detector/classifier, so the models are never loaded twice.
-    catalog: the catalogue database, created empty when missing; media_dir: where imported product
-        photos (and, only with store_photos, customers' photos) are kept, default `<catalog>.media/`.
-        Both are made absolute against the working folder when the settings are made.
+    catalog: the catalogue database, created empty when missing: a SQLite file, or a PostgreSQL URL that
+        several service processes share (docs/scaling.md); media_dir: where imported product photos (and,
+        only with store_photos, customers' photos) are kept, default `<catalog>.media/` (for a PostgreSQL
+        catalogue `fashionlens.media/` in the working folder: the workers must share it). Paths are made
+        absolute against the working folder when the settings are made.
     admin_key: the X-API-Key of the admin routes; None refuses them all (403).
     """
 
-    catalog: Path = Path("catalog.db")
+    catalog: Path | str = Path("catalog.db")
     detector: Path | None = None
     classifier: Path | None = None
     whole_image: bool = False
@@ -46,9 +49,13 @@ class ServiceSettings:
     def __post_init__(self) -> None:
         # absolute once, at start-up: imports link staged photos to their kept files, and a relative
         # link target would be read from the link's own folder (every photo "not found")
-        self.catalog = Path(self.catalog).expanduser().absolute()
+        if is_server(self.catalog):  # a URL: Path() would fold its "//"
+            default_media = Path("fashionlens.media").absolute()
+        else:
+            self.catalog = Path(self.catalog).expanduser().absolute()
+            default_media = self.catalog.with_name(self.catalog.name + ".media")
         self.media_dir = Path(self.media_dir).expanduser().absolute() if self.media_dir is not None else \
-            self.catalog.with_name(self.catalog.name + ".media")
+            default_media
         if self.max_pending < 1:
             raise FashionLensError(f"max_pending {self.max_pending}: must be at least 1")
 

@@ -11,8 +11,9 @@ from typing import Any, Callable, TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from ..catalog.index import CatalogIndex, index_cache_path
-from ..catalog.store import SQLiteStore
+from ..catalog.index import CatalogIndex
+from ..catalog.store import CatalogStore
+from ..catalog.stores import index_cache, open_store
 from .limits import SerialAnalyzer, WorkQueue
 from .settings import ServiceSettings
 
@@ -20,28 +21,30 @@ T = TypeVar("T")
 
 
 class CatalogAccess:
-    """One SQLite connection shared by the worker threads, one call at a time: an sqlite3 connection is
-    not safe to use from two threads at once. Imports write through a connection of their own (WAL:
-    readers never wait for them); the index is rebuilt when the store's stamp says the items changed."""
+    """One catalogue connection (SQLite or PostgreSQL) shared by the worker threads, one call at a time: an
+    sqlite3 connection is not safe to use from two threads at once. Imports write through a connection of
+    their own (readers never wait for them); the index is rebuilt when the store's stamp says the items
+    changed, which index() reads on every request: an import committed by another thread or another
+    service process sharing a PostgreSQL catalogue is searched from the next request on."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.store = SQLiteStore(path, create=True, check_same_thread=False)
+    def __init__(self, location: Path | str):
+        self.path = location
+        self.store = open_store(location, create=True, check_same_thread=False)
         self.lock = threading.Lock()
         self._index: CatalogIndex | None = None
 
-    def run(self, work: Callable[[SQLiteStore], T]) -> T:
+    def run(self, work: Callable[[CatalogStore], T]) -> T:
         """Run `work(store)` holding the lock (in a worker thread: it may wait for SQLite)."""
         with self.lock:
             return work(self.store)
 
-    async def call(self, work: Callable[[SQLiteStore], T]) -> T:
+    async def call(self, work: Callable[[CatalogStore], T]) -> T:
         return await run_in_threadpool(self.run, work)
 
     def index(self) -> CatalogIndex:
         """The similarity index of the current items; call inside run()."""
         if self._index is None or self._index.stamp != self.store.stamp():
-            self._index = CatalogIndex(self.store, index_cache_path(self.path))
+            self._index = CatalogIndex(self.store, index_cache(self.path))
         return self._index
 
     def close(self) -> None:

@@ -1,0 +1,93 @@
+"""A PostgreSQL catalogue: bad URLs and passwords are one line, the schema's migrations run once, two
+connections see each other's writes, and two service workers on one catalogue see each other's import and
+count each other's events. The store's behaviour itself is tested against both databases in test_catalog.py
+and test_recommend.py."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from fashionlens.catalog.index import CatalogIndex
+from fashionlens.catalog.postgres import PostgresStore, describe
+from fashionlens.catalog.store import CatalogItem
+from fashionlens.catalog.stores import open_store
+from fashionlens.errors import FashionLensError
+from service_testing import ADMIN_KEY, photo_bytes, product_zip, tiny_settings, upload
+
+
+def unit(vector) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_an_unreachable_server_or_a_wrong_password_is_one_line_naming_the_host(fashionlens, postgres_server):
+    closed = f"postgresql://shop:hunter2@127.0.0.1:{postgres_server.port + 1}/shop"  # nothing listens there
+    result = fashionlens("catalog", "list", "--catalog", closed)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: postgresql://shop@127.0.0.1:{postgres_server.port + 1}/shop: cannot connect to the catalogue "
+        "database (Connection refused)"]
+    wrong = postgres_server.url(password="not-the-password")
+    result = fashionlens("insights", "--catalog", wrong)
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and line.startswith(f"error: postgresql://fashionlens@127.0.0.1:{postgres_server.port}")
+    assert "password authentication failed" in line and "not-the-password" not in line
+
+
+def test_a_database_without_a_catalogue_says_how_to_make_one(postgres_url, fashionlens):
+    result = fashionlens("catalog", "list", "--catalog", postgres_url)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {describe(postgres_url)}: no catalogue in this database; create one " \
+                                    "with `fashionlens catalog import`"
+
+
+def test_migrations_run_once_and_a_newer_schema_is_refused(postgres_url):
+    store = PostgresStore(postgres_url, create=True)
+    store.write_items([CatalogItem(id="A", image="a.png", embedding=unit([1, 0]))], {"id": "m"})
+    store.close()
+    again = PostgresStore(postgres_url)  # nothing re-applied: the item and the catalogue's id stay
+    assert again.count() == 1
+    assert again.connection.execute("SELECT version, name FROM schema_migrations").fetchall() == \
+        [(1, "0001_catalogue.sql")]
+    again.connection.execute("INSERT INTO schema_migrations (version, name) VALUES (999, 'future.sql')")
+    again.close()
+    with pytest.raises(FashionLensError, match="catalogue schema 999, this fashionlens reads up to 1"):
+        PostgresStore(postgres_url)
+
+
+def test_two_connections_see_each_others_writes_and_the_index_follows(postgres_url):
+    writer, reader = open_store(postgres_url, create=True), open_store(postgres_url)
+    writer.write_items([CatalogItem(id="A", image="a.png", embedding=unit([1, 0]))], {"id": "m"})
+    index = CatalogIndex(reader)
+    assert index.stamp == writer.stamp() and index.index.ntotal == 1
+    writer.write_items([CatalogItem(id="B", image="b.png", embedding=unit([0, 1]))], {"id": "m"})
+    assert reader.stamp() != index.stamp  # the other worker's next request rebuilds its index
+    assert [hit.key for hit in CatalogIndex(reader).search(unit([0, 1]), 1)] == [writer.get_items(["B"])["B"].key]
+
+
+def test_two_service_workers_share_one_catalogue(tmp_path, postgres_url):
+    """Two services (uvicorn, each its own connection and FAISS index) on one PostgreSQL catalogue: an import
+    through one is found by the other's next request, and both workers' events are counted once each."""
+    from fashionlens.service import create_app
+    from fashionlens.service.live import running_server
+
+    headers = {"X-API-Key": ADMIN_KEY}
+    first, second = (tiny_settings(tmp_path, catalog=postgres_url, media_dir=tmp_path / "media") for _ in range(2))
+    with running_server(create_app(first)) as one, running_server(create_app(second)) as two:
+        assert httpx.get(f"{two}/catalog/items").json()["items"] == []  # the second worker's index: empty
+        imported = httpx.post(f"{one}/catalog/import", headers=headers, timeout=120,
+                              files={"archive": ("shop.zip", product_zip(), "application/zip")})
+        assert imported.status_code == 200, imported.text
+        found = httpx.post(f"{two}/recommend", files=upload(photo_bytes((220, 40, 40))), data={"k": "2"}, timeout=60)
+        assert found.status_code == 200, found.text
+        assert found.json()["garments"][0]["similar"][0]["id"] == "TEE-RED"
+        assert httpx.post(f"{one}/analyze", files=upload(photo_bytes()), timeout=60).status_code == 200
+        assert httpx.get(f"{two}/catalog/items/PANTS-BLUE/image").status_code == 200  # the shared media folder
+        deleted = httpx.delete(f"{two}/catalog/items/TEE-RED", headers=headers)
+        assert deleted.status_code == 200, deleted.text
+        again = httpx.post(f"{one}/recommend", files=upload(photo_bytes((220, 40, 40))), data={"k": "2"}, timeout=60)
+        insights = httpx.get(f"{one}/insights").json()
+    assert "TEE-RED" not in [item["id"] for item in again.json()["garments"][0]["similar"]]
+    assert insights["by_kind"] == {"analysis": 1, "recommendation": 2}  # from both workers, once each

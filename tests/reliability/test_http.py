@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,7 +170,8 @@ CASES = [
           "headers": ADMIN}),
     Case("import-nothing", "POST", "/catalog/import", 422, ("either archive",), {"data": {"on_model": "false"},
                                                                                "headers": ADMIN}),
-    Case("update-nothing", "PUT", "/catalog/items/TEE-RED", 422, ("nothing to update",), {"json": {}, "headers": ADMIN}),
+    Case("update-nothing", "PUT", "/catalog/items/TEE-RED", 422, ("nothing to update",),
+         {"json": {}, "headers": ADMIN}),
     Case("update-negative-price", "PUT", "/catalog/items/TEE-RED", 422, ("price",),
          {"json": {"price": -5}, "headers": ADMIN}),
     Case("update-unknown-product", "PUT", "/catalog/items/NOPE", 404, ("no product",),
@@ -238,3 +241,24 @@ def test_no_docs_pages_that_need_a_cdn(service):
     assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
     described = client.get("/openapi.json").json()
     assert "/analyze" in described["paths"] and "cdn" not in client.get("/openapi.json").text.lower()
+
+
+def test_model_work_runs_on_one_thread(service):
+    """The models run on one thread of their own: spread over the thread pool, each thread's allocator
+    arena kept a model call's peak and the server's memory grew with the threads used (docs/benchmarks.md)."""
+    client, _ = service
+    serial = client.app.state.service.analyzer
+    threads, analyze = set(), serial._analyzer.analyze
+
+    def recording(*args, **options):
+        threads.add(threading.get_ident())
+        return analyze(*args, **options)
+
+    serial._analyzer.analyze = recording
+    try:
+        with ThreadPoolExecutor(4) as clients:
+            answers = list(clients.map(lambda _: client.post("/analyze", files=upload(TEE)), range(8)))
+    finally:
+        del serial._analyzer.analyze
+    assert [answer.status_code for answer in answers] == [200] * 8
+    assert len(threads) == 1

@@ -21,6 +21,7 @@ from service_testing import ADMIN_KEY, PRODUCTS, photo_bytes, product_zip, tiny_
 ADMIN = {"X-API-Key": ADMIN_KEY}
 NEW_PRODUCTS = [("COAT-BLACK", "Black coat", "120.00", "", (20, 20, 20)),
                 ("SCARF-PINK", "Pink scarf", "15.00", "", (240, 120, 180))]
+NEW_ARCHIVE = {"archive": ("new.zip", product_zip(NEW_PRODUCTS), "application/zip")}
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -151,14 +152,14 @@ def test_import_with_sqlite_full_is_507_and_imports_nothing(service, monkeypatch
     client, settings = service
     before = kept_state(client, settings)
 
-    class FullStore(store_module.SQLiteStore):  # the import's own connection finds the disk full
-        def __init__(self, *args, **options):
-            super().__init__(*args, **options)
-            sqlite_full(self)
+    opened = store_module.SQLiteStore.__init__
 
-    monkeypatch.setattr(store_module, "SQLiteStore", FullStore)
-    answer = client.post("/catalog/import", files={"archive": ("new.zip", product_zip(NEW_PRODUCTS), "application/zip")},
-                         headers=ADMIN)
+    def open_full(store, *args, **options):  # the import's own connection finds the disk full
+        opened(store, *args, **options)
+        sqlite_full(store)
+
+    monkeypatch.setattr(store_module.SQLiteStore, "__init__", open_full)
+    answer = client.post("/catalog/import", files=NEW_ARCHIVE, headers=ADMIN)
     assert_disk_full(answer)
     assert (answer.json()["state"], answer.json()["imported"]) == ("refused", 0)
     assert kept_state(client, settings) == before  # no product, and no photo kept for the refused import
@@ -169,8 +170,7 @@ def test_import_whose_photos_fill_the_disk_is_507_and_leaves_no_part(service, mo
     client, settings = service
     before, written = kept_state(client, settings), []
     disk_fills_while_writing(monkeypatch, written)
-    answer = client.post("/catalog/import", files={"archive": ("new.zip", product_zip(NEW_PRODUCTS), "application/zip")},
-                         headers=ADMIN)
+    answer = client.post("/catalog/import", files=NEW_ARCHIVE, headers=ADMIN)
     monkeypatch.undo()
     assert_disk_full(answer)
     assert written and not any(path.exists() for path in written)

@@ -47,7 +47,8 @@ def partial_request(path: str, declared: int, sent: bytes, content_type: str = "
 @pytest.mark.parametrize("path, content_type, declared, sent", [
     ("/events", "application/json", 100, b'{"kind": "click", "item_ids": ["T'),  # the issue's 33 of 100 bytes
     ("/analyze", "multipart/form-data; boundary=b", 1000,
-     b'--b\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8'),
+     b'--b\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
+     b'Content-Type: image/jpeg\r\n\r\n\xff\xd8'),
 ])
 def test_a_body_that_stops_coming_is_answered_408_and_closed(server, path, content_type, declared, sent):
     with closing(connect(server.url)) as connection:

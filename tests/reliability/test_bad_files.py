@@ -316,6 +316,7 @@ CHECKPOINT_CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the pickled-object cases
 @pytest.mark.parametrize("make, words", CHECKPOINT_CASES)
 def test_a_bad_checkpoint_gets_one_line_and_runs_no_code(fashionlens, tmp_path, photo, make, words):
     path = make(tmp_path)

@@ -181,7 +181,8 @@ def analyse_rows(rows: list[ProductRow], analyzer: Analyzer,
                 progress.update()
                 continue
             stored = reuse.get(row.id)
-            if stored is not None and stored.image_digest == digest and stored.category == row.category:
+            if stored is not None and stored.image_digest == digest and stored.category == row.category \
+                    and (stored.pattern is not None or analyzer.attribute_heads is None):  # else: made before attributes
                 garment_item = CatalogItem(**{**stored.__dict__, "key": None})
                 items.append(replace_row(garment_item, row))
                 progress.update()

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from ..checkpoint import write_text
 from .app import app, json_text
 from .catalog import CATALOG_OPTION, open_store
 
@@ -52,6 +51,7 @@ def insights_command(
         return
     if audiences_:
         from ..audiences import audiences, audiences_csv, format_audiences
+        from ..checkpoint import write_text
 
         found = audiences(events, store)
         if out is not None:

@@ -73,6 +73,19 @@ def test_a_model_trained_on_one_quadrants_signal_looks_at_that_quadrant():
         assert x < SIDE // 2 and y < SIDE // 2
 
 
+@pytest.mark.parametrize("arch, layer", [("efficientnet_lite0", "backbone.bn2"), ("resnet18", "backbone.layer4"),
+                                         ("mobilenet_v3_small", "backbone.features")])
+def test_the_explained_layer_is_the_last_feature_map_before_pooling(arch, layer):
+    from fashionlens.models.classifier import build_classifier
+    from fashionlens.saliency import target_layer
+
+    torch.manual_seed(0)
+    model = build_classifier(arch, 3, "img+bbox").eval()
+    assert target_layer(model, (64, 48)) is model.get_submodule(layer)
+    maps = class_maps(model, torch.rand(2, 3, 64, 48), torch.rand(2, 6), [0, 2])
+    assert maps.shape == (2, 64, 48) and maps.dtype == np.float32 and 0 <= maps.min() and maps.max() <= 1
+
+
 def test_pointing_game_and_energy_share_equal_a_hand_computation():
     saliency = np.zeros((4, 4), dtype=np.float32)
     saliency[0, 0], saliency[1, 1], saliency[3, 3] = 0.5, 1.0, 0.5  # total 2.0

@@ -233,3 +233,19 @@ def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):
         by_kind = httpx.get(f"{server.url}/insights", timeout=30).json()["by_kind"]
     assert by_kind["recommendation"] == 1 and "analysis" not in by_kind  # the second look was not logged
     assert page.problems == []
+
+
+def test_the_service_refuses_explain_in_one_line_with_an_onnx_backend(tmp_path):
+    from fashionlens.analyzer_models import forward_with_features
+
+    analyzer = random_analyzer()
+    module = analyzer.classifier
+    # what onnx_runtime.OnnxClassifier stands as: a callable answering (logits, features), no torch module
+    analyzer.classifier = lambda pixels, geometry: forward_with_features(module, pixels, geometry)
+    with tiny_client(tmp_path, catalogue=False, analyzer=analyzer) as (client, _):
+        refused = client.post("/analyze?explain=1", files=upload(photo_bytes()))
+        plain = client.post("/analyze", files=upload(photo_bytes()))
+    assert refused.status_code == 422
+    assert refused.json() == {"error": "explain=1 needs the service started with --backend torch (saliency maps "
+                                       "need the PyTorch model's gradients)"}
+    assert plain.status_code == 200

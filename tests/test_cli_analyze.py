@@ -151,3 +151,50 @@ def test_a_fresh_process_prints_the_same_json_bytes(fashionlens, runs):
                            capture_output=True, text=True, timeout=300)
     assert fresh.returncode == 0 and "Traceback" not in fresh.stderr
     assert fresh.stdout == fashionlens(*args).stdout
+
+
+def test_a_folder_is_every_image_in_it_and_a_non_image_is_skipped(fashionlens, runs, tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "more").mkdir(parents=True)
+    first, second = street_photos(runs)[:2]
+    (folder / "b.jpg").write_bytes(first.read_bytes())
+    (folder / "more" / "a.jpg").write_bytes(second.read_bytes())  # found recursively
+    (folder / "notes.txt").write_text("not a photo", encoding="utf-8")
+    result = fashionlens("analyze", folder, "--detector", runs.detector, "--classifier", runs.classifier, "--json")
+    assert result.returncode == 0, result.stderr
+    images = [image["image"] for image in json.loads(result.stdout)["images"]]
+    assert images == [str(folder / "b.jpg"), str(folder / "more" / "a.jpg")]  # sorted by path
+    assert f"warning: {folder / 'notes.txt'}: skipped, not an image file" in result.stderr
+    quoted_glob = fashionlens("analyze", f"{folder}/**/*.jpg", "--classifier", runs.classifier, "--whole-image",
+                              "--json")
+    assert [Path(image["image"]).name for image in json.loads(quoted_glob.stdout)["images"]] == ["b.jpg", "a.jpg"]
+
+
+def test_one_missing_photo_among_three_gives_two_results_and_a_failure(fashionlens, runs, tmp_path):
+    first, second = street_photos(runs)[:2]
+    missing = tmp_path / "missing.jpg"
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"no image here")
+    models = ("--detector", runs.detector, "--classifier", runs.classifier)
+    result = fashionlens("analyze", first, missing, second, *models, "--json")
+    assert result.returncode == 1
+    assert [Path(image["image"]).name for image in json.loads(result.stdout)["images"]] == ["0001.jpg", "0002.jpg"]
+    assert f"error: {missing}: file not found" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "2 of 3 photos analysed; 1 failed"
+    # an unreadable photo is found while analysing: the others of its batch are still analysed
+    table = fashionlens("analyze", first, broken, *models)
+    assert table.returncode == 1 and "0001.jpg (64x48):" in table.stdout
+    assert f"error: {broken}: not an image (unrecognised format)" in table.stderr
+    assert table.stderr.strip().splitlines()[-1] == "1 of 2 photos analysed; 1 failed"
+
+
+def test_conf_and_device(fashionlens, runs):
+    photo = street_photos(runs)[0]
+    models = ("--detector", runs.detector, "--classifier", runs.classifier, "--json")
+    strict = json.loads(fashionlens("analyze", photo, *models, "--conf", "1").stdout)
+    assert strict["images"][0]["whole_image"]  # no detection scores 1: the whole photo is one garment
+    loose = json.loads(fashionlens("analyze", photo, *models, "--conf", "0").stdout)
+    assert not loose["images"][0]["whole_image"]
+    assert fashionlens("analyze", photo, *models, "--device", "cpu").returncode == 0
+    bad = fashionlens("analyze", photo, *models, "--device", "gpu")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --device gpu: not a device; use cpu, cuda or cuda:N"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
+
+import pytest
 
 from fashionlens.cli import train, train_detector
 from fashionlens.models import classifier, detector
@@ -18,6 +21,26 @@ def test_importing_the_commands_loads_no_heavy_library():
             f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(done.stdout) == []
+
+
+def test_help_starts_without_torch_and_version_prints_the_package_version():
+    code = ("import json, sys; from fashionlens.cli import main; sys.argv = ['fashionlens', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr)")
+    helped = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "Usage: fashionlens" in helped.stdout
+    assert json.loads(helped.stderr.strip().splitlines()[-1]) == []
+    version = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=120)
+    assert version.stdout.strip() == f"fashionlens {importlib.metadata.version('fashionlens')}"
+
+
+@pytest.mark.parametrize("command", [[], ["analyze"], ["recommend"], ["train", "classifier"], ["catalog", "import"],
+                                     ["serve"]])
+def test_help_has_plain_labels_and_a_short_option(fashionlens, command):
+    result = fashionlens(*command, "-h")
+    assert result.returncode == 0 and "Usage: " in result.stdout
+    for odd in ("<bool>", "<list[", "<path>", "<str>", "<int", "{"):
+        assert odd not in result.stdout, odd
 
 
 def test_option_defaults_written_out_match_the_models():

@@ -134,10 +134,11 @@ class Analyzer:
     def __init__(self, classifier: nn.Module, classifier_checkpoint: dict[str, Any],
                  detector: nn.Module | None = None, detector_checkpoint: dict[str, Any] | None = None,
                  *, top_k: int = TOP_K, batch_size: int = 16, fast_decode: bool = False,
-                 attribute_heads: AttributeHeads | None = None):
+                 attribute_heads: AttributeHeads | None = None, conf: float | None = None):
         """`classifier`, `detector`: torch modules, or onnx_runtime's OnnxClassifier / OnnxDetector with
         their export's metadata as the "checkpoints". `fast_decode`: see load_images().
-        `attribute_heads`: fitted on this classifier's features (from_runs checks it); None: no attributes."""
+        `attribute_heads`: fitted on this classifier's features (from_runs checks it); None: no attributes.
+        `conf`: the detector's score threshold instead of the one its checkpoint chose on val."""
         self.attribute_heads = attribute_heads
         self.classifier, self.classifier_checkpoint = classifier.eval(), classifier_checkpoint
         self.detector, self.detector_checkpoint = detector, detector_checkpoint
@@ -147,14 +148,14 @@ class Analyzer:
         self.threshold = DEFAULT_SCORE_THRESHOLD
         self.fast_decode = fast_decode
         if detector is not None:
-            self.threshold = score_threshold(detector_checkpoint)
+            self.threshold = score_threshold(detector_checkpoint) if conf is None else conf
             keep_scores_from(detector, self.threshold)
             detector.eval()
 
     @classmethod
     def from_runs(cls, detector_run: str | Path | None, classifier_run: str | Path, *, backend: str = "torch",
                   say: Callable[[str], None] | None = None, attributes: str | Path | None = None,
-                  **options: Any) -> "Analyzer":
+                  device: str | None = None, **options: Any) -> "Analyzer":
         """Load a classifier run (or checkpoint file) and optionally a detector run.
 
         `attributes`: an attribute heads file (attributes.py), refused unless fitted on this classifier;
@@ -163,8 +164,9 @@ class Analyzer:
         backend "onnx" runs their ONNX exports instead, "onnx-int8" their int8 exports (onnx_runtime.load_onnx:
         a run is exported once into the onnx/ folder beside its checkpoint, announced through `say`; a .onnx
         file is read as is, and must be of the backend's precision).
+        `device`: where the torch backend runs the models (cpu, cuda, cuda:N; default cpu).
         """
-        load = model_loader(backend, say)
+        load = model_loader(backend, say, device)
         classifier, classifier_checkpoint = load(classifier_run)
         check_kind(classifier_checkpoint, "classifier", f"--classifier {classifier_run}")
         detector, detector_checkpoint = None, None

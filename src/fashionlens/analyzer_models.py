@@ -29,15 +29,40 @@ PRECISION_OF_BACKEND = {"onnx": "float32", "onnx-int8": "int8"}  # which ONNX ex
 Loader = Callable[[str | Path], tuple[Any, dict[str, Any]]]
 
 
-def model_loader(backend: str, say: Callable[[str], None] | None = None) -> Loader:
-    """run -> (model, its checkpoint or its export's metadata) for `backend`; `say` announces an export."""
+def model_loader(backend: str, say: Callable[[str], None] | None = None, device: str | None = None) -> Loader:
+    """run -> (model, its checkpoint or its export's metadata) for `backend`; `say` announces an export;
+    `device`: where torch modules go (cpu, cuda, cuda:N; None: cpu)."""
     if backend not in BACKENDS:
         raise FashionLensError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
+    target = torch_device(device)  # checked before any model loads
     if backend not in PRECISION_OF_BACKEND:
-        return load_torch
+        return lambda run: on_device(load_torch(run), target)
+    if target.type != "cpu":
+        raise FashionLensError(f"--device {device}: the {backend} backend runs on the CPU; use --backend torch")
     from .onnx_runtime import load_onnx
 
     return lambda run: load_onnx(run, say, PRECISION_OF_BACKEND[backend])
+
+
+def torch_device(name: str | None) -> torch.device:
+    """cpu, cuda or cuda:N as a torch device; one line when it is not one, or when CUDA is absent."""
+    try:
+        device = torch.device(name or "cpu")
+    except (RuntimeError, ValueError):
+        raise FashionLensError(f"--device {name}: not a device; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise FashionLensError(f"--device {name}: not a device; use cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise FashionLensError(f"--device {name}: no CUDA GPU is available here")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise FashionLensError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return device
+
+
+def on_device(loaded: tuple[nn.Module, dict[str, Any]], device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+    model, checkpoint = loaded
+    return model.to(device), checkpoint
 
 
 def load_torch(run: str | Path) -> tuple[nn.Module, dict[str, Any]]:

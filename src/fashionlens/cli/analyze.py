@@ -11,6 +11,7 @@ from tqdm import tqdm
 from ..errors import FashionLensError
 from ..images import load_image
 from .app import app, json_text
+from .inputs import PhotoRun, finish, photo_inputs
 from ..catalog.stores import catalog_name
 from .catalog import BACKEND_HELP, CATALOG_OPTION, PATTERN_OPTION, SLEEVE_OPTION, filter_options, open_store
 
@@ -30,34 +31,46 @@ def say(message: str) -> None:
     typer.echo(message, err=True)  # never on stdout: --json prints only the JSON
 
 
+CONF_OPTION = typer.Option(None, "--conf", min=0.0, max=1.0,
+                           help="The detector's score threshold (default: the one its checkpoint chose on val).")
+DEVICE_OPTION = typer.Option(None, "--device", help="Where the models run: cpu, cuda, cuda:N (default: cpu; "
+                                                    "the onnx backends run on the CPU).")
+INPUTS_HELP = "Photos: files, folders (every image file in them, recursively) or quoted globs ('shop/*.jpg')."
+
+
 def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_image: bool, batch_size: int = 16,
-                  top_k: int = 3, backend: str = "torch", fast_decode: bool = False) -> Analyzer:
+                  top_k: int = 3, backend: str = "torch", fast_decode: bool = False, conf: Optional[float] = None,
+                  device: Optional[str] = None) -> Analyzer:
     from ..analyzer import Analyzer
 
     return Analyzer.from_choices(detector, classifier, whole_image, batch_size=batch_size, top_k=top_k,
-                                 backend=backend, say=say, fast_decode=fast_decode)
+                                 backend=backend, say=say, fast_decode=fast_decode, conf=conf, device=device)
 
 
-def check_photos(paths: list[Path]) -> None:
-    """Every photo exists: a typo in a path fails at once, before the models load (seconds); whether
-    it is a usable image is found when it is analysed (load_image, with the same wording)."""
-    from ..errors import ImageError
+def photo_run(inputs: list[Path]) -> PhotoRun:
+    """The photos named by files, folders and globs; found before the models load (seconds), so a typo
+    is reported at once, and nothing loads when no input names a photo."""
+    run = photo_inputs(inputs, say)
+    if not run.photos:
+        finish(run)
+    return run
 
-    for path in paths:
-        if not path.is_file():
-            raise ImageError(path, "file not found")
 
-
-def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Path] = None) -> list[Analysis]:
-    """Analyse photos a batch at a time (progress on stderr); write annotated copies when asked."""
+def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Path] = None,
+                   run: Optional[PhotoRun] = None) -> list[Analysis]:
+    """Analyse photos a batch at a time (progress on stderr); write annotated copies when asked.
+    With `run`, a photo that cannot be read is reported there and skipped; without, it raises."""
     from ..annotate import write_annotated
 
     analyses: list[Analysis] = []
     # a context manager: an error clears the bar before its one line is printed
     with tqdm(total=len(paths), desc="analysing", unit="photo", leave=False, disable=len(paths) < 2) as progress:
         for start in range(0, len(paths), analyzer.batch_size):
-            chunk = paths[start:start + analyzer.batch_size]
-            images, sizes = analyzer.load_images(chunk)
+            given = paths[start:start + analyzer.batch_size]
+            chunk, images, sizes = load_chunk(analyzer, given, run)
+            progress.update(len(given) - len(chunk))
+            if not chunk:
+                continue
             found = analyzer.analyze(images, [str(path) for path in chunk], sizes)
             if annotate is not None:  # the boxes are in the full photo's pixels: draw on the full photo
                 full = [image if image.size == size else load_image(path)
@@ -66,6 +79,24 @@ def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Pat
             analyses += found
             progress.update(len(chunk))
     return analyses
+
+
+def load_chunk(analyzer: Analyzer, paths: list[Path], run: Optional[PhotoRun]) -> tuple[list[Path], list, list]:
+    """(the photos that load, their images, their full sizes). With a run, each photo loads alone, so that
+    one bad file spares its batch, and a bad one is reported there; without, a bad one raises."""
+    if run is None:
+        return (paths, *analyzer.load_images(paths))
+    kept, images, sizes = [], [], []
+    for path in paths:
+        try:
+            [image], [size] = analyzer.load_images([path])
+        except FashionLensError as error:
+            run.fail(str(error))
+        else:
+            kept.append(path)
+            images.append(image)
+            sizes.append(size)
+    return kept, images, sizes
 
 
 def format_analysis(analysis: Analysis) -> str:
@@ -92,7 +123,7 @@ def log_events(catalog: Optional[str], no_log: bool, analyses: list[Analysis], c
 
 @app.command("analyze")
 def analyze_command(
-    images: list[Path] = typer.Argument(..., help="Photos (JPEG, PNG, WebP...)."),
+    images: list[Path] = typer.Argument(..., help=INPUTS_HELP),
     detector: Optional[Path] = typer.Option(None, "--detector", help=DETECTOR_HELP),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
@@ -112,10 +143,14 @@ def analyze_command(
     explain: Optional[Path] = typer.Option(None, "--explain", help="Write what the classifier looked at for each "
                                            "garment (a Grad-CAM heat map over the photo, PNG) into this folder; "
                                            "needs --backend torch."),
+    conf: Optional[float] = CONF_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
 ) -> None:
     """Find the garments in photos: box, region, category (top-k), dominant colour.
 
-    Example: fashionlens analyze street.jpg --detector runs/detector --classifier runs/clothing --annotate out/
+    Example: fashionlens analyze street.jpg photos/ --annotate out/
+
+    A photo that cannot be read is reported and skipped; the others are analysed, and the exit code is 1.
 
     Faster on a CPU: fashionlens analyze street.jpg --backend onnx --fast-decode
 
@@ -126,9 +161,9 @@ def analyze_command(
 
     if explain is not None and backend != "torch":
         raise FashionLensError(NEEDS_TORCH)  # before any model is loaded
-    check_photos(images)
-    analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k, backend, fast_decode)
-    analyses = analyze_photos(analyzer, images, annotate)
+    run = photo_run(images)
+    analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k, backend, fast_decode, conf, device)
+    analyses = analyze_photos(analyzer, run.photos, annotate, run)
     log_events(catalog, no_log, analyses, channel, session)
     overlays = explain_photos(analyzer, analyses, explain) if explain is not None else None
     if overlays is not None:
@@ -136,13 +171,14 @@ def analyze_command(
     if as_json:
         text = analyses_json(analyses, analyzer.description, embeddings)
         typer.echo(text if overlays is None else with_overlay_files(text, overlays), nl=False)
-    else:
+    elif analyses:
         typer.echo("\n".join(format_analysis(a) for a in analyses))
+    finish(run)
 
 
 @app.command("recommend")
 def recommend_command(
-    images: list[Path] = typer.Argument(..., help="The customer's photo(s)."),
+    images: list[Path] = typer.Argument(..., help="The customer's photos: " + INPUTS_HELP[len("Photos: "):]),
     detector: Optional[Path] = typer.Option(None, "--detector", help=DETECTOR_HELP),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP + " Must be the "
                                                                          "catalogue's model."),
@@ -166,6 +202,8 @@ def recommend_command(
     kids: bool = typer.Option(False, "--kids", help=KIDS_HELP),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     fast_decode: bool = typer.Option(False, "--fast-decode", help=FAST_DECODE_HELP),
+    conf: Optional[float] = CONF_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
 ) -> None:
     """For each garment in the photo: the k most similar catalogue items and k items that complete the look.
 
@@ -177,22 +215,24 @@ def recommend_command(
     """
     filters = filter_options(category, region, color, min_price, max_price, where, pattern, sleeve).narrowed(kids=kids)
     store = open_store(catalog)
-    check_photos(images)
-    analyzer = load_analyzer(detector, classifier, whole_image, backend=backend, fast_decode=fast_decode)
-    results = recommend_photos(analyzer, store, catalog, images, k, filters, not any_region,
-                               None if no_log else (channel, session))
+    run = photo_run(images)
+    analyzer = load_analyzer(detector, classifier, whole_image, backend=backend, fast_decode=fast_decode, conf=conf,
+                             device=device)
+    results = recommend_photos(analyzer, store, catalog, run.photos, k, filters, not any_region,
+                               None if no_log else (channel, session), run=run)
     if as_json:
         data = {"models": analyzer.description, "catalog": catalog_name(catalog),
                 "images": [{"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
                            for a, found in results]}
         typer.echo(json_text(data))
-    else:
+    elif results:
         typer.echo("\n".join(format_recommendations(a, found) for a, found in results))
+    finish(run)
 
 
 def recommend_photos(analyzer: Analyzer, store, catalog: str | Path, images: list[Path], k: int, filters,
                      same_region: bool = True, log: tuple[str, Optional[str]] | None = ("store", None),
-                     annotate: Optional[Path] = None) -> list[tuple[Analysis, list]]:
+                     annotate: Optional[Path] = None, run: Optional[PhotoRun] = None) -> list[tuple[Analysis, list]]:
     """What `fashionlens recommend` does for each photo: analyse, recommend from the catalogue, and log
     the event (`log`: (channel, session), None for --no-log); [(analysis, garment recommendations)]."""
     from ..catalog.index import CatalogIndex
@@ -202,7 +242,7 @@ def recommend_photos(analyzer: Analyzer, store, catalog: str | Path, images: lis
     check_model(store, analyzer.description)  # before any photo is analysed
     index = CatalogIndex(store, index_cache(catalog))
     results = []
-    for analysis in analyze_photos(analyzer, images, annotate):
+    for analysis in analyze_photos(analyzer, images, annotate, run):
         found = recommend(analysis, index, k, filters, same_region=same_region)
         results.append((analysis, found))
         shown = list(dict.fromkeys(item for r in found for item in r.item_ids))

@@ -24,9 +24,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Re-pin every release after a change to pyproject.toml's dependencies or to constraints.txt.
+# Re-pin every release after a change to pyproject.toml's dependencies or to constraints.txt. The lock holds
+# the dev and ray extras too: `make test` runs their tests.
 lock:
-	$(PYTHON) -m pip install --quiet --dry-run --ignore-installed --report lock-report.json -c constraints.txt -e '.[dev]'
+	$(PYTHON) -m pip install --quiet --dry-run --ignore-installed --report lock-report.json -c constraints.txt -e '.[dev,ray]'
 	$(PYTHON) scripts/lock.py lock-report.json
 	rm lock-report.json
 

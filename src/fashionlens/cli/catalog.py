@@ -77,6 +77,13 @@ def import_command(
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the counts and bad rows as JSON on stdout."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                      help="Analyse the photos on Ray workers: `local` starts a Ray instance on "
+                                           "this machine, else a cluster's address (auto, host:6379, "
+                                           "ray://host:10001). Needs `pip install 'fashionlens[ray]'`."),
+    ray_workers: Optional[int] = typer.Option(None, "--ray-workers", min=1,
+                                              help="Ray workers, each with its own copy of the models; default: "
+                                                   "one per CPU of the cluster."),
 ) -> None:
     """Add products to the catalogue, or update them: importing again updates changed items.
 
@@ -88,6 +95,8 @@ def import_command(
 
     Example: fashionlens catalog import products.csv --catalog shop.db --classifier runs/clothing
     Faster on a CPU (the same embeddings within 1e-4): add --backend onnx
+    On a server catalogue, with the photos analysed by Ray workers (docs/scaling.md):
+    fashionlens catalog import products.csv --catalog postgresql://shop@db:5432/shop --ray local
     """
     from ..catalog.importer import ImportRefused, import_products, read_products
     from .analyze import load_analyzer
@@ -98,7 +107,16 @@ def import_command(
     # a database server's catalogue is created in place (its schema): only a new SQLite file is discarded
     created = not is_server(catalog) and not Path(catalog).exists()
     store = None if created else open_store(catalog, create=is_server(catalog))
-    analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size, backend=backend)
+    whole_image = not (on_model or detector)
+    if ray is None:
+        analyzer = load_analyzer(detector, classifier, whole_image, batch_size, backend=backend)
+    else:
+        from functools import partial
+
+        from ..ray_analysis import RayAnalyzer
+
+        analyzer = RayAnalyzer(partial(load_analyzer, detector, classifier, whole_image, batch_size, backend=backend),
+                               ray, ray_workers)
     store = store or open_store(catalog, create=True)
     try:
         report = import_products(source, store, analyzer, strict=strict, products=products)
@@ -108,6 +126,9 @@ def import_command(
         if created:
             discard_catalog(store)
         raise
+    finally:
+        if ray is not None:
+            analyzer.close()
     for bad in report.bad:
         typer.echo(f"bad row: {bad}", err=True)
     for warning in report.warnings:

@@ -3,6 +3,11 @@ any port is opened."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -86,3 +91,20 @@ def test_serve_with_the_onnx_backend_runs_the_exported_model(tmp_path, fashionle
         models = client.get("/health").json()["models"]
     assert models["classifier"] == str(tmp_path / "onnx" / "classifier.onnx")
     assert models["id"] == model_fingerprint(checkpoint)  # the catalogue's embeddings stay valid
+
+
+def test_a_taken_port_fails_in_one_line_before_the_models_load(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", "serve",
+                               "--port", str(port), "--catalog", str(tmp_path / "shop.db")],
+                              capture_output=True, text=True, timeout=60)
+        elapsed = time.perf_counter() - started
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"error: 127.0.0.1:{port} is already in use; stop what listens there or "
+                                        "choose another --port"]
+    assert elapsed < 2.0  # the interpreter's start-up and the check; no model loaded, no torch imported
+    assert not (tmp_path / "shop.db").exists()

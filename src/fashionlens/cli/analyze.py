@@ -9,7 +9,6 @@ import typer
 from tqdm import tqdm
 
 from ..errors import FashionLensError
-from ..images import load_image
 from .app import app, json_text
 from .inputs import PhotoRun, finish, photo_inputs
 from ..catalog.stores import catalog_name
@@ -61,6 +60,7 @@ def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Pat
     """Analyse photos a batch at a time (progress on stderr); write annotated copies when asked.
     With `run`, a photo that cannot be read is reported there and skipped; without, it raises."""
     from ..annotate import write_annotated
+    from ..images import load_image
 
     analyses: list[Analysis] = []
     # a context manager: an error clears the bar before its one line is printed

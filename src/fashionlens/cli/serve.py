@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .analyze import CLASSIFIER_HELP, DETECTOR_HELP, WHOLE_HELP
+from ..errors import FashionLensError
+from .analyze import CLASSIFIER_HELP, CONF_OPTION, DETECTOR_HELP, DEVICE_OPTION, WHOLE_HELP
 from .app import app
 from .catalog import BACKEND_HELP, CATALOG_OPTION, open_store
 
@@ -37,21 +40,25 @@ def serve_command(
                                                                               "answered 503 (busy)."),
     store_photos: bool = typer.Option(False, "--store-photos", help="Keep customers' photos in "
                                                                     "<media-dir>/photos (off: never stored)."),
+    conf: Optional[float] = CONF_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
 ) -> None:
     """Serve the API (described at /openapi.json), the customer page (/) and the retailer dashboard (/dashboard).
 
     Admin routes (import, update, delete) need FASHIONLENS_ADMIN_KEY set; clients send it as X-API-Key.
 
     Example: FASHIONLENS_ADMIN_KEY=s3cret fashionlens serve --catalog shop.db --classifier runs/clothing --port 8000
+
     Faster on a CPU: add --backend onnx (docs/benchmarks.md, speed)
     """
+    check_address(host, port)  # a taken port: one line in a second, not after the models load
     import uvicorn
 
     from ..service import ServiceSettings, create_app
     from ..service.state import load_analyzer
 
     settings = ServiceSettings(catalog=catalog, detector=detector, classifier=classifier, whole_image=whole_image,
-                               backend=backend,
+                               backend=backend, conf=conf, device=device,
                                media_dir=media_dir, admin_key=os.environ.get(ADMIN_KEY_VARIABLE) or None,
                                max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pending=max_pending,
                                max_connections=max_connections,
@@ -63,3 +70,21 @@ def serve_command(
         typer.echo(f"note: {ADMIN_KEY_VARIABLE} is not set; the admin routes (import, update, delete) are off",
                    err=True)
     uvicorn.run(create_app(settings), host=host, port=port, **settings.uvicorn_options())
+
+
+def check_address(host: str, port: int) -> None:
+    """Bind the address once, as uvicorn will (SO_REUSEADDR), and let it go: whether it is free."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise FashionLensError(f"--host {host}: {error.strerror}") from None
+    family, kind, protocol, _, address = infos[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise FashionLensError(f"{host}:{port} is already in use; stop what listens there or "
+                                       "choose another --port") from None
+            raise FashionLensError(f"cannot listen on {host}:{port}: {error.strerror}") from None

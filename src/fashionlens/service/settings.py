@@ -33,6 +33,8 @@ class ServiceSettings:
     classifier: Path | None = None
     whole_image: bool = False
     backend: str = "torch"  # "onnx": ONNX Runtime, the same outputs within 1e-4; "onnx-int8": quantised, faster
+    conf: float | None = None  # the detector's score threshold; None: its checkpoint's
+    device: str | None = None  # cpu, cuda, cuda:N for the torch backend; None: cpu
     analyzer: Any = None
     media_dir: Path | None = None
     admin_key: str | None = None

@@ -71,7 +71,8 @@ def load_analyzer(settings: ServiceSettings) -> Any:
     from ..analyzer import Analyzer
 
     return Analyzer.from_choices(settings.detector, settings.classifier, settings.whole_image,
-                                 backend=settings.backend, say=lambda message: print(message, file=sys.stderr))
+                                 backend=settings.backend, conf=settings.conf, device=settings.device,
+                                 say=lambda message: print(message, file=sys.stderr))
 
 
 def open_state(settings: ServiceSettings) -> ServiceState:

@@ -12,7 +12,8 @@ from ..errors import FashionLensError
 from .app import app, json_text
 from .inputs import PhotoRun, finish, photo_inputs
 from ..catalog.stores import catalog_name
-from .catalog import BACKEND_HELP, CATALOG_OPTION, PATTERN_OPTION, SLEEVE_OPTION, filter_options, open_store
+from .catalog import (BACKEND_HELP, CATALOG_OPTION, CONF_OPTION, DEVICE_OPTION, PATTERN_OPTION, SLEEVE_OPTION,
+                      filter_options, open_store)
 
 if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
     from ..analyzer import Analysis, Analyzer
@@ -30,10 +31,6 @@ def say(message: str) -> None:
     typer.echo(message, err=True)  # never on stdout: --json prints only the JSON
 
 
-CONF_OPTION = typer.Option(None, "--conf", min=0.0, max=1.0,
-                           help="The detector's score threshold (default: the one its checkpoint chose on val).")
-DEVICE_OPTION = typer.Option(None, "--device", help="Where the models run: cpu, cuda, cuda:N (default: cpu; "
-                                                    "the onnx backends run on the CPU).")
 INPUTS_HELP = "Photos: files, folders (every image file in them, recursively) or quoted globs ('shop/*.jpg')."
 
 

@@ -18,6 +18,11 @@ from .app import app, fail, json_text
 BACKEND_HELP = ("torch | onnx | onnx-int8: onnx runs the models with ONNX Runtime (exported once into onnx/ beside "
                 "each checkpoint, or a .onnx file from `fashionlens export`); onnx-int8 runs their int8 "
                 "quantisation (faster; agrees with PyTorch within the tolerances of docs/recommendation.md).")
+# wherever models run (analyze, recommend, catalog import and reindex, serve)
+CONF_OPTION = typer.Option(None, "--conf", min=0.0, max=1.0,
+                           help="The detector's score threshold (default: the one its checkpoint chose on val).")
+DEVICE_OPTION = typer.Option(None, "--device", help="Where the models run: cpu, cuda, cuda:N (default: cpu; "
+                                                    "the onnx backends run on the CPU).")
 
 catalog_app = typer.Typer(help="Manage the store's catalogue: import products, remove, reindex, list.",
                           no_args_is_help=True)
@@ -84,6 +89,8 @@ def import_command(
     ray_workers: Optional[int] = typer.Option(None, "--ray-workers", min=1,
                                               help="Ray workers, each with its own copy of the models; default: "
                                                    "one per CPU of the cluster."),
+    conf: Optional[float] = CONF_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
 ) -> None:
     """Add products to the catalogue, or update them: importing again updates changed items.
 
@@ -109,14 +116,15 @@ def import_command(
     store = None if created else open_store(catalog, create=is_server(catalog))
     whole_image = not (on_model or detector)
     if ray is None:
-        analyzer = load_analyzer(detector, classifier, whole_image, batch_size, backend=backend)
+        analyzer = load_analyzer(detector, classifier, whole_image, batch_size, backend=backend, conf=conf,
+                                 device=device)
     else:
         from functools import partial
 
         from ..ray_analysis import RayAnalyzer
 
-        analyzer = RayAnalyzer(partial(load_analyzer, detector, classifier, whole_image, batch_size, backend=backend),
-                               ray, ray_workers)
+        analyzer = RayAnalyzer(partial(load_analyzer, detector, classifier, whole_image, batch_size, backend=backend,
+                                       conf=conf, device=device), ray, ray_workers)
     store = store or open_store(catalog, create=True)
     try:
         report = import_products(source, store, analyzer, strict=strict, products=products)
@@ -174,6 +182,8 @@ def reindex_command(
     on_model: bool = typer.Option(False, "--on-model", help="As for import: photos of people wearing the products."),
     detector: Optional[Path] = ON_MODEL_DETECTOR,
     batch_size: int = typer.Option(16, "--batch-size", min=1),
+    conf: Optional[float] = CONF_OPTION,
+    device: Optional[str] = DEVICE_OPTION,
 ) -> None:
     """Recompute every product's embedding with another model (after retraining), in one transaction.
 
@@ -183,7 +193,7 @@ def reindex_command(
     from .analyze import load_analyzer
 
     store = open_store(catalog)
-    analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size)
+    analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size, conf=conf, device=device)
     count = reindex(store, analyzer)
     typer.echo(f"{catalog_name(catalog)}: reindexed {count} items with model {analyzer.model_id}")
 

@@ -1,6 +1,6 @@
 """The street garments' hand labels and what the Analyzer reads from their annotated boxes, cached.
 
-    .venv/bin/python benchmarks/attribute_features.py     # fill the cache for train and val (a few minutes)
+    .venv/bin/python benchmarks/attribute_features.py     # fill the cache for train and val (about 15 min on 2 busy cores)
 
 For each labelled garment of ../shared/data/street/attributes_<split>.csv: its annotated box cropped,
 grown by the classifier's context margin and through its eval transform exactly as the Analyzer does

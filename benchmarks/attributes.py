@@ -104,6 +104,20 @@ def rule_colour(val) -> dict:
     return scores(labels[keep], named, COLOR_NAMES)
 
 
+def compare_colour(train, val) -> tuple[dict, str, LinearHead | None]:
+    """(a) the pixel colour model, (b) and (c) heads: their results, the best on val, and its head (None
+    for (a))."""
+    colour = {"a_pixel_colour_model": {"val": rule_colour(val)}}
+    candidates = {}
+    for key, inputs in (("b_embedding_head", ("embedding",)),
+                        ("c_embedding_and_pixel_colour_head", ("embedding", "color_features"))):
+        candidates[key], about = fit_head(train, "colour", COLOR_NAMES, inputs, "accuracy")
+        result, with_flip = evaluate(candidates[key], val, "colour")
+        colour[key] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
+    shipped = max(colour, key=lambda key: colour[key]["val"]["accuracy"])
+    return colour, shipped, candidates.get(shipped)
+
+
 def write_figure(name: str, result: dict, title: str) -> str:
     path = FIGURES / f"attributes-{name}-confusion.png"
     confusion = result["confusion"]
@@ -129,16 +143,9 @@ def fit_and_score(analyzer, train, val, write: bool) -> None:
         heads[name], about = fit_head(train, name, names, inputs, GOALS[name][0])
         result, with_flip = evaluate(heads[name], val, name)
         document["attributes"][name] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
-    colour = {"a_pixel_colour_model": {"val": rule_colour(val)}}
-    candidates = {}
-    for key, inputs in (("b_embedding_head", ("embedding",)), ("c_embedding_and_pixel_colour_head",
-                                                                ("embedding", "color_features"))):
-        candidates[key], about = fit_head(train, "colour", COLOR_NAMES, inputs, "accuracy")
-        result, with_flip = evaluate(candidates[key], val, "colour")
-        colour[key] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
-    shipped = max(colour, key=lambda key: colour[key]["val"]["accuracy"])
-    if shipped in candidates:  # else the pixel colour model stays the garment's colour: no colour head
-        heads["colour"] = candidates[shipped]
+    colour, shipped, heads["colour"] = compare_colour(train, val)
+    if heads["colour"] is None:  # the pixel colour model stays the garment's colour: no colour head
+        del heads["colour"]
     document["attributes"]["colour"] = {"shipped": shipped, **colour}
     document["figures"] = {name: write_figure(name, document["attributes"][name]["val"], f"{name} (street val)")
                            for name in ("pattern", "sleeve")}

@@ -18,8 +18,6 @@ from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
-from sklearn.model_selection import train_test_split
-from sklearn.utils.class_weight import compute_class_weight
 from torch.utils.data import ConcatDataset, Dataset, WeightedRandomSampler
 
 from ..errors import FashionLensError, ImageError
@@ -184,6 +182,8 @@ def split_samples(samples: list[Sample], val_from_train: float | None, seed: int
         return train, val, f"validation: the data's val split ({len(val)} images)" if val else "no val split"
     if not 0 < val_from_train < 1:
         raise FashionLensError(f"--val-from-train must be between 0 and 1, got {val_from_train}")
+    from sklearn.model_selection import train_test_split  # training only: the Analyzer imports this module
+
     labelled = [s for s in train if any(g.category for g in s.garments)]
     strata = stratum_labels([next(g.category for g in s.garments if g.category) for s in labelled])
     try:
@@ -221,6 +221,8 @@ def choose_classes(train: list[Sample], restrict: list[str] | None) -> list[str]
 
 def class_weights(targets: list[int], num_classes: int) -> np.ndarray:
     """Inverse-frequency weights normalised to mean 1 over the items (scikit-learn's 'balanced')."""
+    from sklearn.utils.class_weight import compute_class_weight
+
     present = set(targets)
     missing = [i for i in range(num_classes) if i not in present]
     if missing:

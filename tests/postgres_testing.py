@@ -82,6 +82,12 @@ def start_server(folder: Path) -> PostgresServer:
     return PostgresServer(folder, port, itertools.count())
 
 
+def stop_server(folder: Path) -> None:
+    if (folder / "data" / "postmaster.pid").exists():
+        subprocess.run(as_server_user([postgres_program("pg_ctl"), "-D", str(folder / "data"), "-m", "immediate",
+                                       "stop"]), capture_output=True, timeout=60)
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     if postgres_program("initdb") is None:
@@ -94,9 +100,7 @@ def postgres_server():
         server = start_server(folder)
         yield server
     finally:
-        if (folder / "data" / "postmaster.pid").exists():
-            subprocess.run(as_server_user([postgres_program("pg_ctl"), "-D", str(folder / "data"), "-m",
-                                           "immediate", "stop"]), capture_output=True, timeout=60)
+        stop_server(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 

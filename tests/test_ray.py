@@ -20,15 +20,57 @@ ray = pytest.importorskip("ray")
 TESTS = str(Path(__file__).parent)
 
 
+def test_a_bad_ray_address_is_one_line(fashionlens, tmp_path):
+    # first in the module: a process already connected to Ray (local_ray below) uses that instance
+    products = product_csv(tmp_path, SIX[:1])
+    result = fashionlens("catalog", "import", products, "--catalog", tmp_path / "shop.db", "--ray", "nowhere:1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --ray nowhere:1: cannot reach a Ray cluster")
+    assert not (tmp_path / "shop.db").exists()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance (two CPUs) for the module, whose workers find tests/ (tiny_models) on their path."""
+    from fashionlens.ray_analysis import start_ray
+
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS, before]))
+    try:
+        start_ray("local", 2)
+    finally:
+        os.environ.pop("PYTHONPATH") if before is None else os.environ.update(PYTHONPATH=before)
+    yield
+    ray.shutdown()
+
+
 @pytest.fixture
-def two_workers(monkeypatch):
-    """A local Ray instance of two worker processes, which find tests/ (tiny_models) on their path."""
+def two_workers(local_ray):
     from fashionlens.ray_analysis import RayAnalyzer
 
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")])))
-    analyzer = RayAnalyzer(functools.partial(random_analyzer), "local", workers=2)
+    analyzer = RayAnalyzer(functools.partial(random_analyzer), workers=2)
     yield analyzer
     analyzer.close()
+
+
+class CrashingAnalyzer:
+    """Makes random_analyzer, whose process dies (as a killed worker) at the first analysis of the test."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __call__(self):
+        analyzer, marker = random_analyzer(), self.marker
+        analyze = analyzer.analyze
+
+        def analyze_or_die(*args, **options):
+            if not marker.exists():
+                marker.write_text("crashed")
+                os._exit(1)
+            return analyze(*args, **options)
+
+        analyzer.analyze = analyze_or_die
+        return analyzer
 
 
 def rows(store: SQLiteStore) -> list[tuple]:
@@ -50,9 +92,16 @@ def test_a_ray_import_writes_the_rows_of_a_one_process_import(tmp_path, two_work
     np.testing.assert_allclose(ray_vectors, vectors, atol=1e-6)  # batches of another size: float rounding only
 
 
-def test_a_bad_ray_address_is_one_line(fashionlens, tmp_path):
-    products = product_csv(tmp_path, SIX[:1])
-    result = fashionlens("catalog", "import", products, "--catalog", tmp_path / "shop.db", "--ray", "nowhere:1")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("error: --ray nowhere:1: cannot reach a Ray cluster")
-    assert not (tmp_path / "shop.db").exists()
+def test_a_worker_killed_mid_import_is_replaced_and_nothing_is_imported_twice(tmp_path, local_ray):
+    from fashionlens.ray_analysis import RayAnalyzer
+
+    products = product_csv(tmp_path, SIX)
+    alone, spread = SQLiteStore(tmp_path / "alone.db", create=True), SQLiteStore(tmp_path / "ray.db", create=True)
+    import_products(products, alone, random_analyzer())
+    crashing = RayAnalyzer(CrashingAnalyzer(tmp_path / "crashed"), workers=2)
+    try:
+        report = import_products(products, spread, crashing)
+    finally:
+        crashing.close()
+    assert (tmp_path / "crashed").exists()  # a worker did die
+    assert report.new == 6 and rows(spread) == rows(alone) and spread.count() == 6

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from fashionlens import samples as package_samples
 from fashionlens.cli.demo import DemoSettings
 from tiny_models import trained_runs
 
@@ -24,26 +26,44 @@ def fashionlens(fashionlens, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     return fashionlens
 
 
+def readable_page(page: str, tmp_path: Path) -> None:
+    """What the issue asked of the page: no absolute path (it is read on other machines), no empty table,
+    each figure once."""
+    assert str(tmp_path) not in page and str(Path(package_samples.__file__).parents[1]) not in page
+    assert not re.search(r"(?<![\w.:/])/(tmp|home|work|usr|root|var|opt|Users)/", page)
+    for table in re.findall(r"<table>.*?</table>", page):
+        assert "<td>" in table, table  # a header row alone, or nothing
+    assert "<th></th>" not in page
+    figures = re.findall(r'<figure><img src="([^"]+)"', page)
+    assert len(figures) == len(set(figures))
+
+
 def test_without_default_models_the_demo_audits_trains_and_says_what_it_skipped(fashionlens, tmp_path, monkeypatch):
     monkeypatch.setattr("fashionlens.default_models.WEIGHTS_DIR", tmp_path / "no-weights")
     out = tmp_path / "demo-out"
-    result = fashionlens("demo", "--out", out)
+    result = fashionlens("demo", "--out", out, "--train")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(out / "index.html")
     assert "samples          250   (250 labelled garments)" in result.stdout  # the audits
     assert "samples          80   (189 labelled garments)" in result.stdout
     assert "evaluation on the clothing sample's val photos: VERDICT: " in result.stdout
-    assert "skipped the catalogue import, the recommendations and the insights: no default models" in result.stdout
+    assert ("skipped the shipped models, the catalogue import, the recommendations and the insights: "
+            "no default models") in result.stdout
     page = (out / "index.html").read_text(encoding="utf-8")
-    assert "VERDICT: " in page and 'src="training/history.png"' in page
-    assert "Skipped: catalogue import, analysis and recommendations, insights.</b> Why: no default models installed" in page
+    assert "VERDICT: " in page and page.count("<figure>") == 1 and 'src="training/history.png"' in page
+    assert ("Skipped: shipped models, catalogue import, analysis and recommendations, insights.</b> Why: no default "
+            "models installed") in page
+    readable_page(page, tmp_path)
     for name in ("training/best.pt", "training/history.png", "training/eval/report.html", "training/eval/metrics.json"):
         assert (out / name).is_file(), name
     assert not (out / "catalog.db").exists()
     metrics = json.loads((out / "training" / "eval" / "metrics.json").read_text())
     assert metrics["n"] == 50 and f"{metrics['accuracy']:.3f}" in page  # the sample's 50 val photos
     story = json.loads((out / "demo.json").read_text())
-    assert [step["status"] for step in story["steps"]] == ["done", "done", "skipped", "skipped", "skipped"]
+    assert [step["status"] for step in story["steps"]] == ["done", "done"] + ["skipped"] * 4
+    untrained = fashionlens("demo", "--out", out)  # without --train: the audit, and how to go on
+    assert untrained.returncode == 0 and "`fashionlens demo --train` trains a model" in untrained.stdout
+    assert not (out / "training").exists()
 
 
 def test_with_default_models_the_page_shows_recommendations_and_insights(fashionlens, tmp_path, tmp_path_factory,
@@ -66,10 +86,15 @@ def test_with_default_models_the_page_shows_recommendations_and_insights(fashion
         assert result.returncode == 0, result.stderr
     assert "catalogue: imported 12 items (12 new, 0 updated, 0 unchanged); 0 bad rows" in result.stdout
     story = json.loads((out / "demo.json").read_text())
-    assert [step["status"] for step in story["steps"]] == ["done"] * 5
+    assert [step["name"] for step in story["steps"]] == ["audit", "shipped models", "catalogue import",
+                                                         "analysis and recommendations", "insights"]
+    assert {step["status"] for step in story["steps"]} == {"done"}
     assert len(story["photos"]) == 2 and story["insights"]["summary"]["events"] == 2  # this run's events only
     page = (out / "index.html").read_text(encoding="utf-8")
-    assert "Skipped" not in page and "VERDICT: " in page
+    assert "Skipped" not in page and "VERDICT: " not in page and not (out / "training").exists()  # no --train
+    assert "<td>weights/classifier.pt</td>" in page and "<td>weights/detector.pt</td>" in page
+    assert "Click-through: no clicks yet (" in page and "Trend: 1 day of events so far" in page
+    readable_page(page, tmp_path)
     for photo in story["photos"]:
         assert (out / photo["annotated"]).is_file() and f'src="{photo["annotated"]}"' in page
         for garment in photo["garments"]:
@@ -81,8 +106,9 @@ def test_with_default_models_the_page_shows_recommendations_and_insights(fashion
             box = "whole photo, no box detected" if g["region_score"] is None else \
                 f"box: detector {g['region_score']:.0%} sure"
             assert f"{box} · category: {g['category']} {g['category_score']:.0%} (classifier" in page
-    for chart in ("insights/shares.png", "insights/trend.png", "insights/insights.csv"):
+    for chart in ("insights/shares.png", "insights/insights.csv"):
         assert (out / chart).is_file() and chart in page
+    assert not (out / "insights" / "trend.png").exists() and not (out / "insights" / "click_through.png").exists()
     rows = (out / "products.csv").read_text().splitlines()
     assert rows[0] == "id,image,name,price,category" and len(rows) == 13
     assert len({row.split(",")[-1] for row in rows[1:]}) == 10  # interleaved: every class of the sample

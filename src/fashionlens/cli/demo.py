@@ -1,10 +1,10 @@
 """`fashionlens demo`: the whole story on the real photos embedded in the package, as one HTML page.
 
-audit -> a short training run on the clothing sample, with the honesty check on its evaluation ->
-the clothing sample's photos imported as the shop's catalogue -> analysis and recommendations for a
-few street photos -> insights. Each step calls what its own command calls (training, `evaluate`,
-`catalog import`, `recommend`, `insights`); the last three use the default models. Without them the
-demo still audits, trains and evaluates, and says which parts it skipped and why.
+audit of the samples -> the shipped models -> the clothing sample's photos imported as the shop's
+catalogue -> analysis and recommendations for a few street photos -> insights; with --train, also a
+short training run on the clothing sample with the honesty check on its evaluation. Each step calls
+what its own command calls (training, `evaluate`, `catalog import`, `recommend`, `insights`). Without
+the shipped models the demo audits (and trains, with --train) and says which parts it skipped and why.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class DemoSettings:
     lr: float = 0.002
     backbone_lr: float | None = 0.0005  # the pretrained backbone learns gently (the default classifier's recipe)
     street_photos: int = 4  # analysed and given recommendations
-    products: int | None = None  # clothing sample photos in the catalogue; None: all 250
+    products: int | None = 120  # clothing sample photos in the catalogue, every class of the 250 (None: all)
     k: int = 4  # items per recommendation list
 
 
@@ -70,7 +70,8 @@ def audit_step(story: dict[str, Any]) -> None:
         path = sample_file(name)
         report = audit(read_dataset(path))
         typer.echo(format_audit(report, title=f"== {name} sample: {path}") + "\n")
-        story["audit"][name] = {"path": str(path), "report": report}
+        # the page names the file inside the package: an absolute path says nothing on another machine
+        story["audit"][name] = {"path": f"samples/{name}/{path.name}", "report": report}
 
 
 def training_step(settings: DemoSettings, out: Path, story: dict[str, Any]) -> None:
@@ -89,7 +90,10 @@ def training_step(settings: DemoSettings, out: Path, story: dict[str, Any]) -> N
     document, _ = evaluate_run(run_dir, [data], "val", run_dir / "eval")
     honesty = document["honesty"]
     pretrained = json.loads((run_dir / "config.json").read_text())["settings"]["pretrained"]
-    story["training"] = {"command": rebuilt_command("classifier", asdict(training), Path("training")),
+    # the sample as the package names it: the page shows no path of this machine
+    command = rebuilt_command("classifier", asdict(training), Path("training")).replace(
+        str(data), f"samples/clothing/{data.name}")
+    story["training"] = {"command": command,
                          "pretrained": pretrained, "history": history,
                          "figures": sorted(p.name for p in run_dir.glob("*.png"))}
     story["evaluation"] = {"verdict": verdict_line(honesty), "honesty": honesty, "report": "training/eval/report.html",
@@ -98,14 +102,38 @@ def training_step(settings: DemoSettings, out: Path, story: dict[str, Any]) -> N
     typer.echo(f"evaluation on the clothing sample's val photos: {story['evaluation']['verdict']}")
 
 
+def models_step(story: dict[str, Any]) -> None:
+    """What the shipped models are and how they scored on their own validation photos (their checkpoints)."""
+    from ..checkpoint import load_checkpoint
+    from ..default_models import CLASSIFIER_FILE, DETECTOR_FILE, MODEL_CARD_FILE, WEIGHTS_DIR
+
+    story["models"] = []
+    for name in (CLASSIFIER_FILE, DETECTOR_FILE):
+        if (WEIGHTS_DIR / name).is_file():
+            checkpoint = load_checkpoint(WEIGHTS_DIR / name)
+            story["models"].append(model_summary(name, checkpoint))
+    story["model_card"] = f"weights/{MODEL_CARD_FILE}"
+    typer.echo("shipped models: " + "; ".join(f"{m['file']} {m['arch']}" for m in story["models"]))
+
+
+def model_summary(name: str, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    metrics = checkpoint.get("metrics") or {}
+    scores = {"balanced accuracy": metrics.get("balanced_accuracy"), "accuracy": metrics.get("accuracy"),
+              "mAP@0.5": metrics.get("map50"), "mAP@0.5:0.95": metrics.get("map")}
+    return {"file": f"weights/{name}", "kind": checkpoint["kind"], "arch": checkpoint["arch"],
+            "classes": list(checkpoint["class_names"]), "image_size": checkpoint["preprocessing"].get("image_size"),
+            "val": {key: value for key, value in scores.items() if value is not None},
+            "score_threshold": checkpoint.get("score_threshold")}
+
+
 def missing_default_models() -> str | None:
     """Why the parts that need the default models cannot run, or None when they can."""
     from ..default_models import CLASSIFIER_FILE, WEIGHTS_DIR
 
     if (WEIGHTS_DIR / CLASSIFIER_FILE).is_file():
         return None
-    return (f"no default models installed ({WEIGHTS_DIR / CLASSIFIER_FILE} is missing); they are made from two "
-            "training runs by scripts/package_default_models.py (docs/recommendation.md)")
+    return (f"no default models installed (the package's weights/{CLASSIFIER_FILE} is missing); they are made "
+            "from two training runs by scripts/package_default_models.py (docs/recommendation.md)")
 
 
 def write_products(path: Path, limit: int | None) -> int:
@@ -160,8 +188,9 @@ def recommend_step(settings: DemoSettings, out: Path, store, story: dict[str, An
     results = recommend_photos(analyzer, store, out / "catalog.db", photos, settings.k, Filters(kids=False),
                                annotate=out / "annotated")
     names = unique_names([str(photo) for photo in photos])
-    story["detector"] = analyzer.description["detector"]
-    story["photos"] = [{"image": analysis.image, "annotated": f"annotated/{name}", "whole_image": not analysis.detected,
+    detector = analyzer.description["detector"]
+    story["detector"] = None if detector is None else f"weights/{Path(detector).name}"
+    story["photos"] = [{"image": Path(analysis.image).name, "annotated": f"annotated/{name}", "whole_image": not analysis.detected,
                         "garments": [{"garment": found.garment.to_json(),
                                       "similar": [pick_json(p, out) for p in found.similar],
                                       "complete_the_look": [pick_json(p, out) for p in found.complete_the_look]}
@@ -187,11 +216,22 @@ def insights_step(out: Path, store, story: dict[str, Any]) -> None:
 
     events = store.events()
     summary = summarize(events, "day")
-    charts = write_charts(summary, out / "insights")
+    charts = write_charts(summary, out / "insights", names=demo_charts(summary))
     write_csv(summary, events, out / "insights" / "insights.csv")
     story["insights"] = {"summary": summary, "charts": [f"insights/{p.name}" for p in charts],
                          "csv": "insights/insights.csv"}
     typer.echo(f"insights: {summary['events']} events, {summary['garments']} garments")
+
+
+def demo_charts(summary: dict[str, Any]) -> list[str]:
+    """The charts with something to show: a trend needs two periods, click-through a click (the demo's
+    events are minutes old and nobody clicked: the page says so instead of drawing empty axes)."""
+    names = ["shares"]
+    if len(summary["trend"]) > 1:
+        names.append("trend")
+    if summary["click_through"]["clicked"]:
+        names.append("click_through")
+    return names
 
 
 def timed(story: dict[str, Any], name: str, step, *args) -> Any:
@@ -202,24 +242,30 @@ def timed(story: dict[str, Any], name: str, step, *args) -> Any:
     return result
 
 
-def run_demo(settings: DemoSettings, out: Path) -> Path:
-    """Every step into `out`; the path of the page that shows it all."""
+SHIPPED_STEPS = ("shipped models", "catalogue import", "analysis and recommendations", "insights")
+
+
+def run_demo(settings: DemoSettings, out: Path, train: bool = False) -> Path:
+    """Every step into `out` (training only with `train`); the path of the page that shows it all."""
     from ..checkpoint import write_text
     from ..demo_page import render
 
     prepare(out)
     story: dict[str, Any] = {"settings": asdict(settings), "steps": [], "audit": {}}
     timed(story, "audit", audit_step, story)
-    timed(story, "training and evaluation", training_step, settings, out, story)
+    if train:
+        timed(story, "training and evaluation", training_step, settings, out, story)
     missing = missing_default_models()
     if missing is None:
+        timed(story, "shipped models", models_step, story)
         store = timed(story, "catalogue import", catalog_step, settings, out, story)
         timed(story, "analysis and recommendations", recommend_step, settings, out, store, story)
         timed(story, "insights", insights_step, out, store, story)
     else:
-        story["steps"] += [{"name": name, "status": "skipped", "reason": missing}
-                           for name in ("catalogue import", "analysis and recommendations", "insights")]
-        typer.echo(f"skipped the catalogue import, the recommendations and the insights: {missing}")
+        if not train:
+            missing += "; `fashionlens demo --train` trains a model on the sample instead"
+        story["steps"] += [{"name": name, "status": "skipped", "reason": missing} for name in SHIPPED_STEPS]
+        typer.echo(f"skipped the shipped models, the catalogue import, the recommendations and the insights: {missing}")
     write_text(out / "index.html", render(story))
     write_text(out / MARKER, json.dumps(story, indent=1, default=str) + "\n")
     return out / "index.html"
@@ -229,13 +275,16 @@ def run_demo(settings: DemoSettings, out: Path) -> Path:
 def demo_command(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Output folder (replaced when it holds an earlier "
                                                               "demo's output)."),
+    train: bool = typer.Option(False, "--train", help="Also train a classifier on the sample for a few epochs "
+                                                      "and evaluate it with the honesty check (minutes more)."),
 ) -> None:
     """The whole story on the sample photos embedded in the package, ending with one HTML page.
 
-    Audit -> a short training run with the honesty check on its evaluation -> the sample catalogue
-    imported -> analysis and recommendations for street photos -> insights. Downloads nothing; a few
-    minutes on a 2-core CPU. Without default models it audits, trains and says what it skipped.
+    Audit -> the shipped models -> the sample catalogue imported -> analysis and recommendations for
+    street photos -> insights. Downloads nothing; about 2 minutes on a 2-core CPU. --train adds a short
+    training run with the honesty check on its evaluation. Without the shipped models it audits and
+    says what it skipped.
 
     Example: fashionlens demo --out demo-out
     """
-    typer.echo(str(run_demo(DEMO, out)))  # the last line: the page that shows it all
+    typer.echo(str(run_demo(DEMO, out, train)))  # the last line: the page that shows it all

@@ -317,6 +317,8 @@ def test_insights_count_analyses_recommendations_and_clicks(tmp_path):
     assert data["colors"] == {"Green": {"count": 1, "share": 0.5}, "Red": {"count": 1, "share": 0.5}}
     ctr = data["click_through"]
     assert (ctr["recommended"], ctr["clicked"]) == (2, 1) and ctr["rate"] == 0.5  # k=1: similar + complete the look
+    clicked = next(item for item in ctr["items"] if item["id"] == first)
+    assert clicked["clicks"] == 1 and clicked["name"] == found["garments"][0]["similar"][0]["name"]  # named
     assert data["by"] == "week" and data["trend"][0]["period"].count("-W") == 1
     assert ctr["periods"] == [{"period": data["trend"][0]["period"], "recommended": 2, "clicked": 1, "rate": 0.5}]
     assert data["charts"] == ["/insights/charts/shares.png?by=week", "/insights/charts/trend.png?by=week",

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from ..errors import FashionLensError
 from .app import app, json_text
 from .inputs import PhotoRun, finish, photo_inputs
+from ..catalog import DEFAULT_K
 from ..catalog.stores import catalog_name
 from .catalog import (BACKEND_HELP, CATALOG_OPTION, CONF_OPTION, DEVICE_OPTION, PATTERN_OPTION, SLEEVE_OPTION,
                       filter_options, open_store)
@@ -181,7 +182,7 @@ def recommend_command(
                                                                          "catalogue's model."),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
     catalog: str = CATALOG_OPTION,
-    k: int = typer.Option(5, "--k", min=1, help="Items per list (similar, complete the look) per garment."),
+    k: int = typer.Option(DEFAULT_K, "--k", min=1, help="Items per list (similar, complete the look) per garment."),
     any_region: bool = typer.Option(False, "--any-region", help="Similar items from every region, not only "
                                                                 "the garment's."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
@@ -208,7 +209,7 @@ def recommend_command(
     best first, each with its reason. Complete the look: garments of the other regions whose category and
     colour people wear with it, and a place for shoes, a hat or a bag. Adults' products unless --kids.
 
-    Example: fashionlens recommend customer.jpg --catalog shop.db --k 5 --max-price 80 --where in_stock=yes
+    Example: fashionlens recommend customer.jpg --catalog shop.db --k 6 --max-price 80 --where in_stock=yes
     """
     filters = filter_options(category, region, color, min_price, max_price, where, pattern, sleeve).narrowed(kids=kids)
     store = open_store(catalog)

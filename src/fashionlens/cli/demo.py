@@ -21,6 +21,7 @@ from typing import Any
 
 import typer
 
+from ..catalog import DEFAULT_K
 from ..errors import FashionLensError
 from .analyze import say
 from .app import app
@@ -38,7 +39,7 @@ class DemoSettings:
     backbone_lr: float | None = 0.0005  # the pretrained backbone learns gently (the default classifier's recipe)
     street_photos: int = 4  # analysed and given recommendations
     products: int | None = 120  # clothing sample photos in the catalogue, every class of the 250 (None: all)
-    k: int = 4  # items per recommendation list
+    k: int = DEFAULT_K  # items per recommendation list
 
 
 DEMO = DemoSettings()

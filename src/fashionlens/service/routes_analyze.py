@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 from torch import nn
 
 from ..analyzer import Analysis
+from ..catalog import DEFAULT_K
 from ..catalog.recommend import check_model, recommend
 from ..catalog.store import Filters
 from ..checkpoint import atomic_write
@@ -113,7 +114,7 @@ def check_catalogue_model(store, model: dict[str, Any]) -> bool:
 @router.post("/recommend", response_model=RecommendResponse, responses={
     **PHOTO_ERRORS, 409: {"model": ErrorBody, "description": "The catalogue was made by another model."}})
 async def recommend_products(photo: UploadFile = PHOTO,
-                             k: int = Form(4, ge=1, le=20, description="Products per list and garment."),
+                             k: int = Form(DEFAULT_K, ge=1, le=20, description="Products per list and garment."),
                              kids: bool = Form(False, description="Kids' products only; by default adults' only "
                                                                   "(products whose kids attribute is true are "
                                                                   "left out)."),

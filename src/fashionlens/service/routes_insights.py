@@ -38,10 +38,19 @@ async def insights(since: date | None = SINCE, by: Literal["day", "week"] = BY,
     """Category, region and colour shares, trend, categories worn together, click-through (overall, per
     item, per period); the URLs of the charts there is something to draw for (none without events)."""
     data = await summary(state, since, by)
+    await name_items(state, data["click_through"]["items"])
     query = urlencode({"by": by, **({"since": since.isoformat()} if since else {})})
     names = chart_names(data) if data["events"] else []
     data["charts"] = [f"/insights/charts/{name}.png?{query}" for name in names]
     return data
+
+
+async def name_items(state: ServiceState, items: list[dict[str, Any]]) -> None:
+    """The products' names beside their ids (events record ids only): the dashboard shows what they are."""
+    found = await state.catalog.call(lambda store: store.get_items([item["id"] for item in items]))
+    for item in items:
+        product = found.get(item["id"])
+        item["name"] = None if product is None else product.name or None
 
 
 @router.get("/insights/audiences", response_model=Audiences, responses={422: {"model": ErrorBody}})

@@ -204,6 +204,7 @@ class WornTogether(BaseModel):
 
 class ItemClicks(BaseModel):
     id: str
+    name: str | None = Field(None, description="The product's name; null when it left the catalogue.")
     shown: int
     clicks: int
     rate: float

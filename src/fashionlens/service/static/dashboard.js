@@ -4,6 +4,7 @@
 import { el, getJSON, percent, price, productImage, showError } from "./api.js";
 
 const PAGE_SIZE = 25;
+const TOP_PRODUCTS = 8;
 const SEARCH_DELAY_MS = 250;
 const CHART_TITLES = {
   shares: "Shares of the garments seen: categories, regions, colours",
@@ -123,12 +124,28 @@ function showCharts(urls) {
   }));
 }
 
+// Two lists, because with few clicks the most recommended products would pass for the most clicked:
+// products customers clicked (by clicks), and products the service recommended (by times shown).
 function showClicked(ctr) {
-  const items = (ctr?.items ?? []).slice(0, 8);
-  document.getElementById("clicked").replaceChildren(items.length
-    ? table(["Item", "Recommended", "Clicks", "Rate"],
-      items.map((item) => [item.id, item.shown, item.clicks, rate(item.rate)]), [1, 2, 3])
+  const items = ctr?.items ?? [];
+  const clicked = items.filter((item) => item.clicks > 0).slice(0, TOP_PRODUCTS);
+  document.getElementById("clicked").replaceChildren(clicked.length
+    ? table(["Product", "Clicks", "Recommended", "Click-through"],
+      clicked.map((item) => [product(item), item.clicks, item.shown, rate(item.rate)]), [1, 2, 3])
+    : el("p", { class: "muted" }, items.length
+      ? `No clicks yet: ${ctr.recommended} products recommended so far.` : "No recommendations yet."));
+  const shown = [...items].sort((a, b) => b.shown - a.shown || a.id.localeCompare(b.id)).slice(0, TOP_PRODUCTS);
+  document.getElementById("recommended").replaceChildren(shown.length
+    ? table(["Product", "Recommended", "Clicks"], shown.map((item) => [product(item), item.shown, item.clicks]), [1, 2])
     : el("p", { class: "muted" }, "No recommendations yet."));
+}
+
+// a product as the shop knows it: thumbnail and name (the id when it has none, or left the catalogue)
+function product(item) {
+  const name = item.name ?? item.id;
+  return el("span", { class: "product" },
+    el("img", { src: productImage(item), alt: "", loading: "lazy", width: 40, height: 40 }),
+    el("span", {}, name, item.name ? el("small", { class: "muted" }, ` ${item.id}`) : ""));
 }
 
 function showTogether(pairs) {

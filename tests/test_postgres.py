@@ -29,6 +29,12 @@ def test_an_unreachable_server_or_a_wrong_password_is_one_line_naming_the_host(f
     assert result.stderr.strip().splitlines() == [
         f"error: postgresql://shop@127.0.0.1:{postgres_server.port + 1}/shop: cannot connect to the catalogue "
         "database (Connection refused)"]
+    from postgres_testing import free_port
+
+    served = fashionlens("serve", "--catalog", closed, "--port", free_port())  # before any model loads
+    assert served.returncode == 2 and served.stderr.strip().endswith("cannot connect to the catalogue database "
+                                                                      "(Connection refused)")
+    assert len(served.stderr.strip().splitlines()) == 1
     wrong = postgres_server.url(password="not-the-password")
     result = fashionlens("insights", "--catalog", wrong)
     [line] = result.stderr.strip().splitlines()
@@ -91,3 +97,20 @@ def test_two_service_workers_share_one_catalogue(tmp_path, postgres_url):
         insights = httpx.get(f"{one}/insights").json()
     assert "TEE-RED" not in [item["id"] for item in again.json()["garments"][0]["similar"]]
     assert insights["by_kind"] == {"analysis": 1, "recommendation": 2}  # from both workers, once each
+
+
+def test_a_worker_whose_connection_was_dropped_reconnects_at_the_next_request(tmp_path, postgres_url):
+    import psycopg
+
+    from fashionlens.service import create_app
+    from fashionlens.service.live import running_server
+
+    settings = tiny_settings(tmp_path, catalog=postgres_url)
+    with running_server(create_app(settings)) as url:
+        assert httpx.get(f"{url}/catalog/items").status_code == 200
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a server restart or a failover does
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        failed, again = httpx.get(f"{url}/catalog/items"), httpx.get(f"{url}/catalog/items")
+    assert failed.status_code == 500 and "error" in failed.json()
+    assert again.status_code == 200 and again.json()["items"] == []

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from ..catalog.stores import is_server
 from ..errors import FashionLensError
 from .analyze import CLASSIFIER_HELP, CONF_OPTION, DETECTOR_HELP, DEVICE_OPTION, WHOLE_HELP
 from .app import app
@@ -63,7 +64,11 @@ def serve_command(
                                max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pending=max_pending,
                                max_connections=max_connections,
                                cors_origins=list(cors_origin), store_photos=store_photos)
-    # loaded here, before the port opens, so a wrong run or database is one line of error, not a traceback
+    # loaded here, before the port opens, so a wrong run or database is one line of error, not a traceback;
+    # a database server is asked first (it answers in seconds, the models take longer), a new SQLite file is
+    # made only once the models loaded
+    if is_server(settings.catalog):
+        open_store(settings.catalog, create=True).close()
     settings.analyzer = load_analyzer(settings)
     open_store(settings.catalog, create=True).close()
     if settings.admin_key is None:

@@ -34,9 +34,19 @@ class CatalogAccess:
         self._index: CatalogIndex | None = None
 
     def run(self, work: Callable[[CatalogStore], T]) -> T:
-        """Run `work(store)` holding the lock (in a worker thread: it may wait for SQLite)."""
+        """Run `work(store)` holding the lock (in a worker thread: it may wait for the database)."""
         with self.lock:
+            self._reconnect_if_broken()
             return work(self.store)
+
+    def _reconnect_if_broken(self) -> None:
+        """A database server that restarted, or dropped this connection, fails the request that found out;
+        the next one opens a new connection instead of failing for good (psycopg marks it `broken`)."""
+        if getattr(getattr(self.store, "connection", None), "broken", False):
+            self.store.close()
+            self.store = open_store(self.path, create=True, check_same_thread=False)
+            if self._index is not None:  # the index stays valid; it reads filters' keys through the new one
+                self._index.store = self.store
 
     async def call(self, work: Callable[[CatalogStore], T]) -> T:
         return await run_in_threadpool(self.run, work)

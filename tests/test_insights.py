@@ -126,3 +126,21 @@ def test_no_click_through_chart_without_recommendations(tmp_path):
     assert [p.name for p in paths] == ["shares.png", "trend.png"]
     assert not (tmp_path / "click_through.png").exists()
     assert write_charts(summary, tmp_path / "none", names=["click_through"]) == []
+
+
+def test_a_single_period_trend_is_bars_not_stray_dots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fashionlens.insights import trend_chart
+
+    events = [{"kind": "analysis", "time": "2026-12-01T10:00:00Z", "channel": "store",
+               "garments": [{"category": "Pants", "region": "lower", "color": "Black"}]}]
+    one_day = trend_chart(plt, summarize(events, "day"))
+    two_days = trend_chart(plt, summarize(events + [{**events[0], "time": "2026-12-02T10:00:00Z"}], "day"))
+    assert len(one_day.axes[0].patches) == 2 and not one_day.axes[0].lines  # events and Pants
+    assert "a trend needs two" in one_day.axes[0].get_title()
+    assert len(two_days.axes[0].lines) == 2 and not two_days.axes[0].patches
+    plt.close("all")

@@ -256,6 +256,12 @@ def shares_chart(plt: Any, summary: dict[str, Any], top: int) -> Any:
 def trend_chart(plt: Any, summary: dict[str, Any]) -> Any:
     figure, axis = plt.subplots(figsize=(8, 4))
     periods = [row["period"] for row in summary["trend"]]
+    if len(periods) == 1:  # one point per line reads as stray dots: bars, and the title says why
+        row, names = summary["trend"][0], list(summary["categories"])[:5]
+        axis.bar(["events", *names], [row["events"], *(row["categories"].get(name, 0) for name in names)],
+                 color=["#2f6f9f"] + ["#9bbcd6"] * len(names))
+        axis.set_title(f"{periods[0]}: one {summary['by']} so far; a trend needs two")
+        return figure
     axis.plot(periods, [row["events"] for row in summary["trend"]], marker="o", label="events")
     for name in list(summary["categories"])[:5]:
         axis.plot(periods, [row["categories"].get(name, 0) for row in summary["trend"]], marker=".", label=name)

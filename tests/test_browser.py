@@ -202,6 +202,13 @@ def test_dashboard_shows_the_charts_numbers_and_the_searchable_catalogue(live_se
     shown_rate = f"{rate * 100:.1f}%" if 0 < rate < 0.1 else f"{round(rate * 100)}%"
     assert numbers["Clicks on them"] == "1" and numbers["Click-through"] == shown_rate
     assert numbers["Catalogue items"] == str(len(PRODUCTS))
+    # the clicked product by name and photo; the recommended ones apart from it
+    most_clicked = page.locator("#clicked tbody tr")
+    most_clicked.first.wait_for()
+    assert most_clicked.count() == 1 and recommended["garments"][0]["similar"][0]["name"] in most_clicked.inner_text()
+    assert most_clicked.locator("img").count() == 1
+    shown = page.locator("#recommended tbody tr")
+    assert shown.count() == min(8, len(summary["click_through"]["items"]))
 
     rows = page.locator("#catalog tbody tr")
     rows.nth(len(PRODUCTS) - 1).wait_for()

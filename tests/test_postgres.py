@@ -73,6 +73,43 @@ def test_two_connections_see_each_others_writes_and_the_index_follows(postgres_u
     assert [hit.key for hit in CatalogIndex(reader).search(unit([0, 1]), 1)] == [writer.get_items(["B"])["B"].key]
 
 
+def test_imports_from_two_processes_at_once_both_land_and_each_bumps_the_version(postgres_url):
+    """Writers take the version row's lock in turn: neither import is lost, none half-seen."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    open_store(postgres_url, create=True).close()
+    stores = [open_store(postgres_url) for _ in range(2)]
+    version = lambda: int(stores[0].stamp().split(":")[1])  # noqa: E731
+    before = version()
+
+    def write(number: int) -> None:
+        stores[number].write_items([CatalogItem(id=f"W{number}-{n}", image="x.png", embedding=unit([number + 1, n + 1]))
+                                    for n in range(200)], {"id": "m"})
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(write, range(2)))
+    assert stores[1].count() == 400 and version() == before + 2
+    assert len(set(stores[0].vectors()[0])) == 400
+
+
+def test_an_import_of_another_model_racing_the_first_waits_and_is_refused(postgres_url):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, second = open_store(postgres_url, create=True), open_store(postgres_url)
+    with ThreadPoolExecutor(1) as pool:
+        with first.transaction() as cursor:  # the first import, not yet committed
+            first._write_item(cursor, CatalogItem(id="A", image="a.png", embedding=unit([1, 0])))
+            cursor.execute("INSERT INTO meta VALUES ('model', %s)", ('{"id": "model-a"}',))
+            racing = pool.submit(second.write_items, [CatalogItem(id="B", image="b.png", embedding=unit([0, 1]))],
+                                 {"id": "model-b"})
+            time.sleep(0.5)
+            assert not racing.done()  # waits for the first to commit, then checks the model
+        with pytest.raises(FashionLensError, match="made by model model-a, not by model-b"):
+            racing.result(timeout=30)
+    assert [item.id for item in second.find_items()] == ["A"] and second.model() == {"id": "model-a"}
+
+
 def test_two_service_workers_share_one_catalogue(tmp_path, postgres_url):
     """Two services (uvicorn, each its own connection and FAISS index) on one PostgreSQL catalogue: an import
     through one is found by the other's next request, and both workers' events are counted once each."""

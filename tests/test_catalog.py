@@ -194,8 +194,9 @@ def test_another_model_is_refused_until_reindex(tmp_path, catalog_at):
     store = open_store(database, create=True)
     import_products(csv_path, store, random_analyzer(seed=0))
     other = random_analyzer(seed=1)
-    with pytest.raises(FashionLensError, match="embeddings were made by model .* not by .*catalog reindex"):
+    with pytest.raises(FashionLensError, match="embeddings were made by model .* not by .*catalog reindex") as refused:
         import_products(csv_path, store, other)
+    assert f"--catalog {store.path} --classifier" in str(refused.value)  # a URL's "//" kept
     old = store.get_items(["SKU-0"])["SKU-0"].embedding
     assert reindex(store, other) == 3
     assert store.model()["id"] == other.model_id

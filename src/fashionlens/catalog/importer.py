@@ -231,7 +231,7 @@ def import_products(path: str | Path, store: CatalogStore, analyzer: Analyzer, s
     rows, bad = products if products is not None else read_products(path)
     stored_model = store.model()
     if stored_model and stored_model["id"] != analyzer.model_id and store.count():
-        raise FashionLensError(model_mismatch(Path(getattr(store, "path", path)), stored_model, analyzer.description))
+        raise FashionLensError(model_mismatch(getattr(store, "path", path), stored_model, analyzer.description))
     existing = store.get_items([row.id for row in rows])
     items, image_bad, warnings = analyse_rows(rows, analyzer, existing)
     report = ImportReport(bad=sorted(bad + image_bad, key=lambda b: (b.line or 0, b.id)), warnings=warnings)

@@ -419,7 +419,8 @@ def region_condition(regions: tuple[str | None, ...]) -> tuple[str, list[Any]]:
     return "(" + (" OR ".join(parts) or "0 = 1") + ")", named
 
 
-def model_mismatch(path: Path, stored: dict[str, Any], given: dict[str, Any]) -> str:
+def model_mismatch(path: Path | str, stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """`path`: the file, or a server catalogue's URL without its password (never Path()'d: it would fold "//")."""
     made_by = stored.get("classifier")
     use_it = f"pass --classifier {made_by}, or " if made_by else ""
     return (f"{path}: the catalogue's embeddings were made by model {stored['id']}, not by {given['id']}; {use_it}"

@@ -105,3 +105,12 @@ def test_a_worker_killed_mid_import_is_replaced_and_nothing_is_imported_twice(tm
         crashing.close()
     assert (tmp_path / "crashed").exists()  # a worker did die
     assert report.new == 6 and rows(spread) == rows(alone) and spread.count() == 6
+
+
+def test_models_that_cannot_load_on_the_workers_are_one_error(tmp_path, local_ray):
+    from fashionlens.cli.analyze import load_analyzer
+    from fashionlens.errors import FashionLensError
+    from fashionlens.ray_analysis import RayAnalyzer
+
+    with pytest.raises(FashionLensError, match="missing-run: checkpoint not found"):
+        RayAnalyzer(functools.partial(load_analyzer, None, tmp_path / "missing-run", True, 4), workers=1)

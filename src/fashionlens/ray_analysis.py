@@ -66,10 +66,16 @@ class AnalyzerWorker:
         import torch
 
         torch.set_num_threads(1)  # one core per actor: the actors, not torch's threads, use the cores
-        self.analyzer = make_analyzer()
+        try:
+            self.analyzer, self.error = make_analyzer(), None
+        except FashionLensError as error:  # a wrong run or device: the driver says it on one line
+            self.analyzer, self.error = None, str(error)
 
-    def describe(self) -> tuple[str, dict[str, Any], int]:
-        return self.analyzer.model_id, self.analyzer.description, self.analyzer.batch_size
+    def describe(self) -> tuple[str | None, str, dict[str, Any], int]:
+        """(the error that stopped the models from loading, or None; model id, description, batch size)."""
+        if self.error is not None:
+            return self.error, "", {}, 0
+        return None, self.analyzer.model_id, self.analyzer.description, self.analyzer.batch_size
 
     def analyze(self, images: list, names: list[str]) -> list:
         return self.analyzer.analyze(images, names)
@@ -85,7 +91,10 @@ class RayAnalyzer:
         # a crashed actor is restarted and its chunk analysed again (the results are written only at the end)
         actor = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(AnalyzerWorker)
         self.actors = [actor.remote(make_analyzer) for _ in range(count)]
-        self.model_id, self.description, per_actor = ray.get(self.actors[0].describe.remote())
+        error, self.model_id, self.description, per_actor = ray.get(self.actors[0].describe.remote())
+        if error is not None:
+            self.close()
+            raise FashionLensError(error)
         self.batch_size = per_actor * count  # one importer batch = a chunk for every actor
 
     def analyze(self, images: list, names: list[str]) -> list:

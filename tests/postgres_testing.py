@@ -105,7 +105,8 @@ def postgres_server():
 
 
 @pytest.fixture
-def postgres_url(postgres_server) -> str:
+def postgres_url(postgres_server, tmp_path, monkeypatch) -> str:
+    monkeypatch.setenv("FASHIONLENS_CACHE", str(tmp_path / "cache"))  # its index cache: in the test's folder
     return postgres_server.create_database()
 
 
@@ -115,5 +116,7 @@ def catalog_at(request, tmp_path):
     in tmp_path (SQLite) or a fresh database of the throwaway cluster (PostgreSQL)."""
     if request.param == "sqlite":
         return lambda name="shop.db": tmp_path / name
+    # the indexes of server catalogues are cached in this test's folder, not the user's cache
+    request.getfixturevalue("monkeypatch").setenv("FASHIONLENS_CACHE", str(tmp_path / "cache"))
     server = request.getfixturevalue("postgres_server")
     return lambda name="shop.db": server.create_database()

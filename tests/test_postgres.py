@@ -63,6 +63,23 @@ def test_migrations_run_once_and_a_newer_schema_is_refused(postgres_url):
         PostgresStore(postgres_url)
 
 
+def test_the_index_is_cached_for_the_next_process_and_rebuilt_when_the_catalogue_changed(postgres_url, tmp_path,
+                                                                                          monkeypatch):
+    from fashionlens.catalog.stores import index_cache
+
+    store = open_store(postgres_url, create=True)
+    store.write_items([CatalogItem(id="A", image="a.png", embedding=unit([1, 0]))], {"id": "m"})
+    cache = index_cache(postgres_url)
+    assert cache.parent == tmp_path / "cache" and "test-secret" not in cache.name
+    built = CatalogIndex(store, cache)
+    assert cache.is_file()
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "vectors", lambda keys=None: pytest.fail("read the vectors: the cache was not used"))
+        assert CatalogIndex(store, cache).search(unit([1, 0]), 1) == built.search(unit([1, 0]), 1)
+    store.write_items([CatalogItem(id="B", image="b.png", embedding=unit([0, 1]))], {"id": "m"})
+    assert CatalogIndex(store, cache).index.ntotal == 2
+
+
 def test_two_connections_see_each_others_writes_and_the_index_follows(postgres_url):
     writer, reader = open_store(postgres_url, create=True), open_store(postgres_url)
     writer.write_items([CatalogItem(id="A", image="a.png", embedding=unit([1, 0]))], {"id": "m"})

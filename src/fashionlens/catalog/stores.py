@@ -3,6 +3,8 @@ workers and machines). The one place that tells them apart; everything else uses
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 from . import store
@@ -30,10 +32,19 @@ def catalog_name(location: str | Path) -> str:
     return describe(str(location)) if is_server(location) else str(Path(location))
 
 
-def index_cache(location: str | Path) -> Path | None:
-    """Where the FAISS index is cached between runs: beside a SQLite file; a server's catalogue has none
-    (each worker derives its index in memory, from the vectors the database holds)."""
+def index_cache(location: str | Path) -> Path:
+    """Where the FAISS index is cached between runs: beside a SQLite file; for a server's catalogue in this
+    machine's cache folder (FASHIONLENS_CACHE, else $XDG_CACHE_HOME/fashionlens or ~/.cache/fashionlens),
+    shared by the workers of this machine, named after the URL without its password. The cache holds the
+    catalogue's stamp (its random id, version, model), so a stale or foreign file is rebuilt, never used."""
     if is_server(location):
-        return None
+        name = hashlib.sha256(catalog_name(location).encode()).hexdigest()[:16]
+        return cache_folder() / f"index-{name}.faiss"
     path = Path(location)
     return path.with_name(path.name + ".faiss")
+
+
+def cache_folder() -> Path:
+    if os.environ.get("FASHIONLENS_CACHE"):
+        return Path(os.environ["FASHIONLENS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fashionlens"

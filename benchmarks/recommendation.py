@@ -62,15 +62,23 @@ def split_of(samples: list, split: str, classes: list[str]) -> tuple[list, int]:
     return kept, len(chosen) - len(kept)
 
 
-def build_catalog(train: list, work: Path, classifier: Path) -> dict:
-    """Products CSV of the train photos, imported by the CLI into a fresh catalogue."""
+def build_catalog(train: list, work: Path, classifier: Path, reuse: bool = False) -> dict:
+    """Products CSV of the train photos, imported by the CLI into a fresh catalogue; `reuse`: keep the
+    catalogue of an earlier run on the same products (a weight sweep changes only the queries' ranking)."""
     work.mkdir(parents=True, exist_ok=True)
     products = work / "products.csv"
-    with products.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["id", "image", "category"])
-        writer.writerows([[s.image.stem, str(s.image.resolve()), s.garments[0].category] for s in train])
+    rows = [["id", "image", "category"]] + [[s.image.stem, str(s.image.resolve()), s.garments[0].category]
+                                            for s in train]
+    text = "".join(",".join(row) + "\n" for row in rows) if all("," not in v for r in rows for v in r) else None
     database = work / "catalog.db"
+    if reuse and text is not None and database.is_file() and products.is_file() and products.read_text() == text:
+        from fashionlens.catalog.store import SQLiteStore
+
+        store = SQLiteStore(database)
+        if store.count() == len(train):  # every product in: not the remains of an interrupted import
+            return {"reused": str(database), "imported": store.count()}
+    with products.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
     for stale in work.glob("catalog.db*"):  # a fresh catalogue: earlier items or models must not count
         stale.unlink()
     args = ["catalog", "import", str(products), "--catalog", str(database), "--classifier", str(classifier), "--json"]
@@ -83,7 +91,8 @@ def analyse_whole(analyzer, samples: list, batch: int = 32) -> list:
     from fashionlens.analyzer import Analyzer
     from fashionlens.images import load_image
 
-    whole = Analyzer(analyzer.classifier, analyzer.classifier_checkpoint, batch_size=analyzer.batch_size)
+    whole = Analyzer(analyzer.classifier, analyzer.classifier_checkpoint, batch_size=analyzer.batch_size,
+                     attribute_heads=analyzer.attribute_heads)
     garments = []
     for start in range(0, len(samples), batch):
         chunk = samples[start:start + batch]
@@ -127,10 +136,14 @@ def retrieval(index, garments: list, truth: list[str], k: int, seed: int, rankin
     query_colors = [g.color.name for g in garments]
     embedding = precision_at_k([[i.color for i in f] for f in found], query_colors, k)
     baseline = precision_at_k([[colors[i] for i in p] for p in random_picks], query_colors, k)
+    # the query's predicted pattern against the items' predicted patterns: what the pattern weight buys
+    patterned = [(f, g.pattern.name) for f, g in zip(found, garments) if g.pattern is not None]
     return {"queries": len(garments), f"precision_at_{k}": precision_at_k([[i.effective_category for i in f]
                                                                            for f in found], truth, k),
             f"color_agreement_at_{k}": embedding, f"color_agreement_at_{k}_random_same_category": baseline,
-            "color_beats_random": None if embedding is None else embedding > baseline}
+            "color_beats_random": None if embedding is None else embedding > baseline,
+            f"pattern_agreement_at_{k}": precision_at_k([[i.pattern for i in f] for f, _ in patterned],
+                                                        [p for _, p in patterned], k)}
 
 
 def fill_in_the_blank_score(index, looks: list[list[tuple]], k: int) -> dict:
@@ -178,6 +191,9 @@ def parse_options() -> argparse.Namespace:
                         help="val: report (default); carved: the split carved out of train, to choose weights on")
     parser.add_argument("--category-weight", type=float, help="SimilarRanking.category (default: the shipped one)")
     parser.add_argument("--color-weight", type=float, help="SimilarRanking.color (default: the shipped one)")
+    parser.add_argument("--pattern-weight", type=float, help="SimilarRanking.pattern (default: the shipped one)")
+    parser.add_argument("--reuse-catalog", action="store_true", help="keep the --work catalogue of an earlier run "
+                                                                     "on the same products (weight sweeps)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench" / "recommendation",
                         help="folder of the products CSV and the catalogue (default runs/bench/recommendation)")
     parser.add_argument("--results", type=Path, help="results JSON (default: benchmarks/results/recommendation.json, "
@@ -194,7 +210,7 @@ def similar_ranking(options: argparse.Namespace):
 
     from fashionlens.catalog.recommend import SimilarRanking
 
-    given = {"category": options.category_weight, "color": options.color_weight}
+    given = {"category": options.category_weight, "color": options.color_weight, "pattern": options.pattern_weight}
     return replace(SimilarRanking(), **{key: value for key, value in given.items() if value is not None})
 
 
@@ -240,7 +256,7 @@ def benchmark(options: argparse.Namespace) -> None:
               "similar_ranking": asdict(ranking), "labels": labels,
               "left_out_photos": {"catalogue": left_train, "queries": left_val}}
     with step("catalogue import"):
-        result["catalog"] = build_catalog(train, options.work, classifier)
+        result["catalog"] = build_catalog(train, options.work, classifier, options.reuse_catalog)
     database = options.work / "catalog.db"
     index = CatalogIndex(SQLiteStore(database), index_cache_path(database))
     with step("shop queries"):

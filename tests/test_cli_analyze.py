@@ -198,3 +198,10 @@ def test_conf_and_device(fashionlens, runs):
     assert fashionlens("analyze", photo, *models, "--device", "cpu").returncode == 0
     bad = fashionlens("analyze", photo, *models, "--device", "gpu")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --device gpu: not a device; use cpu, cuda or cuda:N"
+    import torch
+
+    if not torch.cuda.is_available():
+        absent = fashionlens("analyze", photo, *models, "--device", "cuda:0")
+        assert absent.returncode == 2 and absent.stderr.strip() == "error: --device cuda:0: no CUDA GPU is available here"
+    onnx = fashionlens("analyze", photo, *models, "--backend", "onnx", "--device", "cuda")
+    assert onnx.returncode == 2 and "the onnx backend runs on the CPU; use --backend torch" in onnx.stderr

@@ -34,11 +34,11 @@ def model_loader(backend: str, say: Callable[[str], None] | None = None, device:
     `device`: where torch modules go (cpu, cuda, cuda:N; None: cpu)."""
     if backend not in BACKENDS:
         raise FashionLensError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
+    if backend in PRECISION_OF_BACKEND and device not in (None, "cpu"):
+        raise FashionLensError(f"--device {device}: the {backend} backend runs on the CPU; use --backend torch")
     target = torch_device(device)  # checked before any model loads
     if backend not in PRECISION_OF_BACKEND:
         return lambda run: on_device(load_torch(run), target)
-    if target.type != "cpu":
-        raise FashionLensError(f"--device {device}: the {backend} backend runs on the CPU; use --backend torch")
     from .onnx_runtime import load_onnx
 
     return lambda run: load_onnx(run, say, PRECISION_OF_BACKEND[backend])

@@ -29,7 +29,7 @@ from .app import app
 
 @dataclass
 class DemoSettings:
-    """Sized for a few minutes on a 2-core CPU (tests use smaller ones)."""
+    """Sized for about a minute on a 2-core CPU without --train (tests use smaller ones)."""
 
     arch: str = "efficientnet_lite0"  # from its installed ImageNet weights: a few epochs learn the sample
     image_size: int = 128  # small: the point is the pipeline (well under a minute of training)

@@ -101,7 +101,9 @@ def import_command(
     The import is one transaction.
 
     Example: fashionlens catalog import products.csv --catalog shop.db --classifier runs/clothing
+
     Faster on a CPU (the same embeddings within 1e-4): add --backend onnx
+
     On a server catalogue, with the photos analysed by Ray workers (docs/scaling.md):
     fashionlens catalog import products.csv --catalog postgresql://shop@db:5432/shop --ray local
     """

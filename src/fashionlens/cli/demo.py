@@ -282,7 +282,7 @@ def demo_command(
     """The whole story on the sample photos embedded in the package, ending with one HTML page.
 
     Audit -> the shipped models -> the sample catalogue imported -> analysis and recommendations for
-    street photos -> insights. Downloads nothing; about 2 minutes on a 2-core CPU. --train adds a short
+    street photos -> insights. Downloads nothing; about a minute on a 2-core CPU. --train adds a short
     training run with the honesty check on its evaluation. Without the shipped models it audits and
     says what it skipped.
 

@@ -28,7 +28,7 @@ def serve_command(
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     catalog: str = CATALOG_OPTION,
     media_dir: Optional[Path] = typer.Option(None, "--media-dir", help="Where imported product photos are kept; "
-                                                                       "default: <catalog>.media/ beside it "
+                                                                       "default: CATALOG.media/ beside it "
                                                                        "(fashionlens.media/ for a PostgreSQL URL)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
@@ -40,7 +40,7 @@ def serve_command(
     max_connections: int = typer.Option(200, "--max-connections", min=1, help="Open connections before more are "
                                                                               "answered 503 (busy)."),
     store_photos: bool = typer.Option(False, "--store-photos", help="Keep customers' photos in "
-                                                                    "<media-dir>/photos (off: never stored)."),
+                                                                    "MEDIA_DIR/photos (off: never stored)."),
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:

@@ -34,8 +34,8 @@ def test_help_starts_without_torch_and_version_prints_the_package_version():
     assert version.stdout.strip() == f"fashionlens {importlib.metadata.version('fashionlens')}"
 
 
-@pytest.mark.parametrize("command", [[], ["analyze"], ["recommend"], ["train", "classifier"], ["catalog", "import"],
-                                     ["serve"]])
+@pytest.mark.parametrize("command", [[], ["analyze"], ["recommend"], ["train"], ["train", "classifier"], ["catalog"],
+                                     ["catalog", "import"], ["serve"]])
 def test_help_has_plain_labels_and_a_short_option(fashionlens, command):
     result = fashionlens(*command, "-h")
     assert result.returncode == 0 and "Usage: " in result.stdout

@@ -62,6 +62,8 @@ def plain_help(command) -> None:
         plain_param(param)
     if type(command) is TyperCommand:
         command.__class__ = PlainCommand
+    elif type(command) is TyperGroup:  # train, catalog, experiment
+        command.__class__ = FashionLensGroup
     for sub in getattr(command, "commands", {}).values():
         plain_help(sub)
 
@@ -113,7 +115,7 @@ def show_version(value: bool) -> None:
 app = typer.Typer(
     name="fashionlens",
     cls=FashionLensGroup,
-    rich_markup_mode="markdown",
+    rich_markup_mode="markdown",  # docstrings' paragraphs rewrapped to the terminal, not cut at their line ends
     help="Detect, classify and recommend garments in fashion photos. Run `fashionlens COMMAND --help`.",
     no_args_is_help=True,
     add_completion=False,

@@ -138,7 +138,8 @@ def format_audiences(result: dict[str, Any]) -> list[str]:
         return [f"audiences: {result['note']}"]
     lines = [f"audiences ({result['sessions']} sessions):"]
     for a in result["audiences"]:
-        described = ", ".join(f"{t['value']} {t['share']:.0%}" for t in a["traits"])
+        described = ", ".join(f"{t['value']}{' pattern' if t['field'] == 'pattern' else ''} {t['share']:.0%}"
+                              for t in a["traits"])
         rate = a["click_through"]["rate"]
         lines.append(f"  {a['id']}: {a['size']} sessions ({a['share']:.0%}) wear {described}; "
                      f"click-through {'n/a' if rate is None else f'{rate:.1%}'}; "

@@ -68,9 +68,12 @@ function showAudiences(result) {
   }
   box.replaceChildren(table(["Audience", "Visits", "They wear", "Advertise", "Click-through"],
     result.audiences.map((a) => [a.id, `${a.size} (${percent(a.share)})`,
-      a.traits.map((t) => `${t.value} ${percent(t.share)}`).join(", "), a.products.join(", ") || "–",
+      a.traits.map(traitText).join(", "), a.products.join(", ") || "–",
       a.click_through.rate === null ? "–" : `${rate(a.click_through.rate)} of ${a.click_through.shown}`]), [1, 4]));
 }
+
+// "Dress 25%", "Black 48%", "striped pattern 30%": a pattern's name alone ("other") would not say what it is
+const traitText = (t) => `${t.value}${t.field === "pattern" ? " pattern" : ""} ${percent(t.share)}`;
 
 function showExperiments(reports) {
   const box = document.getElementById("experiments");

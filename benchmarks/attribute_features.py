@@ -7,8 +7,10 @@ grown by the classifier's context margin and through its eval transform exactly 
 (Analyzer.classify: the same call), giving the L2-normalised pooled backbone features (the embedding)
 and those of the horizontally flipped crop (a free training augmentation and a test-time option); and
 the garment's own pixels as colors.garment_pixels reads them, giving color_names.color_features and the
-shipped colour namer's probabilities. Cached per split and classifier fingerprint in
-runs/attribute-features/ (ignored by git); used by benchmarks/attributes.py.
+shipped colour namer's probabilities; and the texture statistics of the box's pixels (texture.py, as the
+Analyzer computes them), of the crop and of its mirror. Cached per split and classifier fingerprint in
+runs/attribute-features/ (ignored by git); used by benchmarks/attributes.py. A cache written before the
+texture statistics existed is extended with them (about a minute: no model call), not re-extracted.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class LabelledGarments:
     flipped_embeddings: np.ndarray  # N x D, of the horizontally flipped crop
     color_features: np.ndarray  # N x F (color_names.color_features)
     namer_probabilities: np.ndarray  # N x 13, the shipped colour namer's, in its names' order
+    texture_features: np.ndarray  # N x texture.LENGTH (texture.texture_features of the annotated box)
+    flipped_texture_features: np.ndarray  # N x texture.LENGTH, of the mirrored crop
 
 
 def labelled_rows(split: str) -> list[dict]:
@@ -82,25 +86,60 @@ def extract(split: str, analyzer) -> LabelledGarments:
                 _, features = analyzer.logits_and_features(batch, geometry)
                 store.append(torch.nn.functional.normalize(features.float(), dim=1).numpy())
         print(f"{split}: {min(start + 32, len(rows))}/{len(rows)}", flush=True)
+    texture, flipped_texture = textures(rows)
     return LabelledGarments(np.array([r["id"] for r in rows]), np.array([r["region"] for r in rows]),
                             {name: np.array([r[name] for r in rows]) for name in LABELS},
-                            np.concatenate(embeddings), np.concatenate(flipped), np.stack(colour), np.stack(named))
+                            np.concatenate(embeddings), np.concatenate(flipped), np.stack(colour), np.stack(named),
+                            texture, flipped_texture)
+
+
+def textures(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The texture statistics of each row's annotated box, and of its mirror (N x texture.LENGTH each)."""
+    from fashionlens.records import Box
+    from fashionlens.texture import texture_features
+
+    plain, mirrored = [], []
+    for row in rows:
+        with Image.open(DATA / row["file"]) as photo:
+            image = photo.convert("RGB")
+        plain.append(texture_features(image, Box(*row["box"])))
+        mirrored.append(texture_features(image, Box(*row["box"]), mirrored=True))
+    return np.stack(plain), np.stack(mirrored)
+
+
+def save(path: Path, garments: LabelledGarments) -> None:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".partial.npz")
+    np.savez(temporary, annotation_ids=garments.annotation_ids, regions=garments.regions,
+             embeddings=garments.embeddings, flipped_embeddings=garments.flipped_embeddings,
+             color_features=garments.color_features, namer_probabilities=garments.namer_probabilities,
+             texture_features=garments.texture_features, flipped_texture_features=garments.flipped_texture_features,
+             **{f"label_{name}": values for name, values in garments.labels.items()})
+    temporary.replace(path)
 
 
 def load(split: str, analyzer) -> LabelledGarments:
-    """The split's garments from the cache, extracted first when the cache lacks them."""
+    """The split's garments from the cache, extracted first when the cache lacks them (and the texture
+    statistics added to a cache written without them)."""
     path = CACHE / f"{split}-{analyzer.model_id}.npz"
     if not path.is_file():
-        garments = extract(split, analyzer)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        np.savez(path, annotation_ids=garments.annotation_ids, regions=garments.regions,
-                 embeddings=garments.embeddings, flipped_embeddings=garments.flipped_embeddings,
-                 color_features=garments.color_features, namer_probabilities=garments.namer_probabilities,
-                 **{f"label_{name}": values for name, values in garments.labels.items()})
-    data = np.load(path)
-    return LabelledGarments(data["annotation_ids"], data["regions"], {name: data[f"label_{name}"] for name in LABELS},
-                            data["embeddings"], data["flipped_embeddings"], data["color_features"],
-                            data["namer_probabilities"])
+        save(path, extract(split, analyzer))
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    extend = "texture_features" not in arrays
+    if extend:
+        rows = labelled_rows(split)
+        if [r["id"] for r in rows] != arrays["annotation_ids"].tolist():
+            raise SystemExit(f"{path}: its garments are not those of attributes_{split}.csv; delete it to re-extract")
+        print(f"{split}: adding the texture statistics to {path.name}", flush=True)
+        arrays["texture_features"], arrays["flipped_texture_features"] = textures(rows)
+    garments = LabelledGarments(arrays["annotation_ids"], arrays["regions"],
+                                {name: arrays[f"label_{name}"] for name in LABELS}, arrays["embeddings"],
+                                arrays["flipped_embeddings"], arrays["color_features"], arrays["namer_probabilities"],
+                                arrays["texture_features"], arrays["flipped_texture_features"])
+    if extend:
+        save(path, garments)
+    return garments
 
 
 def default_analyzer(classifier: Path | None = None):

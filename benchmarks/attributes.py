@@ -10,6 +10,9 @@ mirrored crop), and its pixels' colour features. Labels: attributes_train.csv fo
 Each head's C and class weighting (none or balanced) are chosen by 5-fold stratified cross-validation on
 train (seeded), scored by what the attribute is judged by (pattern: balanced accuracy, sleeve and colour:
 accuracy); the chosen model is refitted on all of train with the mirrored crops as extra examples.
+Pattern: its inputs too, by the same cross-validation: the embedding alone, or the embedding with the
+garment's texture statistics (texture.py) and pixel colour features; C down to 0.0001 (the longer input
+rows want a stronger prior). Sleeve: the embedding alone or with the texture statistics, likewise.
 Colour: (a) the pixel colour model shipped before (color_names.py), (b) a head on the embedding, (c) a
 head on the embedding and the pixel colour features together; the best on val ships.
 Also reported, not shipped: averaging each val garment's prediction with its mirrored crop's
@@ -40,6 +43,10 @@ RESULTS = ROOT / "benchmarks" / "results" / "attributes.json"
 FIGURES = ROOT / "docs" / "figures"
 GOALS = {"pattern": ("balanced_accuracy", 0.60), "sleeve": ("accuracy", 0.85), "colour": ("accuracy", 0.75)}
 CHOICES = [FitChoice(c, weight) for c in (0.001, 0.003, 0.01, 0.03, 0.1) for weight in (None, "balanced")]
+PATTERN_CHOICES = [FitChoice(c, weight) for c in (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+                   for weight in (None, "balanced")]
+PATTERN_INPUTS = (("embedding",), ("embedding", "texture_features", "color_features"))
+SLEEVE_INPUTS = (("embedding",), ("embedding", "texture_features"))
 SEED = 0
 
 
@@ -51,22 +58,38 @@ def attribute_labels(garments: attribute_features.LabelledGarments, name: str) -
 
 def inputs_of(garments: attribute_features.LabelledGarments, inputs: tuple[str, ...], flipped: bool = False) -> np.ndarray:
     parts = {"embedding": garments.flipped_embeddings if flipped else garments.embeddings,
-             "color_features": garments.color_features}
+             "color_features": garments.color_features,
+             "texture_features": garments.flipped_texture_features if flipped else garments.texture_features}
     return np.concatenate([parts[name] for name in inputs], axis=1)
 
 
-def fit_head(train, name: str, names: tuple[str, ...], inputs: tuple[str, ...], metric: str) -> tuple[LinearHead, dict]:
-    """The head chosen by cross-validation on train and refitted on all of it (with mirrored crops)."""
+def fit_head(train, name: str, names: tuple[str, ...], input_sets: tuple[tuple[str, ...], ...], metric: str,
+             choices: list[FitChoice] = CHOICES) -> tuple[LinearHead, dict]:
+    """The head (inputs, C, class weighting) chosen by cross-validation on train and refitted on all of it
+    (with mirrored crops). Ties: the fewer inputs, then the stronger prior."""
     labels = attribute_labels(train, name)
+    scores = {}
+    for inputs in input_sets:
+        features, mirrored = inputs_of(train, inputs), inputs_of(train, inputs, flipped=True)
+        fold_scores = cross_validate(features, labels, choices, metric, seed=SEED, extra_features=mirrored)
+        scores.update({(inputs, choice): score for choice, score in fold_scores.items()})
+    inputs, best = max(scores, key=lambda key: (round(scores[key], 4), -len(key[0]), -key[1].c))
     features, mirrored = inputs_of(train, inputs), inputs_of(train, inputs, flipped=True)
-    scores = cross_validate(features, labels, CHOICES, metric, seed=SEED, extra_features=mirrored)
-    best = max(CHOICES, key=lambda choice: (round(scores[choice], 4), -choice.c))  # ties: the stronger prior
     regions = SLEEVE_REGIONS if name == "sleeve" else None
     head = as_head(*fit_linear(features, labels, best, SEED, mirrored), names, inputs, regions)
     about = {"inputs": list(inputs), "c": best.c, "class_weight": best.class_weight, "cv_metric": metric,
-             "cv_scores": {f"C={c.c} class_weight={c.class_weight}": round(s, 4) for c, s in scores.items()},
+             "cv_score": round(scores[inputs, best], 4), "cv_scores": cv_table(scores, len(input_sets) > 1),
              "train_garments": int(labelled_mask(labels).sum())}
     return head, about
+
+
+def cv_table(scores: dict, with_inputs: bool) -> dict[str, float]:
+    """CV scores by choice (named as before when there was one set of inputs to choose from)."""
+    named = {}
+    for (inputs, choice), score in scores.items():
+        prefix = f"inputs={'+'.join(inputs)} " if with_inputs else ""
+        named[f"{prefix}C={choice.c} class_weight={choice.class_weight}"] = round(score, 4)
+    return named
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray, names: tuple[str, ...]) -> dict:
@@ -111,7 +134,7 @@ def compare_colour(train, val) -> tuple[dict, str, LinearHead | None]:
     candidates = {}
     for key, inputs in (("b_embedding_head", ("embedding",)),
                         ("c_embedding_and_pixel_colour_head", ("embedding", "color_features"))):
-        candidates[key], about = fit_head(train, "colour", COLOR_NAMES, inputs, "accuracy")
+        candidates[key], about = fit_head(train, "colour", COLOR_NAMES, (inputs,), "accuracy")
         result, with_flip = evaluate(candidates[key], val, "colour")
         colour[key] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
     shipped = max(colour, key=lambda key: colour[key]["val"]["accuracy"])
@@ -139,8 +162,11 @@ def main() -> None:
 
 def fit_and_score(analyzer, train, val, write: bool) -> None:
     heads, document = {}, {"classifier": analyzer.model_id, "goals": GOALS, "attributes": {}}
-    for name, names, inputs in (("pattern", PATTERNS, ("embedding",)), ("sleeve", SLEEVES, ("embedding",))):
-        heads[name], about = fit_head(train, name, names, inputs, GOALS[name][0])
+    for name, names, input_sets, choices in (("pattern", PATTERNS, PATTERN_INPUTS, PATTERN_CHOICES),
+                                             ("sleeve", SLEEVES, SLEEVE_INPUTS, CHOICES)):
+        heads[name], about = fit_head(train, name, names, input_sets, GOALS[name][0], choices)
+        print(f"{name}: chose {'+'.join(about['inputs'])}, C {about['c']}, {about['class_weight'] or 'unweighted'} "
+              f"(CV {about['cv_score']:.3f})", flush=True)
         result, with_flip = evaluate(heads[name], val, name)
         document["attributes"][name] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
     colour, shipped, heads["colour"] = compare_colour(train, val)

@@ -117,7 +117,7 @@ def located(image, box, detection) -> tuple:
     if detection is not None:
         return box, detection, dominant_color(image, box)
     foreground = product_foreground(image)
-    return foreground.box, None, product_color(foreground)
+    return foreground.box, None, product_color(foreground, image)
 
 
 def ours(analyzer: Analyzer, clock: Clock):

@@ -1,5 +1,6 @@
 """Attribute heads: masked fits, the collapse verdict on a lazy pattern head, the analysis JSON's attributes,
-no sleeve for lower garments, and heads of another classifier refused."""
+no sleeve for lower garments, heads of another classifier refused, and a head reading the texture
+statistics (texture.py) loaded from its file and predicting through the Analyzer."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from PIL import Image
 
 from fashionlens.analyzer import Analyzer
 from fashionlens.attribute_training import FitChoice, as_head, cross_validate, fit_linear
-from fashionlens.attributes import (PATTERNS, SLEEVE_REGIONS, SLEEVES, AttributeHeads, LinearHead, load_heads)
-from fashionlens.colors import COLOR_NAMES, dominant_color
+from fashionlens.attributes import (FORMAT, PATTERNS, SLEEVE_REGIONS, SLEEVES, AttributeHeads, LinearHead,
+                                    load_heads)
+from fashionlens.colors import COLOR_NAMES, dominant_color, product_color
 from fashionlens.errors import FashionLensError
 from fashionlens.evaluation.honesty import honesty_check
+from fashionlens.foreground import product_foreground
 from fashionlens.records import Box, Detection
+from fashionlens.texture import LENGTH, PEAKINESS
 from tiny_models import random_analyzer, trained_runs
 
 
@@ -136,3 +140,53 @@ def test_heads_fitted_on_another_classifier_are_refused(tmp_path_factory):
     path.write_text(json.dumps(other.to_json()))
     with pytest.raises(FashionLensError, match="fitted on classifier efficientnet_lite0-0000000000000000, not on"):
         Analyzer.from_runs(None, runs.classifier, attributes=path)
+
+
+def stripes_photo(size: int = 96, period: int = 12) -> Image.Image:
+    row = np.where((np.arange(size) // (period // 2)) % 2 == 0, 30, 220).astype(np.uint8)
+    return Image.fromarray(np.repeat(np.tile(row, (size, 1))[:, :, None], 3, axis=2))
+
+
+def texture_pattern_head(width: int) -> LinearHead:
+    """A pattern head on the embedding and the texture statistics answering striped for a spectrally peaky
+    garment, solid otherwise."""
+    coef = np.zeros((len(PATTERNS), width + LENGTH))
+    coef[PATTERNS.index("striped"), width + PEAKINESS.start] = 10.0
+    intercept = np.zeros(len(PATTERNS))
+    intercept[PATTERNS.index("solid")] = 2.5
+    return LinearHead(PATTERNS, ("embedding", "texture_features"), np.zeros(width + LENGTH), np.ones(width + LENGTH),
+                      coef, intercept)
+
+
+def test_a_heads_file_reading_texture_features_loads_and_predicts_through_the_analyzer(tmp_path):
+    analyzer = random_analyzer()
+    width = embedding_width(analyzer)
+    path = tmp_path / "attributes.json"
+    heads = AttributeHeads(analyzer.model_id, {"pattern": texture_pattern_head(width)}, {})
+    path.write_text(json.dumps(heads.to_json()))
+    analyzer.attribute_heads = load_heads(path, analyzer.model_id)
+    assert analyzer.attribute_heads.heads["pattern"].inputs == ("embedding", "texture_features")
+    stripes, flat = tmp_path / "stripes.png", tmp_path / "flat.png"
+    stripes_photo().save(stripes)
+    Image.new("RGB", (96, 96), (40, 70, 220)).save(flat)
+    # product photos (nothing detected): the texture of the foreground's box
+    found = [analysis.garments[0] for analysis in analyzer.analyze_paths([stripes, flat])]
+    assert [g.pattern.name for g in found] == ["striped", "solid"]
+    assert json.loads(json.dumps(found[0].to_json()))["attributes"]["pattern"]["name"] == "striped"
+    # a detected garment: the texture of its box, as the colour step reads it
+    image, box = stripes_photo(), Box(8, 8, 88, 88)
+    probabilities, embedding = np.full(3, 1 / 3), np.ones(width, np.float32) / np.sqrt(width)
+    garment = analyzer.describe(box, Detection(box, "upper", 0.9), probabilities, embedding, dominant_color(image, box))
+    assert garment.pattern.name == "striped" and garment.sleeve is None  # no sleeve head in this file
+    # a colour made without the photo has no texture: a head that reads it gives no answer, not a guess
+    colour = product_color(product_foreground(image))
+    assert colour.texture is None and analyzer.describe(box, None, probabilities, embedding, colour).pattern is None
+
+
+def test_a_head_reading_an_unknown_input_is_refused(tmp_path):
+    head = constant_head(PATTERNS, 4, ("embedding",)).to_json()
+    path = tmp_path / "attributes.json"
+    path.write_text(json.dumps({"format": FORMAT, "classifier": "m",
+                                "heads": {"pattern": {**head, "inputs": ["shape_features"]}}}))
+    with pytest.raises(FashionLensError, match="unknown inputs"):
+        load_heads(path, "m")

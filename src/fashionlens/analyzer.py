@@ -8,9 +8,11 @@ it; nothing detected (or no detector) means the photo shows one product (a catal
 classifier sees the whole photo, the box and the colour are the product's own (foreground.py).
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
 Attributes (attributes.py): pattern and sleeve length (upper and full garments) from linear heads on that
-embedding, and the colour from the heads too when they have a colour head (else the pixel colour model,
-colors.py); the heads ship for the shipped classifier and are used only with the classifier they were
-fitted on: with another classifier a garment has no pattern or sleeve, and the pixel colour.
+embedding (and what the colour step reads from the garment's pixels: its colour features and texture.py's
+texture statistics of its box, no model call), and the colour from the heads too when they have a colour
+head (else the pixel colour model, colors.py); the heads ship for the shipped classifier and are used only
+with the classifier they were fitted on: with another classifier a garment has no pattern or sleeve, and
+the pixel colour.
 Inference is deterministic: eval mode, no randomness, outputs rounded in the JSON.
 
 Three backends run the same two models (analyzer_models.py loads them): "torch" (the checkpoints'
@@ -236,7 +238,8 @@ class Analyzer:
         for (index, box, detection), probs, embedding in zip(garments, probabilities, embeddings):
             if detection is None:  # one product: its box and colour are its own, not the background's
                 foreground = product_foreground(images[index])
-                box, color, results[index].problem = foreground.box, product_color(foreground), foreground.problem
+                box, results[index].problem = foreground.box, foreground.problem
+                color = product_color(foreground, images[index])
             else:
                 color = dominant_color(images[index], box)
             garment = self.describe(box, detection, probs, embedding, color)
@@ -300,7 +303,7 @@ class Analyzer:
         heads = self.attribute_heads
         if heads is None:
             return None, None, color
-        inputs = {"embedding": embedding, "color_features": color.features}
+        inputs = {"embedding": embedding, "color_features": color.features, "texture_features": color.texture}
         learned = heads.predict("colour", inputs, region)
         if learned is not None:
             color = replace(color, name=learned.name, score=round(learned.probability, 4),

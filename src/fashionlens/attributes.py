@@ -3,7 +3,9 @@
 Each attribute is a linear head (a multinomial logistic regression) on the classifier's pooled backbone
 features, the garment's embedding, so the classifier's one call per garment serves the category, the
 embedding and every attribute, on every backend (torch, onnx, onnx-int8). A head may also read the
-garment's pixel colour features (color_names.color_features), which the colour step computes anyway.
+garment's pixel colour features (color_names.color_features), which the colour step computes anyway, and
+the texture statistics of its box's pixels (texture.texture_features: no model call), which the colour
+step computes too (colors.DominantColor.texture).
 The heads were fitted on the street train garments' hand labels (benchmarks/attributes.py) and ship as a
 small JSON file, weights/attributes.json, that records the classifier they were fitted on: features of
 another classifier mean nothing to them, so such a file is refused (load_heads), and the shipped file
@@ -27,7 +29,7 @@ FORMAT = "fashionlens-attribute-heads/1"
 PATTERNS = ("solid", "striped", "checked", "floral", "dotted", "graphic", "other")
 SLEEVES = ("sleeveless", "short", "long")
 SLEEVE_REGIONS = ("upper", "full")
-INPUTS = ("embedding", "color_features")  # what a head may read, concatenated in its `inputs` order
+INPUTS = ("embedding", "color_features", "texture_features")  # what a head may read, in its `inputs` order
 DIGITS = 4  # probabilities in the JSON, as the Analyzer rounds its scores
 
 
@@ -100,10 +102,10 @@ class AttributeHeads:
     about: dict[str, Any]  # how they were fitted: data, chosen hyper-parameters
 
     def predict(self, name: str, inputs: dict[str, np.ndarray], region: str | None) -> Prediction | None:
-        """Head `name`'s prediction for one garment, None when there is no such head or it does not
-        apply to the garment's region. `inputs`: each input's vector (see INPUTS)."""
+        """Head `name`'s prediction for one garment, None when there is no such head, it does not apply
+        to the garment's region or an input it reads is missing. `inputs`: each input's vector (INPUTS)."""
         head = self.heads.get(name)
-        if head is None or not head.applies_to(region):
+        if head is None or not head.applies_to(region) or any(inputs.get(key) is None for key in head.inputs):
             return None
         features = np.concatenate([np.asarray(inputs[key], dtype=np.float64).ravel() for key in head.inputs])
         return Prediction.of(head.names, head.probabilities(features[None, :])[0])

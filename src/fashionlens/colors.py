@@ -5,12 +5,13 @@ border band, mostly background around it; a product photo: its foreground, foreg
 skin-like ones (arms, neck, legs); color_names.py names them with a model learned from hand labels of
 street garments ("More than 1 color" for prints, stripes and colour blocks). k-means (k = 3) in CIE Lab
 finds the largest cluster: its colour is the swatch shown beside the name and its share of the pixels
-is reported with it.
+is reported with it. The same pixels' texture statistics (texture.py) travel with the colour, for the
+attribute heads that read them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,7 @@ from .attributes import Prediction
 from .color_names import PixelColors, color_features, shipped_namer
 from .foreground import Foreground
 from .records import Box
+from .texture import texture_features
 
 MULTICOLOR = "More than 1 color"
 COLOR_NAMES: tuple[str, ...] = ("Black", "White", MULTICOLOR, "Blue", "Gray", "Red", "Pink", "Green",
@@ -40,9 +42,11 @@ class DominantColor:
     share: float
     rgb: tuple[int, int, int]
     # every colour name's probability (the name is the most probable), and the pixels' colour features
-    # (color_names.color_features), which the attribute heads may read too
+    # (color_names.color_features) and texture statistics (texture.texture_features), which the attribute
+    # heads may read too (texture None: not computed, e.g. a product photo coloured without its photo)
     probabilities: dict[str, float] = field(default_factory=dict, compare=False)
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    texture: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def hex(self) -> str:
@@ -77,13 +81,15 @@ def without_skin(rgb: np.ndarray) -> np.ndarray:
 
 
 def dominant_color(image: Image.Image, box: Box | None = None) -> DominantColor:
-    """The garment's dominant colour (method in the module docstring); deterministic."""
-    return color_of_pixels(garment_pixels(image, box))
+    """The garment's dominant colour (method in the module docstring) and its texture; deterministic."""
+    return replace(color_of_pixels(garment_pixels(image, box)), texture=texture_features(image, box))
 
 
-def product_color(foreground: Foreground) -> DominantColor:
-    """A product photo's colour: its foreground's pixels less skin (a model shot's arms)."""
-    return color_of_pixels(without_skin(foreground.product_pixels))
+def product_color(foreground: Foreground, image: Image.Image | None = None) -> DominantColor:
+    """A product photo's colour: its foreground's pixels less skin (a model shot's arms); with the photo
+    (`image`), the texture of the foreground's box too."""
+    color = color_of_pixels(without_skin(foreground.product_pixels))
+    return color if image is None else replace(color, texture=texture_features(image, foreground.box))
 
 
 def color_of_pixels(pixels: np.ndarray) -> DominantColor:

@@ -7,6 +7,7 @@ count and a non-zero exit (finish()), as batch tools do, so that one typo never 
 from __future__ import annotations
 
 import glob
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,8 +29,11 @@ class PhotoRun:
 
     def fail(self, message: str) -> None:
         """A photo that could not be used: one line on stderr now, counted in finish()."""
+        from tqdm import tqdm
+
         self.failures.append(message)
-        typer.echo(f"error: {message}", err=True)
+        # through tqdm: a progress bar on stderr is cleared first, so the error gets a line of its own
+        tqdm.write(f"error: {message}", file=sys.stderr)
 
 
 def photo_inputs(inputs: list[Path], warn: Callable[[str], None]) -> PhotoRun:

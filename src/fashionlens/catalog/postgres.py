@@ -21,8 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import FashionLensError
-from .store import ITEM_COLUMNS, CatalogItem, Filters, item_of, model_mismatch, where_clause
-from .validation import price_problem, url_problem
+from .store import ITEM_COLUMNS, CatalogItem, Filters, check_item_values, check_model_change, item_of, where_clause
 
 SCHEMES = ("postgresql://", "postgres://")
 MIGRATION_LOCK = 7_302_024  # pg_advisory_xact_lock's key: the migrations of a fashionlens catalogue
@@ -136,16 +135,9 @@ class PostgresStore:
 
     def write_items(self, items: list[CatalogItem], model: dict[str, Any], replace_model: bool = False) -> None:
         """As SQLiteStore.write_items: one transaction, one model per catalogue, checked prices and links."""
-        for item in items:
-            problem = price_problem(item.price) or url_problem(item.url)
-            if problem:
-                raise FashionLensError(f"{self.path}: item {item.id}: {problem}")
+        check_item_values(self.path, items)
         with self.transaction() as cursor:
-            current = cursor.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
-            current = json.loads(current[0]) if current else None
-            stored = cursor.execute("SELECT COUNT(*) FROM items").fetchone()[0]
-            if current and stored and current["id"] != model["id"] and not replace_model:
-                raise FashionLensError(model_mismatch(self.path, current, model))
+            check_model_change(cursor, self.path, model, replace_model)
             for item in items:
                 self._write_item(cursor, item)
             if replace_model:

@@ -206,16 +206,9 @@ class SQLiteStore:
         """Insert or update `items` (by id) in one transaction. Every vector of a catalogue comes from one
         model: another model is refused unless `replace_model`, which must rewrite every item (reindex).
         An item whose price or link breaks the catalogue's rules (catalog.validation) refuses the write."""
-        for item in items:
-            problem = price_problem(item.price) or url_problem(item.url)
-            if problem:
-                raise FashionLensError(f"{self.path}: item {item.id}: {problem}")
+        check_item_values(self.path, items)
         with self.transaction() as cursor:
-            current = cursor.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
-            current = json.loads(current[0]) if current else None
-            stored = cursor.execute("SELECT COUNT(*) FROM items").fetchone()[0]
-            if current and stored and current["id"] != model["id"] and not replace_model:
-                raise FashionLensError(model_mismatch(self.path, current, model))
+            check_model_change(cursor, self.path, model, replace_model)
             for item in items:
                 self._write_item(cursor, item)
             if replace_model:
@@ -417,6 +410,24 @@ def region_condition(regions: tuple[str | None, ...]) -> tuple[str, list[Any]]:
     if None in regions:
         parts.append("region IS NULL")
     return "(" + (" OR ".join(parts) or "0 = 1") + ")", named
+
+
+def check_item_values(path: Any, items: list[CatalogItem]) -> None:
+    """Refuse the write when an item's price or link breaks the catalogue's rules (catalog.validation)."""
+    for item in items:
+        problem = price_problem(item.price) or url_problem(item.url)
+        if problem:
+            raise FashionLensError(f"{path}: item {item.id}: {problem}")
+
+
+def check_model_change(cursor: Any, path: Any, model: dict[str, Any], replace_model: bool) -> None:
+    """Inside a write's transaction (a SQLite or PostgreSQL cursor): a catalogue holding items made by
+    another model takes this one's only when every item is rewritten (`replace_model`: reindex)."""
+    current = cursor.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
+    current = json.loads(current[0]) if current else None
+    stored = cursor.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    if current and stored and current["id"] != model["id"] and not replace_model:
+        raise FashionLensError(model_mismatch(path, current, model))
 
 
 def model_mismatch(path: Path | str, stored: dict[str, Any], given: dict[str, Any]) -> str:

@@ -21,7 +21,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import FashionLensError
-from .store import ITEM_COLUMNS, CatalogItem, Filters, check_item_values, check_model_change, item_of, where_clause
+from .store import (ITEM_COLUMNS, CatalogItem, Filters, check_item_values, check_model_change, in_key_order,
+                    item_of, where_clause)
 
 SCHEMES = ("postgresql://", "postgres://")
 MIGRATION_LOCK = 7_302_024  # pg_advisory_xact_lock's key: the migrations of a fashionlens catalogue
@@ -206,11 +207,7 @@ class PostgresStore:
         # COLLATE "C": ids sort by their bytes, as SQLite sorts them, whatever the database's locale
         rows = self.connection.execute(f"SELECT {SELECTED} FROM items WHERE {where} ORDER BY id COLLATE \"C\"{page}",
                                        params)
-        items = [item_of(row) for row in rows]
-        if keys is not None:
-            position = {int(key): index for index, key in enumerate(keys)}
-            items.sort(key=lambda item: position[item.key])
-        return items
+        return in_key_order([item_of(row) for row in rows], keys)
 
     def matching_keys(self, filters: Filters) -> np.ndarray:
         where, params = where_clause(filters, "postgresql")

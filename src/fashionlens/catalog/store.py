@@ -275,11 +275,7 @@ class SQLiteStore:
             page, params = " LIMIT ? OFFSET ?", params + [int(limit), int(offset)]
         rows = self.connection.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE {where} ORDER BY id{page}",
                                        params)
-        items = [item_of(row) for row in rows]
-        if keys is not None:
-            position = {int(key): index for index, key in enumerate(keys)}
-            items.sort(key=lambda item: position[item.key])
-        return items
+        return in_key_order([item_of(row) for row in rows], keys)
 
     def matching_keys(self, filters: Filters) -> np.ndarray:
         where, params = where_clause(filters)
@@ -410,6 +406,14 @@ def region_condition(regions: tuple[str | None, ...]) -> tuple[str, list[Any]]:
     if None in regions:
         parts.append("region IS NULL")
     return "(" + (" OR ".join(parts) or "0 = 1") + ")", named
+
+
+def in_key_order(items: list[CatalogItem], keys: list[int] | None) -> list[CatalogItem]:
+    """`items` in the order of `keys` (a vector search's ranking); as they are without keys."""
+    if keys is None:
+        return items
+    position = {int(key): index for index, key in enumerate(keys)}
+    return sorted(items, key=lambda item: position[item.key])
 
 
 def check_item_values(path: Any, items: list[CatalogItem]) -> None:

@@ -235,13 +235,14 @@ class Analyzer:
         probabilities, embeddings = self.classify([(images[i], box) for i, box, _ in garments], per_photo)
         full_sizes = full_sizes or [image.size for image in images]
         results = [Analysis(name, *size, bool(found), []) for name, size, found in zip(names, full_sizes, detections)]
+        texture = self.attribute_heads is not None and self.attribute_heads.reads("texture_features")
         for (index, box, detection), probs, embedding in zip(garments, probabilities, embeddings):
             if detection is None:  # one product: its box and colour are its own, not the background's
                 foreground = product_foreground(images[index])
                 box, results[index].problem = foreground.box, foreground.problem
-                color = product_color(foreground, images[index])
+                color = product_color(foreground, images[index] if texture else None)
             else:
-                color = dominant_color(images[index], box)
+                color = dominant_color(images[index], box, with_texture=texture)
             garment = self.describe(box, detection, probs, embedding, color)
             results[index].garments.append(in_full_size(garment, images[index].size, full_sizes[index]))
         return results

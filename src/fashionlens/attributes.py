@@ -101,6 +101,10 @@ class AttributeHeads:
     heads: dict[str, LinearHead]  # "pattern", "sleeve", "colour" (each optional)
     about: dict[str, Any]  # how they were fitted: data, chosen hyper-parameters
 
+    def reads(self, input_name: str) -> bool:
+        """Whether any head reads `input_name` (one of INPUTS): what is not read need not be computed."""
+        return any(input_name in head.inputs for head in self.heads.values())
+
     def predict(self, name: str, inputs: dict[str, np.ndarray], region: str | None) -> Prediction | None:
         """Head `name`'s prediction for one garment, None when there is no such head, it does not apply
         to the garment's region or an input it reads is missing. `inputs`: each input's vector (INPUTS)."""

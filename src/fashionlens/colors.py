@@ -80,9 +80,11 @@ def without_skin(rgb: np.ndarray) -> np.ndarray:
     return kept if len(kept) >= MIN_KEPT * len(rgb) else rgb
 
 
-def dominant_color(image: Image.Image, box: Box | None = None) -> DominantColor:
-    """The garment's dominant colour (method in the module docstring) and its texture; deterministic."""
-    return replace(color_of_pixels(garment_pixels(image, box)), texture=texture_features(image, box))
+def dominant_color(image: Image.Image, box: Box | None = None, with_texture: bool = True) -> DominantColor:
+    """The garment's dominant colour (method in the module docstring) and, `with_texture`, its texture
+    (left out where no attribute head reads it: it costs more than the colour); deterministic."""
+    color = color_of_pixels(garment_pixels(image, box))
+    return replace(color, texture=texture_features(image, box)) if with_texture else color
 
 
 def product_color(foreground: Foreground, image: Image.Image | None = None) -> DominantColor:

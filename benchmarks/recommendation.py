@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 import time
@@ -67,18 +68,20 @@ def build_catalog(train: list, work: Path, classifier: Path, reuse: bool = False
     catalogue of an earlier run on the same products (a weight sweep changes only the queries' ranking)."""
     work.mkdir(parents=True, exist_ok=True)
     products = work / "products.csv"
-    rows = [["id", "image", "category"]] + [[s.image.stem, str(s.image.resolve()), s.garments[0].category]
-                                            for s in train]
-    text = "".join(",".join(row) + "\n" for row in rows) if all("," not in v for r in rows for v in r) else None
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [["id", "image", "category"]] + [[s.image.stem, str(s.image.resolve()), s.garments[0].category] for s in train])
+    text = buffer.getvalue()
     database = work / "catalog.db"
-    if reuse and text is not None and database.is_file() and products.is_file() and products.read_text() == text:
+    if reuse and database.is_file() and products.is_file() and products.read_text(encoding="utf-8") == text:
         from fashionlens.catalog.store import SQLiteStore
 
         store = SQLiteStore(database)
-        if store.count() == len(train):  # every product in: not the remains of an interrupted import
-            return {"reused": str(database), "imported": store.count()}
-    with products.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle, lineterminator="\n").writerows(rows)
+        count = store.count()
+        store.close()
+        if count == len(train):  # every product in: not the remains of an interrupted import
+            return {"reused": str(database), "imported": count}
+    products.write_text(text, encoding="utf-8")
     for stale in work.glob("catalog.db*"):  # a fresh catalogue: earlier items or models must not count
         stale.unlink()
     args = ["catalog", "import", str(products), "--catalog", str(database), "--classifier", str(classifier), "--json"]

@@ -61,10 +61,10 @@ def labelled_rows(split: str) -> list[dict]:
 
 
 def extract(split: str, analyzer) -> LabelledGarments:
-    from fashionlens.analyzer_models import classifier_feeds
-    from fashionlens.color_names import PixelColors, color_features, shipped_namer
-    from fashionlens.colors import garment_pixels
-    from fashionlens.records import Box
+    from fashionlens.inference.analyzer_models import classifier_feeds
+    from fashionlens.inference.color_names import PixelColors, color_features, shipped_namer
+    from fashionlens.inference.colors import garment_pixels
+    from fashionlens.core.records import Box
 
     rows = labelled_rows(split)
     namer = shipped_namer()
@@ -95,8 +95,8 @@ def extract(split: str, analyzer) -> LabelledGarments:
 
 def textures(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """The texture statistics of each row's annotated box, and of its mirror (N x texture.LENGTH each)."""
-    from fashionlens.records import Box
-    from fashionlens.texture import texture_features
+    from fashionlens.core.records import Box
+    from fashionlens.inference.texture import texture_features
 
     plain, mirrored = [], []
     for row in rows:
@@ -143,7 +143,7 @@ def load(split: str, analyzer) -> LabelledGarments:
 
 
 def default_analyzer(classifier: Path | None = None):
-    from fashionlens.analyzer import Analyzer
+    from fashionlens.inference.analyzer import Analyzer
 
     return Analyzer.from_choices(None, classifier, whole_image=True)
 

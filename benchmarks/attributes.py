@@ -1,4 +1,4 @@
-"""Fit the attribute heads (src/fashionlens/attributes.py) on the street train garments and score them on val.
+"""Fit the attribute heads (src/fashionlens/inference/attributes.py) on the street train garments and score them on val.
 
     .venv/bin/python benchmarks/attributes.py            # fit, score, write results and figures
     .venv/bin/python benchmarks/attributes.py --write    # ... and ship src/fashionlens/weights/attributes.json
@@ -31,10 +31,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 from threadpoolctl import threadpool_limits
 
 import attribute_features
-from fashionlens.attribute_training import FitChoice, as_head, cross_validate, fit_linear, labelled_mask
-from fashionlens.attributes import PATTERNS, SLEEVE_REGIONS, SLEEVES, WEIGHTS, AttributeHeads, LinearHead
-from fashionlens.color_names import shipped_namer
-from fashionlens.colors import COLOR_NAMES
+from fashionlens.train.attributes import FitChoice, as_head, cross_validate, fit_linear, labelled_mask
+from fashionlens.inference.attributes import PATTERNS, SLEEVE_REGIONS, SLEEVES, WEIGHTS, AttributeHeads, LinearHead
+from fashionlens.inference.color_names import shipped_namer
+from fashionlens.inference.colors import COLOR_NAMES
 from fashionlens.evaluation.honesty import honesty_check, verdict_line
 from fashionlens.evaluation.plots import confusion_matrix_png
 

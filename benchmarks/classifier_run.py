@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fashionlens_cli import ROOT, run, shown
 
-from fashionlens.model_card import rebuilt_command, relative
+from fashionlens.release.model_card import rebuilt_command, relative
 
 KEYS = ("accuracy", "balanced_accuracy", "top3_accuracy", "top5_accuracy", "macro_f1", "roc_auc_macro",
         "majority_baseline", "collapsed")

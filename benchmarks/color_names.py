@@ -1,4 +1,4 @@
-"""Fit and score the colour-name model (src/fashionlens/color_names.py) on the street garments' hand labels.
+"""Fit and score the colour-name model (src/fashionlens/inference/color_names.py) on the street garments' hand labels.
 
     .venv/bin/python benchmarks/color_names.py            # fit on train, score on val, print and save results
     .venv/bin/python benchmarks/color_names.py --write    # ... and ship the weights (weights/color_names.json)
@@ -28,9 +28,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fashionlens.color_names import SHADE_LAB, SHADE_NAMES, SHADES, WEIGHTS, ColorNamer, PixelColors, color_features
-from fashionlens.colors import MULTICOLOR, garment_pixels
-from fashionlens.records import Box
+from fashionlens.inference.color_names import SHADE_LAB, SHADE_NAMES, SHADES, WEIGHTS, ColorNamer, PixelColors, color_features
+from fashionlens.inference.colors import MULTICOLOR, garment_pixels
+from fashionlens.core.records import Box
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "street"

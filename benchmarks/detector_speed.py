@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fashionlens.analyzer import Analyzer
-from fashionlens.default_models import resolve_runs
+from fashionlens.inference.analyzer import Analyzer
+from fashionlens.inference.default_models import resolve_runs
 from fashionlens_cli import shown
 
 ROOT = Path(__file__).resolve().parents[1]

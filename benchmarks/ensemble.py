@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from fashionlens_cli import ROOT, shown
 
-from fashionlens.checkpoint import load_checkpoint
-from fashionlens.cli.evaluate import classifier_predictions, mapped_samples, read_split
+from fashionlens.core.checkpoint import load_checkpoint
+from fashionlens.evaluation.runner import classifier_predictions, mapped_samples, read_split
 from fashionlens.evaluation.classification import evaluate_classifier
 
 DATA = ROOT.parent / "shared" / "data" / "clothing" / "labels.csv"

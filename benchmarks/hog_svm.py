@@ -23,8 +23,8 @@ from sklearn.svm import LinearSVC
 from tqdm import tqdm
 
 from fashionlens.data import read_dataset
-from fashionlens.images import load_image
-from fashionlens.taxonomy import CLOTHING_TOP10, CLOTHING_UPPER
+from fashionlens.core.images import load_image
+from fashionlens.core.taxonomy import CLOTHING_TOP10, CLOTHING_UPPER
 
 CLASS_SETS = {"top10": CLOTHING_TOP10, "upper": CLOTHING_UPPER}
 

@@ -32,17 +32,18 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fashionlens.analyzer import Analyzer  # noqa: E402
+from fashionlens.export.exports import export_for_backend
+from fashionlens.inference.analyzer import Analyzer  # noqa: E402
 from fashionlens.catalog.index import build_index  # noqa: E402
 from fashionlens.data import read_dataset  # noqa: E402
 from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform  # noqa: E402
-from fashionlens.default_models import default_classifier, default_detector  # noqa: E402
+from fashionlens.inference.default_models import default_classifier, default_detector  # noqa: E402
 from fashionlens.evaluation.classification import evaluate_classifier, map_samples_to_classes  # noqa: E402
 from fashionlens.evaluation.detection import boxed_samples, evaluate_detector  # noqa: E402
-from fashionlens.images import load_image  # noqa: E402
+from fashionlens.core.images import load_image  # noqa: E402
 from fashionlens.models.detector import detections_of  # noqa: E402
-from fashionlens.onnx_int8 import counterparts, fraction  # noqa: E402
-from fashionlens.records import Box  # noqa: E402
+from fashionlens.export.onnx_int8 import counterparts, fraction  # noqa: E402
+from fashionlens.core.records import Box  # noqa: E402
 from fashionlens_cli import shown  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -158,7 +159,9 @@ def main() -> None:
     args = parser.parse_args()
     classifier, detector = args.classifier or default_classifier(), args.detector or default_detector()
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731
-    analyzers = {backend: Analyzer.from_runs(detector, classifier, backend=backend, say=say) for backend in BACKENDS}
+    for backend in BACKENDS:
+        export_for_backend((detector, classifier), backend, say)
+    analyzers = {backend: Analyzer.from_runs(detector, classifier, backend=backend) for backend in BACKENDS}
     int8 = analyzers["onnx-int8"]
     result = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__},
               "models": {"classifier": shown(classifier), "detector": shown(detector), "id": int8.model_id,

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from fashionlens.checkpoint import write_text  # noqa: E402
+from fashionlens.core.files import write_text  # noqa: E402
 from sample_service import sample_service, street_photos  # noqa: E402
 
 REQUEST_TIMEOUT_S = 120.0

@@ -91,8 +91,8 @@ def build_catalog(train: list, work: Path, classifier: Path, reuse: bool = False
 
 def analyse_whole(analyzer, samples: list, batch: int = 32) -> list:
     """Each photo analysed as one garment (flat-lay product photos, like the catalogue)."""
-    from fashionlens.analyzer import Analyzer
-    from fashionlens.images import load_image
+    from fashionlens.inference.analyzer import Analyzer
+    from fashionlens.core.images import load_image
 
     whole = Analyzer(analyzer.classifier, analyzer.classifier_checkpoint, batch_size=analyzer.batch_size,
                      attribute_heads=analyzer.attribute_heads)
@@ -105,10 +105,10 @@ def analyse_whole(analyzer, samples: list, batch: int = 32) -> list:
 
 def street_garments(analyzer, samples: list, labels: list[str]) -> tuple[list[list[tuple]], int]:
     """Per photo, [(analysed garment, mapped category, box)] from its annotated boxes; left-out count."""
-    from fashionlens.colors import dominant_color
-    from fashionlens.images import load_image
-    from fashionlens.records import Detection
-    from fashionlens.taxonomy import map_labels
+    from fashionlens.inference.colors import dominant_color
+    from fashionlens.core.images import load_image
+    from fashionlens.core.records import Detection
+    from fashionlens.core.taxonomy import map_labels
 
     looks, left_out = [], 0
     for sample in samples:
@@ -229,7 +229,7 @@ def carved_as_val(samples: list) -> list:
 
 
 def main() -> None:
-    from fashionlens.errors import FashionLensError
+    from fashionlens.core.errors import FashionLensError
 
     options = parse_options()
     try:
@@ -240,11 +240,11 @@ def main() -> None:
 
 
 def benchmark(options: argparse.Namespace) -> None:
-    from fashionlens.analyzer import Analyzer
+    from fashionlens.inference.analyzer import Analyzer
     from fashionlens.catalog.index import CatalogIndex, index_cache_path
     from fashionlens.catalog.store import SQLiteStore
     from fashionlens.data import read_dataset
-    from fashionlens.default_models import resolve_runs
+    from fashionlens.inference.default_models import resolve_runs
 
     detector, classifier = resolve_runs(options.detector, options.classifier)
     analyzer = Analyzer.from_runs(detector, classifier)

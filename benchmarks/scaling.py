@@ -134,7 +134,7 @@ def photo_csv(folder: Path, count: int) -> Path:
 def measure_ray(count: int) -> dict:
     from fashionlens.catalog.importer import import_products
     from fashionlens.cli.analyze import load_analyzer
-    from fashionlens.ray_analysis import RayAnalyzer
+    from fashionlens.inference.ray_analysis import RayAnalyzer
 
     make = functools.partial(load_analyzer, None, None, True, 16)
     rows = {}

@@ -32,9 +32,9 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fashionlens.analyzer import Analyzer  # noqa: E402
+from fashionlens.inference.analyzer import Analyzer  # noqa: E402
 from fashionlens.catalog.index import HNSW_EF_SEARCH, HNSW_NEIGHBOURS, build_index  # noqa: E402
-from fashionlens.default_models import default_classifier  # noqa: E402
+from fashionlens.inference.default_models import default_classifier  # noqa: E402
 from fashionlens.samples import sample_path  # noqa: E402
 
 K = 10

@@ -42,16 +42,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fashionlens.analyzer import MAX_GARMENTS, Analyzer  # noqa: E402
-from fashionlens.analyzer_models import classifier_feeds  # noqa: E402
+from fashionlens.export.exports import export_for_backend
+from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer  # noqa: E402
+from fashionlens.inference.analyzer_models import classifier_feeds  # noqa: E402
 from fashionlens.catalog.importer import import_products  # noqa: E402
 from fashionlens.catalog.index import build_index  # noqa: E402
 from fashionlens.catalog.store import SQLiteStore  # noqa: E402
-from fashionlens.colors import dominant_color, product_color  # noqa: E402
-from fashionlens.default_models import default_classifier, default_detector  # noqa: E402
-from fashionlens.foreground import product_foreground  # noqa: E402
-from fashionlens.images import load_image  # noqa: E402
-from fashionlens.records import Box  # noqa: E402
+from fashionlens.inference.colors import dominant_color, product_color  # noqa: E402
+from fashionlens.inference.default_models import default_classifier, default_detector  # noqa: E402
+from fashionlens.inference.foreground import product_foreground  # noqa: E402
+from fashionlens.core.images import load_image  # noqa: E402
+from fashionlens.core.records import Box  # noqa: E402
 from fashionlens.samples import sample_path  # noqa: E402
 from search import synthetic  # noqa: E402
 
@@ -165,8 +166,9 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def analyse_photos(photos: list[Path], rounds: int, catalog_size: int, fast_decode: bool, backend: str) -> dict:
     torch_analyzer = Analyzer.from_runs(default_detector(), default_classifier())
+    export_for_backend((default_detector(), default_classifier()), backend, lambda text: print(text, file=sys.stderr))
     onnx_analyzer = Analyzer.from_runs(default_detector(), default_classifier(), backend=backend,
-                                       fast_decode=fast_decode, say=lambda text: print(text, file=sys.stderr))
+                                       fast_decode=fast_decode)
     print(f"building the catalogue index of {catalog_size:,} items", file=sys.stderr)
     vectors = synthetic(catalog_size, seed=1)
     index = build_index(np.arange(catalog_size, dtype=np.int64), vectors)

@@ -55,7 +55,7 @@ def colour_labels(split: str) -> dict[int, str]:
 
 def matches(truth: list[list[float]], found: list[list[float]]) -> list[tuple[int, int]]:
     from fashionlens.evaluation.recommendation import greedy_matches
-    from fashionlens.records import Box
+    from fashionlens.core.records import Box
 
     allowed = np.ones((len(truth), len(found)), dtype=bool)
     return greedy_matches([Box(*b) for b in truth], [Box(*b) for b in found], allowed)
@@ -75,7 +75,7 @@ def colour_scores(pairs: list[tuple[str, str]]) -> dict:
 def annotated_box_colours(split: str) -> dict:
     """The colour method on the annotated boxes (detection left out)."""
     from color_names import labelled_pixels
-    from fashionlens.colors import color_of_pixels
+    from fashionlens.inference.colors import color_of_pixels
 
     pixels, labels = labelled_pixels(split)
     return colour_scores([(label, color_of_pixels(p).name) for p, label in zip(pixels, labels)])

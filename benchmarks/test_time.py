@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from fashionlens.analyzer_models import load_torch
-from fashionlens.models.classifier_task import ClassifierSettings, classification_datasets
+from fashionlens.inference.analyzer_models import load_torch
+from fashionlens.train.classifier import ClassifierSettings, classification_datasets
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from fashionlens.annotate import annotated
-from fashionlens.checkpoint import atomic_write
+from fashionlens.inference.annotate import annotated
+from fashionlens.core.files import atomic_write
 from fashionlens.cli.analyze import load_analyzer
 from fashionlens.samples import sample_file
 

@@ -32,7 +32,7 @@ def main() -> None:
     lines = locked_lines(json.loads(args.report.read_text()), project="fashionlens")
     header = ["# Every release `make` installs (with --no-deps), written by `make lock`: edit pyproject.toml instead.",
               *[f"# Left out: {name}, {why}." for name, why in LEFT_OUT.items()]]
-    # written whole, then renamed (as checkpoint.atomic_write does; not imported: `make lock` runs with any
+    # written whole, then renamed (as core/files.atomic_write does; not imported: `make lock` runs with any
     # python3, before .venv and its torch exist)
     temporary = args.out.with_suffix(".tmp")
     temporary.write_text("\n".join(header + lines) + "\n")

@@ -12,10 +12,10 @@ import argparse
 from pathlib import Path
 
 from fashionlens.catalog.looks import LOOKS_FILE, look_statistics, write_looks
-from fashionlens.colors import dominant_color
+from fashionlens.inference.colors import dominant_color
 from fashionlens.data import read_dataset
-from fashionlens.images import load_image
-from fashionlens.records import Box, Sample
+from fashionlens.core.images import load_image
+from fashionlens.core.records import Box, Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,9 +30,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: src/fashionlens/weights)")
     options = parser.parse_args()
 
-    from fashionlens.default_models import WEIGHTS_DIR
-    from fashionlens.errors import FashionLensError
-    from fashionlens.packaging import package_default_models
+    from fashionlens.inference.default_models import WEIGHTS_DIR
+    from fashionlens.core.errors import FashionLensError
+    from fashionlens.release.packaging import package_default_models
 
     try:
         written = package_default_models(options.classifier_run, options.detector_run,

@@ -25,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from fashionlens.checkpoint import atomic_write  # noqa: E402
+from fashionlens.core.files import atomic_write  # noqa: E402
 from sample_service import sample_service, street_photos  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

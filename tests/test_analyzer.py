@@ -13,16 +13,16 @@ from torchvision.ops import box_iou
 from PIL import Image
 from torch import nn
 
-from fashionlens.analyzer import Analyzer, analyses_json, forward_with_features, region_mask
-from fashionlens.checkpoint import load_checkpoint
-from fashionlens.colors import COLOR_NAMES, MULTICOLOR, dominant_color
+from fashionlens.inference.analyzer import Analyzer, analyses_json, forward_with_features, region_mask
+from fashionlens.core.checkpoint import load_checkpoint
+from fashionlens.inference.colors import COLOR_NAMES, MULTICOLOR, dominant_color
 from fashionlens.data.classification import box_geometry
-from fashionlens.default_models import resolve_runs
-from fashionlens.errors import FashionLensError
-from fashionlens.images import load_image
+from fashionlens.inference.default_models import resolve_runs
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.images import load_image
 from fashionlens.models.classifier import build_classifier
-from fashionlens.records import REGIONS, Box
-from fashionlens.taxonomy import region_of
+from fashionlens.core.records import REGIONS, Box
+from fashionlens.core.taxonomy import region_of
 from tiny_models import CLASSES, trained_runs
 
 RED, GREEN, GRAY = (220, 40, 40), (40, 160, 60), (235, 235, 235)
@@ -233,7 +233,7 @@ def test_classifier_alone_and_loading_errors(tmp_path_factory, tmp_path):
 
 
 def test_default_models_are_one_clear_error_until_installed(monkeypatch, tmp_path):
-    monkeypatch.setattr("fashionlens.default_models.WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr("fashionlens.inference.default_models.WEIGHTS_DIR", tmp_path)
     with pytest.raises(FashionLensError, match=r"^no default models installed; pass --classifier RUN_DIR$"):
         resolve_runs(None, None)
     assert resolve_runs(None, Path("runs/c")) == (None, Path("runs/c"))  # no shipped detector: none

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 from PIL import Image, ImageColor, ImageDraw
 
-from fashionlens.annotate import REGION_COLORS, annotated, overlaps, tags
-from fashionlens.records import Box
+from fashionlens.inference.annotate import REGION_COLORS, annotated, overlaps, tags
+from fashionlens.core.records import Box
 
 
 def garment(region: str, box: Box, category: str) -> SimpleNamespace:

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashionlens.analyzer import Analyzer
-from fashionlens.attribute_training import FitChoice, as_head, cross_validate, fit_linear
-from fashionlens.attributes import (FORMAT, PATTERNS, SLEEVE_REGIONS, SLEEVES, AttributeHeads, LinearHead,
+from fashionlens.inference.analyzer import Analyzer
+from fashionlens.train.attributes import FitChoice, as_head, cross_validate, fit_linear
+from fashionlens.inference.attributes import (FORMAT, PATTERNS, SLEEVE_REGIONS, SLEEVES, AttributeHeads, LinearHead,
                                     load_heads)
-from fashionlens.colors import COLOR_NAMES, dominant_color, product_color
-from fashionlens.errors import FashionLensError
+from fashionlens.inference.colors import COLOR_NAMES, dominant_color, product_color
+from fashionlens.core.errors import FashionLensError
 from fashionlens.evaluation.honesty import honesty_check
-from fashionlens.foreground import product_foreground
-from fashionlens.records import Box, Detection
-from fashionlens.texture import LENGTH, PEAKINESS
+from fashionlens.inference.foreground import product_foreground
+from fashionlens.core.records import Box, Detection
+from fashionlens.inference.texture import LENGTH, PEAKINESS
 from tiny_models import random_analyzer, trained_runs
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from fashionlens.audiences import audiences, audiences_csv, session_profiles
-from fashionlens.insights import period_of
-from fashionlens.trends import trends
+from fashionlens.insights.audiences import audiences, audiences_csv, session_profiles
+from fashionlens.insights.analytics import period_of
+from fashionlens.insights.trends import trends
 
 GROUPS = {  # what each planted group wears: (category, colour) choices
     "office": [("Shirt", "White"), ("Pants", "Black"), ("Blazer", "Gray")],
@@ -62,7 +62,7 @@ def test_three_planted_groups_are_recovered():
 
 
 def test_planted_groups_give_a_high_adjusted_rand_index():
-    from fashionlens.audiences import cluster, profile_matrix
+    from fashionlens.insights.audiences import cluster, profile_matrix
 
     events, truth = planted_events(seed=1)
     sessions, _, rows = profile_matrix(session_profiles(events))

@@ -9,7 +9,7 @@ from conftest import make_image, make_labels_csv_dataset
 from fashionlens.data import read_dataset
 from fashionlens.data import audit as audit_module
 from fashionlens.data.audit import audit, format_audit
-from fashionlens.records import Box, Garment, Sample
+from fashionlens.core.records import Box, Garment, Sample
 
 
 def test_labels_csv_audit(tmp_path: Path):

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from conftest import PALETTE, make_image
-from fashionlens.analyzer import Analysis, AnalyzedGarment
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 from fashionlens.catalog.importer import ImportRefused, choose_garment, import_products, reindex
 from fashionlens.catalog.index import APPROXIMATE, EXACT, CatalogIndex, index_cache_path
 from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
 from fashionlens.catalog.stores import index_cache, open_store
-from fashionlens.colors import DominantColor
-from fashionlens.errors import DataFormatError, FashionLensError
-from fashionlens.records import Box
+from fashionlens.inference.colors import DominantColor
+from fashionlens.core.errors import DataFormatError, FashionLensError
+from fashionlens.core.records import Box
 from tiny_models import random_analyzer
 
 HEADER = "id,image,name,price,category,url,kids,in_stock\n"

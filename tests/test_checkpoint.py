@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fashionlens.checkpoint import load_checkpoint, metric_groups, save_checkpoint, write_history
-from fashionlens.errors import FashionLensError
+from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
+from fashionlens.train.history import metric_groups, write_history
+from fashionlens.core.errors import FashionLensError
 
 
 def checkpoint(epoch: int) -> dict:

@@ -16,11 +16,11 @@ from fashionlens.data.classification import (ClassificationDataset, balanced_sam
 from fashionlens.data.transforms import (ProgressiveTrainTransform, classification_eval_transform,
                                          classification_preprocessing, classification_train_transform,
                                          input_shape, progressive_sizes)
-from fashionlens.errors import FashionLensError
+from fashionlens.core.errors import FashionLensError
 from fashionlens.models.classifier import (build_classifier, cached_torchvision_weights, check_image_size,
                                            classifier_from_checkpoint, predict_classifier)
-from fashionlens.models.classifier_task import ClassifierSettings, ClassifierTask, check_settings
-from fashionlens.records import Box, Garment, Sample
+from fashionlens.train.classifier import ClassifierSettings, ClassifierTask, check_settings
+from fashionlens.core.records import Box, Garment, Sample
 
 PRE = classification_preprocessing(32, context_margin=0.1)
 

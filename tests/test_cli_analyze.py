@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fashionlens.catalog.store import SQLiteStore
-from fashionlens.checkpoint import save_checkpoint
+from fashionlens.core.checkpoint import save_checkpoint
 from tiny_models import random_checkpoint, trained_runs
 
 
@@ -59,7 +59,7 @@ def test_a_bad_photo_or_missing_models_is_one_line(fashionlens, runs, tmp_path, 
     result = fashionlens("analyze", broken, "--classifier", runs.classifier, "--whole-image")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines()[-1] == f"error: {broken}: not an image (unrecognised format)"
-    monkeypatch.setattr("fashionlens.default_models.WEIGHTS_DIR", tmp_path / "no-weights")
+    monkeypatch.setattr("fashionlens.inference.default_models.WEIGHTS_DIR", tmp_path / "no-weights")
     result = fashionlens("analyze", street_photos(runs)[0])
     assert result.stderr.strip() == "error: no default models installed; pass --classifier RUN_DIR"
 

@@ -16,10 +16,10 @@ import pytest
 import torch
 from conftest import PALETTE, make_coco_dataset, make_image
 
-from fashionlens.checkpoint import save_checkpoint
+from fashionlens.core.checkpoint import save_checkpoint
 from fashionlens.cli import main
 from fashionlens.data.transforms import classification_eval_transform
-from fashionlens.images import load_image
+from fashionlens.core.images import load_image
 from fashionlens.models.classifier import build_classifier
 from fashionlens.models.detector import build_detector, detector_config
 

@@ -12,8 +12,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from fashionlens.analyzer import model_fingerprint
-from fashionlens.checkpoint import save_checkpoint
+from fashionlens.inference.analyzer import model_fingerprint
+from fashionlens.core.checkpoint import save_checkpoint
 from tiny_models import random_checkpoint
 
 

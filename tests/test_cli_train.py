@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fashionlens.checkpoint import load_checkpoint
+from fashionlens.core.checkpoint import load_checkpoint
 from fashionlens.data import read_dataset
 from fashionlens.models.classifier import classifier_from_checkpoint, predict_classifier
-from fashionlens.models.classifier_task import ClassifierSettings, ClassifierTask, classification_datasets
+from fashionlens.train.classifier import ClassifierSettings, ClassifierTask, classification_datasets
 
 # a small, fast architecture; options given again later on a command line win (as in any click program)
 TINY = ("--epochs", "1", "--image-size", "32", "--workers", "0", "--arch", "mobilenet_v3_small", "--batch-size", "4")

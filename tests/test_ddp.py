@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fashionlens.checkpoint import load_checkpoint
+from fashionlens.core.checkpoint import load_checkpoint
 
 
 def test_two_processes_train_together_and_rank_zero_writes_the_run(labels_csv_dataset: Path, tmp_path: Path):

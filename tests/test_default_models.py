@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,14 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from fashionlens.checkpoint import load_checkpoint
+from fashionlens.core.checkpoint import load_checkpoint
 from fashionlens.data import read_dataset
-from fashionlens.default_models import resolve_runs
-from fashionlens.errors import FashionLensError
-from fashionlens.model_card import data_licence, rebuilt_command, recorded_command
+from fashionlens.inference.default_models import resolve_runs
+from fashionlens.core.errors import FashionLensError
+from fashionlens.cli.train import rebuilt_command
+from fashionlens.release.model_card import data_licence, recorded_command
 from fashionlens.models.classifier import classifier_from_checkpoint, predict_classifier
 from fashionlens.models.detector import detector_from_checkpoint, predict_detections
-from fashionlens.packaging import package_default_models
+from fashionlens.release.packaging import package_default_models
 from fashionlens.samples import sample_path
 from tiny_models import trained_runs
 
@@ -84,22 +86,23 @@ def test_packaged_detector_finds_the_same_boxes(packaged):
 
 
 def test_model_card_names_data_licence_command_and_metrics(packaged):
-    _, _, _, weights, _ = packaged
+    runs, _, _, weights, _ = packaged
     card = (weights / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "licence **CC0-1.0**" in card and "licence **Apache-2.0**" in card
     assert "`fashionlens train classifier --data " in card and "--mode img+bbox" in card
-    assert "--arch fasterrcnn_mobilenet_v3_large_320_fpn" in card and "--out runs/detector`" in card
+    # the command recorded in config.json when the run was trained (its --out is where it was trained)
+    assert "--arch fasterrcnn_mobilenet_v3_large_320_fpn" in card and f"--out {os.path.relpath(runs.detector, weights.parents[2])}`" in card
     assert "| eval | `" in card and "VERDICT:" in card  # the classifier's evaluation and honesty check
     assert "float16 check on 3 embedded sample photos: top-1 agreement" in card
     model_id = card.split("model id (what a catalogue records): `")[1].split("`")[0]
-    from fashionlens.analyzer import Analyzer
+    from fashionlens.inference.analyzer import Analyzer
 
     assert Analyzer.from_runs(None, weights / "classifier.pt").model_id == model_id
 
 
 def test_commands_without_models_use_the_packaged_ones(packaged, monkeypatch):
     runs, _, _, weights, _ = packaged
-    monkeypatch.setattr("fashionlens.default_models.WEIGHTS_DIR", weights)
+    monkeypatch.setattr("fashionlens.inference.default_models.WEIGHTS_DIR", weights)
     assert resolve_runs(None, None) == (weights / "detector.pt", weights / "classifier.pt")
     photo = sorted((runs.street.parent / "images").glob("*.jpg"))[0]
     from fashionlens.cli.analyze import analyze_photos, load_analyzer

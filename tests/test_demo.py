@@ -39,7 +39,7 @@ def readable_page(page: str, tmp_path: Path) -> None:
 
 
 def test_without_default_models_the_demo_audits_trains_and_says_what_it_skipped(fashionlens, tmp_path, monkeypatch):
-    monkeypatch.setattr("fashionlens.default_models.WEIGHTS_DIR", tmp_path / "no-weights")
+    monkeypatch.setattr("fashionlens.inference.default_models.WEIGHTS_DIR", tmp_path / "no-weights")
     out = tmp_path / "demo-out"
     result = fashionlens("demo", "--out", out, "--train")
     assert result.returncode == 0, result.stderr
@@ -73,7 +73,7 @@ def test_with_default_models_the_page_shows_recommendations_and_insights(fashion
     weights.mkdir()
     shutil.copy(runs.classifier / "best.pt", weights / "classifier.pt")
     shutil.copy(runs.detector / "best.pt", weights / "detector.pt")
-    monkeypatch.setattr("fashionlens.default_models.WEIGHTS_DIR", weights)
+    monkeypatch.setattr("fashionlens.inference.default_models.WEIGHTS_DIR", weights)
     out = tmp_path / "demo-out"
     (out / "training").mkdir(parents=True)
     (out / "notes.txt").write_text("mine")

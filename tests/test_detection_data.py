@@ -10,7 +10,7 @@ from torchvision import tv_tensors
 
 from fashionlens.data.detection import (DetectionDataset, clean_box, collate_detection, describe_problems,
                                         detection_transform, with_whole_image_boxes)
-from fashionlens.records import Box, Garment, Sample
+from fashionlens.core.records import Box, Garment, Sample
 
 
 def write_image(path, width, height, box=None):

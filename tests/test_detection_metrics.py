@@ -13,7 +13,7 @@ from pycocotools.cocoeval import COCOeval
 from sklearn.metrics import roc_auc_score
 
 from fashionlens.evaluation.detection import boxed_samples, evaluate_detector
-from fashionlens.records import Box, Detection, Garment, Sample
+from fashionlens.core.records import Box, Detection, Garment, Sample
 
 REGIONS = ["upper", "lower", "full"]
 

@@ -9,15 +9,15 @@ from torch import nn
 from torchvision.models import mobilenet_v3_large, resnet18, resnet50
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from fashionlens.checkpoint import load_checkpoint, save_checkpoint
+from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.data import read_dataset
 from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform
-from fashionlens.errors import FashionLensError
+from fashionlens.core.errors import FashionLensError
 from fashionlens.evaluation.detection import build_ground_truth, coco_results, run_cocoeval
-from fashionlens.models.detection_task import DetectionTask, best_f1_threshold
+from fashionlens.train.detector import DetectionTask, best_f1_threshold
 from fashionlens.models.detector import (
     ARCHS, TALL_ASPECT_RATIOS, build_detector, detector_from_checkpoint, predict_detections)
-from fashionlens.records import REGIONS, Box, Detection, Garment, Sample
+from fashionlens.core.records import REGIONS, Box, Detection, Garment, Sample
 
 TINY = "fasterrcnn_mobilenet_v3_large_320_fpn"
 NORMS = (nn.GroupNorm, nn.BatchNorm2d, FrozenBatchNorm2d)

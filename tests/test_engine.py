@@ -10,9 +10,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
-from fashionlens.checkpoint import load_checkpoint
-from fashionlens.engine import FitConfig, autocast_dtype, fit, make_loader
-from fashionlens.errors import FashionLensError
+from fashionlens.core.checkpoint import load_checkpoint
+from fashionlens.train.engine import FitConfig, autocast_dtype, fit, make_loader
+from fashionlens.core.errors import FashionLensError
 
 
 class ToyTask:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashionlens.errors import FashionLensError
-from fashionlens.experiments import (Arm, Experiment, compare_arms, experiment_report, parse_experiment,
+from fashionlens.core.errors import FashionLensError
+from fashionlens.insights.experiments import (Arm, Experiment, compare_arms, experiment_report, parse_experiment,
                                      verdict)
 
 DEFINITION = {"name": "ranking-2026", "start": "2026-11-01", "end": "2026-12-31",
@@ -101,8 +101,8 @@ def test_events_of_other_experiments_are_not_counted():
 
 def test_experiments_are_stored_one_at_a_time_and_events_carry_the_arm(tmp_path):
     from fashionlens.catalog.store import SQLiteStore
-    from fashionlens.experiments import add_experiment, find_experiment, recommend_options, session_arm
-    from fashionlens.insights import log_click, log_shown
+    from fashionlens.insights.experiments import add_experiment, find_experiment, recommend_options, session_arm
+    from fashionlens.insights.analytics import log_click, log_shown
 
     store = SQLiteStore(tmp_path / "shop.db", create=True)
     experiment = parse_experiment(DEFINITION)
@@ -149,7 +149,7 @@ def test_insights_reports_an_experiment_and_audiences_from_the_command_line(tmp_
     import json
 
     from fashionlens.catalog.store import SQLiteStore
-    from fashionlens.experiments import add_experiment
+    from fashionlens.insights.experiments import add_experiment
     from test_audiences_trends import planted_events
     from test_cli_evaluate import run_cli
 

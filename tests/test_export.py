@@ -13,15 +13,16 @@ import torch
 from PIL import Image
 from torch import nn
 
-from fashionlens.analyzer import Analyzer, analyses_json, forward_with_features, keep_scores_from, model_fingerprint
-from fashionlens.checkpoint import load_checkpoint, save_checkpoint
+from fashionlens.export.exports import export_for_backend
+from fashionlens.inference.analyzer import Analyzer, analyses_json, forward_with_features, keep_scores_from, model_fingerprint
+from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.data.detection import detection_transform
-from fashionlens.errors import FashionLensError
-from fashionlens.images import load_image
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.images import load_image
 from fashionlens.models.classifier import classifier_from_checkpoint
 from fashionlens.models.detector import detector_from_checkpoint
-from fashionlens.onnx_export import export_run
-from fashionlens.onnx_runtime import OnnxClassifier, OnnxDetector, load_onnx
+from fashionlens.export.exports import export_run
+from fashionlens.inference.onnx_runtime import OnnxClassifier, OnnxDetector, load_onnx
 from tiny_models import CLASSES, random_checkpoint, trained_runs
 
 FEATURE_ATOL = 1e-4  # logits and features, ONNX Runtime vs PyTorch (measured: ~1e-6)
@@ -102,7 +103,7 @@ class BatchDependentClassifier(nn.Module):
 
 def test_export_refuses_to_write_when_onnx_differs(tmp_path, monkeypatch):
     save_checkpoint(random_checkpoint("img"), tmp_path / "run" / "best.pt")
-    monkeypatch.setattr("fashionlens.onnx_export.classifier_from_checkpoint", lambda _: BatchDependentClassifier())
+    monkeypatch.setattr("fashionlens.export.onnx_export.classifier_from_checkpoint", lambda _: BatchDependentClassifier())
     with pytest.raises(FashionLensError, match=r"best\.pt: the ONNX logits differ from PyTorch's by up to .*"
                                                r"nothing written$"):
         export_run(tmp_path / "run", tmp_path / "out")
@@ -115,7 +116,7 @@ def test_an_unwritable_folder_is_one_clear_error(tmp_path, monkeypatch):
     def read_only(path, write):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("fashionlens.onnx_export.atomic_write", read_only)
+    monkeypatch.setattr("fashionlens.export.exports.atomic_write", read_only)
     source = tmp_path / "weights" / "classifier.pt"
     with pytest.raises(FashionLensError) as error:
         export_run(source)
@@ -155,17 +156,20 @@ def test_analyzer_with_onnx_backend_gives_the_torch_json(runs, tmp_path):
     photos = street_photos(runs)
     eager = Analyzer.from_runs(detector_run, classifier_run)
     said: list[str] = []
-    onnx = Analyzer.from_runs(detector_run, classifier_run, backend="onnx", say=said.append)
+    export_for_backend((detector_run, classifier_run), "onnx", said.append)
+    onnx = Analyzer.from_runs(detector_run, classifier_run, backend="onnx")
     assert isinstance(onnx.classifier, OnnxClassifier) and isinstance(onnx.detector, OnnxDetector)
     assert len(said) == 2 and (classifier_run / "onnx/best.onnx").is_file() and (detector_run / "onnx/best.json").is_file()
     assert onnx.threshold == eager.threshold
     expected = json.loads(analyses_json(eager.analyze_paths(photos), eager.description, with_embedding=True))
     found = json.loads(analyses_json(onnx.analyze_paths(photos), onnx.description, with_embedding=True))
     assert assert_same_analysis(expected, found) > 0
-    Analyzer.from_runs(detector_run, classifier_run, backend="onnx", say=said.append)
+    export_for_backend((detector_run, classifier_run), "onnx", said.append)
+    Analyzer.from_runs(detector_run, classifier_run, backend="onnx")
     assert len(said) == 2  # the cache is current: nothing exported again
     save_checkpoint(random_checkpoint("img+bbox", seed=5), classifier_run / "best.pt")  # retrained
-    renewed = Analyzer.from_runs(None, classifier_run, backend="onnx", say=said.append)
+    export_for_backend((None, classifier_run), "onnx", said.append)
+    renewed = Analyzer.from_runs(None, classifier_run, backend="onnx")
     assert len(said) == 3 and renewed.model_id == model_fingerprint(load_checkpoint(classifier_run)) != onnx.model_id
 
 
@@ -200,3 +204,13 @@ def test_export_and_backend_errors_are_one_line(fashionlens, runs, tmp_path):
         assert result.returncode == 2 and result.stdout == ""
         assert result.stderr.strip().splitlines() == [f"error: {message}"]
     assert "Example: fashionlens export" in fashionlens("export", "--help").stdout
+
+
+def test_loading_an_onnx_backend_never_exports(runs, tmp_path):
+    classifier_run = tmp_path / "classifier"
+    shutil.copytree(runs.classifier, classifier_run)
+    with pytest.raises(FashionLensError) as error:
+        Analyzer.from_runs(None, classifier_run, backend="onnx-int8")
+    assert str(error.value) == (f"{classifier_run / 'best.pt'}: no current int8 ONNX export beside it; run "
+                                f"`fashionlens export {classifier_run / 'best.pt'} --precision int8`")
+    assert not (classifier_run / "onnx").exists()

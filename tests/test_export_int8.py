@@ -22,13 +22,14 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from fashionlens.analyzer import Analyzer, model_fingerprint
-from fashionlens.checkpoint import load_checkpoint, save_checkpoint
+from fashionlens.export.exports import export_for_backend
+from fashionlens.inference.analyzer import Analyzer, model_fingerprint
+from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.data.detection import detection_transform
-from fashionlens.default_models import WEIGHTS_DIR, default_detector
-from fashionlens.images import load_image
-from fashionlens.onnx_int8 import CLASSIFIER_TOLERANCE, DETECTOR_TOLERANCE, box_head_as_matmul, counterparts
-from fashionlens.onnx_runtime import OnnxClassifier, OnnxDetector
+from fashionlens.inference.default_models import WEIGHTS_DIR, default_detector
+from fashionlens.core.images import load_image
+from fashionlens.export.onnx_int8 import CLASSIFIER_TOLERANCE, DETECTOR_TOLERANCE, box_head_as_matmul, counterparts
+from fashionlens.inference.onnx_runtime import OnnxClassifier, OnnxDetector
 from fashionlens.samples import sample_path
 from tiny_models import random_checkpoint
 
@@ -56,8 +57,9 @@ def int8(tmp_path_factory):
     shutil.copyfile(WEIGHTS_DIR / "detector.pt", detector)
     said: list[str] = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("fashionlens.onnx_int8.street_check_photos", lambda: street_photos()[:CHECK_PHOTOS])
-        analyzer = Analyzer.from_runs(detector, classifier, backend="onnx-int8", say=said.append)
+        patch.setattr("fashionlens.export.onnx_int8.street_check_photos", lambda: street_photos()[:CHECK_PHOTOS])
+        export_for_backend((detector, classifier), "onnx-int8", said.append)
+        analyzer = Analyzer.from_runs(detector, classifier, backend="onnx-int8")
     return SimpleNamespace(folder=folder, classifier=classifier, detector=detector, analyzer=analyzer, said=said)
 
 
@@ -87,7 +89,8 @@ def test_int8_exports_are_written_once_beside_the_checkpoints(int8):
     detector_graph = onnx.load(str(onnx_dir / "detector.int8.onnx")).graph
     assert not [n for n in detector_graph.node if n.op_type == "Gemm" and n.name.startswith("/roi_heads/box_head/")]
     assert "MatMulInteger" in {n.op_type for n in detector_graph.node}
-    Analyzer.from_runs(int8.detector, int8.classifier, backend="onnx-int8", say=int8.said.append)
+    export_for_backend((int8.detector, int8.classifier), "onnx-int8", int8.said.append)
+    Analyzer.from_runs(int8.detector, int8.classifier, backend="onnx-int8")
     assert len(int8.said) == 2  # current: nothing exported again
 
 

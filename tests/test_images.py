@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashionlens.errors import ImageError
-from fashionlens.images import image_size, load_image, load_image_with_size
+from fashionlens.core.errors import ImageError
+from fashionlens.core.images import image_size, load_image, load_image_with_size
 
 
 def save_with_orientation(path: Path, orientation: int) -> Path:

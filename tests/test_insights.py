@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashionlens.analyzer import Analysis, AnalyzedGarment
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 from fashionlens.catalog.store import SQLiteStore
-from fashionlens.colors import DominantColor
-from fashionlens.errors import FashionLensError
-from fashionlens.insights import (format_table, log_analysis, log_click, parse_since, summarize, write_charts,
+from fashionlens.inference.colors import DominantColor
+from fashionlens.core.errors import FashionLensError
+from fashionlens.insights.analytics import (format_table, log_analysis, log_click, parse_since, summarize, write_charts,
                                   write_csv)
-from fashionlens.records import Box
+from fashionlens.core.records import Box
 
 
 def worn(*garments: tuple[str, str, str]) -> list[dict]:
@@ -134,7 +134,7 @@ def test_a_single_period_trend_is_bars_not_stray_dots():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fashionlens.insights import trend_chart
+    from fashionlens.insights.analytics import trend_chart
 
     events = [{"kind": "analysis", "time": "2026-12-01T10:00:00Z", "channel": "store",
                "garments": [{"category": "Pants", "region": "lower", "color": "Black"}]}]

@@ -21,7 +21,7 @@ from fashionlens.evaluation.classification import (
     map_samples_to_classes,
     roc_curves,
 )
-from fashionlens.records import Box, Garment, Sample
+from fashionlens.core.records import Box, Garment, Sample
 
 CLASSES = ["Dress", "Pants", "Shirt", "Shorts", "Skirt", "T-Shirt"]
 

@@ -13,7 +13,7 @@ from fashionlens.catalog.index import CatalogIndex
 from fashionlens.catalog.postgres import PostgresStore, describe
 from fashionlens.catalog.store import CatalogItem
 from fashionlens.catalog.stores import open_store
-from fashionlens.errors import FashionLensError
+from fashionlens.core.errors import FashionLensError
 from service_testing import ADMIN_KEY, photo_bytes, product_zip, tiny_settings, upload
 
 

@@ -10,18 +10,18 @@ import pytest
 import torch
 
 from conftest import make_coco_dataset, make_labels_csv_dataset
-from fashionlens.analyzer import forward_with_features
-from fashionlens.checkpoint import load_checkpoint
+from fashionlens.inference.analyzer import forward_with_features
+from fashionlens.core.checkpoint import load_checkpoint
 from fashionlens.data.transforms import classification_eval_transform
-from fashionlens.errors import FashionLensError
-from fashionlens.images import load_image
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.images import load_image
 from fashionlens.models import efficientnet_lite as lite
 from fashionlens.models.classifier import build_classifier, classifier_from_checkpoint
-from fashionlens.models.classifier_task import ClassifierSettings, train_classifier
-from fashionlens.models.detection_task import DetectorSettings, train_detector
+from fashionlens.train.classifier import ClassifierSettings, train_classifier
+from fashionlens.train.detector import DetectorSettings, train_detector
 from fashionlens.models.detector import build_detector, detector_from_checkpoint
-from fashionlens.onnx_export import export_run
-from fashionlens.onnx_runtime import load_onnx
+from fashionlens.export.exports import export_run
+from fashionlens.inference.onnx_runtime import load_onnx
 from fashionlens.samples import sample_path
 
 IMAGENET_JERSEY = 610  # ImageNet's 'jersey, T-shirt, tee shirt'

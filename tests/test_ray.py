@@ -32,7 +32,7 @@ def test_a_bad_ray_address_is_one_line(fashionlens, tmp_path):
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray instance (two CPUs) for the module, whose workers find tests/ (tiny_models) on their path."""
-    from fashionlens.ray_analysis import start_ray
+    from fashionlens.inference.ray_analysis import start_ray
 
     before = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS, before]))
@@ -46,7 +46,7 @@ def local_ray():
 
 @pytest.fixture
 def two_workers(local_ray):
-    from fashionlens.ray_analysis import RayAnalyzer
+    from fashionlens.inference.ray_analysis import RayAnalyzer
 
     analyzer = RayAnalyzer(functools.partial(random_analyzer), workers=2)
     yield analyzer
@@ -93,7 +93,7 @@ def test_a_ray_import_writes_the_rows_of_a_one_process_import(tmp_path, two_work
 
 
 def test_a_worker_killed_mid_import_is_replaced_and_nothing_is_imported_twice(tmp_path, local_ray):
-    from fashionlens.ray_analysis import RayAnalyzer
+    from fashionlens.inference.ray_analysis import RayAnalyzer
 
     products = product_csv(tmp_path, SIX)
     alone, spread = SQLiteStore(tmp_path / "alone.db", create=True), SQLiteStore(tmp_path / "ray.db", create=True)
@@ -109,8 +109,8 @@ def test_a_worker_killed_mid_import_is_replaced_and_nothing_is_imported_twice(tm
 
 def test_models_that_cannot_load_on_the_workers_are_one_error(tmp_path, local_ray):
     from fashionlens.cli.analyze import load_analyzer
-    from fashionlens.errors import FashionLensError
-    from fashionlens.ray_analysis import RayAnalyzer
+    from fashionlens.core.errors import FashionLensError
+    from fashionlens.inference.ray_analysis import RayAnalyzer
 
     with pytest.raises(FashionLensError, match="missing-run: checkpoint not found"):
         RayAnalyzer(functools.partial(load_analyzer, None, tmp_path / "missing-run", True, 4), workers=1)

@@ -11,9 +11,9 @@ from conftest import make_image
 from fashionlens.data import detect_format, read_coco, read_dataset, read_deepfashion, read_folder
 from fashionlens.data import read_labels_csv, read_streetstyle
 from fashionlens.data.streetstyle import COLUMNS
-from fashionlens.errors import DataFormatError, FashionLensError
-from fashionlens.records import Box
-from fashionlens.taxonomy import DEEPFASHION_CATEGORIES
+from fashionlens.core.errors import DataFormatError, FashionLensError
+from fashionlens.core.records import Box
+from fashionlens.core.taxonomy import DEEPFASHION_CATEGORIES
 
 
 def write(path: Path, text: str) -> Path:

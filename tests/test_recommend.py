@@ -7,16 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashionlens.analyzer import Analysis, AnalyzedGarment
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 from fashionlens.catalog.index import CatalogIndex
 from fashionlens.catalog.looks import LookStatistics, load_looks, look_statistics
 from fashionlens.catalog.recommend import (ADULTS, SimilarRanking, check_model, complete_the_look, recommend,
                                           similar_items)
 from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
 from fashionlens.catalog.stores import open_store
-from fashionlens.colors import COLOR_NAMES, DominantColor
-from fashionlens.errors import FashionLensError
-from fashionlens.records import REGIONS, Box, Garment, Sample
+from fashionlens.inference.colors import COLOR_NAMES, DominantColor
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import REGIONS, Box, Garment, Sample
 
 
 def unit(angle_degrees: float) -> np.ndarray:
@@ -225,7 +225,7 @@ def test_the_shipped_statistics_come_from_real_street_looks():
 def test_a_garments_pattern_counts_in_the_ranking_and_filters_by_pattern_keep_only_it(catalog_at):
     from dataclasses import replace
 
-    from fashionlens.attributes import Prediction
+    from fashionlens.inference.attributes import Prediction
 
     store = open_store(catalog_at("patterns.db"), create=True)
     store.write_items([CatalogItem(id=i, image=f"{i}.jpg", category="T-Shirt", region="upper", color="Red",

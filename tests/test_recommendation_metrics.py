@@ -8,7 +8,7 @@ import pytest
 
 from fashionlens.evaluation.recommendation import (LookGarment, end_to_end, fill_in_the_blank, precision_at_k,
                                                    random_same_category)
-from fashionlens.records import Box
+from fashionlens.core.records import Box
 
 
 def test_precision_at_k_counts_k_in_the_denominator():

@@ -11,7 +11,7 @@ import pytest
 from fashionlens.evaluation import plots, report
 from fashionlens.evaluation.classification import evaluate_classifier, roc_curves
 from fashionlens.evaluation.detection import evaluate_detector
-from fashionlens.records import Box, Detection, Garment, Sample
+from fashionlens.core.records import Box, Detection, Garment, Sample
 
 REGIONS = ["upper", "lower", "full"]
 

@@ -20,10 +20,10 @@ from torch import nn
 
 from fashionlens.evaluation.saliency import (GarmentLook, confident_errors, energy_inside, looks_outside_note,
                                              pointing_hit, summary)
-from fashionlens.explain import explain_analysis
+from fashionlens.inference.explain import explain_analysis
 from fashionlens.models.classifier import GarmentClassifier
-from fashionlens.records import Box
-from fashionlens.saliency import box_in_view, class_maps, map_in_photo
+from fashionlens.core.records import Box
+from fashionlens.evaluation.gradcam import box_in_view, class_maps, map_in_photo
 from service_testing import photo_bytes, tiny_client, upload
 from test_browser import browser, page  # noqa: F401  (the browser tests' fixtures)
 from tiny_models import random_analyzer, trained_runs
@@ -77,7 +77,7 @@ def test_a_model_trained_on_one_quadrants_signal_looks_at_that_quadrant():
                                          ("mobilenet_v3_small", "backbone.features")])
 def test_the_explained_layer_is_the_last_feature_map_before_pooling(arch, layer):
     from fashionlens.models.classifier import build_classifier
-    from fashionlens.saliency import target_layer
+    from fashionlens.evaluation.gradcam import target_layer
 
     torch.manual_seed(0)
     model = build_classifier(arch, 3, "img+bbox").eval()
@@ -198,9 +198,9 @@ def test_evaluate_measures_where_the_model_looks_and_draws_its_confident_errors(
 def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):
     import httpx
 
-    from fashionlens.analyzer import Analyzer
+    from fashionlens.inference.analyzer import Analyzer
     from fashionlens.models.classifier import classifier_from_checkpoint
-    from fashionlens.records import REGIONS
+    from fashionlens.core.records import REGIONS
     from service_testing import tiny_live_server
     from test_analyzer import LOWER_BOX, UPPER_BOX, StandInDetector
     from test_browser import upload as choose_photo
@@ -236,7 +236,7 @@ def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):
 
 
 def test_the_service_refuses_explain_in_one_line_with_an_onnx_backend(tmp_path):
-    from fashionlens.analyzer_models import forward_with_features
+    from fashionlens.inference.analyzer_models import forward_with_features
 
     analyzer = random_analyzer()
     module = analyzer.classifier

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from fashionlens.analyzer import Analyzer, model_fingerprint
+from fashionlens.inference.analyzer import Analyzer, model_fingerprint
 from fashionlens.catalog.recommend import SimilarRanking
-from fashionlens.checkpoint import save_checkpoint
-from fashionlens.default_models import default_classifier, default_detector
-from fashionlens.records import Box
+from fashionlens.core.checkpoint import save_checkpoint
+from fashionlens.inference.default_models import default_classifier, default_detector
+from fashionlens.core.records import Box
 from fashionlens.service import ServiceSettings, create_app
 from service_testing import (ADMIN_KEY, PRODUCTS, photo_bytes, product_zip, products_csv, tiny_client,
                              tiny_settings, upload)

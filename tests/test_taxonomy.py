@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fashionlens.errors import DataFormatError
-from fashionlens.taxonomy import (
+from fashionlens.core.errors import DataFormatError
+from fashionlens.core.taxonomy import (
     CLOTHING_REGIONS, CLOTHING_TO_DEEPFASHION, DEEPFASHION_CATEGORIES, STREET_GARMENTS, STREETSTYLE_CATEGORIES,
     load_label_map, map_labels, region_of, to_clothing_label, to_deepfashion_label,
 )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from fashionlens.colors import dominant_color
-from fashionlens.records import Box
-from fashionlens.texture import LENGTH, PEAKINESS, texture_features
+from fashionlens.inference.colors import dominant_color
+from fashionlens.core.records import Box
+from fashionlens.inference.texture import LENGTH, PEAKINESS, texture_features
 
 
 def striped(size: int = 120, period: int = 12) -> Image.Image:

@@ -16,12 +16,12 @@ from torchvision.models import resnet18
 from typer.testing import CliRunner
 
 from conftest import make_coco_dataset, make_labels_csv_dataset
-from fashionlens.checkpoint import load_checkpoint, save_checkpoint
+from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.cli import app
-from fashionlens.engine import train_step
-from fashionlens.errors import FashionLensError
+from fashionlens.train.engine import train_step
+from fashionlens.core.errors import FashionLensError
 from fashionlens.evaluation.detection import build_ground_truth
-from fashionlens.models.detection_task import DetectionTask, DetectorSettings, detection_datasets, train_detector
+from fashionlens.train.detector import DetectionTask, DetectorSettings, detection_datasets, train_detector
 
 TINY = ["--arch", "fasterrcnn_mobilenet_v3_large_320_fpn", "--image-size", "64", "--batch-size", "2",
         "--workers", "0"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from conftest import make_coco_dataset, make_labels_csv_dataset
-from fashionlens.analyzer import Analyzer
+from fashionlens.inference.analyzer import Analyzer
 from fashionlens.data.transforms import classification_preprocessing
 from fashionlens.models.classifier import build_classifier
 
@@ -40,18 +40,22 @@ def trained_runs(root: Path) -> TinyRuns:
     """Train (once per session) a tiny classifier and detector under `root`; no pretrained weights."""
     if "runs" in _TRAINED:
         return _TRAINED["runs"]
-    from fashionlens.models.classifier_task import ClassifierSettings, train_classifier
-    from fashionlens.models.detection_task import DetectorSettings, train_detector
+    from typer.testing import CliRunner
+
+    from fashionlens.cli import app
 
     previous = os.environ.get("TORCH_HOME")
     os.environ["TORCH_HOME"] = str(root / "empty-torch-cache")  # from scratch, whatever the developer's cache
     try:
         clothing = make_labels_csv_dataset(root / "clothing", per_split={"train": 2, "val": 1})
         street = make_coco_dataset(root / "street")
-        train_classifier(ClassifierSettings(data=str(clothing), mode="img+bbox", arch=CLASSIFIER_ARCH, epochs=1,
-                                            image_size=32, image_height=40, batch_size=4), root / "classifier")
-        train_detector(DetectorSettings(data=str(street), arch=DETECTOR_ARCH, epochs=1, image_size=64,
-                                        batch_size=2), root / "detector")
+        # through the command line, as a user trains: config.json records the command (the model card shows it)
+        for command in (["classifier", "--data", clothing, "--mode", "img+bbox", "--arch", CLASSIFIER_ARCH, "--epochs", 1,
+                         "--image-size", 32, "--image-height", 40, "--batch-size", 4, "--out", root / "classifier"],
+                        ["detector", "--data", street, "--arch", DETECTOR_ARCH, "--epochs", 1, "--image-size", 64,
+                         "--batch-size", 2, "--out", root / "detector"]):
+            result = CliRunner().invoke(app, ["train", *map(str, command)])
+            assert result.exit_code == 0, result.output
     finally:
         if previous is None:
             os.environ.pop("TORCH_HOME", None)

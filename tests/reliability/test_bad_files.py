@@ -21,8 +21,8 @@ import torch
 from PIL import Image
 
 from conftest import make_image
-from fashionlens.checkpoint import save_checkpoint
-from fashionlens.errors import FashionLensError
+from fashionlens.core.checkpoint import save_checkpoint
+from fashionlens.core.errors import FashionLensError
 from tiny_models import random_checkpoint
 
 LABELS_HEADER = "image,label,x1,y1,x2,y2\n"
@@ -471,10 +471,10 @@ def test_a_bad_zip_is_refused_and_nothing_lands_outside_the_staging_folder(tmp_p
 
 @pytest.mark.parametrize("command, heavy", [
     (["train", "classifier", "--data", "{missing}", "--out", "{tmp}/run"],
-     ("fashionlens.models.classifier_task", "train_classifier")),
+     ("fashionlens.train.classifier", "train_classifier")),
     (["train", "detector", "--data", "{missing}", "--out", "{tmp}/run"],
-     ("fashionlens.models.detection_task", "train_detector")),
-    (["evaluate", "{classifier}", "--data", "{missing}"], ("fashionlens.cli.evaluate", "load_run")),
+     ("fashionlens.train.detector", "train_detector")),
+    (["evaluate", "{classifier}", "--data", "{missing}"], ("fashionlens.evaluation.runner", "load_run")),
 ], ids=["train-classifier", "train-detector", "evaluate"])
 def test_a_missing_dataset_fails_before_models_load(fashionlens, tmp_path, classifier, monkeypatch, command, heavy):
     import importlib
@@ -492,7 +492,7 @@ def test_a_missing_dataset_fails_before_models_load(fashionlens, tmp_path, class
                          ids=["nan-x1", "inf-x2", "minus-inf-y1"])
 def test_datasets_drop_a_non_finite_box_and_say_why(box):
     from fashionlens.data.detection import clean_box
-    from fashionlens.records import Box
+    from fashionlens.core.records import Box
 
     kept, note = clean_box(Box(*box), 640, 480)
     assert kept is None and note == "dropped: non-finite coordinate (NaN or infinity)"

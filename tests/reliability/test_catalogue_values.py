@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fashionlens.catalog.store import CatalogItem, SQLiteStore
-from fashionlens.errors import FashionLensError
+from fashionlens.core.errors import FashionLensError
 from service_testing import ADMIN_KEY, tiny_client
 
 ADMIN = {"X-API-Key": ADMIN_KEY, "Content-Type": "application/json"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_image
-from fashionlens.checkpoint import save_checkpoint
+from fashionlens.core.checkpoint import save_checkpoint
 from tiny_models import random_checkpoint
 
 

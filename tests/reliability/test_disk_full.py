@@ -26,8 +26,8 @@ import torch
 
 from conftest import make_image, make_labels_csv_dataset
 from fashionlens.catalog.store import SQLiteStore
-from fashionlens.checkpoint import load_checkpoint, save_checkpoint
-from fashionlens.errors import DiskFull, is_disk_full
+from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
+from fashionlens.core.errors import DiskFull, is_disk_full
 from tiny_models import random_checkpoint
 
 FULL = "database or disk is full"
@@ -233,8 +233,8 @@ def test_a_real_full_disk_keeps_the_previous_checkpoint(tmp_path):
         import json
         from pathlib import Path
         import torch
-        from fashionlens.checkpoint import load_checkpoint, save_checkpoint
-        from fashionlens.errors import FashionLensError
+        from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
+        from fashionlens.core.errors import FashionLensError
         disk = Path({str(tmp_path / "disk")!r})
         base = {{"kind": "classifier", "arch": "x", "mode": "img", "class_names": ["a"], "preprocessing": {{}},
                  "config": {{}}, "metrics": {{}}}}

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from fashionlens.checkpoint import save_checkpoint
+from fashionlens.core.checkpoint import save_checkpoint
 from fashionlens.data.detection import detection_transform
-from fashionlens.errors import ImageError
-from fashionlens.images import MAX_ASPECT_RATIO, load_image
+from fashionlens.core.errors import ImageError
+from fashionlens.core.images import MAX_ASPECT_RATIO, load_image
 from service_testing import photo_bytes
 from tiny_models import random_checkpoint
 

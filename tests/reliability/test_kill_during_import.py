@@ -21,7 +21,7 @@ import pytest
 from conftest import make_image
 from fashionlens.catalog.index import CatalogIndex
 from fashionlens.catalog.store import SQLiteStore
-from fashionlens.checkpoint import save_checkpoint
+from fashionlens.core.checkpoint import save_checkpoint
 from tiny_models import random_checkpoint
 
 HOOKED_IMPORT = textwrap.dedent("""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from fashionlens.checkpoint import save_checkpoint
+from fashionlens.core.checkpoint import save_checkpoint
 from fashionlens.service import ServiceSettings
 from service_testing import ADMIN_KEY, PRODUCTS, product_zip
 from tiny_models import random_checkpoint

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..analyzer import Analysis, AnalyzedGarment, Analyzer
-from ..errors import DataFormatError, FashionLensError, ImageError
-from ..images import load_image
-from ..taxonomy import region_of
-from ..textfile import open_csv
-from .store import CatalogItem, CatalogStore, model_mismatch
-from .validation import parse_price, url_problem
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment, Analyzer
+from fashionlens.core.errors import DataFormatError, FashionLensError, ImageError
+from fashionlens.core.images import load_image
+from fashionlens.core.taxonomy import region_of
+from fashionlens.core.textfile import open_csv
+from fashionlens.catalog.store import CatalogItem, CatalogStore, model_mismatch
+from fashionlens.catalog.validation import parse_price, url_problem
 
 REQUIRED = ("id", "image")
 KNOWN = (*REQUIRED, "name", "price", "category", "url")

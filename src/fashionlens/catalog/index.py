@@ -15,9 +15,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from ..checkpoint import atomic_write
-from ..errors import FashionLensError
-from .store import CatalogStore, Filters
+from fashionlens.core.files import atomic_write
+from fashionlens.core.errors import FashionLensError
+from fashionlens.catalog.store import CatalogStore, Filters
 
 EXACT_LIMIT = 20_000
 HNSW_NEIGHBOURS, HNSW_EF_SEARCH = 32, 128

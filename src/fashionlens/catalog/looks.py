@@ -19,9 +19,9 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any, Callable
 
-from ..colors import COLOR_NAMES
-from ..records import Box, Sample
-from ..taxonomy import to_clothing_label
+from fashionlens.inference.colors import COLOR_NAMES
+from fashionlens.core.records import Box, Sample
+from fashionlens.core.taxonomy import to_clothing_label
 
 LOOKS_FILE = Path(__file__).resolve().parent / "looks.json"
 
@@ -86,7 +86,7 @@ def look_statistics(samples: list[Sample], color_of: Callable[[Sample, Box], str
 
 
 def write_looks(stats: LookStatistics, path: Path = LOOKS_FILE) -> None:
-    from ..checkpoint import write_text
+    from fashionlens.core.files import write_text
 
     write_text(path, json.dumps(stats.to_json(), indent=1, sort_keys=True) + "\n")
 

@@ -20,8 +20,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..errors import FashionLensError
-from .store import (ITEM_COLUMNS, CatalogItem, Filters, check_item_values, check_model_change, in_key_order,
+from fashionlens.core.errors import FashionLensError
+from fashionlens.catalog.store import (ITEM_COLUMNS, CatalogItem, Filters, check_item_values, check_model_change, in_key_order,
                     item_of, where_clause)
 
 SCHEMES = ("postgresql://", "postgres://")

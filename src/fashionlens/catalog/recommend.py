@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..analyzer import Analysis, AnalyzedGarment
-from ..errors import FashionLensError
-from ..records import REGIONS
-from .index import CatalogIndex
-from .looks import LookStatistics, label, load_looks
-from .store import CatalogItem, CatalogStore, Filters, model_mismatch
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import REGIONS
+from fashionlens.catalog.index import CatalogIndex
+from fashionlens.catalog.looks import LookStatistics, label, load_looks
+from fashionlens.catalog.store import CatalogItem, CatalogStore, Filters, model_mismatch
 
 DIGITS = 4
 ADULTS = Filters(kids=False)  # what a query is offered unless it asks for kids' products

@@ -19,8 +19,8 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from ..errors import DiskFull, FashionLensError, is_disk_full
-from .validation import price_problem, url_problem
+from fashionlens.core.errors import DiskFull, FashionLensError, is_disk_full
+from fashionlens.catalog.validation import price_problem, url_problem
 
 SCHEMA_VERSION = "1"
 SCHEMA = """

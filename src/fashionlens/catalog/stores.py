@@ -7,9 +7,9 @@ import hashlib
 import os
 from pathlib import Path
 
-from . import store
-from .postgres import describe, is_postgres_url
-from .store import CatalogStore
+from fashionlens.catalog import store
+from fashionlens.catalog.postgres import describe, is_postgres_url
+from fashionlens.catalog.store import CatalogStore
 
 
 def is_server(location: str | Path) -> bool:
@@ -20,7 +20,7 @@ def is_server(location: str | Path) -> bool:
 def open_store(location: str | Path, create: bool = False, check_same_thread: bool = True) -> CatalogStore:
     """The store at `location`; `create` makes an empty catalogue (a new file, or the schema in a database)."""
     if is_server(location):
-        from .postgres import PostgresStore
+        from fashionlens.catalog.postgres import PostgresStore
 
         return PostgresStore(str(location), create=create)
     # looked up when called: tests stand a failing SQLiteStore in its place (reliability/test_service_disk_full)

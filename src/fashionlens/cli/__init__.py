@@ -1,7 +1,7 @@
 """`fashionlens` command line. Importing the command modules registers their commands."""
 
-from . import (analyze, audit, catalog, demo, evaluate, experiment, export, insights, serve, train,  # noqa: F401
+from fashionlens.cli import (analyze, audit, catalog, demo, evaluate, experiment, export, insights, serve, train,  # noqa: F401
                train_detector)
-from .app import app, main
+from fashionlens.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from tqdm import tqdm
 
-from ..errors import FashionLensError
-from .app import app, json_text
-from .inputs import PhotoRun, finish, photo_inputs
-from ..catalog import DEFAULT_K
-from ..catalog.stores import catalog_name
-from .catalog import (BACKEND_HELP, CATALOG_OPTION, CONF_OPTION, DEVICE_OPTION, PATTERN_OPTION, SLEEVE_OPTION,
-                      filter_options, open_store)
+from fashionlens.core.errors import FashionLensError
+from fashionlens.cli.app import app, json_text
+from fashionlens.cli.inputs import PhotoRun, finish, photo_inputs
+from fashionlens.catalog import DEFAULT_K
+from fashionlens.catalog.stores import catalog_name
+from fashionlens.cli.options import (BACKEND_HELP, CATALOG_OPTION, CONF_OPTION, DEVICE_OPTION, PATTERN_OPTION,
+                                     SLEEVE_OPTION, filter_options, load_analyzer, open_store, say)
 
 if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
-    from ..analyzer import Analysis, Analyzer
+    from fashionlens.inference.analyzer import Analysis, Analyzer
 
 DETECTOR_HELP = "Detector run directory (or checkpoint); default: the shipped detector, if any."
 CLASSIFIER_HELP = "Classifier run directory (or checkpoint); default: the shipped classifier."
@@ -28,20 +28,7 @@ FAST_DECODE_HELP = ("Decode large JPEGs at 1/2-1/8 scale (Pillow draft mode): fa
                     "from a full decode; boxes stay in the original photo's pixels.")
 
 
-def say(message: str) -> None:
-    typer.echo(message, err=True)  # never on stdout: --json prints only the JSON
-
-
 INPUTS_HELP = "Photos: files, folders (every image file in them, recursively) or quoted globs ('shop/*.jpg')."
-
-
-def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_image: bool, batch_size: int = 16,
-                  top_k: int = 3, backend: str = "torch", fast_decode: bool = False, conf: Optional[float] = None,
-                  device: Optional[str] = None) -> Analyzer:
-    from ..analyzer import Analyzer
-
-    return Analyzer.from_choices(detector, classifier, whole_image, batch_size=batch_size, top_k=top_k,
-                                 backend=backend, say=say, fast_decode=fast_decode, conf=conf, device=device)
 
 
 def photo_run(inputs: list[Path]) -> PhotoRun:
@@ -57,8 +44,8 @@ def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Pat
                    run: Optional[PhotoRun] = None) -> list[Analysis]:
     """Analyse photos a batch at a time (progress on stderr); write annotated copies when asked.
     With `run`, a photo that cannot be read is reported there and skipped; without, it raises."""
-    from ..annotate import write_annotated
-    from ..images import load_image
+    from fashionlens.inference.annotate import write_annotated
+    from fashionlens.core.images import load_image
 
     analyses: list[Analysis] = []
     # a context manager: an error clears the bar before its one line is printed
@@ -111,7 +98,7 @@ def format_analysis(analysis: Analysis) -> str:
 
 def log_events(catalog: Optional[str], no_log: bool, analyses: list[Analysis], channel: str,
                session: Optional[str], recommended: list[str] | None = None, store=None) -> None:
-    from ..insights import log_analysis
+    from fashionlens.insights.analytics import log_analysis
 
     if no_log or (catalog is None and store is None):
         return
@@ -154,8 +141,8 @@ def analyze_command(
 
     What the model looked at: fashionlens analyze street.jpg --explain maps/
     """
-    from ..analyzer import analyses_json
-    from ..explain import NEEDS_TORCH, explain_photos, with_overlay_files
+    from fashionlens.inference.analyzer import analyses_json
+    from fashionlens.inference.explain import NEEDS_TORCH, explain_photos, with_overlay_files
 
     if explain is not None and backend != "torch":
         raise FashionLensError(NEEDS_TORCH)  # before any model is loaded
@@ -233,9 +220,9 @@ def recommend_photos(analyzer: Analyzer, store, catalog: str | Path, images: lis
                      annotate: Optional[Path] = None, run: Optional[PhotoRun] = None) -> list[tuple[Analysis, list]]:
     """What `fashionlens recommend` does for each photo: analyse, recommend from the catalogue, and log
     the event (`log`: (channel, session), None for --no-log); [(analysis, garment recommendations)]."""
-    from ..catalog.index import CatalogIndex
-    from ..catalog.stores import index_cache
-    from ..catalog.recommend import check_model, recommend
+    from fashionlens.catalog.index import CatalogIndex
+    from fashionlens.catalog.stores import index_cache
+    from fashionlens.catalog.recommend import check_model, recommend
 
     check_model(store, analyzer.description)  # before any photo is analysed
     index = CatalogIndex(store, index_cache(catalog))

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from ..errors import DiskFull, FashionLensError, is_disk_full
+from fashionlens.core.errors import DiskFull, FashionLensError, is_disk_full
 
 # the labels of click's own help, which users of other command-line tools know
 TYPE_LABELS = {int: "INTEGER", float: "FLOAT", str: "TEXT"}
@@ -102,7 +102,7 @@ def package_version() -> str:
     try:
         return version("fashionlens")
     except PackageNotFoundError:  # run from a source tree without installing
-        from .. import __version__
+        from fashionlens import __version__
         return __version__
 
 

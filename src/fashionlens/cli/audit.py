@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ..data import detect_format, read_dataset
-from ..data.audit import audit, format_audit
-from .app import app, json_text
+from fashionlens.data import detect_format, read_dataset
+from fashionlens.data.audit import audit, format_audit
+from fashionlens.cli.app import app, json_text
 
 
 @app.command("audit")

@@ -7,61 +7,16 @@ from typing import Optional
 
 import typer
 
-from ..attributes import PATTERNS, SLEEVES
-from ..catalog.store import CatalogStore, Filters
-from ..catalog.stores import catalog_name, is_server
-from ..catalog.stores import open_store as open_location
-from ..errors import FashionLensError
-from ..records import REGIONS
-from .app import app, fail, json_text
-
-BACKEND_HELP = ("torch | onnx | onnx-int8: onnx runs the models with ONNX Runtime (exported once into onnx/ beside "
-                "each checkpoint, or a .onnx file from `fashionlens export`); onnx-int8 runs their int8 "
-                "quantisation (faster; agrees with PyTorch within the tolerances of docs/recommendation.md).")
-# wherever models run (analyze, recommend, catalog import and reindex, serve)
-CONF_OPTION = typer.Option(None, "--conf", min=0.0, max=1.0,
-                           help="The detector's score threshold (default: the one its checkpoint chose on val).")
-DEVICE_OPTION = typer.Option(None, "--device", help="Where the models run: cpu, cuda, cuda:N (default: cpu; "
-                                                    "the onnx backends run on the CPU).")
+from fashionlens.catalog.store import CatalogStore
+from fashionlens.catalog.stores import catalog_name, is_server
+from fashionlens.cli.app import app, fail, json_text
+from fashionlens.cli.options import (BACKEND_HELP, CATALOG_OPTION, CONF_OPTION, DEVICE_OPTION, PATTERN_OPTION,
+                                     SLEEVE_OPTION, filter_options, load_analyzer, open_store)
+from fashionlens.core.errors import FashionLensError
 
 catalog_app = typer.Typer(help="Manage the store's catalogue: import products, remove, reindex, list.",
                           no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-
-CATALOG_OPTION = typer.Option("catalog.db", "--catalog", envvar="FASHIONLENS_CATALOG",
-                              help="The catalogue: a SQLite file, or a PostgreSQL database's URL "
-                                   "(postgresql://user:password@host:port/db, docs/scaling.md); also holds the "
-                                   "insights events.")
-
-
-def open_store(location: str | Path, create: bool = False) -> CatalogStore:
-    """The catalogue at a --catalog value: a SQLite file or a PostgreSQL URL (catalog/stores.py)."""
-    return open_location(location, create=create)
-
-
-PATTERN_OPTION = typer.Option(None, "--pattern", help=f"Only items of this pattern ({', '.join(PATTERNS)}).")
-SLEEVE_OPTION = typer.Option(None, "--sleeve", help=f"Only items of this sleeve length ({', '.join(SLEEVES)}).")
-
-
-def filter_options(category: Optional[str], region: Optional[str], color: Optional[str], min_price: Optional[float],
-                   max_price: Optional[float], where: list[str], pattern: Optional[str] = None,
-                   sleeve: Optional[str] = None) -> Filters:
-    """The query-time filters of the command line, checked."""
-    if region is not None and region not in REGIONS:
-        raise FashionLensError(f"--region {region!r}: choose one of {', '.join(REGIONS)}")
-    for option, value, names in (("--pattern", pattern, PATTERNS), ("--sleeve", sleeve, SLEEVES)):
-        if value is not None and value not in names:
-            raise FashionLensError(f"{option} {value!r}: choose one of {', '.join(names)}")
-    attributes = []
-    for condition in where:
-        name, sep, value = condition.partition("=")
-        if not sep or not name.strip():
-            raise FashionLensError(f"--where {condition!r}: expected KEY=VALUE, e.g. kids=False")
-        attributes.append((name.strip(), value.strip()))
-    return Filters(category=category, regions=None if region is None else (region,), color=color,
-                   pattern=pattern, sleeve=sleeve, min_price=min_price, max_price=max_price,
-                   attributes=tuple(attributes))
-
 
 ON_MODEL_DETECTOR = typer.Option(None, "--detector", help="Detector run for --on-model (implies it); default: "
                                                          "the shipped detector.")
@@ -107,8 +62,7 @@ def import_command(
     On a server catalogue, with the photos analysed by Ray workers (docs/scaling.md):
     fashionlens catalog import products.csv --catalog postgresql://shop@db:5432/shop --ray local
     """
-    from ..catalog.importer import ImportRefused, import_products, read_products
-    from .analyze import load_analyzer
+    from fashionlens.catalog.importer import ImportRefused, import_products, read_products
 
     # a missing or malformed source, or a file that is no catalogue, fails here: before the models
     # load (many seconds) and before a new catalogue file is created
@@ -123,7 +77,7 @@ def import_command(
     else:
         from functools import partial
 
-        from ..ray_analysis import RayAnalyzer
+        from fashionlens.inference.ray_analysis import RayAnalyzer
 
         analyzer = RayAnalyzer(partial(load_analyzer, detector, classifier, whole_image, batch_size, backend=backend,
                                        conf=conf, device=device), ray, ray_workers)
@@ -191,8 +145,7 @@ def reindex_command(
 
     Example: fashionlens catalog reindex --catalog shop.db --classifier runs/clothing-v2
     """
-    from ..catalog.importer import reindex
-    from .analyze import load_analyzer
+    from fashionlens.catalog.importer import reindex
 
     store = open_store(catalog)
     analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size, conf=conf, device=device)

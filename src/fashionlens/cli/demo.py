@@ -21,10 +21,10 @@ from typing import Any
 
 import typer
 
-from ..catalog import DEFAULT_K
-from ..errors import FashionLensError
-from .analyze import say
-from .app import app
+from fashionlens.catalog import DEFAULT_K
+from fashionlens.core.errors import FashionLensError
+from fashionlens.cli.options import say
+from fashionlens.cli.app import app
 
 
 @dataclass
@@ -63,9 +63,9 @@ def prepare(out: Path) -> None:
 
 
 def audit_step(story: dict[str, Any]) -> None:
-    from ..data import read_dataset
-    from ..data.audit import audit, format_audit
-    from ..samples import SAMPLES, sample_file
+    from fashionlens.data import read_dataset
+    from fashionlens.data.audit import audit, format_audit
+    from fashionlens.samples import SAMPLES, sample_file
 
     for name in SAMPLES:
         path = sample_file(name)
@@ -77,11 +77,11 @@ def audit_step(story: dict[str, Any]) -> None:
 
 def training_step(settings: DemoSettings, out: Path, story: dict[str, Any]) -> None:
     """A short training run on the clothing sample, then `evaluate` on its val photos (honesty check)."""
-    from ..evaluation.honesty import verdict_line
-    from ..model_card import rebuilt_command
-    from ..models.classifier_task import ClassifierSettings, train_classifier
-    from ..samples import sample_file
-    from .evaluate import evaluate_run
+    from fashionlens.evaluation.honesty import verdict_line
+    from fashionlens.cli.train import rebuilt_command
+    from fashionlens.train.classifier import ClassifierSettings, train_classifier
+    from fashionlens.samples import sample_file
+    from fashionlens.evaluation.runner import evaluate_run
 
     data, run_dir = sample_file("clothing"), out / "training"
     training = ClassifierSettings(data=str(data), arch=settings.arch, epochs=settings.epochs,
@@ -105,8 +105,8 @@ def training_step(settings: DemoSettings, out: Path, story: dict[str, Any]) -> N
 
 def models_step(story: dict[str, Any]) -> None:
     """What the shipped models are and how they scored on their own validation photos (their checkpoints)."""
-    from ..checkpoint import load_checkpoint
-    from ..default_models import CLASSIFIER_FILE, DETECTOR_FILE, MODEL_CARD_FILE, WEIGHTS_DIR
+    from fashionlens.core.checkpoint import load_checkpoint
+    from fashionlens.inference.default_models import CLASSIFIER_FILE, DETECTOR_FILE, MODEL_CARD_FILE, WEIGHTS_DIR
 
     story["models"] = []
     for name in (CLASSIFIER_FILE, DETECTOR_FILE):
@@ -129,7 +129,7 @@ def model_summary(name: str, checkpoint: dict[str, Any]) -> dict[str, Any]:
 
 def missing_default_models() -> str | None:
     """Why the parts that need the default models cannot run, or None when they can."""
-    from ..default_models import CLASSIFIER_FILE, WEIGHTS_DIR
+    from fashionlens.inference.default_models import CLASSIFIER_FILE, WEIGHTS_DIR
 
     if (WEIGHTS_DIR / CLASSIFIER_FILE).is_file():
         return None
@@ -140,9 +140,9 @@ def missing_default_models() -> str | None:
 def write_products(path: Path, limit: int | None) -> int:
     """The clothing sample as a shop's product CSV (id,image,name,price,category); classes interleaved so
     a short list still holds every category. Prices are illustrative, derived from the file name."""
-    from ..checkpoint import write_text
-    from ..data import read_dataset
-    from ..samples import sample_file
+    from fashionlens.core.files import write_text
+    from fashionlens.data import read_dataset
+    from fashionlens.samples import sample_file
 
     by_label: dict[str, list] = {}
     for sample in read_dataset(sample_file("clothing")):
@@ -162,9 +162,9 @@ def write_products(path: Path, limit: int | None) -> int:
 
 def catalog_step(settings: DemoSettings, out: Path, story: dict[str, Any]):
     """`catalog import` of the product CSV with the default classifier (flat-lay photos: whole image)."""
-    from ..catalog.importer import import_products
-    from .analyze import load_analyzer
-    from .catalog import open_store
+    from fashionlens.catalog.importer import import_products
+    from fashionlens.cli.options import load_analyzer
+    from fashionlens.cli.catalog import open_store
 
     products = write_products(out / "products.csv", settings.products)
     store = open_store(out / "catalog.db", create=True)
@@ -177,11 +177,12 @@ def catalog_step(settings: DemoSettings, out: Path, story: dict[str, Any]):
 
 def recommend_step(settings: DemoSettings, out: Path, store, story: dict[str, Any]) -> None:
     """`recommend` for a few street photos (val first), annotated, logged as store events."""
-    from ..annotate import unique_names
-    from ..catalog.store import Filters
-    from ..data import read_dataset
-    from ..samples import sample_file
-    from .analyze import load_analyzer, recommend_photos
+    from fashionlens.inference.annotate import unique_names
+    from fashionlens.catalog.store import Filters
+    from fashionlens.data import read_dataset
+    from fashionlens.samples import sample_file
+    from fashionlens.cli.analyze import recommend_photos
+    from fashionlens.cli.options import load_analyzer
 
     samples = sorted(read_dataset(sample_file("street")), key=lambda s: (s.split != "val", s.image.name))
     photos = [sample.image for sample in samples[:settings.street_photos]]
@@ -213,7 +214,7 @@ def pick_json(pick, out: Path) -> dict[str, Any]:
 
 def insights_step(out: Path, store, story: dict[str, Any]) -> None:
     """What `insights --out` writes: shares, trend and click-through charts, the CSV for advertising tools."""
-    from ..insights import summarize, write_charts, write_csv
+    from fashionlens.insights.analytics import summarize, write_charts, write_csv
 
     events = store.events()
     summary = summarize(events, "day")
@@ -248,8 +249,8 @@ SHIPPED_STEPS = ("shipped models", "catalogue import", "analysis and recommendat
 
 def run_demo(settings: DemoSettings, out: Path, train: bool = False) -> Path:
     """Every step into `out` (training only with `train`); the path of the page that shows it all."""
-    from ..checkpoint import write_text
-    from ..demo_page import render
+    from fashionlens.core.files import write_text
+    from fashionlens.cli.demo_page import render
 
     prepare(out)
     story: dict[str, Any] = {"settings": asdict(settings), "steps": [], "audit": {}}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import typer
 
-from .app import app, json_text
-from .catalog import CATALOG_OPTION, open_store
+from fashionlens.cli.app import app, json_text
+from fashionlens.cli.catalog import CATALOG_OPTION, open_store
 
 experiment_app = typer.Typer(help="Define A/B experiments on recommendations; see their results with "
                                   "`fashionlens insights --experiment NAME`.", no_args_is_help=True)
@@ -35,8 +35,8 @@ def add_command(
     "share": 0.5, "settings": {"complete_look": true}}, {"name": "similar-only", "share": 0.5,
     "settings": {"complete_look": false, "k": 8}}]}
     """
-    from ..experiments import add_experiment, parse_experiment
-    from ..textfile import read_json
+    from fashionlens.insights.experiments import add_experiment, parse_experiment
+    from fashionlens.core.textfile import read_json
 
     experiment = parse_experiment(read_json(definition), str(definition))
     add_experiment(open_store(catalog), experiment)

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from ..errors import FashionLensError
-from .app import app
+from fashionlens.core.errors import FashionLensError
+from fashionlens.cli.app import app
 
 FORMATS = ("onnx",)
 
@@ -33,7 +33,7 @@ def export_command(
     """
     if export_format not in FORMATS:
         raise FashionLensError(f"--format {export_format}: unknown export format; choose {', '.join(FORMATS)}")
-    from ..onnx_export import export_run
+    from fashionlens.export.exports import export_run
 
     done = export_run(run, out, precision)
     if done.precision == "int8":

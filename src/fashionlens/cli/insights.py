@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from .app import app, json_text
-from .catalog import CATALOG_OPTION, open_store
+from fashionlens.cli.app import app, json_text
+from fashionlens.cli.catalog import CATALOG_OPTION, open_store
 
 
 @app.command("insights")
@@ -38,20 +38,20 @@ def insights_command(
     Audiences for advertising: fashionlens insights --catalog shop.db --audiences --json
     """
     # insights imports the analyzer (torch): only when the command runs, so that --help starts fast
-    from ..insights import format_table, parse_since, period_of, summarize, write_charts, write_csv
+    from fashionlens.insights.analytics import format_table, parse_since, period_of, summarize, write_charts, write_csv
 
     period_of("2000-01-01", by)  # checks --by before reading anything
     store = open_store(catalog)
     events = store.events(parse_since(since))
     if experiment is not None:
-        from ..experiments import experiment_report, find_experiment, format_report
+        from fashionlens.insights.experiments import experiment_report, find_experiment, format_report
 
         report = experiment_report(events, find_experiment(store, experiment))
         typer.echo(json_text(report) if as_json else format_report(report))
         return
     if audiences_:
-        from ..audiences import audiences, audiences_csv, format_audiences
-        from ..checkpoint import write_text
+        from fashionlens.insights.audiences import audiences, audiences_csv, format_audiences
+        from fashionlens.core.files import write_text
 
         found = audiences(events, store)
         if out is not None:

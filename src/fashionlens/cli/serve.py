@@ -10,11 +10,11 @@ from typing import Optional
 
 import typer
 
-from ..catalog.stores import is_server
-from ..errors import FashionLensError
-from .analyze import CLASSIFIER_HELP, CONF_OPTION, DETECTOR_HELP, DEVICE_OPTION, WHOLE_HELP
-from .app import app
-from .catalog import BACKEND_HELP, CATALOG_OPTION, open_store
+from fashionlens.catalog.stores import is_server
+from fashionlens.core.errors import FashionLensError
+from fashionlens.cli.analyze import CLASSIFIER_HELP, CONF_OPTION, DETECTOR_HELP, DEVICE_OPTION, WHOLE_HELP
+from fashionlens.cli.app import app
+from fashionlens.cli.catalog import BACKEND_HELP, CATALOG_OPTION, open_store
 
 ADMIN_KEY_VARIABLE = "FASHIONLENS_ADMIN_KEY"
 
@@ -55,8 +55,8 @@ def serve_command(
     check_address(host, port)  # a taken port: one line in a second, not after the models load
     import uvicorn
 
-    from ..service import ServiceSettings, create_app
-    from ..service.state import load_analyzer
+    from fashionlens.service import ServiceSettings, create_app
+    from fashionlens.service.state import load_analyzer
 
     settings = ServiceSettings(catalog=catalog, detector=detector, classifier=classifier, whole_image=whole_image,
                                backend=backend, conf=conf, device=device,

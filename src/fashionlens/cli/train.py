@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shlex
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
+import typer.main
 
-from ..errors import FashionLensError
-from .app import json_text, train_app
+from fashionlens.core.errors import FashionLensError
+from fashionlens.cli.app import app, json_text, train_app
 
 # models.classifier.DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks they match)
 DEFAULT_ARCH = "efficientnet_lite0"
@@ -80,7 +83,7 @@ def classifier_command(
     T-Shirt,Pants,Shoes --epochs 5 --image-size 160 --balance weights --out runs/clothing
     """
     require_data(data, resume)
-    from ..models.classifier_task import ClassifierSettings, train_classifier
+    from fashionlens.train.classifier import ClassifierSettings, train_classifier
 
     settings = ClassifierSettings(
         data=str(data), mode=mode, arch=arch, epochs=epochs, image_size=image_size,
@@ -90,12 +93,13 @@ def classifier_command(
         extra_data=list(extra_data) if extra_data else None,
         weights=str(weights) if weights else None, pretrained=pretrained, backbone_lr=backbone_lr,
         label_smoothing=label_smoothing, precision=precision, ema=ema)
+    settings = replace(settings, command=rebuilt_command("classifier", asdict(settings), out))
     run_training(train_classifier, settings, out, resume, workers, lambda history: report(out, history, as_json))
 
 
 def require_data(data: Path | None, resume: bool) -> None:
     """--data given and of a known format: checked before torch and the models load (seconds)."""
-    from ..data import detect_format
+    from fashionlens.data import detect_format
 
     if data is None and not resume:
         raise FashionLensError("--data is required (or --resume to continue the run in --out)")
@@ -106,7 +110,7 @@ def require_data(data: Path | None, resume: bool) -> None:
 def run_training(train: Callable, settings: Any, out: Path, resume: bool, workers: int,
                  summarize: Callable[[list[dict]], None]) -> None:
     """Train alone or as one of torchrun's processes; rank 0 alone summarises the run."""
-    from ..engine import close_distributed, init_distributed, is_main_process
+    from fashionlens.train.engine import close_distributed, init_distributed, is_main_process
 
     init_distributed()
     try:
@@ -129,3 +133,25 @@ def report(run_dir: Path, history: list[dict], as_json: bool) -> None:
         typer.echo(f"{run_dir}: best val balanced accuracy {best['val_score']:.4f} at epoch {best['epoch']}")
     else:
         typer.echo(f"{run_dir}: trained {len(history)} epochs without validation (no val split)")
+
+
+def rebuilt_command(kind: str, settings: dict[str, Any], run_dir: Path) -> str:
+    """`fashionlens train KIND` with the options of these settings (the CLI's own option names, defaults left
+    out): recorded in config.json at train time, for the model card."""
+    command = typer.main.get_command(app).commands["train"].commands[kind]
+    options = {param.name: param for param in command.params}
+    words = ["fashionlens", "train", kind]
+    for name, value in settings.items():
+        if name == "command":
+            continue
+        param = options.get(name)
+        if param is None or value is None or value is False:
+            continue  # not a command-line option (always its default), or left at its default
+        flag = param.opts[0]
+        if value is True:
+            words.append(flag)
+        elif param.multiple:  # a repeatable option: once per value
+            words += [word for item in value for word in (flag, str(item))]
+        else:
+            words += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    return shlex.join(words + ["--out", str(run_dir)])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .app import json_text, train_app
-from .train import EMA_HELP, PRECISION_HELP, require_data, run_training
+from fashionlens.cli.app import json_text, train_app
+from fashionlens.cli.train import EMA_HELP, PRECISION_HELP, rebuilt_command, require_data, run_training
 
 # models.detector.ARCHS and DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks
 # they match; the architecture itself is checked when training starts)
@@ -64,13 +65,14 @@ def detector_command(
     fashionlens train detector --data ../shared/data/clothing/labels.csv --whole-image-boxes --out runs/curated
     """
     require_data(data, resume)
-    from ..models.detection_task import DetectorSettings, train_detector
+    from fashionlens.train.detector import DetectorSettings, train_detector
 
     settings = DetectorSettings(
         data=str(data), arch=arch, epochs=epochs, image_size=image_size, batch_size=batch_size, lr=lr, seed=seed,
         weights=str(weights) if weights else None, backbone_from=str(backbone_from) if backbone_from else None,
         pretrained=pretrained,
         tall_anchors=tall_anchors, whole_image_boxes=whole_image_boxes, precision=precision, ema=ema)
+    settings = replace(settings, command=rebuilt_command("detector", asdict(settings), out))
     run_training(train_detector, settings, out, resume, workers, lambda history: report(out, history, as_json))
 
 

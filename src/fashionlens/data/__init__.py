@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import FashionLensError
-from ..records import Sample
-from .coco import read_coco
-from .deepfashion import ANNOTATION_DIRS, is_deepfashion, read_deepfashion
-from .folder import read_folder
-from .labels_csv import read_labels_csv
-from .streetstyle import MANIFEST_NAME, has_manifest_header, read_streetstyle
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import Sample
+from fashionlens.data.coco import read_coco
+from fashionlens.data.deepfashion import ANNOTATION_DIRS, is_deepfashion, read_deepfashion
+from fashionlens.data.folder import read_folder
+from fashionlens.data.labels_csv import read_labels_csv
+from fashionlens.data.streetstyle import MANIFEST_NAME, has_manifest_header, read_streetstyle
 
 __all__ = ["detect_format", "read_dataset", "read_coco", "read_deepfashion", "read_folder",
            "read_labels_csv", "read_streetstyle"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import ImageError
-from ..images import MAX_PIXELS, image_size
-from ..records import REGIONS, Sample
+from fashionlens.core.errors import ImageError
+from fashionlens.core.images import MAX_PIXELS, image_size
+from fashionlens.core.records import REGIONS, Sample
 
 SIZE_MISMATCH_LIMIT = 1  # pixels of tolerance between annotated and real image size (rounding)
 

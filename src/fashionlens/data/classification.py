@@ -20,9 +20,9 @@ import torch
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset, WeightedRandomSampler
 
-from ..errors import FashionLensError, ImageError
-from ..images import image_size, load_image
-from ..records import Box, Sample
+from fashionlens.core.errors import FashionLensError, ImageError
+from fashionlens.core.images import image_size, load_image
+from fashionlens.core.records import Box, Sample
 
 MODES = ("img", "img+bbox")
 GEOMETRY_FEATURES = 6  # centre x, centre y, width, height (relative), log aspect, relative area

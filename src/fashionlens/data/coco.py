@@ -11,10 +11,10 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import DataFormatError
-from ..records import Box, Garment, Sample
-from ..taxonomy import region_of
-from ..textfile import read_text
+from fashionlens.core.errors import DataFormatError
+from fashionlens.core.records import Box, Garment, Sample
+from fashionlens.core.taxonomy import region_of
+from fashionlens.core.textfile import read_text
 
 SOURCE = "coco"
 IMAGE_KEYS = {"id", "file_name", "width", "height", "split"}

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataFormatError, FashionLensError
-from ..records import Box, Garment, Sample
-from ..taxonomy import DEEPFASHION_TYPE_TO_REGION
-from ..textfile import read_text
+from fashionlens.core.errors import DataFormatError, FashionLensError
+from fashionlens.core.records import Box, Garment, Sample
+from fashionlens.core.taxonomy import DEEPFASHION_TYPE_TO_REGION
+from fashionlens.core.textfile import read_text
 
 SOURCE = "deepfashion"
 ANNOTATION_DIRS = ("Anno", "Anno_coarse", "Anno_fine")

@@ -18,8 +18,8 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from ..images import image_size, load_image
-from ..records import REGIONS, Box, Sample
+from fashionlens.core.images import image_size, load_image
+from fashionlens.core.records import REGIONS, Box, Sample
 
 # A box clipped to the image must keep at least this share of its area; less means the annotation
 # is not "slightly outside" but misplaced (wrong image size, swapped coordinates), so it is dropped.

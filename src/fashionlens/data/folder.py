@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import FashionLensError
-from ..records import Garment, Sample
-from ..taxonomy import region_of
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import Garment, Sample
+from fashionlens.core.taxonomy import region_of
 
 SOURCE = "folder"
 SPLITS = ("train", "val", "test")

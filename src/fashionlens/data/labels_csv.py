@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataFormatError
-from ..records import Box, Garment, Sample
-from ..taxonomy import region_of
-from ..textfile import open_csv
+from fashionlens.core.errors import DataFormatError
+from fashionlens.core.records import Box, Garment, Sample
+from fashionlens.core.taxonomy import region_of
+from fashionlens.core.textfile import open_csv
 
 SOURCE = "labels-csv"
 BOX_COLUMNS = ("x1", "y1", "x2", "y2")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..errors import DataFormatError
-from ..records import Box, Garment, Sample
-from ..taxonomy import region_of
-from ..textfile import open_csv
+from fashionlens.core.errors import DataFormatError
+from fashionlens.core.records import Box, Garment, Sample
+from fashionlens.core.taxonomy import region_of
+from fashionlens.core.textfile import open_csv
 
 SOURCE = "streetstyle"
 MANIFEST_NAME = "streetstyle27k.manifest"

@@ -23,9 +23,9 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
-from ..records import Sample
-from ..taxonomy import map_labels
-from .honesty import honesty_check
+from fashionlens.core.records import Sample
+from fashionlens.core.taxonomy import map_labels
+from fashionlens.evaluation.honesty import honesty_check
 
 
 def _number(value: float) -> float | None:

@@ -13,7 +13,7 @@ import io
 
 from scipy.stats import binomtest
 
-from .report import text_table
+from fashionlens.evaluation.report import text_table
 
 COLUMNS = ("class", "images", "both_right", "both_wrong", "only_a_right", "only_b_right",
            "accuracy_a", "accuracy_b")

@@ -17,8 +17,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from ..records import Detection, Sample
-from ..taxonomy import region_of
+from fashionlens.core.records import Detection, Sample
+from fashionlens.core.taxonomy import region_of
 
 FROC_FPPI = (0.25, 0.5, 1.0, 2.0, 4.0)  # false positives per image where recall is reported
 

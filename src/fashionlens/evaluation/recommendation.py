@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
-from ..records import Box
+from fashionlens.core.records import Box
 
 MATCH_IOU = 0.5
 

@@ -10,8 +10,8 @@ import html
 import json
 from pathlib import Path
 
-from ..checkpoint import atomic_write
-from .honesty import verdict_line
+from fashionlens.core.files import atomic_write
+from fashionlens.evaluation.honesty import verdict_line
 
 Figures = dict[str, list[tuple[str, str]]]  # dataset -> [(caption, file name)]
 

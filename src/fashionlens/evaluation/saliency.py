@@ -1,4 +1,4 @@
-"""Does the classifier look at the garment? Saliency (Grad-CAM, fashionlens.saliency) measured against
+"""Does the classifier look at the garment? Saliency (Grad-CAM, fashionlens.evaluation.gradcam) measured against
 the garments' annotated boxes, and the most confident errors drawn with their maps.
 
 Two numbers per garment, each on the map of the garment's true class over the classifier's input:
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..records import Box
+from fashionlens.core.records import Box
 
 POINTING_GAME_NOTE_BELOW = 0.5  # the honesty check notes a model whose maxima fall mostly outside the boxes
 MAX_GARMENTS = 500  # the first garments (data order) measured: evaluation stays within a few minutes on a CPU

@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.classification import ClassificationDataset, margin_rect
-from ..data.transforms import classification_eval_transform, input_shape
-from ..images import image_size, load_image
-from ..records import Box
-from ..saliency import Rect, box_in_view, class_maps, view_overlay
-from .saliency import MAX_GARMENTS, GarmentLook, confident_errors, summary
+from fashionlens.data.classification import ClassificationDataset, margin_rect
+from fashionlens.data.transforms import classification_eval_transform, input_shape
+from fashionlens.core.images import image_size, load_image
+from fashionlens.core.records import Box
+from fashionlens.evaluation.gradcam import Rect, box_in_view, class_maps, view_overlay
+from fashionlens.evaluation.saliency import MAX_GARMENTS, GarmentLook, confident_errors, summary
 
 GRID_COLUMNS = 4
 THUMBNAIL_SIDE = 160

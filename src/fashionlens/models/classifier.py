@@ -16,12 +16,12 @@ import torchvision
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from ..checkpoint import read_torch_file, require_model_entries
-from ..data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
-from ..data.transforms import classification_eval_transform, input_shape
-from ..errors import FashionLensError
-from ..records import Sample
-from . import efficientnet_lite as lite
+from fashionlens.core.checkpoint import read_torch_file, require_model_entries
+from fashionlens.data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
+from fashionlens.data.transforms import classification_eval_transform, input_shape
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import Sample
+from fashionlens.models import efficientnet_lite as lite
 
 DEFAULT_ARCH = "efficientnet_lite0"  # ImageNet-pretrained from an installed package; the study used resnet50
 MIN_IMAGE_SIZE = 32  # five stride-2 stages: smaller images vanish before the pooling layer

@@ -21,11 +21,11 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from ..checkpoint import read_torch_file, require_model_entries
-from ..errors import FashionLensError
-from ..records import Box, Detection, Sample
-from ..data.detection import DetectionDataset, collate_detection, detection_transform
-from . import efficientnet_lite as lite
+from fashionlens.core.checkpoint import read_torch_file, require_model_entries
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import Box, Detection, Sample
+from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform
+from fashionlens.models import efficientnet_lite as lite
 
 DEFAULT_ARCH = "fasterrcnn_efficientnet_lite0_fpn"  # ImageNet-pretrained backbone from an installed package
 ASPECT_RATIOS = (0.5, 1.0, 2.0)  # height / width, torchvision's anchors

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoint import read_torch_file
-from ..errors import FashionLensError
+from fashionlens.core.checkpoint import read_torch_file
+from fashionlens.core.errors import FashionLensError
 
 LITE_ARCHS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 # The weights' preprocessing: pixel / 127.5 - 1, i.e. (x / 255 - 0.5) / 0.5 on each channel.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from ..errors import FashionLensError
+from fashionlens.core.errors import FashionLensError
 
 SAMPLES = {"clothing": "labels.csv", "street": "annotations.coco.json"}
 

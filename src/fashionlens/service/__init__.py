@@ -1,6 +1,6 @@
 """The fashionlens web service: `create_app(ServiceSettings(...))`, run by `fashionlens serve`."""
 
-from .app import create_app
-from .settings import ServiceSettings
+from fashionlens.service.app import create_app
+from fashionlens.service.settings import ServiceSettings
 
 __all__ = ["ServiceSettings", "create_app"]

@@ -13,11 +13,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from . import routes_analyze, routes_catalog, routes_experiments, routes_insights
-from .handlers import error, install_handlers
-from .limits import API_KEY_HEADER, BodyReadTimeout, NoSniff, check_admin, size_text
-from .settings import ServiceSettings
-from .state import open_state
+from fashionlens.service import routes_analyze, routes_catalog, routes_experiments, routes_insights
+from fashionlens.service.handlers import error, install_handlers
+from fashionlens.service.limits import API_KEY_HEADER, BodyReadTimeout, NoSniff, check_admin, size_text
+from fashionlens.service.settings import ServiceSettings
+from fashionlens.service.state import open_state
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the small form fields around a photo
 
@@ -54,7 +54,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Content-Type", API_KEY_HEADER])
-    from .pages import mount_pages
+    from fashionlens.service.pages import mount_pages
 
     mount_pages(app)
     app.add_middleware(NoSniff)  # added last: the outermost, so every answer above passes through it

@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import DiskFull, FashionLensError, ImageTooLarge, is_disk_full
-from .limits import QueueFull, size_text
+from fashionlens.core.errors import DiskFull, FashionLensError, ImageTooLarge, is_disk_full
+from fashionlens.service.limits import QueueFull, size_text
 
 log = logging.getLogger("fashionlens.service")
 BODY_LIMIT_KEY = "starlette.max_body_size"  # where Starlette's body limiter keeps the route's limit

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from ..checkpoint import atomic_write, write_text
-from ..errors import DiskFull, FashionLensError, is_disk_full
-from .handlers import DISK_FULL_MESSAGE, DISK_FULL_STATUS
-from .limits import size_text
+from fashionlens.core.files import atomic_write, write_text
+from fashionlens.core.errors import DiskFull, FashionLensError, is_disk_full
+from fashionlens.service.handlers import DISK_FULL_MESSAGE, DISK_FULL_STATUS
+from fashionlens.service.limits import size_text
 
 log = logging.getLogger("fashionlens.service")
 
@@ -128,7 +128,7 @@ def stage_files(staging: Staging, csv_name: str, csv_data: bytes, photos: list[t
 
 def check_image_paths(csv_path: Path, staging: Staging) -> None:
     """Every CSV image path must stay inside the upload: never read a file of the server."""
-    from ..catalog.importer import read_product_csv
+    from fashionlens.catalog.importer import read_product_csv
 
     rows, _ = read_product_csv(csv_path)
     root = os.path.normpath(staging.folder)
@@ -186,9 +186,9 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path],
     `on_model`: the photos show people wearing the products (the detector runs); else each photo is one
     product (ProductPhotos). Runs in a worker thread
     with a catalogue connection of its own. Every attempt becomes the last import."""
-    from ..catalog.importer import import_products
-    from ..catalog.stores import open_store
-    from ..insights import utc_now
+    from fashionlens.catalog.importer import import_products
+    from fashionlens.catalog.stores import open_store
+    from fashionlens.insights.analytics import utc_now
 
     status: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "state": "refused", "on_model": on_model,
                               "imported": 0, "unchanged": 0, "refused_rows": [], "started": utc_now(), "error": None}

@@ -9,19 +9,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 from torch import nn
 
-from ..analyzer import Analysis
-from ..catalog import DEFAULT_K
-from ..catalog.recommend import check_model, recommend
-from ..catalog.store import Filters
-from ..checkpoint import atomic_write
-from ..errors import FashionLensError
-from ..experiments import recommend_options, session_arm
-from ..images import load_image
-from ..insights import log_analysis, utc_now
-from .limits import read_upload
-from .routes_catalog import product_json
-from .schemas import SESSION_LENGTH, AnalyzeResponse, Channel, ErrorBody, Health, RecommendResponse
-from .state import ServiceState, service_state
+from fashionlens.inference.analyzer import Analysis
+from fashionlens.catalog import DEFAULT_K
+from fashionlens.catalog.recommend import check_model, recommend
+from fashionlens.catalog.store import Filters
+from fashionlens.core.files import atomic_write
+from fashionlens.core.errors import FashionLensError
+from fashionlens.insights.experiments import recommend_options, session_arm
+from fashionlens.core.images import load_image
+from fashionlens.insights.analytics import log_analysis, utc_now
+from fashionlens.service.limits import read_upload
+from fashionlens.service.routes_catalog import product_json
+from fashionlens.service.schemas import SESSION_LENGTH, AnalyzeResponse, Channel, ErrorBody, Health, RecommendResponse
+from fashionlens.service.state import ServiceState, service_state
 
 router = APIRouter(tags=["photos"])
 # what a photo upload may answer besides 200 (all {"error": "..."}), for the OpenAPI page
@@ -58,7 +58,7 @@ def analyse_photo(state: ServiceState, name: str, data: bytes) -> Analysis:
 
 def explain_photo(state: ServiceState, name: str, data: bytes) -> tuple[Analysis, list[dict[str, Any]]]:
     """analyse_photo plus each garment's saliency map (explain.py) on the same photo, in one worker job."""
-    from ..explain import explain_analysis
+    from fashionlens.inference.explain import explain_analysis
 
     image = decode_photo(state, name, data)
     analysis = state.analyzer.analyze([image], [name])[0]

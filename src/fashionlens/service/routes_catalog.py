@@ -11,14 +11,14 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..attributes import PATTERNS, SLEEVES
-from ..catalog.store import CatalogItem, Filters
-from ..records import REGIONS
-from ..taxonomy import region_of
-from .imports import Staging, forget_photo, last_import, run_import, stage_archive, stage_files
-from .limits import check_admin, read_upload
-from .schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
-from .state import ServiceState, service_state
+from fashionlens.inference.attributes import PATTERNS, SLEEVES
+from fashionlens.catalog.store import CatalogItem, Filters
+from fashionlens.core.records import REGIONS
+from fashionlens.core.taxonomy import region_of
+from fashionlens.service.imports import Staging, forget_photo, last_import, run_import, stage_archive, stage_files
+from fashionlens.service.limits import check_admin, read_upload
+from fashionlens.service.schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
+from fashionlens.service.state import ServiceState, service_state
 
 router = APIRouter(tags=["catalogue"])
 # app.py checks the key of these routes before their body is read, this dependency again after (and

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from ..errors import FashionLensError
-from ..experiments import add_experiment, experiment_report, find_experiment, parse_experiment
-from .limits import check_admin
-from .schemas import ErrorBody, ExperimentDefinition, ExperimentReport
-from .state import ServiceState, service_state
+from fashionlens.core.errors import FashionLensError
+from fashionlens.insights.experiments import add_experiment, experiment_report, find_experiment, parse_experiment
+from fashionlens.service.limits import check_admin
+from fashionlens.service.schemas import ErrorBody, ExperimentDefinition, ExperimentReport
+from fashionlens.service.state import ServiceState, service_state
 
 router = APIRouter(tags=["experiments"])
 admin = APIRouter(tags=["experiments (admin)"], dependencies=[Depends(check_admin)], responses={

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..audiences import audiences
-from ..experiments import session_arm
-from ..insights import CHARTS, chart_names, chart_png, log_click, log_shown, summarize, utc_now
-from .schemas import Audiences, ErrorBody, EventIn, Insights, Logged
-from .state import ServiceState, service_state
+from fashionlens.insights.audiences import audiences
+from fashionlens.insights.experiments import session_arm
+from fashionlens.insights.analytics import CHARTS, chart_names, chart_png, log_click, log_shown, summarize, utc_now
+from fashionlens.service.schemas import Audiences, ErrorBody, EventIn, Insights, Logged
+from fashionlens.service.state import ServiceState, service_state
 
 router = APIRouter(tags=["insights"])
 SINCE = Query(None, description="Only events from this date on (YYYY-MM-DD).")

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..catalog.validation import check_price, check_url
+from fashionlens.catalog.validation import check_price, check_url
 
 Channel = Literal["online", "store"]
 SESSION_LENGTH = 200

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..catalog.stores import is_server
-from ..errors import FashionLensError
-from ..images import MAX_PIXELS
+from fashionlens.catalog.stores import is_server
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.images import MAX_PIXELS
 
 MB = 1024 * 1024
 

@@ -11,11 +11,11 @@ from typing import Any, Callable, TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from ..catalog.index import CatalogIndex
-from ..catalog.store import CatalogStore
-from ..catalog.stores import index_cache, open_store
-from .limits import SerialAnalyzer, WorkQueue
-from .settings import ServiceSettings
+from fashionlens.catalog.index import CatalogIndex
+from fashionlens.catalog.store import CatalogStore
+from fashionlens.catalog.stores import index_cache, open_store
+from fashionlens.service.limits import SerialAnalyzer, WorkQueue
+from fashionlens.service.settings import ServiceSettings
 
 T = TypeVar("T")
 
@@ -78,11 +78,13 @@ def load_analyzer(settings: ServiceSettings) -> Any:
     """The given Analyzer, else one from the settings' runs (the shipped defaults where none is given)."""
     if settings.analyzer is not None:
         return settings.analyzer
-    from ..analyzer import Analyzer
+    from fashionlens.export.exports import export_for_backend
+    from fashionlens.inference.analyzer import Analyzer
+    from fashionlens.inference.default_models import resolve_runs
 
-    return Analyzer.from_choices(settings.detector, settings.classifier, settings.whole_image,
-                                 backend=settings.backend, conf=settings.conf, device=settings.device,
-                                 say=lambda message: print(message, file=sys.stderr))
+    runs = resolve_runs(settings.detector, settings.classifier, settings.whole_image)
+    export_for_backend(runs, settings.backend, lambda message: print(message, file=sys.stderr))
+    return Analyzer.from_runs(*runs, backend=settings.backend, conf=settings.conf, device=settings.device)
 
 
 def open_state(settings: ServiceSettings) -> ServiceState:

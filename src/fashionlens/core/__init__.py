@@ -1,0 +1,1 @@
+"""Below everything: errors, records, the taxonomy, the safe image loader, text files, checkpoints and atomic writes."""

@@ -1,0 +1,1 @@
+"""ONNX and int8 exports, each checked against PyTorch."""

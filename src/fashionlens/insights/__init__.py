@@ -1,0 +1,1 @@
+"""What customers wear and what works: events summarised, trends, audiences, experiments."""

@@ -1,0 +1,1 @@
+"""The shipped default models: their packaging and model card."""

@@ -1,0 +1,1 @@
+"""Training: the engine (fit, evaluate), distributed runs, and one recipe per task."""

@@ -55,16 +55,23 @@ def labelled_rows(split: str) -> list[dict]:
         for row in csv.DictReader(handle):
             file_name, (x, y, w, h) = boxes[int(row["annotation_id"])]
             labels = {name: "" if row[name] == "unclear" else row[name] for name in LABELS}
-            rows.append({"id": int(row["annotation_id"]), "file": file_name, "box": (x, y, x + w, y + h),
-                         "region": row["region"], **labels})
+            rows.append(
+                {
+                    "id": int(row["annotation_id"]),
+                    "file": file_name,
+                    "box": (x, y, x + w, y + h),
+                    "region": row["region"],
+                    **labels,
+                }
+            )
     return rows
 
 
 def extract(split: str, analyzer) -> LabelledGarments:
+    from fashionlens.core.records import Box
     from fashionlens.inference.analyzer_models import classifier_feeds
     from fashionlens.inference.color_names import PixelColors, color_features, shipped_namer
     from fashionlens.inference.colors import garment_pixels
-    from fashionlens.core.records import Box
 
     rows = labelled_rows(split)
     namer = shipped_namer()
@@ -72,7 +79,7 @@ def extract(split: str, analyzer) -> LabelledGarments:
     embeddings, flipped, colour, named = [], [], [], []
     for start in range(0, len(rows), 32):
         crops = []
-        for row in rows[start:start + 32]:
+        for row in rows[start : start + 32]:
             with Image.open(DATA / row["file"]) as photo:
                 image = photo.convert("RGB")
             box = Box(*row["box"])
@@ -87,10 +94,17 @@ def extract(split: str, analyzer) -> LabelledGarments:
                 store.append(torch.nn.functional.normalize(features.float(), dim=1).numpy())
         print(f"{split}: {min(start + 32, len(rows))}/{len(rows)}", flush=True)
     texture, flipped_texture = textures(rows)
-    return LabelledGarments(np.array([r["id"] for r in rows]), np.array([r["region"] for r in rows]),
-                            {name: np.array([r[name] for r in rows]) for name in LABELS},
-                            np.concatenate(embeddings), np.concatenate(flipped), np.stack(colour), np.stack(named),
-                            texture, flipped_texture)
+    return LabelledGarments(
+        np.array([r["id"] for r in rows]),
+        np.array([r["region"] for r in rows]),
+        {name: np.array([r[name] for r in rows]) for name in LABELS},
+        np.concatenate(embeddings),
+        np.concatenate(flipped),
+        np.stack(colour),
+        np.stack(named),
+        texture,
+        flipped_texture,
+    )
 
 
 def textures(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -110,11 +124,18 @@ def textures(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 def save(path: Path, garments: LabelledGarments) -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".partial.npz")
-    np.savez(temporary, annotation_ids=garments.annotation_ids, regions=garments.regions,
-             embeddings=garments.embeddings, flipped_embeddings=garments.flipped_embeddings,
-             color_features=garments.color_features, namer_probabilities=garments.namer_probabilities,
-             texture_features=garments.texture_features, flipped_texture_features=garments.flipped_texture_features,
-             **{f"label_{name}": values for name, values in garments.labels.items()})
+    np.savez(
+        temporary,
+        annotation_ids=garments.annotation_ids,
+        regions=garments.regions,
+        embeddings=garments.embeddings,
+        flipped_embeddings=garments.flipped_embeddings,
+        color_features=garments.color_features,
+        namer_probabilities=garments.namer_probabilities,
+        texture_features=garments.texture_features,
+        flipped_texture_features=garments.flipped_texture_features,
+        **{f"label_{name}": values for name, values in garments.labels.items()},
+    )
     temporary.replace(path)
 
 
@@ -133,10 +154,17 @@ def load(split: str, analyzer) -> LabelledGarments:
             raise SystemExit(f"{path}: its garments are not those of attributes_{split}.csv; delete it to re-extract")
         print(f"{split}: adding the texture statistics to {path.name}", flush=True)
         arrays["texture_features"], arrays["flipped_texture_features"] = textures(rows)
-    garments = LabelledGarments(arrays["annotation_ids"], arrays["regions"],
-                                {name: arrays[f"label_{name}"] for name in LABELS}, arrays["embeddings"],
-                                arrays["flipped_embeddings"], arrays["color_features"], arrays["namer_probabilities"],
-                                arrays["texture_features"], arrays["flipped_texture_features"])
+    garments = LabelledGarments(
+        arrays["annotation_ids"],
+        arrays["regions"],
+        {name: arrays[f"label_{name}"] for name in LABELS},
+        arrays["embeddings"],
+        arrays["flipped_embeddings"],
+        arrays["color_features"],
+        arrays["namer_probabilities"],
+        arrays["texture_features"],
+        arrays["flipped_texture_features"],
+    )
     if extend:
         save(path, garments)
     return garments

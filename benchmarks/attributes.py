@@ -31,20 +31,21 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 from threadpoolctl import threadpool_limits
 
 import attribute_features
-from fashionlens.train.attributes import FitChoice, as_head, cross_validate, fit_linear, labelled_mask
+from fashionlens.evaluation.honesty import honesty_check, verdict_line
+from fashionlens.evaluation.plots import confusion_matrix_png
 from fashionlens.inference.attributes import PATTERNS, SLEEVE_REGIONS, SLEEVES, WEIGHTS, AttributeHeads, LinearHead
 from fashionlens.inference.color_names import shipped_namer
 from fashionlens.inference.colors import COLOR_NAMES
-from fashionlens.evaluation.honesty import honesty_check, verdict_line
-from fashionlens.evaluation.plots import confusion_matrix_png
+from fashionlens.train.attributes import FitChoice, as_head, cross_validate, fit_linear, labelled_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "attributes.json"
 FIGURES = ROOT / "docs" / "figures"
 GOALS = {"pattern": ("balanced_accuracy", 0.60), "sleeve": ("accuracy", 0.85), "colour": ("accuracy", 0.75)}
 CHOICES = [FitChoice(c, weight) for c in (0.001, 0.003, 0.01, 0.03, 0.1) for weight in (None, "balanced")]
-PATTERN_CHOICES = [FitChoice(c, weight) for c in (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
-                   for weight in (None, "balanced")]
+PATTERN_CHOICES = [
+    FitChoice(c, weight) for c in (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1) for weight in (None, "balanced")
+]
 PATTERN_INPUTS = (("embedding",), ("embedding", "texture_features", "color_features"))
 SLEEVE_INPUTS = (("embedding",), ("embedding", "texture_features"))
 SEED = 0
@@ -56,15 +57,25 @@ def attribute_labels(garments: attribute_features.LabelledGarments, name: str) -
     return np.where(np.isin(garments.regions, SLEEVE_REGIONS), labels, "") if name == "sleeve" else labels
 
 
-def inputs_of(garments: attribute_features.LabelledGarments, inputs: tuple[str, ...], flipped: bool = False) -> np.ndarray:
-    parts = {"embedding": garments.flipped_embeddings if flipped else garments.embeddings,
-             "color_features": garments.color_features,
-             "texture_features": garments.flipped_texture_features if flipped else garments.texture_features}
+def inputs_of(
+    garments: attribute_features.LabelledGarments, inputs: tuple[str, ...], flipped: bool = False
+) -> np.ndarray:
+    parts = {
+        "embedding": garments.flipped_embeddings if flipped else garments.embeddings,
+        "color_features": garments.color_features,
+        "texture_features": garments.flipped_texture_features if flipped else garments.texture_features,
+    }
     return np.concatenate([parts[name] for name in inputs], axis=1)
 
 
-def fit_head(train, name: str, names: tuple[str, ...], input_sets: tuple[tuple[str, ...], ...], metric: str,
-             choices: list[FitChoice] = CHOICES) -> tuple[LinearHead, dict]:
+def fit_head(
+    train,
+    name: str,
+    names: tuple[str, ...],
+    input_sets: tuple[tuple[str, ...], ...],
+    metric: str,
+    choices: list[FitChoice] = CHOICES,
+) -> tuple[LinearHead, dict]:
     """The head (inputs, C, class weighting) chosen by cross-validation on train and refitted on all of it
     (with mirrored crops). Ties: the fewer inputs, then the stronger prior."""
     labels = attribute_labels(train, name)
@@ -77,9 +88,15 @@ def fit_head(train, name: str, names: tuple[str, ...], input_sets: tuple[tuple[s
     features, mirrored = inputs_of(train, inputs), inputs_of(train, inputs, flipped=True)
     regions = SLEEVE_REGIONS if name == "sleeve" else None
     head = as_head(*fit_linear(features, labels, best, SEED, mirrored), names, inputs, regions)
-    about = {"inputs": list(inputs), "c": best.c, "class_weight": best.class_weight, "cv_metric": metric,
-             "cv_score": round(scores[inputs, best], 4), "cv_scores": cv_table(scores, len(input_sets) > 1),
-             "train_garments": int(labelled_mask(labels).sum())}
+    about = {
+        "inputs": list(inputs),
+        "c": best.c,
+        "class_weight": best.class_weight,
+        "cv_metric": metric,
+        "cv_score": round(scores[inputs, best], 4),
+        "cv_scores": cv_table(scores, len(input_sets) > 1),
+        "train_garments": int(labelled_mask(labels).sum()),
+    }
     return head, about
 
 
@@ -98,14 +115,22 @@ def scores(truth: np.ndarray, predicted: np.ndarray, names: tuple[str, ...]) -> 
     index = {n: i for i, n in enumerate(names)}
     check = honesty_check(np.array([index[t] for t in truth]), np.array([index[p] for p in predicted]), list(names))
     recalls = recall_score(truth, predicted, labels=present, average=None, zero_division=0)
-    return {"garments": len(truth), "accuracy": round(float(accuracy_score(truth, predicted)), 4),
-            "balanced_accuracy": round(float(balanced_accuracy_score(truth, predicted)), 4),
-            "recall": {n: {"recall": round(float(r), 4), "garments": int(np.sum(truth == n))}
-                       for n, r in zip(present, recalls)},
-            "confusion": {"names": list(names), "rows_true_columns_predicted":
-                          confusion_matrix(truth, predicted, labels=list(names)).tolist()},
-            "collapsed": check["collapsed"], "verdict": verdict_line(check), "warnings": check["warnings"],
-            "majority_baseline": round(check["majority_baseline"], 4)}
+    return {
+        "garments": len(truth),
+        "accuracy": round(float(accuracy_score(truth, predicted)), 4),
+        "balanced_accuracy": round(float(balanced_accuracy_score(truth, predicted)), 4),
+        "recall": {
+            n: {"recall": round(float(r), 4), "garments": int(np.sum(truth == n))} for n, r in zip(present, recalls)
+        },
+        "confusion": {
+            "names": list(names),
+            "rows_true_columns_predicted": confusion_matrix(truth, predicted, labels=list(names)).tolist(),
+        },
+        "collapsed": check["collapsed"],
+        "verdict": verdict_line(check),
+        "warnings": check["warnings"],
+        "majority_baseline": round(check["majority_baseline"], 4),
+    }
 
 
 def evaluate(head: LinearHead, val, name: str) -> tuple[dict, dict]:
@@ -115,8 +140,10 @@ def evaluate(head: LinearHead, val, name: str) -> tuple[dict, dict]:
     plain = head.probabilities(inputs_of(val, head.inputs)[keep])
     flipped = head.probabilities(inputs_of(val, head.inputs, flipped=True)[keep])
     names = np.array(head.names)
-    return (scores(labels[keep], names[plain.argmax(1)], head.names),
-            scores(labels[keep], names[((plain + flipped) / 2).argmax(1)], head.names))
+    return (
+        scores(labels[keep], names[plain.argmax(1)], head.names),
+        scores(labels[keep], names[((plain + flipped) / 2).argmax(1)], head.names),
+    )
 
 
 def rule_colour(val) -> dict:
@@ -132,8 +159,10 @@ def compare_colour(train, val) -> tuple[dict, str, LinearHead | None]:
     for (a))."""
     colour = {"a_pixel_colour_model": {"val": rule_colour(val)}}
     candidates = {}
-    for key, inputs in (("b_embedding_head", ("embedding",)),
-                        ("c_embedding_and_pixel_colour_head", ("embedding", "color_features"))):
+    for key, inputs in (
+        ("b_embedding_head", ("embedding",)),
+        ("c_embedding_and_pixel_colour_head", ("embedding", "color_features")),
+    ):
         candidates[key], about = fit_head(train, "colour", COLOR_NAMES, (inputs,), "accuracy")
         result, with_flip = evaluate(candidates[key], val, "colour")
         colour[key] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
@@ -162,23 +191,35 @@ def main() -> None:
 
 def fit_and_score(analyzer, train, val, write: bool) -> None:
     heads, document = {}, {"classifier": analyzer.model_id, "goals": GOALS, "attributes": {}}
-    for name, names, input_sets, choices in (("pattern", PATTERNS, PATTERN_INPUTS, PATTERN_CHOICES),
-                                             ("sleeve", SLEEVES, SLEEVE_INPUTS, CHOICES)):
+    for name, names, input_sets, choices in (
+        ("pattern", PATTERNS, PATTERN_INPUTS, PATTERN_CHOICES),
+        ("sleeve", SLEEVES, SLEEVE_INPUTS, CHOICES),
+    ):
         heads[name], about = fit_head(train, name, names, input_sets, GOALS[name][0], choices)
-        print(f"{name}: chose {'+'.join(about['inputs'])}, C {about['c']}, {about['class_weight'] or 'unweighted'} "
-              f"(CV {about['cv_score']:.3f})", flush=True)
+        print(
+            f"{name}: chose {'+'.join(about['inputs'])}, C {about['c']}, {about['class_weight'] or 'unweighted'} "
+            f"(CV {about['cv_score']:.3f})",
+            flush=True,
+        )
         result, with_flip = evaluate(heads[name], val, name)
         document["attributes"][name] = {"fit": about, "val": result, "val_test_time_flip": with_flip}
     colour, shipped, heads["colour"] = compare_colour(train, val)
     if heads["colour"] is None:  # the pixel colour model stays the garment's colour: no colour head
         del heads["colour"]
     document["attributes"]["colour"] = {"shipped": shipped, **colour}
-    document["figures"] = {name: write_figure(name, document["attributes"][name]["val"], f"{name} (street val)")
-                           for name in ("pattern", "sleeve")}
+    document["figures"] = {
+        name: write_figure(name, document["attributes"][name]["val"], f"{name} (street val)")
+        for name in ("pattern", "sleeve")
+    }
     document["figures"]["colour"] = write_figure("colour", colour[shipped]["val"], f"colour, {shipped} (street val)")
-    about = {"fitted_by": "benchmarks/attributes.py", "seed": SEED,
-             "heads": {name: (document["attributes"][name]["fit"] if name != "colour" else colour[shipped]["fit"])
-                      for name in heads}}
+    about = {
+        "fitted_by": "benchmarks/attributes.py",
+        "seed": SEED,
+        "heads": {
+            name: (document["attributes"][name]["fit"] if name != "colour" else colour[shipped]["fit"])
+            for name in heads
+        },
+    }
     RESULTS.write_text(json.dumps(document, indent=2) + "\n")
     print_summary(document)
     if write:
@@ -190,11 +231,15 @@ def print_summary(document: dict) -> None:
     attributes = document["attributes"]
     for name in ("pattern", "sleeve"):
         val = attributes[name]["val"]
-        print(f"{name}: accuracy {val['accuracy']:.3f}, balanced accuracy {val['balanced_accuracy']:.3f} "
-              f"({val['garments']} val garments); {val['verdict']}")
+        print(
+            f"{name}: accuracy {val['accuracy']:.3f}, balanced accuracy {val['balanced_accuracy']:.3f} "
+            f"({val['garments']} val garments); {val['verdict']}"
+        )
     for key, value in attributes["colour"].items():
         if key != "shipped":
-            print(f"colour {key}: accuracy {value['val']['accuracy']:.3f}, balanced {value['val']['balanced_accuracy']:.3f}")
+            print(
+                f"colour {key}: accuracy {value['val']['accuracy']:.3f}, balanced {value['val']['balanced_accuracy']:.3f}"
+            )
     print(f"colour shipped: {attributes['colour']['shipped']}")
 
 

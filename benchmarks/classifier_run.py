@@ -17,12 +17,19 @@ import argparse
 import json
 from pathlib import Path
 
+from fashionlens.release.model_card import rebuilt_command, relative
 from fashionlens_cli import ROOT, run, shown
 
-from fashionlens.release.model_card import rebuilt_command, relative
-
-KEYS = ("accuracy", "balanced_accuracy", "top3_accuracy", "top5_accuracy", "macro_f1", "roc_auc_macro",
-        "majority_baseline", "collapsed")
+KEYS = (
+    "accuracy",
+    "balanced_accuracy",
+    "top3_accuracy",
+    "top5_accuracy",
+    "macro_f1",
+    "roc_auc_macro",
+    "majority_baseline",
+    "collapsed",
+)
 
 
 def main() -> None:
@@ -37,13 +44,18 @@ def main() -> None:
     evaluate = ["evaluate", str(run_dir), "--data", settings["data"], "--split", "val", "--json"]
     _, stdout = run(evaluate + ["--out", str(run_dir / "eval")])
     metrics = json.loads(stdout)
-    result = {"run": shown(run_dir),
-              "command": relative(rebuilt_command("classifier", settings, run_dir), ROOT),
-              "epoch_seconds_sum": round(sum(epoch["seconds"] for epoch in history), 1), "epochs": len(history),
-              "carved_best": {key: best[key] for key in ("epoch", "val_accuracy", "val_balanced_accuracy")},
-              "last_epoch": history[-1],
-              "evaluation": {"command": relative("fashionlens " + " ".join(evaluate), ROOT),
-                             "val": {key: metrics.get(key) for key in KEYS}}}
+    result = {
+        "run": shown(run_dir),
+        "command": relative(rebuilt_command("classifier", settings, run_dir), ROOT),
+        "epoch_seconds_sum": round(sum(epoch["seconds"] for epoch in history), 1),
+        "epochs": len(history),
+        "carved_best": {key: best[key] for key in ("epoch", "val_accuracy", "val_balanced_accuracy")},
+        "last_epoch": history[-1],
+        "evaluation": {
+            "command": relative("fashionlens " + " ".join(evaluate), ROOT),
+            "val": {key: metrics.get(key) for key in KEYS},
+        },
+    }
     options.results.parent.mkdir(parents=True, exist_ok=True)
     options.results.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

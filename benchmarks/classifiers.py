@@ -33,8 +33,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 TOP10 = "T-Shirt,Pants,Longsleeve,Shirt,Shoes,Dress,Shorts,Outwear,Hat,Skirt"
 UPPER = "T-Shirt,Longsleeve,Shirt,Outwear,Polo,Undershirt,Blazer,Hoodie,Top,Blouse"
 STREET_UPPER = "blouse,shirt,sweater,blazer,t-shirt,jacket,vest,top,sweatshirt,jumper,cardigan"
-COMMON = ["--arch", "resnet18", "--batch-size", "32", "--label-smoothing", "0.1", "--workers", "0",
-          "--seed", "0"]
+COMMON = ["--arch", "resnet18", "--batch-size", "32", "--label-smoothing", "0.1", "--workers", "0", "--seed", "0"]
 SCORE_ONLY = False  # --score-only: score the runs already in runs/bench/ instead of training them
 
 
@@ -47,32 +46,72 @@ def train(name: str, data: Path, *options: str, common: list[str] = COMMON) -> d
         seconds, _ = run(args)
     history = json.loads((out / "history.json").read_text())
     best = max(history, key=lambda row: row.get("val_score", 0.0))
-    return {"run": str(out.relative_to(ROOT)), "command": "fashionlens " + " ".join(args),
-            "train_seconds": None if seconds is None else round(seconds, 1),
-            "epoch_minutes": round(sum(row["seconds"] for row in history) / 60, 1), "epochs": len(history),
-            "best_epoch": best["epoch"], "best_carved_balanced_accuracy": best.get("val_score"),
-            "last_epoch": history[-1]}
+    return {
+        "run": str(out.relative_to(ROOT)),
+        "command": "fashionlens " + " ".join(args),
+        "train_seconds": None if seconds is None else round(seconds, 1),
+        "epoch_minutes": round(sum(row["seconds"] for row in history) / 60, 1),
+        "epochs": len(history),
+        "best_epoch": best["epoch"],
+        "best_carved_balanced_accuracy": best.get("val_score"),
+        "last_epoch": history[-1],
+    }
 
 
 def evaluate(name: str, *datasets: Path, extra: tuple[str, ...] = ()) -> dict:
     out = RUNS / name
-    args = ["evaluate", str(out), *[a for d in datasets for a in ("--data", str(d))], "--split", "val",
-            *extra, "--json", "--out", str(out / ("eval" + "".join(extra).replace("--", "-")))]
+    args = [
+        "evaluate",
+        str(out),
+        *[a for d in datasets for a in ("--data", str(d))],
+        "--split",
+        "val",
+        *extra,
+        "--json",
+        "--out",
+        str(out / ("eval" + "".join(extra).replace("--", "-"))),
+    ]
     _, stdout = run(args)
     metrics = json.loads(stdout)
-    keys = ("accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "roc_auc_macro",
-            "majority_baseline", "collapsed")
-    by_dataset = {data: {k: metrics["by_dataset"][data].get(k) for k in keys}
-                  | {key: metrics["by_dataset"][data].get("honesty", {}).get(key)
-                     for key in ("reasons", "rules_fired", "classes_predicted", "balanced_p_value")}
-                  for data in metrics["by_dataset"]}
+    keys = (
+        "accuracy",
+        "balanced_accuracy",
+        "top3_accuracy",
+        "macro_f1",
+        "roc_auc_macro",
+        "majority_baseline",
+        "collapsed",
+    )
+    by_dataset = {
+        data: {k: metrics["by_dataset"][data].get(k) for k in keys}
+        | {
+            key: metrics["by_dataset"][data].get("honesty", {}).get(key)
+            for key in ("reasons", "rules_fired", "classes_predicted", "balanced_p_value")
+        }
+        for data in metrics["by_dataset"]
+    }
     return {"command": "fashionlens " + " ".join(args), "by_dataset": by_dataset}
 
 
 def experiment_a() -> dict:
-    result = train("clothing-top10", CLOTHING, "--classes", TOP10, "--val-from-train", "0.1",
-                   "--image-size", "112", "--min-image-size", "64", "--epochs", "56",
-                   "--lr", "0.002", "--ema", "0.998")
+    result = train(
+        "clothing-top10",
+        CLOTHING,
+        "--classes",
+        TOP10,
+        "--val-from-train",
+        "0.1",
+        "--image-size",
+        "112",
+        "--min-image-size",
+        "64",
+        "--epochs",
+        "56",
+        "--lr",
+        "0.002",
+        "--ema",
+        "0.998",
+    )
     return result | {"evaluation": evaluate("clothing-top10", CLOTHING)}
 
 
@@ -80,9 +119,24 @@ def experiment_b() -> dict:
     results = {}
     for balance in ("none", "sampler"):
         name = f"clothing-upper-{balance}"
-        results[balance] = train(name, CLOTHING, "--classes", UPPER, "--val-from-train", "0.1",
-                                 "--image-size", "96", "--epochs", "4", "--lr", "0.002", "--balance", balance,
-                                 "--precision", "float32")  # as measured (before mixed precision)
+        results[balance] = train(
+            name,
+            CLOTHING,
+            "--classes",
+            UPPER,
+            "--val-from-train",
+            "0.1",
+            "--image-size",
+            "96",
+            "--epochs",
+            "4",
+            "--lr",
+            "0.002",
+            "--balance",
+            balance,
+            "--precision",
+            "float32",
+        )  # as measured (before mixed precision)
         results[balance]["evaluation"] = evaluate(name, CLOTHING)
     return results
 
@@ -91,12 +145,38 @@ def experiment_c() -> dict:
     results = {}
     for mode in ("img", "img+bbox"):
         name = f"street-upper-{mode.replace('+', '-')}"
-        results[mode] = train(name, STREET, "--classes", STREET_UPPER, "--mode", mode, "--val-from-train", "0.15",
-                              "--image-size", "112", "--epochs", "8", "--lr", "0.002", "--balance", "weights",
-                              "--precision", "float32")  # as measured (before mixed precision)
+        results[mode] = train(
+            name,
+            STREET,
+            "--classes",
+            STREET_UPPER,
+            "--mode",
+            mode,
+            "--val-from-train",
+            "0.15",
+            "--image-size",
+            "112",
+            "--epochs",
+            "8",
+            "--lr",
+            "0.002",
+            "--balance",
+            "weights",
+            "--precision",
+            "float32",
+        )  # as measured (before mixed precision)
         results[mode]["evaluation"] = evaluate(name, STREET)
-    args = ["compare", str(RUNS / "street-upper-img"), str(RUNS / "street-upper-img-bbox"), "--data", str(STREET),
-            "--split", "val", "--out", str(RUNS / "compare-street-upper")]
+    args = [
+        "compare",
+        str(RUNS / "street-upper-img"),
+        str(RUNS / "street-upper-img-bbox"),
+        "--data",
+        str(STREET),
+        "--split",
+        "val",
+        "--out",
+        str(RUNS / "compare-street-upper"),
+    ]
     _, table = run(args)
     results["compare"] = {"command": "fashionlens " + " ".join(args), "table": table}
     return results
@@ -104,41 +184,103 @@ def experiment_c() -> dict:
 
 def experiment_d() -> dict:
     """The clothing top-10 model of (a) on the clothing val photos and on the street garments' crops."""
-    return {"whole_photo": evaluate("clothing-top10", CLOTHING, STREET),
-            "garment_crops": evaluate("clothing-top10", CLOTHING, STREET, extra=("--crops",))}
+    return {
+        "whole_photo": evaluate("clothing-top10", CLOTHING, STREET),
+        "garment_crops": evaluate("clothing-top10", CLOTHING, STREET, extra=("--crops",)),
+    }
 
 
 def experiment_e() -> dict:
     """(a)'s recipe with the street train garments' crops added (--extra-data), in the same 30 minutes
     (fewer epochs over more photos), and the weights averaged (--ema); scored on the clothing val photos and
     the street val garments as (d)."""
-    result = train("clothing-street-top10", CLOTHING, "--extra-data", str(STREET), "--classes", TOP10,
-                   "--val-from-train", "0.1", "--image-size", "112", "--min-image-size", "64", "--epochs", "38",
-                   "--lr", "0.002", "--ema", "0.998")
-    return {"training": result,
-            "whole_photo": evaluate("clothing-street-top10", CLOTHING, STREET),
-            "garment_crops": evaluate("clothing-street-top10", CLOTHING, STREET, extra=("--crops",))}
+    result = train(
+        "clothing-street-top10",
+        CLOTHING,
+        "--extra-data",
+        str(STREET),
+        "--classes",
+        TOP10,
+        "--val-from-train",
+        "0.1",
+        "--image-size",
+        "112",
+        "--min-image-size",
+        "64",
+        "--epochs",
+        "38",
+        "--lr",
+        "0.002",
+        "--ema",
+        "0.998",
+    )
+    return {
+        "training": result,
+        "whole_photo": evaluate("clothing-street-top10", CLOTHING, STREET),
+        "garment_crops": evaluate("clothing-street-top10", CLOTHING, STREET, extra=("--crops",)),
+    }
 
 
-PRETRAINED = ["--arch", "efficientnet_lite0", "--pretrained", "imagenet", "--batch-size", "32", "--label-smoothing",
-              "0.1", "--workers", "0", "--seed", "0"]
+PRETRAINED = [
+    "--arch",
+    "efficientnet_lite0",
+    "--pretrained",
+    "imagenet",
+    "--batch-size",
+    "32",
+    "--label-smoothing",
+    "0.1",
+    "--workers",
+    "0",
+    "--seed",
+    "0",
+]
 
 
 def experiment_p() -> dict:
     """(e)'s data from ImageNet-pretrained EfficientNet-Lite0: 3:4 portrait input (192 x 256) reached by
     progressive resizing from 128 px wide, the new head at 0.002 and the backbone at a quarter of it, the
     weights averaged; scored as (e)."""
-    result = train("lite0-clothing-street", CLOTHING, "--extra-data", str(STREET), "--classes", TOP10,
-                   "--val-from-train", "0.1", "--image-size", "192", "--image-height", "256", "--min-image-size",
-                   "128", "--epochs", "12", "--lr", "0.002", "--backbone-lr", "0.0005", "--ema", "0.998",
-                   common=PRETRAINED)
-    return {"training": result,
-            "whole_photo": evaluate("lite0-clothing-street", CLOTHING, STREET),
-            "garment_crops": evaluate("lite0-clothing-street", CLOTHING, STREET, extra=("--crops",))}
+    result = train(
+        "lite0-clothing-street",
+        CLOTHING,
+        "--extra-data",
+        str(STREET),
+        "--classes",
+        TOP10,
+        "--val-from-train",
+        "0.1",
+        "--image-size",
+        "192",
+        "--image-height",
+        "256",
+        "--min-image-size",
+        "128",
+        "--epochs",
+        "12",
+        "--lr",
+        "0.002",
+        "--backbone-lr",
+        "0.0005",
+        "--ema",
+        "0.998",
+        common=PRETRAINED,
+    )
+    return {
+        "training": result,
+        "whole_photo": evaluate("lite0-clothing-street", CLOTHING, STREET),
+        "garment_crops": evaluate("lite0-clothing-street", CLOTHING, STREET, extra=("--crops",)),
+    }
 
 
-EXPERIMENTS = {"a": experiment_a, "b": experiment_b, "c": experiment_c, "d": experiment_d, "e": experiment_e,
-               "p": experiment_p}
+EXPERIMENTS = {
+    "a": experiment_a,
+    "b": experiment_b,
+    "c": experiment_c,
+    "d": experiment_d,
+    "e": experiment_e,
+    "p": experiment_p,
+}
 
 
 def main() -> None:

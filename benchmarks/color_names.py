@@ -28,9 +28,17 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fashionlens.inference.color_names import SHADE_LAB, SHADE_NAMES, SHADES, WEIGHTS, ColorNamer, PixelColors, color_features
-from fashionlens.inference.colors import MULTICOLOR, garment_pixels
 from fashionlens.core.records import Box
+from fashionlens.inference.color_names import (
+    SHADE_LAB,
+    SHADE_NAMES,
+    SHADES,
+    WEIGHTS,
+    ColorNamer,
+    PixelColors,
+    color_features,
+)
+from fashionlens.inference.colors import MULTICOLOR, garment_pixels
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "street"
@@ -77,8 +85,12 @@ def reference_examples(copies: int = 5, blocks: int = 60, noise: float = 6.0) ->
 
 
 def noisy(rng: np.random.Generator, shades: list, counts: list[int], noise: float) -> np.ndarray:
-    return np.concatenate([np.clip(rng.normal(shade, noise, size=(count, 3)), 0, 255).astype(np.uint8)
-                           for shade, count in zip(shades, counts)])
+    return np.concatenate(
+        [
+            np.clip(rng.normal(shade, noise, size=(count, 3)), 0, 255).astype(np.uint8)
+            for shade, count in zip(shades, counts)
+        ]
+    )
 
 
 def nearest_shade(pixels: np.ndarray) -> str:
@@ -88,10 +100,13 @@ def nearest_shade(pixels: np.ndarray) -> str:
 
 def scores(truth: list[str], named: list[str]) -> dict:
     errors = Counter((t, n) for t, n in zip(truth, named) if t != n)
-    return {"accuracy": round(float(np.mean([t == n for t, n in zip(truth, named)])), 4),
-            "most_common_errors": [f"{t} read as {n}: {c}" for (t, n), c in errors.most_common(8)],
-            "confusion": {t: dict(Counter(n for tt, n in zip(truth, named) if tt == t).most_common())
-                          for t in sorted(set(truth))}}
+    return {
+        "accuracy": round(float(np.mean([t == n for t, n in zip(truth, named)])), 4),
+        "most_common_errors": [f"{t} read as {n}: {c}" for (t, n), c in errors.most_common(8)],
+        "confusion": {
+            t: dict(Counter(n for tt, n in zip(truth, named) if tt == t).most_common()) for t in sorted(set(truth))
+        },
+    }
 
 
 def main() -> None:
@@ -102,7 +117,6 @@ def main() -> None:
     reference_pixels, reference_labels = reference_examples()
     val_pixels, val_labels = labelled_pixels("val")
     train = np.stack([color_features(PixelColors.of(p)) for p in train_pixels])
-    val = np.stack([color_features(PixelColors.of(p)) for p in val_pixels])
 
     def model(c: float):
         return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
@@ -115,13 +129,20 @@ def main() -> None:
     scaler, regression = fitted[0], fitted[1]
     namer = ColorNamer(tuple(regression.classes_), scaler.mean_, scaler.scale_, regression.coef_, regression.intercept_)
     named = [namer.name(PixelColors.of(p))[0] for p in val_pixels]
-    document = {"train_garments": len(train_labels), "reference_examples": len(reference_labels), "val_garments": len(val_labels),
-                "cross_validated_accuracy_by_c": {str(c): round(v, 4) for c, v in cross_validated.items()},
-                "c": best, "val": scores(val_labels, named),
-                "baseline_nearest_shade_val": scores(val_labels, [nearest_shade(p) for p in val_pixels])}
+    document = {
+        "train_garments": len(train_labels),
+        "reference_examples": len(reference_labels),
+        "val_garments": len(val_labels),
+        "cross_validated_accuracy_by_c": {str(c): round(v, 4) for c, v in cross_validated.items()},
+        "c": best,
+        "val": scores(val_labels, named),
+        "baseline_nearest_shade_val": scores(val_labels, [nearest_shade(p) for p in val_pixels]),
+    }
     RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"C {best} (5-fold accuracy on train {cross_validated[best]:.3f}); val accuracy {document['val']['accuracy']:.3f} "
-          f"against {document['baseline_nearest_shade_val']['accuracy']:.3f} for the nearest shade")
+    print(
+        f"C {best} (5-fold accuracy on train {cross_validated[best]:.3f}); val accuracy {document['val']['accuracy']:.3f} "
+        f"against {document['baseline_nearest_shade_val']['accuracy']:.3f} for the nearest shade"
+    )
     print("most common errors: " + "; ".join(document["val"]["most_common_errors"]))
     if options.write:
         WEIGHTS.write_text(json.dumps(namer.to_json()) + "\n")

@@ -48,28 +48,68 @@ def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
     out = RUNS / options.name
     shutil.rmtree(out, ignore_errors=True)
     backbone = ["--backbone-from", str(options.backbone_from)] if options.backbone_from else []
-    args = ["train", "detector", "--data", str(data), "--arch", options.arch, *backbone,
-            "--epochs", str(options.epochs), "--image-size", str(options.image_size), "--batch-size", "4", "--tall-anchors",
-            "--lr", str(options.lr), "--workers", str(options.workers), "--seed", "0", "--precision", options.precision,
-            *extra, *(["--ema", str(options.ema)] if options.ema is not None else []),
-            "--json", "--out", str(out)]
+    args = [
+        "train",
+        "detector",
+        "--data",
+        str(data),
+        "--arch",
+        options.arch,
+        *backbone,
+        "--epochs",
+        str(options.epochs),
+        "--image-size",
+        str(options.image_size),
+        "--batch-size",
+        "4",
+        "--tall-anchors",
+        "--lr",
+        str(options.lr),
+        "--workers",
+        str(options.workers),
+        "--seed",
+        "0",
+        "--precision",
+        options.precision,
+        *extra,
+        *(["--ema", str(options.ema)] if options.ema is not None else []),
+        "--json",
+        "--out",
+        str(out),
+    ]
     seconds, stdout = run(args)
     summary = json.loads(stdout)
     keys = ("epochs", "best_epoch", "best_val_map50", "best_val_map", "score_threshold")
-    return {"run": str(out.relative_to(ROOT)), "command": "fashionlens " + " ".join(args),
-            "train_seconds": round(seconds, 1), **{key: summary[key] for key in keys}}
+    return {
+        "run": str(out.relative_to(ROOT)),
+        "command": "fashionlens " + " ".join(args),
+        "train_seconds": round(seconds, 1),
+        **{key: summary[key] for key in keys},
+    }
 
 
 def evaluate(name: str, data: Path) -> dict:
     """Run `name`'s best.pt on the data's val split: mAP, mAP@0.5 and AP@0.5 per region."""
     out = RUNS / name
-    args = ["evaluate", str(out), "--data", str(data), "--split", "val", "--json",
-            "--out", str(out / f"eval-{data.parent.name}")]
+    args = [
+        "evaluate",
+        str(out),
+        "--data",
+        str(data),
+        "--split",
+        "val",
+        "--json",
+        "--out",
+        str(out / f"eval-{data.parent.name}"),
+    ]
     seconds, stdout = run(args)
     metrics = json.loads(stdout)["by_dataset"][str(data)]
     keys = ("map", "map50", "per_class_ap50", "images", "ground_truth_boxes", "notes")
-    return {"command": "fashionlens " + " ".join(args), "eval_seconds": round(seconds, 1),
-            **{key: metrics.get(key) for key in keys}}
+    return {
+        "command": "fashionlens " + " ".join(args),
+        "eval_seconds": round(seconds, 1),
+        **{key: metrics.get(key) for key in keys},
+    }
 
 
 def experiment_street(options: argparse.Namespace) -> dict:
@@ -91,25 +131,52 @@ EXPERIMENTS = {"street": experiment_street, "curated": experiment_curated}
 def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="training epochs (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items())
-                        + ")")
-    parser.add_argument("--lr", type=float, default=1e-4,
-                        help="peak learning rate of the one-cycle schedule (warm-up included; default 1e-4)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items()) + ")",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=1e-4,
+        help="peak learning rate of the one-cycle schedule (warm-up included; default 1e-4)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="data loading processes (default 1)")
-    parser.add_argument("--arch", default=ARCH, help=f"detector architecture (default {ARCH}, whose backbone starts "
-                        "from the clothing classifier; any other trains from scratch)")
-    parser.add_argument("--backbone-from", type=Path, default=None,
-                        help="classifier run whose backbone starts the detector's (default for the resnet18 FPN: "
-                        f"{BACKBONE.relative_to(ROOT)}; fasterrcnn_efficientnet_lite0_fpn starts from ImageNet "
-                        "without it)")
+    parser.add_argument(
+        "--arch",
+        default=ARCH,
+        help=f"detector architecture (default {ARCH}, whose backbone starts "
+        "from the clothing classifier; any other trains from scratch)",
+    )
+    parser.add_argument(
+        "--backbone-from",
+        type=Path,
+        default=None,
+        help="classifier run whose backbone starts the detector's (default for the resnet18 FPN: "
+        f"{BACKBONE.relative_to(ROOT)}; fasterrcnn_efficientnet_lite0_fpn starts from ImageNet "
+        "without it)",
+    )
     parser.add_argument("--image-size", type=int, default=320, help="longer image side in pixels (default 320)")
-    parser.add_argument("--precision", default="mixed", choices=("mixed", "float32"),
-                        help="training precision (default mixed; the float32 runs in docs/benchmarks.md pass float32)")
-    parser.add_argument("--ema", type=float, default=None,
-                        help="average the weights with this decay (the engine's --ema; default: not averaged)")
-    parser.add_argument("--name", default=None, help="run directory under runs/bench/ and results file name "
-                        "(default: detector-<experiment>, results detector_<experiment>.json)")
+    parser.add_argument(
+        "--precision",
+        default="mixed",
+        choices=("mixed", "float32"),
+        help="training precision (default mixed; the float32 runs in docs/benchmarks.md pass float32)",
+    )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        help="average the weights with this decay (the engine's --ema; default: not averaged)",
+    )
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="run directory under runs/bench/ and results file name "
+        "(default: detector-<experiment>, results detector_<experiment>.json)",
+    )
     options = parser.parse_args()
     if options.epochs is None:
         options.epochs = DEFAULT_EPOCHS[options.experiment]
@@ -119,8 +186,9 @@ def parse_options() -> argparse.Namespace:
     if options.arch == ARCH and options.backbone_from is None:
         options.backbone_from = BACKBONE
     if options.backbone_from and not (options.backbone_from / "best.pt").is_file():
-        parser.error(f"{options.backbone_from}/best.pt not found: run `benchmarks/classifiers.py a` (or e) first "
-                     "(the backbone)")
+        parser.error(
+            f"{options.backbone_from}/best.pt not found: run `benchmarks/classifiers.py a` (or e) first (the backbone)"
+        )
     return options
 
 

@@ -47,7 +47,7 @@ def main() -> None:
     detectors = [Path(shipped), *options.runs]
     analyzers = [Analyzer.from_runs(run, classifier) for run in detectors]
     photos = sorted(p for p in options.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    photos = photos[:options.limit]
+    photos = photos[: options.limit]
     for analyzer in analyzers:  # warm-up: first calls allocate
         analyzer.analyze_paths(photos[:2])
     times: list[list[float]] = [[] for _ in analyzers]
@@ -56,11 +56,20 @@ def main() -> None:
             start = time.perf_counter()
             analyzer.analyze_paths([photo])
             spent.append((time.perf_counter() - start) * 1000)
-    result = {"photos": len(photos), "threads": torch.get_num_threads(), "classifier": shown(classifier),
-              "detectors": [{"run": shown(run), "street_val_map50": best_map50(run),
-                             "p50_ms": round(float(np.percentile(spent, 50)), 1),
-                             "p99_ms": round(float(np.percentile(spent, 99)), 1)}
-                            for run, spent in zip(detectors, times)]}
+    result = {
+        "photos": len(photos),
+        "threads": torch.get_num_threads(),
+        "classifier": shown(classifier),
+        "detectors": [
+            {
+                "run": shown(run),
+                "street_val_map50": best_map50(run),
+                "p50_ms": round(float(np.percentile(spent, 50)), 1),
+                "p99_ms": round(float(np.percentile(spent, 99)), 1),
+            }
+            for run, spent in zip(detectors, times)
+        ],
+    }
     options.results.parent.mkdir(parents=True, exist_ok=True)
     options.results.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -17,18 +17,19 @@ import json
 from pathlib import Path
 
 import numpy as np
-from fashionlens_cli import ROOT, shown
 
 from fashionlens.core.checkpoint import load_checkpoint
-from fashionlens.evaluation.runner import classifier_predictions, mapped_samples, read_split
 from fashionlens.evaluation.classification import evaluate_classifier
+from fashionlens.evaluation.runner import classifier_predictions, mapped_samples, read_split
+from fashionlens_cli import ROOT, shown
 
 DATA = ROOT.parent / "shared" / "data" / "clothing" / "labels.csv"
 KEYS = ("accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "majority_baseline", "collapsed")
 
 
-def probabilities(checkpoint: dict, samples: list, data: Path, class_names: list[str],
-                  crops: bool) -> tuple[list[str], np.ndarray]:
+def probabilities(
+    checkpoint: dict, samples: list, data: Path, class_names: list[str], crops: bool
+) -> tuple[list[str], np.ndarray]:
     """The run's true labels and probabilities on the samples, columns in `class_names`' order."""
     own = list(checkpoint["class_names"])
     true_labels, probs, _ = classifier_predictions(checkpoint, samples, data, 64, crops=crops)
@@ -51,17 +52,26 @@ def main() -> None:
     class_names = list(checkpoints[0]["class_names"])
     for run_dir, checkpoint in zip(options.run_dirs, checkpoints):
         if sorted(checkpoint["class_names"]) != sorted(class_names):
-            raise SystemExit(f"{run_dir}: classes {checkpoint['class_names']} differ from the first run's {class_names}")
+            raise SystemExit(
+                f"{run_dir}: classes {checkpoint['class_names']} differ from the first run's {class_names}"
+            )
     # read once: the same photos, in the same order, for every run (the runs share their classes)
     samples, _ = mapped_samples(read_split(options.data, "val"), options.data, class_names, None)
-    predictions = [probabilities(checkpoint, samples, options.data, class_names, options.crops)
-                   for checkpoint in checkpoints]
+    predictions = [
+        probabilities(checkpoint, samples, options.data, class_names, options.crops) for checkpoint in checkpoints
+    ]
     true_labels = predictions[0][0]
     average = np.mean([probs for _, probs in predictions], axis=0)
-    result = {"data": shown(options.data), "split": "val", "crops": options.crops,
-              "runs": {shown(run_dir): scores(true_labels, probs, class_names)
-                       for run_dir, (_, probs) in zip(options.run_dirs, predictions)},
-              "average_of_probabilities": scores(true_labels, average, class_names)}
+    result = {
+        "data": shown(options.data),
+        "split": "val",
+        "crops": options.crops,
+        "runs": {
+            shown(run_dir): scores(true_labels, probs, class_names)
+            for run_dir, (_, probs) in zip(options.run_dirs, predictions)
+        },
+        "average_of_probabilities": scores(true_labels, average, class_names),
+    }
     options.results.parent.mkdir(parents=True, exist_ok=True)
     options.results.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -22,9 +22,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from tqdm import tqdm
 
-from fashionlens.data import read_dataset
 from fashionlens.core.images import load_image
 from fashionlens.core.taxonomy import CLOTHING_TOP10, CLOTHING_UPPER
+from fashionlens.data import read_dataset
 
 CLASS_SETS = {"top10": CLOTHING_TOP10, "upper": CLOTHING_UPPER}
 
@@ -35,8 +35,11 @@ def hog_features(path, size=(112, 149)) -> np.ndarray:
 
 
 def labelled(samples, classes, split):
-    rows = [(s.image, s.garments[0].category) for s in samples
-            if s.split == split and s.garments and s.garments[0].category in classes]
+    rows = [
+        (s.image, s.garments[0].category)
+        for s in samples
+        if s.split == split and s.garments and s.garments[0].category in classes
+    ]
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
@@ -59,13 +62,21 @@ def main() -> None:
     predicted = model.predict(data["val"][0])
     truth = data["val"][1]
     majority = Counter(truth).most_common(1)[0]
-    print(json.dumps({
-        "classes": args.classes, "train_images": len(data["train"][1]), "val_images": len(truth),
-        "accuracy": round(accuracy_score(truth, predicted), 4),
-        "balanced_accuracy": round(balanced_accuracy_score(truth, predicted), 4),
-        "majority_class": majority[0], "majority_baseline": round(majority[1] / len(truth), 4),
-        "seconds": round(time.perf_counter() - start, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "classes": args.classes,
+                "train_images": len(data["train"][1]),
+                "val_images": len(truth),
+                "accuracy": round(accuracy_score(truth, predicted), 4),
+                "balanced_accuracy": round(balanced_accuracy_score(truth, predicted), 4),
+                "majority_class": majority[0],
+                "majority_baseline": round(majority[1] / len(truth), 4),
+                "seconds": round(time.perf_counter() - start, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,18 +32,18 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fashionlens.export.exports import export_for_backend
-from fashionlens.inference.analyzer import Analyzer  # noqa: E402
 from fashionlens.catalog.index import build_index  # noqa: E402
+from fashionlens.core.images import load_image  # noqa: E402
+from fashionlens.core.records import Box  # noqa: E402
 from fashionlens.data import read_dataset  # noqa: E402
 from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform  # noqa: E402
-from fashionlens.inference.default_models import default_classifier, default_detector  # noqa: E402
 from fashionlens.evaluation.classification import evaluate_classifier, map_samples_to_classes  # noqa: E402
 from fashionlens.evaluation.detection import boxed_samples, evaluate_detector  # noqa: E402
-from fashionlens.core.images import load_image  # noqa: E402
-from fashionlens.models.detector import detections_of  # noqa: E402
+from fashionlens.export.exports import export_for_backend  # noqa: E402
 from fashionlens.export.onnx_int8 import counterparts, fraction  # noqa: E402
-from fashionlens.core.records import Box  # noqa: E402
+from fashionlens.inference.analyzer import Analyzer  # noqa: E402
+from fashionlens.inference.default_models import default_classifier, default_detector  # noqa: E402
+from fashionlens.models.detector import detections_of  # noqa: E402
 from fashionlens_cli import shown  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -61,7 +61,7 @@ def classify(analyzer: Analyzer, samples: list, name: str) -> tuple[np.ndarray, 
     """Probabilities and embeddings of whole photos through the Analyzer, a batch at a time."""
     probabilities, embeddings = [], []
     for start in tqdm(range(0, len(samples), analyzer.batch_size), desc=f"classify ({name})", file=sys.stderr):
-        images = [load_image(sample.image) for sample in samples[start:start + analyzer.batch_size]]
+        images = [load_image(sample.image) for sample in samples[start : start + analyzer.batch_size]]
         found = analyzer.classify([(image, Box(0.0, 0.0, float(image.width), float(image.height))) for image in images])
         probabilities.append(found[0])
         embeddings.append(found[1])
@@ -74,9 +74,13 @@ def search_agreement(reference: np.ndarray, queries: np.ndarray) -> dict:
     _, expected = index.search(np.ascontiguousarray(reference), SEARCH_K)
     _, found = index.search(np.ascontiguousarray(queries), SEARCH_K)
     overlap = [len(set(a) & set(b)) / SEARCH_K for a, b in zip(expected, found)]
-    return {"catalogue": "float32 embeddings of the same photos", "k": SEARCH_K,
-            "mean_top_k_overlap": round(float(np.mean(overlap)), 4), "min_top_k_overlap": round(float(np.min(overlap)), 4),
-            "self_first": round(float(np.mean(found[:, 0] == np.arange(len(queries)))), 4)}
+    return {
+        "catalogue": "float32 embeddings of the same photos",
+        "k": SEARCH_K,
+        "mean_top_k_overlap": round(float(np.mean(overlap)), 4),
+        "min_top_k_overlap": round(float(np.min(overlap)), 4),
+        "self_first": round(float(np.mean(found[:, 0] == np.arange(len(queries)))), 4),
+    }
 
 
 def classifier_accuracy(analyzers: dict[str, Analyzer]) -> dict:
@@ -84,19 +88,26 @@ def classifier_accuracy(analyzers: dict[str, Analyzer]) -> dict:
     samples, mapping = map_samples_to_classes(val_samples(CLOTHING), class_names)
     true_labels = [sample.garments[0].category for sample in samples]
     outputs = {name: classify(analyzer, samples, name) for name, analyzer in analyzers.items()}
-    result = {"data": shown(CLOTHING), "split": "val", "photos": len(samples),
-              "left_out": mapping.as_dict()["left_out_labels"]}
+    result = {
+        "data": shown(CLOTHING),
+        "split": "val",
+        "photos": len(samples),
+        "left_out": mapping.as_dict()["left_out_labels"],
+    }
     for name, (probs, _) in outputs.items():
         metrics = evaluate_classifier(true_labels, probs, class_names)
-        result[name] = {key: round(metrics[key], 4) if isinstance(metrics[key], float) else metrics[key]
-                        for key in CLASSIFIER_KEYS}
+        result[name] = {
+            key: round(metrics[key], 4) if isinstance(metrics[key], float) else metrics[key] for key in CLASSIFIER_KEYS
+        }
     (torch_probs, torch_embeddings), (int8_probs, int8_embeddings) = outputs["torch"], outputs["onnx-int8"]
     cosines = (torch_embeddings * int8_embeddings).sum(axis=1)  # both L2-normalised by the Analyzer
-    result["agreement"] = {"top1_agreement": round(float(np.mean(torch_probs.argmax(1) == int8_probs.argmax(1))), 4),
-                           "embedding_cosine_min": round(float(cosines.min()), 5),
-                           "embedding_cosine_median": round(float(np.median(cosines)), 5),
-                           "embedding_cosine_mean": round(float(cosines.mean()), 5),
-                           "max_probability_difference": round(float(np.abs(torch_probs - int8_probs).max()), 4)}
+    result["agreement"] = {
+        "top1_agreement": round(float(np.mean(torch_probs.argmax(1) == int8_probs.argmax(1))), 4),
+        "embedding_cosine_min": round(float(cosines.min()), 5),
+        "embedding_cosine_median": round(float(np.median(cosines)), 5),
+        "embedding_cosine_mean": round(float(cosines.mean()), 5),
+        "max_probability_difference": round(float(np.abs(torch_probs - int8_probs).max()), 4),
+    }
     result["search"] = search_agreement(torch_embeddings, int8_embeddings)
     return result
 
@@ -123,31 +134,36 @@ def detector_accuracy(analyzers: dict[str, Analyzer]) -> dict:
     samples, without_boxes = boxed_samples(val_samples(STREET))
     transform = detection_transform(checkpoint["preprocessing"]["image_size"], train=False)
     dataset = DetectionDataset(samples, transform, tuple(regions), skip_unusable=False)
-    result = {"data": shown(STREET), "split": "val", "photos": len(samples),
-              "threshold": threshold}
+    result = {"data": shown(STREET), "split": "val", "photos": len(samples), "threshold": threshold}
     raw = {}
     for name, analyzer in analyzers.items():
         recorder = Recorder(analyzer.detector)
         loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=collate_detection)  # one photo per call
         start = time.perf_counter()
         with torch.inference_mode():
-            detections = detections_of(recorder, tqdm(loader, desc=f"detect ({name})", file=sys.stderr),
-                                       torch.device("cpu"), tuple(regions))
+            detections = detections_of(
+                recorder, tqdm(loader, desc=f"detect ({name})", file=sys.stderr), torch.device("cpu"), tuple(regions)
+            )
         seconds = time.perf_counter() - start
         metrics, _ = evaluate_detector(samples, detections, regions)
-        result[name] = {"map": round(metrics["map"], 4), "map50": round(metrics["map50"], 4),
-                        "per_class_ap50": {k: None if v is None else round(v, 4)
-                                           for k, v in metrics["per_class_ap50"].items()},
-                        "seconds": round(seconds, 1)}
+        result[name] = {
+            "map": round(metrics["map"], 4),
+            "map50": round(metrics["map50"], 4),
+            "per_class_ap50": {k: None if v is None else round(v, 4) for k, v in metrics["per_class_ap50"].items()},
+            "seconds": round(seconds, 1),
+        }
         raw[name] = recorder.outputs
     totals = np.zeros(4, dtype=int)
     for want, got in zip(raw["torch"], raw["onnx-int8"]):
         wanted, found, _, _ = counterparts(want, got, threshold)
         int8_wanted, int8_found, _, _ = counterparts(got, want, threshold)
         totals += (wanted, found, int8_wanted, int8_found)
-    result["operating_point"] = {"detections": int(totals[0]), "int8_detections": int(totals[2]),
-                                 "found_fraction": round(fraction(int(totals[1]), int(totals[0])), 4),
-                                 "int8_found_fraction": round(fraction(int(totals[3]), int(totals[2])), 4)}
+    result["operating_point"] = {
+        "detections": int(totals[0]),
+        "int8_detections": int(totals[2]),
+        "found_fraction": round(fraction(int(totals[1]), int(totals[0])), 4),
+        "int8_found_fraction": round(fraction(int(totals[3]), int(totals[2])), 4),
+    }
     return result
 
 
@@ -163,12 +179,21 @@ def main() -> None:
         export_for_backend((detector, classifier), backend, say)
     analyzers = {backend: Analyzer.from_runs(detector, classifier, backend=backend) for backend in BACKENDS}
     int8 = analyzers["onnx-int8"]
-    result = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__},
-              "models": {"classifier": shown(classifier), "detector": shown(detector), "id": int8.model_id,
-                         "int8_files": [shown(int8.classifier_checkpoint["path"]), shown(int8.detector_checkpoint["path"])]},
-              "export_check": {"classifier": int8.classifier_checkpoint["agreement"],
-                               "detector": int8.detector_checkpoint["agreement"]},
-              "classifier": classifier_accuracy(analyzers), "detector": detector_accuracy(analyzers)}
+    result = {
+        "machine": {"threads": torch.get_num_threads(), "torch": torch.__version__},
+        "models": {
+            "classifier": shown(classifier),
+            "detector": shown(detector),
+            "id": int8.model_id,
+            "int8_files": [shown(int8.classifier_checkpoint["path"]), shown(int8.detector_checkpoint["path"])],
+        },
+        "export_check": {
+            "classifier": int8.classifier_checkpoint["agreement"],
+            "detector": int8.detector_checkpoint["agreement"],
+        },
+        "classifier": classifier_accuracy(analyzers),
+        "detector": detector_accuracy(analyzers),
+    }
     print(json.dumps({key: result[key] for key in ("classifier", "detector")}, indent=2))
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=2) + "\n")

@@ -50,8 +50,14 @@ def memory_mb(pid: int) -> dict[str, float]:
     return {"rss_mb": fields["VmRSS"], "peak_mb": fields["VmHWM"]}
 
 
-def client(url: str, photos: list[tuple[str, bytes]], first: int, deadline: float, k: int,
-           results: list[tuple[float, float, str]]) -> None:
+def client(
+    url: str,
+    photos: list[tuple[str, bytes]],
+    first: int,
+    deadline: float,
+    k: int,
+    results: list[tuple[float, float, str]],
+) -> None:
     """Post photos (from `first` on, in turn) until the deadline; (start, seconds, status) per request."""
     with httpx.Client(timeout=REQUEST_TIMEOUT_S) as http:
         number = first
@@ -60,8 +66,11 @@ def client(url: str, photos: list[tuple[str, bytes]], first: int, deadline: floa
             number += 1
             start = time.monotonic()
             try:
-                answer = http.post(f"{url}/recommend", files={"photo": (name, data, "image/jpeg")},
-                                   data={"k": str(k), "channel": "online"})
+                answer = http.post(
+                    f"{url}/recommend",
+                    files={"photo": (name, data, "image/jpeg")},
+                    data={"k": str(k), "channel": "online"},
+                )
                 status = str(answer.status_code)
             except httpx.HTTPError as error:
                 status = type(error).__name__
@@ -84,8 +93,10 @@ def run_load(url: str, pid: int, clients: int, seconds: float, k: int, every: fl
     memory = {"start": memory_mb(pid)}
     begin = time.monotonic()
     deadline = begin + seconds
-    threads = [threading.Thread(target=client, args=(url, photos, number * 7, deadline, k, results))
-               for number in range(clients)]
+    threads = [
+        threading.Thread(target=client, args=(url, photos, number * 7, deadline, k, results))
+        for number in range(clients)
+    ]
     for thread in threads:
         thread.start()
     timeline = sample_memory(pid, begin, seconds, every)
@@ -103,12 +114,24 @@ def run_load(url: str, pid: int, clients: int, seconds: float, k: int, every: fl
 def summarise(results: list[tuple[float, float, str]], elapsed: float, memory: dict) -> dict:
     statuses = Counter(status for _, _, status in results)
     answered = np.array([seconds for _, seconds, status in results if status == "200"]) * 1000
-    latency = ({name: round(float(np.percentile(answered, q)), 1) for name, q in
-                (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))} if answered.size else {})
-    return {"requests": len(results), "ok": int(answered.size), "seconds": round(elapsed, 1),
-            "requests_per_s": round(len(results) / elapsed, 2), "ok_per_s": round(answered.size / elapsed, 2),
-            "latency_ms": latency, "errors": {s: n for s, n in sorted(statuses.items()) if s != "200"},
-            "server_memory": memory}
+    latency = (
+        {
+            name: round(float(np.percentile(answered, q)), 1)
+            for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))
+        }
+        if answered.size
+        else {}
+    )
+    return {
+        "requests": len(results),
+        "ok": int(answered.size),
+        "seconds": round(elapsed, 1),
+        "requests_per_s": round(len(results) / elapsed, 2),
+        "ok_per_s": round(answered.size / elapsed, 2),
+        "latency_ms": latency,
+        "errors": {s: n for s, n in sorted(statuses.items()) if s != "200"},
+        "server_memory": memory,
+    }
 
 
 def main() -> None:
@@ -118,23 +141,42 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=4, help="Products per garment asked for.")
     parser.add_argument("--sample-every", type=float, help="Also record the server's memory every this many seconds.")
     parser.add_argument("--products", type=int, help="Import only the first N sample products (default: all 250).")
-    parser.add_argument("--workdir", type=Path, help="Catalogue and server log; reused when it holds a catalogue "
-                                                     "(default: a temporary folder).")
-    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch", help="The server's backend.")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="Catalogue and server log; reused when it holds a catalogue (default: a temporary folder).",
+    )
+    parser.add_argument(
+        "--backend", choices=("torch", "onnx", "onnx-int8"), default="torch", help="The server's backend."
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         with sample_service(args.workdir or Path(temporary), args.products, ["--backend", args.backend]) as service:
             health = httpx.get(f"{service.url}/health", timeout=30).json()
-            print(f"server pid {service.process.pid}, {health['catalog_items']} products; "
-                  f"{args.clients} clients for {args.seconds:.0f} s", file=sys.stderr)
+            print(
+                f"server pid {service.process.pid}, {health['catalog_items']} products; "
+                f"{args.clients} clients for {args.seconds:.0f} s",
+                file=sys.stderr,
+            )
             load_before = [round(v, 2) for v in os.getloadavg()]  # others' work on the machine skews the numbers
             report = run_load(service.url, service.process.pid, args.clients, args.seconds, args.k, args.sample_every)
-    report = {"backend": args.backend, "clients": args.clients, "duration_s": args.seconds, "k": args.k, "catalog_items": health["catalog_items"],
-              "models": health["models"], **report,
-              "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "python": platform.python_version(),
-                          "platform": platform.platform()},
-              "command": "python benchmarks/load.py " + " ".join(sys.argv[1:])}
+    report = {
+        "backend": args.backend,
+        "clients": args.clients,
+        "duration_s": args.seconds,
+        "k": args.k,
+        "catalog_items": health["catalog_items"],
+        "models": health["models"],
+        **report,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "command": "python benchmarks/load.py " + " ".join(sys.argv[1:]),
+    }
     write_text(args.out, json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

@@ -24,9 +24,11 @@ def command_seconds(photo: Path, runs: int) -> float:
     best = float("inf")
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", "analyze", str(photo),
-                        "--no-log"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", "from fashionlens.cli import main; main()", "analyze", str(photo), "--no-log"],
+            check=True,
+            capture_output=True,
+        )
         best = min(best, time.perf_counter() - start)
     return best
 

@@ -70,7 +70,8 @@ def build_catalog(train: list, work: Path, classifier: Path, reuse: bool = False
     products = work / "products.csv"
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(
-        [["id", "image", "category"]] + [[s.image.stem, str(s.image.resolve()), s.garments[0].category] for s in train])
+        [["id", "image", "category"]] + [[s.image.stem, str(s.image.resolve()), s.garments[0].category] for s in train]
+    )
     text = buffer.getvalue()
     database = work / "catalog.db"
     if reuse and database.is_file() and products.is_file() and products.read_text(encoding="utf-8") == text:
@@ -91,24 +92,30 @@ def build_catalog(train: list, work: Path, classifier: Path, reuse: bool = False
 
 def analyse_whole(analyzer, samples: list, batch: int = 32) -> list:
     """Each photo analysed as one garment (flat-lay product photos, like the catalogue)."""
-    from fashionlens.inference.analyzer import Analyzer
     from fashionlens.core.images import load_image
+    from fashionlens.inference.analyzer import Analyzer
 
-    whole = Analyzer(analyzer.classifier, analyzer.classifier_checkpoint, batch_size=analyzer.batch_size,
-                     attribute_heads=analyzer.attribute_heads)
+    whole = Analyzer(
+        analyzer.classifier,
+        analyzer.classifier_checkpoint,
+        batch_size=analyzer.batch_size,
+        attribute_heads=analyzer.attribute_heads,
+    )
     garments = []
     for start in range(0, len(samples), batch):
-        chunk = samples[start:start + batch]
-        garments += [a.garments[0] for a in whole.analyze([load_image(s.image) for s in chunk], [str(s.image) for s in chunk])]
+        chunk = samples[start : start + batch]
+        garments += [
+            a.garments[0] for a in whole.analyze([load_image(s.image) for s in chunk], [str(s.image) for s in chunk])
+        ]
     return garments
 
 
 def street_garments(analyzer, samples: list, labels: list[str]) -> tuple[list[list[tuple]], int]:
     """Per photo, [(analysed garment, mapped category, box)] from its annotated boxes; left-out count."""
-    from fashionlens.inference.colors import dominant_color
     from fashionlens.core.images import load_image
     from fashionlens.core.records import Detection
     from fashionlens.core.taxonomy import map_labels
+    from fashionlens.inference.colors import dominant_color
 
     looks, left_out = [], 0
     for sample in samples:
@@ -117,8 +124,16 @@ def street_garments(analyzer, samples: list, labels: list[str]) -> tuple[list[li
         probabilities, embeddings = analyzer.classify([(image, g.box) for g in boxed])
         mapped = map_labels([g.category for g in boxed], labels)
         left_out += sum(m is None for m in mapped)
-        looks.append([(analyzer.describe(g.box, Detection(g.box, g.region, 1.0), p, e, dominant_color(image, g.box)), category, g.box)
-                      for g, category, p, e in zip(boxed, mapped, probabilities, embeddings)])
+        looks.append(
+            [
+                (
+                    analyzer.describe(g.box, Detection(g.box, g.region, 1.0), p, e, dominant_color(image, g.box)),
+                    category,
+                    g.box,
+                )
+                for g, category, p, e in zip(boxed, mapped, probabilities, embeddings)
+            ]
+        )
     return looks, left_out
 
 
@@ -141,12 +156,16 @@ def retrieval(index, garments: list, truth: list[str], k: int, seed: int, rankin
     baseline = precision_at_k([[colors[i] for i in p] for p in random_picks], query_colors, k)
     # the query's predicted pattern against the items' predicted patterns: what the pattern weight buys
     patterned = [(f, g.pattern.name) for f, g in zip(found, garments) if g.pattern is not None]
-    return {"queries": len(garments), f"precision_at_{k}": precision_at_k([[i.effective_category for i in f]
-                                                                           for f in found], truth, k),
-            f"color_agreement_at_{k}": embedding, f"color_agreement_at_{k}_random_same_category": baseline,
-            "color_beats_random": None if embedding is None else embedding > baseline,
-            f"pattern_agreement_at_{k}": precision_at_k([[i.pattern for i in f] for f, _ in patterned],
-                                                        [p for _, p in patterned], k)}
+    return {
+        "queries": len(garments),
+        f"precision_at_{k}": precision_at_k([[i.effective_category for i in f] for f in found], truth, k),
+        f"color_agreement_at_{k}": embedding,
+        f"color_agreement_at_{k}_random_same_category": baseline,
+        "color_beats_random": None if embedding is None else embedding > baseline,
+        f"pattern_agreement_at_{k}": precision_at_k(
+            [[i.pattern for i in f] for f, _ in patterned], [p for _, p in patterned], k
+        ),
+    }
 
 
 def fill_in_the_blank_score(index, looks: list[list[tuple]], k: int) -> dict:
@@ -160,11 +179,15 @@ def fill_in_the_blank_score(index, looks: list[list[tuple]], k: int) -> dict:
         """The categories of the rest's suggestions, best score first, each item once."""
         picks = [p for g in rest for p in cache.setdefault(id(g), complete_the_look(index, g, k, Filters()))]
         seen: set[str] = set()
-        return [p.item.effective_category for p in sorted(picks, key=lambda p: -p.score)
-                if not (p.item.id in seen or seen.add(p.item.id))]
+        return [
+            p.item.effective_category
+            for p in sorted(picks, key=lambda p: -p.score)
+            if not (p.item.id in seen or seen.add(p.item.id))
+        ]
 
-    return fill_in_the_blank([[LookGarment(category, garment) for garment, category, _ in look] for look in looks],
-                             suggest, k)
+    return fill_in_the_blank(
+        [[LookGarment(category, garment) for garment, category, _ in look] for look in looks], suggest, k
+    )
 
 
 def end_to_end_score(analyzer, samples: list, looks: list[list[tuple]]) -> dict:
@@ -174,7 +197,7 @@ def end_to_end_score(analyzer, samples: list, looks: list[list[tuple]]) -> dict:
         return {"skipped": "no detector (none given with --detector, none installed)"}
     found = []
     for start in range(0, len(samples), analyzer.batch_size):
-        for analysis in analyzer.analyze_paths([s.image for s in samples[start:start + analyzer.batch_size]]):
+        for analysis in analyzer.analyze_paths([s.image for s in samples[start : start + analyzer.batch_size]]):
             found.append([(g.box, g.category) for g in analysis.garments] if analysis.detected else [])
     truth = [[(box, category) for _, category, box in look if category is not None] for look in looks]
     return {"threshold": analyzer.threshold, **end_to_end(truth, found).as_dict()}
@@ -184,23 +207,46 @@ def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--classifier", type=Path, help="classifier run directory (default: the shipped model)")
     parser.add_argument("--detector", type=Path, help="detector run directory (default: the shipped one, if any)")
-    parser.add_argument("--catalog-data", type=Path, default=DATA / "clothing" / "labels.csv",
-                        help="labelled product photos: train = the catalogue, val = the queries")
-    parser.add_argument("--street-data", type=Path, default=DATA / "street" / "annotations.coco.json",
-                        help="street photos with garment boxes; their val split is used")
+    parser.add_argument(
+        "--catalog-data",
+        type=Path,
+        default=DATA / "clothing" / "labels.csv",
+        help="labelled product photos: train = the catalogue, val = the queries",
+    )
+    parser.add_argument(
+        "--street-data",
+        type=Path,
+        default=DATA / "street" / "annotations.coco.json",
+        help="street photos with garment boxes; their val split is used",
+    )
     parser.add_argument("--k", type=int, default=5, help="items per list (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
-    parser.add_argument("--queries", choices=("val", "carved"), default="val",
-                        help="val: report (default); carved: the split carved out of train, to choose weights on")
+    parser.add_argument(
+        "--queries",
+        choices=("val", "carved"),
+        default="val",
+        help="val: report (default); carved: the split carved out of train, to choose weights on",
+    )
     parser.add_argument("--category-weight", type=float, help="SimilarRanking.category (default: the shipped one)")
     parser.add_argument("--color-weight", type=float, help="SimilarRanking.color (default: the shipped one)")
     parser.add_argument("--pattern-weight", type=float, help="SimilarRanking.pattern (default: the shipped one)")
-    parser.add_argument("--reuse-catalog", action="store_true", help="keep the --work catalogue of an earlier run "
-                                                                     "on the same products (weight sweeps)")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench" / "recommendation",
-                        help="folder of the products CSV and the catalogue (default runs/bench/recommendation)")
-    parser.add_argument("--results", type=Path, help="results JSON (default: benchmarks/results/recommendation.json, "
-                                                     "recommendation_carved.json with --queries carved)")
+    parser.add_argument(
+        "--reuse-catalog",
+        action="store_true",
+        help="keep the --work catalogue of an earlier run on the same products (weight sweeps)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / "runs" / "bench" / "recommendation",
+        help="folder of the products CSV and the catalogue (default runs/bench/recommendation)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="results JSON (default: benchmarks/results/recommendation.json, "
+        "recommendation_carved.json with --queries carved)",
+    )
     options = parser.parse_args()
     suffix = "" if options.queries == "val" else "_carved"
     options.results = options.results or RESULTS / f"recommendation{suffix}.json"
@@ -240,10 +286,10 @@ def main() -> None:
 
 
 def benchmark(options: argparse.Namespace) -> None:
-    from fashionlens.inference.analyzer import Analyzer
     from fashionlens.catalog.index import CatalogIndex, index_cache_path
     from fashionlens.catalog.store import SQLiteStore
     from fashionlens.data import read_dataset
+    from fashionlens.inference.analyzer import Analyzer
     from fashionlens.inference.default_models import resolve_runs
 
     detector, classifier = resolve_runs(options.detector, options.classifier)
@@ -254,17 +300,23 @@ def benchmark(options: argparse.Namespace) -> None:
         shop = carved_as_val(shop)
     (train, left_train), (val, left_val) = split_of(shop, "train", labels), split_of(shop, "val", labels)
     ranking = similar_ranking(options)
-    result = {"models": {"classifier": shown(classifier), "detector": shown(detector), "model_id": analyzer.model_id},
-              "catalog_data": shown(options.catalog_data), "queries": options.queries, "k": options.k,
-              "similar_ranking": asdict(ranking), "labels": labels,
-              "left_out_photos": {"catalogue": left_train, "queries": left_val}}
+    result = {
+        "models": {"classifier": shown(classifier), "detector": shown(detector), "model_id": analyzer.model_id},
+        "catalog_data": shown(options.catalog_data),
+        "queries": options.queries,
+        "k": options.k,
+        "similar_ranking": asdict(ranking),
+        "labels": labels,
+        "left_out_photos": {"catalogue": left_train, "queries": left_val},
+    }
     with step("catalogue import"):
         result["catalog"] = build_catalog(train, options.work, classifier, options.reuse_catalog)
     database = options.work / "catalog.db"
     index = CatalogIndex(SQLiteStore(database), index_cache_path(database))
     with step("shop queries"):
-        result["shop"] = retrieval(index, analyse_whole(analyzer, val), [s.garments[0].category for s in val],
-                                   options.k, options.seed, ranking)
+        result["shop"] = retrieval(
+            index, analyse_whole(analyzer, val), [s.garments[0].category for s in val], options.k, options.seed, ranking
+        )
     if options.queries == "val":
         street_steps(result, options, analyzer, index, labels, ranking)
     result["goals"] = goals(result, options.k)
@@ -283,8 +335,10 @@ def street_steps(result: dict, options: argparse.Namespace, analyzer, index, lab
     with step("street to shop"):
         looks, left_out = street_garments(analyzer, street, labels)
         garments = [(g, category) for look in looks for g, category, _ in look if category is not None]
-        result["street_to_shop"] = {**retrieval(index, [g for g, _ in garments], [c for _, c in garments], options.k,
-                                                options.seed, ranking), "garments_left_out": left_out}
+        result["street_to_shop"] = {
+            **retrieval(index, [g for g, _ in garments], [c for _, c in garments], options.k, options.seed, ranking),
+            "garments_left_out": left_out,
+        }
     with step("fill in the blank"):
         result["fill_in_the_blank"] = fill_in_the_blank_score(index, looks, options.k)
     with step("end to end"):
@@ -296,9 +350,15 @@ def goals(result: dict, k: int) -> dict:
     precision = f"precision_at_{k}"
     parts = {"shop": "shop_precision", "street_to_shop": "street_to_shop_precision"}
     found = {part: result[part] for part in parts if part in result}
-    met = {goal: {"goal": GOALS[goal], "value": found[part][precision],
-                  "met": found[part][precision] is not None and found[part][precision] >= GOALS[goal]}
-           for part, goal in parts.items() if part in found}
+    met = {
+        goal: {
+            "goal": GOALS[goal],
+            "value": found[part][precision],
+            "met": found[part][precision] is not None and found[part][precision] >= GOALS[goal],
+        }
+        for part, goal in parts.items()
+        if part in found
+    }
     return {**met, "color_beats_random": {part: found[part]["color_beats_random"] for part in found}}
 
 

@@ -34,48 +34,101 @@ IMG_BBOX_RUN = ROOT / "runs" / "bench" / "street-imgbbox-saliency"
 OUT = ROOT / "runs" / "bench" / "saliency"
 RESULTS = ROOT / "benchmarks" / "results" / "saliency.json"
 # float32, one data process: the CPU run is the same each time (docs/benchmarks.md gives its minutes)
-IMG_BBOX_TRAIN = ["train", "classifier", "--data", str(STREET), "--mode", "img+bbox",
-                  "--classes", "pants,dress,coat,shirt,skirt,jeans,blouse,t-shirt,sweater,suit",
-                  "--weights", str(SHIPPED), "--image-size", "192", "--image-height", "256", "--epochs", "1",
-                  "--batch-size", "32", "--lr", "0.001", "--balance", "weights", "--label-smoothing", "0.1",
-                  "--val-from-train", "0.15", "--precision", "float32", "--workers", "0", "--seed", "0",
-                  "--out", str(IMG_BBOX_RUN)]
+IMG_BBOX_TRAIN = [
+    "train",
+    "classifier",
+    "--data",
+    str(STREET),
+    "--mode",
+    "img+bbox",
+    "--classes",
+    "pants,dress,coat,shirt,skirt,jeans,blouse,t-shirt,sweater,suit",
+    "--weights",
+    str(SHIPPED),
+    "--image-size",
+    "192",
+    "--image-height",
+    "256",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "32",
+    "--lr",
+    "0.001",
+    "--balance",
+    "weights",
+    "--label-smoothing",
+    "0.1",
+    "--val-from-train",
+    "0.15",
+    "--precision",
+    "float32",
+    "--workers",
+    "0",
+    "--seed",
+    "0",
+    "--out",
+    str(IMG_BBOX_RUN),
+]
 KEPT = ("n", "accuracy", "balanced_accuracy", "majority_baseline", "collapsed", "saliency")
 
 
 def evaluate(name: str, run_or_checkpoint: Path, *extra: str) -> dict:
     """One `fashionlens evaluate` on street val: the metrics that matter here, the command, its time."""
-    args = ["evaluate", str(run_or_checkpoint), "--data", str(STREET), "--split", "val", *extra, "--json",
-            "--out", str(OUT / name)]
+    args = [
+        "evaluate",
+        str(run_or_checkpoint),
+        "--data",
+        str(STREET),
+        "--split",
+        "val",
+        *extra,
+        "--json",
+        "--out",
+        str(OUT / name),
+    ]
     seconds, text = run(args)
     metrics = json.loads(text)
-    return {"command": "fashionlens " + " ".join(shown(a) if Path(a).exists() else a for a in args),
-            "seconds": round(seconds, 1), **{key: metrics[key] for key in KEPT},
-            "honesty_notes": metrics["honesty"]["notes"], "report": shown(OUT / name / "report.html")}
+    return {
+        "command": "fashionlens " + " ".join(shown(a) if Path(a).exists() else a for a in args),
+        "seconds": round(seconds, 1),
+        **{key: metrics[key] for key in KEPT},
+        "honesty_notes": metrics["honesty"]["notes"],
+        "report": shown(OUT / name / "report.html"),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-img-bbox", action="store_true", help="Leave the img+bbox run out.")
     args = parser.parse_args()
-    results = {"data": shown(STREET), "split": "val", "classifier": shown(SHIPPED),
-               "img_whole_photo": evaluate("img-whole-photo", SHIPPED),
-               "crop_path": evaluate("crop-path", SHIPPED, "--crops")}
+    results = {
+        "data": shown(STREET),
+        "split": "val",
+        "classifier": shown(SHIPPED),
+        "img_whole_photo": evaluate("img-whole-photo", SHIPPED),
+        "crop_path": evaluate("crop-path", SHIPPED, "--crops"),
+    }
     if not args.no_img_bbox:
         trained = None
         if not (IMG_BBOX_RUN / "best.pt").is_file():
             trained = round(run(IMG_BBOX_TRAIN)[0], 1)
         history = json.loads((IMG_BBOX_RUN / "history.json").read_text())
-        results["img_bbox"] = {"train_command": "fashionlens " + " ".join(shown(a) if Path(a).exists() else a
-                                                                          for a in IMG_BBOX_TRAIN),
-                               "train_seconds": trained, "epoch_minutes": round(sum(r["seconds"] for r in history) / 60, 1),
-                               **evaluate("img-bbox", IMG_BBOX_RUN)}
+        results["img_bbox"] = {
+            "train_command": "fashionlens " + " ".join(shown(a) if Path(a).exists() else a for a in IMG_BBOX_TRAIN),
+            "train_seconds": trained,
+            "epoch_minutes": round(sum(r["seconds"] for r in history) / 60, 1),
+            **evaluate("img-bbox", IMG_BBOX_RUN),
+        }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     for name, result in results.items():
         if isinstance(result, dict):
             look = result["saliency"] or {}
-            print(f"{name:<16} accuracy {result['accuracy']:.3f}  pointing game {look.get('pointing_game')}  "
-                  f"energy inside {look.get('energy_inside')}  box share {look.get('box_share')}", file=sys.stderr)
+            print(
+                f"{name:<16} accuracy {result['accuracy']:.3f}  pointing game {look.get('pointing_game')}  "
+                f"energy inside {look.get('energy_inside')}  box share {look.get('box_share')}",
+                file=sys.stderr,
+            )
     print(f"wrote {shown(RESULTS)}", file=sys.stderr)
 
 

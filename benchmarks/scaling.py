@@ -36,11 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))  # postgres_testing: the throwaway cluster
 
-from search import synthetic  # noqa: E402
-
 from fashionlens.catalog.index import CatalogIndex  # noqa: E402
 from fashionlens.catalog.store import CatalogItem, Filters  # noqa: E402
 from fashionlens.catalog.stores import open_store  # noqa: E402
+from search import synthetic  # noqa: E402
 
 K, CHUNK = 10, 10_000
 REGIONS = ("upper", "lower", "full")
@@ -48,15 +47,27 @@ FILTERED = Filters(regions=("lower",), max_price=100.0)
 
 
 def products(vectors: np.ndarray) -> list[CatalogItem]:
-    return [CatalogItem(id=f"P{n:07d}", image=f"photos/{n}.jpg", name=f"Product {n}", price=float(5 + n % 200),
-                        category="Pants" if n % 3 == 1 else "T-Shirt", region=REGIONS[n % 3], color="Blue",
-                        attributes={"kids": str(n % 10 == 0)}, embedding=vector)
-            for n, vector in enumerate(vectors)]
+    return [
+        CatalogItem(
+            id=f"P{n:07d}",
+            image=f"photos/{n}.jpg",
+            name=f"Product {n}",
+            price=float(5 + n % 200),
+            category="Pants" if n % 3 == 1 else "T-Shirt",
+            region=REGIONS[n % 3],
+            color="Blue",
+            attributes={"kids": str(n % 10 == 0)},
+            embedding=vector,
+        )
+        for n, vector in enumerate(vectors)
+    ]
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(float(np.percentile(latencies, 50)), 2),
-            "p99_ms": round(float(np.percentile(latencies, 99)), 2)}
+    return {
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+    }
 
 
 def requests(store, index: CatalogIndex, queries: np.ndarray, filters: Filters | None) -> dict[str, float]:
@@ -75,7 +86,7 @@ def measure_store(location, items: list[CatalogItem], queries: np.ndarray) -> di
     store = open_store(location, create=True)
     start = time.perf_counter()
     for first in range(0, len(items), CHUNK):
-        store.write_items(items[first:first + CHUNK], {"id": "synthetic"})
+        store.write_items(items[first : first + CHUNK], {"id": "synthetic"})
     written = time.perf_counter() - start
     start = time.perf_counter()
     store.vectors()
@@ -88,9 +99,15 @@ def measure_store(location, items: list[CatalogItem], queries: np.ndarray) -> di
         begin = time.perf_counter()
         store.stamp()
         stamps.append((time.perf_counter() - begin) * 1000)
-    row = {"write_items_per_s": round(len(items) / written), "load_vectors_s": round(loaded, 2),
-           "build_index_s": round(built, 2), "index": index.kind, "stamp": percentiles(stamps),
-           "search": requests(store, index, queries, None), "filtered_search": requests(store, index, queries, FILTERED)}
+    row = {
+        "write_items_per_s": round(len(items) / written),
+        "load_vectors_s": round(loaded, 2),
+        "build_index_s": round(built, 2),
+        "index": index.kind,
+        "stamp": percentiles(stamps),
+        "search": requests(store, index, queries, None),
+        "filtered_search": requests(store, index, queries, FILTERED),
+    }
     store.close()
     return row
 
@@ -115,8 +132,14 @@ def measure_stores(count: int, query_count: int, postgres: str | None) -> dict:
     else:
         rows["postgresql"] = measure_store(postgres, items, queries)
     print("postgresql", rows["postgresql"], flush=True)
-    return {"items": count, "dimension": int(vectors.shape[1]), "queries": query_count, "k": K,
-            "filtered": "region lower, price <= 100 (16% of the items)", "stores": rows}
+    return {
+        "items": count,
+        "dimension": int(vectors.shape[1]),
+        "queries": query_count,
+        "k": K,
+        "filtered": "region lower, price <= 100 (16% of the items)",
+        "stores": rows,
+    }
 
 
 def photo_csv(folder: Path, count: int) -> Path:
@@ -152,8 +175,10 @@ def measure_ray(count: int) -> dict:
             started = time.perf_counter() - start
             start = time.perf_counter()
             import_products(products_csv, open_store(Path(folder) / f"ray{workers}.db", create=True), spread)
-            rows[f"ray, {workers} workers"] = {"start_s": round(started, 1),
-                                               "import_s": round(time.perf_counter() - start, 1)}
+            rows[f"ray, {workers} workers"] = {
+                "start_s": round(started, 1),
+                "import_s": round(time.perf_counter() - start, 1),
+            }
             spread.close()
     for row in rows.values():
         row["photos_per_s"] = round(count / row["import_s"], 1)
@@ -165,14 +190,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=30_000)
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--postgres", help="a PostgreSQL URL to use (its database gets the catalogue's tables); "
-                                           "default: a throwaway cluster on this machine")
+    parser.add_argument(
+        "--postgres",
+        help="a PostgreSQL URL to use (its database gets the catalogue's tables); "
+        "default: a throwaway cluster on this machine",
+    )
     parser.add_argument("--ray-photos", type=int, default=96, help="photos for the Ray import (0: none)")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "scaling.json")
     args = parser.parse_args()
     # the machine may be shared: its load says how far the numbers are from an idle machine's
-    results = {"cpus": os.cpu_count(), "load_average_before": [round(v, 2) for v in os.getloadavg()],
-               "stores": measure_stores(args.items, args.queries, args.postgres)}
+    results = {
+        "cpus": os.cpu_count(),
+        "load_average_before": [round(v, 2) for v in os.getloadavg()],
+        "stores": measure_stores(args.items, args.queries, args.postgres),
+    }
     if args.ray_photos:
         results["ray"] = measure_ray(args.ray_photos)
     args.results.write_text(json.dumps(results, indent=2) + "\n")

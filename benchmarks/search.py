@@ -32,8 +32,8 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fashionlens.inference.analyzer import Analyzer  # noqa: E402
 from fashionlens.catalog.index import HNSW_EF_SEARCH, HNSW_NEIGHBOURS, build_index  # noqa: E402
+from fashionlens.inference.analyzer import Analyzer  # noqa: E402
 from fashionlens.inference.default_models import default_classifier  # noqa: E402
 from fashionlens.samples import sample_path  # noqa: E402
 
@@ -46,9 +46,14 @@ def catalogue_shape() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, standard deviations, principal axes) of the sample clothing photos' embeddings."""
     analyzer = Analyzer.from_runs(None, default_classifier(), backend="onnx")
     photos = sorted((sample_path("clothing") / "images").glob("*.jpg"))
-    embeddings = np.stack([garment.embedding for start in range(0, len(photos), 32)
-                           for analysis in analyzer.analyze_paths(photos[start:start + 32])
-                           for garment in analysis.garments])
+    embeddings = np.stack(
+        [
+            garment.embedding
+            for start in range(0, len(photos), 32)
+            for analysis in analyzer.analyze_paths(photos[start : start + 32])
+            for garment in analysis.garments
+        ]
+    )
     mean = embeddings.mean(axis=0)
     _, singular, axes = np.linalg.svd(embeddings - mean, full_matrices=False)
     return mean, singular / np.sqrt(len(embeddings) - 1), axes
@@ -103,8 +108,12 @@ def settings_for(size: int) -> list[tuple[str, callable]]:
     settings = []
     if size <= 100_000:
         settings.append(("exact (IndexFlatIP)", lambda v: build_index(ids(len(v)), v, exact_limit=len(v))))
-        settings.append((f"HNSW M={HNSW_NEIGHBOURS} efSearch={HNSW_EF_SEARCH} (catalogue default)",
-                         lambda v: build_index(ids(len(v)), v, exact_limit=0)))
+        settings.append(
+            (
+                f"HNSW M={HNSW_NEIGHBOURS} efSearch={HNSW_EF_SEARCH} (catalogue default)",
+                lambda v: build_index(ids(len(v)), v, exact_limit=0),
+            )
+        )
     lists = 256 if size <= 10_000 else 1024 if size <= 100_000 else 4096
     for nprobe in (16, 64):
         settings.append((f"IVF-Flat lists={lists} nprobe={nprobe}", lambda v, p=nprobe: ivf_index(v, lists, p)))
@@ -124,10 +133,17 @@ def measure(size: int, queries: np.ndarray) -> list[dict]:
         built = time.perf_counter() - start
         timed_queries(index, queries[:20])  # warm-up
         latencies, found = timed_queries(index, tqdm(queries, desc="queries", file=sys.stderr, leave=False))
-        rows.append({"items": size, "index": name, "build_s": round(built, 1), "memory_mb": memory_mb(index),
-                     "p50_ms": round(float(np.percentile(latencies, 50)), 3),
-                     "p99_ms": round(float(np.percentile(latencies, 99)), 3),
-                     "recall_at_10": round(recall_at_k(found, truth), 4)})
+        rows.append(
+            {
+                "items": size,
+                "index": name,
+                "build_s": round(built, 1),
+                "memory_mb": memory_mb(index),
+                "p50_ms": round(float(np.percentile(latencies, 50)), 3),
+                "p99_ms": round(float(np.percentile(latencies, 99)), 3),
+                "recall_at_10": round(recall_at_k(found, truth), 4),
+            }
+        )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         del index
     return rows
@@ -135,8 +151,11 @@ def measure(size: int, queries: np.ndarray) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     lines = ["| items | index | build s | memory MB | p50 ms | p99 ms | recall@10 |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['items']:,} | {r['index']} | {r['build_s']} | {r['memory_mb']} | {r['p50_ms']} | "
-              f"{r['p99_ms']} | {r['recall_at_10']} |" for r in rows]
+    lines += [
+        f"| {r['items']:,} | {r['index']} | {r['build_s']} | {r['memory_mb']} | {r['p50_ms']} | "
+        f"{r['p99_ms']} | {r['recall_at_10']} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -150,9 +169,19 @@ def main() -> None:
     rows = [row for size in args.sizes for row in measure(size, queries)]
     print(table(rows))
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps({"threads": faiss.omp_get_max_threads(), "dimension": queries.shape[1],
-                                        "queries": args.queries, "goal": {"items": GOAL_SIZE, "p99_ms": GOAL_P99_MS},
-                                        "rows": rows}, indent=2) + "\n")
+    args.results.write_text(
+        json.dumps(
+            {
+                "threads": faiss.omp_get_max_threads(),
+                "dimension": queries.shape[1],
+                "queries": args.queries,
+                "goal": {"items": GOAL_SIZE, "p99_ms": GOAL_P99_MS},
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -42,17 +42,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fashionlens.export.exports import export_for_backend
-from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer  # noqa: E402
-from fashionlens.inference.analyzer_models import classifier_feeds  # noqa: E402
 from fashionlens.catalog.importer import import_products  # noqa: E402
 from fashionlens.catalog.index import build_index  # noqa: E402
 from fashionlens.catalog.store import SQLiteStore  # noqa: E402
+from fashionlens.core.images import load_image  # noqa: E402
+from fashionlens.core.records import Box  # noqa: E402
+from fashionlens.export.exports import export_for_backend  # noqa: E402
+from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer  # noqa: E402
+from fashionlens.inference.analyzer_models import classifier_feeds  # noqa: E402
 from fashionlens.inference.colors import dominant_color, product_color  # noqa: E402
 from fashionlens.inference.default_models import default_classifier, default_detector  # noqa: E402
 from fashionlens.inference.foreground import product_foreground  # noqa: E402
-from fashionlens.core.images import load_image  # noqa: E402
-from fashionlens.core.records import Box  # noqa: E402
 from fashionlens.samples import sample_path  # noqa: E402
 from search import synthetic  # noqa: E402
 
@@ -78,6 +78,7 @@ class Clock:
         def wrapper(*args, **kwargs):
             with self.stage(name):
                 return function(*args, **kwargs)
+
         return wrapper
 
     def photo_done(self) -> None:
@@ -108,8 +109,10 @@ class EagerBaseline:
             embeddings = torch.nn.functional.normalize(model.backbone(pixels).flatten(1), dim=1).numpy()
         with self.clock.stage("describe"):
             found = detections or [None]
-            return [self.analyzer.describe(*located(image, box, detection), probs, embedding)
-                    for box, detection, probs, embedding in zip(boxes, found, probabilities, embeddings)]
+            return [
+                self.analyzer.describe(*located(image, box, detection), probs, embedding)
+                for box, detection, probs, embedding in zip(boxes, found, probabilities, embeddings)
+            ]
 
 
 def located(image, box, detection) -> tuple:
@@ -144,8 +147,9 @@ def compare(baseline: list, found: list, agreement: dict) -> None:
         return
     for a, b in zip(baseline, nearest_garments(baseline, found)):
         agreement["garments"] += 1
-        agreement["max_box_difference_px"] = max(agreement["max_box_difference_px"],
-                                                 float(np.abs(np.subtract(a.box.as_list(), b.box.as_list())).max()))
+        agreement["max_box_difference_px"] = max(
+            agreement["max_box_difference_px"], float(np.abs(np.subtract(a.box.as_list(), b.box.as_list())).max())
+        )
         agreement["same_category"] += a.category == b.category
         agreement["same_color"] += a.color.name == b.color.name
         agreement["min_embedding_cosine"] = min(agreement["min_embedding_cosine"], float(a.embedding @ b.embedding))
@@ -167,14 +171,17 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def analyse_photos(photos: list[Path], rounds: int, catalog_size: int, fast_decode: bool, backend: str) -> dict:
     torch_analyzer = Analyzer.from_runs(default_detector(), default_classifier())
     export_for_backend((default_detector(), default_classifier()), backend, lambda text: print(text, file=sys.stderr))
-    onnx_analyzer = Analyzer.from_runs(default_detector(), default_classifier(), backend=backend,
-                                       fast_decode=fast_decode)
+    onnx_analyzer = Analyzer.from_runs(
+        default_detector(), default_classifier(), backend=backend, fast_decode=fast_decode
+    )
     print(f"building the catalogue index of {catalog_size:,} items", file=sys.stderr)
     vectors = synthetic(catalog_size, seed=1)
     index = build_index(np.arange(catalog_size, dtype=np.int64), vectors)
     clocks = {"baseline": Clock(), "ours": Clock()}
-    pipelines = {"baseline": EagerBaseline(torch_analyzer, clocks["baseline"]).run,
-                 "ours": ours(onnx_analyzer, clocks["ours"])}
+    pipelines = {
+        "baseline": EagerBaseline(torch_analyzer, clocks["baseline"]).run,
+        "ours": ours(onnx_analyzer, clocks["ours"]),
+    }
     for name in pipelines:  # warm-up: first calls allocate
         pipelines[name](photos[0])
         clocks[name].current.clear()
@@ -191,10 +198,14 @@ def analyse_photos(photos: list[Path], rounds: int, catalog_size: int, fast_deco
                 clocks[name].photo_done()
             if round_ == 0:
                 compare(results["baseline"], results["ours"], agreement)
-    stages = {name: {stage: percentiles(values) for stage, values in clock.times.items()}
-              for name, clock in clocks.items()}
-    return {"stages": stages, "agreement": dict(agreement),
-            "speedup_p50": round(stages["baseline"]["total"]["p50_ms"] / stages["ours"]["total"]["p50_ms"], 2)}
+    stages = {
+        name: {stage: percentiles(values) for stage, values in clock.times.items()} for name, clock in clocks.items()
+    }
+    return {
+        "stages": stages,
+        "agreement": dict(agreement),
+        "speedup_p50": round(stages["baseline"]["total"]["p50_ms"] / stages["ours"]["total"]["p50_ms"], 2),
+    }
 
 
 def import_speed(count: int, backend: str) -> dict:
@@ -216,8 +227,11 @@ def import_speed(count: int, backend: str) -> dict:
             report = import_products(products, store, analyzer)
             seconds = time.perf_counter() - start
             store.close()
-            speeds[name] = {"items": report.new, "seconds": round(seconds, 2),
-                            "images_per_s": round(report.new / seconds, 1)}
+            speeds[name] = {
+                "items": report.new,
+                "seconds": round(seconds, 2),
+                "images_per_s": round(report.new / seconds, 1),
+            }
             print(f"import ({name}): {speeds[name]}", file=sys.stderr)
     return speeds
 
@@ -226,9 +240,14 @@ def table(result: dict) -> str:
     stages = result["stages"]
     lines = ["| stage | baseline p50 | baseline p99 | ours p50 | ours p99 | ratio (p50) |", "|---|---|---|---|---|---|"]
     baseline, fast = stages["baseline"], stages["ours"]
-    rows = [("decode", ["decode"], ["decode"]), ("detect", ["detect"], ["detect"]),
-            ("classify + embed", ["classify", "embed"], ["classify"]), ("describe (colour)", ["describe"], ["describe"]),
-            ("search", ["search"], ["search"]), ("**total**", ["total"], ["total"])]
+    rows = [
+        ("decode", ["decode"], ["decode"]),
+        ("detect", ["detect"], ["detect"]),
+        ("classify + embed", ["classify", "embed"], ["classify"]),
+        ("describe (colour)", ["describe"], ["describe"]),
+        ("search", ["search"], ["search"]),
+        ("**total**", ["total"], ["total"]),
+    ]
     for label, ours_keys_baseline, ours_keys in rows:
         b50 = sum(baseline[key]["p50_ms"] for key in ours_keys_baseline)
         b99 = sum(baseline[key]["p99_ms"] for key in ours_keys_baseline)
@@ -245,17 +264,29 @@ def main() -> None:
     parser.add_argument("--catalog-size", type=int, default=100_000)
     parser.add_argument("--import-count", type=int, default=500)
     parser.add_argument("--no-fast-decode", dest="fast_decode", action="store_false")
-    parser.add_argument("--backend", choices=("onnx", "onnx-int8"), default="onnx",
-                        help="the backend of ours: float32 ONNX or the int8 models")
+    parser.add_argument(
+        "--backend",
+        choices=("onnx", "onnx-int8"),
+        default="onnx",
+        help="the backend of ours: float32 ONNX or the int8 models",
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
     args = parser.parse_args()
-    photos = sorted(args.photos.glob("*.jpg"))[:args.limit]
-    result = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                          "torch": torch.__version__},
-              "photos": len(photos), "rounds": args.rounds, "catalog_size": args.catalog_size, "goals": GOALS,
-              "backend": args.backend,
-              **analyse_photos(photos, args.rounds, args.catalog_size, args.fast_decode, args.backend),
-              "import": import_speed(args.import_count, args.backend)}
+    photos = sorted(args.photos.glob("*.jpg"))[: args.limit]
+    result = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
+        "photos": len(photos),
+        "rounds": args.rounds,
+        "catalog_size": args.catalog_size,
+        "goals": GOALS,
+        "backend": args.backend,
+        **analyse_photos(photos, args.rounds, args.catalog_size, args.fast_decode, args.backend),
+        "import": import_speed(args.import_count, args.backend),
+    }
     print(table(result))
     print(f"speed-up (p50 total): {result['speedup_p50']}x; agreement: {result['agreement']}")
     args.results.parent.mkdir(parents=True, exist_ok=True)

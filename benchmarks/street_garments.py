@@ -44,18 +44,21 @@ def annotated(split: str) -> tuple[dict[str, list[dict]], dict[str, Path]]:
         if a["image_id"] in images:
             x, y, w, h = a["bbox"]
             garments[Path(images[a["image_id"]]["file_name"]).name].append(
-                {"id": a["id"], "box": [x, y, x + w, y + h], "region": regions[a["category_id"]]})
+                {"id": a["id"], "box": [x, y, x + w, y + h], "region": regions[a["category_id"]]}
+            )
     return garments, {Path(i["file_name"]).name: DATA / i["file_name"] for i in images.values()}
 
 
 def colour_labels(split: str) -> dict[int, str]:
     with (DATA / f"attributes_{split}.csv").open(newline="", encoding="utf-8") as handle:
-        return {int(row["annotation_id"]): row["colour"] for row in csv.DictReader(handle) if row["colour"] != "unclear"}
+        return {
+            int(row["annotation_id"]): row["colour"] for row in csv.DictReader(handle) if row["colour"] != "unclear"
+        }
 
 
 def matches(truth: list[list[float]], found: list[list[float]]) -> list[tuple[int, int]]:
-    from fashionlens.evaluation.recommendation import greedy_matches
     from fashionlens.core.records import Box
+    from fashionlens.evaluation.recommendation import greedy_matches
 
     allowed = np.ones((len(truth), len(found)), dtype=bool)
     return greedy_matches([Box(*b) for b in truth], [Box(*b) for b in found], allowed)
@@ -67,9 +70,14 @@ def colour_scores(pairs: list[tuple[str, str]]) -> dict:
     for label, reported in pairs:
         confusion.setdefault(label, Counter())[reported] += 1
     errors = Counter((label, reported) for label, reported in pairs if label != reported)
-    return {"garments": len(pairs), "accuracy": sum(a == b for a, b in pairs) / len(pairs) if pairs else None,
-            "confusion": {label: dict(row.most_common()) for label, row in sorted(confusion.items())},
-            "most_common_errors": [f"{label} read as {reported}: {count}" for (label, reported), count in errors.most_common(8)]}
+    return {
+        "garments": len(pairs),
+        "accuracy": sum(a == b for a, b in pairs) / len(pairs) if pairs else None,
+        "confusion": {label: dict(row.most_common()) for label, row in sorted(confusion.items())},
+        "most_common_errors": [
+            f"{label} read as {reported}: {count}" for (label, reported), count in errors.most_common(8)
+        ],
+    }
 
 
 def annotated_box_colours(split: str) -> dict:
@@ -93,10 +101,16 @@ def score(analyses: list[dict], garments: dict[str, list[dict]], labels: dict[in
         truth_total += len(truth)
         found += len(pairs)
         colour_pairs += [(labels[truth[t]["id"]], detected[f]["color"]) for t, f in pairs if truth[t]["id"] in labels]
-    return {"photos": len(analyses), "garments_reported": reported, "unmatched": unmatched,
-            "unmatched_share": unmatched / reported if reported else None, "annotated": truth_total,
-            "found": found, "found_share": found / truth_total if truth_total else None,
-            "color": colour_scores(colour_pairs)}
+    return {
+        "photos": len(analyses),
+        "garments_reported": reported,
+        "unmatched": unmatched,
+        "unmatched_share": unmatched / reported if reported else None,
+        "annotated": truth_total,
+        "found": found,
+        "found_share": found / truth_total if truth_total else None,
+        "color": colour_scores(colour_pairs),
+    }
 
 
 def parse_options() -> argparse.Namespace:
@@ -104,8 +118,12 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument("--split", choices=("train", "val"), default="val", help="street split (default val)")
     parser.add_argument("--detector", type=Path, help="detector run (default: the shipped one)")
     parser.add_argument("--classifier", type=Path, help="classifier run (default: the shipped one)")
-    parser.add_argument("--results", type=Path, help="results JSON (default: benchmarks/results/street_garments.json, "
-                                                    "street_garments_train.json for --split train)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="results JSON (default: benchmarks/results/street_garments.json, "
+        "street_garments_train.json for --split train)",
+    )
     return parser.parse_args()
 
 
@@ -116,18 +134,28 @@ def main() -> None:
     args = ["analyze", *[str(p) for p in sorted(paths.values())], "--json", "--no-log"]
     args += [f"--{name}={getattr(options, name)}" for name in ("detector", "classifier") if getattr(options, name)]
     seconds, stdout = run(args)
-    document = {"command": "fashionlens analyze <the street " + options.split + " photos> --json --no-log"
-                + "".join(f" --{n} {shown(getattr(options, n))}" for n in ("detector", "classifier") if getattr(options, n)),
-                "seconds": round(seconds, 1), "models": json.loads(stdout)["models"], "goals": GOALS,
-                **score(json.loads(stdout)["images"], garments, labels),
-                "color_on_annotated_boxes": annotated_box_colours(options.split)}
+    document = {
+        "command": "fashionlens analyze <the street "
+        + options.split
+        + " photos> --json --no-log"
+        + "".join(f" --{n} {shown(getattr(options, n))}" for n in ("detector", "classifier") if getattr(options, n)),
+        "seconds": round(seconds, 1),
+        "models": json.loads(stdout)["models"],
+        "goals": GOALS,
+        **score(json.loads(stdout)["images"], garments, labels),
+        "color_on_annotated_boxes": annotated_box_colours(options.split),
+    }
     suffix = "" if options.split == "val" else f"_{options.split}"
     results = options.results or RESULTS / f"street_garments{suffix}.json"
     results.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"{document['garments_reported']} garments reported, {document['unmatched_share']:.3f} overlap no annotated "
-          f"garment (goal <= 0.20); {document['found_share']:.3f} of {document['annotated']} annotated found (goal >= 0.75)")
-    print(f"colour accuracy: detected {document['color']['accuracy']:.3f} of {document['color']['garments']} "
-          f"(goal >= 0.75), annotated boxes {document['color_on_annotated_boxes']['accuracy']:.3f}")
+    print(
+        f"{document['garments_reported']} garments reported, {document['unmatched_share']:.3f} overlap no annotated "
+        f"garment (goal <= 0.20); {document['found_share']:.3f} of {document['annotated']} annotated found (goal >= 0.75)"
+    )
+    print(
+        f"colour accuracy: detected {document['color']['accuracy']:.3f} of {document['color']['garments']} "
+        f"(goal >= 0.75), annotated boxes {document['color_on_annotated_boxes']['accuracy']:.3f}"
+    )
     print("most common errors (detected): " + "; ".join(document["color"]["most_common_errors"]))
     print(f"results: {shown(results)}", file=sys.stderr)
 

@@ -53,8 +53,9 @@ def main() -> None:
         for size in map(int, options.sizes.split(",")):
             # the same photos at another size: only the evaluation transform depends on image_size
             height = split_settings.image_height and round(split_settings.image_height * size / settings.image_size)
-            _, val = classification_datasets(replace(split_settings, image_size=size, image_height=height,
-                                                     min_image_size=None))
+            _, val = classification_datasets(
+                replace(split_settings, image_size=size, image_height=height, min_image_size=None)
+            )
             scores = accuracies(model, DataLoader(val, batch_size=64))
             result["scores"][f"{split}, {size} px"] = scores
             print(f"{split:>17}, {size} px: plain {scores['plain']:.4f}, with flips {scores['flip']:.4f}", flush=True)

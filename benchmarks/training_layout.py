@@ -25,12 +25,22 @@ from torch.nn import functional as F
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 # name: (memory layout, autocast dtype or None)
-SETTINGS = {"contiguous": (torch.contiguous_format, None), "channels_last": (torch.channels_last, None),
-            "channels_last_bfloat16": (torch.channels_last, torch.bfloat16)}
+SETTINGS = {
+    "contiguous": (torch.contiguous_format, None),
+    "channels_last": (torch.channels_last, None),
+    "channels_last_bfloat16": (torch.channels_last, torch.bfloat16),
+}
 
 
-def images_per_second(model: torch.nn.Module, optimizer: torch.optim.Optimizer, size: int, layout: torch.memory_format,
-                      low_precision: torch.dtype | None, batch: int, steps: int) -> float:
+def images_per_second(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    size: int,
+    layout: torch.memory_format,
+    low_precision: torch.dtype | None,
+    batch: int,
+    steps: int,
+) -> float:
     model.to(memory_format=layout)
     images = torch.randn(batch, 3, size, size).to(memory_format=layout)
     targets = torch.randint(0, 10, (batch,))
@@ -67,9 +77,12 @@ def main() -> None:
         row = results[f"{size}px"]
         row["ratio"] = round(row["channels_last"] / row["contiguous"], 2)
         row["bfloat16_ratio"] = round(row["channels_last_bfloat16"] / row["channels_last"], 2)
-        print(f"{size} px: contiguous {row['contiguous']} images/s, channels_last {row['channels_last']} "
-              f"({row['ratio']}x), channels_last in bfloat16 {row['channels_last_bfloat16']} "
-              f"({row['bfloat16_ratio']}x channels_last)", flush=True)
+        print(
+            f"{size} px: contiguous {row['contiguous']} images/s, channels_last {row['channels_last']} "
+            f"({row['ratio']}x), channels_last in bfloat16 {row['channels_last_bfloat16']} "
+            f"({row['bfloat16_ratio']}x channels_last)",
+            flush=True,
+        )
     options.results.parent.mkdir(parents=True, exist_ok=True)
     options.results.write_text(json.dumps({"arch": options.arch, **results}, indent=2) + "\n")
 

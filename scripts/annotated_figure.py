@@ -11,9 +11,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from fashionlens.inference.annotate import annotated
-from fashionlens.core.files import atomic_write
 from fashionlens.cli.analyze import load_analyzer
+from fashionlens.core.files import atomic_write
+from fashionlens.inference.annotate import annotated
 from fashionlens.samples import sample_file
 
 ROOT = Path(__file__).resolve().parents[1]

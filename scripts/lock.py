@@ -30,8 +30,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("requirements.lock"))
     args = parser.parse_args()
     lines = locked_lines(json.loads(args.report.read_text()), project="fashionlens")
-    header = ["# Every release `make` installs (with --no-deps), written by `make lock`: edit pyproject.toml instead.",
-              *[f"# Left out: {name}, {why}." for name, why in LEFT_OUT.items()]]
+    header = [
+        "# Every release `make` installs (with --no-deps), written by `make lock`: edit pyproject.toml instead.",
+        *[f"# Left out: {name}, {why}." for name, why in LEFT_OUT.items()],
+    ]
     # written whole, then renamed (as core/files.atomic_write does; not imported: `make lock` runs with any
     # python3, before .venv and its torch exist)
     temporary = args.out.with_suffix(".tmp")

@@ -12,10 +12,10 @@ import argparse
 from pathlib import Path
 
 from fashionlens.catalog.looks import LOOKS_FILE, look_statistics, write_looks
-from fashionlens.inference.colors import dominant_color
-from fashionlens.data import read_dataset
 from fashionlens.core.images import load_image
 from fashionlens.core.records import Box, Sample
+from fashionlens.data import read_dataset
+from fashionlens.inference.colors import dominant_color
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,8 +35,9 @@ def main() -> None:
             loaded[sample.image] = load_image(sample.image)
         return dominant_color(loaded[sample.image], box).name
 
-    stats = look_statistics(samples, color_of, source="street/annotations.coco.json, train split "
-                                                      "(Clothing Co-Parsing, Apache-2.0)")
+    stats = look_statistics(
+        samples, color_of, source="street/annotations.coco.json, train split (Clothing Co-Parsing, Apache-2.0)"
+    )
     write_looks(stats, args.out)
     print(f"{args.out}: {stats.looks} looks, {len(stats.categories)} categories")
 

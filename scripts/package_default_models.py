@@ -23,21 +23,33 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("classifier_run", type=Path, help="run directory of `fashionlens train classifier`")
-    parser.add_argument("detector_run", type=Path, nargs="?", default=None,
-                        help="run directory of `fashionlens train detector` (left out: ship no detector)")
-    parser.add_argument("--keep-detector", action="store_true",
-                        help="replace the classifier only: keep the packaged detector and its model card section")
+    parser.add_argument(
+        "detector_run",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="run directory of `fashionlens train detector` (left out: ship no detector)",
+    )
+    parser.add_argument(
+        "--keep-detector",
+        action="store_true",
+        help="replace the classifier only: keep the packaged detector and its model card section",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: src/fashionlens/weights)")
     options = parser.parse_args()
 
-    from fashionlens.inference.default_models import WEIGHTS_DIR
     from fashionlens.core.errors import FashionLensError
+    from fashionlens.inference.default_models import WEIGHTS_DIR
     from fashionlens.release.packaging import package_default_models
 
     try:
-        written = package_default_models(options.classifier_run, options.detector_run,
-                                         options.out or WEIGHTS_DIR, project_root=ROOT,
-                                         keep_detector=options.keep_detector)
+        written = package_default_models(
+            options.classifier_run,
+            options.detector_run,
+            options.out or WEIGHTS_DIR,
+            project_root=ROOT,
+            keep_detector=options.keep_detector,
+        )
     except FashionLensError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -76,8 +76,19 @@ def free_port() -> int:
 
 
 def start_server(catalog: Path, port: int, admin_key: str, log: Path, options: list[str]) -> subprocess.Popen:
-    command = [sys.executable, "-c", "from fashionlens.cli import main; main()", "serve", "--catalog", str(catalog),
-               "--host", "127.0.0.1", "--port", str(port), *options]
+    command = [
+        sys.executable,
+        "-c",
+        "from fashionlens.cli import main; main()",
+        "serve",
+        "--catalog",
+        str(catalog),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *options,
+    ]
     env = {**os.environ, "FASHIONLENS_ADMIN_KEY": admin_key}
     with log.open("ab") as output:  # the child keeps its own handle
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -98,9 +109,13 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path) -> dict:
 def import_sample(url: str, admin_key: str, limit: int | None) -> dict:
     """The clothing sample's photos are flat-lay (one garment on a plain background): whole_image, so the
     detector does not cut a shoe into a "full" body garment that would then be suggested for trousers."""
-    answer = httpx.post(f"{url}/catalog/import", headers={"X-API-Key": admin_key}, timeout=IMPORT_TIMEOUT_S,
-                        data={"whole_image": "true"},
-                        files={"archive": ("clothing-sample.zip", catalogue_zip(limit), "application/zip")})
+    answer = httpx.post(
+        f"{url}/catalog/import",
+        headers={"X-API-Key": admin_key},
+        timeout=IMPORT_TIMEOUT_S,
+        data={"whole_image": "true"},
+        files={"archive": ("clothing-sample.zip", catalogue_zip(limit), "application/zip")},
+    )
     if answer.status_code != 200:
         raise RuntimeError(f"catalogue import refused ({answer.status_code}): {answer.text}")
     return answer.json()

@@ -28,16 +28,18 @@ DEFAULT_PER_SPLIT = {"train": 4, "val": 2}
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def make_image(path: Path, size: tuple[int, int] = (32, 32), color: tuple[int, int, int] = (200, 30, 30),
-               mode: str = "RGB") -> Path:
+def make_image(
+    path: Path, size: tuple[int, int] = (32, 32), color: tuple[int, int, int] = (200, 30, 30), mode: str = "RGB"
+) -> Path:
     """Write a solid-colour image; the format follows the suffix (.jpg, .png, ...)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", size, color).convert(mode).save(path)
     return path
 
 
-def make_labels_csv_dataset(root: Path, classes: tuple[str, ...] = DEFAULT_CLASSES,
-                            per_split: dict[str, int] | None = None, size: int = 32) -> Path:
+def make_labels_csv_dataset(
+    root: Path, classes: tuple[str, ...] = DEFAULT_CLASSES, per_split: dict[str, int] | None = None, size: int = 32
+) -> Path:
     """A labels CSV (`image,label,kids,split`) with solid-colour JPEGs in root/images/, colour per class.
 
     Rows are written class by class; the first image of every class has kids=True.
@@ -74,21 +76,28 @@ def make_coco_dataset(root: Path, images: list | None = None, size: tuple[int, i
     images = DEFAULT_COCO_IMAGES if images is None else images
     data = {
         "categories": [{"id": 1, "name": "upper"}, {"id": 2, "name": "lower"}, {"id": 3, "name": "full"}],
-        "images": [], "annotations": [],
+        "images": [],
+        "annotations": [],
     }
     for image_id, (split, boxes) in enumerate(images, start=1):
         name = f"images/{image_id:04d}.jpg"
         picture = Image.new("RGB", size, (235, 235, 235))
         for category_id, garment, (x, y, w, h) in boxes:
             picture.paste(PALETTE[category_id - 1], (int(x), int(y), int(x + w), int(y + h)))
-            data["annotations"].append({
-                "id": len(data["annotations"]) + 1, "image_id": image_id, "category_id": category_id,
-                "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0, "garment": garment,
-            })
+            data["annotations"].append(
+                {
+                    "id": len(data["annotations"]) + 1,
+                    "image_id": image_id,
+                    "category_id": category_id,
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                    "garment": garment,
+                }
+            )
         (root / "images").mkdir(parents=True, exist_ok=True)
         picture.save(root / name)
-        data["images"].append({"id": image_id, "file_name": name, "width": size[0], "height": size[1],
-                               "split": split})
+        data["images"].append({"id": image_id, "file_name": name, "width": size[0], "height": size[1], "split": split})
     path = root / "annotations.coco.json"
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
     return path

@@ -72,20 +72,44 @@ def start_server(folder: Path) -> PostgresServer:
     if os.geteuid() == 0:
         shutil.chown(password_file, "nobody")
     data, port = folder / "data", free_port()
-    subprocess.run(as_server_user([initdb, "-D", str(data), "-U", USER, f"--pwfile={password_file}",
-                                   "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                                   "--locale=C.UTF-8"]), check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        as_server_user(
+            [
+                initdb,
+                "-D",
+                str(data),
+                "-U",
+                USER,
+                f"--pwfile={password_file}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     # fsync off: a test cluster need not survive a power cut, and the tests write often
     options = f"-k {folder} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
-    subprocess.run(as_server_user([pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o", options,
-                                   "start"]), check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        as_server_user([pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o", options, "start"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return PostgresServer(folder, port, itertools.count())
 
 
 def stop_server(folder: Path) -> None:
     if (folder / "data" / "postmaster.pid").exists():
-        subprocess.run(as_server_user([postgres_program("pg_ctl"), "-D", str(folder / "data"), "-m", "immediate",
-                                       "stop"]), capture_output=True, timeout=60)
+        subprocess.run(
+            as_server_user([postgres_program("pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,9 @@ PRODUCTS = [
 ]
 
 
-def photo_bytes(color: tuple[int, int, int] = (220, 40, 40), size: tuple[int, int] = (32, 32),
-                fmt: str = "JPEG", **save_options) -> bytes:
+def photo_bytes(
+    color: tuple[int, int, int] = (220, 40, 40), size: tuple[int, int] = (32, 32), fmt: str = "JPEG", **save_options
+) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format=fmt, **save_options)
     return buffer.getvalue()
@@ -45,8 +46,9 @@ def products_csv(products: list[tuple], image_of=lambda item_id: f"images/{item_
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "image", "name", "price", "category"])
-    writer.writerows([item_id, image_of(item_id), name, price, category]
-                     for item_id, name, price, category, _ in products)
+    writer.writerows(
+        [item_id, image_of(item_id), name, price, category] for item_id, name, price, category, _ in products
+    )
     return buffer.getvalue().encode()
 
 
@@ -66,8 +68,9 @@ def product_zip(products: list[tuple] = PRODUCTS, extra: dict[str, bytes] | None
 def tiny_settings(root: Path, **changes):
     from fashionlens.service import ServiceSettings
 
-    return ServiceSettings(**{"catalog": root / "shop.db", "analyzer": random_analyzer(), "admin_key": ADMIN_KEY,
-                              **changes})
+    return ServiceSettings(
+        **{"catalog": root / "shop.db", "analyzer": random_analyzer(), "admin_key": ADMIN_KEY, **changes}
+    )
 
 
 def import_catalogue(settings, products: list[tuple] = PRODUCTS, analyzer=None) -> None:
@@ -105,8 +108,13 @@ def tiny_live_server(root: Path, **changes) -> Iterator[LiveServer]:
     settings = tiny_settings(root, **changes)
     import_catalogue(settings)
     with running_server(create_app(settings), **settings.uvicorn_options()) as url:
-        yield LiveServer(url, ADMIN_KEY, settings.catalog, settings.media_dir,
-                         {item_id: photo_bytes(color) for item_id, _, _, _, color in PRODUCTS})
+        yield LiveServer(
+            url,
+            ADMIN_KEY,
+            settings.catalog,
+            settings.media_dir,
+            {item_id: photo_bytes(color) for item_id, _, _, _, color in PRODUCTS},
+        )
 
 
 @contextmanager

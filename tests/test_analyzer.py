@@ -9,20 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torchvision.ops import box_iou
 from PIL import Image
 from torch import nn
+from torchvision.ops import box_iou
 
-from fashionlens.inference.analyzer import Analyzer, analyses_json, forward_with_features, region_mask
 from fashionlens.core.checkpoint import load_checkpoint
-from fashionlens.inference.colors import COLOR_NAMES, MULTICOLOR, dominant_color
-from fashionlens.data.classification import box_geometry
-from fashionlens.inference.default_models import resolve_runs
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.images import load_image
-from fashionlens.models.classifier import build_classifier
 from fashionlens.core.records import REGIONS, Box
 from fashionlens.core.taxonomy import region_of
+from fashionlens.data.classification import box_geometry
+from fashionlens.inference.analyzer import Analyzer, analyses_json, forward_with_features, region_mask
+from fashionlens.inference.colors import COLOR_NAMES, MULTICOLOR, dominant_color
+from fashionlens.inference.default_models import resolve_runs
+from fashionlens.models.classifier import build_classifier
 from tiny_models import CLASSES, trained_runs
 
 RED, GREEN, GRAY = (220, 40, 40), (40, 160, 60), (235, 235, 235)
@@ -76,11 +76,20 @@ def street_photo(tmp_path: Path) -> Path:
 def stand_in_analyzer(answers, mode="img+bbox") -> tuple[Analyzer, MeanColorClassifier]:
     torch.manual_seed(0)
     classifier = MeanColorClassifier()
-    classifier_checkpoint = {"kind": "classifier", "arch": "stand-in", "mode": mode, "class_names": CLASSES,
-                             "preprocessing": {"image_size": 32, "mean": [0, 0, 0], "std": [1, 1, 1],
-                                               "context_margin": 0.0}, "model": classifier.state_dict()}
-    detector_checkpoint = {"kind": "detector", "class_names": list(REGIONS), "preprocessing": {"image_size": 64},
-                           "score_threshold": 0.5}
+    classifier_checkpoint = {
+        "kind": "classifier",
+        "arch": "stand-in",
+        "mode": mode,
+        "class_names": CLASSES,
+        "preprocessing": {"image_size": 32, "mean": [0, 0, 0], "std": [1, 1, 1], "context_margin": 0.0},
+        "model": classifier.state_dict(),
+    }
+    detector_checkpoint = {
+        "kind": "detector",
+        "class_names": list(REGIONS),
+        "preprocessing": {"image_size": 64},
+        "score_threshold": 0.5,
+    }
     return Analyzer(classifier, classifier_checkpoint, StandInDetector(answers), detector_checkpoint), classifier
 
 
@@ -129,8 +138,11 @@ def test_fast_decode_reports_boxes_in_the_original_pixels(tmp_path):
     full, fast = results[False], results[True]
     assert (fast.width, fast.height) == (512, 384)
     # the stand-in answers in the 64x48 detector input: x8 in the photo's pixels, however it was decoded
-    assert [g.box for g in fast.garments] == [g.box for g in full.garments] == [
-        Box(64, 32, 384, 176), Box(80, 192, 368, 368)]
+    assert (
+        [g.box for g in fast.garments]
+        == [g.box for g in full.garments]
+        == [Box(64, 32, 384, 176), Box(80, 192, 368, 368)]
+    )
     assert [(g.category, g.color.name) for g in fast.garments] == [(g.category, g.color.name) for g in full.garments]
     for quick, exact in zip(fast.garments, full.garments):
         assert quick.category_score == pytest.approx(exact.category_score, abs=0.01)
@@ -170,12 +182,15 @@ def test_features_come_from_the_same_forward_pass():
 
 
 def test_dominant_color_ignores_skin_and_border_and_names_stripes(tmp_path):
-    assert [dominant_color(Image.new("RGB", (40, 40), c)).name
-            for c in (RED, GREEN, (40, 70, 220), (10, 10, 10), (250, 250, 250), (30, 40, 90))] == \
-        ["Red", "Green", "Blue", "Black", "White", "Blue"]
+    assert [
+        dominant_color(Image.new("RGB", (40, 40), c)).name
+        for c in (RED, GREEN, (40, 70, 220), (10, 10, 10), (250, 250, 250), (30, 40, 90))
+    ] == ["Red", "Green", "Blue", "Black", "White", "Blue"]
     # a shop's names, not the nearest primary: navy and denim are Blue, camel and tan Brown
-    assert [dominant_color(Image.new("RGB", (40, 40), c)).name
-            for c in ((28, 36, 72), (70, 95, 140), (193, 154, 107), (210, 180, 140))] == ["Blue", "Blue", "Brown", "Brown"]
+    assert [
+        dominant_color(Image.new("RGB", (40, 40), c)).name
+        for c in ((28, 36, 72), (70, 95, 140), (193, 154, 107), (210, 180, 140))
+    ] == ["Blue", "Blue", "Brown", "Brown"]
     shirt = Image.new("RGB", (60, 60), (230, 230, 230))  # background shows in the box's border band
     shirt.paste((40, 70, 220), (5, 5, 55, 55))
     shirt.paste((225, 172, 140), (8, 8, 22, 52))  # an arm: skin-coloured pixels over the garment
@@ -204,7 +219,10 @@ def test_analyze_json_on_tiny_trained_models(tmp_path_factory):
             assert 0 <= x1 <= x2 <= 64 and 0 <= y1 <= y2 <= 48
             assert garment["category"] in CLASSES and garment["color"] in COLOR_NAMES
             scores = [c["score"] for c in garment["top_categories"]]
-            assert scores == sorted(scores, reverse=True) and garment["top_categories"][0]["score"] == garment["category_score"]
+            assert (
+                scores == sorted(scores, reverse=True)
+                and garment["top_categories"][0]["score"] == garment["category_score"]
+            )
             if image["whole_image"]:
                 assert garment["region_score"] is None and garment["box"] == [0, 0, 64, 48]
             else:

@@ -6,18 +6,27 @@ from types import SimpleNamespace
 
 from PIL import Image, ImageColor, ImageDraw
 
-from fashionlens.inference.annotate import REGION_COLORS, annotated, overlaps, tags
 from fashionlens.core.records import Box
+from fashionlens.inference.annotate import REGION_COLORS, annotated, overlaps, tags
 
 
 def garment(region: str, box: Box, category: str) -> SimpleNamespace:
-    return SimpleNamespace(region=region, box=box, category=category, category_score=0.87,
-                           color=SimpleNamespace(name="Black"), attribute_words=lambda: ["solid", "long sleeve"])
+    return SimpleNamespace(
+        region=region,
+        box=box,
+        category=category,
+        category_score=0.87,
+        color=SimpleNamespace(name="Black"),
+        attribute_words=lambda: ["solid", "long sleeve"],
+    )
 
 
 # a dress with the top and the skirt inside it: three boxes sharing nearly the same corners
-NESTED = [garment("full", Box(30, 20, 300, 470), "Dress"), garment("upper", Box(32, 22, 290, 230), "Shirt"),
-          garment("lower", Box(34, 228, 296, 466), "Skirt")]
+NESTED = [
+    garment("full", Box(30, 20, 300, 470), "Dress"),
+    garment("upper", Box(32, 22, 290, 230), "Shirt"),
+    garment("lower", Box(34, 228, 296, 466), "Skirt"),
+]
 
 
 def test_tags_of_nested_boxes_stay_inside_and_never_overlap():

@@ -10,16 +10,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashionlens.inference.analyzer import Analyzer
-from fashionlens.train.attributes import FitChoice, as_head, cross_validate, fit_linear
-from fashionlens.inference.attributes import (FORMAT, PATTERNS, SLEEVE_REGIONS, SLEEVES, AttributeHeads, LinearHead,
-                                    load_heads)
-from fashionlens.inference.colors import COLOR_NAMES, dominant_color, product_color
 from fashionlens.core.errors import FashionLensError
-from fashionlens.evaluation.honesty import honesty_check
-from fashionlens.inference.foreground import product_foreground
 from fashionlens.core.records import Box, Detection
+from fashionlens.evaluation.honesty import honesty_check
+from fashionlens.inference.analyzer import Analyzer
+from fashionlens.inference.attributes import (
+    FORMAT,
+    PATTERNS,
+    SLEEVE_REGIONS,
+    SLEEVES,
+    AttributeHeads,
+    LinearHead,
+    load_heads,
+)
+from fashionlens.inference.colors import COLOR_NAMES, dominant_color, product_color
+from fashionlens.inference.foreground import product_foreground
 from fashionlens.inference.texture import LENGTH, PEAKINESS
+from fashionlens.train.attributes import FitChoice, as_head, cross_validate, fit_linear
 from tiny_models import random_analyzer, trained_runs
 
 
@@ -64,8 +71,9 @@ def test_a_head_that_learned_its_classes_is_not_collapsed():
     labels = np.array(["solid"] * 180 + ["striped"] * 10 + ["floral"] * 10)
     signal = np.eye(3)[[("solid", "striped", "floral").index(label) for label in labels]] * 3
     features = np.hstack([signal, rng.normal(size=(len(labels), 5))])
-    head = as_head(*fit_linear(features, labels, FitChoice(1.0, "balanced")), ("solid", "striped", "floral"),
-                   ("embedding",))
+    head = as_head(
+        *fit_linear(features, labels, FitChoice(1.0, "balanced")), ("solid", "striped", "floral"), ("embedding",)
+    )
     predicted = head.probabilities(features).argmax(axis=1)
     truth = np.array([head.names.index(label) for label in labels])
     assert honesty_check(truth, predicted, list(head.names))["collapsed"] is False
@@ -73,16 +81,28 @@ def test_a_head_that_learned_its_classes_is_not_collapsed():
 
 def constant_head(names: tuple[str, ...], width: int, inputs: tuple[str, ...], regions=None) -> LinearHead:
     """A head whose answer is the last name, whatever the garment (probabilities rising along the names)."""
-    return LinearHead(names, inputs, np.zeros(width), np.ones(width), np.zeros((len(names), width)),
-                      np.linspace(0.0, 1.0, len(names)), regions)
+    return LinearHead(
+        names,
+        inputs,
+        np.zeros(width),
+        np.ones(width),
+        np.zeros((len(names), width)),
+        np.linspace(0.0, 1.0, len(names)),
+        regions,
+    )
 
 
 def heads_for(analyzer: Analyzer, embedding_width: int) -> AttributeHeads:
     both = embedding_width + len(dominant_color(Image.new("RGB", (8, 8))).features)
-    return AttributeHeads(analyzer.model_id, {
-        "pattern": constant_head(PATTERNS, embedding_width, ("embedding",)),
-        "sleeve": constant_head(SLEEVES, embedding_width, ("embedding",), SLEEVE_REGIONS),
-        "colour": constant_head(COLOR_NAMES, both, ("embedding", "color_features"))}, {})
+    return AttributeHeads(
+        analyzer.model_id,
+        {
+            "pattern": constant_head(PATTERNS, embedding_width, ("embedding",)),
+            "sleeve": constant_head(SLEEVES, embedding_width, ("embedding",), SLEEVE_REGIONS),
+            "colour": constant_head(COLOR_NAMES, both, ("embedding", "color_features")),
+        },
+        {},
+    )
 
 
 def embedding_width(analyzer: Analyzer) -> int:
@@ -112,8 +132,10 @@ def test_lower_garments_carry_no_sleeve():
     analyzer.attribute_heads = heads_for(analyzer, width)
     image, box = Image.new("RGB", (40, 40), (40, 70, 220)), Box(0, 0, 40, 40)
     probabilities, embedding = np.full(3, 1 / 3), np.ones(width, np.float32) / np.sqrt(width)
-    lower, upper = (analyzer.describe(box, Detection(box, region, 0.9), probabilities, embedding,
-                                      dominant_color(image, box)) for region in ("lower", "upper"))
+    lower, upper = (
+        analyzer.describe(box, Detection(box, region, 0.9), probabilities, embedding, dominant_color(image, box))
+        for region in ("lower", "upper")
+    )
     assert lower.sleeve is None and lower.attributes_json()["sleeve"] is None and lower.pattern is not None
     assert upper.sleeve.name == "long" and upper.attribute_words() == ["other", "long sleeve"]
 
@@ -154,8 +176,9 @@ def texture_pattern_head(width: int) -> LinearHead:
     coef[PATTERNS.index("striped"), width + PEAKINESS.start] = 10.0
     intercept = np.zeros(len(PATTERNS))
     intercept[PATTERNS.index("solid")] = 2.5
-    return LinearHead(PATTERNS, ("embedding", "texture_features"), np.zeros(width + LENGTH), np.ones(width + LENGTH),
-                      coef, intercept)
+    return LinearHead(
+        PATTERNS, ("embedding", "texture_features"), np.zeros(width + LENGTH), np.ones(width + LENGTH), coef, intercept
+    )
 
 
 def test_a_heads_file_reading_texture_features_loads_and_predicts_through_the_analyzer(tmp_path):
@@ -186,7 +209,8 @@ def test_a_heads_file_reading_texture_features_loads_and_predicts_through_the_an
 def test_a_head_reading_an_unknown_input_is_refused(tmp_path):
     head = constant_head(PATTERNS, 4, ("embedding",)).to_json()
     path = tmp_path / "attributes.json"
-    path.write_text(json.dumps({"format": FORMAT, "classifier": "m",
-                                "heads": {"pattern": {**head, "inputs": ["shape_features"]}}}))
+    path.write_text(
+        json.dumps({"format": FORMAT, "classifier": "m", "heads": {"pattern": {**head, "inputs": ["shape_features"]}}})
+    )
     with pytest.raises(FashionLensError, match="unknown inputs"):
         load_heads(path, "m")

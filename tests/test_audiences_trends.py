@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from fashionlens.insights.audiences import audiences, audiences_csv, session_profiles
 from fashionlens.insights.analytics import period_of
+from fashionlens.insights.audiences import audiences, audiences_csv, session_profiles
 from fashionlens.insights.trends import trends
 
 GROUPS = {  # what each planted group wears: (category, colour) choices
@@ -34,11 +34,19 @@ def planted_events(seed: int = 0, per_group: int = 30) -> tuple[list[dict], dict
                     source = group if rng.random() > 0.1 else names[rng.integers(3)]
                     category, color = GROUPS[source][rng.integers(3)]
                     garments.append({"region": "upper", "category": category, "color": color})
-                events.append({"time": "2026-11-02T10:00:00Z", "kind": "analysis", "session": session,
-                               "garments": garments})
-    clicks = [{"time": "2026-11-02T10:01:00Z", "kind": "recommendation", "session": "office-0",
-               "recommended": ["a", "b"], "garments": []},
-              {"time": "2026-11-02T10:02:00Z", "kind": "click", "session": "office-0", "item": "a"}]
+                events.append(
+                    {"time": "2026-11-02T10:00:00Z", "kind": "analysis", "session": session, "garments": garments}
+                )
+    clicks = [
+        {
+            "time": "2026-11-02T10:01:00Z",
+            "kind": "recommendation",
+            "session": "office-0",
+            "recommended": ["a", "b"],
+            "garments": [],
+        },
+        {"time": "2026-11-02T10:02:00Z", "kind": "click", "session": "office-0", "item": "a"},
+    ]
     return events + clicks, truth
 
 
@@ -79,13 +87,17 @@ def test_too_few_sessions_say_so_and_csv_has_one_row_per_audience():
 
 
 def week_events(day: str, counts: dict[str, int]) -> list[dict]:
-    return [{"time": f"{day}T12:00:00Z", "kind": "analysis",
-             "garments": [{"category": name, "color": "Black"}]} for name, n in counts.items() for _ in range(n)]
+    return [
+        {"time": f"{day}T12:00:00Z", "kind": "analysis", "garments": [{"category": name, "color": "Black"}]}
+        for name, n in counts.items()
+        for _ in range(n)
+    ]
 
 
 def test_a_planted_rising_category_is_rising_and_a_flat_one_is_not():
-    events = (week_events("2026-11-02", {"Dress": 20, "Jeans": 100, "Tee": 80})
-              + week_events("2026-11-09", {"Dress": 70, "Jeans": 100, "Tee": 80}))
+    events = week_events("2026-11-02", {"Dress": 20, "Jeans": 100, "Tee": 80}) + week_events(
+        "2026-11-09", {"Dress": 70, "Jeans": 100, "Tee": 80}
+    )
     result = trends(events, lambda time: period_of(time, "week"))
     assert (result["previous"], result["current"]) == ("2026-W45", "2026-W46")
     rows = {row["name"]: row for row in result["categories"]}
@@ -96,7 +108,7 @@ def test_a_planted_rising_category_is_rising_and_a_flat_one_is_not():
 
 
 def test_a_small_change_on_few_garments_is_steady():
-    events = (week_events("2026-11-02", {"Dress": 2, "Jeans": 3}) + week_events("2026-11-09", {"Dress": 4, "Jeans": 2}))
+    events = week_events("2026-11-02", {"Dress": 2, "Jeans": 3}) + week_events("2026-11-09", {"Dress": 4, "Jeans": 2})
     rows = {r["name"]: r for r in trends(events, lambda time: period_of(time, "week"))["categories"]}
     assert rows["Dress"]["change"] > 0.2 and rows["Dress"]["direction"] == "steady"
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import make_image, make_labels_csv_dataset
-
-from fashionlens.data import read_dataset
-from fashionlens.data import audit as audit_module
-from fashionlens.data.audit import audit, format_audit
 from fashionlens.core.records import Box, Garment, Sample
+from fashionlens.data import audit as audit_module
+from fashionlens.data import read_dataset
+from fashionlens.data.audit import audit, format_audit
 
 
 def test_labels_csv_audit(tmp_path: Path):
-    path = make_labels_csv_dataset(tmp_path, classes=("T-Shirt", "Pants", "Shoes"),
-                                   per_split={"train": 3, "val": 1})
+    path = make_labels_csv_dataset(tmp_path, classes=("T-Shirt", "Pants", "Shoes"), per_split={"train": 3, "val": 1})
     report = audit(read_dataset(path), progress=False)
     assert report["samples"] == 12
     assert report["classes"] == {"Pants": 4, "Shoes": 4, "T-Shirt": 4}
@@ -27,8 +25,10 @@ def test_labels_csv_audit(tmp_path: Path):
 
 
 def test_imbalance_and_majority_share(tmp_path: Path):
-    samples = [Sample(image=tmp_path / f"{i}.jpg", garments=[Garment(category=label)])
-               for i, label in enumerate(["Dress"] * 6 + ["Skirt"] * 3 + ["Hat"])]
+    samples = [
+        Sample(image=tmp_path / f"{i}.jpg", garments=[Garment(category=label)])
+        for i, label in enumerate(["Dress"] * 6 + ["Skirt"] * 3 + ["Hat"])
+    ]
     report = audit(samples, check_images=False)
     assert list(report["classes"]) == ["Dress", "Skirt", "Hat"]  # largest first
     assert (report["majority_class"], report["majority_share"], report["imbalance_ratio"]) == ("Dress", 0.6, 6.0)
@@ -121,7 +121,10 @@ def test_real_shared_data_audit(shared_data: Path):
     assert (clothing["classes"]["T-Shirt"], clothing["classes"]["Skip"]) == (944, 5)
     assert clothing["splits"] == {"train": 4340, "val": 495}
     assert (clothing["majority_class"], clothing["majority_share"], clothing["imbalance_ratio"]) == (
-        "T-Shirt", 0.1952, 188.8)
+        "T-Shirt",
+        0.1952,
+        188.8,
+    )
     assert clothing["problems"] == []
     street = audit(read_dataset(shared_data / "street" / "annotations.coco.json"), progress=False)
     assert (street["samples"], street["garments"], len(street["classes"])) == (814, 1903, 23)

@@ -20,8 +20,16 @@ from test_service import street_photo_bytes
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the networking flags Chromium waits on services it cannot reach on a closed network.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TIMEOUT_MS = 30_000
 
 
@@ -54,8 +62,14 @@ def page(browser):
     opened.set_default_timeout(TIMEOUT_MS)
     opened.problems = []
     opened.on("pageerror", lambda error: opened.problems.append(str(error)))
-    opened.on("console", lambda message: opened.problems.append(message.text)
-              if message.type == "error" and "Failed to load resource" not in message.text else None)
+    opened.on(
+        "console",
+        lambda message: (
+            opened.problems.append(message.text)
+            if message.type == "error" and "Failed to load resource" not in message.text
+            else None
+        ),
+    )
     yield opened
     context.close()
 
@@ -75,8 +89,9 @@ def insights(server) -> dict:
 def upload(page, data: bytes, name: str, mime: str):
     """Choose a file in the page's photo input; returns the /recommend response the page received."""
     with page.expect_response(lambda response: response.url.endswith("/recommend")) as answer:
-        page.get_by_label("Take or choose a photo").set_input_files(files={"name": name, "mimeType": mime,
-                                                                            "buffer": data})
+        page.get_by_label("Take or choose a photo").set_input_files(
+            files={"name": name, "mimeType": mime, "buffer": data}
+        )
     return answer.value
 
 
@@ -95,8 +110,14 @@ def wait_until(predicate, page, what: str):
 def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counted(two_garment_server, page):
     server = two_garment_server
     shown_reports = []  # item_ids of each "shown" event the page sends
-    page.on("request", lambda request: shown_reports.append(request.post_data_json["item_ids"])
-            if request.url.endswith("/events") and request.post_data_json["kind"] == "shown" else None)
+    page.on(
+        "request",
+        lambda request: (
+            shown_reports.append(request.post_data_json["item_ids"])
+            if request.url.endswith("/events") and request.post_data_json["kind"] == "shown"
+            else None
+        ),
+    )
     page.goto(f"{server.url}/")
     photo_input = page.get_by_label("Take or choose a photo")
     assert (photo_input.get_attribute("accept"), photo_input.get_attribute("capture")) == ("image/*", "environment")
@@ -131,8 +152,9 @@ def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counte
     first = garments[0]["similar"][0]
     card = cards.first
     assert card.locator("img").get_attribute("src") == first["image_url"]
-    wait_until(lambda: card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0"), page,
-               "the product photo")
+    wait_until(
+        lambda: card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0"), page, "the product photo"
+    )
     assert card.locator(".card-name").inner_text() == first["name"]
     assert card.locator(".card-price").inner_text() == f"{first['price']:.2f}"
     assert card.locator(".card-why").inner_text() == f"Similar: {first['why']['reason']} · score {first['score']:.2f}"
@@ -140,9 +162,11 @@ def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counte
     assert completing.inner_text() == f"Completes the look: {garments[0]['complete_the_look'][0]['why']['reason']}"
     # each number says whose it is: the detector's for the box (0.9 and 0.8), the classifier's for the category
     headings = page.locator(".garment h3 .muted").all_text_contents()
-    assert headings == [f" · {body} body · box: detector {box}% sure · category: {f['garment']['category']} "
-                        f"{round(f['garment']['category_score'] * 100)}% (classifier)"
-                        for f, body, box in zip(garments, ("upper", "lower"), (90, 80))]
+    assert headings == [
+        f" · {body} body · box: detector {box}% sure · category: {f['garment']['category']} "
+        f"{round(f['garment']['category_score'] * 100)}% (classifier)"
+        for f, body, box in zip(garments, ("upper", "lower"), (90, 80))
+    ]
 
     # a click with the mouse and one with the keyboard (Enter on the focused card) each reach the insights
     with page.expect_response(is_click) as clicked:
@@ -193,10 +217,12 @@ def test_dashboard_shows_the_charts_numbers_and_the_searchable_catalogue(live_se
     charts = page.locator(".chart img")
     charts.nth(len(summary["charts"]) - 1).wait_for()
     assert charts.count() == len(summary["charts"])
-    page.wait_for_function("() => [...document.querySelectorAll('.chart img')]"
-                           ".every(img => img.complete && img.naturalWidth > 0)")
-    numbers = dict(zip(page.locator(".number-tile dt").all_inner_texts(),
-                       page.locator(".number-tile dd").all_inner_texts()))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.chart img')].every(img => img.complete && img.naturalWidth > 0)"
+    )
+    numbers = dict(
+        zip(page.locator(".number-tile dt").all_inner_texts(), page.locator(".number-tile dd").all_inner_texts())
+    )
     rate = summary["click_through"]["rate"]
     assert numbers["Events"] == str(summary["events"]) == "2"
     shown_rate = f"{rate * 100:.1f}%" if 0 < rate < 0.1 else f"{round(rate * 100)}%"

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from conftest import PALETTE, make_image
-from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 from fashionlens.catalog.importer import ImportRefused, choose_garment, import_products, reindex
 from fashionlens.catalog.index import APPROXIMATE, EXACT, CatalogIndex, index_cache_path
 from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
 from fashionlens.catalog.stores import index_cache, open_store
-from fashionlens.inference.colors import DominantColor
 from fashionlens.core.errors import DataFormatError, FashionLensError
 from fashionlens.core.records import Box
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
+from fashionlens.inference.colors import DominantColor
 from tiny_models import random_analyzer
 
 HEADER = "id,image,name,price,category,url,kids,in_stock\n"
@@ -37,10 +37,19 @@ def product_csv(root: Path, rows: list[str], header: str = HEADER) -> Path:
     return path
 
 
-SIX = [f"SKU-{n},photos/p{n}.png,Item {n},{10 * (n + 1)},{cat},https://shop/{n},{kids},{stock}"
-       for n, (cat, kids, stock) in enumerate([("T-Shirt", "True", "yes"), ("Pants", "False", "yes"),
-                                               ("Dress", "False", "no"), ("T-Shirt", "False", "no"),
-                                               ("Pants", "True", "yes"), ("Skirt", "False", "yes")])]
+SIX = [
+    f"SKU-{n},photos/p{n}.png,Item {n},{10 * (n + 1)},{cat},https://shop/{n},{kids},{stock}"
+    for n, (cat, kids, stock) in enumerate(
+        [
+            ("T-Shirt", "True", "yes"),
+            ("Pants", "False", "yes"),
+            ("Dress", "False", "no"),
+            ("T-Shirt", "False", "no"),
+            ("Pants", "True", "yes"),
+            ("Skirt", "False", "yes"),
+        ]
+    )
+]
 
 
 def unit(vector) -> np.ndarray:
@@ -125,7 +134,9 @@ def test_bad_rows_are_named_and_the_good_ones_imported(tmp_path, catalog_at):
 
 def test_a_csv_without_the_required_columns_is_one_error(tmp_path):
     path = product_csv(tmp_path, ["SKU-1,Shirt"], header="id,name\n")
-    with pytest.raises(DataFormatError, match=r"products.csv:1: the header needs the columns id,image \(missing image\)"):
+    with pytest.raises(
+        DataFormatError, match=r"products.csv:1: the header needs the columns id,image \(missing image\)"
+    ):
         import_products(path, SQLiteStore(tmp_path / "shop.db", create=True), random_analyzer())
 
 
@@ -156,8 +167,9 @@ KILLER = textwrap.dedent("""
 def test_an_import_killed_half_way_leaves_the_previous_catalogue_intact(catalog_at):
     database = catalog_at()
     store = open_store(database, create=True)
-    before = [CatalogItem(id=f"OLD-{n}", image=f"{n}.png", price=float(n), embedding=unit(np.eye(4)[n]))
-              for n in range(3)]
+    before = [
+        CatalogItem(id=f"OLD-{n}", image=f"{n}.png", price=float(n), embedding=unit(np.eye(4)[n])) for n in range(3)
+    ]
     store.write_items(before, {"id": "model-a"})
     stamp = store.stamp()
     store.close()
@@ -231,8 +243,13 @@ def test_large_catalogues_get_an_approximate_index_that_finds_the_nearest(catalo
     vectors = [unit(v) for v in rng.normal(size=(300, 16))]
     database = catalog_at("big.db")
     store = open_store(database, create=True)
-    store.write_items([CatalogItem(id=f"I{n:03d}", image="x.png", region="upper" if n % 3 else "lower", embedding=v)
-                       for n, v in enumerate(vectors)], {"id": "m"})
+    store.write_items(
+        [
+            CatalogItem(id=f"I{n:03d}", image="x.png", region="upper" if n % 3 else "lower", embedding=v)
+            for n, v in enumerate(vectors)
+        ],
+        {"id": "m"},
+    )
     exact = CatalogIndex(store, exact_limit=1000)
     approximate = CatalogIndex(store, index_cache(database), exact_limit=100)
     assert (exact.kind, approximate.kind) == (EXACT, APPROXIMATE)
@@ -249,8 +266,9 @@ def test_a_damaged_index_cache_is_rebuilt_and_a_foreign_file_is_refused(tmp_path
     store = SQLiteStore(database, create=True)
     store.write_items([CatalogItem(id="A", image="a.png", embedding=unit([1, 0]))], {"id": "m"})
     index_cache_path(database).write_bytes(b"garbage")
-    assert [hit.score for hit in CatalogIndex(store, index_cache(database)).search(unit([1, 0]), 3)] == \
-        [pytest.approx(1.0)]
+    assert [hit.score for hit in CatalogIndex(store, index_cache(database)).search(unit([1, 0]), 3)] == [
+        pytest.approx(1.0)
+    ]
     (tmp_path / "notes.txt").write_text("hello " * 100)
     with pytest.raises(FashionLensError, match="notes.txt: not a fashionlens catalogue"):
         SQLiteStore(tmp_path / "notes.txt")
@@ -270,8 +288,16 @@ def test_folder_import_takes_ids_from_paths_and_categories_from_folders(tmp_path
 
 def test_on_model_photos_index_the_garment_of_the_products_region():
     def garment(region, score):
-        return AnalyzedGarment(Box(0, 0, 1, 1), region, score, "X", 1.0, [("X", 1.0)],
-                               DominantColor("Red", 1.0, 1.0, (255, 0, 0)), np.zeros(2, np.float32))
+        return AnalyzedGarment(
+            Box(0, 0, 1, 1),
+            region,
+            score,
+            "X",
+            1.0,
+            [("X", 1.0)],
+            DominantColor("Red", 1.0, 1.0, (255, 0, 0)),
+            np.zeros(2, np.float32),
+        )
 
     analysis = Analysis("p.jpg", 10, 10, True, [garment("upper", 0.9), garment("lower", 0.7)])
     assert choose_garment(analysis, "Skirt").region == "lower"
@@ -286,8 +312,17 @@ def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, t
     shutil.copytree(trained_runs(tmp_path / "runs").classifier, classifier)
     products = product_csv(tmp_path, SIX)
     for backend in ("torch", "onnx"):
-        result = fashionlens("catalog", "import", products, "--catalog", tmp_path / f"{backend}.db",
-                             "--classifier", classifier, "--backend", backend)
+        result = fashionlens(
+            "catalog",
+            "import",
+            products,
+            "--catalog",
+            tmp_path / f"{backend}.db",
+            "--classifier",
+            classifier,
+            "--backend",
+            backend,
+        )
         assert result.returncode == 0, result.stderr
     eager, onnx = SQLiteStore(tmp_path / "torch.db"), SQLiteStore(tmp_path / "onnx.db")
     assert onnx.model()["classifier"].endswith(".onnx") and eager.model()["classifier"].endswith(".pt")
@@ -299,8 +334,11 @@ def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, t
 
 
 def test_a_category_without_a_region_keeps_the_item_out_of_the_garment_regions(tmp_path, catalog_at):
-    rows = ["HAT-1,photos/p0.png,Hat,10,Hat,,,", "PANTS-1,photos/p1.png,Pants,20,Pants,,,",
-            "ANY-1,photos/p2.png,No category,30,,,,"]
+    rows = [
+        "HAT-1,photos/p0.png,Hat,10,Hat,,,",
+        "PANTS-1,photos/p1.png,Pants,20,Pants,,,",
+        "ANY-1,photos/p2.png,No category,30,,,,",
+    ]
     store = open_store(catalog_at(), create=True)
     analyzer = random_analyzer()
     import_products(product_csv(tmp_path, rows), store, analyzer)
@@ -315,11 +353,23 @@ def test_a_category_without_a_region_keeps_the_item_out_of_the_garment_regions(t
 
 def test_pattern_and_sleeve_are_stored_and_filtered(catalog_at):
     store = open_store(catalog_at(), create=True)
-    store.write_items([CatalogItem(id=i, image=f"{i}.png", region="upper", pattern=pattern, sleeve=sleeve,
-                                   attributes={"kids": kids}, embedding=unit([n + 1, 1]))
-                       for n, (i, pattern, sleeve, kids) in enumerate([("A", "striped", "long", "yes"),
-                                                                      ("B", "solid", "short", "False"),
-                                                                      ("C", "striped", None, "1")])], {"id": "m"})
+    store.write_items(
+        [
+            CatalogItem(
+                id=i,
+                image=f"{i}.png",
+                region="upper",
+                pattern=pattern,
+                sleeve=sleeve,
+                attributes={"kids": kids},
+                embedding=unit([n + 1, 1]),
+            )
+            for n, (i, pattern, sleeve, kids) in enumerate(
+                [("A", "striped", "long", "yes"), ("B", "solid", "short", "False"), ("C", "striped", None, "1")]
+            )
+        ],
+        {"id": "m"},
+    )
     ids = lambda **f: [item.id for item in store.find_items(Filters(**f))]  # noqa: E731
     assert ids(pattern="Striped") == ["A", "C"] and ids(sleeve="short") == ["B"]
     assert ids(pattern="striped", kids=True) == ["A", "C"] and ids(kids=False) == ["B"]
@@ -333,8 +383,9 @@ def test_events_and_experiments_are_kept_in_order(catalog_at):
     store.add_event("2026-01-02T10:00:00Z", "click", "page", "s1", {"item": "A", "rank": 1})
     store.add_event("2026-01-01T09:00:00Z", "analysis", None, None, {"garments": [{"category": "Dress"}]})
     assert [event["kind"] for event in store.events()] == ["analysis", "click"]  # by time
-    assert store.events(since="2026-01-02") == [{"time": "2026-01-02T10:00:00Z", "kind": "click", "channel": "page",
-                                                 "session": "s1", "item": "A", "rank": 1}]
+    assert store.events(since="2026-01-02") == [
+        {"time": "2026-01-02T10:00:00Z", "kind": "click", "channel": "page", "session": "s1", "item": "A", "rank": 1}
+    ]
     assert store.last_event_key() == 2
     store.save_experiment({"name": "b", "arms": ["x"]})
     store.save_experiment({"name": "a", "arms": ["y"]})

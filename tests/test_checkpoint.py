@@ -9,14 +9,22 @@ import pytest
 import torch
 
 from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
-from fashionlens.train.history import metric_groups, write_history
 from fashionlens.core.errors import FashionLensError
+from fashionlens.train.history import metric_groups, write_history
 
 
 def checkpoint(epoch: int) -> dict:
-    return {"kind": "classifier", "arch": "resnet18", "mode": "img", "class_names": ["a", "b"],
-            "preprocessing": {"image_size": 32}, "config": {}, "metrics": {}, "epoch": epoch,
-            "model": {"weight": torch.full((2,), float(epoch))}}
+    return {
+        "kind": "classifier",
+        "arch": "resnet18",
+        "mode": "img",
+        "class_names": ["a", "b"],
+        "preprocessing": {"image_size": 32},
+        "config": {},
+        "metrics": {},
+        "epoch": epoch,
+        "model": {"weight": torch.full((2,), float(epoch))},
+    }
 
 
 def test_best_is_preferred_over_last(tmp_path: Path):
@@ -31,7 +39,7 @@ def test_best_is_preferred_over_last(tmp_path: Path):
 
 def test_a_failed_save_leaves_the_previous_checkpoint_and_no_temporary_file(tmp_path: Path):
     save_checkpoint(checkpoint(1), tmp_path / "last.pt")
-    with pytest.raises(Exception):
+    with pytest.raises((AttributeError, TypeError, RuntimeError)):  # pickle's error for a lambda
         save_checkpoint({**checkpoint(2), "model": lambda: None}, tmp_path / "last.pt")  # cannot be pickled
     assert load_checkpoint(tmp_path)["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
@@ -51,12 +59,17 @@ def test_missing_and_foreign_checkpoints_are_one_clear_error(tmp_path: Path):
 
 
 def test_history_is_written_as_json_csv_and_plots(tmp_path: Path):
-    history = [{"epoch": 1, "lr": 0.1, "train_loss": 2.0, "val_loss": 1.5, "val_accuracy": 0.5},
-               {"epoch": 2, "lr": 0.05, "train_loss": 1.0, "val_loss": 1.2, "val_accuracy": 0.75}]
+    history = [
+        {"epoch": 1, "lr": 0.1, "train_loss": 2.0, "val_loss": 1.5, "val_accuracy": 0.5},
+        {"epoch": 2, "lr": 0.05, "train_loss": 1.0, "val_loss": 1.2, "val_accuracy": 0.75},
+    ]
     write_history(tmp_path, history)
     assert json.loads((tmp_path / "history.json").read_text()) == history
     assert (tmp_path / "history.csv").read_text().splitlines() == [
-        "epoch,lr,train_loss,val_loss,val_accuracy", "1,0.1,2.0,1.5,0.5", "2,0.05,1.0,1.2,0.75"]
+        "epoch,lr,train_loss,val_loss,val_accuracy",
+        "1,0.1,2.0,1.5,0.5",
+        "2,0.05,1.0,1.2,0.75",
+    ]
     assert metric_groups(history) == {"loss": ["train_loss", "val_loss"], "accuracy": ["val_accuracy"]}
     for name in ("history.png", "loss.png", "accuracy.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name

@@ -10,17 +10,34 @@ import pytest
 import torch
 import torchvision
 
-from fashionlens.data import read_dataset
-from fashionlens.data.classification import (ClassificationDataset, balanced_sampler, box_geometry, choose_classes,
-                                             class_weights, split_samples, stratum_labels)
-from fashionlens.data.transforms import (ProgressiveTrainTransform, classification_eval_transform,
-                                         classification_preprocessing, classification_train_transform,
-                                         input_shape, progressive_sizes)
 from fashionlens.core.errors import FashionLensError
-from fashionlens.models.classifier import (build_classifier, cached_torchvision_weights, check_image_size,
-                                           classifier_from_checkpoint, predict_classifier)
-from fashionlens.train.classifier import ClassifierSettings, ClassifierTask, check_settings
 from fashionlens.core.records import Box, Garment, Sample
+from fashionlens.data import read_dataset
+from fashionlens.data.classification import (
+    ClassificationDataset,
+    balanced_sampler,
+    box_geometry,
+    choose_classes,
+    class_weights,
+    split_samples,
+    stratum_labels,
+)
+from fashionlens.data.transforms import (
+    ProgressiveTrainTransform,
+    classification_eval_transform,
+    classification_preprocessing,
+    classification_train_transform,
+    input_shape,
+    progressive_sizes,
+)
+from fashionlens.models.classifier import (
+    build_classifier,
+    cached_torchvision_weights,
+    check_image_size,
+    classifier_from_checkpoint,
+    predict_classifier,
+)
+from fashionlens.train.classifier import ClassifierSettings, ClassifierTask, check_settings
 
 PRE = classification_preprocessing(32, context_margin=0.1)
 
@@ -31,9 +48,18 @@ def boxed_samples(make_image, tmp_path: Path) -> list[Sample]:
     first = make_image(tmp_path / "a.png", (64, 48), (200, 30, 30))
     second = make_image(tmp_path / "b.png", (64, 48), (30, 30, 200))
     return [
-        Sample(first, 64, 48, "train", "test", [Garment(Box(8, 4, 40, 28), "upper", "Shirt"),
-                                                 Garment(Box(50, 10, 90, 40), "lower", "Pants"),
-                                                 Garment(None, "upper", "Hat")]),
+        Sample(
+            first,
+            64,
+            48,
+            "train",
+            "test",
+            [
+                Garment(Box(8, 4, 40, 28), "upper", "Shirt"),
+                Garment(Box(50, 10, 90, 40), "lower", "Pants"),
+                Garment(None, "upper", "Hat"),
+            ],
+        ),
         Sample(second, 64, 48, "train", "test", [Garment(None, "lower", "Pants")]),
     ]
 
@@ -68,11 +94,11 @@ def test_image_size_below_the_architecture_minimum_is_refused():
 
 
 def test_dataset_yields_one_item_per_usable_garment(boxed_samples):
-    dataset = ClassificationDataset(boxed_samples, ["Pants", "Shirt"], "img+bbox",
-                                    classification_eval_transform(PRE), context_margin=0.1)
+    dataset = ClassificationDataset(
+        boxed_samples, ["Pants", "Shirt"], "img+bbox", classification_eval_transform(PRE), context_margin=0.1
+    )
     assert [(item.label, item.target) for item in dataset.items] == [("Shirt", 1), ("Pants", 0)]
-    assert dataset.skipped == Counter({"box problem: box outside the 64x48 image": 1,
-                                       "label not among the classes": 1})
+    assert dataset.skipped == Counter({"box problem: box outside the 64x48 image": 1, "label not among the classes": 1})
     image, geometry, target = dataset[0]
     assert image.shape == (3, 32, 32) and target == 1
     assert geometry.tolist() == pytest.approx(box_geometry(Box(8, 4, 40, 28), 64, 48))
@@ -115,8 +141,9 @@ def test_a_portrait_input_keeps_its_shape_in_training_evaluation_and_progressive
     assert "image_height" not in classification_preprocessing(32, image_height=32)  # square: as before
     dataset = ClassificationDataset(boxed_samples, ["Pants", "Shirt"], "img", classification_eval_transform(portrait))
     assert dataset[0][0].shape == (3, 48, 32)
-    dataset = ClassificationDataset(boxed_samples, ["Pants", "Shirt"], "img",
-                                    ProgressiveTrainTransform(portrait, [32, 40]))
+    dataset = ClassificationDataset(
+        boxed_samples, ["Pants", "Shirt"], "img", ProgressiveTrainTransform(portrait, [32, 40])
+    )
     assert dataset[0][0].shape == (3, 48, 32)
     dataset.set_epoch(1)
     assert dataset[0][0].shape == (3, 60, 40)
@@ -209,8 +236,14 @@ def test_inference_from_a_checkpoint_is_deterministic(labels_csv_dataset):
     names = ["Dress", "Pants", "T-Shirt"]
     torch.manual_seed(0)
     model = build_classifier("resnet18", 3, "img+bbox")
-    checkpoint = {"kind": "classifier", "arch": "resnet18", "mode": "img+bbox", "class_names": names,
-                  "preprocessing": PRE, "model": model.state_dict()}
+    checkpoint = {
+        "kind": "classifier",
+        "arch": "resnet18",
+        "mode": "img+bbox",
+        "class_names": names,
+        "preprocessing": PRE,
+        "model": model.state_dict(),
+    }
     restored = classifier_from_checkpoint(checkpoint)
     assert not restored.training
     samples[0].garments[0].category = "Hoodie"  # a label outside the classes is still predicted

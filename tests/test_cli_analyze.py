@@ -97,8 +97,12 @@ def test_import_recommend_and_insights_end_to_end(fashionlens, runs, tmp_path):
     assert report["by_channel"] == {"online": 1, "store": 1}
     assert sum(v["count"] for v in report["regions"].values()) == report["garments"] == 2 * len(image["garments"])
     assert report["click_through"]["recommended"] > 0
-    assert sorted(p.name for p in (tmp_path / "insights").iterdir()) == ["click_through.png", "insights.csv",
-                                                                         "shares.png", "trend.png"]
+    assert sorted(p.name for p in (tmp_path / "insights").iterdir()) == [
+        "click_through.png",
+        "insights.csv",
+        "shares.png",
+        "trend.png",
+    ]
     removed = fashionlens("catalog", "remove", "P0", "P1", "--catalog", db)
     assert removed.stdout.strip() == f"{db}: removed 2 items" and SQLiteStore(db).count() == 4
 
@@ -106,8 +110,7 @@ def test_import_recommend_and_insights_end_to_end(fashionlens, runs, tmp_path):
 def test_strict_and_empty_imports_fail_without_writing(fashionlens, runs, tmp_path):
     db = tmp_path / "shop.db"
     csv_path = products(runs, tmp_path, extra="P99,missing.jpg,x,1,Pants,False\n")
-    strict = fashionlens("catalog", "import", csv_path, "--catalog", db, "--classifier", runs.classifier,
-                         "--strict")
+    strict = fashionlens("catalog", "import", csv_path, "--catalog", db, "--classifier", runs.classifier, "--strict")
     assert strict.returncode == 2 and "bad row:" in strict.stderr
     assert strict.stderr.strip().splitlines()[-1] == f"error: {csv_path}: 1 bad rows, nothing imported (--strict)"
     assert not db.exists()  # a first import that fails leaves no catalogue behind
@@ -136,19 +139,41 @@ def test_queries_with_another_model_are_refused_until_reindex(fashionlens, runs,
     assert len(garment["similar"]) == 1 and garment["similar"][0]["region"] == region  # the region's adults' product
 
 
-@pytest.mark.parametrize("command", [["analyze"], ["recommend"], ["insights"], ["catalog", "import"],
-                                     ["catalog", "remove"], ["catalog", "reindex"], ["catalog", "list"],
-                                     ["experiment", "add"], ["experiment", "list"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["analyze"],
+        ["recommend"],
+        ["insights"],
+        ["catalog", "import"],
+        ["catalog", "remove"],
+        ["catalog", "reindex"],
+        ["catalog", "list"],
+        ["experiment", "add"],
+        ["experiment", "list"],
+    ],
+)
 def test_help_teaches_use(fashionlens, command):
     result = fashionlens(*command, "--help")
     assert result.returncode == 0 and "Example: fashionlens " + command[0] in " ".join(result.stdout.split())
 
 
 def test_a_fresh_process_prints_the_same_json_bytes(fashionlens, runs):
-    args = ["analyze", str(street_photos(runs)[2]), "--detector", str(runs.detector), "--classifier",
-            str(runs.classifier), "--json"]
-    fresh = subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
-                           capture_output=True, text=True, timeout=300)
+    args = [
+        "analyze",
+        str(street_photos(runs)[2]),
+        "--detector",
+        str(runs.detector),
+        "--classifier",
+        str(runs.classifier),
+        "--json",
+    ]
+    fresh = subprocess.run(
+        [sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert fresh.returncode == 0 and "Traceback" not in fresh.stderr
     assert fresh.stdout == fashionlens(*args).stdout
 
@@ -165,8 +190,9 @@ def test_a_folder_is_every_image_in_it_and_a_non_image_is_skipped(fashionlens, r
     images = [image["image"] for image in json.loads(result.stdout)["images"]]
     assert images == [str(folder / "b.jpg"), str(folder / "more" / "a.jpg")]  # sorted by path
     assert f"warning: {folder / 'notes.txt'}: skipped, not an image file" in result.stderr
-    quoted_glob = fashionlens("analyze", f"{folder}/**/*.jpg", "--classifier", runs.classifier, "--whole-image",
-                              "--json")
+    quoted_glob = fashionlens(
+        "analyze", f"{folder}/**/*.jpg", "--classifier", runs.classifier, "--whole-image", "--json"
+    )
     assert [Path(image["image"]).name for image in json.loads(quoted_glob.stdout)["images"]] == ["b.jpg", "a.jpg"]
 
 
@@ -202,6 +228,8 @@ def test_conf_and_device(fashionlens, runs):
 
     if not torch.cuda.is_available():
         absent = fashionlens("analyze", photo, *models, "--device", "cuda:0")
-        assert absent.returncode == 2 and absent.stderr.strip() == "error: --device cuda:0: no CUDA GPU is available here"
+        assert (
+            absent.returncode == 2 and absent.stderr.strip() == "error: --device cuda:0: no CUDA GPU is available here"
+        )
     onnx = fashionlens("analyze", photo, *models, "--backend", "onnx", "--device", "cuda")
     assert onnx.returncode == 2 and "the onnx backend runs on the CPU; use --backend torch" in onnx.stderr

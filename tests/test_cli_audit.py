@@ -12,8 +12,12 @@ import pytest
 
 def fashionlens_process(*args: str) -> subprocess.CompletedProcess:
     """The command in a fresh process, exactly as a user runs it."""
-    return subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_audit_json_prints_only_one_json_object(labels_csv_dataset: Path):
@@ -47,13 +51,15 @@ def test_audit_table_reports_problems(coco_dataset: Path, fashionlens):
     assert f"{coco_dataset.parent / 'images' / '0002.jpg'}: image not found" in result.stdout
 
 
-@pytest.mark.parametrize("name, text, where", [
-    ("labels.csv", "image,label\na.jpg,Shirt\nb.jpg\n", "labels.csv:3: expected 2 columns, found 1"),
-    ("labels.csv", "file,label\na.jpg,Shirt\n", "labels.csv:1: the header needs the columns image,label"),
-    ("x.json", '{"images": [], "annotations": [\n{"image_id": 1}\n]}', "x.json:2: unknown image id 1"),
-])
-def test_malformed_input_is_one_line_without_traceback(tmp_path: Path, name: str, text: str, where: str,
-                                                       fashionlens):
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        ("labels.csv", "image,label\na.jpg,Shirt\nb.jpg\n", "labels.csv:3: expected 2 columns, found 1"),
+        ("labels.csv", "file,label\na.jpg,Shirt\n", "labels.csv:1: the header needs the columns image,label"),
+        ("x.json", '{"images": [], "annotations": [\n{"image_id": 1}\n]}', "x.json:2: unknown image id 1"),
+    ],
+)
+def test_malformed_input_is_one_line_without_traceback(tmp_path: Path, name: str, text: str, where: str, fashionlens):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     result = fashionlens("audit", str(path), "--json")

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import PALETTE, make_coco_dataset, make_image
 
-from fashionlens.core.checkpoint import save_checkpoint
+from conftest import PALETTE, make_coco_dataset, make_image
 from fashionlens.cli import main
-from fashionlens.data.transforms import classification_eval_transform
+from fashionlens.core.checkpoint import save_checkpoint
 from fashionlens.core.images import load_image
+from fashionlens.data.transforms import classification_eval_transform
 from fashionlens.models.classifier import build_classifier
 from fashionlens.models.detector import build_detector, detector_config
 
@@ -68,9 +68,20 @@ def save_classifier(run_dir: Path, head: tuple[torch.Tensor, torch.Tensor] | Non
             bias[favourite] = 5.0  # the lazy route: always the same class
         model.head.weight.copy_(weight)
         model.head.bias.copy_(bias)
-    save_checkpoint({"kind": "classifier", "arch": "resnet18", "mode": "img", "class_names": CLASSES,
-                     "preprocessing": PREPROCESSING, "config": {}, "metrics": {}, "epoch": 0,
-                     "model": model.state_dict()}, run_dir / "best.pt")
+    save_checkpoint(
+        {
+            "kind": "classifier",
+            "arch": "resnet18",
+            "mode": "img",
+            "class_names": CLASSES,
+            "preprocessing": PREPROCESSING,
+            "config": {},
+            "metrics": {},
+            "epoch": 0,
+            "model": model.state_dict(),
+        },
+        run_dir / "best.pt",
+    )
     return model
 
 
@@ -78,10 +89,13 @@ def nearest_colour_head(model, data_root: Path) -> tuple[torch.Tensor, torch.Ten
     """A linear head that picks the nearest class centroid of the backbone's features."""
     transform = classification_eval_transform(PREPROCESSING)
     with torch.no_grad():
-        centroids = torch.stack([
-            model.backbone(transform(load_image(data_root / f"images/{label}_train_0.png"))[None])[0]
-            for label in CLASSES])
-    return centroids, -0.5 * (centroids ** 2).sum(dim=1)
+        centroids = torch.stack(
+            [
+                model.backbone(transform(load_image(data_root / f"images/{label}_train_0.png"))[None])[0]
+                for label in CLASSES
+            ]
+        )
+    return centroids, -0.5 * (centroids**2).sum(dim=1)
 
 
 @pytest.fixture
@@ -105,8 +119,12 @@ def test_lazy_classifier_is_reported_collapsed_json_only_on_stdout(capsys, lazy_
     assert metrics["majority_baseline"] == pytest.approx(0.8)
     assert metrics["balanced_accuracy"] == pytest.approx(1 / 3)
     assert metrics["top3_accuracy"] is None and metrics["top5_accuracy"] is None  # 3 classes
-    assert metrics["per_class"]["T-Shirt"] == {"precision": 0.8, "recall": 1.0, "f1": pytest.approx(8 / 9),
-                                               "support": 16}
+    assert metrics["per_class"]["T-Shirt"] == {
+        "precision": 0.8,
+        "recall": 1.0,
+        "f1": pytest.approx(8 / 9),
+        "support": 16,
+    }
     assert metrics["by_dataset"][str(clothing)]["accuracy"] == metrics["accuracy"]
     assert "wrote" in err
     eval_dir = lazy_run / "eval"
@@ -128,11 +146,16 @@ def test_good_classifier_is_not_collapsed_and_the_verdict_is_printed_first(capsy
 
 
 def test_two_datasets_side_by_side_with_street_labels_mapped(capsys, lazy_run, clothing, tmp_path):
-    street = make_coco_dataset(tmp_path / "street", images=[
-        ("train", [(1, "shirt", [8, 4, 40, 18])]),
-        ("val", [(1, "blouse", [4, 4, 40, 20]), (2, "jeans", [8, 26, 40, 20])])])
-    code, out, err = run_cli(capsys, "evaluate", str(lazy_run), "--data", str(clothing), "--data", str(street),
-                             "--json")
+    street = make_coco_dataset(
+        tmp_path / "street",
+        images=[
+            ("train", [(1, "shirt", [8, 4, 40, 18])]),
+            ("val", [(1, "blouse", [4, 4, 40, 20]), (2, "jeans", [8, 26, 40, 20])]),
+        ],
+    )
+    code, out, err = run_cli(
+        capsys, "evaluate", str(lazy_run), "--data", str(clothing), "--data", str(street), "--json"
+    )
     assert code == 0, err
     metrics = json.loads(out)
     wild = metrics["by_dataset"][str(street)]
@@ -142,14 +165,15 @@ def test_two_datasets_side_by_side_with_street_labels_mapped(capsys, lazy_run, c
     assert wild["accuracy"] == 0.0 and wild["collapsed"] is None  # one class in its labels
     assert "blouse" in err  # the left-out garments are announced
     html = (lazy_run / "eval" / "report.html").read_text()
-    header = html[html.index("Datasets side by side"):].split("</tr>")[0]
+    header = html[html.index("Datasets side by side") :].split("</tr>")[0]
     assert str(clothing) in header and str(street) in header
 
 
 def test_compare_case_table(capsys, lazy_run, good_run, clothing, tmp_path):
     out_dir = tmp_path / "cmp"
-    code, out, err = run_cli(capsys, "compare", str(lazy_run), str(good_run), "--data", str(clothing),
-                             "--out", str(out_dir))
+    code, out, err = run_cli(
+        capsys, "compare", str(lazy_run), str(good_run), "--data", str(clothing), "--out", str(out_dir)
+    )
     assert code == 0, err
     rows = list(csv.DictReader((out_dir / "cases.csv").open()))
     by_class = {row["class"]: row for row in rows}
@@ -171,21 +195,44 @@ def save_detector(run_dir: Path, silent: bool) -> None:
         with torch.no_grad():
             model.roi_heads.box_predictor.cls_score.weight.zero_()
             model.roi_heads.box_predictor.cls_score.bias.copy_(torch.tensor([20.0, -20.0, -20.0, -20.0]))
-    save_checkpoint({"kind": "detector", **detector_config(model, arch), "class_names": ["upper", "lower", "full"],
-                     "config": {}, "metrics": {}, "epoch": 0, "model": model.state_dict(),
-                     "score_threshold": 0.5}, run_dir / "best.pt")
+    save_checkpoint(
+        {
+            "kind": "detector",
+            **detector_config(model, arch),
+            "class_names": ["upper", "lower", "full"],
+            "config": {},
+            "metrics": {},
+            "epoch": 0,
+            "model": model.state_dict(),
+            "score_threshold": 0.5,
+        },
+        run_dir / "best.pt",
+    )
 
 
 @pytest.mark.parametrize("silent", [True, False])
 def test_detector_evaluation_two_datasets(capsys, tmp_path, silent):
     save_detector(tmp_path / "det", silent)
     curated = make_coco_dataset(tmp_path / "curated")
-    wild = make_coco_dataset(tmp_path / "wild", images=[("val", [(3, "dress", [4, 2, 40, 40])]),
-                                                        ("val", [(1, "shirt", [2, 2, 30, 20]),
-                                                                 (2, "jeans", [2, 22, 30, 20]),
-                                                                 (2, "pants", [20, 20, 10, 0])])])
-    code, out, err = run_cli(capsys, "evaluate", str(tmp_path / "det"), "--data", str(curated), "--data", str(wild),
-                             "--split", "all", "--json")
+    wild = make_coco_dataset(
+        tmp_path / "wild",
+        images=[
+            ("val", [(3, "dress", [4, 2, 40, 40])]),
+            ("val", [(1, "shirt", [2, 2, 30, 20]), (2, "jeans", [2, 22, 30, 20]), (2, "pants", [20, 20, 10, 0])]),
+        ],
+    )
+    code, out, err = run_cli(
+        capsys,
+        "evaluate",
+        str(tmp_path / "det"),
+        "--data",
+        str(curated),
+        "--data",
+        str(wild),
+        "--split",
+        "all",
+        "--json",
+    )
     assert code == 0, err
     metrics = json.loads(out)
     assert list(metrics["by_dataset"]) == [str(curated), str(wild)]
@@ -197,7 +244,7 @@ def test_detector_evaluation_two_datasets(capsys, tmp_path, silent):
     if silent:
         assert metrics["map"] == 0.0 and metrics["detections"] == 0
     html = (tmp_path / "det" / "eval" / "report.html").read_text()
-    header = html[html.index("Datasets side by side"):].split("</tr>")[0]
+    header = html[html.index("Datasets side by side") :].split("</tr>")[0]
     assert str(curated) in header and str(wild) in header and "d2_froc.png" in html
 
 
@@ -212,7 +259,8 @@ def test_run_without_checkpoint_is_one_line_and_writes_nothing(capsys, tmp_path,
 def test_empty_split_is_one_line_and_writes_nothing(capsys, lazy_run, clothing):
     code, _, err = run_cli(capsys, "evaluate", str(lazy_run), "--data", str(clothing), "--split", "test")
     assert code != 0 and err.strip().splitlines()[-1] == (
-        f"error: {clothing}: no samples in split 'test' (splits present: train, val)")
+        f"error: {clothing}: no samples in split 'test' (splits present: train, val)"
+    )
     assert not (lazy_run / "eval").exists()
 
 
@@ -221,16 +269,28 @@ def test_dataset_with_no_matching_classes_fails_before_writing(capsys, lazy_run,
     make_image(other / "a.png")
     (other / "labels.csv").write_text("image,label,kids,split\na.png,Hat,False,val\n")
     # the second dataset is bad: the first one's results must not be written either
-    code, _, err = run_cli(capsys, "evaluate", str(lazy_run), "--data", str(clothing), "--data",
-                           str(other / "labels.csv"))
+    code, _, err = run_cli(
+        capsys, "evaluate", str(lazy_run), "--data", str(clothing), "--data", str(other / "labels.csv")
+    )
     assert code != 0 and "no label maps onto the checkpoint's classes" in err and "Hat" in err
     assert not (lazy_run / "eval").exists()
 
 
 def test_compare_refuses_runs_with_other_classes(capsys, lazy_run, tmp_path, clothing):
-    save_checkpoint({"kind": "classifier", "arch": "resnet18", "mode": "img", "class_names": ["Hat", "Shoes"],
-                     "preprocessing": PREPROCESSING, "config": {}, "metrics": {}, "epoch": 0,
-                     "model": build_classifier("resnet18", 2, "img").state_dict()}, tmp_path / "hats" / "best.pt")
+    save_checkpoint(
+        {
+            "kind": "classifier",
+            "arch": "resnet18",
+            "mode": "img",
+            "class_names": ["Hat", "Shoes"],
+            "preprocessing": PREPROCESSING,
+            "config": {},
+            "metrics": {},
+            "epoch": 0,
+            "model": build_classifier("resnet18", 2, "img").state_dict(),
+        },
+        tmp_path / "hats" / "best.pt",
+    )
     code, _, err = run_cli(capsys, "compare", str(lazy_run), str(tmp_path / "hats"), "--data", str(clothing))
     assert code != 0 and "predicts other classes" in err
     assert not list(lazy_run.glob("compare-*"))

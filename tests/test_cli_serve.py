@@ -12,8 +12,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from fashionlens.inference.analyzer import model_fingerprint
 from fashionlens.core.checkpoint import save_checkpoint
+from fashionlens.inference.analyzer import model_fingerprint
 from tiny_models import random_checkpoint
 
 
@@ -37,8 +37,18 @@ def test_serve_runs_the_service_with_the_options_and_the_admin_key(tmp_path, fas
     checkpoint = random_checkpoint()
     save_checkpoint(checkpoint, tmp_path / "classifier.pt")
     monkeypatch.setenv("FASHIONLENS_ADMIN_KEY", "k-123")
-    done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--whole-image", "--catalog",
-                       tmp_path / "shop.db", "--port", "8123", "--cors-origin", "https://shop.example")
+    done = fashionlens(
+        "serve",
+        "--classifier",
+        tmp_path / "classifier.pt",
+        "--whole-image",
+        "--catalog",
+        tmp_path / "shop.db",
+        "--port",
+        "8123",
+        "--cors-origin",
+        "https://shop.example",
+    )
     assert done.returncode == 0, done.stderr
     [(app, options)] = served
     assert options == {"host": "127.0.0.1", "port": 8123, "limit_concurrency": 200, "timeout_keep_alive": 5}
@@ -57,8 +67,9 @@ def test_serve_runs_the_service_with_the_options_and_the_admin_key(tmp_path, fas
 def test_without_the_key_variable_admin_routes_are_off(tmp_path, fashionlens, served, monkeypatch):
     save_checkpoint(random_checkpoint(), tmp_path / "classifier.pt")
     monkeypatch.delenv("FASHIONLENS_ADMIN_KEY", raising=False)
-    done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--catalog", tmp_path / "shop.db",
-                       "--whole-image")
+    done = fashionlens(
+        "serve", "--classifier", tmp_path / "classifier.pt", "--catalog", tmp_path / "shop.db", "--whole-image"
+    )
     assert "FASHIONLENS_ADMIN_KEY is not set" in done.stderr
     with TestClient(served[0][0]) as client:
         refused = client.delete("/catalog/items/X", headers={"X-API-Key": ""})
@@ -77,14 +88,24 @@ def test_a_file_that_is_no_catalogue_fails_in_one_line(tmp_path, fashionlens, se
     (tmp_path / "notes.db").write_text("not a database, " * 100)
     done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--catalog", tmp_path / "notes.db")
     assert done.returncode == 2 and served == []
-    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'notes.db'}: not a fashionlens catalogue")
+    assert (
+        done.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'notes.db'}: not a fashionlens catalogue")
+    )
 
 
 def test_serve_with_the_onnx_backend_runs_the_exported_model(tmp_path, fashionlens, served):
     checkpoint = random_checkpoint()
     save_checkpoint(checkpoint, tmp_path / "classifier.pt")
-    done = fashionlens("serve", "--classifier", tmp_path / "classifier.pt", "--whole-image", "--catalog",
-                       tmp_path / "shop.db", "--backend", "onnx")
+    done = fashionlens(
+        "serve",
+        "--classifier",
+        tmp_path / "classifier.pt",
+        "--whole-image",
+        "--catalog",
+        tmp_path / "shop.db",
+        "--backend",
+        "onnx",
+    )
     assert done.returncode == 0, done.stderr
     assert "to ONNX" in done.stderr  # exported once, beside the checkpoint
     [(app, _)] = served
@@ -98,8 +119,10 @@ def test_a_taken_port_fails_in_one_line_before_the_models_load(tmp_path):
     # bytecode cached as after `pip install` (this machine may turn the cache off): a warm-up run fills it
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     environment["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
-    code = ("import sys\nfrom fashionlens.cli import main\ntry:\n    main()\nfinally:\n"
-            "    print('torch' in sys.modules, file=sys.stderr)")
+    code = (
+        "import sys\nfrom fashionlens.cli import main\ntry:\n    main()\nfinally:\n"
+        "    print('torch' in sys.modules, file=sys.stderr)"
+    )
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -110,7 +133,9 @@ def test_a_taken_port_fails_in_one_line_before_the_models_load(tmp_path):
         done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60)
         elapsed = time.perf_counter() - started
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [f"error: 127.0.0.1:{port} is already in use; stop what listens there or "
-                                        "choose another --port", "False"]  # one line; torch never imported
+    assert done.stderr.splitlines() == [
+        f"error: 127.0.0.1:{port} is already in use; stop what listens there or choose another --port",
+        "False",
+    ]  # one line; torch never imported
     assert elapsed < 2.0  # the interpreter's start-up and the check: no model loaded
     assert not (tmp_path / "shop.db").exists()

@@ -43,26 +43,53 @@ def test_trains_into_a_complete_run_directory(fashionlens, labels_csv_dataset: P
     summary = json.loads(result.stdout)
     assert summary["epochs"] == 1 and summary["best_epoch"] == 1
     assert "training resnet18 from scratch (--pretrained none)" in result.stderr and "images/s" not in result.stdout
-    for name in ("config.json", "history.csv", "history.json", "history.png", "loss.png", "accuracy.png",
-                 "balanced_accuracy.png", "best.pt", "last.pt"):
+    for name in (
+        "config.json",
+        "history.csv",
+        "history.json",
+        "history.png",
+        "loss.png",
+        "accuracy.png",
+        "balanced_accuracy.png",
+        "best.pt",
+        "last.pt",
+    ):
         assert (out / name).is_file(), name
     history = json.loads((out / "history.json").read_text())
-    assert {"train_loss", "train_accuracy", "train_balanced_accuracy", "val_loss", "val_accuracy",
-            "val_balanced_accuracy"} <= set(history[0])
+    assert {
+        "train_loss",
+        "train_accuracy",
+        "train_balanced_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "val_balanced_accuracy",
+    } <= set(history[0])
     checkpoint = load_checkpoint(out)
     assert checkpoint["class_names"] == ["Dress", "Pants", "T-Shirt"] and checkpoint["mode"] == "img"
     assert checkpoint["preprocessing"]["image_size"] == 32 and checkpoint["config"]["settings"]["arch"] == "resnet18"
     # the checkpoint alone is enough to predict
-    labels, probabilities = predict_classifier(classifier_from_checkpoint(checkpoint), checkpoint,
-                                               read_dataset(labels_csv_dataset)[:4])
+    labels, probabilities = predict_classifier(
+        classifier_from_checkpoint(checkpoint), checkpoint, read_dataset(labels_csv_dataset)[:4]
+    )
     assert len(labels) == 4 and probabilities.shape == (4, 3)
 
 
 def test_img_bbox_with_class_weights_and_sampler(fashionlens, coco_dataset: Path, tmp_path: Path):
     for balance in ("weights", "sampler"):
         out = tmp_path / balance
-        result = fashionlens("--data", str(coco_dataset), "--out", str(out), "--mode", "img+bbox",
-                             "--balance", balance, *TINY, "--batch-size", "2")
+        result = fashionlens(
+            "--data",
+            str(coco_dataset),
+            "--out",
+            str(out),
+            "--mode",
+            "img+bbox",
+            "--balance",
+            balance,
+            *TINY,
+            "--batch-size",
+            "2",
+        )
         assert result.returncode == 0, result.stderr
         assert "val: skipped 1 (label not among the classes)" in result.stderr  # `pants` is only in val
         checkpoint = load_checkpoint(out)
@@ -82,7 +109,8 @@ def test_same_seed_same_weights_after_one_epoch(fashionlens, labels_csv_dataset:
 
 
 def test_resume_continues_an_interrupted_run_to_the_same_result(
-        fashionlens, labels_csv_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    fashionlens, labels_csv_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     two_epochs = ("--data", str(labels_csv_dataset), *TINY, "--epochs", "2")
     assert fashionlens(*two_epochs, "--out", str(tmp_path / "full")).returncode == 0
     steps = {"count": 0}
@@ -110,17 +138,33 @@ def test_resume_continues_an_interrupted_run_to_the_same_result(
     assert [row["epoch"] for row in history] == [1, 2]
 
 
-def test_progressive_resizing_trains_small_then_at_the_image_size_keeping_the_aspect(fashionlens, labels_csv_dataset: Path, tmp_path: Path):
+def test_progressive_resizing_trains_small_then_at_the_image_size_keeping_the_aspect(
+    fashionlens, labels_csv_dataset: Path, tmp_path: Path
+):
     out = tmp_path / "run"
-    result = fashionlens("--data", str(labels_csv_dataset), "--out", str(out), *TINY, "--epochs", "2",
-                         "--image-size", "48", "--image-height", "64", "--min-image-size", "32")
+    result = fashionlens(
+        "--data",
+        str(labels_csv_dataset),
+        "--out",
+        str(out),
+        *TINY,
+        "--epochs",
+        "2",
+        "--image-size",
+        "48",
+        "--image-height",
+        "64",
+        "--min-image-size",
+        "32",
+    )
     assert result.returncode == 0, result.stderr
     assert "training width per epoch: 32 48" in result.stderr
     checkpoint = load_checkpoint(out)
     assert checkpoint["preprocessing"]["image_size"] == 48 and checkpoint["config"]["settings"]["min_image_size"] == 32
     assert checkpoint["preprocessing"]["image_height"] == 64  # 3:4 portrait: 32 x 43 px, then 48 x 64
-    line = last_error_line(fashionlens("--data", str(labels_csv_dataset), "--out", str(tmp_path / "bad"), *TINY,
-                                       "--min-image-size", "64"))
+    line = last_error_line(
+        fashionlens("--data", str(labels_csv_dataset), "--out", str(tmp_path / "bad"), *TINY, "--min-image-size", "64")
+    )
     assert line == "error: --min-image-size 64 is above --image-size 32; it is where progressive resizing starts"
 
 
@@ -135,17 +179,28 @@ def test_data_without_val_split_trains_and_says_so(fashionlens, make_labels_csv_
 
 def test_val_from_train_validates_on_a_share_of_train(fashionlens, make_labels_csv_dataset, tmp_path: Path):
     data = make_labels_csv_dataset(tmp_path / "data", per_split={"train": 4})
-    result = fashionlens("--data", str(data), "--out", str(tmp_path / "run"), "--val-from-train", "0.25",
-                         "--classes", "Pants,Dress", *TINY)
+    result = fashionlens(
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--val-from-train",
+        "0.25",
+        "--classes",
+        "Pants,Dress",
+        *TINY,
+    )
     assert result.returncode == 0, result.stderr
     assert "3 images carved from train" in result.stderr and "2 classes, 6 training and 2 validation" in result.stderr
     assert load_checkpoint(tmp_path / "run")["class_names"] == ["Pants", "Dress"]
 
 
-def test_extra_data_adds_its_mapped_train_garments_as_crops(fashionlens, labels_csv_dataset: Path, coco_dataset: Path,
-                                                            make_coco_dataset, tmp_path: Path):
-    result = fashionlens("--data", str(labels_csv_dataset), "--extra-data", str(coco_dataset),
-                         "--out", str(tmp_path / "run"), *TINY)
+def test_extra_data_adds_its_mapped_train_garments_as_crops(
+    fashionlens, labels_csv_dataset: Path, coco_dataset: Path, make_coco_dataset, tmp_path: Path
+):
+    result = fashionlens(
+        "--data", str(labels_csv_dataset), "--extra-data", str(coco_dataset), "--out", str(tmp_path / "run"), *TINY
+    )
     assert result.returncode == 0, result.stderr
     # the street-like train split: jeans -> Pants and dress -> Dress; blouse, sweater, skirt have no
     # counterpart among T-Shirt, Pants, Dress; the val photo's garments are never trained on
@@ -160,8 +215,11 @@ def test_extra_data_adds_its_mapped_train_garments_as_crops(fashionlens, labels_
     train.set_epoch(0)  # reaches both datasets (their shared progressive transform)
 
     blouses = make_coco_dataset(tmp_path / "blouses", [("train", [(1, "blouse", [8, 4, 40, 18])])])
-    line = last_error_line(fashionlens("--data", str(labels_csv_dataset), "--extra-data", str(blouses),
-                                       "--out", str(tmp_path / "none"), *TINY))
+    line = last_error_line(
+        fashionlens(
+            "--data", str(labels_csv_dataset), "--extra-data", str(blouses), "--out", str(tmp_path / "none"), *TINY
+        )
+    )
     assert line.startswith(f"error: {blouses}: no garment in its training split has a label that maps onto")
     assert not (tmp_path / "none").exists()
 

@@ -15,10 +15,31 @@ def test_two_processes_train_together_and_rank_zero_writes_the_run(labels_csv_da
     launcher = tmp_path / "fashionlens_main.py"
     launcher.write_text("from fashionlens.cli import main\nmain()\n", encoding="utf-8")
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               str(launcher), "train", "classifier", "--data", str(labels_csv_dataset), "--out", str(out),
-               "--arch", "mobilenet_v3_small", "--epochs", "1", "--image-size", "32", "--batch-size", "2",
-               "--workers", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(launcher),
+        "train",
+        "classifier",
+        "--data",
+        str(labels_csv_dataset),
+        "--out",
+        str(out),
+        "--arch",
+        "mobilenet_v3_small",
+        "--epochs",
+        "1",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+    ]
     environment = {**os.environ, "TORCH_HOME": str(tmp_path / "torch-cache"), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]  # torchrun fails when any rank fails

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 
+from fashionlens.cli.train import rebuilt_command
 from fashionlens.core.checkpoint import load_checkpoint
+from fashionlens.core.errors import FashionLensError
 from fashionlens.data import read_dataset
 from fashionlens.inference.default_models import resolve_runs
-from fashionlens.core.errors import FashionLensError
-from fashionlens.cli.train import rebuilt_command
-from fashionlens.release.model_card import data_licence, recorded_command
 from fashionlens.models.classifier import classifier_from_checkpoint, predict_classifier
 from fashionlens.models.detector import detector_from_checkpoint, predict_detections
+from fashionlens.release.model_card import data_licence, recorded_command
 from fashionlens.release.packaging import package_default_models
 from fashionlens.samples import sample_path
 from tiny_models import trained_runs
@@ -38,9 +38,22 @@ def packaged(tmp_path_factory):
     classifier, detector = project / "runs" / "classifier", project / "runs" / "detector"
     shutil.copytree(runs.classifier, classifier)
     shutil.copytree(runs.detector, detector)
-    evaluated = subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", "evaluate",
-                                str(classifier), "--data", str(runs.clothing), "--out", str(classifier / "eval")],
-                               capture_output=True, text=True, timeout=300)
+    evaluated = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from fashionlens.cli import main; main()",
+            "evaluate",
+            str(classifier),
+            "--data",
+            str(runs.clothing),
+            "--out",
+            str(classifier / "eval"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert evaluated.returncode == 0, evaluated.stderr
     weights = project / "src" / "fashionlens" / "weights"
     written = package_default_models(classifier, detector, weights, project_root=project, check_photos=3)
@@ -91,7 +104,10 @@ def test_model_card_names_data_licence_command_and_metrics(packaged):
     assert "licence **CC0-1.0**" in card and "licence **Apache-2.0**" in card
     assert "`fashionlens train classifier --data " in card and "--mode img+bbox" in card
     # the command recorded in config.json when the run was trained (its --out is where it was trained)
-    assert "--arch fasterrcnn_mobilenet_v3_large_320_fpn" in card and f"--out {os.path.relpath(runs.detector, weights.parents[2])}`" in card
+    assert (
+        "--arch fasterrcnn_mobilenet_v3_large_320_fpn" in card
+        and f"--out {os.path.relpath(runs.detector, weights.parents[2])}`" in card
+    )
     assert "| eval | `" in card and "VERDICT:" in card  # the classifier's evaluation and honesty check
     assert "float16 check on 3 embedded sample photos: top-1 agreement" in card
     model_id = card.split("model id (what a catalogue records): `")[1].split("`")[0]
@@ -126,18 +142,31 @@ def test_too_large_or_unlicensed_models_are_refused_before_writing(packaged, tmp
     (tmp_path / "data" / "LICENSE").write_text("MIT License\n\nPermission is hereby granted...")
     with pytest.raises(FashionLensError, match="neither CC0 1.0 nor Apache-2.0"):
         data_licence(str(tmp_path / "data" / "labels.csv"))
-    assert data_licence(str(ROOT / "src" / "fashionlens" / "samples" / "street" / "annotations.coco.json")) == "Apache-2.0"
+    assert (
+        data_licence(str(ROOT / "src" / "fashionlens" / "samples" / "street" / "annotations.coco.json")) == "Apache-2.0"
+    )
 
 
 def test_training_command_is_recorded_or_rebuilt(tmp_path):
-    settings = {"data": "d/labels.csv", "mode": "img", "arch": "resnet18", "epochs": 11, "image_size": 112,
-                "val_from_train": 0.1, "classes": ["T-Shirt", "Pants"], "extra_data": ["s.json", "t.json"],
-                "weights": None, "context_margin": 0.1}
+    settings = {
+        "data": "d/labels.csv",
+        "mode": "img",
+        "arch": "resnet18",
+        "epochs": 11,
+        "image_size": 112,
+        "val_from_train": 0.1,
+        "classes": ["T-Shirt", "Pants"],
+        "extra_data": ["s.json", "t.json"],
+        "weights": None,
+        "context_margin": 0.1,
+    }
     assert rebuilt_command("classifier", settings, Path("runs/x")) == (
         "fashionlens train classifier --data d/labels.csv --mode img --arch resnet18 --epochs 11 --image-size 112 "
-        "--val-from-train 0.1 --classes T-Shirt,Pants --extra-data s.json --extra-data t.json --out runs/x")
-    detector = rebuilt_command("detector", {"data": "s.json", "tall_anchors": True, "whole_image_boxes": False},
-                               Path("runs/d"))
+        "--val-from-train 0.1 --classes T-Shirt,Pants --extra-data s.json --extra-data t.json --out runs/x"
+    )
+    detector = rebuilt_command(
+        "detector", {"data": "s.json", "tall_anchors": True, "whole_image_boxes": False}, Path("runs/d")
+    )
     assert detector == "fashionlens train detector --data s.json --tall-anchors --out runs/d"
     results = tmp_path / "benchmarks" / "results"
     results.mkdir(parents=True)
@@ -157,13 +186,14 @@ def test_the_classifier_alone_is_replaced_keeping_the_packaged_detector(packaged
     old_card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     (out / "classifier.pt").unlink()
     with pytest.raises(FashionLensError, match=r"kept detector.pt"):  # the kept file counts in the budget
-        package_default_models(classifier, None, out, project_root=tmp_path, keep_detector=True,
-                               max_bytes=len(detector_bytes) + 1000)
+        package_default_models(
+            classifier, None, out, project_root=tmp_path, keep_detector=True, max_bytes=len(detector_bytes) + 1000
+        )
     assert not (out / "classifier.pt").exists()
     written = package_default_models(classifier, None, out, project_root=tmp_path, keep_detector=True, check_photos=2)
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert [path.name for path in written] == ["classifier.pt", "MODEL_CARD.md"]
     assert (out / "detector.pt").read_bytes() == detector_bytes and (out / "classifier.pt").is_file()
-    detector_section = old_card[old_card.index("## Detector"):]
+    detector_section = old_card[old_card.index("## Detector") :]
     assert card.endswith(detector_section) and card.count("## Detector") == 1
     assert "float16 check on 2 embedded sample photos" in card  # the classifier's section is new

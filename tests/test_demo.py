@@ -14,8 +14,9 @@ from fashionlens import samples as package_samples
 from fashionlens.cli.demo import DemoSettings
 from tiny_models import trained_runs
 
-TINY = DemoSettings(arch="mobilenet_v3_small", image_size=32, epochs=1, batch_size=16, street_photos=2,
-                    products=12, k=2)
+TINY = DemoSettings(
+    arch="mobilenet_v3_small", image_size=32, epochs=1, batch_size=16, street_photos=2, products=12, k=2
+)
 
 
 @pytest.fixture
@@ -47,12 +48,15 @@ def test_without_default_models_the_demo_audits_trains_and_says_what_it_skipped(
     assert "samples          250   (250 labelled garments)" in result.stdout  # the audits
     assert "samples          80   (189 labelled garments)" in result.stdout
     assert "evaluation on the clothing sample's val photos: VERDICT: " in result.stdout
-    assert ("skipped the shipped models, the catalogue import, the recommendations and the insights: "
-            "no default models") in result.stdout
+    assert (
+        "skipped the shipped models, the catalogue import, the recommendations and the insights: no default models"
+    ) in result.stdout
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "VERDICT: " in page and page.count("<figure>") == 1 and 'src="training/history.png"' in page
-    assert ("Skipped: shipped models, catalogue import, analysis and recommendations, insights.</b> Why: no default "
-            "models installed") in page
+    assert (
+        "Skipped: shipped models, catalogue import, analysis and recommendations, insights.</b> Why: no default "
+        "models installed"
+    ) in page
     readable_page(page, tmp_path)
     for name in ("training/best.pt", "training/history.png", "training/eval/report.html", "training/eval/metrics.json"):
         assert (out / name).is_file(), name
@@ -66,8 +70,9 @@ def test_without_default_models_the_demo_audits_trains_and_says_what_it_skipped(
     assert not (out / "training").exists()
 
 
-def test_with_default_models_the_page_shows_recommendations_and_insights(fashionlens, tmp_path, tmp_path_factory,
-                                                                         monkeypatch):
+def test_with_default_models_the_page_shows_recommendations_and_insights(
+    fashionlens, tmp_path, tmp_path_factory, monkeypatch
+):
     runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
     weights = tmp_path / "weights"
     weights.mkdir()
@@ -86,8 +91,13 @@ def test_with_default_models_the_page_shows_recommendations_and_insights(fashion
         assert result.returncode == 0, result.stderr
     assert "catalogue: imported 12 items (12 new, 0 updated, 0 unchanged); 0 bad rows" in result.stdout
     story = json.loads((out / "demo.json").read_text())
-    assert [step["name"] for step in story["steps"]] == ["audit", "shipped models", "catalogue import",
-                                                         "analysis and recommendations", "insights"]
+    assert [step["name"] for step in story["steps"]] == [
+        "audit",
+        "shipped models",
+        "catalogue import",
+        "analysis and recommendations",
+        "insights",
+    ]
     assert {step["status"] for step in story["steps"]} == {"done"}
     assert len(story["photos"]) == 2 and story["insights"]["summary"]["events"] == 2  # this run's events only
     page = (out / "index.html").read_text(encoding="utf-8")
@@ -103,8 +113,11 @@ def test_with_default_models_the_page_shows_recommendations_and_insights(fashion
                 assert (out / pick["image"]).is_file() and f'src="{pick["image"]}"' in page
                 assert html.escape(pick["why"]["reason"]) in page  # each card says why
             g = garment["garment"]  # each number names its model
-            box = "whole photo, no box detected" if g["region_score"] is None else \
-                f"box: detector {g['region_score']:.0%} sure"
+            box = (
+                "whole photo, no box detected"
+                if g["region_score"] is None
+                else f"box: detector {g['region_score']:.0%} sure"
+            )
             assert f"{box} · category: {g['category']} {g['category_score']:.0%} (classifier" in page
     for chart in ("insights/shares.png", "insights/insights.csv"):
         assert (out / chart).is_file() and chart in page

@@ -8,9 +8,15 @@ import torch
 from PIL import Image
 from torchvision import tv_tensors
 
-from fashionlens.data.detection import (DetectionDataset, clean_box, collate_detection, describe_problems,
-                                        detection_transform, with_whole_image_boxes)
 from fashionlens.core.records import Box, Garment, Sample
+from fashionlens.data.detection import (
+    DetectionDataset,
+    clean_box,
+    collate_detection,
+    describe_problems,
+    detection_transform,
+    with_whole_image_boxes,
+)
 
 
 def write_image(path, width, height, box=None):
@@ -41,9 +47,17 @@ def test_clean_box_clips_slightly_outside_and_drops_degenerate():
 def test_dataset_skips_bad_boxes_with_counts_and_keeps_negatives(tmp_path):
     image = write_image(tmp_path / "a.png", 64, 48)
     samples = [
-        Sample(image, 64, 48, garments=[
-            Garment(Box(4, 4, 30, 40), "upper"), Garment(Box(-2, 20, 40, 50), "lower"),
-            Garment(Box(10, 10, 10, 20), "full"), Garment(Box(5, 5, 9, 9), None, "shoe")]),
+        Sample(
+            image,
+            64,
+            48,
+            garments=[
+                Garment(Box(4, 4, 30, 40), "upper"),
+                Garment(Box(-2, 20, 40, 50), "lower"),
+                Garment(Box(10, 10, 10, 20), "full"),
+                Garment(Box(5, 5, 9, 9), None, "shoe"),
+            ],
+        ),
         Sample(image, 64, 48),  # no garment: a negative
         Sample(image, 64, 48, garments=[Garment(None, "full", "Dress")]),  # whole-image label only
         Sample(image, 64, 48, garments=[Garment(None, None, "Shoes")]),  # not a negative: nobody boxed it
@@ -56,15 +70,21 @@ def test_dataset_skips_bad_boxes_with_counts_and_keeps_negatives(tmp_path):
     assert dataset.targets[0].labels == [1, 2]
     assert dataset.targets[1].boxes == [] and dataset.samples[1] is samples[1]
     assert dataset.problems == {
-        "clipped to the image": 1, "dropped: zero-area box": 1, "dropped: inverted box (x2 < x1 or y2 < y1)": 1,
-        "garment without a region of upper/lower/full": 1, "images skipped: whole-image labels only (no box)": 2,
-        "images skipped: person boxes, not garment boxes": 1, "images skipped: no usable box": 1}
+        "clipped to the image": 1,
+        "dropped: zero-area box": 1,
+        "dropped: inverted box (x2 < x1 or y2 < y1)": 1,
+        "garment without a region of upper/lower/full": 1,
+        "images skipped: whole-image labels only (no box)": 2,
+        "images skipped: person boxes, not garment boxes": 1,
+        "images skipped: no usable box": 1,
+    }
     image_tensor, target = dataset[1]
     assert image_tensor.dtype == torch.float32 and tuple(image_tensor.shape) == (3, 48, 64)
     assert target["boxes"].shape == (0, 4) and target["labels"].shape == (0,)
 
     assert describe_problems(dataset.problems, "train").startswith(
-        "train: clipped to the image (1); dropped: inverted box (x2 < x1 or y2 < y1) (1); dropped: zero-area box (1)")
+        "train: clipped to the image (1); dropped: inverted box (x2 < x1 or y2 < y1) (1); dropped: zero-area box (1)"
+    )
     everything = DetectionDataset(samples, detection_transform(64, train=False), skip_unusable=False)
     assert len(everything) == 6 and everything.targets[2].boxes == []
 
@@ -76,8 +96,9 @@ def test_whole_image_boxes_box_labels_of_a_region_by_the_image_and_skip_the_rest
     shoes = Sample(image, 40, 30, garments=[Garment(None, None, "Shoes")])
     boxed = Sample(image, 40, 30, garments=[Garment(Box(2, 2, 20, 20), "upper"), Garment(None, "lower", "Pants")])
     person = Sample(image, 40, 30, garments=[Garment(None, "upper", "Shirt")], attributes={"box": "person"})
-    dataset = DetectionDataset([dress, pants, shoes, boxed, person], detection_transform(40, train=False),
-                               whole_image_boxes=True)
+    dataset = DetectionDataset(
+        [dress, pants, shoes, boxed, person], detection_transform(40, train=False), whole_image_boxes=True
+    )
     assert len(dataset) == 3
     assert [target.boxes for target in dataset.targets] == [[[0, 0, 40, 30]], [[0, 0, 40, 30]], [[2, 2, 20, 20]]]
     assert [target.labels for target in dataset.targets] == [[3], [2], [1]]  # full, lower, upper
@@ -89,7 +110,8 @@ def test_whole_image_boxes_box_labels_of_a_region_by_the_image_and_skip_the_rest
         "garment without a region of upper/lower/full": 1,  # the hat beside the pants
         "images skipped: whole-image labels only (no box)": 1,  # shoes: no region, no box
         "dropped: garment without a box": 1,  # a photo with boxes keeps its unboxed garment unboxed
-        "images skipped: person boxes, not garment boxes": 1}
+        "images skipped: person boxes, not garment boxes": 1,
+    }
     image_tensor, target = dataset[0]
     assert target["boxes"].tolist() == [[0.0, 0.0, 40.0, 30.0]] and tuple(image_tensor.shape) == (3, 30, 40)
     assert with_whole_image_boxes(shoes) is shoes

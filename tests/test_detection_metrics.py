@@ -12,26 +12,40 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from sklearn.metrics import roc_auc_score
 
-from fashionlens.evaluation.detection import boxed_samples, evaluate_detector
 from fashionlens.core.records import Box, Detection, Garment, Sample
+from fashionlens.evaluation.detection import boxed_samples, evaluate_detector
 
 REGIONS = ["upper", "lower", "full"]
 
 
 def fixture() -> tuple[list[Sample], list[list[Detection]]]:
     samples = [
-        Sample(image="1.jpg", width=100, height=200, garments=[
-            Garment(Box(10, 10, 90, 90), "upper", "shirt"), Garment(Box(10, 100, 90, 190), "lower", "jeans")]),
+        Sample(
+            image="1.jpg",
+            width=100,
+            height=200,
+            garments=[Garment(Box(10, 10, 90, 90), "upper", "shirt"), Garment(Box(10, 100, 90, 190), "lower", "jeans")],
+        ),
         Sample(image="2.jpg", width=100, height=200, garments=[Garment(Box(5, 5, 95, 195), "full", "dress")]),
-        Sample(image="3.jpg", width=100, height=200, garments=[
-            Garment(Box(20, 20, 80, 100), "upper", "blouse"), Garment(Box(20, 110, 80, 180), "lower", "skirt"),
-            Garment(Box(50, 50, 40, 60), "upper", "top"),      # inverted: left out
-            Garment(Box(0, 0, 150, 50), "upper", "jacket")]),  # outside the image: left out
+        Sample(
+            image="3.jpg",
+            width=100,
+            height=200,
+            garments=[
+                Garment(Box(20, 20, 80, 100), "upper", "blouse"),
+                Garment(Box(20, 110, 80, 180), "lower", "skirt"),
+                Garment(Box(50, 50, 40, 60), "upper", "top"),  # inverted: left out
+                Garment(Box(0, 0, 150, 50), "upper", "jacket"),
+            ],
+        ),  # outside the image: left out
         Sample(image="4.jpg", width=100, height=200, garments=[]),  # a negative image
     ]
     detections = [
-        [Detection(Box(12, 8, 88, 92), "upper", 0.95), Detection(Box(10, 120, 90, 190), "lower", 0.6),
-         Detection(Box(0, 0, 40, 40), "full", 0.3)],
+        [
+            Detection(Box(12, 8, 88, 92), "upper", 0.95),
+            Detection(Box(10, 120, 90, 190), "lower", 0.6),
+            Detection(Box(0, 0, 40, 40), "full", 0.3),
+        ],
         [Detection(Box(5, 5, 95, 150), "full", 0.8), Detection(Box(10, 10, 90, 90), "upper", 0.4)],
         [Detection(Box(22, 18, 80, 104), "upper", 0.7), Detection(Box(20, 150, 80, 190), "lower", 0.9)],
         [Detection(Box(0, 0, 50, 50), "upper", 0.2)],
@@ -41,15 +55,31 @@ def fixture() -> tuple[list[Sample], list[list[Detection]]]:
 
 def by_hand() -> tuple[dict, list[dict]]:
     """The same ground truth and results written directly in COCO form (x, y, w, h)."""
-    boxes = [(1, 1, [10, 10, 80, 80]), (1, 2, [10, 100, 80, 90]), (2, 3, [5, 5, 90, 190]),
-             (3, 1, [20, 20, 60, 80]), (3, 2, [20, 110, 60, 70])]
-    gt = {"images": [{"id": i, "width": 100, "height": 200} for i in (1, 2, 3, 4)],
-          "categories": [{"id": 1, "name": "upper"}, {"id": 2, "name": "lower"}, {"id": 3, "name": "full"}],
-          "annotations": [{"id": n, "image_id": i, "category_id": c, "bbox": b, "area": b[2] * b[3], "iscrowd": 0}
-                          for n, (i, c, b) in enumerate(boxes, start=1)]}
-    results = [(1, 1, [12, 8, 76, 84], 0.95), (1, 2, [10, 120, 80, 70], 0.6), (1, 3, [0, 0, 40, 40], 0.3),
-               (2, 3, [5, 5, 90, 145], 0.8), (2, 1, [10, 10, 80, 80], 0.4),
-               (3, 1, [22, 18, 58, 86], 0.7), (3, 2, [20, 150, 60, 40], 0.9), (4, 1, [0, 0, 50, 50], 0.2)]
+    boxes = [
+        (1, 1, [10, 10, 80, 80]),
+        (1, 2, [10, 100, 80, 90]),
+        (2, 3, [5, 5, 90, 190]),
+        (3, 1, [20, 20, 60, 80]),
+        (3, 2, [20, 110, 60, 70]),
+    ]
+    gt = {
+        "images": [{"id": i, "width": 100, "height": 200} for i in (1, 2, 3, 4)],
+        "categories": [{"id": 1, "name": "upper"}, {"id": 2, "name": "lower"}, {"id": 3, "name": "full"}],
+        "annotations": [
+            {"id": n, "image_id": i, "category_id": c, "bbox": b, "area": b[2] * b[3], "iscrowd": 0}
+            for n, (i, c, b) in enumerate(boxes, start=1)
+        ],
+    }
+    results = [
+        (1, 1, [12, 8, 76, 84], 0.95),
+        (1, 2, [10, 120, 80, 70], 0.6),
+        (1, 3, [0, 0, 40, 40], 0.3),
+        (2, 3, [5, 5, 90, 145], 0.8),
+        (2, 1, [10, 10, 80, 80], 0.4),
+        (3, 1, [22, 18, 58, 86], 0.7),
+        (3, 2, [20, 150, 60, 40], 0.9),
+        (4, 1, [0, 0, 50, 50], 0.2),
+    ]
     return gt, [{"image_id": i, "category_id": c, "bbox": b, "score": s} for i, c, b, s in results]
 
 
@@ -87,8 +117,7 @@ def test_problem_boxes_are_left_out_with_a_count():
     samples, detections = fixture()
     metrics, _ = evaluate_detector(samples, detections, REGIONS)
     assert metrics["ground_truth_boxes"] == 5 and metrics["images"] == 4 and metrics["detections"] == 8
-    assert metrics["left_out_boxes"] == {"inverted box (x2 < x1 or y2 < y1)": 1,
-                                         "box outside the 100x200 image": 1}
+    assert metrics["left_out_boxes"] == {"inverted box (x2 < x1 or y2 < y1)": 1, "box outside the 100x200 image": 1}
 
 
 def test_a_model_that_detects_nothing_scores_zero():

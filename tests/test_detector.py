@@ -10,14 +10,19 @@ from torchvision.models import mobilenet_v3_large, resnet18, resnet50
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import REGIONS, Box, Detection, Garment, Sample
 from fashionlens.data import read_dataset
 from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform
-from fashionlens.core.errors import FashionLensError
 from fashionlens.evaluation.detection import build_ground_truth, coco_results, run_cocoeval
-from fashionlens.train.detector import DetectionTask, best_f1_threshold
 from fashionlens.models.detector import (
-    ARCHS, TALL_ASPECT_RATIOS, build_detector, detector_from_checkpoint, predict_detections)
-from fashionlens.core.records import REGIONS, Box, Detection, Garment, Sample
+    ARCHS,
+    TALL_ASPECT_RATIOS,
+    build_detector,
+    detector_from_checkpoint,
+    predict_detections,
+)
+from fashionlens.train.detector import DetectionTask, best_f1_threshold
 
 TINY = "fasterrcnn_mobilenet_v3_large_320_fpn"
 NORMS = (nn.GroupNorm, nn.BatchNorm2d, FrozenBatchNorm2d)
@@ -83,8 +88,10 @@ def test_tall_anchors_add_a_three_to_one_shape():
     assert shapes.tolist() == pytest.approx([0.5, 1.0, 2.0, 3.0], rel=0.05)
 
 
-@pytest.mark.parametrize("arch, classifier", [("fasterrcnn_resnet18_fpn", resnet18),
-                                              ("fasterrcnn_mobilenet_v3_large_320_fpn", mobilenet_v3_large)])
+@pytest.mark.parametrize(
+    "arch, classifier",
+    [("fasterrcnn_resnet18_fpn", resnet18), ("fasterrcnn_mobilenet_v3_large_320_fpn", mobilenet_v3_large)],
+)
 def test_backbone_from_a_classifier_state_dict(arch, classifier):
     torch.manual_seed(1)
     state = classifier(num_classes=7).state_dict()
@@ -126,10 +133,18 @@ def test_unknown_arch_is_a_one_line_error():
 
 
 def test_f1_threshold_from_cocoeval_matches():
-    samples = [Sample("a.jpg", 100, 100, garments=[Garment(Box(0, 0, 50, 50), "upper"),
-                                                    Garment(Box(50, 50, 100, 100), "lower")])]
-    detections = [[Detection(Box(0, 0, 50, 50), "upper", 0.9), Detection(Box(0, 50, 40, 100), "upper", 0.8),
-                   Detection(Box(50, 50, 100, 98), "lower", 0.3)]]
+    samples = [
+        Sample(
+            "a.jpg", 100, 100, garments=[Garment(Box(0, 0, 50, 50), "upper"), Garment(Box(50, 50, 100, 100), "lower")]
+        )
+    ]
+    detections = [
+        [
+            Detection(Box(0, 0, 50, 50), "upper", 0.9),
+            Detection(Box(0, 50, 40, 100), "upper", 0.8),
+            Detection(Box(50, 50, 100, 98), "lower", 0.3),
+        ]
+    ]
     truth = build_ground_truth(samples, list(REGIONS))
     evaluator = run_cocoeval(truth.coco, coco_results(detections, list(REGIONS)))
     # at 0.9: P 1, R 1/2, F1 2/3; at 0.8: P 1/2, R 1/2; at 0.3: P 2/3, R 1, F1 0.8
@@ -156,8 +171,17 @@ def test_checkpoint_round_trip_and_predict_detections(tmp_path, coco_dataset):
     model = tiny_detector().eval()
     model.roi_heads.score_thresh = 0.0
     task = DetectionTask(model, TINY, REGIONS)
-    save_checkpoint({"kind": "detector", **task.checkpoint_extra(), "config": {}, "metrics": {}, "epoch": 0,
-                     "model": model.state_dict()}, tmp_path / "run" / "best.pt")
+    save_checkpoint(
+        {
+            "kind": "detector",
+            **task.checkpoint_extra(),
+            "config": {},
+            "metrics": {},
+            "epoch": 0,
+            "model": model.state_dict(),
+        },
+        tmp_path / "run" / "best.pt",
+    )
     checkpoint = load_checkpoint(tmp_path / "run")
     restored = detector_from_checkpoint(checkpoint)
     restored.roi_heads.score_thresh = 0.0

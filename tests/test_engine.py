@@ -11,8 +11,8 @@ from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
 from fashionlens.core.checkpoint import load_checkpoint
-from fashionlens.train.engine import FitConfig, autocast_dtype, fit, make_loader
 from fashionlens.core.errors import FashionLensError
+from fashionlens.train.engine import FitConfig, autocast_dtype, fit, make_loader
 
 
 class ToyTask:
@@ -62,8 +62,16 @@ def run(tmp_path, name, task=None, epochs=2, val=True, resume=False, model=None,
 def test_fit_writes_the_run_directory(tmp_path):
     history = run(tmp_path, "run")
     run_dir = tmp_path / "run"
-    for name in ("config.json", "history.csv", "history.json", "history.png", "loss.png", "score.png",
-                 "best.pt", "last.pt"):
+    for name in (
+        "config.json",
+        "history.csv",
+        "history.json",
+        "history.png",
+        "loss.png",
+        "score.png",
+        "best.pt",
+        "last.pt",
+    ):
         assert (run_dir / name).is_file(), name
     assert [row["epoch"] for row in history] == [1, 2]
     assert history[0]["images"] == 16 and history[0]["skipped_steps"] == 0
@@ -96,8 +104,14 @@ def test_nonfinite_steps_are_skipped_and_counted(tmp_path):
 def test_nonfinite_loss_that_keeps_happening_stops_with_a_clear_error(tmp_path):
     with pytest.raises(FashionLensError, match="not finite .* 3 steps in a row in epoch 1; lower --lr"):
         train = make_loader(toy_data(), 4, shuffle=True)
-        fit(toy_model(), ToyTask(nan_steps={1, 2, 3, 4}), train, None,
-            FitConfig(epochs=1, max_nonfinite_steps=3), tmp_path / "run")
+        fit(
+            toy_model(),
+            ToyTask(nan_steps={1, 2, 3, 4}),
+            train,
+            None,
+            FitConfig(epochs=1, max_nonfinite_steps=3),
+            tmp_path / "run",
+        )
     assert not (tmp_path / "run" / "last.pt").exists()
 
 
@@ -153,8 +167,10 @@ def test_ema_validates_and_saves_the_average_while_training_the_weights_as_witho
         assert not torch.allclose(last["model"][name], plain["model"][name])
     model = toy_model()
     model.load_state_dict(last["model"])
-    assert ToyTask().validate(model, make_loader(toy_data(8, seed=1), 4, shuffle=False), None)["score"] == \
-        history[-1]["val_score"]  # validated: the average
+    assert (
+        ToyTask().validate(model, make_loader(toy_data(8, seed=1), 4, shuffle=False), None)["score"]
+        == history[-1]["val_score"]
+    )  # validated: the average
     assert "trained_model" not in load_checkpoint(tmp_path / "ema" / "best.pt")
 
 

@@ -7,12 +7,17 @@ import numpy as np
 import pytest
 
 from fashionlens.core.errors import FashionLensError
-from fashionlens.insights.experiments import (Arm, Experiment, compare_arms, experiment_report, parse_experiment,
-                                     verdict)
+from fashionlens.insights.experiments import Arm, Experiment, compare_arms, experiment_report, parse_experiment, verdict
 
-DEFINITION = {"name": "ranking-2026", "start": "2026-11-01", "end": "2026-12-31",
-              "arms": [{"name": "A", "share": 0.7, "settings": {"k": 5}},
-                       {"name": "B", "share": 0.3, "settings": {"k": 5, "complete_look": False}}]}
+DEFINITION = {
+    "name": "ranking-2026",
+    "start": "2026-11-01",
+    "end": "2026-12-31",
+    "arms": [
+        {"name": "A", "share": 0.7, "settings": {"k": 5}},
+        {"name": "B", "share": 0.3, "settings": {"k": 5, "complete_look": False}},
+    ],
+}
 
 
 def test_sessions_hash_to_arms_in_the_configured_shares_and_stably():
@@ -25,17 +30,22 @@ def test_sessions_hash_to_arms_in_the_configured_shares_and_stably():
     assert [renamed.arm_for(s).name for s in sessions[:500]] != arms[:500]  # a new experiment reshuffles
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"arms": DEFINITION["arms"][:1]}, "at least two arms"),
-    ({"arms": [{"name": "A", "share": 0.5}, {"name": "B", "share": 0.4}]}, "sum to 0.9"),
-    ({"arms": [{"name": "A", "share": 0.5}, {"name": "A", "share": 0.5}]}, "must differ"),
-    ({"arms": [{"name": "A", "share": 0.5, "settings": {"colour": 1}}, {"name": "B", "share": 0.5}]},
-     "unknown setting 'colour'"),
-    ({"arms": [{"name": "A", "share": 0.5, "settings": {"k": "5"}}, {"name": "B", "share": 0.5}]}, "must be int"),
-    ({"start": "2026-13-01"}, "not a date"),
-    ({"end": "2026-10-01"}, "before start"),
-    ({"name": ""}, "'name' must be a non-empty text"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"arms": DEFINITION["arms"][:1]}, "at least two arms"),
+        ({"arms": [{"name": "A", "share": 0.5}, {"name": "B", "share": 0.4}]}, "sum to 0.9"),
+        ({"arms": [{"name": "A", "share": 0.5}, {"name": "A", "share": 0.5}]}, "must differ"),
+        (
+            {"arms": [{"name": "A", "share": 0.5, "settings": {"colour": 1}}, {"name": "B", "share": 0.5}]},
+            "unknown setting 'colour'",
+        ),
+        ({"arms": [{"name": "A", "share": 0.5, "settings": {"k": "5"}}, {"name": "B", "share": 0.5}]}, "must be int"),
+        ({"start": "2026-13-01"}, "not a date"),
+        ({"end": "2026-10-01"}, "before start"),
+        ({"name": ""}, "'name' must be a non-empty text"),
+    ],
+)
 def test_bad_definitions_are_refused_with_the_reason(change, words):
     with pytest.raises(FashionLensError, match=words):
         parse_experiment(DEFINITION | change, "exp.json")
@@ -82,8 +92,10 @@ def test_equal_arms_rarely_get_a_winner():
 
 
 def test_three_arms_are_compared_best_against_each_with_holm():
-    arms = [{"arm": n, "shown": 5000, "clicks": c, "click_through": c / 5000}
-            for n, c in (("A", 500), ("B", 600), ("C", 505))]
+    arms = [
+        {"arm": n, "shown": 5000, "clicks": c, "click_through": c / 5000}
+        for n, c in (("A", 500), ("B", 600), ("C", 505))
+    ]
     rows = compare_arms(arms)
     assert [r["other"] for r in rows] == ["A", "C"] and all(r["best"] == "B" for r in rows)
     smaller = min(rows, key=lambda r: r["p_value"])
@@ -93,24 +105,27 @@ def test_three_arms_are_compared_best_against_each_with_holm():
 
 def test_events_of_other_experiments_are_not_counted():
     experiment = parse_experiment(DEFINITION)
-    events = [{"kind": "shown", "items": ["x"], "experiment": "other", "arm": "A", "session": "s"},
-              {"kind": "shown", "items": ["x", "y"], "experiment": experiment.name, "arm": "A", "session": "s"}]
+    events = [
+        {"kind": "shown", "items": ["x"], "experiment": "other", "arm": "A", "session": "s"},
+        {"kind": "shown", "items": ["x", "y"], "experiment": experiment.name, "arm": "A", "session": "s"},
+    ]
     arms = {a["arm"]: a for a in experiment_report(events, experiment)["arms"]}
     assert arms["A"]["shown"] == 2 and arms["B"]["shown"] == 0 and arms["B"]["click_through"] is None
 
 
 def test_experiments_are_stored_one_at_a_time_and_events_carry_the_arm(tmp_path):
     from fashionlens.catalog.store import SQLiteStore
-    from fashionlens.insights.experiments import add_experiment, find_experiment, recommend_options, session_arm
     from fashionlens.insights.analytics import log_click, log_shown
+    from fashionlens.insights.experiments import add_experiment, find_experiment, recommend_options, session_arm
 
     store = SQLiteStore(tmp_path / "shop.db", create=True)
     experiment = parse_experiment(DEFINITION)
     add_experiment(store, experiment)
     assert find_experiment(store, "ranking-2026") == experiment
     with pytest.raises(FashionLensError, match="overlaps 'ranking-2026'"):
-        add_experiment(store, parse_experiment(DEFINITION | {"name": "other", "start": "2026-12-30",
-                                                             "end": "2027-01-10"}))
+        add_experiment(
+            store, parse_experiment(DEFINITION | {"name": "other", "start": "2026-12-30", "end": "2027-01-10"})
+        )
     with pytest.raises(FashionLensError, match="no experiment 'nope'; experiments: ranking-2026"):
         find_experiment(store, "nope")
     assert session_arm(store, "s1", "2027-02-01T00:00:00Z") is None  # after its end

@@ -13,16 +13,21 @@ import torch
 from PIL import Image
 from torch import nn
 
-from fashionlens.export.exports import export_for_backend
-from fashionlens.inference.analyzer import Analyzer, analyses_json, forward_with_features, keep_scores_from, model_fingerprint
 from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
-from fashionlens.data.detection import detection_transform
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.images import load_image
+from fashionlens.data.detection import detection_transform
+from fashionlens.export.exports import export_for_backend, export_run
+from fashionlens.inference.analyzer import (
+    Analyzer,
+    analyses_json,
+    forward_with_features,
+    keep_scores_from,
+    model_fingerprint,
+)
+from fashionlens.inference.onnx_runtime import OnnxClassifier, OnnxDetector, load_onnx
 from fashionlens.models.classifier import classifier_from_checkpoint
 from fashionlens.models.detector import detector_from_checkpoint
-from fashionlens.export.exports import export_run
-from fashionlens.inference.onnx_runtime import OnnxClassifier, OnnxDetector, load_onnx
 from tiny_models import CLASSES, random_checkpoint, trained_runs
 
 FEATURE_ATOL = 1e-4  # logits and features, ONNX Runtime vs PyTorch (measured: ~1e-6)
@@ -103,9 +108,14 @@ class BatchDependentClassifier(nn.Module):
 
 def test_export_refuses_to_write_when_onnx_differs(tmp_path, monkeypatch):
     save_checkpoint(random_checkpoint("img"), tmp_path / "run" / "best.pt")
-    monkeypatch.setattr("fashionlens.export.onnx_export.classifier_from_checkpoint", lambda _: BatchDependentClassifier())
-    with pytest.raises(FashionLensError, match=r"best\.pt: the ONNX logits differ from PyTorch's by up to .*"
-                                               r"nothing written$"):
+    monkeypatch.setattr(
+        "fashionlens.export.onnx_export.classifier_from_checkpoint", lambda _: BatchDependentClassifier()
+    )
+    with pytest.raises(
+        FashionLensError,
+        match=r"best\.pt: the ONNX logits differ from PyTorch's by up to .*"
+        r"nothing written$",
+    ):
         export_run(tmp_path / "run", tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []  # not even a temporary file
 
@@ -120,8 +130,10 @@ def test_an_unwritable_folder_is_one_clear_error(tmp_path, monkeypatch):
     source = tmp_path / "weights" / "classifier.pt"
     with pytest.raises(FashionLensError) as error:
         export_run(source)
-    assert str(error.value) == (f"{tmp_path / 'weights' / 'onnx'}: cannot write the ONNX export there (Permission "
-                                f"denied); run `fashionlens export {source} --out DIR` and use DIR/classifier.onnx")
+    assert str(error.value) == (
+        f"{tmp_path / 'weights' / 'onnx'}: cannot write the ONNX export there (Permission "
+        f"denied); run `fashionlens export {source} --out DIR` and use DIR/classifier.onnx"
+    )
 
 
 def garment_pairs(torch_json: dict, onnx_json: dict):
@@ -159,7 +171,9 @@ def test_analyzer_with_onnx_backend_gives_the_torch_json(runs, tmp_path):
     export_for_backend((detector_run, classifier_run), "onnx", said.append)
     onnx = Analyzer.from_runs(detector_run, classifier_run, backend="onnx")
     assert isinstance(onnx.classifier, OnnxClassifier) and isinstance(onnx.detector, OnnxDetector)
-    assert len(said) == 2 and (classifier_run / "onnx/best.onnx").is_file() and (detector_run / "onnx/best.json").is_file()
+    assert (
+        len(said) == 2 and (classifier_run / "onnx/best.onnx").is_file() and (detector_run / "onnx/best.json").is_file()
+    )
     assert onnx.threshold == eager.threshold
     expected = json.loads(analyses_json(eager.analyze_paths(photos), eager.description, with_embedding=True))
     found = json.loads(analyses_json(onnx.analyze_paths(photos), onnx.description, with_embedding=True))
@@ -180,8 +194,16 @@ def test_export_command_writes_the_files_and_analyze_runs_on_them(fashionlens, r
     assert sorted(p.name for p in (tmp_path / "export").iterdir()) == ["best.json", "best.onnx"]
     photos = [str(path) for path in street_photos(runs)[:2]]
     eager = fashionlens("analyze", *photos, "--classifier", runs.classifier, "--whole-image", "--json")
-    onnx = fashionlens("analyze", *photos, "--classifier", tmp_path / "export/best.onnx", "--whole-image",
-                       "--json", "--backend", "onnx")
+    onnx = fashionlens(
+        "analyze",
+        *photos,
+        "--classifier",
+        tmp_path / "export/best.onnx",
+        "--whole-image",
+        "--json",
+        "--backend",
+        "onnx",
+    )
     assert onnx.returncode == 0, onnx.stderr
     expected, found = json.loads(eager.stdout), json.loads(onnx.stdout)
     assert found["models"]["classifier"] == str(tmp_path / "export/best.onnx")
@@ -192,13 +214,19 @@ def test_export_and_backend_errors_are_one_line(fashionlens, runs, tmp_path):
     (tmp_path / "empty").mkdir()
     for args, message in [
         (("export", tmp_path / "missing"), f"{tmp_path / 'missing'}: checkpoint not found"),
-        (("export", tmp_path / "empty"), f"{tmp_path / 'empty'}: no checkpoint in this run directory "
-                                         "(expected best.pt or last.pt)"),
+        (
+            ("export", tmp_path / "empty"),
+            f"{tmp_path / 'empty'}: no checkpoint in this run directory (expected best.pt or last.pt)",
+        ),
         (("export", runs.classifier, "--format", "tflite"), "--format tflite: unknown export format; choose onnx"),
-        (("analyze", street_photos(runs)[0], "--classifier", runs.classifier, "--backend", "tf"),
-         "unknown backend 'tf'; choose torch, onnx or onnx-int8"),
-        (("analyze", street_photos(runs)[0], "--classifier", tmp_path / "none.onnx", "--backend", "onnx"),
-         f"{tmp_path / 'none.onnx'}: ONNX model not found"),
+        (
+            ("analyze", street_photos(runs)[0], "--classifier", runs.classifier, "--backend", "tf"),
+            "unknown backend 'tf'; choose torch, onnx or onnx-int8",
+        ),
+        (
+            ("analyze", street_photos(runs)[0], "--classifier", tmp_path / "none.onnx", "--backend", "onnx"),
+            f"{tmp_path / 'none.onnx'}: ONNX model not found",
+        ),
     ]:
         result = fashionlens(*args)
         assert result.returncode == 2 and result.stdout == ""
@@ -211,6 +239,8 @@ def test_loading_an_onnx_backend_never_exports(runs, tmp_path):
     shutil.copytree(runs.classifier, classifier_run)
     with pytest.raises(FashionLensError) as error:
         Analyzer.from_runs(None, classifier_run, backend="onnx-int8")
-    assert str(error.value) == (f"{classifier_run / 'best.pt'}: no current int8 ONNX export beside it; run "
-                                f"`fashionlens export {classifier_run / 'best.pt'} --precision int8`")
+    assert str(error.value) == (
+        f"{classifier_run / 'best.pt'}: no current int8 ONNX export beside it; run "
+        f"`fashionlens export {classifier_run / 'best.pt'} --precision int8`"
+    )
     assert not (classifier_run / "onnx").exists()

@@ -22,13 +22,13 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from fashionlens.export.exports import export_for_backend
-from fashionlens.inference.analyzer import Analyzer, model_fingerprint
 from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
-from fashionlens.data.detection import detection_transform
-from fashionlens.inference.default_models import WEIGHTS_DIR, default_detector
 from fashionlens.core.images import load_image
+from fashionlens.data.detection import detection_transform
+from fashionlens.export.exports import export_for_backend
 from fashionlens.export.onnx_int8 import CLASSIFIER_TOLERANCE, DETECTOR_TOLERANCE, box_head_as_matmul, counterparts
+from fashionlens.inference.analyzer import Analyzer, model_fingerprint
+from fashionlens.inference.default_models import WEIGHTS_DIR, default_detector
 from fashionlens.inference.onnx_runtime import OnnxClassifier, OnnxDetector
 from fashionlens.samples import sample_path
 from tiny_models import random_checkpoint
@@ -69,10 +69,16 @@ def op_types(path: Path) -> set[str]:
 
 def test_int8_exports_are_written_once_beside_the_checkpoints(int8):
     onnx_dir = int8.folder / "onnx"
-    assert int8.said == [f"exporting {int8.classifier} to int8 ONNX in {onnx_dir} (once)",
-                         f"exporting {int8.detector} to int8 ONNX in {onnx_dir} (once)"]
-    assert sorted(p.name for p in onnx_dir.iterdir()) == ["classifier.int8.json", "classifier.int8.onnx",
-                                                          "detector.int8.json", "detector.int8.onnx"]
+    assert int8.said == [
+        f"exporting {int8.classifier} to int8 ONNX in {onnx_dir} (once)",
+        f"exporting {int8.detector} to int8 ONNX in {onnx_dir} (once)",
+    ]
+    assert sorted(p.name for p in onnx_dir.iterdir()) == [
+        "classifier.int8.json",
+        "classifier.int8.onnx",
+        "detector.int8.json",
+        "detector.int8.onnx",
+    ]
     assert isinstance(int8.analyzer.classifier, OnnxClassifier) and isinstance(int8.analyzer.detector, OnnxDetector)
     classifier = json.loads((onnx_dir / "classifier.int8.json").read_text())
     detector = json.loads((onnx_dir / "detector.int8.json").read_text())
@@ -111,7 +117,7 @@ def test_int8_detector_agrees_with_pytorch_at_the_operating_threshold(int8):
     eager = Analyzer.from_runs(int8.detector, int8.classifier)
     transform = detection_transform(eager.detector_checkpoint["preprocessing"]["image_size"], train=False)
     threshold, wanted, found = eager.threshold, 0, 0
-    for photo in street_photos()[CHECK_PHOTOS:CHECK_PHOTOS + 12]:  # photos the export check did not see
+    for photo in street_photos()[CHECK_PHOTOS : CHECK_PHOTOS + 12]:  # photos the export check did not see
         image = transform(load_image(photo))
         with torch.inference_mode():
             [want] = eager.detector([image])
@@ -120,22 +126,32 @@ def test_int8_detector_agrees_with_pytorch_at_the_operating_threshold(int8):
             if score < threshold:
                 continue
             wanted += 1
-            close = ((got["labels"] == label) & ((got["boxes"] - box).abs().amax(dim=1) <= DETECTOR_TOLERANCE["boxes_px"])
-                     & ((got["scores"] - score).abs() <= DETECTOR_TOLERANCE["scores"]))
+            close = (
+                (got["labels"] == label)
+                & ((got["boxes"] - box).abs().amax(dim=1) <= DETECTOR_TOLERANCE["boxes_px"])
+                & ((got["scores"] - score).abs() <= DETECTOR_TOLERANCE["scores"])
+            )
             found += bool(close.any())
     assert wanted > 20 and found / wanted >= DETECTOR_TOLERANCE["found_fraction"]
 
 
 def detections(boxes: list[list[float]], labels: list[int], scores: list[float]) -> dict[str, torch.Tensor]:
-    return {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4), "labels": torch.tensor(labels),
-            "scores": torch.tensor(scores)}
+    return {
+        "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        "labels": torch.tensor(labels),
+        "scores": torch.tensor(scores),
+    }
 
 
 def test_counterparts_pairs_each_detection_once_within_the_tolerance():
-    want = detections([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 90, 90], [20, 20, 30, 30], [5, 5, 9, 9]],
-                      [1, 1, 2, 1, 3], [0.9, 0.85, 0.5, 0.6, 0.1])
-    got = detections([[3, 0, 10, 13], [50, 50, 95, 90], [20, 20, 30, 30], [5, 5, 9, 9]],
-                     [1, 2, 2, 3], [0.89, 0.5, 0.6, 0.1])
+    want = detections(
+        [[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 90, 90], [20, 20, 30, 30], [5, 5, 9, 9]],
+        [1, 1, 2, 1, 3],
+        [0.9, 0.85, 0.5, 0.6, 0.1],
+    )
+    got = detections(
+        [[3, 0, 10, 13], [50, 50, 95, 90], [20, 20, 30, 30], [5, 5, 9, 9]], [1, 2, 2, 3], [0.89, 0.5, 0.6, 0.1]
+    )
     wanted, paired, boxes, scores = counterparts(want, got, threshold=0.3)
     # the two near-identical label-1 boxes share one counterpart (3 px off); 5 px off and another label: none;
     # the last is under the threshold and not wanted
@@ -147,12 +163,21 @@ def test_counterparts_pairs_each_detection_once_within_the_tolerance():
 
 def test_box_head_as_matmul_gives_the_same_outputs(tmp_path):
     rng = np.random.default_rng(0)
-    weights = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name) for name, shape in
-               [("fc6.weight", (5, 8)), ("fc6.bias", (5,)), ("other.weight", (3, 5)), ("other.bias", (3,))]]
-    nodes = [helper.make_node("Gemm", ["x", "fc6.weight", "fc6.bias"], ["h"], name="/roi_heads/box_head/fc6/Gemm", transB=1),
-             helper.make_node("Gemm", ["h", "other.weight", "other.bias"], ["y"], name="/other/Gemm", transB=1)]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])], weights)
+    weights = [
+        numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+        for name, shape in [("fc6.weight", (5, 8)), ("fc6.bias", (5,)), ("other.weight", (3, 5)), ("other.bias", (3,))]
+    ]
+    nodes = [
+        helper.make_node("Gemm", ["x", "fc6.weight", "fc6.bias"], ["h"], name="/roi_heads/box_head/fc6/Gemm", transB=1),
+        helper.make_node("Gemm", ["h", "other.weight", "other.bias"], ["y"], name="/other/Gemm", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])],
+        weights,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     x = rng.standard_normal((4, 8)).astype(np.float32)
     before = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
@@ -168,8 +193,10 @@ def test_int8_export_refuses_a_classifier_int8_cannot_hold(fashionlens, tmp_path
     result = fashionlens("export", tmp_path / "run", "--precision", "int8", "--out", tmp_path / "out")
     assert result.returncode == 2 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith(f"error: {tmp_path / 'run' / 'best.pt'}: the int8 classifier disagrees with PyTorch on "
-                           "186 sample photos (top-1 agreement ")
+    assert line.startswith(
+        f"error: {tmp_path / 'run' / 'best.pt'}: the int8 classifier disagrees with PyTorch on "
+        "186 sample photos (top-1 agreement "
+    )
     assert "lowest embedding cosine 0.9" in line and line.endswith("); nothing written")
     assert list((tmp_path / "out").iterdir()) == []  # neither the model nor a temporary file
 
@@ -177,19 +204,28 @@ def test_int8_export_refuses_a_classifier_int8_cannot_hold(fashionlens, tmp_path
 def test_int8_command_line(fashionlens, int8, tmp_path):
     result = fashionlens("export", int8.classifier, "--precision", "int8", "--out", tmp_path / "export")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"wrote {tmp_path / 'export' / 'classifier.int8.onnx'} and classifier.int8.json: "
-                                    "the int8 model agrees with PyTorch (photos 186, top1_agreement ")
+    assert result.stdout.startswith(
+        f"wrote {tmp_path / 'export' / 'classifier.int8.onnx'} and classifier.int8.json: "
+        "the int8 model agrees with PyTorch (photos 186, top1_agreement "
+    )
     int8_file, photo = tmp_path / "export" / "classifier.int8.onnx", clothing_val_photos()[0]
-    analyzed = fashionlens("analyze", photo, "--classifier", int8_file, "--whole-image", "--json", "--backend", "onnx-int8")
+    analyzed = fashionlens(
+        "analyze", photo, "--classifier", int8_file, "--whole-image", "--json", "--backend", "onnx-int8"
+    )
     eager = fashionlens("analyze", photo, "--classifier", int8.classifier, "--whole-image", "--json")
     assert analyzed.returncode == 0, analyzed.stderr
     found, expected = json.loads(analyzed.stdout), json.loads(eager.stdout)
     assert found["models"]["id"] == expected["models"]["id"] and found["models"]["classifier"] == str(int8_file)
     assert found["images"][0]["garments"][0]["category"] == expected["images"][0]["garments"][0]["category"]
     for args, message in [
-        (("export", int8.classifier, "--precision", "int4"), "--precision int4: unknown precision; choose float32 or int8"),
-        (("analyze", photo, "--classifier", int8_file, "--whole-image", "--backend", "onnx"),
-         f"{int8_file}: an export of precision int8, not float32; run it with --backend onnx-int8"),
+        (
+            ("export", int8.classifier, "--precision", "int4"),
+            "--precision int4: unknown precision; choose float32 or int8",
+        ),
+        (
+            ("analyze", photo, "--classifier", int8_file, "--whole-image", "--backend", "onnx"),
+            f"{int8_file}: an export of precision int8, not float32; run it with --backend onnx-int8",
+        ),
     ]:
         result = fashionlens(*args)
         assert result.returncode == 2 and result.stdout == ""

@@ -3,10 +3,10 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
+from fashionlens.core.records import Box
 from fashionlens.inference.colors import color_of_pixels, product_color
 from fashionlens.inference.foreground import product_foreground
 from fashionlens.inference.garment_boxes import share_inside
-from fashionlens.core.records import Box
 
 CREAM, WOOD = (236, 230, 214), (120, 78, 42)
 DRESS = (70, 40, 170, 200)  # the dress's extent in the 240 x 240 photo

@@ -1,7 +1,7 @@
 """One box per garment (garment_boxes.py)."""
 
-from fashionlens.inference.garment_boxes import one_box_per_garment
 from fashionlens.core.records import Box, Detection
+from fashionlens.inference.garment_boxes import one_box_per_garment
 
 TOP, TROUSERS = Box(40, 40, 120, 140), Box(45, 135, 115, 300)
 

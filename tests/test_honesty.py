@@ -81,7 +81,7 @@ def test_too_few_items_for_the_accuracy_test_get_a_note():
     # 10 items at 80/10/10: even all right, p = 0.8 ** 10 = 0.107, so the test cannot pass.
     y_true = labels_80_10_10(10)
     perfect = honesty_check(y_true, y_true, CLASSES)
-    assert perfect["binomial_p_value"] == pytest.approx(0.8 ** 10)
+    assert perfect["binomial_p_value"] == pytest.approx(0.8**10)
     assert perfect["collapsed"] is False and perfect["reasons"] == []
     assert any("at least 14 needed" in note for note in perfect["notes"])
     lazy = honesty_check(y_true, np.zeros_like(y_true), CLASSES)

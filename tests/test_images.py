@@ -100,12 +100,15 @@ def jpeg_bytes() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty file"),
-    (b"not an image at all", "not an image"),
-    (jpeg_bytes()[:400], "corrupt or truncated"),
-    (jpeg_bytes()[:2] + b"\x00" * 600, "not an image|corrupt"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty file"),
+        (b"not an image at all", "not an image"),
+        (jpeg_bytes()[:400], "corrupt or truncated"),
+        (jpeg_bytes()[:2] + b"\x00" * 600, "not an image|corrupt"),
+    ],
+)
 def test_bad_files_raise_one_error_naming_the_file(tmp_path: Path, content: bytes, message: str):
     path = tmp_path / "photo.jpg"
     path.write_bytes(content)

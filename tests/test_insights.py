@@ -10,13 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 from fashionlens.catalog.store import SQLiteStore
-from fashionlens.inference.colors import DominantColor
 from fashionlens.core.errors import FashionLensError
-from fashionlens.insights.analytics import (format_table, log_analysis, log_click, parse_since, summarize, write_charts,
-                                  write_csv)
 from fashionlens.core.records import Box
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
+from fashionlens.inference.colors import DominantColor
+from fashionlens.insights.analytics import (
+    format_table,
+    log_analysis,
+    log_click,
+    parse_since,
+    summarize,
+    write_charts,
+    write_csv,
+)
 
 
 def worn(*garments: tuple[str, str, str]) -> list[dict]:
@@ -25,13 +32,30 @@ def worn(*garments: tuple[str, str, str]) -> list[dict]:
 
 TEE, PANTS, DRESS = ("T-Shirt", "upper", "Red"), ("Pants", "lower", "Blue"), ("Dress", "full", "Black")
 EVENTS = [
-    {"time": "2024-05-06T09:00:00Z", "kind": "analysis", "channel": "store", "session": None,
-     "garments": worn(TEE, PANTS)},
-    {"time": "2024-05-06T10:00:00Z", "kind": "recommendation", "channel": "online", "session": "s1",
-     "garments": worn(TEE, PANTS), "recommended": ["A", "B", "C"]},
+    {
+        "time": "2024-05-06T09:00:00Z",
+        "kind": "analysis",
+        "channel": "store",
+        "session": None,
+        "garments": worn(TEE, PANTS),
+    },
+    {
+        "time": "2024-05-06T10:00:00Z",
+        "kind": "recommendation",
+        "channel": "online",
+        "session": "s1",
+        "garments": worn(TEE, PANTS),
+        "recommended": ["A", "B", "C"],
+    },
     {"time": "2024-05-06T10:01:00Z", "kind": "click", "channel": "online", "session": "s1", "item": "B"},
-    {"time": "2024-05-07T12:00:00Z", "kind": "recommendation", "channel": "online", "session": "s2",
-     "garments": worn(DRESS), "recommended": ["B", "D"]},
+    {
+        "time": "2024-05-07T12:00:00Z",
+        "kind": "recommendation",
+        "channel": "online",
+        "session": "s2",
+        "garments": worn(DRESS),
+        "recommended": ["B", "D"],
+    },
     {"time": "2024-05-07T12:05:00Z", "kind": "click", "channel": "online", "session": "s2", "item": "B"},
     {"time": "2024-05-13T08:00:00Z", "kind": "click", "channel": "online", "session": None, "item": "Z"},
 ]
@@ -42,22 +66,34 @@ def test_summary_counts_fixed_events():
     assert summary["events"] == 6 and summary["garments"] == 5
     assert summary["by_kind"] == {"analysis": 1, "click": 3, "recommendation": 2}
     assert summary["by_channel"] == {"online": 5, "store": 1}
-    assert summary["categories"] == {"Pants": {"count": 2, "share": 0.4}, "T-Shirt": {"count": 2, "share": 0.4},
-                                     "Dress": {"count": 1, "share": 0.2}}
-    assert summary["regions"] == {"lower": {"count": 2, "share": 0.4}, "upper": {"count": 2, "share": 0.4},
-                                  "full": {"count": 1, "share": 0.2}}
+    assert summary["categories"] == {
+        "Pants": {"count": 2, "share": 0.4},
+        "T-Shirt": {"count": 2, "share": 0.4},
+        "Dress": {"count": 1, "share": 0.2},
+    }
+    assert summary["regions"] == {
+        "lower": {"count": 2, "share": 0.4},
+        "upper": {"count": 2, "share": 0.4},
+        "full": {"count": 1, "share": 0.2},
+    }
     assert list(summary["colors"]) == ["Blue", "Red", "Black"]
     assert [(p["period"], p["events"], p["garments"]) for p in summary["trend"]] == [
-        ("2024-05-06", 3, 4), ("2024-05-07", 2, 1), ("2024-05-13", 1, 0)]
+        ("2024-05-06", 3, 4),
+        ("2024-05-07", 2, 1),
+        ("2024-05-13", 1, 0),
+    ]
     assert summary["worn_together"] == [{"categories": ["Pants", "T-Shirt"], "count": 2}]
     ctr = summary["click_through"]
     assert (ctr["recommended"], ctr["clicked"], ctr["rate"], ctr["clicks_not_recommended"]) == (5, 2, 0.4, 1)
     assert ctr["items"][0] == {"id": "B", "shown": 2, "clicks": 2, "rate": 1.0}
     # B's second click follows its recommendation of 05-07: it counts there, not on 05-06
-    assert ctr["periods"] == [{"period": "2024-05-06", "recommended": 3, "clicked": 1, "rate": 0.3333},
-                              {"period": "2024-05-07", "recommended": 2, "clicked": 1, "rate": 0.5}]
+    assert ctr["periods"] == [
+        {"period": "2024-05-06", "recommended": 3, "clicked": 1, "rate": 0.3333},
+        {"period": "2024-05-07", "recommended": 2, "clicked": 1, "rate": 0.5},
+    ]
     assert summarize(EVENTS, by="week")["click_through"]["periods"] == [
-        {"period": "2024-W19", "recommended": 5, "clicked": 2, "rate": 0.4}]
+        {"period": "2024-W19", "recommended": 5, "clicked": 2, "rate": 0.4}
+    ]
     weekly = summarize(EVENTS, by="week")["trend"]
     assert [(p["period"], p["events"]) for p in weekly] == [("2024-W19", 5), ("2024-W20", 1)]
     assert weekly[0]["categories"] == {"Pants": 2, "T-Shirt": 2, "Dress": 1}
@@ -73,17 +109,30 @@ def test_no_events_is_an_empty_report_not_an_error():
 
 def test_events_are_logged_in_the_catalogue_without_the_photo(tmp_path):
     store = SQLiteStore(tmp_path / "shop.db", create=True)
-    garment = AnalyzedGarment(Box(0, 0, 5, 5), "upper", 0.9, "Shirt", 0.7, [("Shirt", 0.7)],
-                              DominantColor("White", 1.0, 1.0, (250, 250, 250)), np.ones(3, np.float32))
+    garment = AnalyzedGarment(
+        Box(0, 0, 5, 5),
+        "upper",
+        0.9,
+        "Shirt",
+        0.7,
+        [("Shirt", 0.7)],
+        DominantColor("White", 1.0, 1.0, (250, 250, 250)),
+        np.ones(3, np.float32),
+    )
     analysis = Analysis("/photos/customer.jpg", 5, 5, True, [garment])
     log_analysis(store, [analysis], "store", time="2024-04-30T10:00:00Z")
     log_analysis(store, [analysis], "online", "s9", recommended=["A"], time="2024-05-02T10:00:00Z")
     log_click(store, "A", "online", "s9", time="2024-05-02T10:01:00Z")
     events = store.events()
     assert [e["kind"] for e in events] == ["analysis", "recommendation", "click"]
-    assert events[1] == {"time": "2024-05-02T10:00:00Z", "kind": "recommendation", "channel": "online",
-                         "session": "s9", "garments": [{"region": "upper", "category": "Shirt", "color": "White"}],
-                         "recommended": ["A"]}
+    assert events[1] == {
+        "time": "2024-05-02T10:00:00Z",
+        "kind": "recommendation",
+        "channel": "online",
+        "session": "s9",
+        "garments": [{"region": "upper", "category": "Shirt", "color": "White"}],
+        "recommended": ["A"],
+    }
     raw = store.connection.execute("SELECT data FROM events").fetchall()
     assert not any("customer.jpg" in row[0] or "embedding" in row[0] for row in raw)
     assert [e["kind"] for e in store.events(parse_since("2024-05-01"))] == ["recommendation", "click"]
@@ -102,8 +151,11 @@ def test_csv_export_and_charts(tmp_path):
     assert set(rows[0]) == {"period", "dimension", "value", "count", "share"}
     overall = {(r["dimension"], r["value"]): (int(r["count"]), float(r["share"])) for r in rows if r["period"] == "all"}
     assert overall[("category", "Pants")] == (2, 0.4) and overall[("region", "full")] == (1, 0.2)
-    assert {(r["value"], r["count"]) for r in rows if r["period"] == "2024-05-07"} == {("Dress", "1"), ("full", "1"),
-                                                                                        ("Black", "1")}
+    assert {(r["value"], r["count"]) for r in rows if r["period"] == "2024-05-07"} == {
+        ("Dress", "1"),
+        ("full", "1"),
+        ("Black", "1"),
+    }
     paths = write_charts(summary, tmp_path)
     assert [p.name for p in paths] == ["shares.png", "trend.png", "click_through.png"]
     assert all(p.parent == tmp_path and p.stat().st_size > 1000 for p in paths)
@@ -114,7 +166,8 @@ def test_csv_export_and_charts(tmp_path):
         assert image.size == (800, 400)
     only = write_charts(summary, tmp_path / "one", names=["click_through"])
     assert only == [tmp_path / "one" / "click_through.png"] and sorted(p.name for p in only[0].parent.iterdir()) == [
-        "click_through.png"]
+        "click_through.png"
+    ]
 
 
 def test_no_click_through_chart_without_recommendations(tmp_path):
@@ -136,8 +189,14 @@ def test_a_single_period_trend_is_bars_not_stray_dots():
 
     from fashionlens.insights.analytics import trend_chart
 
-    events = [{"kind": "analysis", "time": "2026-12-01T10:00:00Z", "channel": "store",
-               "garments": [{"category": "Pants", "region": "lower", "color": "Black"}]}]
+    events = [
+        {
+            "kind": "analysis",
+            "time": "2026-12-01T10:00:00Z",
+            "channel": "store",
+            "garments": [{"category": "Pants", "region": "lower", "color": "Black"}],
+        }
+    ]
     one_day = trend_chart(plt, summarize(events, "day"))
     two_days = trend_chart(plt, summarize(events + [{**events[0], "time": "2026-12-02T10:00:00Z"}], "day"))
     assert len(one_day.axes[0].patches) == 2 and not one_day.axes[0].lines  # events and Pants

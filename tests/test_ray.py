@@ -74,9 +74,24 @@ class CrashingAnalyzer:
 
 
 def rows(store: SQLiteStore) -> list[tuple]:
-    return [(item.id, item.image, item.image_digest, item.name, item.price, item.category, item.predicted_category,
-             item.region, item.color, item.box, item.pattern, item.sleeve, item.attributes)
-            for item in store.find_items()]
+    return [
+        (
+            item.id,
+            item.image,
+            item.image_digest,
+            item.name,
+            item.price,
+            item.category,
+            item.predicted_category,
+            item.region,
+            item.color,
+            item.box,
+            item.pattern,
+            item.sleeve,
+            item.attributes,
+        )
+        for item in store.find_items()
+    ]
 
 
 def test_a_ray_import_writes_the_rows_of_a_one_process_import(tmp_path, two_workers):

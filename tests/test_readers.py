@@ -6,14 +6,21 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_image
 
-from fashionlens.data import detect_format, read_coco, read_dataset, read_deepfashion, read_folder
-from fashionlens.data import read_labels_csv, read_streetstyle
-from fashionlens.data.streetstyle import COLUMNS
+from conftest import make_image
 from fashionlens.core.errors import DataFormatError, FashionLensError
 from fashionlens.core.records import Box
 from fashionlens.core.taxonomy import DEEPFASHION_CATEGORIES
+from fashionlens.data import (
+    detect_format,
+    read_coco,
+    read_dataset,
+    read_deepfashion,
+    read_folder,
+    read_labels_csv,
+    read_streetstyle,
+)
+from fashionlens.data.streetstyle import COLUMNS
 
 
 def write(path: Path, text: str) -> Path:
@@ -45,8 +52,11 @@ def test_labels_csv_reads_labels_splits_and_extra_columns(labels_csv_dataset: Pa
 
 
 def test_labels_csv_box_columns_and_rows_of_one_image_become_garments(tmp_path: Path):
-    path = write(tmp_path / "boxes.csv", "image,label,x1,y1,x2,y2,shop\n"
-                 "a.jpg,Shirt,1,2,30,40,north\na.jpg,Pants,0,40,30,90,north\nb.jpg,Shoes,,,,,south\n")
+    path = write(
+        tmp_path / "boxes.csv",
+        "image,label,x1,y1,x2,y2,shop\n"
+        "a.jpg,Shirt,1,2,30,40,north\na.jpg,Pants,0,40,30,90,north\nb.jpg,Shoes,,,,,south\n",
+    )
     a, b = read_labels_csv(path)
     assert [(g.category, g.box) for g in a.garments] == [("Shirt", Box(1, 2, 30, 40)), ("Pants", Box(0, 40, 30, 90))]
     assert (a.split, a.attributes) == (None, {"shop": "north"})
@@ -58,16 +68,19 @@ def test_labels_csv_empty_label_leaves_the_image_unlabelled(tmp_path: Path):
     assert [len(s.garments) for s in samples] == [0, 1]
 
 
-@pytest.mark.parametrize("text, line, message", [
-    ("file,label\na.jpg,Shirt\n", 1, "missing image"),
-    ("image,category\na.jpg,Shirt\n", 1, "missing label"),
-    ("", 1, "missing image"),
-    ("image,label,split\na.jpg,Shirt,train\nb.jpg,Pants\n", 3, "expected 3 columns, found 2"),
-    ("image,label\n\na.jpg,Shirt\nb.jpg,Hat,extra\n", 4, "expected 2 columns, found 3"),
-    ("image,label,x1,y1,x2,y2\na.jpg,Shirt,1,2,3,4\na.jpg,Shirt,1,two,3,4\n", 3, "must be numbers"),
-    ("image,label,x1,y1\na.jpg,Shirt,1,2\n", 1, "all of x1,y1,x2,y2"),
-    ("image,label\n,Shirt\n", 2, "empty image path"),
-])
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("file,label\na.jpg,Shirt\n", 1, "missing image"),
+        ("image,category\na.jpg,Shirt\n", 1, "missing label"),
+        ("", 1, "missing image"),
+        ("image,label,split\na.jpg,Shirt,train\nb.jpg,Pants\n", 3, "expected 3 columns, found 2"),
+        ("image,label\n\na.jpg,Shirt\nb.jpg,Hat,extra\n", 4, "expected 2 columns, found 3"),
+        ("image,label,x1,y1,x2,y2\na.jpg,Shirt,1,2,3,4\na.jpg,Shirt,1,two,3,4\n", 3, "must be numbers"),
+        ("image,label,x1,y1\na.jpg,Shirt,1,2\n", 1, "all of x1,y1,x2,y2"),
+        ("image,label\n,Shirt\n", 2, "empty image path"),
+    ],
+)
 def test_labels_csv_errors_name_file_and_line(tmp_path: Path, text: str, line: int, message: str):
     path = write(tmp_path / "labels.csv", text)
     with pytest.raises(DataFormatError, match=message) as error:
@@ -82,9 +95,14 @@ def test_folder_per_class(tmp_path: Path):
     for name in ("Shirt/b.jpg", "Shirt/a.png", "Pants/c.jpg", "Pants/notes.txt"):
         make_image(tmp_path / name) if name.endswith(("jpg", "png")) else write(tmp_path / name, "x")
     samples = read_folder(tmp_path)
-    assert [(s.image.relative_to(tmp_path).as_posix(), s.garments[0].category, s.garments[0].region, s.split)
-            for s in samples] == [("Pants/c.jpg", "Pants", "lower", None), ("Shirt/a.png", "Shirt", "upper", None),
-                                  ("Shirt/b.jpg", "Shirt", "upper", None)]
+    assert [
+        (s.image.relative_to(tmp_path).as_posix(), s.garments[0].category, s.garments[0].region, s.split)
+        for s in samples
+    ] == [
+        ("Pants/c.jpg", "Pants", "lower", None),
+        ("Shirt/a.png", "Shirt", "upper", None),
+        ("Shirt/b.jpg", "Shirt", "upper", None),
+    ]
 
 
 def test_folder_with_split_folders(tmp_path: Path):
@@ -92,7 +110,11 @@ def test_folder_with_split_folders(tmp_path: Path):
         make_image(tmp_path / name)
     samples = read_dataset(tmp_path)
     assert [(s.split, s.garments[0].category) for s in samples] == [
-        ("test", "Dress"), ("train", "Dress"), ("train", "Hat"), ("val", "Hat")]
+        ("test", "Dress"),
+        ("train", "Dress"),
+        ("train", "Hat"),
+        ("val", "Hat"),
+    ]
 
 
 def test_folder_without_class_folders_is_an_error(tmp_path: Path):
@@ -123,10 +145,16 @@ def test_coco_keeps_garment_split_and_extra_fields(coco_dataset: Path):
 
 def test_coco_without_garment_field_uses_the_category_name(tmp_path: Path):
     make_image(tmp_path / "images" / "x.jpg")
-    path = write(tmp_path / "export" / "instances.json", json.dumps({
-        "images": [{"id": 7, "file_name": "x.jpg", "width": 32, "height": 32}],
-        "annotations": [{"id": 1, "image_id": 7, "category_id": 4, "bbox": [1, 1, 5, 5]}],
-        "categories": [{"id": 4, "name": "skirt"}]}))
+    path = write(
+        tmp_path / "export" / "instances.json",
+        json.dumps(
+            {
+                "images": [{"id": 7, "file_name": "x.jpg", "width": 32, "height": 32}],
+                "annotations": [{"id": 1, "image_id": 7, "category_id": 4, "bbox": [1, 1, 5, 5]}],
+                "categories": [{"id": 4, "name": "skirt"}],
+            }
+        ),
+    )
     (sample,) = read_dataset(path)
     assert (sample.garments[0].category, sample.garments[0].region) == ("skirt", "lower")
     assert sample.image == tmp_path / "images" / "x.jpg"  # found in ../images, as CVAT lays it out
@@ -134,18 +162,23 @@ def test_coco_without_garment_field_uses_the_category_name(tmp_path: Path):
 
 def coco_text(annotation: str) -> str:
     """A COCO file, one element per line: line 4 is the image, line 7 the `annotation` given."""
-    return ('{"categories": [\n{"id": 1, "name": "upper"}\n], "images": [\n'
-            '{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}\n], "annotations": [\n'
-            '{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]},\n' + annotation + "\n]}\n")
+    return (
+        '{"categories": [\n{"id": 1, "name": "upper"}\n], "images": [\n'
+        '{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}\n], "annotations": [\n'
+        '{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]},\n' + annotation + "\n]}\n"
+    )
 
 
-@pytest.mark.parametrize("annotation, line, message", [
-    ('{"id": 2, "image_id": 1, "category_id": 9, "bbox": [0, 0, 2, 2]}', 7, "unknown category id 9"),
-    ('{"id": 2, "image_id": 5, "category_id": 1, "bbox": [0, 0, 2, 2]}', 7, "unknown image id 5"),
-    ('{"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, "x", 2, 2]}', 7, "bbox must be 4 numbers"),
-    ('{"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2]}', 7, "bbox must be 4 numbers"),
-    ('{"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]', 8, "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "annotation, line, message",
+    [
+        ('{"id": 2, "image_id": 1, "category_id": 9, "bbox": [0, 0, 2, 2]}', 7, "unknown category id 9"),
+        ('{"id": 2, "image_id": 5, "category_id": 1, "bbox": [0, 0, 2, 2]}', 7, "unknown image id 5"),
+        ('{"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, "x", 2, 2]}', 7, "bbox must be 4 numbers"),
+        ('{"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2]}', 7, "bbox must be 4 numbers"),
+        ('{"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]', 8, "not valid JSON"),
+    ],
+)
 def test_coco_errors_name_file_and_line(tmp_path: Path, annotation: str, line: int, message: str):
     path = write(tmp_path / "a.json", coco_text(annotation))
     with pytest.raises(DataFormatError, match=message) as error:
@@ -190,24 +223,44 @@ def make_deepfashion(root: Path, anno: str = "Anno") -> list[str]:
     names = ["img/Sheer_Blouse/img_00000001.jpg", "img/Sheer_Blouse/img_00000002.jpg", "img/Cut_Jeans/img_00000001.jpg"]
     for name in names:
         make_image(root / "Img" / name, (30, 40))
-    header_file(root / anno / "list_category_cloth.txt", "category_name  category_type",
-                [f"{name:<20}{kind}" for name, kind in
-                 [(n, {"upper": 1, "lower": 2, "full": 3}[r]) for n, r in DEEPFASHION_CATEGORIES]])
+    header_file(
+        root / anno / "list_category_cloth.txt",
+        "category_name  category_type",
+        [
+            f"{name:<20}{kind}"
+            for name, kind in [(n, {"upper": 1, "lower": 2, "full": 3}[r]) for n, r in DEEPFASHION_CATEGORIES]
+        ],
+    )
     return names
 
 
 def make_deepfashion_coarse(root: Path, anno: str = "Anno") -> list[str]:
     names = make_deepfashion(root, anno)
-    header_file(root / anno / "list_category_img.txt", "image_name  category_label",
-                [f"{names[0]}   3", f"{names[1]}   41", f"{names[2]}   26"])
-    header_file(root / anno / "list_bbox.txt", "image_name  x_1  y_1  x_2  y_2",
-                [f"{names[0]} 002 003 028 038", f"{names[1]} 001 001 029 039", f"{names[2]} 005 010 025 040"])
-    header_file(root / anno / "list_attr_cloth.txt", "attribute_name  attribute_type",
-                ["a-line                   3", "floral print             1", "sheer                    2"])
-    header_file(root / anno / "list_attr_img.txt", "image_name  attribute_labels",
-                [f"{names[0]}  -1 1 1", f"{names[1]}  1 0 -1", f"{names[2]}  -1 -1 -1"])
-    header_file(root / "Eval" / "list_eval_partition.txt", "image_name  evaluation_status",
-                [f"{names[0]} train", f"{names[1]} val", f"{names[2]} test"])
+    header_file(
+        root / anno / "list_category_img.txt",
+        "image_name  category_label",
+        [f"{names[0]}   3", f"{names[1]}   41", f"{names[2]}   26"],
+    )
+    header_file(
+        root / anno / "list_bbox.txt",
+        "image_name  x_1  y_1  x_2  y_2",
+        [f"{names[0]} 002 003 028 038", f"{names[1]} 001 001 029 039", f"{names[2]} 005 010 025 040"],
+    )
+    header_file(
+        root / anno / "list_attr_cloth.txt",
+        "attribute_name  attribute_type",
+        ["a-line                   3", "floral print             1", "sheer                    2"],
+    )
+    header_file(
+        root / anno / "list_attr_img.txt",
+        "image_name  attribute_labels",
+        [f"{names[0]}  -1 1 1", f"{names[1]}  1 0 -1", f"{names[2]}  -1 -1 -1"],
+    )
+    header_file(
+        root / "Eval" / "list_eval_partition.txt",
+        "image_name  evaluation_status",
+        [f"{names[0]} train", f"{names[1]} val", f"{names[2]} test"],
+    )
     return names
 
 
@@ -218,7 +271,10 @@ def test_deepfashion_list_files(tmp_path: Path, anno: str):
     assert [s.image for s in samples] == [tmp_path / "Img" / name for name in names]
     assert all(s.image.is_file() and s.source == "deepfashion" for s in samples)
     assert [(s.garments[0].category, s.garments[0].region, s.split) for s in samples] == [
-        ("Blouse", "upper", "train"), ("Dress", "full", "val"), ("Jeans", "lower", "test")]
+        ("Blouse", "upper", "train"),
+        ("Dress", "full", "val"),
+        ("Jeans", "lower", "test"),
+    ]
     assert samples[0].garments[0].box == Box(2, 3, 28, 38)
     assert samples[0].garments[0].attributes == {"category_type": 1, "floral print": True, "sheer": True}
     assert samples[1].garments[0].attributes == {"category_type": 3, "a-line": True}
@@ -226,8 +282,9 @@ def test_deepfashion_list_files(tmp_path: Path, anno: str):
 
 def test_deepfashion_fine_split_files_are_row_aligned(tmp_path: Path):
     names = make_deepfashion(tmp_path, "Anno_fine")
-    header_file(tmp_path / "Anno_fine" / "list_attr_cloth.txt", "attribute_name  attribute_type",
-                ["floral 1", "long_sleeve 3"])
+    header_file(
+        tmp_path / "Anno_fine" / "list_attr_cloth.txt", "attribute_name  attribute_type", ["floral 1", "long_sleeve 3"]
+    )
     write(tmp_path / "Anno_fine" / "train.txt", f"{names[0]}\n{names[2]}\n")
     write(tmp_path / "Anno_fine" / "train_cate.txt", "3\n26\n")
     write(tmp_path / "Anno_fine" / "train_bbox.txt", "2 3 28 38\n5 10 25 40\n")
@@ -236,22 +293,33 @@ def test_deepfashion_fine_split_files_are_row_aligned(tmp_path: Path):
     write(tmp_path / "Anno_fine" / "val_cate.txt", "41\n")
     samples = read_deepfashion(tmp_path)
     assert [(s.split, s.garments[0].category, s.garments[0].box) for s in samples] == [
-        ("train", "Blouse", Box(2, 3, 28, 38)), ("train", "Jeans", Box(5, 10, 25, 40)), ("val", "Dress", None)]
+        ("train", "Blouse", Box(2, 3, 28, 38)),
+        ("train", "Jeans", Box(5, 10, 25, 40)),
+        ("val", "Dress", None),
+    ]
     assert samples[1].garments[0].attributes == {"category_type": 2, "long_sleeve": True}
     write(tmp_path / "Anno_fine" / "val_cate.txt", "41\n3\n")
     with pytest.raises(DataFormatError, match="2 rows but val.txt lists 1 images"):
         read_deepfashion(tmp_path / "Anno_fine")
 
 
-@pytest.mark.parametrize("file, text, line, message", [
-    ("list_category_img.txt", "img/Sheer_Blouse/img_00000001.jpg 3\n", 1, "number of rows"),
-    ("list_category_img.txt", "1\nimg/Sheer_Blouse/img_00000001.jpg 3\n", 2, "column names"),
-    ("list_category_img.txt", "2\nimage_name category_label\nimg/a.jpg 3\n", 1, "announces 2 rows"),
-    ("list_category_img.txt", "2\nimage_name category_label\nimg/a.jpg 3\nimg/b.jpg 51\n", 4, "unknown category id 51"),
-    ("list_category_img.txt", "1\nimage_name category_label\nimg/a.jpg 3 4\n", 3, "expected 2 columns"),
-    ("list_bbox.txt", "1\nimage_name x_1 y_1 x_2 y_2\nimg/a.jpg 1 2 x 4\n", 3, "whole numbers"),
-    ("list_bbox.txt", "1\nimage_name x_1 y_1 x_2 y_2\nimg/zzz.jpg 1 2 3 4\n", 3, "not in list_category_img"),
-])
+@pytest.mark.parametrize(
+    "file, text, line, message",
+    [
+        ("list_category_img.txt", "img/Sheer_Blouse/img_00000001.jpg 3\n", 1, "number of rows"),
+        ("list_category_img.txt", "1\nimg/Sheer_Blouse/img_00000001.jpg 3\n", 2, "column names"),
+        ("list_category_img.txt", "2\nimage_name category_label\nimg/a.jpg 3\n", 1, "announces 2 rows"),
+        (
+            "list_category_img.txt",
+            "2\nimage_name category_label\nimg/a.jpg 3\nimg/b.jpg 51\n",
+            4,
+            "unknown category id 51",
+        ),
+        ("list_category_img.txt", "1\nimage_name category_label\nimg/a.jpg 3 4\n", 3, "expected 2 columns"),
+        ("list_bbox.txt", "1\nimage_name x_1 y_1 x_2 y_2\nimg/a.jpg 1 2 x 4\n", 3, "whole numbers"),
+        ("list_bbox.txt", "1\nimage_name x_1 y_1 x_2 y_2\nimg/zzz.jpg 1 2 3 4\n", 3, "not in list_category_img"),
+    ],
+)
 def test_deepfashion_errors_name_file_and_line(tmp_path: Path, file: str, text: str, line: int, message: str):
     make_deepfashion(tmp_path)
     write(tmp_path / "Anno" / "list_category_img.txt", "1\nimage_name category_label\nimg/a.jpg 3\n")
@@ -267,16 +335,29 @@ def test_deepfashion_errors_name_file_and_line(tmp_path: Path, file: str, text: 
 
 def manifest_row(url: str, category: str = "Dress", x1: str = "10") -> str:
     values = dict.fromkeys(COLUMNS, "")
-    values.update(id="1", url=url, x1=x1, y1="5", x2="90", y2="120", width="100", height="130",
-                  clothing_category=category, sleeve_length="Long sleeve", wearing_hat="No")
+    values.update(
+        id="1",
+        url=url,
+        x1=x1,
+        y1="5",
+        x2="90",
+        y2="120",
+        width="100",
+        height="130",
+        clothing_category=category,
+        sleeve_length="Long sleeve",
+        wearing_hat="No",
+    )
     return ",".join(values[c] for c in COLUMNS)
 
 
 def test_streetstyle_one_sample_per_person_row(tmp_path: Path):
     url = "http://example.com/photos/abcdef_n.jpg"
     make_image(tmp_path / "a" / "b" / "c" / "abcdef_n.jpg", (100, 130))
-    path = write(tmp_path / "streetstyle27k.manifest",
-                 ",".join(COLUMNS) + "\n" + manifest_row(url) + "\n" + manifest_row(url, category="") + "\n")
+    path = write(
+        tmp_path / "streetstyle27k.manifest",
+        ",".join(COLUMNS) + "\n" + manifest_row(url) + "\n" + manifest_row(url, category="") + "\n",
+    )
     first, second = read_dataset(tmp_path)
     assert first.image == tmp_path / "a/b/c/abcdef_n.jpg" and first.image.is_file()
     assert (first.width, first.height, first.split, first.source) == (100, 130, None, "streetstyle")
@@ -290,12 +371,23 @@ def test_streetstyle_one_sample_per_person_row(tmp_path: Path):
     assert detect_format(path) == ("streetstyle", path)
 
 
-@pytest.mark.parametrize("body, line, message", [
-    ("id,url\n", 1, "header must be the 25"),
-    (",".join(COLUMNS) + "\n" + manifest_row("http://x/abc.jpg") + ",extra\n", 2, "expected 25 columns, found 26"),
-    (",".join(COLUMNS) + "\n" + manifest_row("http://x/abc.jpg") + "\n"
-     + manifest_row("http://x/abd.jpg", x1="ten") + "\n", 3, "must be numbers"),
-])
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        ("id,url\n", 1, "header must be the 25"),
+        (",".join(COLUMNS) + "\n" + manifest_row("http://x/abc.jpg") + ",extra\n", 2, "expected 25 columns, found 26"),
+        (
+            ",".join(COLUMNS)
+            + "\n"
+            + manifest_row("http://x/abc.jpg")
+            + "\n"
+            + manifest_row("http://x/abd.jpg", x1="ten")
+            + "\n",
+            3,
+            "must be numbers",
+        ),
+    ],
+)
 def test_streetstyle_errors_name_file_and_line(tmp_path: Path, body: str, line: int, message: str):
     path = write(tmp_path / "streetstyle27k.manifest", body)
     with pytest.raises(DataFormatError, match=message) as error:

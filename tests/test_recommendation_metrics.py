@@ -6,9 +6,14 @@ from collections import Counter
 
 import pytest
 
-from fashionlens.evaluation.recommendation import (LookGarment, end_to_end, fill_in_the_blank, precision_at_k,
-                                                   random_same_category)
 from fashionlens.core.records import Box
+from fashionlens.evaluation.recommendation import (
+    LookGarment,
+    end_to_end,
+    fill_in_the_blank,
+    precision_at_k,
+    random_same_category,
+)
 
 
 def test_precision_at_k_counts_k_in_the_denominator():
@@ -28,11 +33,18 @@ def test_random_same_category_is_seeded_and_stays_in_the_category():
 
 
 def test_fill_in_the_blank_asks_each_garment_of_each_look():
-    looks = [[LookGarment("Shirt", "shirt"), LookGarment("Pants", "pants")],
-             [LookGarment("Dress", "dress")],  # a look of one garment: nothing to complete
-             [LookGarment("T-Shirt", "tee"), LookGarment(None, "scarf"), LookGarment("Skirt", "skirt")]]
-    suggestions = {"shirt": ["Pants", "Skirt"], "pants": ["T-Shirt", "Shirt"], "tee": ["Skirt"],
-                   "scarf": ["Hat"], "skirt": ["Shirt", "T-Shirt"]}
+    looks = [
+        [LookGarment("Shirt", "shirt"), LookGarment("Pants", "pants")],
+        [LookGarment("Dress", "dress")],  # a look of one garment: nothing to complete
+        [LookGarment("T-Shirt", "tee"), LookGarment(None, "scarf"), LookGarment("Skirt", "skirt")],
+    ]
+    suggestions = {
+        "shirt": ["Pants", "Skirt"],
+        "pants": ["T-Shirt", "Shirt"],
+        "tee": ["Skirt"],
+        "scarf": ["Hat"],
+        "skirt": ["Shirt", "T-Shirt"],
+    }
 
     def suggest(rest):  # the suggestions of the rest, the first garment's first
         return [category for query in rest for category in suggestions[query]]
@@ -45,10 +57,8 @@ def test_fill_in_the_blank_asks_each_garment_of_each_look():
 
 
 def test_end_to_end_needs_the_box_and_the_category():
-    truth = [[(Box(0, 0, 10, 10), "Shirt"), (Box(0, 10, 10, 30), "Pants")],
-             [(Box(0, 0, 20, 20), "Dress")]]
-    found = [[(Box(1, 1, 10, 10), "Shirt"), (Box(0, 10, 10, 30), "Skirt"), (Box(50, 50, 60, 60), "Hat")],
-             []]
+    truth = [[(Box(0, 0, 10, 10), "Shirt"), (Box(0, 10, 10, 30), "Pants")], [(Box(0, 0, 20, 20), "Dress")]]
+    found = [[(Box(1, 1, 10, 10), "Shirt"), (Box(0, 10, 10, 30), "Skirt"), (Box(50, 50, 60, 60), "Hat")], []]
     result = end_to_end(truth, found).as_dict()
     assert result["garments"] == 3 and result["right"] == 1 and result["accuracy"] == pytest.approx(1 / 3)
     assert result["localised"] == 2 and result["category_accuracy_when_localised"] == 0.5

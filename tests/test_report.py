@@ -8,28 +8,43 @@ import re
 import numpy as np
 import pytest
 
+from fashionlens.core.records import Box, Detection, Garment, Sample
 from fashionlens.evaluation import plots, report
 from fashionlens.evaluation.classification import evaluate_classifier, roc_curves
 from fashionlens.evaluation.detection import evaluate_detector
-from fashionlens.core.records import Box, Detection, Garment, Sample
 
 REGIONS = ["upper", "lower", "full"]
 
 
 def table_rows(page: str, title: str) -> list[list[str]]:
     """The cells of the first table after `title`, unescaped."""
-    table = page[page.index(title):].split("</table>")[0]
-    return [[html.unescape(cell) for cell in re.findall(r"<t[hd]>(.*?)</t[hd]>", row)]
-            for row in table.split("</tr>") if "<t" in row]
+    table = page[page.index(title) :].split("</table>")[0]
+    return [
+        [html.unescape(cell) for cell in re.findall(r"<t[hd]>(.*?)</t[hd]>", row)]
+        for row in table.split("</tr>")
+        if "<t" in row
+    ]
 
 
 def detector_dataset(shift: float) -> tuple[list[Sample], list[list[Detection]]]:
     """Two photos; the detections are off by `shift` pixels, so a larger shift scores lower."""
-    samples = [Sample(image=f"{i}.jpg", width=100, height=100, garments=[
-        Garment(Box(10, 10, 90, 50), "upper"), Garment(Box(10, 50, 90, 95), "lower")]) for i in range(2)]
-    detections = [[Detection(Box(10 + shift, 10, 90 + shift, 50), "upper", 0.9),
-                   Detection(Box(10, 50 + shift, 90, 95), "lower", 0.8),
-                   Detection(Box(0, 0, 30, 30), "full", 0.3)] for _ in range(2)]
+    samples = [
+        Sample(
+            image=f"{i}.jpg",
+            width=100,
+            height=100,
+            garments=[Garment(Box(10, 10, 90, 50), "upper"), Garment(Box(10, 50, 90, 95), "lower")],
+        )
+        for i in range(2)
+    ]
+    detections = [
+        [
+            Detection(Box(10 + shift, 10, 90 + shift, 50), "upper", 0.9),
+            Detection(Box(10, 50 + shift, 90, 95), "lower", 0.8),
+            Detection(Box(0, 0, 30, 30), "full", 0.3),
+        ]
+        for _ in range(2)
+    ]
     return samples, detections
 
 
@@ -40,8 +55,14 @@ def detector_document() -> tuple[dict, report.Figures]:
         files, figures[name] = plots.detector_figures("d", name, metrics, curves)
         assert all(data[:4] == b"\x89PNG" for data in files.values())
         by_dataset[name] = metrics
-    return {"kind": "detector", "run_dir": "runs/det", "checkpoint": "runs/det/best.pt", "split": "val",
-            "class_names": REGIONS, "by_dataset": by_dataset}, figures
+    return {
+        "kind": "detector",
+        "run_dir": "runs/det",
+        "checkpoint": "runs/det/best.pt",
+        "split": "val",
+        "class_names": REGIONS,
+        "by_dataset": by_dataset,
+    }, figures
 
 
 def test_detector_side_by_side_table_with_two_datasets():
@@ -75,8 +96,12 @@ def test_classifier_page_puts_verdicts_first_and_links_figures():
     for index, (name, metrics) in enumerate((("lazy.csv", lazy), ("good.csv", good)), start=1):
         files, figures[name] = plots.classifier_figures(f"d{index}", name, metrics, metrics.pop("roc"))
         assert sorted(files) == [f"d{index}_confusion.png", f"d{index}_roc.png", f"d{index}_shares.png"]
-    document = {"run_dir": "runs/clf", "checkpoint": "best.pt", "split": "val",
-                "by_dataset": {"lazy.csv": lazy, "good.csv": good}}
+    document = {
+        "run_dir": "runs/clf",
+        "checkpoint": "best.pt",
+        "split": "val",
+        "by_dataset": {"lazy.csv": lazy, "good.csv": good},
+    }
     page = report.classifier_page(document, figures)
     assert page.index('class="verdict bad"') < page.index('class="verdict good"') < page.index("Datasets side by side")
     rows = {row[0]: row[1:] for row in table_rows(page, "Datasets side by side")}
@@ -87,9 +112,7 @@ def test_classifier_page_puts_verdicts_first_and_links_figures():
 
 def test_text_table_aligns_and_formats():
     text = report.text_table(["metric", "a", "bb"], [["accuracy", 0.5, None], ["collapsed", True, 12]])
-    assert text.splitlines() == ["metric         a   bb",
-                                 "accuracy   0.500  n/a",
-                                 "collapsed    yes   12"]
+    assert text.splitlines() == ["metric         a   bb", "accuracy   0.500  n/a", "collapsed    yes   12"]
 
 
 def test_flatten_reads_nested_values():

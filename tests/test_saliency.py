@@ -18,12 +18,18 @@ import torch
 from PIL import Image
 from torch import nn
 
-from fashionlens.evaluation.saliency import (GarmentLook, confident_errors, energy_inside, looks_outside_note,
-                                             pointing_hit, summary)
-from fashionlens.inference.explain import explain_analysis
-from fashionlens.models.classifier import GarmentClassifier
 from fashionlens.core.records import Box
 from fashionlens.evaluation.gradcam import box_in_view, class_maps, map_in_photo
+from fashionlens.evaluation.saliency import (
+    GarmentLook,
+    confident_errors,
+    energy_inside,
+    looks_outside_note,
+    pointing_hit,
+    summary,
+)
+from fashionlens.inference.explain import explain_analysis
+from fashionlens.models.classifier import GarmentClassifier
 from service_testing import photo_bytes, tiny_client, upload
 from test_browser import browser, page  # noqa: F401  (the browser tests' fixtures)
 from tiny_models import random_analyzer, trained_runs
@@ -37,16 +43,24 @@ def quadrant_images(count: int, generator: torch.Generator) -> tuple[torch.Tenso
     labels = torch.arange(count) % 2
     for index in torch.nonzero(labels).flatten():
         x, y = torch.randint(0, SIDE // 2 - 6, (2,), generator=generator).tolist()
-        images[index, :, y:y + 6, x:x + 6] = 1.0
+        images[index, :, y : y + 6, x : x + 6] = 1.0
     return images, labels
 
 
 def tiny_convnet() -> GarmentClassifier:
     """Three convolutions (an 8x8 feature map) under global pooling: small enough to train in a second."""
-    backbone = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    backbone = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
     return GarmentClassifier(backbone, 16, num_classes=2, use_geometry=False)
 
 
@@ -73,11 +87,17 @@ def test_a_model_trained_on_one_quadrants_signal_looks_at_that_quadrant():
         assert x < SIDE // 2 and y < SIDE // 2
 
 
-@pytest.mark.parametrize("arch, layer", [("efficientnet_lite0", "backbone.bn2"), ("resnet18", "backbone.layer4"),
-                                         ("mobilenet_v3_small", "backbone.features")])
+@pytest.mark.parametrize(
+    "arch, layer",
+    [
+        ("efficientnet_lite0", "backbone.bn2"),
+        ("resnet18", "backbone.layer4"),
+        ("mobilenet_v3_small", "backbone.features"),
+    ],
+)
 def test_the_explained_layer_is_the_last_feature_map_before_pooling(arch, layer):
-    from fashionlens.models.classifier import build_classifier
     from fashionlens.evaluation.gradcam import target_layer
+    from fashionlens.models.classifier import build_classifier
 
     torch.manual_seed(0)
     model = build_classifier(arch, 3, "img+bbox").eval()
@@ -138,8 +158,18 @@ def test_the_same_photo_gives_the_same_map_twice(tmp_path):
 def test_explain_writes_one_overlay_per_garment(fashionlens, tmp_path_factory, tmp_path):
     runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
     photo = sorted((runs.street / "..").resolve().glob("images/*"))[0]
-    done = fashionlens("analyze", str(photo), "--detector", str(runs.detector), "--classifier",
-                       str(runs.classifier), "--explain", str(tmp_path / "maps"), "--json", "--no-log")
+    done = fashionlens(
+        "analyze",
+        str(photo),
+        "--detector",
+        str(runs.detector),
+        "--classifier",
+        str(runs.classifier),
+        "--explain",
+        str(tmp_path / "maps"),
+        "--json",
+        "--no-log",
+    )
     assert done.returncode == 0, done.stderr
     garments = json.loads(done.stdout)["images"][0]["garments"]
     written = sorted(path.name for path in (tmp_path / "maps").iterdir())
@@ -150,11 +180,12 @@ def test_explain_writes_one_overlay_per_garment(fashionlens, tmp_path_factory, t
 
 
 def test_explain_with_an_onnx_backend_is_one_line(fashionlens, tmp_path):
-    done = fashionlens("analyze", str(tmp_path / "any.jpg"), "--explain", str(tmp_path / "maps"),
-                       "--backend", "onnx")
+    done = fashionlens("analyze", str(tmp_path / "any.jpg"), "--explain", str(tmp_path / "maps"), "--backend", "onnx")
     assert done.returncode != 0
-    assert done.stderr.strip() == "error: --explain needs --backend torch (saliency maps need the PyTorch " \
-                                  "model's gradients)"
+    assert (
+        done.stderr.strip() == "error: --explain needs --backend torch (saliency maps need the PyTorch "
+        "model's gradients)"
+    )
     assert not (tmp_path / "maps").exists()
 
 
@@ -163,8 +194,7 @@ def test_the_services_explain_answer_fits_its_schema_and_is_not_logged_when_aske
 
     with tiny_client(tmp_path, catalogue=False) as (client, _):
         plain = client.post("/analyze", files=upload(photo_bytes(size=(40, 32))))
-        explained = client.post("/analyze?explain=1", files=upload(photo_bytes(size=(40, 32))),
-                                data={"log": "false"})
+        explained = client.post("/analyze?explain=1", files=upload(photo_bytes(size=(40, 32))), data={"log": "false"})
         events = client.get("/insights").json()
     assert plain.status_code == 200 and plain.json()["saliency"] is None
     assert explained.status_code == 200, explained.text
@@ -182,9 +212,13 @@ def test_evaluate_measures_where_the_model_looks_and_draws_its_confident_errors(
     from test_cli_evaluate import run_cli, save_classifier
 
     save_classifier(tmp_path / "lazy")  # always T-Shirt
-    street = make_coco_dataset(tmp_path / "street", images=[
-        ("train", [(1, "shirt", [8, 4, 40, 18])]),
-        ("val", [(1, "t-shirt", [4, 4, 40, 20]), (2, "jeans", [8, 26, 40, 20])])])
+    street = make_coco_dataset(
+        tmp_path / "street",
+        images=[
+            ("train", [(1, "shirt", [8, 4, 40, 18])]),
+            ("val", [(1, "t-shirt", [4, 4, 40, 20]), (2, "jeans", [8, 26, 40, 20])]),
+        ],
+    )
     code, out, err = run_cli(capsys, "evaluate", str(tmp_path / "lazy"), "--data", str(street), "--json")
     assert code == 0, err
     saliency = json.loads(out)["saliency"]
@@ -195,12 +229,12 @@ def test_evaluate_measures_where_the_model_looks_and_draws_its_confident_errors(
     assert (tmp_path / "lazy" / "eval" / "d1_errors_saliency.png").stat().st_size > 0  # the jeans said T-Shirt
 
 
-def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):
+def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):  # noqa: F811  (the imported fixture)
     import httpx
 
+    from fashionlens.core.records import REGIONS
     from fashionlens.inference.analyzer import Analyzer
     from fashionlens.models.classifier import classifier_from_checkpoint
-    from fashionlens.core.records import REGIONS
     from service_testing import tiny_live_server
     from test_analyzer import LOWER_BOX, UPPER_BOX, StandInDetector
     from test_browser import upload as choose_photo
@@ -208,10 +242,12 @@ def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):
     from tiny_models import random_checkpoint
 
     checkpoint = random_checkpoint("img+bbox")
-    analyzer = Analyzer(classifier_from_checkpoint(checkpoint), checkpoint,
-                        StandInDetector([(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8)]),
-                        {"kind": "detector", "class_names": list(REGIONS), "preprocessing": {"image_size": 64},
-                         "score_threshold": 0.5})
+    analyzer = Analyzer(
+        classifier_from_checkpoint(checkpoint),
+        checkpoint,
+        StandInDetector([(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8)]),
+        {"kind": "detector", "class_names": list(REGIONS), "preprocessing": {"image_size": 64}, "score_threshold": 0.5},
+    )
     explained = []
     page.on("request", lambda request: explained.append(request.url) if "explain=1" in request.url else None)
     with tiny_live_server(tmp_path, analyzer=analyzer) as server:
@@ -246,6 +282,8 @@ def test_the_service_refuses_explain_in_one_line_with_an_onnx_backend(tmp_path):
         refused = client.post("/analyze?explain=1", files=upload(photo_bytes()))
         plain = client.post("/analyze", files=upload(photo_bytes()))
     assert refused.status_code == 422
-    assert refused.json() == {"error": "explain=1 needs the service started with --backend torch (saliency maps "
-                                       "need the PyTorch model's gradients)"}
+    assert refused.json() == {
+        "error": "explain=1 needs the service started with --backend torch (saliency maps "
+        "need the PyTorch model's gradients)"
+    }
     assert plain.status_code == 200

@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import io
 import threading
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from fashionlens.inference.analyzer import Analyzer, model_fingerprint
 from fashionlens.catalog.recommend import SimilarRanking
 from fashionlens.core.checkpoint import save_checkpoint
-from fashionlens.inference.default_models import default_classifier, default_detector
 from fashionlens.core.records import Box
+from fashionlens.inference.analyzer import Analyzer, model_fingerprint
+from fashionlens.inference.default_models import default_classifier, default_detector
 from fashionlens.service import ServiceSettings, create_app
-from service_testing import (ADMIN_KEY, PRODUCTS, photo_bytes, product_zip, products_csv, tiny_client,
-                             tiny_settings, upload)
+from service_testing import (
+    ADMIN_KEY,
+    PRODUCTS,
+    photo_bytes,
+    product_zip,
+    products_csv,
+    tiny_client,
+    upload,
+)
 from test_analyzer import GRAY, GREEN, LOWER_BOX, RED, UPPER_BOX, stand_in_analyzer
 from tiny_models import random_analyzer, random_checkpoint
 
@@ -46,21 +52,33 @@ def test_models_are_loaded_once_from_the_runs_given(tmp_path, monkeypatch):
     save_checkpoint(checkpoint, tmp_path / "classifier.pt")
     loads = []
     original = Analyzer.from_runs.__func__
-    monkeypatch.setattr(Analyzer, "from_runs", classmethod(lambda cls, *a, **k: loads.append(a) or original(cls, *a, **k)))
-    settings = ServiceSettings(catalog=tmp_path / "new" / "shop.db", classifier=tmp_path / "classifier.pt",
-                               whole_image=True)
+    monkeypatch.setattr(
+        Analyzer, "from_runs", classmethod(lambda cls, *a, **k: loads.append(a) or original(cls, *a, **k))
+    )
+    settings = ServiceSettings(
+        catalog=tmp_path / "new" / "shop.db", classifier=tmp_path / "classifier.pt", whole_image=True
+    )
     with TestClient(create_app(settings)) as client:
         answers = [client.get("/health").json() for _ in range(3)]
         assert client.post("/analyze", files=upload(photo_bytes())).status_code == 200
     assert loads == [(None, tmp_path / "classifier.pt")]  # once, at start-up, no detector with whole_image
-    assert answers[0] == {"status": "ok", "catalog_items": 0, "models": {
-        "id": model_fingerprint(checkpoint), "classifier": str(tmp_path / "classifier.pt"), "detector": None}}
+    assert answers[0] == {
+        "status": "ok",
+        "catalog_items": 0,
+        "models": {
+            "id": model_fingerprint(checkpoint),
+            "classifier": str(tmp_path / "classifier.pt"),
+            "detector": None,
+        },
+    }
     assert (tmp_path / "new" / "shop.db").is_file()  # the empty catalogue was created
 
 
 def test_the_shipped_models_when_none_are_given(tmp_path, monkeypatch):
     given = []
-    monkeypatch.setattr(Analyzer, "from_runs", classmethod(lambda cls, *runs, **k: given.append(runs) or random_analyzer()))
+    monkeypatch.setattr(
+        Analyzer, "from_runs", classmethod(lambda cls, *runs, **k: given.append(runs) or random_analyzer())
+    )
     with TestClient(create_app(ServiceSettings(catalog=tmp_path / "shop.db"))) as client:
         assert client.get("/health").status_code == 200
     assert given == [(default_detector(), default_classifier())]
@@ -70,8 +88,11 @@ def test_analyze_answers_each_garment_with_its_box_category_and_colour(tmp_path)
     answers = [(UPPER_BOX, 1, 0.9), (LOWER_BOX, 2, 0.8), (Box(0, 0, 20, 20), 3, 0.3)]  # the last: below 0.5
     analyzer, _ = stand_in_analyzer(answers)
     with tiny_client(tmp_path, catalogue=False, analyzer=analyzer) as (client, settings):
-        response = client.post("/analyze", files=upload(street_photo_bytes(), "street.png", "image/png"),
-                               data={"channel": "store", "session": "s-1"})
+        response = client.post(
+            "/analyze",
+            files=upload(street_photo_bytes(), "street.png", "image/png"),
+            data={"channel": "store", "session": "s-1"},
+        )
         rotated = client.post("/analyze", files=upload(street_photo_bytes(exif_orientation=6)))
         insights = client.get("/insights").json()
     assert response.status_code == 200
@@ -79,8 +100,12 @@ def test_analyze_answers_each_garment_with_its_box_category_and_colour(tmp_path)
     assert (body["width"], body["height"], body["whole_image"], len(body["garments"])) == (64, 48, False, 2)
     upper, lower = body["garments"]
     assert upper["box"] == [8.0, 4.0, 48.0, 22.0] and lower["box"] == [10.0, 24.0, 46.0, 46.0]
-    assert (upper["region"], upper["region_score"], upper["category"], upper["category_score"]) == \
-        ("upper", 0.9, "T-Shirt", 1.0)
+    assert (upper["region"], upper["region_score"], upper["category"], upper["category_score"]) == (
+        "upper",
+        0.9,
+        "T-Shirt",
+        1.0,
+    )
     assert upper["top_categories"] == [{"category": "T-Shirt", "score": 1.0}]
     assert (lower["region"], lower["region_score"], lower["category"]) == ("lower", 0.8, "Pants")
     assert (upper["color"], upper["color_share"], lower["color"]) == ("Red", 1.0, "Green")
@@ -108,8 +133,11 @@ def test_recommend_finds_the_product_of_the_photo_and_completes_the_look(tmp_pat
     # the same photo as product TEE-RED: the same embedding, similarity 1, ranked with its category and colour
     assert (nearest["id"], nearest["why"]["similarity"]) == ("TEE-RED", 1.0)
     ranking = SimilarRanking()  # the tiny models have no attribute heads: no pattern bonus
-    assert nearest["score"] == pytest.approx((1.0 + nearest["why"]["category_probability"] + ranking.color)
-                                             / (1 + ranking.category + ranking.color + ranking.pattern), abs=1e-4)
+    assert nearest["score"] == pytest.approx(
+        (1.0 + nearest["why"]["category_probability"] + ranking.color)
+        / (1 + ranking.category + ranking.color + ranking.pattern),
+        abs=1e-4,
+    )
     assert nearest["image_url"] == "/catalog/items/TEE-RED/image" and "image" not in nearest
     assert nearest["why"]["same_color"] is True and nearest["color"] == "Red"
     assert {p["id"] for p in found["similar"]} == {i for i, item in items.items() if item["region"] == region}
@@ -156,8 +184,10 @@ def test_the_scores_are_described_as_whose_they_are(tmp_path):
     garment = schemas["Garment"]["properties"]
     assert garment["region_score"]["description"].startswith("The detector's score for this box")
     assert garment["category_score"]["description"].startswith("The classifier's probability for `category`")
-    assert schemas["Recommended"]["properties"]["score"]["description"] == \
-        "The final ranking score; similar products come best first by it."
+    assert (
+        schemas["Recommended"]["properties"]["score"]["description"]
+        == "The final ranking score; similar products come best first by it."
+    )
 
 
 def test_recommend_on_an_empty_catalogue_says_so(tmp_path):
@@ -181,13 +211,16 @@ def test_recommend_refuses_a_catalogue_made_by_another_model(tmp_path):
 
 
 def test_import_through_the_api_keeps_good_rows_and_names_refused_ones(tmp_path):
-    archive = product_zip(PRODUCTS[:3] + [("BROKEN", "Broken", "1", "", None)],
-                          extra={"images/broken.jpg": b"this is text, not a photo"})
+    archive = product_zip(
+        PRODUCTS[:3] + [("BROKEN", "Broken", "1", "", None)], extra={"images/broken.jpg": b"this is text, not a photo"}
+    )
     with tiny_client(tmp_path, catalogue=False) as (client, settings):
-        first = client.post("/catalog/import", files={"archive": ("shop.zip", archive, "application/zip")},
-                            headers=ADMIN)
-        again = client.post("/catalog/import", files={"archive": ("shop.zip", archive, "application/zip")},
-                            headers=ADMIN)
+        first = client.post(
+            "/catalog/import", files={"archive": ("shop.zip", archive, "application/zip")}, headers=ADMIN
+        )
+        again = client.post(
+            "/catalog/import", files={"archive": ("shop.zip", archive, "application/zip")}, headers=ADMIN
+        )
         status = client.get("/catalog/status").json()
         image = client.get("/catalog/items/PANTS-BLUE/image")
         health = client.get("/health").json()
@@ -220,8 +253,10 @@ def test_import_of_a_csv_with_its_photos(tmp_path):
         response = client.post("/catalog/import", files=files, headers=ADMIN)
         listed = client.get("/catalog/items").json()
     assert response.status_code == 200 and response.json()["imported"] == 2
-    assert [(i["id"], i["name"], i["price"]) for i in listed["items"]] == [("PANTS-BLUE", "Blue pants", 49.0),
-                                                                          ("TEE-RED", "Red tee", 19.9)]
+    assert [(i["id"], i["name"], i["price"]) for i in listed["items"]] == [
+        ("PANTS-BLUE", "Blue pants", 49.0),
+        ("TEE-RED", "Red tee", 19.9),
+    ]
 
 
 def test_import_boxes_each_product_photo_and_uses_the_detector_only_for_on_model_photos(tmp_path):
@@ -232,17 +267,21 @@ def test_import_boxes_each_product_photo_and_uses_the_detector_only_for_on_model
     photo = street_photo_bytes(exif_orientation=1)  # 64x48 JPEG
 
     def archive(prefix: str) -> bytes:
-        products = [(f"{prefix}TROUSERS", "Trousers", "40.00", "Pants", None),
-                    (f"{prefix}TEE", "Tee", "20.00", "T-Shirt", None)]
+        products = [
+            (f"{prefix}TROUSERS", "Trousers", "40.00", "Pants", None),
+            (f"{prefix}TEE", "Tee", "20.00", "T-Shirt", None),
+        ]
         return product_zip(products, extra={f"images/{item[0].lower()}.jpg": photo for item in products})
 
     with tiny_client(tmp_path, catalogue=False, analyzer=analyzer) as (client, settings):
         products = client.post("/catalog/import", headers=ADMIN, files={"archive": ("a.zip", archive("FLAT-"))})
-        worn = client.post("/catalog/import", headers=ADMIN, data={"on_model": "true"},
-                           files={"archive": ("b.zip", archive(""))})
+        worn = client.post(
+            "/catalog/import", headers=ADMIN, data={"on_model": "true"}, files={"archive": ("b.zip", archive(""))}
+        )
         status = client.get("/catalog/status").json()
         body_schema = client.get("/openapi.json").json()["components"]["schemas"][
-            "Body_import_products_catalog_import_post"]
+            "Body_import_products_catalog_import_post"
+        ]
     assert (products.status_code, products.json()["imported"], products.json()["on_model"]) == (200, 2, False)
     assert (worn.status_code, worn.json()["imported"], worn.json()["on_model"]) == (200, 2, True)
     assert status["last_import"]["on_model"] is True
@@ -271,15 +310,19 @@ def test_catalogue_list_search_filter_and_pages(tmp_path):
     assert [i["id"] for i in by_name["items"]] == ["SKIRT-YELLOW"]
     assert [i["id"] for i in lower["items"]] == ["PANTS-BLUE", "SKIRT-YELLOW"]
     assert [i["id"] for i in red["items"]] == ["TEE-RED"]
-    assert page["total"] == len(PRODUCTS) and [i["id"] for i in page["items"]] == \
-        [i["id"] for i in everything["items"][1:3]]
+    assert page["total"] == len(PRODUCTS) and [i["id"] for i in page["items"]] == [
+        i["id"] for i in everything["items"][1:3]
+    ]
     assert (unknown.status_code, unknown.json()) == (404, {"error": "no product with id 'NOPE'"})
 
 
 def test_admin_updates_and_deletes_products(tmp_path):
     with tiny_client(tmp_path) as (client, settings):
-        changed = client.put("/catalog/items/TEE-RED", json={"name": "Red tee, organic", "price": 24.5,
-                                                             "category": "T-Shirt"}, headers=ADMIN)
+        changed = client.put(
+            "/catalog/items/TEE-RED",
+            json={"name": "Red tee, organic", "price": 24.5, "category": "T-Shirt"},
+            headers=ADMIN,
+        )
         cleared = client.put("/catalog/items/TEE-RED", json={"price": None}, headers=ADMIN)
         deleted = client.delete("/catalog/items/PANTS-BLUE", headers=ADMIN)
         missing = client.delete("/catalog/items/PANTS-BLUE", headers=ADMIN)
@@ -287,8 +330,12 @@ def test_admin_updates_and_deletes_products(tmp_path):
         listed = {i["id"]: i for i in client.get("/catalog/items").json()["items"]}
         recommended = client.post("/recommend", files=upload(photo_bytes((220, 40, 40)))).json()
     assert changed.status_code == 200
-    assert (changed.json()["name"], changed.json()["price"], changed.json()["category"], changed.json()["region"]) \
-        == ("Red tee, organic", 24.5, "T-Shirt", "upper")
+    assert (changed.json()["name"], changed.json()["price"], changed.json()["category"], changed.json()["region"]) == (
+        "Red tee, organic",
+        24.5,
+        "T-Shirt",
+        "upper",
+    )
     assert cleared.json()["price"] is None and cleared.json()["name"] == "Red tee, organic"
     assert (deleted.status_code, deleted.json()) == (200, {"deleted": "PANTS-BLUE"})
     assert (missing.status_code, missing.json()) == (404, {"error": "no product with id 'PANTS-BLUE'"})
@@ -311,7 +358,12 @@ def test_insights_count_analyses_recommendations_and_clicks(tmp_path):
         future = client.get("/insights", params={"since": "2999-01-01"}).json()
         no_clicks = client.get("/insights/charts/click_through.png", params={"since": "2999-01-01"})
         unknown = client.get("/insights/charts/sales.png")
-    assert (shown.status_code, shown.json(), click.status_code, click.json()) == (202, {"logged": 1}, 202, {"logged": 1})
+    assert (shown.status_code, shown.json(), click.status_code, click.json()) == (
+        202,
+        {"logged": 1},
+        202,
+        {"logged": 1},
+    )
     assert data["by_kind"] == {"analysis": 1, "click": 1, "recommendation": 1, "shown": 1}
     assert data["by_channel"] == {"online": 3, "store": 1} and data["garments"] == 2
     assert data["colors"] == {"Green": {"count": 1, "share": 0.5}, "Red": {"count": 1, "share": 0.5}}
@@ -321,17 +373,24 @@ def test_insights_count_analyses_recommendations_and_clicks(tmp_path):
     assert clicked["clicks"] == 1 and clicked["name"] == found["garments"][0]["similar"][0]["name"]  # named
     assert data["by"] == "week" and data["trend"][0]["period"].count("-W") == 1
     assert ctr["periods"] == [{"period": data["trend"][0]["period"], "recommended": 2, "clicked": 1, "rate": 0.5}]
-    assert data["charts"] == ["/insights/charts/shares.png?by=week", "/insights/charts/trend.png?by=week",
-                              "/insights/charts/click_through.png?by=week"]
+    assert data["charts"] == [
+        "/insights/charts/shares.png?by=week",
+        "/insights/charts/trend.png?by=week",
+        "/insights/charts/click_through.png?by=week",
+    ]
     for chart in charts:
         assert chart.status_code == 200 and chart.headers["content-type"] == "image/png"
         assert chart.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert charts[2].content not in (charts[0].content, charts[1].content)  # a chart of its own
     assert (future["events"], future["charts"]) == (0, [])
     assert (no_clicks.status_code, no_clicks.json()) == (
-        404, {"error": "no click_through chart: no products were recommended in these events"})
-    assert (unknown.status_code, unknown.json()) == (404, {"error": "no chart 'sales'; charts: shares, trend, "
-                                                                    "click_through"})
+        404,
+        {"error": "no click_through chart: no products were recommended in these events"},
+    )
+    assert (unknown.status_code, unknown.json()) == (
+        404,
+        {"error": "no chart 'sales'; charts: shares, trend, click_through"},
+    )
 
 
 def test_events_from_concurrent_requests_are_all_logged(tmp_path):
@@ -339,6 +398,7 @@ def test_events_from_concurrent_requests_are_all_logged(tmp_path):
     start = threading.Barrier(count)
     answers: list[int] = []
     with tiny_client(tmp_path, catalogue=False) as (client, settings):
+
         def click(number: int) -> None:
             start.wait()
             answers.append(client.post("/events", json={"kind": "click", "item_ids": [f"item-{number}"]}).status_code)
@@ -362,8 +422,9 @@ def test_a_dashboard_and_its_charts_share_one_summary_until_an_event_is_added(tm
 
     summarized: list[int] = []  # the number of events each summary read
     real = routes_insights.summarize
-    monkeypatch.setattr(routes_insights, "summarize",
-                        lambda events, by: summarized.append(len(events)) or real(events, by))
+    monkeypatch.setattr(
+        routes_insights, "summarize", lambda events, by: summarized.append(len(events)) or real(events, by)
+    )
     with tiny_client(tmp_path, catalogue=False) as (client, _):
         client.post("/events", json={"kind": "shown", "item_ids": ["a", "b"]})
         client.post("/events", json={"kind": "click", "item_ids": ["a"]})

@@ -12,9 +12,15 @@ TODAY = date.today()
 
 
 def definition(name: str = "look-or-not", start: date = TODAY - timedelta(days=1)) -> dict:
-    return {"name": name, "start": start.isoformat(), "end": (start + timedelta(days=30)).isoformat(),
-            "arms": [{"name": "with-look", "share": 0.5, "settings": {"k": 1}},
-                     {"name": "similar-only", "share": 0.5, "settings": {"k": 2, "complete_look": False}}]}
+    return {
+        "name": name,
+        "start": start.isoformat(),
+        "end": (start + timedelta(days=30)).isoformat(),
+        "arms": [
+            {"name": "with-look", "share": 0.5, "settings": {"k": 1}},
+            {"name": "similar-only", "share": 0.5, "settings": {"k": 2, "complete_look": False}},
+        ],
+    }
 
 
 def test_a_session_gets_its_arms_settings_and_its_events_count_in_its_arm(tmp_path):
@@ -24,8 +30,9 @@ def test_a_session_gets_its_arms_settings_and_its_events_count_in_its_arm(tmp_pa
         overlapping = client.put("/experiments/other", json=definition("other"), headers=ADMIN)
         sessions = {}
         for i in range(12):
-            body = client.post("/recommend", files=upload(photo_bytes((220, 40, 40))),
-                               data={"k": "4", "session": f"s{i}"}).json()
+            body = client.post(
+                "/recommend", files=upload(photo_bytes((220, 40, 40))), data={"k": "4", "session": f"s{i}"}
+            ).json()
             sessions[f"s{i}"] = body
         anonymous = client.post("/recommend", files=upload(photo_bytes((220, 40, 40))), data={"k": "4"}).json()
         arm_of = {s: body["experiment"]["arm"] for s, body in sessions.items()}
@@ -62,11 +69,14 @@ def test_a_session_gets_its_arms_settings_and_its_events_count_in_its_arm(tmp_pa
 
 def test_bad_experiments_are_refused_with_their_reason(tmp_path):
     shares = definition() | {"arms": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.4}]}
-    unknown = definition() | {"arms": [{"name": "a", "share": 0.5, "settings": {"price": 1}},
-                                       {"name": "b", "share": 0.5}]}
+    unknown = definition() | {
+        "arms": [{"name": "a", "share": 0.5, "settings": {"price": 1}}, {"name": "b", "share": 0.5}]
+    }
     with tiny_client(tmp_path, catalogue=False) as (client, _):
-        answers = [client.put("/experiments/look-or-not", json=body, headers=ADMIN)
-                   for body in (shares, unknown, definition("other"), definition() | {"start": "soon"})]
+        answers = [
+            client.put("/experiments/look-or-not", json=body, headers=ADMIN)
+            for body in (shares, unknown, definition("other"), definition() | {"start": "soon"})
+        ]
     assert [a.status_code for a in answers] == [422, 422, 422, 422]
     assert "sum to 0.9" in answers[0].json()["error"]
     assert "other" in answers[2].json()["error"] and "not a date" in answers[3].json()["error"]

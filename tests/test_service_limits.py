@@ -30,14 +30,22 @@ def client(tmp_path):
         yield client
 
 
-@pytest.mark.parametrize("name, data, status, error", [
-    ("empty.jpg", b"", 422, "empty.jpg: empty file (0 bytes)"),
-    ("notes.jpg", b"a text file, not a photo\n", 422, "notes.jpg: not an image (unrecognised format)"),
-    ("cut.jpg", photo_bytes(size=(48, 48))[:300], 422, "cut.jpg: corrupt or truncated image"),
-    ("big.jpg", b"\xff\xd8" + bytes(5000), 413, "big.jpg: over the upload limit of 4000 bytes"),
-    ("huge.png", photo_bytes(size=(65, 64), fmt="PNG"), 413, "huge.png: image too large (65x64 pixels, limit 4096)"),
-    ("../../etc/x.png", b"GIF89a", 422, "x.png: not an image"),  # only the base name is shown
-])
+@pytest.mark.parametrize(
+    "name, data, status, error",
+    [
+        ("empty.jpg", b"", 422, "empty.jpg: empty file (0 bytes)"),
+        ("notes.jpg", b"a text file, not a photo\n", 422, "notes.jpg: not an image (unrecognised format)"),
+        ("cut.jpg", photo_bytes(size=(48, 48))[:300], 422, "cut.jpg: corrupt or truncated image"),
+        ("big.jpg", b"\xff\xd8" + bytes(5000), 413, "big.jpg: over the upload limit of 4000 bytes"),
+        (
+            "huge.png",
+            photo_bytes(size=(65, 64), fmt="PNG"),
+            413,
+            "huge.png: image too large (65x64 pixels, limit 4096)",
+        ),
+        ("../../etc/x.png", b"GIF89a", 422, "x.png: not an image"),  # only the base name is shown
+    ],
+)
 def test_a_bad_photo_is_a_4xx_that_says_why(client, name, data, status, error):
     for route in ("/analyze", "/recommend"):
         response = client.post(route, files=upload(data, name))
@@ -49,22 +57,38 @@ def test_a_bad_photo_is_a_4xx_that_says_why(client, name, data, status, error):
 def test_a_body_over_the_limit_is_refused_before_it_is_read(client):
     declared = client.post("/analyze", files=upload(bytes(200_000)))
     assert declared.status_code == 413
-    assert declared.json()["error"].startswith("request body too large (") and \
-        declared.json()["error"].endswith(", limit 69536 bytes)")
+    assert declared.json()["error"].startswith("request body too large (") and declared.json()["error"].endswith(
+        ", limit 69536 bytes)"
+    )
     # sent in chunks, without a length: counted as it arrives
     chunked = client.post("/events", content=iter([b"x" * 50_000] * 4), headers={"content-type": "application/json"})
     assert (chunked.status_code, chunked.json()) == (413, {"error": "request body too large (limit 69536 bytes)"})
 
 
-@pytest.mark.parametrize("route, request_options, error", [
-    ("/analyze", {"data": {"channel": "online"}}, "photo: Field required"),
-    ("/recommend", {"files": upload(photo_bytes()), "data": {"k": "0"}}, "k: Input should be greater than or equal to 1"),
-    ("/recommend", {"files": upload(photo_bytes()), "data": {"k": "many"}}, "k: Input should be a valid integer"),
-    ("/analyze", {"files": upload(photo_bytes()), "data": {"channel": "mall"}}, "channel: Input should be 'online' or 'store'"),
-    ("/events", {"json": {"kind": "like", "item_ids": ["A"]}}, "kind: Input should be 'shown' or 'click'"),
-    ("/events", {"json": {"kind": "click", "item_ids": []}}, "item_ids: List should have at least 1 item"),
-    ("/events", {"content": b"{not json", "headers": {"content-type": "application/json"}}, "request body: invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "route, request_options, error",
+    [
+        ("/analyze", {"data": {"channel": "online"}}, "photo: Field required"),
+        (
+            "/recommend",
+            {"files": upload(photo_bytes()), "data": {"k": "0"}},
+            "k: Input should be greater than or equal to 1",
+        ),
+        ("/recommend", {"files": upload(photo_bytes()), "data": {"k": "many"}}, "k: Input should be a valid integer"),
+        (
+            "/analyze",
+            {"files": upload(photo_bytes()), "data": {"channel": "mall"}},
+            "channel: Input should be 'online' or 'store'",
+        ),
+        ("/events", {"json": {"kind": "like", "item_ids": ["A"]}}, "kind: Input should be 'shown' or 'click'"),
+        ("/events", {"json": {"kind": "click", "item_ids": []}}, "item_ids: List should have at least 1 item"),
+        (
+            "/events",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            "request body: invalid JSON",
+        ),
+    ],
+)
 def test_a_missing_or_invalid_field_is_a_422_in_one_line(client, route, request_options, error):
     response = client.post(route, **request_options)
     assert response.status_code == 422
@@ -72,27 +96,34 @@ def test_a_missing_or_invalid_field_is_a_422_in_one_line(client, route, request_
 
 
 def test_bad_queries_and_unknown_routes_are_json_too(client):
-    checks = [(client.get("/insights", params={"by": "month"}), 422, "by: Input should be 'day' or 'week'"),
-              (client.get("/insights", params={"since": "yesterday"}), 422, "since: Input should be a valid date"),
-              (client.get("/catalog/items", params={"region": "feet"}), 422, "region 'feet': choose one of"),
-              (client.get("/catalog/items", params={"limit": 0}), 422, "limit: Input should be greater than"),
-              (client.get("/insights/charts/pie.png"), 404, "no chart 'pie'; charts: shares, trend"),
-              (client.get("/nowhere"), 404, "not found: /nowhere"),
-              (client.put("/health"), 405, "method PUT not allowed on /health")]
+    checks = [
+        (client.get("/insights", params={"by": "month"}), 422, "by: Input should be 'day' or 'week'"),
+        (client.get("/insights", params={"since": "yesterday"}), 422, "since: Input should be a valid date"),
+        (client.get("/catalog/items", params={"region": "feet"}), 422, "region 'feet': choose one of"),
+        (client.get("/catalog/items", params={"limit": 0}), 422, "limit: Input should be greater than"),
+        (client.get("/insights/charts/pie.png"), 404, "no chart 'pie'; charts: shares, trend"),
+        (client.get("/nowhere"), 404, "not found: /nowhere"),
+        (client.put("/health"), 405, "method PUT not allowed on /health"),
+    ]
     for response, status, error in checks:
-        assert (response.status_code, response.json()["error"][:len(error)]) == (status, error)
+        assert (response.status_code, response.json()["error"][: len(error)]) == (status, error)
 
 
-@pytest.mark.parametrize("headers, status, error", [
-    ({}, 401, "missing X-API-Key header (admin route)"),
-    ({"X-API-Key": "wrong"}, 401, "wrong X-API-Key"),
-    ({"X-API-Key": ADMIN_KEY + "x"}, 401, "wrong X-API-Key"),
-])
+@pytest.mark.parametrize(
+    "headers, status, error",
+    [
+        ({}, 401, "missing X-API-Key header (admin route)"),
+        ({"X-API-Key": "wrong"}, 401, "wrong X-API-Key"),
+        ({"X-API-Key": ADMIN_KEY + "x"}, 401, "wrong X-API-Key"),
+    ],
+)
 def test_admin_routes_need_the_right_key(client, headers, status, error):
     archive = {"archive": ("shop.zip", product_zip(), "application/zip")}
-    answers = [client.post("/catalog/import", files=archive, headers=headers),
-               client.put("/catalog/items/TEE-RED", json={"name": "hacked"}, headers=headers),
-               client.delete("/catalog/items/TEE-RED", headers=headers)]
+    answers = [
+        client.post("/catalog/import", files=archive, headers=headers),
+        client.put("/catalog/items/TEE-RED", json={"name": "hacked"}, headers=headers),
+        client.delete("/catalog/items/TEE-RED", headers=headers),
+    ]
     assert [(r.status_code, r.json()) for r in answers] == [(status, {"error": error})] * 3
     items = {i["id"]: i for i in client.get("/catalog/items").json()["items"]}
     assert len(items) == len(PRODUCTS) and items["TEE-RED"]["name"] == "Red tee"
@@ -114,19 +145,25 @@ def test_the_key_is_checked_before_an_upload_is_read(tmp_path):
     assert (too_big.status_code, too_big.json()) == (413, {"error": "shop.zip: over the upload limit of 1000 bytes"})
 
 
-@pytest.mark.parametrize("entry", ["../evil.jpg", "images/../../evil.jpg", "/tmp/evil.jpg", "C:/evil.jpg",
-                                   "images\\..\\..\\evil.jpg"])
+@pytest.mark.parametrize(
+    "entry", ["../evil.jpg", "images/../../evil.jpg", "/tmp/evil.jpg", "C:/evil.jpg", "images\\..\\..\\evil.jpg"]
+)
 def test_a_zip_slip_archive_is_refused_whole(tmp_path, entry):
-    archive = zipped({"products.csv": products_csv(PRODUCTS[:1]), "images/tee-red.jpg": photo_bytes(),
-                      entry: photo_bytes()})
+    archive = zipped(
+        {"products.csv": products_csv(PRODUCTS[:1]), "images/tee-red.jpg": photo_bytes(), entry: photo_bytes()}
+    )
     with tiny_client(tmp_path / "service", catalogue=False) as (client, settings):
-        response = client.post("/catalog/import", files={"archive": ("shop.zip", archive, "application/zip")},
-                               headers=ADMIN)
+        response = client.post(
+            "/catalog/import", files={"archive": ("shop.zip", archive, "application/zip")}, headers=ADMIN
+        )
         items = client.get("/catalog/status").json()["items"]
     assert response.status_code == 422
     body = response.json()
     assert (body["state"], body["imported"]) == ("refused", 0)
-    assert body["error"] == f"shop.zip: entry {entry!r} would land outside the import (absolute path or '..'); nothing imported"
+    assert (
+        body["error"]
+        == f"shop.zip: entry {entry!r} would land outside the import (absolute path or '..'); nothing imported"
+    )
     assert items == 0
     assert not list(tmp_path.rglob("evil.jpg")) and not list((settings.media_dir / "products").rglob("*"))
 
@@ -137,30 +174,54 @@ def test_csv_image_paths_outside_the_upload_are_refused(tmp_path, image, shown):
     csv = f"id,image\nOK,images/ok.jpg\nSNEAK,{image}\n".encode()
     archive = zipped({"products.csv": csv, "images/ok.jpg": photo_bytes()})
     with tiny_client(tmp_path / "service", catalogue=False) as (client, _):
-        response = client.post("/catalog/import", files={"archive": ("shop.zip", archive, "application/zip")},
-                               headers=ADMIN)
+        response = client.post(
+            "/catalog/import", files={"archive": ("shop.zip", archive, "application/zip")}, headers=ADMIN
+        )
         items = client.get("/catalog/status").json()["items"]
     assert (response.status_code, items) == (422, 0)
-    assert response.json()["error"] == f"products.csv:3: image {shown!r} is outside the upload (absolute path or " \
-                                       "'..'); nothing imported"
+    assert (
+        response.json()["error"] == f"products.csv:3: image {shown!r} is outside the upload (absolute path or "
+        "'..'); nothing imported"
+    )
 
 
 def test_archives_that_cannot_be_imported_are_refused_with_the_reason(tmp_path):
-    cases = [({"archive": ("shop.zip", b"PK\x03\x04 not really", "application/zip")}, 422, "shop.zip: not a zip archive"),
-             ({"archive": ("shop.zip", zipped({"a.jpg": photo_bytes()}), "application/zip")}, 422,
-              "shop.zip: expected one products.csv in the archive, found 0"),
-             ({"archive": ("shop.zip", zipped({"products.csv": b"sku,picture\nA,a.jpg\n"}), "application/zip")},
-              422, "products.csv:1: the header needs the columns id,image"),
-             ({"archive": ("shop.zip", zipped({"products.csv": b"id,image\nA,missing.jpg\n"}), "application/zip")},
-              422, "nothing imported: 1 refused rows"),
-             ({}, 422, "send either archive (a .zip) or csv with its images, as files"),
-             ({"archive": ("shop.zip", zipped({"products.csv": b"id,image\n", "a.jpg": bytes(40_000)}),
-                           "application/zip")}, 413, "shop.zip: unpacks to 40009 bytes in 2 files, over the import limit")]
+    cases = [
+        ({"archive": ("shop.zip", b"PK\x03\x04 not really", "application/zip")}, 422, "shop.zip: not a zip archive"),
+        (
+            {"archive": ("shop.zip", zipped({"a.jpg": photo_bytes()}), "application/zip")},
+            422,
+            "shop.zip: expected one products.csv in the archive, found 0",
+        ),
+        (
+            {"archive": ("shop.zip", zipped({"products.csv": b"sku,picture\nA,a.jpg\n"}), "application/zip")},
+            422,
+            "products.csv:1: the header needs the columns id,image",
+        ),
+        (
+            {"archive": ("shop.zip", zipped({"products.csv": b"id,image\nA,missing.jpg\n"}), "application/zip")},
+            422,
+            "nothing imported: 1 refused rows",
+        ),
+        ({}, 422, "send either archive (a .zip) or csv with its images, as files"),
+        (
+            {
+                "archive": (
+                    "shop.zip",
+                    zipped({"products.csv": b"id,image\n", "a.jpg": bytes(40_000)}),
+                    "application/zip",
+                )
+            },
+            413,
+            "shop.zip: unpacks to 40009 bytes in 2 files, over the import limit",
+        ),
+    ]
     with tiny_client(tmp_path, catalogue=False, max_import_bytes=30_000) as (client, _):
         for files, status, error in cases:
-            response = client.post("/catalog/import", files=files or None, headers=ADMIN,
-                                   data=None if files else {"note": "no file"})
-            assert (response.status_code, response.json()["error"][:len(error)]) == (status, error)
+            response = client.post(
+                "/catalog/import", files=files or None, headers=ADMIN, data=None if files else {"note": "no file"}
+            )
+            assert (response.status_code, response.json()["error"][: len(error)]) == (status, error)
         assert client.get("/catalog/status").json()["items"] == 0
 
 

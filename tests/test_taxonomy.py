@@ -10,8 +10,16 @@ import pytest
 
 from fashionlens.core.errors import DataFormatError
 from fashionlens.core.taxonomy import (
-    CLOTHING_REGIONS, CLOTHING_TO_DEEPFASHION, DEEPFASHION_CATEGORIES, STREET_GARMENTS, STREETSTYLE_CATEGORIES,
-    load_label_map, map_labels, region_of, to_clothing_label, to_deepfashion_label,
+    CLOTHING_REGIONS,
+    CLOTHING_TO_DEEPFASHION,
+    DEEPFASHION_CATEGORIES,
+    STREET_GARMENTS,
+    STREETSTYLE_CATEGORIES,
+    load_label_map,
+    map_labels,
+    region_of,
+    to_clothing_label,
+    to_deepfashion_label,
 )
 
 DATASETS_DOC = Path(__file__).resolve().parents[2] / "shared" / "docs" / "datasets.md"
@@ -24,7 +32,13 @@ def test_deepfashion_categories_in_file_order():
     assert regions == ["upper"] * 20 + ["lower"] * 16 + ["full"] * 14
     by_id = {index + 1: name for index, (name, _) in enumerate(DEEPFASHION_CATEGORIES)}
     assert (by_id[1], by_id[3], by_id[18], by_id[26], by_id[41], by_id[50]) == (
-        "Anorak", "Blouse", "Tee", "Jeans", "Dress", "Sundress")
+        "Anorak",
+        "Blouse",
+        "Tee",
+        "Jeans",
+        "Dress",
+        "Sundress",
+    )
 
 
 def test_deepfashion_categories_match_the_format_reference():
@@ -41,22 +55,37 @@ def test_deepfashion_categories_match_the_format_reference():
 def test_documented_decisions():
     for knitwear in ("sweater", "jumper", "cardigan", "sweatshirt"):
         assert to_clothing_label(knitwear) == "Longsleeve" and region_of(knitwear) == "upper"
-    assert (to_clothing_label("vest"), to_deepfashion_label("vest"), region_of("vest")) == ("Undershirt", "Tank", "upper")
+    assert (to_clothing_label("vest"), to_deepfashion_label("vest"), region_of("vest")) == (
+        "Undershirt",
+        "Tank",
+        "upper",
+    )
     assert (to_clothing_label("suit"), to_deepfashion_label("suit"), region_of("suit")) == ("Blazer", "Blazer", "full")
     assert to_deepfashion_label("jumper") == "Sweater"
     assert (to_clothing_label("Tank top"), to_clothing_label("Sweater"), region_of("Suit")) == (
-        "Undershirt", "Longsleeve", "full")
+        "Undershirt",
+        "Longsleeve",
+        "full",
+    )
 
 
 def test_region_of_any_label_set():
     assert [region_of(x) for x in ("T-Shirt", " jeans ", "Kimono", "DRESS", "Outerwear", "lower")] == [
-        "upper", "lower", "full", "full", "upper", "lower"]
+        "upper",
+        "lower",
+        "full",
+        "full",
+        "upper",
+        "lower",
+    ]
     assert [region_of(x) for x in ("Shoes", "Hat", "Not sure", "handbag", "", None)] == [None] * 6
 
 
 def test_every_mapping_lands_in_its_target_set():
     for region, clothing, deepfashion in STREET_GARMENTS.values():
-        assert clothing in CLOTHING_REGIONS and deepfashion in DEEPFASHION_NAMES and region in ("upper", "lower", "full")
+        assert (
+            clothing in CLOTHING_REGIONS and deepfashion in DEEPFASHION_NAMES and region in ("upper", "lower", "full")
+        )
     assert all(clothing in CLOTHING_REGIONS for _, clothing in STREETSTYLE_CATEGORIES.values())
     assert set(CLOTHING_TO_DEEPFASHION.values()) <= DEEPFASHION_NAMES
     garments = [label for label, region in CLOTHING_REGIONS.items() if region]
@@ -78,7 +107,14 @@ def test_map_labels_with_a_retailer_mapping(tmp_path: Path):
     assert mapping == {"Knit": "Longsleeve", "Denim": "Pants"}
     target = ["T-Shirt", "Longsleeve", "Pants", "Blazer"]
     assert map_labels(["knit", "Denim", "jumper", "t-shirt", "suit", "Tee", "Shoes"], target, mapping) == [
-        "Longsleeve", "Pants", "Longsleeve", "T-Shirt", "Blazer", "T-Shirt", None]
+        "Longsleeve",
+        "Pants",
+        "Longsleeve",
+        "T-Shirt",
+        "Blazer",
+        "T-Shirt",
+        None,
+    ]
 
 
 def test_label_map_from_yaml(tmp_path: Path):
@@ -87,12 +123,15 @@ def test_label_map_from_yaml(tmp_path: Path):
     assert load_label_map(path) == {"Knit": "Longsleeve", "Denim": "Pants"}
 
 
-@pytest.mark.parametrize("name, text, line, message", [
-    ("map.csv", "name,target\nKnit,Longsleeve\n", 1, "columns label,category"),
-    ("map.csv", "label,category\nKnit,Longsleeve\nDenim,\n", 3, "empty label or category"),
-    ("map.yaml", "Knit: Longsleeve\nDenim: [Pants\n", 3, "not valid YAML"),
-    ("map.yaml", "- Knit\n- Denim\n", None, "mapping of label: category"),
-])
+@pytest.mark.parametrize(
+    "name, text, line, message",
+    [
+        ("map.csv", "name,target\nKnit,Longsleeve\n", 1, "columns label,category"),
+        ("map.csv", "label,category\nKnit,Longsleeve\nDenim,\n", 3, "empty label or category"),
+        ("map.yaml", "Knit: Longsleeve\nDenim: [Pants\n", 3, "not valid YAML"),
+        ("map.yaml", "- Knit\n- Denim\n", None, "mapping of label: category"),
+    ],
+)
 def test_label_map_errors_name_file_and_line(tmp_path: Path, name: str, text: str, line: int | None, message: str):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

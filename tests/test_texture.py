@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from fashionlens.inference.colors import dominant_color
 from fashionlens.core.records import Box
+from fashionlens.inference.colors import dominant_color
 from fashionlens.inference.texture import LENGTH, PEAKINESS, texture_features
 
 

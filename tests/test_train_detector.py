@@ -16,28 +16,37 @@ from torchvision.models import resnet18
 from typer.testing import CliRunner
 
 from conftest import make_coco_dataset, make_labels_csv_dataset
-from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.cli import app
-from fashionlens.train.engine import train_step
+from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.evaluation.detection import build_ground_truth
 from fashionlens.train.detector import DetectionTask, DetectorSettings, detection_datasets, train_detector
+from fashionlens.train.engine import train_step
 
-TINY = ["--arch", "fasterrcnn_mobilenet_v3_large_320_fpn", "--image-size", "64", "--batch-size", "2",
-        "--workers", "0"]
-LOSSES = ["train_loss", "train_loss_classifier", "train_loss_box_reg", "train_loss_objectness",
-          "train_loss_rpn_box_reg"]
+TINY = ["--arch", "fasterrcnn_mobilenet_v3_large_320_fpn", "--image-size", "64", "--batch-size", "2", "--workers", "0"]
+LOSSES = [
+    "train_loss",
+    "train_loss_classifier",
+    "train_loss_box_reg",
+    "train_loss_objectness",
+    "train_loss_rpn_box_reg",
+]
 
 
 def fashionlens(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from fashionlens.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_train_writes_history_checkpoints_and_resumes(coco_dataset: Path, tmp_path: Path):
     run = tmp_path / "run"
-    result = fashionlens("train", "detector", "--data", str(coco_dataset), "--epochs", "1", "--out", str(run),
-                         "--json", *TINY)
+    result = fashionlens(
+        "train", "detector", "--data", str(coco_dataset), "--epochs", "1", "--out", str(run), "--json", *TINY
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)  # stdout holds only the JSON
     assert summary["epochs"] == 1 and summary["best_epoch"] == 1
@@ -47,8 +56,10 @@ def test_train_writes_history_checkpoints_and_resumes(coco_dataset: Path, tmp_pa
         row = next(csv.DictReader(handle))
     for column in LOSSES + ["val_map", "val_map50", "val_score_threshold"]:
         assert row[column] != "", column
-    assert all((run / name).is_file() for name in ("config.json", "history.json", "history.png", "map50.png",
-                                                   "best.pt", "last.pt"))
+    assert all(
+        (run / name).is_file()
+        for name in ("config.json", "history.json", "history.png", "map50.png", "best.pt", "last.pt")
+    )
     assert json.loads((run / "config.json").read_text())["clip_grad_norm"] == 10.0
     best = load_checkpoint(run / "best.pt")
     assert best["kind"] == "detector" and best["class_names"] == ["upper", "lower", "full"]
@@ -80,8 +91,11 @@ def test_resume_continues_an_interrupted_run(coco_dataset: Path, tmp_path: Path,
 
 
 def test_without_val_split_training_runs_and_says_so(tmp_path: Path, capsys):
-    images = [("train", [(1, "blouse", [8, 4, 40, 18])]), ("train", []),  # a negative photo
-              ("train", [(3, "dress", [6, 4, 50, 40]), (2, "skirt", [-3, 30, 40, 30])])]  # one box outside
+    images = [
+        ("train", [(1, "blouse", [8, 4, 40, 18])]),
+        ("train", []),  # a negative photo
+        ("train", [(3, "dress", [6, 4, 50, 40]), (2, "skirt", [-3, 30, 40, 30])]),
+    ]  # one box outside
     data = make_coco_dataset(tmp_path / "street", images=images)
     settings = DetectorSettings(data=str(data), arch=TINY[1], epochs=1, image_size=64, batch_size=2)
     history = train_detector(settings, tmp_path / "run")
@@ -110,15 +124,26 @@ def classifier_run(tmp_path: Path) -> tuple[Path, dict]:
     """A `train classifier` run directory holding a (random) resnet18 GarmentClassifier's weights."""
     torch.manual_seed(0)
     state = {f"backbone.{k}": v for k, v in resnet18().state_dict().items() if not k.startswith("fc.")}
-    save_checkpoint({"kind": "classifier", "arch": "resnet18", "mode": "img", "class_names": ["a", "b"],
-                     "preprocessing": {}, "config": {}, "model": state}, tmp_path / "clf" / "best.pt")
+    save_checkpoint(
+        {
+            "kind": "classifier",
+            "arch": "resnet18",
+            "mode": "img",
+            "class_names": ["a", "b"],
+            "preprocessing": {},
+            "config": {},
+            "model": state,
+        },
+        tmp_path / "clf" / "best.pt",
+    )
     return tmp_path / "clf", state
 
 
 def test_backbone_from_a_classifier_run(coco_dataset: Path, tmp_path: Path):
     run_dir, classifier = classifier_run(tmp_path)
-    settings = DetectorSettings(data=str(coco_dataset), epochs=1, image_size=64, batch_size=2,
-                                backbone_from=str(run_dir))
+    settings = DetectorSettings(
+        data=str(coco_dataset), epochs=1, image_size=64, batch_size=2, backbone_from=str(run_dir)
+    )
     train_detector(settings, tmp_path / "run")
     detector = load_checkpoint(tmp_path / "run" / "last.pt")
     assert detector["arch"] == "fasterrcnn_resnet18_fpn" and detector["norm"] == "frozen_batchnorm"
@@ -128,13 +153,21 @@ def test_backbone_from_a_classifier_run(coco_dataset: Path, tmp_path: Path):
     wrong = DetectorSettings(data=str(coco_dataset), arch="fasterrcnn_resnet50_fpn", backbone_from=str(run_dir))
     with pytest.raises(FashionLensError) as error:
         train_detector(wrong, tmp_path / "other")
-    assert str(error.value) == ("--backbone-from holds a resnet18 classifier, which does not fit "
-                                "fasterrcnn_resnet50_fpn's resnet50 backbone; use --arch fasterrcnn_resnet18_fpn")
+    assert str(error.value) == (
+        "--backbone-from holds a resnet18 classifier, which does not fit "
+        "fasterrcnn_resnet50_fpn's resnet50 backbone; use --arch fasterrcnn_resnet18_fpn"
+    )
 
 
 def test_ema_averages_the_detector_weights_and_a_bad_decay_is_refused(coco_dataset: Path, tmp_path: Path):
-    settings = DetectorSettings(data=str(coco_dataset), arch="fasterrcnn_mobilenet_v3_large_320_fpn", epochs=1,
-                                image_size=64, batch_size=1, ema=0.5)  # three steps
+    settings = DetectorSettings(
+        data=str(coco_dataset),
+        arch="fasterrcnn_mobilenet_v3_large_320_fpn",
+        epochs=1,
+        image_size=64,
+        batch_size=1,
+        ema=0.5,
+    )  # three steps
     train_detector(settings, tmp_path / "run", workers=0)
     last = load_checkpoint(tmp_path / "run" / "last.pt")
     assert last["config"]["ema_decay"] == 0.5 and last["config"]["settings"]["ema"] == 0.5

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from conftest import make_coco_dataset, make_labels_csv_dataset
-from fashionlens.inference.analyzer import Analyzer
 from fashionlens.data.transforms import classification_preprocessing
+from fashionlens.inference.analyzer import Analyzer
 from fashionlens.models.classifier import build_classifier
 
 CLASSES = ["Dress", "Pants", "T-Shirt"]  # conftest's DEFAULT_CLASSES, sorted as training sorts them
@@ -50,10 +50,42 @@ def trained_runs(root: Path) -> TinyRuns:
         clothing = make_labels_csv_dataset(root / "clothing", per_split={"train": 2, "val": 1})
         street = make_coco_dataset(root / "street")
         # through the command line, as a user trains: config.json records the command (the model card shows it)
-        for command in (["classifier", "--data", clothing, "--mode", "img+bbox", "--arch", CLASSIFIER_ARCH, "--epochs", 1,
-                         "--image-size", 32, "--image-height", 40, "--batch-size", 4, "--out", root / "classifier"],
-                        ["detector", "--data", street, "--arch", DETECTOR_ARCH, "--epochs", 1, "--image-size", 64,
-                         "--batch-size", 2, "--out", root / "detector"]):
+        for command in (
+            [
+                "classifier",
+                "--data",
+                clothing,
+                "--mode",
+                "img+bbox",
+                "--arch",
+                CLASSIFIER_ARCH,
+                "--epochs",
+                1,
+                "--image-size",
+                32,
+                "--image-height",
+                40,
+                "--batch-size",
+                4,
+                "--out",
+                root / "classifier",
+            ],
+            [
+                "detector",
+                "--data",
+                street,
+                "--arch",
+                DETECTOR_ARCH,
+                "--epochs",
+                1,
+                "--image-size",
+                64,
+                "--batch-size",
+                2,
+                "--out",
+                root / "detector",
+            ],
+        ):
             result = CliRunner().invoke(app, ["train", *map(str, command)])
             assert result.exit_code == 0, result.output
     finally:
@@ -69,9 +101,17 @@ def random_checkpoint(mode: str = "img", seed: int = 0, classes: list[str] = CLA
     """A classifier checkpoint dict of seeded, untrained weights."""
     torch.manual_seed(seed)
     model = build_classifier(CLASSIFIER_ARCH, len(classes), mode)
-    return {"kind": "classifier", "arch": CLASSIFIER_ARCH, "mode": mode, "class_names": list(classes),
-            "preprocessing": classification_preprocessing(32), "config": {}, "metrics": {}, "epoch": 0,
-            "model": model.state_dict()}
+    return {
+        "kind": "classifier",
+        "arch": CLASSIFIER_ARCH,
+        "mode": mode,
+        "class_names": list(classes),
+        "preprocessing": classification_preprocessing(32),
+        "config": {},
+        "metrics": {},
+        "epoch": 0,
+        "model": model.state_dict(),
+    }
 
 
 def random_analyzer(seed: int = 0, mode: str = "img") -> Analyzer:

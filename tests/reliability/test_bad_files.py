@@ -69,6 +69,7 @@ def check(result, code: int, words: list[str]) -> None:
 
 # --- datasets, as `fashionlens audit` reads them (readers shared with training and evaluate) ---------------
 
+
 def labels_csv(content: str | bytes, encoding: str = "utf-8") -> Callable[[Path], Path]:
     return lambda root: write(root / "labels.csv", content, encoding)
 
@@ -78,8 +79,10 @@ def coco(data: object) -> Callable[[Path], Path]:
     return lambda root: write(root / "street.json", text)
 
 
-COCO_OK = {"categories": [{"id": 1, "name": "upper"}], "images": [{"id": 1, "file_name": "a.jpg",
-                                                                     "width": 64, "height": 48}]}
+COCO_OK = {
+    "categories": [{"id": 1, "name": "upper"}],
+    "images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}],
+}
 
 
 def coco_box(bbox: object) -> Callable[[Path], Path]:
@@ -100,17 +103,22 @@ def deepfashion(**files: str | bytes) -> Callable[[Path], Path]:
             if content is not None:
                 write(root / "df" / "Anno" / name, content, "latin-1" if name.startswith("latin1:") else "utf-8")
         return root / "df"
+
     return make
 
 
-STREET_HEADER = ("id,url,created_time,city_id,month_id,lat,long,x1,y1,x2,y2,width,height,clothing_pattern,"
-                 "major_color,wearing_necktie,collar_presence,wearing_scarf,sleeve_length,neckline_shape,"
-                 "clothing_category,wearing_jacket,wearing_hat,wearing_glasses,multiple_layers\n")
+STREET_HEADER = (
+    "id,url,created_time,city_id,month_id,lat,long,x1,y1,x2,y2,width,height,clothing_pattern,"
+    "major_color,wearing_necktie,collar_presence,wearing_scarf,sleeve_length,neckline_shape,"
+    "clothing_category,wearing_jacket,wearing_hat,wearing_glasses,multiple_layers\n"
+)
 
 
 def street_row(x1: str = "10", width: str = "640") -> str:
-    return (f"1,http://x/abc123.jpg,2014-01-01,1,1,0,0,{x1},20,110,220,{width},480,Solid,Black,No,Yes,No,"
-            "Long sleeve,Round,Shirt,No,No,No,No\n")
+    return (
+        f"1,http://x/abc123.jpg,2014-01-01,1,1,0,0,{x1},20,110,220,{width},480,Solid,Black,No,Yes,No,"
+        "Long sleeve,Round,Shirt,No,No,No,No\n"
+    )
 
 
 def streetstyle(content: str | bytes, encoding: str = "utf-8") -> Callable[[Path], Path]:
@@ -119,68 +127,126 @@ def streetstyle(content: str | bytes, encoding: str = "utf-8") -> Callable[[Path
 
 DATASET_CASES = [
     # labels CSV
-    pytest.param(labels_csv("image,label\ncafé.jpg,Shirt\n", "latin-1"), 2, ["labels.csv:2", "not UTF-8"],
-                 id="csv-latin1"),
+    pytest.param(
+        labels_csv("image,label\ncafé.jpg,Shirt\n", "latin-1"), 2, ["labels.csv:2", "not UTF-8"], id="csv-latin1"
+    ),
     pytest.param(labels_csv("image,label\na.jpg,Shirt\n", "utf-16"), 2, ["labels.csv:1", "UTF-16"], id="csv-utf16"),
-    pytest.param(labels_csv(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 2, ["labels.csv:1", "not UTF-8"],
-                 id="csv-binary"),
+    pytest.param(labels_csv(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 2, ["labels.csv:1", "not UTF-8"], id="csv-binary"),
     pytest.param(labels_csv(""), 2, ["labels.csv:1", "the header needs the columns image,label"], id="csv-empty"),
     pytest.param(labels_csv("image,name\na.jpg,x\n"), 2, ["labels.csv:1", "missing label"], id="csv-missing-column"),
-    pytest.param(labels_csv("image,label,x1,y1\na.jpg,Shirt,1,2\n"), 2, ["box columns must be all of"],
-                 id="csv-half-box-columns"),
-    pytest.param(labels_csv("image,label\na.jpg,Shirt,extra\n"), 2, ["labels.csv:2", "expected 2 columns"],
-                 id="csv-column-count"),
-    pytest.param(labels_csv('image,label\na.jpg,"' + "x" * 200_000 + '"\n'), 2,
-                 ["labels.csv:2", "field larger than field limit"], id="csv-huge-field"),
-    pytest.param(labels_csv(LABELS_HEADER + "a.jpg,Shirt,1,2,x,4\n"), 2, ["labels.csv:2", "must be numbers"],
-                 id="csv-box-not-a-number"),
+    pytest.param(
+        labels_csv("image,label,x1,y1\na.jpg,Shirt,1,2\n"), 2, ["box columns must be all of"], id="csv-half-box-columns"
+    ),
+    pytest.param(
+        labels_csv("image,label\na.jpg,Shirt,extra\n"), 2, ["labels.csv:2", "expected 2 columns"], id="csv-column-count"
+    ),
+    pytest.param(
+        labels_csv('image,label\na.jpg,"' + "x" * 200_000 + '"\n'),
+        2,
+        ["labels.csv:2", "field larger than field limit"],
+        id="csv-huge-field",
+    ),
+    pytest.param(
+        labels_csv(LABELS_HEADER + "a.jpg,Shirt,1,2,x,4\n"),
+        2,
+        ["labels.csv:2", "must be numbers"],
+        id="csv-box-not-a-number",
+    ),
     pytest.param(labels_csv("\ufeffimage,label\na.jpg,Shirt\n"), 0, ["samples          1"], id="csv-bom"),
-    pytest.param(labels_csv(LABELS_HEADER + "a.jpg,Shirt,nan,2,30,40\n"), 0, ["non-finite coordinate"],
-                 id="csv-nan-x1"),
-    pytest.param(labels_csv(LABELS_HEADER + "a.jpg,Shirt,1,2,30,inf\n"), 0, ["non-finite coordinate"],
-                 id="csv-inf-y2"),
+    pytest.param(
+        labels_csv(LABELS_HEADER + "a.jpg,Shirt,nan,2,30,40\n"), 0, ["non-finite coordinate"], id="csv-nan-x1"
+    ),
+    pytest.param(labels_csv(LABELS_HEADER + "a.jpg,Shirt,1,2,30,inf\n"), 0, ["non-finite coordinate"], id="csv-inf-y2"),
     # COCO JSON
     pytest.param(coco('{"images": [\n{"id": 1,}\n]}'), 2, ["street.json:2", "not valid JSON"], id="coco-malformed"),
     pytest.param(coco({"images": []}), 2, ["needs `images` and `annotations` lists"], id="coco-missing-key"),
     pytest.param(coco([1, 2]), 2, ["not COCO detection JSON"], id="coco-top-level-array"),
     pytest.param(coco("[" * 100_000 + "]" * 100_000), 2, ["nested too deeply"], id="coco-nested-deep"),
-    pytest.param(lambda root: write(root / "street.json", json.dumps({**COCO_OK, "annotations": [],
-                                                                    "note": "café"}, ensure_ascii=False),
-                                    "latin-1"), 2, ["street.json:1", "not UTF-8"], id="coco-latin1"),
-    pytest.param(coco({**COCO_OK, "images": COCO_OK["images"] * 2, "annotations": []}), 2,
-                 ["duplicate image id 1"], id="coco-duplicate-image-id"),
-    pytest.param(coco({**COCO_OK, "annotations": [{"id": 1, "image_id": 1, "category_id": 7,
-                                                   "bbox": [1, 2, 3, 4]}]}), 2, ["unknown category id 7"],
-                 id="coco-unknown-category"),
+    pytest.param(
+        lambda root: write(
+            root / "street.json",
+            json.dumps({**COCO_OK, "annotations": [], "note": "café"}, ensure_ascii=False),
+            "latin-1",
+        ),
+        2,
+        ["street.json:1", "not UTF-8"],
+        id="coco-latin1",
+    ),
+    pytest.param(
+        coco({**COCO_OK, "images": COCO_OK["images"] * 2, "annotations": []}),
+        2,
+        ["duplicate image id 1"],
+        id="coco-duplicate-image-id",
+    ),
+    pytest.param(
+        coco({**COCO_OK, "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "bbox": [1, 2, 3, 4]}]}),
+        2,
+        ["unknown category id 7"],
+        id="coco-unknown-category",
+    ),
     pytest.param(coco_box(["1", "2", "3", "4"]), 2, ["bbox must be 4 numbers"], id="coco-box-strings"),
     pytest.param(coco_box([float("nan"), 10, 100, 100]), 0, ["non-finite coordinate"], id="coco-nan-box"),
     pytest.param(coco_box([10, 10, float("inf"), 20]), 0, ["non-finite coordinate"], id="coco-infinity-box"),
     pytest.param(coco_box([10, 10, -5, 20]), 0, ["inverted box"], id="coco-negative-width"),
     # DeepFashion
-    pytest.param(deepfashion(**{"list_category_cloth.txt": "2\ncategory_name category_type\nBlús 1\nJeans 2\n"
-                                .encode("latin-1")}), 2, ["list_category_cloth.txt:3", "not UTF-8"],
-                 id="deepfashion-latin1"),
-    pytest.param(deepfashion(**{"list_category_img.txt": "image_name category_label\nimg/a.jpg 1\n"}), 2,
-                 ["list_category_img.txt:1", "number of rows"], id="deepfashion-no-count-line"),
-    pytest.param(deepfashion(**{"list_category_img.txt": "3\nimage_name category_label\nimg/a.jpg 1\n"}), 2,
-                 ["list_category_img.txt:1", "announces 3 rows"], id="deepfashion-count-mismatch"),
-    pytest.param(deepfashion(**{"list_category_img.txt": "1\nimage_name category_label\nimg/a.jpg 9\n"}), 2,
-                 ["list_category_img.txt:3", "unknown category id 9"], id="deepfashion-unknown-category"),
-    pytest.param(deepfashion(**{"list_bbox.txt": "1\nimage_name x_1 y_1 x_2 y_2\nimg/a.jpg 1 2 nan 40\n"}), 2,
-                 ["list_bbox.txt:3", "whole numbers"], id="deepfashion-box-not-integer"),
-    pytest.param(deepfashion(**{"list_bbox.txt": None}), 2, ["list_bbox.txt", "file not found"],
-                 id="deepfashion-missing-file"),
+    pytest.param(
+        deepfashion(
+            **{"list_category_cloth.txt": "2\ncategory_name category_type\nBlús 1\nJeans 2\n".encode("latin-1")}
+        ),
+        2,
+        ["list_category_cloth.txt:3", "not UTF-8"],
+        id="deepfashion-latin1",
+    ),
+    pytest.param(
+        deepfashion(**{"list_category_img.txt": "image_name category_label\nimg/a.jpg 1\n"}),
+        2,
+        ["list_category_img.txt:1", "number of rows"],
+        id="deepfashion-no-count-line",
+    ),
+    pytest.param(
+        deepfashion(**{"list_category_img.txt": "3\nimage_name category_label\nimg/a.jpg 1\n"}),
+        2,
+        ["list_category_img.txt:1", "announces 3 rows"],
+        id="deepfashion-count-mismatch",
+    ),
+    pytest.param(
+        deepfashion(**{"list_category_img.txt": "1\nimage_name category_label\nimg/a.jpg 9\n"}),
+        2,
+        ["list_category_img.txt:3", "unknown category id 9"],
+        id="deepfashion-unknown-category",
+    ),
+    pytest.param(
+        deepfashion(**{"list_bbox.txt": "1\nimage_name x_1 y_1 x_2 y_2\nimg/a.jpg 1 2 nan 40\n"}),
+        2,
+        ["list_bbox.txt:3", "whole numbers"],
+        id="deepfashion-box-not-integer",
+    ),
+    pytest.param(
+        deepfashion(**{"list_bbox.txt": None}), 2, ["list_bbox.txt", "file not found"], id="deepfashion-missing-file"
+    ),
     # StreetStyle-27K
-    pytest.param(streetstyle(STREET_HEADER + street_row().replace("Solid", "Rayé"), "latin-1"), 2,
-                 ["streetstyle27k.manifest:2", "not UTF-8"], id="streetstyle-latin1"),
-    pytest.param(streetstyle("id,url\n1,http://x/a.jpg\n"), 2, ["the header must be the 25"],
-                 id="streetstyle-header"),
-    pytest.param(streetstyle(STREET_HEADER + "1,http://x/a.jpg\n"), 2, ["manifest:2", "expected 25 columns"],
-                 id="streetstyle-column-count"),
-    pytest.param(streetstyle(STREET_HEADER + street_row(width="wide")), 2, ["manifest:2", "must be numbers"],
-                 id="streetstyle-width-not-a-number"),
-    pytest.param(streetstyle(STREET_HEADER + street_row(x1="nan")), 0, ["non-finite coordinate"],
-                 id="streetstyle-nan-x1"),
+    pytest.param(
+        streetstyle(STREET_HEADER + street_row().replace("Solid", "Rayé"), "latin-1"),
+        2,
+        ["streetstyle27k.manifest:2", "not UTF-8"],
+        id="streetstyle-latin1",
+    ),
+    pytest.param(streetstyle("id,url\n1,http://x/a.jpg\n"), 2, ["the header must be the 25"], id="streetstyle-header"),
+    pytest.param(
+        streetstyle(STREET_HEADER + "1,http://x/a.jpg\n"),
+        2,
+        ["manifest:2", "expected 25 columns"],
+        id="streetstyle-column-count",
+    ),
+    pytest.param(
+        streetstyle(STREET_HEADER + street_row(width="wide")),
+        2,
+        ["manifest:2", "must be numbers"],
+        id="streetstyle-width-not-a-number",
+    ),
+    pytest.param(
+        streetstyle(STREET_HEADER + street_row(x1="nan")), 0, ["non-finite coordinate"], id="streetstyle-nan-x1"
+    ),
 ]
 
 
@@ -195,12 +261,19 @@ def test_a_bad_dataset_file_gets_its_outcome(fashionlens, tmp_path, make, code, 
 
 # --- photos, as `fashionlens analyze` opens them ---------------------------------------------------------
 
+
 def png_header(width: int, height: int) -> bytes:
     """A PNG declaring width x height with almost no data: a decompression bomb's header."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def jpeg_bytes(size=(40, 48), mode="RGB") -> bytes:
@@ -214,6 +287,7 @@ def saved(name: str, save: Callable[[Path], None]) -> Callable[[Path], Path]:
         path = root / name
         save(path)
         return path
+
     return make
 
 
@@ -223,24 +297,43 @@ def animated_gif(path: Path) -> None:
 
 
 PHOTO_CASES = [
-    pytest.param(lambda root: write(root / "noise.jpg", bytes(range(256)) * 8), 2, ["noise.jpg", "not an image"],
-                 id="photo-random-bytes"),
-    pytest.param(lambda root: write(root / "cut.jpg", jpeg_bytes((400, 300))[:600]), 2,
-                 ["cut.jpg", "truncated"], id="photo-truncated-jpeg"),
-    pytest.param(lambda root: write(root / "empty.jpg", b""), 2, ["empty.jpg", "empty file (0 bytes)"],
-                 id="photo-zero-bytes"),
-    pytest.param(lambda root: write(root / "notes.png", "a shopping list\n"), 2, ["notes.png", "not an image"],
-                 id="photo-text-named-png"),
-    pytest.param(lambda root: write(root / "bomb.png", png_header(60_000, 60_000)), 2, ["bomb.png", "too large"],
-                 id="photo-decompression-bomb-header"),
-    pytest.param(lambda root: write(root / "png-inside.jpg", _png_bytes()), 0, [],
-                 id="photo-wrong-extension"),
+    pytest.param(
+        lambda root: write(root / "noise.jpg", bytes(range(256)) * 8),
+        2,
+        ["noise.jpg", "not an image"],
+        id="photo-random-bytes",
+    ),
+    pytest.param(
+        lambda root: write(root / "cut.jpg", jpeg_bytes((400, 300))[:600]),
+        2,
+        ["cut.jpg", "truncated"],
+        id="photo-truncated-jpeg",
+    ),
+    pytest.param(
+        lambda root: write(root / "empty.jpg", b""), 2, ["empty.jpg", "empty file (0 bytes)"], id="photo-zero-bytes"
+    ),
+    pytest.param(
+        lambda root: write(root / "notes.png", "a shopping list\n"),
+        2,
+        ["notes.png", "not an image"],
+        id="photo-text-named-png",
+    ),
+    pytest.param(
+        lambda root: write(root / "bomb.png", png_header(60_000, 60_000)),
+        2,
+        ["bomb.png", "too large"],
+        id="photo-decompression-bomb-header",
+    ),
+    pytest.param(lambda root: write(root / "png-inside.jpg", _png_bytes()), 0, [], id="photo-wrong-extension"),
     pytest.param(lambda root: write(root / "cmyk.jpg", jpeg_bytes(mode="CMYK")), 0, [], id="photo-cmyk-jpeg"),
-    pytest.param(saved("deep.png", lambda p: Image.new("I;16", (40, 48), 40000).save(p)), 0, [],
-                 id="photo-16-bit-png"),
+    pytest.param(saved("deep.png", lambda p: Image.new("I;16", (40, 48), 40000).save(p)), 0, [], id="photo-16-bit-png"),
     pytest.param(saved("moving.gif", animated_gif), 0, [], id="photo-animated-gif"),
-    pytest.param(saved("ghost.png", lambda p: Image.new("RGBA", (40, 48), (0, 0, 0, 0)).save(p)), 0, [],
-                 id="photo-fully-transparent"),
+    pytest.param(
+        saved("ghost.png", lambda p: Image.new("RGBA", (40, 48), (0, 0, 0, 0)).save(p)),
+        0,
+        [],
+        id="photo-fully-transparent",
+    ),
 ]
 
 
@@ -267,6 +360,7 @@ def test_a_missing_photo_fails_before_the_models_load(fashionlens, tmp_path, cla
 
 # --- checkpoints, as every command that loads a model reads them ---------------------------------------------
 
+
 class WritesAFile:
     """A pickle that would create a file when unpickled: a checkpoint must never run code."""
 
@@ -283,6 +377,7 @@ def checkpoint_file(make: Callable[[Path], None]) -> Callable[[Path], Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         make(path)
         return path
+
     return build
 
 
@@ -297,22 +392,50 @@ def detector_kind(path: Path) -> None:
 
 CHECKPOINT_CASES = [
     pytest.param(checkpoint_file(truncated), ["best.pt", "not a readable checkpoint"], id="checkpoint-truncated"),
-    pytest.param(checkpoint_file(lambda p: p.write_bytes(b"")), ["best.pt", "not a readable checkpoint"],
-                 id="checkpoint-zero-bytes"),
-    pytest.param(checkpoint_file(lambda p: p.write_text("not a checkpoint\n")), ["not a readable checkpoint"],
-                 id="checkpoint-text"),
-    pytest.param(checkpoint_file(lambda p: p.write_bytes(pickle.dumps(WritesAFile(p.parent / "pwned")))),
-                 ["not a readable checkpoint"], id="checkpoint-pickled-object"),
-    pytest.param(checkpoint_file(lambda p: torch.save(WritesAFile(p.parent / "pwned"), p)),
-                 ["not a readable checkpoint"], id="checkpoint-torch-pickled-object"),
-    pytest.param(checkpoint_file(lambda p: torch.save({"weights": torch.zeros(2)}, p)),
-                 ["not a fashionlens checkpoint"], id="checkpoint-foreign-dict"),
-    pytest.param(checkpoint_file(detector_kind), ["a damaged detector checkpoint", "anchor_aspect_ratios"],
-                 id="checkpoint-detector-without-its-entries"),
-    pytest.param(checkpoint_file(lambda p: save_checkpoint({**random_checkpoint("img"), "kind": "pickle"}, p)),
-                 ["a pickle checkpoint, not a classifier"], id="checkpoint-unknown-kind"),
-    pytest.param(checkpoint_file(lambda p: save_checkpoint(random_checkpoint("img", classes=["A", "B"]) | {
-        "class_names": ["A", "B", "C", "D"]}, p)), ["weights do not fit"], id="checkpoint-weights-do-not-fit"),
+    pytest.param(
+        checkpoint_file(lambda p: p.write_bytes(b"")),
+        ["best.pt", "not a readable checkpoint"],
+        id="checkpoint-zero-bytes",
+    ),
+    pytest.param(
+        checkpoint_file(lambda p: p.write_text("not a checkpoint\n")),
+        ["not a readable checkpoint"],
+        id="checkpoint-text",
+    ),
+    pytest.param(
+        checkpoint_file(lambda p: p.write_bytes(pickle.dumps(WritesAFile(p.parent / "pwned")))),
+        ["not a readable checkpoint"],
+        id="checkpoint-pickled-object",
+    ),
+    pytest.param(
+        checkpoint_file(lambda p: torch.save(WritesAFile(p.parent / "pwned"), p)),
+        ["not a readable checkpoint"],
+        id="checkpoint-torch-pickled-object",
+    ),
+    pytest.param(
+        checkpoint_file(lambda p: torch.save({"weights": torch.zeros(2)}, p)),
+        ["not a fashionlens checkpoint"],
+        id="checkpoint-foreign-dict",
+    ),
+    pytest.param(
+        checkpoint_file(detector_kind),
+        ["a damaged detector checkpoint", "anchor_aspect_ratios"],
+        id="checkpoint-detector-without-its-entries",
+    ),
+    pytest.param(
+        checkpoint_file(lambda p: save_checkpoint({**random_checkpoint("img"), "kind": "pickle"}, p)),
+        ["a pickle checkpoint, not a classifier"],
+        id="checkpoint-unknown-kind",
+    ),
+    pytest.param(
+        checkpoint_file(
+            lambda p: save_checkpoint(
+                random_checkpoint("img", classes=["A", "B"]) | {"class_names": ["A", "B", "C", "D"]}, p
+            )
+        ),
+        ["weights do not fit"],
+        id="checkpoint-weights-do-not-fit",
+    ),
 ]
 
 
@@ -327,10 +450,14 @@ def test_a_bad_checkpoint_gets_one_line_and_runs_no_code(fashionlens, tmp_path, 
 
 # --- product CSVs, as `fashionlens catalog import` reads them -----------------------------------------------
 
+
 def products_csv(root: Path, photo: Path, bad_row: str, encoding: str = "utf-8") -> Path:
     """A product CSV: a good row (line 2), then `bad_row` (line 3)."""
-    return write(root / "products.csv", f"id,image,name,price,url\nGOOD,{photo},Shirt,10,https://shop.example/good\n"
-                 f"{bad_row.format(photo=photo)}\n", encoding)
+    return write(
+        root / "products.csv",
+        f"id,image,name,price,url\nGOOD,{photo},Shirt,10,https://shop.example/good\n{bad_row.format(photo=photo)}\n",
+        encoding,
+    )
 
 
 BAD_ROWS = [
@@ -340,10 +467,14 @@ BAD_ROWS = [
     pytest.param("BAD,{photo},Shirt,1e999,", "price '1e999' is not a finite number", id="price-1e999"),
     pytest.param("BAD,{photo},Shirt,Infinity,", "price 'Infinity' is not a finite number", id="price-Infinity"),
     pytest.param("BAD,{photo},Shirt,ten,", "price 'ten' is not a number", id="price-text"),
-    pytest.param("BAD,{photo},Shirt,5,javascript:alert(1)", "must be an http:// or https:// address",
-                 id="url-javascript"),
-    pytest.param('BAD,{photo},Shirt,5,"data:text/html,<script>alert(1)</script>"', "must be an http:// or https:// address",
-                 id="url-data"),
+    pytest.param(
+        "BAD,{photo},Shirt,5,javascript:alert(1)", "must be an http:// or https:// address", id="url-javascript"
+    ),
+    pytest.param(
+        'BAD,{photo},Shirt,5,"data:text/html,<script>alert(1)</script>"',
+        "must be an http:// or https:// address",
+        id="url-data",
+    ),
     pytest.param("GOOD,{photo},Shirt,5,", "duplicate id (first on line 2)", id="duplicate-id"),
     pytest.param("BAD,{photo},Shirt", "expected 5 columns, found 3", id="column-count"),
     pytest.param("BAD,missing.jpg,Shirt,5,", "image not found", id="photo-missing"),
@@ -370,22 +501,34 @@ def test_a_bad_product_row_is_refused_with_its_line(fashionlens, tmp_path, photo
 
 
 PRODUCT_FILE_CASES = [
-    pytest.param(lambda root, photo: products_csv(root, photo, "BAD,{photo},Café,5,", "latin-1"),
-                 ["products.csv:3", "not UTF-8"], id="products-latin1"),
-    pytest.param(lambda root, photo: write(root / "products.csv", f"sku,photo\nA,{photo}\n"),
-                 ["products.csv:1", "missing id,image"], id="products-missing-columns"),
-    pytest.param(lambda root, photo: write(root / "products.csv", ""), ["products.csv:1", "the header needs"],
-                 id="products-empty-file"),
-    pytest.param(lambda root, photo: write(root / "products.csv", "id,image\n\n"), ["no product rows"],
-                 id="products-no-rows"),
-    pytest.param(lambda root, photo: root / "nowhere.csv", ["nowhere.csv", "file not found"],
-                 id="products-missing-file"),
+    pytest.param(
+        lambda root, photo: products_csv(root, photo, "BAD,{photo},Café,5,", "latin-1"),
+        ["products.csv:3", "not UTF-8"],
+        id="products-latin1",
+    ),
+    pytest.param(
+        lambda root, photo: write(root / "products.csv", f"sku,photo\nA,{photo}\n"),
+        ["products.csv:1", "missing id,image"],
+        id="products-missing-columns",
+    ),
+    pytest.param(
+        lambda root, photo: write(root / "products.csv", ""),
+        ["products.csv:1", "the header needs"],
+        id="products-empty-file",
+    ),
+    pytest.param(
+        lambda root, photo: write(root / "products.csv", "id,image\n\n"), ["no product rows"], id="products-no-rows"
+    ),
+    pytest.param(
+        lambda root, photo: root / "nowhere.csv", ["nowhere.csv", "file not found"], id="products-missing-file"
+    ),
 ]
 
 
 @pytest.mark.parametrize("make, words", PRODUCT_FILE_CASES)
-def test_a_bad_product_file_fails_before_models_and_creates_no_catalogue(fashionlens, tmp_path, photo, classifier,
-                                                                         monkeypatch, make, words):
+def test_a_bad_product_file_fails_before_models_and_creates_no_catalogue(
+    fashionlens, tmp_path, photo, classifier, monkeypatch, make, words
+):
     import fashionlens.cli.analyze as analyze
 
     monkeypatch.setattr(analyze, "load_analyzer", lambda *a, **k: pytest.fail("models loaded for a bad file"))
@@ -419,6 +562,7 @@ def test_prices_stored_before_the_rule_never_reach_the_json(fashionlens, tmp_pat
 
 # --- zips, as the service unpacks an uploaded import ---------------------------------------------------------
 
+
 def zipped(entries: dict[str, bytes], declared: dict[str, int] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -434,9 +578,9 @@ def _patch_size(data: bytes, name: str, size: int) -> bytes:
     """Set `name`'s uncompressed size in the central directory (offset 24 of its record)."""
     start = data.find(b"PK\x01\x02")
     while start != -1:
-        length = struct.unpack("<H", data[start + 28:start + 30])[0]
-        if data[start + 46:start + 46 + length] == name.encode():
-            data = data[:start + 24] + struct.pack("<I", size) + data[start + 28:]
+        length = struct.unpack("<H", data[start + 28 : start + 30])[0]
+        if data[start + 46 : start + 46 + length] == name.encode():
+            data = data[: start + 24] + struct.pack("<I", size) + data[start + 28 :]
         start = data.find(b"PK\x01\x02", start + 4)
     return data
 
@@ -444,10 +588,19 @@ def _patch_size(data: bytes, name: str, size: int) -> bytes:
 PRODUCTS = b"id,image\nA,a.jpg\n"
 ZIP_CASES = [
     pytest.param(b"PK\x03\x04 not really a zip", ["not a zip archive"], id="zip-not-a-zip"),
-    pytest.param(zipped({"products.csv": PRODUCTS, "../evil.jpg": b"x"}), ["would land outside the import"], id="zip-slip"),
-    pytest.param(zipped({"products.csv": PRODUCTS, "/etc/evil.jpg": b"x"}), ["would land outside the import"], id="zip-absolute-path"),
-    pytest.param(zipped({"products.csv": PRODUCTS, "a.jpg": b"x" * 10}, {"a.jpg": 4_000_000_000}),
-                 ["over the import limit"], id="zip-bomb-header"),
+    pytest.param(
+        zipped({"products.csv": PRODUCTS, "../evil.jpg": b"x"}), ["would land outside the import"], id="zip-slip"
+    ),
+    pytest.param(
+        zipped({"products.csv": PRODUCTS, "/etc/evil.jpg": b"x"}),
+        ["would land outside the import"],
+        id="zip-absolute-path",
+    ),
+    pytest.param(
+        zipped({"products.csv": PRODUCTS, "a.jpg": b"x" * 10}, {"a.jpg": 4_000_000_000}),
+        ["over the import limit"],
+        id="zip-bomb-header",
+    ),
     pytest.param(zipped({"a.csv": PRODUCTS, "b.csv": PRODUCTS}), ["expected one products.csv"], id="zip-two-csvs"),
     pytest.param(zipped({"a.jpg": b"x"}), ["expected one products.csv", "found 0"], id="zip-no-csv"),
 ]
@@ -469,13 +622,21 @@ def test_a_bad_zip_is_refused_and_nothing_lands_outside_the_staging_folder(tmp_p
     assert not list(tmp_path.rglob("evil.jpg")) and not Path("/etc/evil.jpg").exists()
 
 
-@pytest.mark.parametrize("command, heavy", [
-    (["train", "classifier", "--data", "{missing}", "--out", "{tmp}/run"],
-     ("fashionlens.train.classifier", "train_classifier")),
-    (["train", "detector", "--data", "{missing}", "--out", "{tmp}/run"],
-     ("fashionlens.train.detector", "train_detector")),
-    (["evaluate", "{classifier}", "--data", "{missing}"], ("fashionlens.evaluation.runner", "load_run")),
-], ids=["train-classifier", "train-detector", "evaluate"])
+@pytest.mark.parametrize(
+    "command, heavy",
+    [
+        (
+            ["train", "classifier", "--data", "{missing}", "--out", "{tmp}/run"],
+            ("fashionlens.train.classifier", "train_classifier"),
+        ),
+        (
+            ["train", "detector", "--data", "{missing}", "--out", "{tmp}/run"],
+            ("fashionlens.train.detector", "train_detector"),
+        ),
+        (["evaluate", "{classifier}", "--data", "{missing}"], ("fashionlens.evaluation.runner", "load_run")),
+    ],
+    ids=["train-classifier", "train-detector", "evaluate"],
+)
 def test_a_missing_dataset_fails_before_models_load(fashionlens, tmp_path, classifier, monkeypatch, command, heavy):
     import importlib
 
@@ -488,11 +649,14 @@ def test_a_missing_dataset_fails_before_models_load(fashionlens, tmp_path, class
     assert not (tmp_path / "run").exists() and not (classifier / "eval").exists()
 
 
-@pytest.mark.parametrize("box", [(float("nan"), 10, 100, 100), (10, 10, float("inf"), 20), (0, float("-inf"), 5, 5)],
-                         ids=["nan-x1", "inf-x2", "minus-inf-y1"])
+@pytest.mark.parametrize(
+    "box",
+    [(float("nan"), 10, 100, 100), (10, 10, float("inf"), 20), (0, float("-inf"), 5, 5)],
+    ids=["nan-x1", "inf-x2", "minus-inf-y1"],
+)
 def test_datasets_drop_a_non_finite_box_and_say_why(box):
-    from fashionlens.data.detection import clean_box
     from fashionlens.core.records import Box
+    from fashionlens.data.detection import clean_box
 
     kept, note = clean_box(Box(*box), 640, 480)
     assert kept is None and note == "dropped: non-finite coordinate (NaN or infinity)"

@@ -51,14 +51,20 @@ def test_put_refuses_a_bad_price_or_link_with_a_422(service, body, field):
 
 
 def test_put_accepts_a_good_price_and_link(service):
-    response = service.put("/catalog/items/TEE-RED", json={"price": 0, "url": "https://shop.example/tee"},
-                           headers=ADMIN)
-    assert response.status_code == 200 and (response.json()["price"], response.json()["url"]) == \
-        (0.0, "https://shop.example/tee")
+    response = service.put(
+        "/catalog/items/TEE-RED", json={"price": 0, "url": "https://shop.example/tee"}, headers=ADMIN
+    )
+    assert response.status_code == 200 and (response.json()["price"], response.json()["url"]) == (
+        0.0,
+        "https://shop.example/tee",
+    )
 
 
-@pytest.mark.parametrize("changes", [{"price": float("inf")}, {"price": float("nan")}, {"price": -1.0},
-                                     {"url": "javascript:alert(1)"}], ids=["inf", "nan", "negative", "javascript"])
+@pytest.mark.parametrize(
+    "changes",
+    [{"price": float("inf")}, {"price": float("nan")}, {"price": -1.0}, {"url": "javascript:alert(1)"}],
+    ids=["inf", "nan", "negative", "javascript"],
+)
 def test_the_store_refuses_to_write_a_bad_price_or_link(tmp_path, changes):
     store = SQLiteStore(tmp_path / "shop.db", create=True)
     item = CatalogItem(id="X", image="x.jpg", embedding=np.ones(4, np.float32) / 2, **changes)
@@ -80,8 +86,17 @@ def test_the_customer_page_links_only_http_addresses():
     function = web_link_function()
     if node is None:
         pytest.skip("no node to run customer.js's webLink()")
-    urls = ["https://shop.example/a?b=1", "http://shop.example/", "javascript:alert(1)", " JavaScript:alert(1)",
-            "data:text/html,x", "vbscript:x", "//evil.example/", "not a url", ""]
+    urls = [
+        "https://shop.example/a?b=1",
+        "http://shop.example/",
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "data:text/html,x",
+        "vbscript:x",
+        "//evil.example/",
+        "not a url",
+        "",
+    ]
     program = function + f"console.log(JSON.stringify({json.dumps(urls)}.map(webLink)));"
     result = subprocess.run([node, "-e", program], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

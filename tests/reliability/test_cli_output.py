@@ -28,7 +28,7 @@ def visible_lines(stderr: str) -> list[str]:
     for line in stderr.split("\n"):
         shown = ""
         for segment in line.split("\r"):
-            shown = segment + shown[len(segment):]
+            shown = segment + shown[len(segment) :]
         lines.append(shown.rstrip())
     return [line for line in lines if line]
 
@@ -37,8 +37,9 @@ def test_an_error_during_analysis_is_not_printed_on_the_progress_bar(fashionlens
     good = make_image(tmp_path / "a.jpg", (40, 48))
     broken = tmp_path / "b.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
-    result = fashionlens("analyze", good, broken, "--classifier", classifier, "--whole-image", "--no-log",
-                         "--batch-size", "1")
+    result = fashionlens(
+        "analyze", good, broken, "--classifier", classifier, "--whole-image", "--no-log", "--batch-size", "1"
+    )
     assert result.returncode == 1  # the good photo is analysed, the run still says one failed
     lines = visible_lines(result.stderr)
     assert any(line.startswith(f"error: {broken}: ") for line in lines)  # on a line of its own
@@ -46,8 +47,9 @@ def test_an_error_during_analysis_is_not_printed_on_the_progress_bar(fashionlens
 
 
 def recommend_json(fashionlens, photo: Path, catalog: Path, classifier: Path) -> dict:
-    result = fashionlens("recommend", photo, "--catalog", catalog, "--classifier", classifier, "--whole-image",
-                         "--no-log", "--json")
+    result = fashionlens(
+        "recommend", photo, "--catalog", catalog, "--classifier", classifier, "--whole-image", "--no-log", "--json"
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"{name} in --json output"))
 

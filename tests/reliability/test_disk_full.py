@@ -52,6 +52,7 @@ def product_csv(root: Path, ids: list[str]) -> Path:
 
 # --- the catalogue ------------------------------------------------------------------------------------------
 
+
 class FullDiskCursor:
     """A cursor on a disk that fills up while items are written (see FullDiskConnection)."""
 
@@ -94,28 +95,33 @@ class FullDiskConnection:
 
 
 @pytest.mark.parametrize("fail_at", ["commit", "insert"])
-def test_a_full_disk_during_an_import_is_one_line_and_keeps_the_catalogue(fashionlens, tmp_path, classifier,
-                                                                           monkeypatch, fail_at):
+def test_a_full_disk_during_an_import_is_one_line_and_keeps_the_catalogue(
+    fashionlens, tmp_path, classifier, monkeypatch, fail_at
+):
     catalog = tmp_path / "shop.db"
-    first = fashionlens("catalog", "import", product_csv(tmp_path, ["A"]), "--catalog", catalog,
-                        "--classifier", classifier)
+    first = fashionlens(
+        "catalog", "import", product_csv(tmp_path, ["A"]), "--catalog", catalog, "--classifier", classifier
+    )
     assert first.returncode == 0, first.stderr
     stamp = SQLiteStore(catalog).stamp()
     real_connect = sqlite3.connect
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: FullDiskConnection(real_connect(*a, **k), fail_at))
-    result = fashionlens("catalog", "import", product_csv(tmp_path, ["B", "C"]), "--catalog", catalog,
-                         "--classifier", classifier)
+    result = fashionlens(
+        "catalog", "import", product_csv(tmp_path, ["B", "C"]), "--catalog", catalog, "--classifier", classifier
+    )
     monkeypatch.undo()
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "cannot rollback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (f"error: disk full writing {catalog}; free some space and "
-                                                      "run the command again")
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: disk full writing {catalog}; free some space and run the command again"
+    )
     store = SQLiteStore(catalog)
     assert store.stamp() == stamp and [item.id for item in store.find_items()] == ["A"]
     assert store.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 # --- checkpoints --------------------------------------------------------------------------------------------
+
 
 @contextmanager
 def full_disk_for(suffix: str):
@@ -169,9 +175,24 @@ def test_training_on_a_full_disk_ends_in_one_line(fashionlens, tmp_path):
     data = make_labels_csv_dataset(tmp_path / "data", per_split={"train": 2, "val": 1}, size=24)
     out = tmp_path / "run"
     with full_disk_for(".pt"):
-        result = fashionlens("train", "classifier", "--data", data, "--out", out, "--epochs", "1",
-                             "--image-size", "32", "--batch-size", "4", "--arch", "mobilenet_v3_small",
-                             "--pretrained", "none")
+        result = fashionlens(
+            "train",
+            "classifier",
+            "--data",
+            data,
+            "--out",
+            out,
+            "--epochs",
+            "1",
+            "--image-size",
+            "32",
+            "--batch-size",
+            "4",
+            "--arch",
+            "mobilenet_v3_small",
+            "--pretrained",
+            "none",
+        )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "unexpected pos" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -179,14 +200,17 @@ def test_training_on_a_full_disk_ends_in_one_line(fashionlens, tmp_path):
     assert not list(out.glob("*.pt")) and not list(out.glob(".*.tmp*"))
 
 
-@pytest.mark.parametrize("error, full", [
-    (OSError(errno.ENOSPC, "No space left on device"), True),
-    (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
-    (sqlite3.OperationalError(FULL), True),
-    (sqlite3.OperationalError("database is locked"), False),
-    (OSError(errno.EACCES, "Permission denied"), False),
-    (ValueError("x"), False),
-])
+@pytest.mark.parametrize(
+    "error, full",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), True),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+        (sqlite3.OperationalError(FULL), True),
+        (sqlite3.OperationalError("database is locked"), False),
+        (OSError(errno.EACCES, "Permission denied"), False),
+        (ValueError("x"), False),
+    ],
+)
 def test_is_disk_full_knows_the_conditions(error, full):
     assert is_disk_full(error) is full
     try:
@@ -200,18 +224,26 @@ def test_is_disk_full_knows_the_conditions(error, full):
 
 # --- a real full disk: a tiny tmpfs in a private mount namespace --------------------------------------------
 
+
 def on_small_disk(tmp_path: Path, size: str, script: str) -> subprocess.CompletedProcess:
     """Run `script` (Python) with a `size` tmpfs mounted at tmp_path/disk; skip where mounting is not allowed."""
     disk = tmp_path / "disk"
     disk.mkdir()
     unshare = shutil.which("unshare")
-    probe = unshare and subprocess.run([unshare, "--user", "--map-root-user", "--mount", "sh", "-c",
-                                        f"mount -t tmpfs -o size=64k tmpfs {disk}"], capture_output=True)
+    probe = unshare and subprocess.run(
+        [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {disk}"],
+        capture_output=True,
+    )
     if not probe or probe.returncode != 0:
         pytest.skip("cannot mount a tmpfs in a private namespace here (unshare --user --mount)")
-    command = f"mount -t tmpfs -o size={size} tmpfs {disk} && exec {sys.executable} -c \"$0\""
-    return subprocess.run([unshare, "--user", "--map-root-user", "--mount", "sh", "-c", command, script],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    command = f'mount -t tmpfs -o size={size} tmpfs {disk} && exec {sys.executable} -c "$0"'
+    return subprocess.run(
+        [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", command, script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
 
 
 FILL = """
@@ -257,8 +289,12 @@ def test_a_real_full_disk_keeps_the_previous_checkpoint(tmp_path):
 
 def test_a_real_full_disk_during_an_import_keeps_the_catalogue(fashionlens, tmp_path, classifier):
     catalog = tmp_path / "shop.db"
-    assert fashionlens("catalog", "import", product_csv(tmp_path, ["A"]), "--catalog", catalog,
-                       "--classifier", classifier).returncode == 0
+    assert (
+        fashionlens(
+            "catalog", "import", product_csv(tmp_path, ["A"]), "--catalog", catalog, "--classifier", classifier
+        ).returncode
+        == 0
+    )
     store = SQLiteStore(catalog)
     store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in shop.db itself, to copy it
     store.close()

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from fashionlens.core.checkpoint import save_checkpoint
-from fashionlens.data.detection import detection_transform
 from fashionlens.core.errors import ImageError
 from fashionlens.core.images import MAX_ASPECT_RATIO, load_image
+from fashionlens.data.detection import detection_transform
 from service_testing import photo_bytes
 from tiny_models import random_checkpoint
 
@@ -40,4 +40,5 @@ def test_analyze_refuses_an_elongated_photo_in_one_line(tmp_path, fashionlens):
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'wide.png'}: extreme aspect ratio (10000x20 pixels, 500:1; the longer side may be at "
-        f"most {MAX_ASPECT_RATIO} times the shorter)"]
+        f"most {MAX_ASPECT_RATIO} times the shorter)"
+    ]

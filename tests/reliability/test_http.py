@@ -11,7 +11,6 @@ import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +26,14 @@ IMPORT_LIMIT = 300_000  # bytes of an archive, packed and unpacked
 def png_of_size(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height pixels, with almost no pixel data: the size of a
     decompression bomb at the cost of a few bytes (the pixel limit must refuse it from the header)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def zipped(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -72,33 +73,85 @@ class Case:
 
 CASES = [
     # photos
-    Case("broken-jpeg", "POST", "/analyze", 422, ("corrupt or truncated",),
-         {"files": upload(TEE[:len(TEE) // 2])}),
+    Case("broken-jpeg", "POST", "/analyze", 422, ("corrupt or truncated",), {"files": upload(TEE[: len(TEE) // 2])}),
     Case("zero-bytes", "POST", "/analyze", 422, ("empty file",), {"files": upload(b"")}),
     Case("not-an-image", "POST", "/analyze", 422, ("not an image",), {"files": upload(b"name,price\nshirt,3\n")}),
-    Case("png-over-pixel-limit", "POST", "/analyze", 413, ("too large", "7000x7000"),
-         {"files": upload(png_of_size(7000, 7000), "bomb.png", "image/png")}),
-    Case("png-decompression-bomb", "POST", "/analyze", 413, ("too large",),
-         {"files": upload(png_of_size(40000, 40000), "bomb.png", "image/png")}),
-    Case("png-without-its-pixels", "POST", "/analyze", 422, ("corrupt or truncated",),
-         {"files": upload(png_of_size(64, 64), "short.png", "image/png")}),
-    Case("aspect-10000x20", "POST", "/analyze", 422, ("aspect ratio", "10000x20", "20 times"),
-         {"files": upload(photo_bytes(size=(10000, 20), fmt="PNG"), "wide.png", "image/png")}),
-    Case("aspect-20x10000", "POST", "/recommend", 422, ("aspect ratio", "20x10000"),
-         {"files": upload(photo_bytes(size=(20, 10000), fmt="PNG"), "tall.png", "image/png")}),
-    Case("photo-over-upload-limit", "POST", "/analyze", 413, ("over the upload limit",),
-         {"files": upload(TEE + b"\0" * UPLOAD_LIMIT)}),
-    Case("declared-length-over-limit", "POST", "/analyze", 413, ("request body too large",),
-         {"content": b"x" * 10, "headers": {"Content-Length": str(10 ** 9), "Content-Type": "image/jpeg"}}),
+    Case(
+        "png-over-pixel-limit",
+        "POST",
+        "/analyze",
+        413,
+        ("too large", "7000x7000"),
+        {"files": upload(png_of_size(7000, 7000), "bomb.png", "image/png")},
+    ),
+    Case(
+        "png-decompression-bomb",
+        "POST",
+        "/analyze",
+        413,
+        ("too large",),
+        {"files": upload(png_of_size(40000, 40000), "bomb.png", "image/png")},
+    ),
+    Case(
+        "png-without-its-pixels",
+        "POST",
+        "/analyze",
+        422,
+        ("corrupt or truncated",),
+        {"files": upload(png_of_size(64, 64), "short.png", "image/png")},
+    ),
+    Case(
+        "aspect-10000x20",
+        "POST",
+        "/analyze",
+        422,
+        ("aspect ratio", "10000x20", "20 times"),
+        {"files": upload(photo_bytes(size=(10000, 20), fmt="PNG"), "wide.png", "image/png")},
+    ),
+    Case(
+        "aspect-20x10000",
+        "POST",
+        "/recommend",
+        422,
+        ("aspect ratio", "20x10000"),
+        {"files": upload(photo_bytes(size=(20, 10000), fmt="PNG"), "tall.png", "image/png")},
+    ),
+    Case(
+        "photo-over-upload-limit",
+        "POST",
+        "/analyze",
+        413,
+        ("over the upload limit",),
+        {"files": upload(TEE + b"\0" * UPLOAD_LIMIT)},
+    ),
+    Case(
+        "declared-length-over-limit",
+        "POST",
+        "/analyze",
+        413,
+        ("request body too large",),
+        {"content": b"x" * 10, "headers": {"Content-Length": str(10**9), "Content-Type": "image/jpeg"}},
+    ),
     Case("json-instead-of-a-form", "POST", "/analyze", 422, ("photo", "required"), {"json": {"photo": "a.jpg"}}),
     Case("photo-as-a-text-field", "POST", "/analyze", 422, ("photo",), {"data": {"photo": "a.jpg"}}),
     Case("no-photo", "POST", "/recommend", 422, ("photo", "required"), {"data": {"k": "3"}}),
-    Case("unknown-channel", "POST", "/analyze", 422, ("channel",),
-         {"files": upload(TEE), "data": {"channel": "tv"}}),
-    Case("session-too-long", "POST", "/analyze", 422, ("session",),
-         {"files": upload(TEE), "data": {"session": "s" * 1000}}),
-    Case("k-zero", "POST", "/recommend", 422, ("k", "greater than or equal to 1"),
-         {"files": upload(TEE), "data": {"k": "0"}}),
+    Case("unknown-channel", "POST", "/analyze", 422, ("channel",), {"files": upload(TEE), "data": {"channel": "tv"}}),
+    Case(
+        "session-too-long",
+        "POST",
+        "/analyze",
+        422,
+        ("session",),
+        {"files": upload(TEE), "data": {"session": "s" * 1000}},
+    ),
+    Case(
+        "k-zero",
+        "POST",
+        "/recommend",
+        422,
+        ("k", "greater than or equal to 1"),
+        {"files": upload(TEE), "data": {"k": "0"}},
+    ),
     Case("k-huge", "POST", "/recommend", 422, ("k",), {"files": upload(TEE), "data": {"k": "9" * 30}}),
     Case("k-not-a-number", "POST", "/recommend", 422, ("k", "integer"), {"files": upload(TEE), "data": {"k": "many"}}),
     # query parameters
@@ -118,64 +171,217 @@ CASES = [
     Case("path-unknown", "GET", "/etc/passwd", 404, ("not found",)),
     Case("method-not-allowed", "DELETE", "/health", 405, ("method delete not allowed",)),
     # events
-    Case("events-invalid-json", "POST", "/events", 422, ("invalid json",),
-         {"content": b'{"kind": "click", "item_ids": [', "headers": {"Content-Type": "application/json"}}),
+    Case(
+        "events-invalid-json",
+        "POST",
+        "/events",
+        422,
+        ("invalid json",),
+        {"content": b'{"kind": "click", "item_ids": [', "headers": {"Content-Type": "application/json"}},
+    ),
     Case("events-unknown-kind", "POST", "/events", 422, ("kind",), {"json": {"kind": "buy", "item_ids": ["A"]}}),
     Case("events-no-items", "POST", "/events", 422, ("item_ids",), {"json": {"kind": "click", "item_ids": []}}),
-    Case("events-too-many-items", "POST", "/events", 422, ("item_ids",),
-         {"json": {"kind": "shown", "item_ids": ["A"] * 1000}}),
+    Case(
+        "events-too-many-items",
+        "POST",
+        "/events",
+        422,
+        ("item_ids",),
+        {"json": {"kind": "shown", "item_ids": ["A"] * 1000}},
+    ),
     Case("events-empty-id", "POST", "/events", 422, ("item_ids",), {"json": {"kind": "click", "item_ids": [""]}}),
     Case("events-a-list", "POST", "/events", 422, ("request",), {"json": [{"kind": "click"}]}),
-    Case("events-unknown-field", "POST", "/events", 422, ("price",),
-         {"json": {"kind": "click", "item_ids": ["A"], "price": 3}}),
+    Case(
+        "events-unknown-field",
+        "POST",
+        "/events",
+        422,
+        ("price",),
+        {"json": {"kind": "click", "item_ids": ["A"], "price": 3}},
+    ),
     # the admin routes
-    Case("import-without-key", "POST", "/catalog/import", 401, ("missing x-api-key",),
-         {"files": archive_upload(product_zip(TWO_ROWS))}),
-    Case("import-wrong-key", "POST", "/catalog/import", 401, ("wrong x-api-key",),
-         {"files": archive_upload(product_zip(TWO_ROWS)), "headers": {"X-API-Key": ADMIN_KEY + "x"}}),
-    Case("import-not-a-zip", "POST", "/catalog/import", 422, ("not a zip archive",),
-         {"files": archive_upload(b"PK\x03\x04 not really"), "headers": ADMIN}),
-    Case("import-zip-without-csv", "POST", "/catalog/import", 422, ("expected one products.csv", "found 0"),
-         {"files": archive_upload(zipped({"images/a.jpg": TEE})), "headers": ADMIN}),
-    Case("import-two-csvs", "POST", "/catalog/import", 422, ("expected one products.csv", "found 2"),
-         {"files": archive_upload(zipped({"a.csv": b"id,image\n", "b.csv": b"id,image\n"})), "headers": ADMIN}),
-    Case("import-zip-slip", "POST", "/catalog/import", 422, ("outside the import", "nothing imported"),
-         {"files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS), "../../evil.jpg": TEE})),
-          "headers": ADMIN}),
-    Case("import-absolute-entry", "POST", "/catalog/import", 422, ("outside the import",),
-         {"files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS), "/tmp/evil.jpg": TEE})),
-          "headers": ADMIN}),
-    Case("import-csv-names-a-server-file", "POST", "/catalog/import", 422, ("outside the upload",),
-         {"files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS, lambda _: "/etc/passwd")})),
-          "headers": ADMIN}),
-    Case("import-zip-bomb", "POST", "/catalog/import", 413, ("over the import limit",),
-         {"files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS),
-                                          "images/big.jpg": b"\0" * (IMPORT_LIMIT * 4)})), "headers": ADMIN}),
-    Case("import-bad-crc", "POST", "/catalog/import", 422, ("cannot be read", "crc"),
-         {"files": archive_upload(with_bad_crc(zipped({"products.csv": products_csv(TWO_ROWS),
-                                                       "images/tee-red.jpg": TEE}, zipfile.ZIP_STORED),
-                                               "images/tee-red.jpg")), "headers": ADMIN}),
-    Case("import-bad-deflate", "POST", "/catalog/import", 422, ("cannot be read",),  # was zlib.error, a 500
-         {"files": archive_upload(with_bad_crc(zipped({"products.csv": products_csv(TWO_ROWS),
-                                                       "images/tee-red.jpg": b"\1" * 5000}),
-                                               "images/tee-red.jpg")), "headers": ADMIN}),
-    Case("import-photos-missing", "POST", "/catalog/import", 422, ("nothing imported", "2 refused rows"),
-         {"files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS)})), "headers": ADMIN}),
-    Case("import-broken-photos", "POST", "/catalog/import", 422, ("nothing imported",),
-         {"files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS),
-                                          **{f"images/{p[0].lower()}.jpg": TEE[:100] for p in TWO_ROWS}})),
-          "headers": ADMIN}),
-    Case("import-archive-and-csv", "POST", "/catalog/import", 422, ("either archive",),
-         {"files": {**archive_upload(product_zip(TWO_ROWS)), "csv": ("p.csv", products_csv(TWO_ROWS), "text/csv")},
-          "headers": ADMIN}),
-    Case("import-nothing", "POST", "/catalog/import", 422, ("either archive",), {"data": {"on_model": "false"},
-                                                                               "headers": ADMIN}),
-    Case("update-nothing", "PUT", "/catalog/items/TEE-RED", 422, ("nothing to update",),
-         {"json": {}, "headers": ADMIN}),
-    Case("update-negative-price", "PUT", "/catalog/items/TEE-RED", 422, ("price",),
-         {"json": {"price": -5}, "headers": ADMIN}),
-    Case("update-unknown-product", "PUT", "/catalog/items/NOPE", 404, ("no product",),
-         {"json": {"name": "x"}, "headers": ADMIN}),
+    Case(
+        "import-without-key",
+        "POST",
+        "/catalog/import",
+        401,
+        ("missing x-api-key",),
+        {"files": archive_upload(product_zip(TWO_ROWS))},
+    ),
+    Case(
+        "import-wrong-key",
+        "POST",
+        "/catalog/import",
+        401,
+        ("wrong x-api-key",),
+        {"files": archive_upload(product_zip(TWO_ROWS)), "headers": {"X-API-Key": ADMIN_KEY + "x"}},
+    ),
+    Case(
+        "import-not-a-zip",
+        "POST",
+        "/catalog/import",
+        422,
+        ("not a zip archive",),
+        {"files": archive_upload(b"PK\x03\x04 not really"), "headers": ADMIN},
+    ),
+    Case(
+        "import-zip-without-csv",
+        "POST",
+        "/catalog/import",
+        422,
+        ("expected one products.csv", "found 0"),
+        {"files": archive_upload(zipped({"images/a.jpg": TEE})), "headers": ADMIN},
+    ),
+    Case(
+        "import-two-csvs",
+        "POST",
+        "/catalog/import",
+        422,
+        ("expected one products.csv", "found 2"),
+        {"files": archive_upload(zipped({"a.csv": b"id,image\n", "b.csv": b"id,image\n"})), "headers": ADMIN},
+    ),
+    Case(
+        "import-zip-slip",
+        "POST",
+        "/catalog/import",
+        422,
+        ("outside the import", "nothing imported"),
+        {
+            "files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS), "../../evil.jpg": TEE})),
+            "headers": ADMIN,
+        },
+    ),
+    Case(
+        "import-absolute-entry",
+        "POST",
+        "/catalog/import",
+        422,
+        ("outside the import",),
+        {
+            "files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS), "/tmp/evil.jpg": TEE})),
+            "headers": ADMIN,
+        },
+    ),
+    Case(
+        "import-csv-names-a-server-file",
+        "POST",
+        "/catalog/import",
+        422,
+        ("outside the upload",),
+        {
+            "files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS, lambda _: "/etc/passwd")})),
+            "headers": ADMIN,
+        },
+    ),
+    Case(
+        "import-zip-bomb",
+        "POST",
+        "/catalog/import",
+        413,
+        ("over the import limit",),
+        {
+            "files": archive_upload(
+                zipped({"products.csv": products_csv(TWO_ROWS), "images/big.jpg": b"\0" * (IMPORT_LIMIT * 4)})
+            ),
+            "headers": ADMIN,
+        },
+    ),
+    Case(
+        "import-bad-crc",
+        "POST",
+        "/catalog/import",
+        422,
+        ("cannot be read", "crc"),
+        {
+            "files": archive_upload(
+                with_bad_crc(
+                    zipped({"products.csv": products_csv(TWO_ROWS), "images/tee-red.jpg": TEE}, zipfile.ZIP_STORED),
+                    "images/tee-red.jpg",
+                )
+            ),
+            "headers": ADMIN,
+        },
+    ),
+    Case(
+        "import-bad-deflate",
+        "POST",
+        "/catalog/import",
+        422,
+        ("cannot be read",),  # was zlib.error, a 500
+        {
+            "files": archive_upload(
+                with_bad_crc(
+                    zipped({"products.csv": products_csv(TWO_ROWS), "images/tee-red.jpg": b"\1" * 5000}),
+                    "images/tee-red.jpg",
+                )
+            ),
+            "headers": ADMIN,
+        },
+    ),
+    Case(
+        "import-photos-missing",
+        "POST",
+        "/catalog/import",
+        422,
+        ("nothing imported", "2 refused rows"),
+        {"files": archive_upload(zipped({"products.csv": products_csv(TWO_ROWS)})), "headers": ADMIN},
+    ),
+    Case(
+        "import-broken-photos",
+        "POST",
+        "/catalog/import",
+        422,
+        ("nothing imported",),
+        {
+            "files": archive_upload(
+                zipped(
+                    {
+                        "products.csv": products_csv(TWO_ROWS),
+                        **{f"images/{p[0].lower()}.jpg": TEE[:100] for p in TWO_ROWS},
+                    }
+                )
+            ),
+            "headers": ADMIN,
+        },
+    ),
+    Case(
+        "import-archive-and-csv",
+        "POST",
+        "/catalog/import",
+        422,
+        ("either archive",),
+        {
+            "files": {**archive_upload(product_zip(TWO_ROWS)), "csv": ("p.csv", products_csv(TWO_ROWS), "text/csv")},
+            "headers": ADMIN,
+        },
+    ),
+    Case(
+        "import-nothing",
+        "POST",
+        "/catalog/import",
+        422,
+        ("either archive",),
+        {"data": {"on_model": "false"}, "headers": ADMIN},
+    ),
+    Case(
+        "update-nothing", "PUT", "/catalog/items/TEE-RED", 422, ("nothing to update",), {"json": {}, "headers": ADMIN}
+    ),
+    Case(
+        "update-negative-price",
+        "PUT",
+        "/catalog/items/TEE-RED",
+        422,
+        ("price",),
+        {"json": {"price": -5}, "headers": ADMIN},
+    ),
+    Case(
+        "update-unknown-product",
+        "PUT",
+        "/catalog/items/NOPE",
+        404,
+        ("no product",),
+        {"json": {"name": "x"}, "headers": ADMIN},
+    ),
     Case("update-without-key", "PUT", "/catalog/items/TEE-RED", 401, ("x-api-key",), {"json": {"name": "x"}}),
     Case("delete-unknown-product", "DELETE", "/catalog/items/NOPE", 404, ("no product",), {"headers": ADMIN}),
 ]
@@ -189,15 +395,20 @@ def kept_state(settings) -> tuple:
         events = len(store.events())
     finally:
         store.close()
-    files = sorted(str(path.relative_to(settings.media_dir)) for path in settings.media_dir.rglob("*")
-                   if path.is_file() and path.name != "last_import.json")
+    files = sorted(
+        str(path.relative_to(settings.media_dir))
+        for path in settings.media_dir.rglob("*")
+        if path.is_file() and path.name != "last_import.json"
+    )
     return products, events, files
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    with tiny_client(tmp_path_factory.mktemp("http"), max_upload_bytes=UPLOAD_LIMIT,
-                     max_import_bytes=IMPORT_LIMIT) as (client, settings):
+    with tiny_client(tmp_path_factory.mktemp("http"), max_upload_bytes=UPLOAD_LIMIT, max_import_bytes=IMPORT_LIMIT) as (
+        client,
+        settings,
+    ):
         yield client, settings
 
 
@@ -227,8 +438,18 @@ def test_good_requests_still_work(service):
     assert client.post("/events", json={"kind": "click", "item_ids": ["TEE-RED"]}).status_code == 202
 
 
-@pytest.mark.parametrize("path", ["/", "/dashboard", "/health", "/openapi.json", "/static/customer.js",
-                                  "/catalog/items/TEE-RED/image", "/nothing-here"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/dashboard",
+        "/health",
+        "/openapi.json",
+        "/static/customer.js",
+        "/catalog/items/TEE-RED/image",
+        "/nothing-here",
+    ],
+)
 def test_every_answer_says_nosniff(service, path):
     client, _ = service
     assert client.get(path).headers["x-content-type-options"] == "nosniff"

@@ -83,14 +83,32 @@ def test_kill_9_during_the_final_write_leaves_the_old_or_the_new_catalogue(fashi
     save_checkpoint(random_checkpoint("img"), classifier / "best.pt")
     catalog = tmp_path / "shop.db"
     old_ids = ["A", "B"]
-    assert fashionlens("catalog", "import", product_csv(tmp_path, old_ids), "--catalog", catalog,
-                       "--classifier", classifier).returncode == 0
+    assert (
+        fashionlens(
+            "catalog", "import", product_csv(tmp_path, old_ids), "--catalog", catalog, "--classifier", classifier
+        ).returncode
+        == 0
+    )
     old_stamp = SQLiteStore(catalog).stamp()
     new_ids = [f"N{number}" for number in range(6)]
     marker = tmp_path / "marker"
-    killed = kill_when_marked([sys.executable, "-c", HOOKED_IMPORT, str(marker), when, "catalog", "import",
-                               str(product_csv(tmp_path, new_ids)), "--catalog", str(catalog), "--classifier",
-                               str(classifier)], marker)
+    killed = kill_when_marked(
+        [
+            sys.executable,
+            "-c",
+            HOOKED_IMPORT,
+            str(marker),
+            when,
+            "catalog",
+            "import",
+            str(product_csv(tmp_path, new_ids)),
+            "--catalog",
+            str(catalog),
+            "--classifier",
+            str(classifier),
+        ],
+        marker,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     store = SQLiteStore(catalog)
     assert store.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -27,8 +27,9 @@ def served(monkeypatch):
     return apps
 
 
-def test_readme_serve_with_a_relative_catalogue_imports_a_zip_of_two_products(tmp_path, monkeypatch, fashionlens,
-                                                                               served):
+def test_readme_serve_with_a_relative_catalogue_imports_a_zip_of_two_products(
+    tmp_path, monkeypatch, fashionlens, served
+):
     save_checkpoint(random_checkpoint(), tmp_path / "classifier.pt")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FASHIONLENS_ADMIN_KEY", ADMIN_KEY)
@@ -36,8 +37,11 @@ def test_readme_serve_with_a_relative_catalogue_imports_a_zip_of_two_products(tm
     assert done.returncode == 0, done.stderr
     monkeypatch.chdir(tmp_path.parent)  # the server's later working folder must not matter
     with TestClient(served[0]) as client:
-        answer = client.post("/catalog/import", headers={"X-API-Key": ADMIN_KEY},
-                             files={"archive": ("shop.zip", product_zip(TWO_PRODUCTS), "application/zip")})
+        answer = client.post(
+            "/catalog/import",
+            headers={"X-API-Key": ADMIN_KEY},
+            files={"archive": ("shop.zip", product_zip(TWO_PRODUCTS), "application/zip")},
+        )
         listed = client.get("/catalog/items").json()
         photo = client.get(f"/catalog/items/{TWO_PRODUCTS[0][0]}/image")
     assert answer.status_code == 200, answer.json()

@@ -19,8 +19,10 @@ from fashionlens.catalog import store as store_module
 from service_testing import ADMIN_KEY, PRODUCTS, photo_bytes, product_zip, tiny_client, upload
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
-NEW_PRODUCTS = [("COAT-BLACK", "Black coat", "120.00", "", (20, 20, 20)),
-                ("SCARF-PINK", "Pink scarf", "15.00", "", (240, 120, 180))]
+NEW_PRODUCTS = [
+    ("COAT-BLACK", "Black coat", "120.00", "", (20, 20, 20)),
+    ("SCARF-PINK", "Pink scarf", "15.00", "", (240, 120, 180)),
+]
 NEW_ARCHIVE = {"archive": ("new.zip", product_zip(NEW_PRODUCTS), "application/zip")}
 
 
@@ -45,8 +47,11 @@ class FullCursor:
         return self._cursor.execute(sql, *args)
 
     def executemany(self, sql: str, *args):
-        return self.execute(sql, *args) if sql.lstrip().upper().startswith(WRITES) else \
-            self._cursor.executemany(sql, *args)
+        return (
+            self.execute(sql, *args)
+            if sql.lstrip().upper().startswith(WRITES)
+            else self._cursor.executemany(sql, *args)
+        )
 
 
 class FullConnection:
@@ -74,28 +79,40 @@ def space_freed(store) -> None:
 
 def disk_fills_while_writing(monkeypatch, written: list[Path]) -> None:
     """Every file write stops half-way with ENOSPC, as on a full disk (the half is left on disk)."""
+
     def write_half(path: Path, data) -> int:
         data = data.encode() if isinstance(data, str) else bytes(data)
         with open(path, "wb") as file:
-            file.write(data[:len(data) // 2])
+            file.write(data[: len(data) // 2])
         written.append(Path(path))
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(Path, "write_bytes", write_half)
     monkeypatch.setattr(Path, "write_text", lambda path, text, *a, **k: write_half(path, text))
     save = Image.Image.save
-    monkeypatch.setattr(Image.Image, "save", lambda image, target, *a, **k: write_half(Path(target), b"\x89PNG" * 100)
-                        if isinstance(target, (str, Path)) else save(image, target, *a, **k))
+    monkeypatch.setattr(
+        Image.Image,
+        "save",
+        lambda image, target, *a, **k: (
+            write_half(Path(target), b"\x89PNG" * 100)
+            if isinstance(target, (str, Path))
+            else save(image, target, *a, **k)
+        ),
+    )
 
 
 def kept_state(client, settings) -> tuple:
     """The catalogue, the events and every file of the media folder (the last-import record aside)."""
+
     def read(store):
         return sorted((i.id, i.name, i.price) for i in store.find_items()), len(store.events())
 
     products, events = client.app.state.service.catalog.run(read)
-    files = sorted(str(p.relative_to(settings.media_dir)) for p in settings.media_dir.rglob("*")
-                   if p.is_file() and p.name != "last_import.json")
+    files = sorted(
+        str(p.relative_to(settings.media_dir))
+        for p in settings.media_dir.rglob("*")
+        if p.is_file() and p.name != "last_import.json"
+    )
     return products, events, files
 
 
@@ -110,14 +127,18 @@ def assert_disk_full(answer) -> None:
     assert answer.json()["error"].startswith("disk full")
 
 
-@pytest.mark.parametrize("method, path, options", [
-    ("POST", "/events", {"json": {"kind": "click", "item_ids": ["TEE-RED"]}}),
-    ("POST", "/events", {"json": {"kind": "shown", "item_ids": ["TEE-RED", "PANTS-BLUE"]}}),
-    ("POST", "/analyze", {"files": upload(photo_bytes())}),
-    ("POST", "/recommend", {"files": upload(photo_bytes())}),
-    ("PUT", "/catalog/items/TEE-RED", {"json": {"name": "Renamed tee"}, "headers": ADMIN}),
-    ("DELETE", "/catalog/items/TEE-RED", {"headers": ADMIN}),
-], ids=["event-click", "event-shown", "analyze", "recommend", "update", "delete"])
+@pytest.mark.parametrize(
+    "method, path, options",
+    [
+        ("POST", "/events", {"json": {"kind": "click", "item_ids": ["TEE-RED"]}}),
+        ("POST", "/events", {"json": {"kind": "shown", "item_ids": ["TEE-RED", "PANTS-BLUE"]}}),
+        ("POST", "/analyze", {"files": upload(photo_bytes())}),
+        ("POST", "/recommend", {"files": upload(photo_bytes())}),
+        ("PUT", "/catalog/items/TEE-RED", {"json": {"name": "Renamed tee"}, "headers": ADMIN}),
+        ("DELETE", "/catalog/items/TEE-RED", {"headers": ADMIN}),
+    ],
+    ids=["event-click", "event-shown", "analyze", "recommend", "update", "delete"],
+)
 def test_sqlite_full_on_the_service_connection_is_507(service, method, path, options):
     client, settings = service
     before = kept_state(client, settings)
@@ -197,7 +218,10 @@ def test_other_storage_errors_stay_500_and_name_no_disk(service, monkeypatch):
     monkeypatch.setattr(store_module.SQLiteStore, "add_event", locked)
     answer = client.post("/events", json={"kind": "click", "item_ids": ["TEE-RED"]})
     assert answer.status_code == 500 and "disk" not in answer.json()["error"]
-    monkeypatch.setattr(store_module.SQLiteStore, "add_event",
-                        lambda *a, **k: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
+    monkeypatch.setattr(
+        store_module.SQLiteStore,
+        "add_event",
+        lambda *a, **k: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")),
+    )
     answer = client.post("/events", json={"kind": "click", "item_ids": ["TEE-RED"]})
     assert answer.status_code == 500 and answer.headers["x-content-type-options"] == "nosniff"

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fashionlens.inference.analyzer import Analysis, AnalyzedGarment, Analyzer
+from fashionlens.catalog.store import CatalogItem, CatalogStore, model_mismatch
+from fashionlens.catalog.validation import parse_price, url_problem
 from fashionlens.core.errors import DataFormatError, FashionLensError, ImageError
 from fashionlens.core.images import load_image
 from fashionlens.core.taxonomy import region_of
 from fashionlens.core.textfile import open_csv
-from fashionlens.catalog.store import CatalogItem, CatalogStore, model_mismatch
-from fashionlens.catalog.validation import parse_price, url_problem
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment, Analyzer
 
 REQUIRED = ("id", "image")
 KNOWN = (*REQUIRED, "name", "price", "category", "url")
@@ -74,8 +74,10 @@ class ImportReport:
 
     def summary(self) -> str:
         warned = f", {len(self.warnings)} warnings" if self.warnings else ""
-        return (f"imported {self.imported} items ({self.new} new, {self.updated} updated, {self.unchanged} "
-                f"unchanged); {len(self.bad)} bad rows{warned}")
+        return (
+            f"imported {self.imported} items ({self.new} new, {self.updated} updated, {self.unchanged} "
+            f"unchanged); {len(self.bad)} bad rows{warned}"
+        )
 
 
 def read_products(path: str | Path) -> tuple[list[ProductRow], list[BadRow]]:
@@ -102,8 +104,9 @@ def read_product_csv(path: Path) -> tuple[list[ProductRow], list[BadRow]]:
     return rows, bad
 
 
-def product_row(path: Path, line: int, header: list[str], fields: list[str],
-                first_line: dict[str, int]) -> ProductRow | BadRow:
+def product_row(
+    path: Path, line: int, header: list[str], fields: list[str], first_line: dict[str, int]
+) -> ProductRow | BadRow:
     values = dict(zip(header, (value.strip() for value in fields)))
     item_id = values.get("id", "")
     if len(fields) != len(header):
@@ -122,9 +125,17 @@ def product_row(path: Path, line: int, header: list[str], fields: list[str],
     if url_problem(values.get("url")):
         return BadRow(path, line, item_id, url_problem(values.get("url")))
     image = Path(values["image"])
-    return ProductRow(path, line, item_id, image if image.is_absolute() else path.parent / image,
-                      values.get("name", ""), price, values.get("category") or None, values.get("url", ""),
-                      {name: value for name, value in values.items() if name not in KNOWN})
+    return ProductRow(
+        path,
+        line,
+        item_id,
+        image if image.is_absolute() else path.parent / image,
+        values.get("name", ""),
+        price,
+        values.get("category") or None,
+        values.get("url", ""),
+        {name: value for name, value in values.items() if name not in KNOWN},
+    )
 
 
 def read_product_folder(path: Path) -> list[ProductRow]:
@@ -157,15 +168,27 @@ def item_of(row: ProductRow, digest: str, garment: AnalyzedGarment) -> CatalogIt
     """The retailer's category decides the region; one with none (hats, shoes, bags) leaves the item out of
     the garment regions, rather than borrowing the region of whatever garment the classifier guessed."""
     return CatalogItem(
-        id=row.id, image=str(row.image.resolve()), image_digest=digest, name=row.name, price=row.price,
-        category=row.category, predicted_category=garment.category,
-        region=region_of(row.category) if row.category else garment.region, url=row.url, attributes=row.attributes,
-        color=garment.color.name, box=[round(v, 1) for v in garment.box.as_list()], embedding=garment.embedding,
-        pattern=garment.pattern and garment.pattern.name, sleeve=garment.sleeve and garment.sleeve.name)
+        id=row.id,
+        image=str(row.image.resolve()),
+        image_digest=digest,
+        name=row.name,
+        price=row.price,
+        category=row.category,
+        predicted_category=garment.category,
+        region=region_of(row.category) if row.category else garment.region,
+        url=row.url,
+        attributes=row.attributes,
+        color=garment.color.name,
+        box=[round(v, 1) for v in garment.box.as_list()],
+        embedding=garment.embedding,
+        pattern=garment.pattern and garment.pattern.name,
+        sleeve=garment.sleeve and garment.sleeve.name,
+    )
 
 
-def analyse_rows(rows: list[ProductRow], analyzer: Analyzer,
-                 reuse: dict[str, CatalogItem]) -> tuple[list[CatalogItem], list[BadRow], list[BadRow]]:
+def analyse_rows(
+    rows: list[ProductRow], analyzer: Analyzer, reuse: dict[str, CatalogItem]
+) -> tuple[list[CatalogItem], list[BadRow], list[BadRow]]:
     """A catalogue item per row whose photo can be used, the bad rows and the warnings (a photo with no
     product in it); each photo analysed once, in batches. `reuse`: stored items (by id) whose embedding
     still holds when photo and category are unchanged."""
@@ -181,8 +204,12 @@ def analyse_rows(rows: list[ProductRow], analyzer: Analyzer,
                 progress.update()
                 continue
             stored = reuse.get(row.id)
-            if stored is not None and stored.image_digest == digest and stored.category == row.category \
-                    and (stored.pattern is not None or analyzer.attribute_heads is None):  # else: made before attributes
+            if (
+                stored is not None
+                and stored.image_digest == digest
+                and stored.category == row.category
+                and (stored.pattern is not None or analyzer.attribute_heads is None)
+            ):  # else: made before attributes
                 garment_item = CatalogItem(**{**stored.__dict__, "key": None})
                 items.append(replace_row(garment_item, row))
                 progress.update()
@@ -196,13 +223,19 @@ def analyse_rows(rows: list[ProductRow], analyzer: Analyzer,
 
 def replace_row(item: CatalogItem, row: ProductRow) -> CatalogItem:
     """A stored item with the row's current details (the photo and category are unchanged)."""
-    item.image, item.name, item.price, item.url, item.attributes = (str(row.image.resolve()), row.name, row.price,
-                                                                    row.url, row.attributes)
+    item.image, item.name, item.price, item.url, item.attributes = (
+        str(row.image.resolve()),
+        row.name,
+        row.price,
+        row.url,
+        row.attributes,
+    )
     return item
 
 
-def flush(pending: list, analyzer: Analyzer, done: dict[str, Analysis], items: list, bad: list, warnings: list,
-          progress) -> None:
+def flush(
+    pending: list, analyzer: Analyzer, done: dict[str, Analysis], items: list, bad: list, warnings: list, progress
+) -> None:
     images, names = [], []
     for row, digest in pending:
         if digest in done or digest in names:
@@ -218,14 +251,20 @@ def flush(pending: list, analyzer: Analyzer, done: dict[str, Analysis], items: l
         if digest in done:
             items.append(item_of(row, digest, choose_garment(done[digest], row.category)))
             if done[digest].problem:
-                warnings.append(BadRow(row.source, row.line, row.id, f"{done[digest].problem}; imported as the "
-                                                                     "whole photo"))
+                warnings.append(
+                    BadRow(row.source, row.line, row.id, f"{done[digest].problem}; imported as the whole photo")
+                )
         progress.update()
     pending.clear()
 
 
-def import_products(path: str | Path, store: CatalogStore, analyzer: Analyzer, strict: bool = False,
-                    products: tuple[list[ProductRow], list[BadRow]] | None = None) -> ImportReport:
+def import_products(
+    path: str | Path,
+    store: CatalogStore,
+    analyzer: Analyzer,
+    strict: bool = False,
+    products: tuple[list[ProductRow], list[BadRow]] | None = None,
+) -> ImportReport:
     """Read, analyse, and write the good rows in one transaction (none with `strict` and a bad row).
     `products`: read_products(path) already read, by a caller that checks the file before loading models."""
     rows, bad = products if products is not None else read_products(path)
@@ -256,11 +295,25 @@ def import_products(path: str | Path, store: CatalogStore, analyzer: Analyzer, s
 def reindex(store: CatalogStore, analyzer: Analyzer) -> int:
     """Recompute every item's embedding with `analyzer`'s model, in one transaction."""
     stored = store.find_items()
-    rows = [ProductRow(Path(item.image), None, item.id, Path(item.image), item.name, item.price, item.category,
-                       item.url, item.attributes) for item in stored]
+    rows = [
+        ProductRow(
+            Path(item.image),
+            None,
+            item.id,
+            Path(item.image),
+            item.name,
+            item.price,
+            item.category,
+            item.url,
+            item.attributes,
+        )
+        for item in stored
+    ]
     items, bad, _ = analyse_rows(rows, analyzer, {})
     if bad:
-        raise FashionLensError(f"cannot reindex: {len(bad)} items have unusable photos (e.g. {bad[0]}); "
-                               "remove them with `fashionlens catalog remove` first")
+        raise FashionLensError(
+            f"cannot reindex: {len(bad)} items have unusable photos (e.g. {bad[0]}); "
+            "remove them with `fashionlens catalog remove` first"
+        )
     store.write_items(items, analyzer.description, replace_model=True)
     return len(items)

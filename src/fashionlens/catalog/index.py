@@ -15,9 +15,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from fashionlens.core.files import atomic_write
-from fashionlens.core.errors import FashionLensError
 from fashionlens.catalog.store import CatalogStore, Filters
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.files import atomic_write
 
 EXACT_LIMIT = 20_000
 HNSW_NEIGHBOURS, HNSW_EF_SEARCH = 32, 128
@@ -79,8 +79,12 @@ class CatalogIndex:
 
     def _save(self) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, stamp=np.array(self.stamp), limit=np.array(self.exact_limit),
-                 index=faiss.serialize_index(self.index))
+        np.savez(
+            buffer,
+            stamp=np.array(self.stamp),
+            limit=np.array(self.exact_limit),
+            index=faiss.serialize_index(self.index),
+        )
         try:
             atomic_write(self.cache, lambda temporary: temporary.write_bytes(buffer.getvalue()))
         except OSError:
@@ -106,8 +110,11 @@ class CatalogIndex:
             scores, found = subset.search(query, min(k, len(keys)))
             return hits(found[0], scores[0])
         selector = faiss.IDSelectorBatch(allowed)
-        params = (faiss.SearchParameters(sel=selector) if self.kind == EXACT
-                  else faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH))
+        params = (
+            faiss.SearchParameters(sel=selector)
+            if self.kind == EXACT
+            else faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
+        )
         scores, found = self.index.search(query, min(k, len(allowed)), params=params)
         return hits(found[0], scores[0])
 

@@ -19,9 +19,9 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any, Callable
 
-from fashionlens.inference.colors import COLOR_NAMES
 from fashionlens.core.records import Box, Sample
 from fashionlens.core.taxonomy import to_clothing_label
+from fashionlens.inference.colors import COLOR_NAMES
 
 LOOKS_FILE = Path(__file__).resolve().parent / "looks.json"
 
@@ -48,15 +48,21 @@ class LookStatistics:
         row = self.color_pairs.get(query or "", {})
         return (row.get(candidate or "", 0) + 1) / (sum(row.values()) + len(COLOR_NAMES))
 
-    def goes_with(self, category: str | None, color: str | None, other_category: str | None,
-                  other_color: str | None) -> tuple[float, float, float]:
+    def goes_with(
+        self, category: str | None, color: str | None, other_category: str | None, other_color: str | None
+    ) -> tuple[float, float, float]:
         """(score, category factor, colour factor) of a candidate for a garment."""
         by_category, by_color = self.category_with(category, other_category), self.color_with(color, other_color)
         return by_category * by_color, by_category, by_color
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "looks": self.looks, "categories": self.categories,
-                "category_pairs": self.category_pairs, "color_pairs": self.color_pairs}
+        return {
+            "source": self.source,
+            "looks": self.looks,
+            "categories": self.categories,
+            "category_pairs": self.category_pairs,
+            "color_pairs": self.color_pairs,
+        }
 
 
 def label(category: str | None) -> str | None:
@@ -97,5 +103,6 @@ def load_looks(path: Path = LOOKS_FILE) -> LookStatistics:
     if not path.is_file():
         return LookStatistics()
     data = json.loads(path.read_text(encoding="utf-8"))
-    return LookStatistics(data["looks"], data["categories"], data["category_pairs"], data["color_pairs"],
-                          data.get("source", ""))
+    return LookStatistics(
+        data["looks"], data["categories"], data["category_pairs"], data["color_pairs"], data.get("source", "")
+    )

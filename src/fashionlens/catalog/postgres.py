@@ -20,9 +20,17 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from fashionlens.catalog.store import (
+    ITEM_COLUMNS,
+    CatalogItem,
+    Filters,
+    check_item_values,
+    check_model_change,
+    in_key_order,
+    item_of,
+    where_clause,
+)
 from fashionlens.core.errors import FashionLensError
-from fashionlens.catalog.store import (ITEM_COLUMNS, CatalogItem, Filters, check_item_values, check_model_change, in_key_order,
-                    item_of, where_clause)
 
 SCHEMES = ("postgresql://", "postgres://")
 MIGRATION_LOCK = 7_302_024  # pg_advisory_xact_lock's key: the migrations of a fashionlens catalogue
@@ -36,8 +44,11 @@ def is_postgres_url(location: object) -> bool:
 def migrations() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every migration shipped, in order."""
     folder = resources.files("fashionlens.catalog") / "migrations" / "postgresql"
-    found = sorted((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text(encoding="utf-8"))
-                   for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    found = sorted(
+        (int(entry.name.split("_", 1)[0]), entry.name, entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    )
     return found
 
 
@@ -96,15 +107,20 @@ class PostgresStore:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             exists = cursor.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
             if not exists and not create:
-                raise FashionLensError(f"{self.path}: no catalogue in this database; create one with "
-                                       "`fashionlens catalog import`")
-            cursor.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                           "name TEXT NOT NULL, applied TIMESTAMPTZ NOT NULL DEFAULT now())")
+                raise FashionLensError(
+                    f"{self.path}: no catalogue in this database; create one with `fashionlens catalog import`"
+                )
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
             applied = {row[0] for row in cursor.execute("SELECT version FROM schema_migrations")}
             newest = max(version for version, _, _ in shipped)
             if applied and max(applied) > newest:
-                raise FashionLensError(f"{self.path}: catalogue schema {max(applied)}, this fashionlens reads up to "
-                                       f"{newest}; upgrade fashionlens")
+                raise FashionLensError(
+                    f"{self.path}: catalogue schema {max(applied)}, this fashionlens reads up to "
+                    f"{newest}; upgrade fashionlens"
+                )
             for version, name, sql in shipped:
                 if version not in applied:
                     cursor.execute(sql)
@@ -142,15 +158,20 @@ class PostgresStore:
             for item in items:
                 self._write_item(cursor, item)
             if replace_model:
-                stale = cursor.execute("SELECT id FROM items WHERE NOT (id = ANY(%s)) ORDER BY id LIMIT 1",
-                                       ([item.id for item in items],)).fetchone()
+                stale = cursor.execute(
+                    "SELECT id FROM items WHERE NOT (id = ANY(%s)) ORDER BY id LIMIT 1", ([item.id for item in items],)
+                ).fetchone()
                 if stale:
-                    count = cursor.execute("SELECT COUNT(*) FROM items WHERE NOT (id = ANY(%s))",
-                                           ([item.id for item in items],)).fetchone()[0]
-                    raise FashionLensError(f"{self.path}: reindexing must rewrite every item; {count} not "
-                                           f"rewritten (e.g. {stale[0]})")
-            cursor.execute("INSERT INTO meta VALUES ('model', %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                           (json.dumps(model, sort_keys=True),))
+                    count = cursor.execute(
+                        "SELECT COUNT(*) FROM items WHERE NOT (id = ANY(%s))", ([item.id for item in items],)
+                    ).fetchone()[0]
+                    raise FashionLensError(
+                        f"{self.path}: reindexing must rewrite every item; {count} not rewritten (e.g. {stale[0]})"
+                    )
+            cursor.execute(
+                "INSERT INTO meta VALUES ('model', %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (json.dumps(model, sort_keys=True),),
+            )
             self._bump(cursor)
 
     def _write_item(self, cursor: Any, item: CatalogItem) -> None:
@@ -166,9 +187,24 @@ class PostgresStore:
             "predicted_category=excluded.predicted_category, region=excluded.region, url=excluded.url, "
             "attributes=excluded.attributes, color=excluded.color, box=excluded.box, embedding=excluded.embedding, "
             "pattern=excluded.pattern, sleeve=excluded.sleeve",
-            (item.id, item.image, item.image_digest, item.name, item.price, item.category, item.predicted_category,
-             item.region, item.url, Jsonb(item.attributes), item.color, None if item.box is None else Jsonb(item.box),
-             vector.tobytes(), item.pattern, item.sleeve))
+            (
+                item.id,
+                item.image,
+                item.image_digest,
+                item.name,
+                item.price,
+                item.category,
+                item.predicted_category,
+                item.region,
+                item.url,
+                Jsonb(item.attributes),
+                item.color,
+                None if item.box is None else Jsonb(item.box),
+                vector.tobytes(),
+                item.pattern,
+                item.sleeve,
+            ),
+        )
 
     def _bump(self, cursor: Any) -> None:
         cursor.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'version'")
@@ -194,8 +230,9 @@ class PostgresStore:
             found[item.id] = item
         return found
 
-    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None,
-                   limit: int | None = None, offset: int = 0) -> list[CatalogItem]:
+    def find_items(
+        self, filters: Filters | None = None, keys: list[int] | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[CatalogItem]:
         """As SQLiteStore.find_items: in the order of `keys` when given, else by id, paged."""
         where, params = where_clause(filters or Filters(), "postgresql")
         if keys is not None:
@@ -205,8 +242,9 @@ class PostgresStore:
         if limit is not None and keys is None:
             page, params = " LIMIT %s OFFSET %s", params + [int(limit), int(offset)]
         # COLLATE "C": ids sort by their bytes, as SQLite sorts them, whatever the database's locale
-        rows = self.connection.execute(f"SELECT {SELECTED} FROM items WHERE {where} ORDER BY id COLLATE \"C\"{page}",
-                                       params)
+        rows = self.connection.execute(
+            f'SELECT {SELECTED} FROM items WHERE {where} ORDER BY id COLLATE "C"{page}', params
+        )
         return in_key_order([item_of(row) for row in rows], keys)
 
     def matching_keys(self, filters: Filters) -> np.ndarray:
@@ -223,8 +261,9 @@ class PostgresStore:
             if keys is None:
                 rows = cursor.execute("SELECT key, embedding FROM items ORDER BY key").fetchall()
             else:
-                rows = cursor.execute("SELECT key, embedding FROM items WHERE key = ANY(%s) ORDER BY key",
-                                      ([int(key) for key in keys],)).fetchall()
+                rows = cursor.execute(
+                    "SELECT key, embedding FROM items WHERE key = ANY(%s) ORDER BY key", ([int(key) for key in keys],)
+                ).fetchall()
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         matrix = np.stack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
@@ -234,20 +273,26 @@ class PostgresStore:
         where, params = where_clause(filters or Filters(), "postgresql")
         rows = self.connection.execute(
             f"SELECT COALESCE(category, predicted_category) AS c, color, COUNT(*) FROM items WHERE {where} "
-            "GROUP BY c, color ORDER BY COALESCE(category, predicted_category) COLLATE \"C\" NULLS FIRST, "
-            "color COLLATE \"C\" NULLS FIRST", params)
+            'GROUP BY c, color ORDER BY COALESCE(category, predicted_category) COLLATE "C" NULLS FIRST, '
+            'color COLLATE "C" NULLS FIRST',
+            params,
+        )
         return [tuple(row) for row in rows]
 
     def add_event(self, time: str, kind: str, channel: str | None, session: str | None, data: dict) -> None:
         from psycopg.types.json import Jsonb
 
         # one statement commits by itself: events take no lock, so workers never wait for an import
-        self.connection.execute("INSERT INTO events (time, kind, channel, session, data) VALUES (%s, %s, %s, %s, %s)",
-                                (time, kind, channel, session, Jsonb(data)))
+        self.connection.execute(
+            "INSERT INTO events (time, kind, channel, session, data) VALUES (%s, %s, %s, %s, %s)",
+            (time, kind, channel, session, Jsonb(data)),
+        )
 
     def events(self, since: str | None = None) -> list[dict[str, Any]]:
-        rows = self.connection.execute("SELECT time, kind, channel, session, data FROM events WHERE time >= %s "
-                                       "ORDER BY time COLLATE \"C\", key", (since or "",))
+        rows = self.connection.execute(
+            'SELECT time, kind, channel, session, data FROM events WHERE time >= %s ORDER BY time COLLATE "C", key',
+            (since or "",),
+        )
         return [{"time": t, "kind": k, "channel": c, "session": s, **d} for t, k, c, s, d in rows]
 
     def last_event_key(self) -> int:
@@ -256,11 +301,13 @@ class PostgresStore:
     def save_experiment(self, definition: dict[str, Any]) -> None:
         from psycopg.types.json import Jsonb
 
-        self.connection.execute("INSERT INTO experiments VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
-                                "SET definition = excluded.definition", (definition["name"], Jsonb(definition)))
+        self.connection.execute(
+            "INSERT INTO experiments VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
+            (definition["name"], Jsonb(definition)),
+        )
 
     def experiments(self) -> list[dict[str, Any]]:
-        rows = self.connection.execute("SELECT definition FROM experiments ORDER BY name COLLATE \"C\"")
+        rows = self.connection.execute('SELECT definition FROM experiments ORDER BY name COLLATE "C"')
         return [definition for (definition,) in rows]
 
     def close(self) -> None:

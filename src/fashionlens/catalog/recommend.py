@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
-from fashionlens.core.errors import FashionLensError
-from fashionlens.core.records import REGIONS
 from fashionlens.catalog.index import CatalogIndex
 from fashionlens.catalog.looks import LookStatistics, label, load_looks
 from fashionlens.catalog.store import CatalogItem, CatalogStore, Filters, model_mismatch
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import REGIONS
+from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 
 DIGITS = 4
 ADULTS = Filters(kids=False)  # what a query is offered unless it asks for kids' products
@@ -46,8 +46,11 @@ class GarmentRecommendations:
     complete_the_look: list[Recommendation]
 
     def to_json(self) -> dict[str, Any]:
-        return {"garment": self.garment.to_json(), "similar": [r.to_json() for r in self.similar],
-                "complete_the_look": [r.to_json() for r in self.complete_the_look]}
+        return {
+            "garment": self.garment.to_json(),
+            "similar": [r.to_json() for r in self.similar],
+            "complete_the_look": [r.to_json() for r in self.complete_the_look],
+        }
 
     @property
     def item_ids(self) -> list[str]:
@@ -58,8 +61,10 @@ def check_model(store: CatalogStore, model: dict[str, Any]) -> None:
     """Queries must use the model that made the catalogue's embeddings."""
     stored = store.model()
     if stored is None:
-        raise FashionLensError(f"{getattr(store, 'path', 'catalogue')}: the catalogue is empty; "
-                               "import products with `fashionlens catalog import`")
+        raise FashionLensError(
+            f"{getattr(store, 'path', 'catalogue')}: the catalogue is empty; "
+            "import products with `fashionlens catalog import`"
+        )
     if stored["id"] != model["id"]:
         raise FashionLensError(model_mismatch(getattr(store, "path", "catalogue"), stored, model))
 
@@ -76,8 +81,9 @@ class SimilarRanking:
     candidates: int = 10  # nearest items by embedding considered per item asked for
 
     def rank(self, similarity: float, category_probability: float, same_color: bool, same_pattern: bool) -> float:
-        return (similarity + self.category * category_probability + self.color * same_color
-                + self.pattern * same_pattern) / (1.0 + self.category + self.color + self.pattern)
+        return (
+            similarity + self.category * category_probability + self.color * same_color + self.pattern * same_pattern
+        ) / (1.0 + self.category + self.color + self.pattern)
 
 
 def category_probability(garment: AnalyzedGarment, category: str | None) -> float:
@@ -93,8 +99,14 @@ def within(filters: Filters, regions: tuple[str, ...]) -> Filters:
     return filters.narrowed(regions=regions)
 
 
-def similar_items(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters,
-                  same_region: bool = True, ranking: SimilarRanking = SimilarRanking()) -> list[Recommendation]:
+def similar_items(
+    index: CatalogIndex,
+    garment: AnalyzedGarment,
+    k: int,
+    filters: Filters,
+    same_region: bool = True,
+    ranking: SimilarRanking = SimilarRanking(),
+) -> list[Recommendation]:
     """The k catalogue items most like the garment, best rank first: category, colour and look (module docstring)."""
     if same_region and garment.region is not None:
         filters = within(filters, (garment.region,))
@@ -106,12 +118,23 @@ def similar_items(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters
         same_category = label(item.effective_category) == label(garment.category)
         same_color = item.color == garment.color.name
         same_pattern = garment.pattern is not None and item.pattern == garment.pattern.name
-        picks.append(Recommendation(item, ranking.rank(hit.score, probability, same_color, same_pattern), {
-            "similarity": round(hit.score, DIGITS), "category": item.effective_category,
-            "category_probability": round(probability, DIGITS), "same_category": same_category,
-            "color": item.color, "same_color": same_color, "pattern": item.pattern, "same_pattern": same_pattern,
-            "reason": similar_reason(item, hit.score, probability, same_category, same_color, same_pattern),
-        }))
+        picks.append(
+            Recommendation(
+                item,
+                ranking.rank(hit.score, probability, same_color, same_pattern),
+                {
+                    "similarity": round(hit.score, DIGITS),
+                    "category": item.effective_category,
+                    "category_probability": round(probability, DIGITS),
+                    "same_category": same_category,
+                    "color": item.color,
+                    "same_color": same_color,
+                    "pattern": item.pattern,
+                    "same_pattern": same_pattern,
+                    "reason": similar_reason(item, hit.score, probability, same_category, same_color, same_pattern),
+                },
+            )
+        )
     # stable: equal ranks keep the search's order (by similarity, then key)
     return sorted(picks, key=lambda pick: -round(pick.score, 6))[:k]
 
@@ -120,8 +143,14 @@ def percent(value: float) -> str:
     return f"{round(100 * max(value, 0.0))}%"
 
 
-def similar_reason(item: CatalogItem, similarity: float, probability: float, same_category: bool,
-                   same_color: bool, same_pattern: bool = False) -> str:
+def similar_reason(
+    item: CatalogItem,
+    similarity: float,
+    probability: float,
+    same_category: bool,
+    same_color: bool,
+    same_pattern: bool = False,
+) -> str:
     """Why an item ranks where it does, in the order the rank weighs it: category, colour, pattern, look."""
     category = item.effective_category or "no category"
     if same_category:
@@ -137,8 +166,9 @@ def similar_reason(item: CatalogItem, similarity: float, probability: float, sam
     return ", ".join(parts + [f"looks {percent(similarity)} alike"])
 
 
-def complete_the_look(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters,
-                      looks: LookStatistics | None = None) -> list[Recommendation]:
+def complete_the_look(
+    index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters, looks: LookStatistics | None = None
+) -> list[Recommendation]:
     """k items that go with the garment, never of its own region (module docstring): garments of the other
     body regions, and the last place for an accessory when the catalogue has one that passes `filters`."""
     looks = looks or load_looks()
@@ -147,25 +177,39 @@ def complete_the_look(index: CatalogIndex, garment: AnalyzedGarment, k: int, fil
     if garment.region is None:  # the garment is itself an accessory: its look is completed by garments
         return garments
     accessories = look_picks(index, garment, k, within(filters, (None,)), looks)
-    kept = garments[:k - 1] if accessories and k > 1 else garments[:k]
-    return kept + accessories[:k - len(kept)]  # accessories also take the places garments cannot fill
+    kept = garments[: k - 1] if accessories and k > 1 else garments[:k]
+    return kept + accessories[: k - len(kept)]  # accessories also take the places garments cannot fill
 
 
-def look_picks(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters,
-               looks: LookStatistics) -> list[Recommendation]:
+def look_picks(
+    index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: Filters, looks: LookStatistics
+) -> list[Recommendation]:
     """Up to k items matching `filters`, spread over the (category, colour) pairs that go best with the garment."""
-    scored = sorted(((looks.goes_with(garment.category, garment.color.name, category, color), category, color)
-                     for category, color, _ in index.store.groups(filters)),
-                    key=lambda entry: (-entry[0][0], entry[1] or "", entry[2] or ""))
+    scored = sorted(
+        (
+            (looks.goes_with(garment.category, garment.color.name, category, color), category, color)
+            for category, color, _ in index.store.groups(filters)
+        ),
+        key=lambda entry: (-entry[0][0], entry[1] or "", entry[2] or ""),
+    )
     picks: list[list[Recommendation]] = []
     for (score, by_category, by_color), category, color in scored[:k]:
         found = index.search(garment.embedding, k, filters.narrowed(category=category, color=color))
         items = index.store.find_items(keys=[hit.key for hit in found])
-        why = {"goes_with": round(score, DIGITS), "category": category, "category_worn_with": round(by_category, DIGITS),
-               "color": color, "color_worn_with": round(by_color, DIGITS)}
+        why = {
+            "goes_with": round(score, DIGITS),
+            "category": category,
+            "category_worn_with": round(by_category, DIGITS),
+            "color": color,
+            "color_worn_with": round(by_color, DIGITS),
+        }
         reason = look_reason(garment, looks, category, color, by_category, by_color)
-        picks.append([Recommendation(item, score, {**why, "similarity": round(hit.score, DIGITS), "reason": reason})
-                      for item, hit in zip(items, found)])
+        picks.append(
+            [
+                Recommendation(item, score, {**why, "similarity": round(hit.score, DIGITS), "reason": reason})
+                for item, hit in zip(items, found)
+            ]
+        )
     # round robin: the best item of each pair first, then the second best of each...
     ranked = [group[rank] for rank in range(k) for group in picks if rank < len(group)]
     seen: set[str] = set()
@@ -173,8 +217,14 @@ def look_picks(index: CatalogIndex, garment: AnalyzedGarment, k: int, filters: F
     return unique[:k]
 
 
-def look_reason(garment: AnalyzedGarment, looks: LookStatistics, category: str | None, color: str | None,
-                by_category: float, by_color: float) -> str:
+def look_reason(
+    garment: AnalyzedGarment,
+    looks: LookStatistics,
+    category: str | None,
+    color: str | None,
+    by_category: float,
+    by_color: float,
+) -> str:
     """The two factors of goes_with in words. A category the street looks never show (shoes, hats and bags
     are not boxed there) has only the smoothing's floor: no evidence, so no percentage is claimed."""
     if label(category) not in looks.categories:
@@ -188,12 +238,24 @@ def look_reason(garment: AnalyzedGarment, looks: LookStatistics, category: str |
     return "; ".join(parts)
 
 
-def recommend(analysis: Analysis, index: CatalogIndex, k: int = 5, filters: Filters | None = None,
-              same_region: bool = True, looks: LookStatistics | None = None, complete_look: bool = True,
-              ranking: SimilarRanking = SimilarRanking()) -> list[GarmentRecommendations]:
+def recommend(
+    analysis: Analysis,
+    index: CatalogIndex,
+    k: int = 5,
+    filters: Filters | None = None,
+    same_region: bool = True,
+    looks: LookStatistics | None = None,
+    complete_look: bool = True,
+    ranking: SimilarRanking = SimilarRanking(),
+) -> list[GarmentRecommendations]:
     """Similar items and complete-the-look items (unless `complete_look` is False) for every garment of an
     analysed photo (adults' products unless `filters` says otherwise)."""
     filters = filters or ADULTS
-    return [GarmentRecommendations(garment, similar_items(index, garment, k, filters, same_region, ranking),
-                                   complete_the_look(index, garment, k, filters, looks) if complete_look else [])
-            for garment in analysis.garments]
+    return [
+        GarmentRecommendations(
+            garment,
+            similar_items(index, garment, k, filters, same_region, ranking),
+            complete_the_look(index, garment, k, filters, looks) if complete_look else [],
+        )
+        for garment in analysis.garments
+    ]

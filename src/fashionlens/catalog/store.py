@@ -19,8 +19,8 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from fashionlens.core.errors import DiskFull, FashionLensError, is_disk_full
 from fashionlens.catalog.validation import price_problem, url_problem
+from fashionlens.core.errors import DiskFull, FashionLensError, is_disk_full
 
 SCHEMA_VERSION = "1"
 SCHEMA = """
@@ -37,8 +37,23 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
 CREATE TABLE IF NOT EXISTS experiments (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
 """
-ITEM_COLUMNS = ("key", "id", "image", "image_digest", "name", "price", "category", "predicted_category",
-                "region", "url", "attributes", "color", "box", "pattern", "sleeve")
+ITEM_COLUMNS = (
+    "key",
+    "id",
+    "image",
+    "image_digest",
+    "name",
+    "price",
+    "category",
+    "predicted_category",
+    "region",
+    "url",
+    "attributes",
+    "color",
+    "box",
+    "pattern",
+    "sleeve",
+)
 # columns added after the first catalogues were made: added to an older catalogue when it is opened
 LATER_COLUMNS = {"pattern": "TEXT", "sleeve": "TEXT"}
 
@@ -69,9 +84,19 @@ class CatalogItem:
         return self.category or self.predicted_category
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "category": self.effective_category, "region": self.region,
-                "color": self.color, "pattern": self.pattern, "sleeve": self.sleeve, "price": self.price,
-                "url": self.url, "image": self.image, "attributes": self.attributes}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "category": self.effective_category,
+            "region": self.region,
+            "color": self.color,
+            "pattern": self.pattern,
+            "sleeve": self.sleeve,
+            "price": self.price,
+            "url": self.url,
+            "image": self.image,
+            "attributes": self.attributes,
+        }
 
     def same_content(self, other: "CatalogItem") -> bool:
         """Equal in everything stored (the embedding through the image's digest)."""
@@ -109,8 +134,9 @@ class CatalogStore(Protocol):
     def write_items(self, items: list[CatalogItem], model: dict[str, Any], replace_model: bool = False) -> None: ...
     def remove_items(self, ids: list[str]) -> int: ...
     def get_items(self, ids: list[str]) -> dict[str, CatalogItem]: ...
-    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None,
-                   limit: int | None = None, offset: int = 0) -> list[CatalogItem]: ...
+    def find_items(
+        self, filters: Filters | None = None, keys: list[int] | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[CatalogItem]: ...
     def matching_keys(self, filters: Filters) -> np.ndarray: ...
     def uses_image(self, image: str) -> bool: ...
     def vectors(self, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
@@ -133,8 +159,9 @@ class SQLiteStore:
         if not create and not self.path.is_file():
             raise FashionLensError(f"{self.path}: no catalogue here; create one with `fashionlens catalog import`")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                          check_same_thread=check_same_thread)
+        self.connection = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=check_same_thread
+        )
         # Python's casefold in SQL: SQLite's own lower() folds ASCII letters only
         self.connection.create_function("casefold", 1, lambda text: (text or "").casefold(), deterministic=True)
         try:
@@ -160,11 +187,14 @@ class SQLiteStore:
                 cursor.execute(f"ALTER TABLE items ADD COLUMN {column} {kind}")
         found = dict(cursor.execute("SELECT key, value FROM meta").fetchall())
         if not found:
-            cursor.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("schema", SCHEMA_VERSION), ("catalog_id", uuid.uuid4().hex), ("version", "0")])
+            cursor.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [("schema", SCHEMA_VERSION), ("catalog_id", uuid.uuid4().hex), ("version", "0")],
+            )
         elif found.get("schema") != SCHEMA_VERSION:
-            raise FashionLensError(f"{self.path}: catalogue schema {found.get('schema')}, this fashionlens reads "
-                                   f"{SCHEMA_VERSION}")
+            raise FashionLensError(
+                f"{self.path}: catalogue schema {found.get('schema')}, this fashionlens reads {SCHEMA_VERSION}"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -215,8 +245,9 @@ class SQLiteStore:
                 written = {item.id for item in items}
                 stale = [row[0] for row in cursor.execute("SELECT id FROM items") if row[0] not in written]
                 if stale:
-                    raise FashionLensError(f"{self.path}: reindexing must rewrite every item; {len(stale)} not "
-                                           f"rewritten (e.g. {stale[0]})")
+                    raise FashionLensError(
+                        f"{self.path}: reindexing must rewrite every item; {len(stale)} not rewritten (e.g. {stale[0]})"
+                    )
             cursor.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (json.dumps(model, sort_keys=True),))
             self._bump(cursor)
 
@@ -230,9 +261,24 @@ class SQLiteStore:
             "predicted_category=excluded.predicted_category, region=excluded.region, url=excluded.url, "
             "attributes=excluded.attributes, color=excluded.color, box=excluded.box, embedding=excluded.embedding, "
             "pattern=excluded.pattern, sleeve=excluded.sleeve",
-            (item.id, item.image, item.image_digest, item.name, item.price, item.category, item.predicted_category,
-             item.region, item.url, json.dumps(item.attributes, sort_keys=True), item.color,
-             None if item.box is None else json.dumps(item.box), vector.tobytes(), item.pattern, item.sleeve))
+            (
+                item.id,
+                item.image,
+                item.image_digest,
+                item.name,
+                item.price,
+                item.category,
+                item.predicted_category,
+                item.region,
+                item.url,
+                json.dumps(item.attributes, sort_keys=True),
+                item.color,
+                None if item.box is None else json.dumps(item.box),
+                vector.tobytes(),
+                item.pattern,
+                item.sleeve,
+            ),
+        )
 
     def _bump(self, cursor: sqlite3.Cursor) -> None:
         cursor.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
@@ -240,8 +286,9 @@ class SQLiteStore:
     def remove_items(self, ids: list[str]) -> int:
         """Delete these items (all or none: unknown ids are an error)."""
         with self.transaction() as cursor:
-            known = {row[0] for row in cursor.execute(
-                f"SELECT id FROM items WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            known = {
+                row[0] for row in cursor.execute(f"SELECT id FROM items WHERE id IN ({','.join('?' * len(ids))})", ids)
+            }
             unknown = [item_id for item_id in ids if item_id not in known]
             if unknown:
                 raise FashionLensError(f"{self.path}: no item with id {', '.join(unknown)}; nothing removed")
@@ -253,17 +300,20 @@ class SQLiteStore:
         """The items with these ids (embeddings included); missing ids are left out."""
         found: dict[str, CatalogItem] = {}
         for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
-            chunk = ids[start:start + 500]
-            rows = self.connection.execute(f"SELECT {', '.join(ITEM_COLUMNS)}, embedding FROM items "
-                                           f"WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            chunk = ids[start : start + 500]
+            rows = self.connection.execute(
+                f"SELECT {', '.join(ITEM_COLUMNS)}, embedding FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
             for row in rows:
                 item = item_of(row[:-1])
                 item.embedding = np.frombuffer(row[-1], dtype=np.float32).copy()
                 found[item.id] = item
         return found
 
-    def find_items(self, filters: Filters | None = None, keys: list[int] | None = None,
-                   limit: int | None = None, offset: int = 0) -> list[CatalogItem]:
+    def find_items(
+        self, filters: Filters | None = None, keys: list[int] | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[CatalogItem]:
         """Items (without embeddings) matching `filters`, in the order of `keys` when given, else by id;
         `limit` and `offset` take one page of the id order (without `keys`)."""
         where, params = where_clause(filters or Filters())
@@ -273,8 +323,9 @@ class SQLiteStore:
         page = ""
         if limit is not None and keys is None:
             page, params = " LIMIT ? OFFSET ?", params + [int(limit), int(offset)]
-        rows = self.connection.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE {where} ORDER BY id{page}",
-                                       params)
+        rows = self.connection.execute(
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE {where} ORDER BY id{page}", params
+        )
         return in_key_order([item_of(row) for row in rows], keys)
 
     def matching_keys(self, filters: Filters) -> np.ndarray:
@@ -293,9 +344,10 @@ class SQLiteStore:
         else:
             rows = []
             for start in range(0, len(keys), 500):
-                chunk = [int(key) for key in keys[start:start + 500]]
-                rows += self.connection.execute(f"SELECT key, embedding FROM items WHERE key IN "
-                                                f"({','.join('?' * len(chunk))}) ORDER BY key", chunk).fetchall()
+                chunk = [int(key) for key in keys[start : start + 500]]
+                rows += self.connection.execute(
+                    f"SELECT key, embedding FROM items WHERE key IN ({','.join('?' * len(chunk))}) ORDER BY key", chunk
+                ).fetchall()
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         matrix = np.stack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
@@ -306,17 +358,22 @@ class SQLiteStore:
         where, params = where_clause(filters or Filters())
         rows = self.connection.execute(
             f"SELECT COALESCE(category, predicted_category) AS c, color, COUNT(*) FROM items WHERE {where} "
-            "GROUP BY c, color ORDER BY c, color", params)
+            "GROUP BY c, color ORDER BY c, color",
+            params,
+        )
         return [tuple(row) for row in rows]
 
     def add_event(self, time: str, kind: str, channel: str | None, session: str | None, data: dict) -> None:
         with self.transaction() as cursor:
-            cursor.execute("INSERT INTO events (time, kind, channel, session, data) VALUES (?, ?, ?, ?, ?)",
-                           (time, kind, channel, session, json.dumps(data, sort_keys=True)))
+            cursor.execute(
+                "INSERT INTO events (time, kind, channel, session, data) VALUES (?, ?, ?, ?, ?)",
+                (time, kind, channel, session, json.dumps(data, sort_keys=True)),
+            )
 
     def events(self, since: str | None = None) -> list[dict[str, Any]]:
-        rows = self.connection.execute("SELECT time, kind, channel, session, data FROM events WHERE time >= ? "
-                                       "ORDER BY time, key", (since or "",))
+        rows = self.connection.execute(
+            "SELECT time, kind, channel, session, data FROM events WHERE time >= ? ORDER BY time, key", (since or "",)
+        )
         return [{"time": t, "kind": k, "channel": c, "session": s, **json.loads(d)} for t, k, c, s, d in rows]
 
     def last_event_key(self) -> int:
@@ -326,8 +383,10 @@ class SQLiteStore:
     def save_experiment(self, definition: dict[str, Any]) -> None:
         """Add or replace an experiment (experiments.Experiment.to_json()) by its name."""
         with self.transaction() as cursor:
-            cursor.execute("INSERT OR REPLACE INTO experiments VALUES (?, ?)",
-                           (definition["name"], json.dumps(definition, sort_keys=True)))
+            cursor.execute(
+                "INSERT OR REPLACE INTO experiments VALUES (?, ?)",
+                (definition["name"], json.dumps(definition, sort_keys=True)),
+            )
 
     def experiments(self) -> list[dict[str, Any]]:
         rows = self.connection.execute("SELECT definition FROM experiments ORDER BY name")
@@ -390,7 +449,7 @@ def where_clause(filters: Filters, dialect: str = "sqlite") -> tuple[str, list[A
             params += [name, value]
         else:
             conditions.append("lower(CAST(json_extract(attributes, ?) AS TEXT)) = lower(?)")
-            params += ['$."' + name.replace('"', '') + '"', value]
+            params += ['$."' + name.replace('"', "") + '"', value]
     if filters.kids is not None:
         kids = POSTGRES_KIDS_CONDITION if postgres else KIDS_CONDITION
         conditions.append(kids if filters.kids else f"NOT {kids}")
@@ -438,5 +497,7 @@ def model_mismatch(path: Path | str, stored: dict[str, Any], given: dict[str, An
     """`path`: the file, or a server catalogue's URL without its password (never Path()'d: it would fold "//")."""
     made_by = stored.get("classifier")
     use_it = f"pass --classifier {made_by}, or " if made_by else ""
-    return (f"{path}: the catalogue's embeddings were made by model {stored['id']}, not by {given['id']}; {use_it}"
-            f"run `fashionlens catalog reindex --catalog {path} --classifier RUN_DIR` to rebuild it with the new model")
+    return (
+        f"{path}: the catalogue's embeddings were made by model {stored['id']}, not by {given['id']}; {use_it}"
+        f"run `fashionlens catalog reindex --catalog {path} --classifier RUN_DIR` to rebuild it with the new model"
+    )

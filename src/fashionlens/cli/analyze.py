@@ -8,13 +8,23 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from tqdm import tqdm
 
-from fashionlens.core.errors import FashionLensError
-from fashionlens.cli.app import app, json_text
-from fashionlens.cli.inputs import PhotoRun, finish, photo_inputs
 from fashionlens.catalog import DEFAULT_K
 from fashionlens.catalog.stores import catalog_name
-from fashionlens.cli.options import (BACKEND_HELP, CATALOG_OPTION, CONF_OPTION, DEVICE_OPTION, PATTERN_OPTION,
-                                     SLEEVE_OPTION, filter_options, load_analyzer, open_store, say)
+from fashionlens.cli.app import app, json_text
+from fashionlens.cli.inputs import PhotoRun, finish, photo_inputs
+from fashionlens.cli.options import (
+    BACKEND_HELP,
+    CATALOG_OPTION,
+    CONF_OPTION,
+    DEVICE_OPTION,
+    PATTERN_OPTION,
+    SLEEVE_OPTION,
+    filter_options,
+    load_analyzer,
+    open_store,
+    say,
+)
+from fashionlens.core.errors import FashionLensError
 
 if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
     from fashionlens.inference.analyzer import Analysis, Analyzer
@@ -22,10 +32,14 @@ if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so th
 DETECTOR_HELP = "Detector run directory (or checkpoint); default: the shipped detector, if any."
 CLASSIFIER_HELP = "Classifier run directory (or checkpoint); default: the shipped classifier."
 WHOLE_HELP = "Skip detection: the whole photo is one garment (flat-lay product photos)."
-KIDS_HELP = ("Kids' products only (the catalogue's kids column is true). Without it, adults' products only: "
-             "items whose kids attribute is true are left out, items without one are adults'.")
-FAST_DECODE_HELP = ("Decode large JPEGs at 1/2-1/8 scale (Pillow draft mode): faster, pixels differ slightly "
-                    "from a full decode; boxes stay in the original photo's pixels.")
+KIDS_HELP = (
+    "Kids' products only (the catalogue's kids column is true). Without it, adults' products only: "
+    "items whose kids attribute is true are left out, items without one are adults'."
+)
+FAST_DECODE_HELP = (
+    "Decode large JPEGs at 1/2-1/8 scale (Pillow draft mode): faster, pixels differ slightly "
+    "from a full decode; boxes stay in the original photo's pixels."
+)
 
 
 INPUTS_HELP = "Photos: files, folders (every image file in them, recursively) or quoted globs ('shop/*.jpg')."
@@ -40,26 +54,28 @@ def photo_run(inputs: list[Path]) -> PhotoRun:
     return run
 
 
-def analyze_photos(analyzer: Analyzer, paths: list[Path], annotate: Optional[Path] = None,
-                   run: Optional[PhotoRun] = None) -> list[Analysis]:
+def analyze_photos(
+    analyzer: Analyzer, paths: list[Path], annotate: Optional[Path] = None, run: Optional[PhotoRun] = None
+) -> list[Analysis]:
     """Analyse photos a batch at a time (progress on stderr); write annotated copies when asked.
     With `run`, a photo that cannot be read is reported there and skipped; without, it raises."""
-    from fashionlens.inference.annotate import write_annotated
     from fashionlens.core.images import load_image
+    from fashionlens.inference.annotate import write_annotated
 
     analyses: list[Analysis] = []
     # a context manager: an error clears the bar before its one line is printed
     with tqdm(total=len(paths), desc="analysing", unit="photo", leave=False, disable=len(paths) < 2) as progress:
         for start in range(0, len(paths), analyzer.batch_size):
-            given = paths[start:start + analyzer.batch_size]
+            given = paths[start : start + analyzer.batch_size]
             chunk, images, sizes = load_chunk(analyzer, given, run)
             progress.update(len(given) - len(chunk))
             if not chunk:
                 continue
             found = analyzer.analyze(images, [str(path) for path in chunk], sizes)
             if annotate is not None:  # the boxes are in the full photo's pixels: draw on the full photo
-                full = [image if image.size == size else load_image(path)
-                        for image, size, path in zip(images, sizes, chunk)]
+                full = [
+                    image if image.size == size else load_image(path) for image, size, path in zip(images, sizes, chunk)
+                ]
                 write_annotated(full, found, annotate)
             analyses += found
             progress.update(len(chunk))
@@ -85,19 +101,31 @@ def load_chunk(analyzer: Analyzer, paths: list[Path], run: Optional[PhotoRun]) -
 
 
 def format_analysis(analysis: Analysis) -> str:
-    lines = [f"{analysis.image} ({analysis.width}x{analysis.height}): {len(analysis.garments)} garment(s)"
-             + ("" if analysis.detected else ", whole photo")]
+    lines = [
+        f"{analysis.image} ({analysis.width}x{analysis.height}): {len(analysis.garments)} garment(s)"
+        + ("" if analysis.detected else ", whole photo")
+    ]
     for g in analysis.garments:
         others = ", ".join(f"{name} {score:.2f}" for name, score in g.top_categories[1:])
         region = f"{g.region or '-'}" + ("" if g.region_score is None else f" {g.region_score:.2f}")
         box = ",".join(f"{v:.0f}" for v in g.box.as_list())
-        lines.append(f"  {region:<11} {g.category} {g.category_score:.2f}" + (f" ({others})" if others else "")
-                     + f"  {' · '.join([g.color.name, *g.attribute_words()])}  box {box}")
+        lines.append(
+            f"  {region:<11} {g.category} {g.category_score:.2f}"
+            + (f" ({others})" if others else "")
+            + f"  {' · '.join([g.color.name, *g.attribute_words()])}  box {box}"
+        )
     return "\n".join(lines)
 
 
-def log_events(catalog: Optional[str], no_log: bool, analyses: list[Analysis], channel: str,
-               session: Optional[str], recommended: list[str] | None = None, store=None) -> None:
+def log_events(
+    catalog: Optional[str],
+    no_log: bool,
+    analyses: list[Analysis],
+    channel: str,
+    session: Optional[str],
+    recommended: list[str] | None = None,
+    store=None,
+) -> None:
     from fashionlens.insights.analytics import log_analysis
 
     if no_log or (catalog is None and store is None):
@@ -113,21 +141,27 @@ def analyze_command(
     classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (same photo, same bytes)."),
-    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Write each photo with its boxes and labels "
-                                                                    "drawn into this folder (PNG)."),
+    annotate: Optional[Path] = typer.Option(
+        None, "--annotate", help="Write each photo with its boxes and labels drawn into this folder (PNG)."
+    ),
     top_k: int = typer.Option(3, "--top-k", min=1, help="Categories listed per garment."),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include each garment's embedding in the JSON."),
-    catalog: Optional[str] = typer.Option(None, "--catalog", help="Log the analysis as an insights event here "
-                                                                   "(a SQLite file or a PostgreSQL URL)."),
+    catalog: Optional[str] = typer.Option(
+        None, "--catalog", help="Log the analysis as an insights event here (a SQLite file or a PostgreSQL URL)."
+    ),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log an insights event."),
     channel: str = typer.Option("store", "--channel", help="store | online: where the photo was taken."),
     session: Optional[str] = typer.Option(None, "--session", help="A session id the customer consented to."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     fast_decode: bool = typer.Option(False, "--fast-decode", help=FAST_DECODE_HELP),
-    explain: Optional[Path] = typer.Option(None, "--explain", help="Write what the classifier looked at for each "
-                                           "garment (a Grad-CAM heat map over the photo, PNG) into this folder; "
-                                           "needs --backend torch."),
+    explain: Optional[Path] = typer.Option(
+        None,
+        "--explain",
+        help="Write what the classifier looked at for each "
+        "garment (a Grad-CAM heat map over the photo, PNG) into this folder; "
+        "needs --backend torch.",
+    ),
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
@@ -163,15 +197,17 @@ def analyze_command(
 
 @app.command("recommend")
 def recommend_command(
-    images: list[Path] = typer.Argument(..., help="The customer's photos: " + INPUTS_HELP[len("Photos: "):]),
+    images: list[Path] = typer.Argument(..., help="The customer's photos: " + INPUTS_HELP[len("Photos: ") :]),
     detector: Optional[Path] = typer.Option(None, "--detector", help=DETECTOR_HELP),
-    classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP + " Must be the "
-                                                                         "catalogue's model."),
+    classifier: Optional[Path] = typer.Option(
+        None, "--classifier", help=CLASSIFIER_HELP + " Must be the catalogue's model."
+    ),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
     catalog: str = CATALOG_OPTION,
     k: int = typer.Option(DEFAULT_K, "--k", min=1, help="Items per list (similar, complete the look) per garment."),
-    any_region: bool = typer.Option(False, "--any-region", help="Similar items from every region, not only "
-                                                                "the garment's."),
+    any_region: bool = typer.Option(
+        False, "--any-region", help="Similar items from every region, not only the garment's."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log an insights event."),
     channel: str = typer.Option("store", "--channel", help="store | online."),
@@ -201,28 +237,52 @@ def recommend_command(
     filters = filter_options(category, region, color, min_price, max_price, where, pattern, sleeve).narrowed(kids=kids)
     store = open_store(catalog)
     run = photo_run(images)
-    analyzer = load_analyzer(detector, classifier, whole_image, backend=backend, fast_decode=fast_decode, conf=conf,
-                             device=device)
-    results = recommend_photos(analyzer, store, catalog, run.photos, k, filters, not any_region,
-                               None if no_log else (channel, session), run=run)
+    analyzer = load_analyzer(
+        detector, classifier, whole_image, backend=backend, fast_decode=fast_decode, conf=conf, device=device
+    )
+    results = recommend_photos(
+        analyzer,
+        store,
+        catalog,
+        run.photos,
+        k,
+        filters,
+        not any_region,
+        None if no_log else (channel, session),
+        run=run,
+    )
     if as_json:
-        data = {"models": analyzer.description, "catalog": catalog_name(catalog),
-                "images": [{"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
-                           for a, found in results]}
+        data = {
+            "models": analyzer.description,
+            "catalog": catalog_name(catalog),
+            "images": [
+                {"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
+                for a, found in results
+            ],
+        }
         typer.echo(json_text(data))
     elif results:
         typer.echo("\n".join(format_recommendations(a, found) for a, found in results))
     finish(run)
 
 
-def recommend_photos(analyzer: Analyzer, store, catalog: str | Path, images: list[Path], k: int, filters,
-                     same_region: bool = True, log: tuple[str, Optional[str]] | None = ("store", None),
-                     annotate: Optional[Path] = None, run: Optional[PhotoRun] = None) -> list[tuple[Analysis, list]]:
+def recommend_photos(
+    analyzer: Analyzer,
+    store,
+    catalog: str | Path,
+    images: list[Path],
+    k: int,
+    filters,
+    same_region: bool = True,
+    log: tuple[str, Optional[str]] | None = ("store", None),
+    annotate: Optional[Path] = None,
+    run: Optional[PhotoRun] = None,
+) -> list[tuple[Analysis, list]]:
     """What `fashionlens recommend` does for each photo: analyse, recommend from the catalogue, and log
     the event (`log`: (channel, session), None for --no-log); [(analysis, garment recommendations)]."""
     from fashionlens.catalog.index import CatalogIndex
-    from fashionlens.catalog.stores import index_cache
     from fashionlens.catalog.recommend import check_model, recommend
+    from fashionlens.catalog.stores import index_cache
 
     check_model(store, analyzer.description)  # before any photo is analysed
     index = CatalogIndex(store, index_cache(catalog))
@@ -245,7 +305,9 @@ def format_recommendations(analysis: Analysis, found: list) -> str:
             for pick in picks:
                 score = f"score {pick.score:.2f}" if title == "similar" else f"goes with {pick.score:.3f}"
                 price = "" if pick.item.price is None else f"  {pick.item.price:.2f}"
-                lines.append(f"      {pick.item.id:<16} {pick.item.effective_category or '-':<12} "
-                             f"{pick.item.color or '-':<18} {score}{price}  {pick.item.name}")
+                lines.append(
+                    f"      {pick.item.id:<16} {pick.item.effective_category or '-':<12} "
+                    f"{pick.item.color or '-':<18} {score}{price}  {pick.item.name}"
+                )
                 lines.append(f"        {pick.why['reason']}")
     return "\n".join(lines)

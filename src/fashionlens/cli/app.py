@@ -103,6 +103,7 @@ def package_version() -> str:
         return version("fashionlens")
     except PackageNotFoundError:  # run from a source tree without installing
         from fashionlens import __version__
+
         return __version__
 
 
@@ -127,8 +128,11 @@ app.add_typer(train_app, name="train")
 
 
 @app.callback()
-def root(version: bool = typer.Option(False, "--version", is_eager=True, callback=show_version,
-                                      help="Print the version and exit.")) -> None:
+def root(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=show_version, help="Print the version and exit."
+    ),
+) -> None:
     """Detect, classify and recommend garments in fashion photos. Run `fashionlens COMMAND --help`."""
 
 

@@ -6,18 +6,21 @@ from pathlib import Path
 
 import typer
 
+from fashionlens.cli.app import app, json_text
 from fashionlens.data import detect_format, read_dataset
 from fashionlens.data.audit import audit, format_audit
-from fashionlens.cli.app import app, json_text
 
 
 @app.command("audit")
 def audit_command(
-    data: Path = typer.Argument(..., help="A dataset: labels.csv, COCO .json, streetstyle27k.manifest, "
-                                          "a DeepFashion root, or a folder per class."),
+    data: Path = typer.Argument(
+        ...,
+        help="A dataset: labels.csv, COCO .json, streetstyle27k.manifest, a DeepFashion root, or a folder per class.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (messages go to stderr)."),
-    skip_images: bool = typer.Option(False, "--skip-images", help="Do not open the images (boxes are then "
-                                                                  "checked against the annotated sizes)."),
+    skip_images: bool = typer.Option(
+        False, "--skip-images", help="Do not open the images (boxes are then checked against the annotated sizes)."
+    ),
 ) -> None:
     """Count samples, classes, regions and splits; report imbalance, missing or unreadable images and bad boxes.
 

@@ -10,40 +10,64 @@ import typer
 from fashionlens.catalog.store import CatalogStore
 from fashionlens.catalog.stores import catalog_name, is_server
 from fashionlens.cli.app import app, fail, json_text
-from fashionlens.cli.options import (BACKEND_HELP, CATALOG_OPTION, CONF_OPTION, DEVICE_OPTION, PATTERN_OPTION,
-                                     SLEEVE_OPTION, filter_options, load_analyzer, open_store)
-from fashionlens.core.errors import FashionLensError
+from fashionlens.cli.options import (
+    BACKEND_HELP,
+    CATALOG_OPTION,
+    CONF_OPTION,
+    DEVICE_OPTION,
+    PATTERN_OPTION,
+    SLEEVE_OPTION,
+    filter_options,
+    load_analyzer,
+    open_store,
+)
 
-catalog_app = typer.Typer(help="Manage the store's catalogue: import products, remove, reindex, list.",
-                          no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Manage the store's catalogue: import products, remove, reindex, list.", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
 
-ON_MODEL_DETECTOR = typer.Option(None, "--detector", help="Detector run for --on-model (implies it); default: "
-                                                         "the shipped detector.")
+ON_MODEL_DETECTOR = typer.Option(
+    None, "--detector", help="Detector run for --on-model (implies it); default: the shipped detector."
+)
 
 
 @catalog_app.command("import")
 def import_command(
-    source: Path = typer.Argument(..., help="A product CSV (id,image[,name,price,category,url,...]) or a folder "
-                                            "of photos (a subfolder per category)."),
+    source: Path = typer.Argument(
+        ...,
+        help="A product CSV (id,image[,name,price,category,url,...]) or a folder of photos (a subfolder per category).",
+    ),
     catalog: str = CATALOG_OPTION,
-    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier run that makes the "
-                                                                         "embeddings; default: the shipped one."),
-    on_model: bool = typer.Option(False, "--on-model", help="Photos of people wearing the products: the "
-                                                            "detector's garment of the product's category is "
-                                                            "indexed (default: each photo is one product)."),
+    classifier: Optional[Path] = typer.Option(
+        None, "--classifier", help="Classifier run that makes the embeddings; default: the shipped one."
+    ),
+    on_model: bool = typer.Option(
+        False,
+        "--on-model",
+        help="Photos of people wearing the products: the "
+        "detector's garment of the product's category is "
+        "indexed (default: each photo is one product).",
+    ),
     detector: Optional[Path] = ON_MODEL_DETECTOR,
     strict: bool = typer.Option(False, "--strict", help="Import nothing when any row is bad."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the counts and bad rows as JSON on stdout."),
-    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
-                                      help="Analyse the photos on Ray workers: `local` starts a Ray instance on "
-                                           "this machine, else a cluster's address (auto, host:6379, "
-                                           "ray://host:10001). Needs `pip install 'fashionlens[ray]'`."),
-    ray_workers: Optional[int] = typer.Option(None, "--ray-workers", min=1,
-                                              help="Ray workers, each with its own copy of the models; default: "
-                                                   "one per CPU of the cluster."),
+    ray: Optional[str] = typer.Option(
+        None,
+        "--ray",
+        metavar="ADDRESS",
+        help="Analyse the photos on Ray workers: `local` starts a Ray instance on "
+        "this machine, else a cluster's address (auto, host:6379, "
+        "ray://host:10001). Needs `pip install 'fashionlens[ray]'`.",
+    ),
+    ray_workers: Optional[int] = typer.Option(
+        None,
+        "--ray-workers",
+        min=1,
+        help="Ray workers, each with its own copy of the models; default: one per CPU of the cluster.",
+    ),
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
@@ -72,15 +96,21 @@ def import_command(
     store = None if created else open_store(catalog, create=is_server(catalog))
     whole_image = not (on_model or detector)
     if ray is None:
-        analyzer = load_analyzer(detector, classifier, whole_image, batch_size, backend=backend, conf=conf,
-                                 device=device)
+        analyzer = load_analyzer(
+            detector, classifier, whole_image, batch_size, backend=backend, conf=conf, device=device
+        )
     else:
         from functools import partial
 
         from fashionlens.inference.ray_analysis import RayAnalyzer
 
-        analyzer = RayAnalyzer(partial(load_analyzer, detector, classifier, whole_image, batch_size, backend=backend,
-                                       conf=conf, device=device), ray, ray_workers)
+        analyzer = RayAnalyzer(
+            partial(
+                load_analyzer, detector, classifier, whole_image, batch_size, backend=backend, conf=conf, device=device
+            ),
+            ray,
+            ray_workers,
+        )
     store = store or open_store(catalog, create=True)
     try:
         report = import_products(source, store, analyzer, strict=strict, products=products)
@@ -98,10 +128,19 @@ def import_command(
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        typer.echo(json_text({"catalog": catalog_name(catalog), "imported": report.imported, "new": report.new,
-                               "updated": report.updated, "unchanged": report.unchanged,
-                               "bad": [str(b) for b in report.bad],
-                               "warnings": [str(w) for w in report.warnings]}))
+        typer.echo(
+            json_text(
+                {
+                    "catalog": catalog_name(catalog),
+                    "imported": report.imported,
+                    "new": report.new,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                    "bad": [str(b) for b in report.bad],
+                    "warnings": [str(w) for w in report.warnings],
+                }
+            )
+        )
     else:
         typer.echo(f"{catalog_name(catalog)}: {report.summary()}")
     if report.imported == 0:
@@ -174,11 +213,23 @@ def list_command(
     items = store.find_items(filter_options(category, region, color, min_price, max_price, where, pattern, sleeve))
     model = store.model() or {}
     if as_json:
-        typer.echo(json_text({"catalog": catalog_name(catalog), "model": model, "count": len(items),
-                               "items": [item.to_json() for item in items]}))
+        typer.echo(
+            json_text(
+                {
+                    "catalog": catalog_name(catalog),
+                    "model": model,
+                    "count": len(items),
+                    "items": [item.to_json() for item in items],
+                }
+            )
+        )
         return
-    typer.echo(f"{catalog_name(catalog)}: {len(items)} of {store.count()} items, embeddings by model {model.get('id', '-')}")
+    typer.echo(
+        f"{catalog_name(catalog)}: {len(items)} of {store.count()} items, embeddings by model {model.get('id', '-')}"
+    )
     for item in items:
         price = "" if item.price is None else f"{item.price:.2f}"
-        typer.echo(f"  {item.id:<16} {item.effective_category or '-':<12} {item.region or '-':<6} "
-                   f"{item.color or '-':<18} {price:>8}  {item.name}")
+        typer.echo(
+            f"  {item.id:<16} {item.effective_category or '-':<12} {item.region or '-':<6} "
+            f"{item.color or '-':<18} {price:>8}  {item.name}"
+        )

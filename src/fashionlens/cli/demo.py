@@ -22,9 +22,9 @@ from typing import Any
 import typer
 
 from fashionlens.catalog import DEFAULT_K
-from fashionlens.core.errors import FashionLensError
-from fashionlens.cli.options import say
 from fashionlens.cli.app import app
+from fashionlens.cli.options import say
+from fashionlens.core.errors import FashionLensError
 
 
 @dataclass
@@ -44,8 +44,19 @@ class DemoSettings:
 
 DEMO = DemoSettings()
 MARKER = "demo.json"  # marks a folder as the demo's own, so a rerun may replace what it wrote
-OWN = ("training", "annotated", "products", "insights", "products.csv", "catalog.db", "catalog.db-wal",
-       "catalog.db-shm", "catalog.db.faiss", "index.html", MARKER)
+OWN = (
+    "training",
+    "annotated",
+    "products",
+    "insights",
+    "products.csv",
+    "catalog.db",
+    "catalog.db-wal",
+    "catalog.db-shm",
+    "catalog.db.faiss",
+    "index.html",
+    MARKER,
+)
 
 
 def prepare(out: Path) -> None:
@@ -77,29 +88,42 @@ def audit_step(story: dict[str, Any]) -> None:
 
 def training_step(settings: DemoSettings, out: Path, story: dict[str, Any]) -> None:
     """A short training run on the clothing sample, then `evaluate` on its val photos (honesty check)."""
-    from fashionlens.evaluation.honesty import verdict_line
     from fashionlens.cli.train import rebuilt_command
-    from fashionlens.train.classifier import ClassifierSettings, train_classifier
-    from fashionlens.samples import sample_file
+    from fashionlens.evaluation.honesty import verdict_line
     from fashionlens.evaluation.runner import evaluate_run
+    from fashionlens.samples import sample_file
+    from fashionlens.train.classifier import ClassifierSettings, train_classifier
 
     data, run_dir = sample_file("clothing"), out / "training"
-    training = ClassifierSettings(data=str(data), arch=settings.arch, epochs=settings.epochs,
-                                  image_size=settings.image_size, batch_size=settings.batch_size, lr=settings.lr,
-                                  backbone_lr=settings.backbone_lr)
+    training = ClassifierSettings(
+        data=str(data),
+        arch=settings.arch,
+        epochs=settings.epochs,
+        image_size=settings.image_size,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        backbone_lr=settings.backbone_lr,
+    )
     history = train_classifier(training, run_dir)
     document, _ = evaluate_run(run_dir, [data], "val", run_dir / "eval")
     honesty = document["honesty"]
     pretrained = json.loads((run_dir / "config.json").read_text())["settings"]["pretrained"]
     # the sample as the package names it: the page shows no path of this machine
     command = rebuilt_command("classifier", asdict(training), Path("training")).replace(
-        str(data), f"samples/clothing/{data.name}")
-    story["training"] = {"command": command,
-                         "pretrained": pretrained, "history": history,
-                         "figures": sorted(p.name for p in run_dir.glob("*.png"))}
-    story["evaluation"] = {"verdict": verdict_line(honesty), "honesty": honesty, "report": "training/eval/report.html",
-                           **{key: document.get(key) for key in ("n", "accuracy", "balanced_accuracy", "macro_f1",
-                                                                 "majority_baseline")}}
+        str(data), f"samples/clothing/{data.name}"
+    )
+    story["training"] = {
+        "command": command,
+        "pretrained": pretrained,
+        "history": history,
+        "figures": sorted(p.name for p in run_dir.glob("*.png")),
+    }
+    story["evaluation"] = {
+        "verdict": verdict_line(honesty),
+        "honesty": honesty,
+        "report": "training/eval/report.html",
+        **{key: document.get(key) for key in ("n", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline")},
+    }
     typer.echo(f"evaluation on the clothing sample's val photos: {story['evaluation']['verdict']}")
 
 
@@ -119,12 +143,21 @@ def models_step(story: dict[str, Any]) -> None:
 
 def model_summary(name: str, checkpoint: dict[str, Any]) -> dict[str, Any]:
     metrics = checkpoint.get("metrics") or {}
-    scores = {"balanced accuracy": metrics.get("balanced_accuracy"), "accuracy": metrics.get("accuracy"),
-              "mAP@0.5": metrics.get("map50"), "mAP@0.5:0.95": metrics.get("map")}
-    return {"file": f"weights/{name}", "kind": checkpoint["kind"], "arch": checkpoint["arch"],
-            "classes": list(checkpoint["class_names"]), "image_size": checkpoint["preprocessing"].get("image_size"),
-            "val": {key: value for key, value in scores.items() if value is not None},
-            "score_threshold": checkpoint.get("score_threshold")}
+    scores = {
+        "balanced accuracy": metrics.get("balanced_accuracy"),
+        "accuracy": metrics.get("accuracy"),
+        "mAP@0.5": metrics.get("map50"),
+        "mAP@0.5:0.95": metrics.get("map"),
+    }
+    return {
+        "file": f"weights/{name}",
+        "kind": checkpoint["kind"],
+        "arch": checkpoint["arch"],
+        "classes": list(checkpoint["class_names"]),
+        "image_size": checkpoint["preprocessing"].get("image_size"),
+        "val": {key: value for key, value in scores.items() if value is not None},
+        "score_threshold": checkpoint.get("score_threshold"),
+    }
 
 
 def missing_default_models() -> str | None:
@@ -133,8 +166,10 @@ def missing_default_models() -> str | None:
 
     if (WEIGHTS_DIR / CLASSIFIER_FILE).is_file():
         return None
-    return (f"no default models installed (the package's weights/{CLASSIFIER_FILE} is missing); they are made "
-            "from two training runs by scripts/package_default_models.py (docs/recommendation.md)")
+    return (
+        f"no default models installed (the package's weights/{CLASSIFIER_FILE} is missing); they are made "
+        "from two training runs by scripts/package_default_models.py (docs/recommendation.md)"
+    )
 
 
 def write_products(path: Path, limit: int | None) -> int:
@@ -147,15 +182,24 @@ def write_products(path: Path, limit: int | None) -> int:
     by_label: dict[str, list] = {}
     for sample in read_dataset(sample_file("clothing")):
         by_label.setdefault(sample.garments[0].category, []).append(sample)
-    ordered = [group[i] for i in range(max(map(len, by_label.values()))) for group in by_label.values() if i < len(group)]
+    ordered = [
+        group[i] for i in range(max(map(len, by_label.values()))) for group in by_label.values() if i < len(group)
+    ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "image", "name", "price", "category"])
     for number, sample in enumerate(ordered[:limit], start=1):
         label = sample.garments[0].category
         cents = int(hashlib.sha256(sample.image.name.encode()).hexdigest(), 16) % 9000
-        writer.writerow([f"SKU-{number:03d}", str(sample.image), f"{label} {sample.image.stem[:6]}",
-                         f"{9.99 + cents / 100:.2f}", label])
+        writer.writerow(
+            [
+                f"SKU-{number:03d}",
+                str(sample.image),
+                f"{label} {sample.image.stem[:6]}",
+                f"{9.99 + cents / 100:.2f}",
+                label,
+            ]
+        )
     write_text(path, buffer.getvalue())
     return len(ordered[:limit])
 
@@ -163,41 +207,57 @@ def write_products(path: Path, limit: int | None) -> int:
 def catalog_step(settings: DemoSettings, out: Path, story: dict[str, Any]):
     """`catalog import` of the product CSV with the default classifier (flat-lay photos: whole image)."""
     from fashionlens.catalog.importer import import_products
-    from fashionlens.cli.options import load_analyzer
     from fashionlens.cli.catalog import open_store
+    from fashionlens.cli.options import load_analyzer
 
     products = write_products(out / "products.csv", settings.products)
     store = open_store(out / "catalog.db", create=True)
     report = import_products(out / "products.csv", store, load_analyzer(None, None, whole_image=True))
-    story["catalog"] = {"products": products, "imported": report.imported, "bad": [str(b) for b in report.bad],
-                        "model": store.model()["id"], "csv": "products.csv"}
+    story["catalog"] = {
+        "products": products,
+        "imported": report.imported,
+        "bad": [str(b) for b in report.bad],
+        "model": store.model()["id"],
+        "csv": "products.csv",
+    }
     typer.echo(f"catalogue: {report.summary()}")
     return store
 
 
 def recommend_step(settings: DemoSettings, out: Path, store, story: dict[str, Any]) -> None:
     """`recommend` for a few street photos (val first), annotated, logged as store events."""
-    from fashionlens.inference.annotate import unique_names
     from fashionlens.catalog.store import Filters
-    from fashionlens.data import read_dataset
-    from fashionlens.samples import sample_file
     from fashionlens.cli.analyze import recommend_photos
     from fashionlens.cli.options import load_analyzer
+    from fashionlens.data import read_dataset
+    from fashionlens.inference.annotate import unique_names
+    from fashionlens.samples import sample_file
 
     samples = sorted(read_dataset(sample_file("street")), key=lambda s: (s.split != "val", s.image.name))
-    photos = [sample.image for sample in samples[:settings.street_photos]]
+    photos = [sample.image for sample in samples[: settings.street_photos]]
     analyzer = load_analyzer(None, None, whole_image=False)
-    results = recommend_photos(analyzer, store, out / "catalog.db", photos, settings.k, Filters(kids=False),
-                               annotate=out / "annotated")
+    results = recommend_photos(
+        analyzer, store, out / "catalog.db", photos, settings.k, Filters(kids=False), annotate=out / "annotated"
+    )
     names = unique_names([str(photo) for photo in photos])
     detector = analyzer.description["detector"]
     story["detector"] = None if detector is None else f"weights/{Path(detector).name}"
-    story["photos"] = [{"image": Path(analysis.image).name, "annotated": f"annotated/{name}", "whole_image": not analysis.detected,
-                        "garments": [{"garment": found.garment.to_json(),
-                                      "similar": [pick_json(p, out) for p in found.similar],
-                                      "complete_the_look": [pick_json(p, out) for p in found.complete_the_look]}
-                                     for found in recommendations]}
-                       for (analysis, recommendations), name in zip(results, names)]
+    story["photos"] = [
+        {
+            "image": Path(analysis.image).name,
+            "annotated": f"annotated/{name}",
+            "whole_image": not analysis.detected,
+            "garments": [
+                {
+                    "garment": found.garment.to_json(),
+                    "similar": [pick_json(p, out) for p in found.similar],
+                    "complete_the_look": [pick_json(p, out) for p in found.complete_the_look],
+                }
+                for found in recommendations
+            ],
+        }
+        for (analysis, recommendations), name in zip(results, names)
+    ]
     garments = sum(len(photo["garments"]) for photo in story["photos"])
     typer.echo(f"recommendations: {len(photos)} street photos, {garments} garments")
 
@@ -220,8 +280,11 @@ def insights_step(out: Path, store, story: dict[str, Any]) -> None:
     summary = summarize(events, "day")
     charts = write_charts(summary, out / "insights", names=demo_charts(summary))
     write_csv(summary, events, out / "insights" / "insights.csv")
-    story["insights"] = {"summary": summary, "charts": [f"insights/{p.name}" for p in charts],
-                         "csv": "insights/insights.csv"}
+    story["insights"] = {
+        "summary": summary,
+        "charts": [f"insights/{p.name}" for p in charts],
+        "csv": "insights/insights.csv",
+    }
     typer.echo(f"insights: {summary['events']} events, {summary['garments']} garments")
 
 
@@ -249,8 +312,8 @@ SHIPPED_STEPS = ("shipped models", "catalogue import", "analysis and recommendat
 
 def run_demo(settings: DemoSettings, out: Path, train: bool = False) -> Path:
     """Every step into `out` (training only with `train`); the path of the page that shows it all."""
-    from fashionlens.core.files import write_text
     from fashionlens.cli.demo_page import render
+    from fashionlens.core.files import write_text
 
     prepare(out)
     story: dict[str, Any] = {"settings": asdict(settings), "steps": [], "audit": {}}
@@ -275,10 +338,15 @@ def run_demo(settings: DemoSettings, out: Path, train: bool = False) -> Path:
 
 @app.command("demo")
 def demo_command(
-    out: Path = typer.Option(Path("demo-out"), "--out", help="Output folder (replaced when it holds an earlier "
-                                                              "demo's output)."),
-    train: bool = typer.Option(False, "--train", help="Also train a classifier on the sample for a few epochs "
-                                                      "and evaluate it with the honesty check (minutes more)."),
+    out: Path = typer.Option(
+        Path("demo-out"), "--out", help="Output folder (replaced when it holds an earlier demo's output)."
+    ),
+    train: bool = typer.Option(
+        False,
+        "--train",
+        help="Also train a classifier on the sample for a few epochs "
+        "and evaluate it with the honesty check (minutes more).",
+    ),
 ) -> None:
     """The whole story on the sample photos embedded in the package, ending with one HTML page.
 

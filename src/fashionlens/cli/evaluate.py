@@ -5,6 +5,7 @@ With --json, stdout holds only the JSON."""
 from __future__ import annotations
 
 from pathlib import Path
+
 import typer
 
 from fashionlens.cli.app import app
@@ -29,8 +30,11 @@ def terminal_summary(document: dict) -> str:
 
     by_dataset = document["by_dataset"]
     if document["kind"] == "classifier":
-        lines = [f"{name}\n  {verdict_line(m['honesty'])}{warning_lines(m['honesty']['warnings'])}"
-                 + "".join(f"\n  note: {note}" for note in m["honesty"]["notes"]) for name, m in by_dataset.items()]
+        lines = [
+            f"{name}\n  {verdict_line(m['honesty'])}{warning_lines(m['honesty']['warnings'])}"
+            + "".join(f"\n  note: {note}" for note in m["honesty"]["notes"])
+            for name, m in by_dataset.items()
+        ]
         flat = {name: report.flatten(metrics) for name, metrics in by_dataset.items()}
         return "\n".join(lines) + "\n\n" + report.text_table(*report.side_by_side(flat, report.CLASSIFIER_ROWS))
     flat = {name: report.flatten(metrics) for name, metrics in by_dataset.items()}
@@ -45,11 +49,17 @@ def evaluate_command(
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/eval)."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json on stdout (messages go to stderr)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Images per inference batch."),
-    label_map: Path | None = typer.Option(None, "--label-map", help="CSV (label,category) or YAML: a "
-                                          "retailer's own label names onto the checkpoint's classes."),
+    label_map: Path | None = typer.Option(
+        None,
+        "--label-map",
+        help="CSV (label,category) or YAML: a retailer's own label names onto the checkpoint's classes.",
+    ),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1... (default: GPU if any)."),
-    crops: bool = typer.Option(False, "--crops", help="Show an 'img' classifier each boxed garment's crop "
-                               "(as the Analyzer does) instead of the whole photo."),
+    crops: bool = typer.Option(
+        False,
+        "--crops",
+        help="Show an 'img' classifier each boxed garment's crop (as the Analyzer does) instead of the whole photo.",
+    ),
 ) -> None:
     """Score a classifier or a detector on one or more datasets: metrics.json and report.html.
 
@@ -93,18 +103,31 @@ def compare_command(
     from fashionlens.evaluation import report
     from fashionlens.evaluation.honesty import verdict_line
 
-    document = compare_runs(load_run(run_a), load_run(run_b), data, split, batch_size,
-                            load_label_map_option(label_map), device)
+    document = compare_runs(
+        load_run(run_a), load_run(run_b), data, split, batch_size, load_label_map_option(label_map), device
+    )
     out = out or run_a / f"compare-{run_b.resolve().name}"
     text = report.to_json(document)
-    report.write_outputs(out, {"cases.csv": case_table.table_csv(document["cases"]), "compare.json": text,
-                               "report.html": report.compare_page(document)})
+    report.write_outputs(
+        out,
+        {
+            "cases.csv": case_table.table_csv(document["cases"]),
+            "compare.json": text,
+            "report.html": report.compare_page(document),
+        },
+    )
     if as_json:
         typer.echo(text, nl=False)
     else:
-        verdicts = [f"{label}: {document[key]['run_dir']}\n  {verdict_line(document[key]['honesty'])}"
-                    for label, key in (("A", "a"), ("B", "b"))]
+        verdicts = [
+            f"{label}: {document[key]['run_dir']}\n  {verdict_line(document[key]['honesty'])}"
+            for label, key in (("A", "a"), ("B", "b"))
+        ]
         p_value = report.format_value(document["mcnemar_p_value"])
-        typer.echo("\n".join(verdicts) + "\n\n" + case_table.format_table(document["cases"])
-                   + f"\n\nMcNemar exact test (only A right vs only B right): p = {p_value}")
+        typer.echo(
+            "\n".join(verdicts)
+            + "\n\n"
+            + case_table.format_table(document["cases"])
+            + f"\n\nMcNemar exact test (only A right vs only B right): p = {p_value}"
+        )
     say(f"wrote {out / 'cases.csv'} and {out / 'report.html'}")

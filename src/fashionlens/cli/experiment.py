@@ -13,15 +13,21 @@ import typer
 from fashionlens.cli.app import app, json_text
 from fashionlens.cli.catalog import CATALOG_OPTION, open_store
 
-experiment_app = typer.Typer(help="Define A/B experiments on recommendations; see their results with "
-                                  "`fashionlens insights --experiment NAME`.", no_args_is_help=True)
+experiment_app = typer.Typer(
+    help="Define A/B experiments on recommendations; see their results with `fashionlens insights --experiment NAME`.",
+    no_args_is_help=True,
+)
 app.add_typer(experiment_app, name="experiment")
+
 
 @experiment_app.command("add")
 def add_command(
-    definition: Path = typer.Argument(..., help="A JSON file: name, start and end (YYYY-MM-DD, inclusive), arms "
-                                                "(name, share of sessions, settings: k, complete_look, weights "
-                                                "{category, color} of the similar-items ranking)."),
+    definition: Path = typer.Argument(
+        ...,
+        help="A JSON file: name, start and end (YYYY-MM-DD, inclusive), arms "
+        "(name, share of sessions, settings: k, complete_look, weights "
+        "{category, color} of the similar-items ranking).",
+    ),
     catalog: str = CATALOG_OPTION,
 ) -> None:
     """Add (or replace, by name) an experiment. One runs at a time: dates may not overlap another's.
@@ -35,8 +41,8 @@ def add_command(
     "share": 0.5, "settings": {"complete_look": true}}, {"name": "similar-only", "share": 0.5,
     "settings": {"complete_look": false, "k": 8}}]}
     """
-    from fashionlens.insights.experiments import add_experiment, parse_experiment
     from fashionlens.core.textfile import read_json
+    from fashionlens.insights.experiments import add_experiment, parse_experiment
 
     experiment = parse_experiment(read_json(definition), str(definition))
     add_experiment(open_store(catalog), experiment)
@@ -44,8 +50,9 @@ def add_command(
 
 
 @experiment_app.command("list")
-def list_command(catalog: str = CATALOG_OPTION,
-                 as_json: bool = typer.Option(False, "--json", help="Print the definitions as JSON.")) -> None:
+def list_command(
+    catalog: str = CATALOG_OPTION, as_json: bool = typer.Option(False, "--json", help="Print the definitions as JSON.")
+) -> None:
     """The catalogue's experiments: name, dates and arms.
 
     Example: fashionlens experiment list --catalog shop.db

@@ -16,17 +16,29 @@ def insights_command(
     catalog: str = CATALOG_OPTION,
     since: Optional[str] = typer.Option(None, "--since", help="Only events from this date on (YYYY-MM-DD)."),
     by: str = typer.Option("day", "--by", help="Trend periods: day or week."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (events, categories, "
-                                                       "regions, colors, trend, trends, worn_together, "
-                                                       "click_through)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write shares.png, trend.png, click_through.png "
-                                                           "(when items were recommended) and insights.csv "
-                                                           "(period,dimension,value,count,share) here; with "
-                                                           "--audiences, audiences.csv."),
-    experiment: Optional[str] = typer.Option(None, "--experiment", help="Instead: the results of this "
-                                                                        "experiment per arm, with the verdict."),
-    audiences_: bool = typer.Option(False, "--audiences", help="Instead: customers grouped by what they wear, "
-                                                               "with the products to advertise to each group."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print one JSON object on stdout (events, categories, "
+        "regions, colors, trend, trends, worn_together, "
+        "click_through).",
+    ),
+    out: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        help="Also write shares.png, trend.png, click_through.png "
+        "(when items were recommended) and insights.csv "
+        "(period,dimension,value,count,share) here; with "
+        "--audiences, audiences.csv.",
+    ),
+    experiment: Optional[str] = typer.Option(
+        None, "--experiment", help="Instead: the results of this experiment per arm, with the verdict."
+    ),
+    audiences_: bool = typer.Option(
+        False,
+        "--audiences",
+        help="Instead: customers grouped by what they wear, with the products to advertise to each group.",
+    ),
 ) -> None:
     """Category, region and colour shares, trends (rising and falling, with a significance test), categories
     worn together, click-through of recommendations; or an experiment's arms; or audiences.
@@ -50,8 +62,8 @@ def insights_command(
         typer.echo(json_text(report) if as_json else format_report(report))
         return
     if audiences_:
-        from fashionlens.insights.audiences import audiences, audiences_csv, format_audiences
         from fashionlens.core.files import write_text
+        from fashionlens.insights.audiences import audiences, audiences_csv, format_audiences
 
         found = audiences(events, store)
         if out is not None:

@@ -16,19 +16,31 @@ from fashionlens.inference.attributes import PATTERNS, SLEEVES
 if TYPE_CHECKING:  # the analyzer imports torch: only when a command runs, so that --help starts fast
     from fashionlens.inference.analyzer import Analyzer
 
-BACKEND_HELP = ("torch | onnx | onnx-int8: onnx runs the models with ONNX Runtime (exported once into onnx/ beside "
-                "each checkpoint, or a .onnx file from `fashionlens export`); onnx-int8 runs their int8 "
-                "quantisation (faster; agrees with PyTorch within the tolerances of docs/recommendation.md).")
+BACKEND_HELP = (
+    "torch | onnx | onnx-int8: onnx runs the models with ONNX Runtime (exported once into onnx/ beside "
+    "each checkpoint, or a .onnx file from `fashionlens export`); onnx-int8 runs their int8 "
+    "quantisation (faster; agrees with PyTorch within the tolerances of docs/recommendation.md)."
+)
 # wherever models run (analyze, recommend, catalog import and reindex, serve)
-CONF_OPTION = typer.Option(None, "--conf", min=0.0, max=1.0,
-                           help="The detector's score threshold (default: the one its checkpoint chose on val).")
-DEVICE_OPTION = typer.Option(None, "--device", help="Where the models run: cpu, cuda, cuda:N (default: cpu; "
-                                                    "the onnx backends run on the CPU).")
+CONF_OPTION = typer.Option(
+    None,
+    "--conf",
+    min=0.0,
+    max=1.0,
+    help="The detector's score threshold (default: the one its checkpoint chose on val).",
+)
+DEVICE_OPTION = typer.Option(
+    None, "--device", help="Where the models run: cpu, cuda, cuda:N (default: cpu; the onnx backends run on the CPU)."
+)
 
-CATALOG_OPTION = typer.Option("catalog.db", "--catalog", envvar="FASHIONLENS_CATALOG",
-                              help="The catalogue: a SQLite file, or a PostgreSQL database's URL "
-                                   "(postgresql://user:password@host:port/db, docs/scaling.md); also holds the "
-                                   "insights events.")
+CATALOG_OPTION = typer.Option(
+    "catalog.db",
+    "--catalog",
+    envvar="FASHIONLENS_CATALOG",
+    help="The catalogue: a SQLite file, or a PostgreSQL database's URL "
+    "(postgresql://user:password@host:port/db, docs/scaling.md); also holds the "
+    "insights events.",
+)
 
 
 def open_store(location: str | Path, create: bool = False) -> CatalogStore:
@@ -40,9 +52,16 @@ PATTERN_OPTION = typer.Option(None, "--pattern", help=f"Only items of this patte
 SLEEVE_OPTION = typer.Option(None, "--sleeve", help=f"Only items of this sleeve length ({', '.join(SLEEVES)}).")
 
 
-def filter_options(category: Optional[str], region: Optional[str], color: Optional[str], min_price: Optional[float],
-                   max_price: Optional[float], where: list[str], pattern: Optional[str] = None,
-                   sleeve: Optional[str] = None) -> Filters:
+def filter_options(
+    category: Optional[str],
+    region: Optional[str],
+    color: Optional[str],
+    min_price: Optional[float],
+    max_price: Optional[float],
+    where: list[str],
+    pattern: Optional[str] = None,
+    sleeve: Optional[str] = None,
+) -> Filters:
     """The query-time filters of the command line, checked."""
     if region is not None and region not in REGIONS:
         raise FashionLensError(f"--region {region!r}: choose one of {', '.join(REGIONS)}")
@@ -55,18 +74,33 @@ def filter_options(category: Optional[str], region: Optional[str], color: Option
         if not sep or not name.strip():
             raise FashionLensError(f"--where {condition!r}: expected KEY=VALUE, e.g. kids=False")
         attributes.append((name.strip(), value.strip()))
-    return Filters(category=category, regions=None if region is None else (region,), color=color,
-                   pattern=pattern, sleeve=sleeve, min_price=min_price, max_price=max_price,
-                   attributes=tuple(attributes))
+    return Filters(
+        category=category,
+        regions=None if region is None else (region,),
+        color=color,
+        pattern=pattern,
+        sleeve=sleeve,
+        min_price=min_price,
+        max_price=max_price,
+        attributes=tuple(attributes),
+    )
 
 
 def say(message: str) -> None:
     typer.echo(message, err=True)  # never on stdout: --json prints only the JSON
 
 
-def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_image: bool, batch_size: int = 16,
-                  top_k: int = 3, backend: str = "torch", fast_decode: bool = False, conf: Optional[float] = None,
-                  device: Optional[str] = None) -> Analyzer:
+def load_analyzer(
+    detector: Optional[Path],
+    classifier: Optional[Path],
+    whole_image: bool,
+    batch_size: int = 16,
+    top_k: int = 3,
+    backend: str = "torch",
+    fast_decode: bool = False,
+    conf: Optional[float] = None,
+    device: Optional[str] = None,
+) -> Analyzer:
     """The Analyzer of the chosen runs (the shipped models for those not given), exported first for an ONNX
     backend."""
     from fashionlens.export.exports import export_for_backend
@@ -74,5 +108,14 @@ def load_analyzer(detector: Optional[Path], classifier: Optional[Path], whole_im
     from fashionlens.inference.default_models import resolve_runs
 
     export_for_backend(resolve_runs(detector, classifier, whole_image), backend, say)
-    return Analyzer.from_choices(detector, classifier, whole_image, batch_size=batch_size, top_k=top_k,
-                                 backend=backend, fast_decode=fast_decode, conf=conf, device=device)
+    return Analyzer.from_choices(
+        detector,
+        classifier,
+        whole_image,
+        batch_size=batch_size,
+        top_k=top_k,
+        backend=backend,
+        fast_decode=fast_decode,
+        conf=conf,
+        device=device,
+    )

@@ -11,10 +11,10 @@ from typing import Optional
 import typer
 
 from fashionlens.catalog.stores import is_server
-from fashionlens.core.errors import FashionLensError
 from fashionlens.cli.analyze import CLASSIFIER_HELP, CONF_OPTION, DETECTOR_HELP, DEVICE_OPTION, WHOLE_HELP
 from fashionlens.cli.app import app
 from fashionlens.cli.catalog import BACKEND_HELP, CATALOG_OPTION, open_store
+from fashionlens.core.errors import FashionLensError
 
 ADMIN_KEY_VARIABLE = "FASHIONLENS_ADMIN_KEY"
 
@@ -22,25 +22,34 @@ ADMIN_KEY_VARIABLE = "FASHIONLENS_ADMIN_KEY"
 @app.command("serve")
 def serve_command(
     detector: Optional[Path] = typer.Option(None, "--detector", help=DETECTOR_HELP),
-    classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP + " Must be the "
-                                                                         "catalogue's model."),
+    classifier: Optional[Path] = typer.Option(
+        None, "--classifier", help=CLASSIFIER_HELP + " Must be the catalogue's model."
+    ),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     catalog: str = CATALOG_OPTION,
-    media_dir: Optional[Path] = typer.Option(None, "--media-dir", help="Where imported product photos are kept; "
-                                                                       "default: CATALOG.media/ beside it "
-                                                                       "(fashionlens.media/ for a PostgreSQL URL)."),
+    media_dir: Optional[Path] = typer.Option(
+        None,
+        "--media-dir",
+        help="Where imported product photos are kept; "
+        "default: CATALOG.media/ beside it "
+        "(fashionlens.media/ for a PostgreSQL URL).",
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
-    cors_origin: list[str] = typer.Option([], "--cors-origin", help="A web site allowed to call the API from "
-                                                                    "browsers, repeatable (default: none)."),
+    cors_origin: list[str] = typer.Option(
+        [], "--cors-origin", help="A web site allowed to call the API from browsers, repeatable (default: none)."
+    ),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.1, help="Largest photo upload."),
-    max_pending: int = typer.Option(8, "--max-pending", min=1, help="Photos waiting for the models before "
-                                                                    "more are answered 503 (busy)."),
-    max_connections: int = typer.Option(200, "--max-connections", min=1, help="Open connections before more are "
-                                                                              "answered 503 (busy)."),
-    store_photos: bool = typer.Option(False, "--store-photos", help="Keep customers' photos in "
-                                                                    "MEDIA_DIR/photos (off: never stored)."),
+    max_pending: int = typer.Option(
+        8, "--max-pending", min=1, help="Photos waiting for the models before more are answered 503 (busy)."
+    ),
+    max_connections: int = typer.Option(
+        200, "--max-connections", min=1, help="Open connections before more are answered 503 (busy)."
+    ),
+    store_photos: bool = typer.Option(
+        False, "--store-photos", help="Keep customers' photos in MEDIA_DIR/photos (off: never stored)."
+    ),
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
@@ -58,12 +67,22 @@ def serve_command(
     from fashionlens.service import ServiceSettings, create_app
     from fashionlens.service.state import load_analyzer
 
-    settings = ServiceSettings(catalog=catalog, detector=detector, classifier=classifier, whole_image=whole_image,
-                               backend=backend, conf=conf, device=device,
-                               media_dir=media_dir, admin_key=os.environ.get(ADMIN_KEY_VARIABLE) or None,
-                               max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pending=max_pending,
-                               max_connections=max_connections,
-                               cors_origins=list(cors_origin), store_photos=store_photos)
+    settings = ServiceSettings(
+        catalog=catalog,
+        detector=detector,
+        classifier=classifier,
+        whole_image=whole_image,
+        backend=backend,
+        conf=conf,
+        device=device,
+        media_dir=media_dir,
+        admin_key=os.environ.get(ADMIN_KEY_VARIABLE) or None,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_pending=max_pending,
+        max_connections=max_connections,
+        cors_origins=list(cors_origin),
+        store_photos=store_photos,
+    )
     # loaded here, before the port opens, so a wrong run or database is one line of error, not a traceback;
     # a database server is asked first (it answers in seconds, the models take longer), a new SQLite file is
     # made only once the models loaded
@@ -72,8 +91,9 @@ def serve_command(
     settings.analyzer = load_analyzer(settings)
     open_store(settings.catalog, create=True).close()
     if settings.admin_key is None:
-        typer.echo(f"note: {ADMIN_KEY_VARIABLE} is not set; the admin routes (import, update, delete) are off",
-                   err=True)
+        typer.echo(
+            f"note: {ADMIN_KEY_VARIABLE} is not set; the admin routes (import, update, delete) are off", err=True
+        )
     uvicorn.run(create_app(settings), host=host, port=port, **settings.uvicorn_options())
 
 
@@ -90,6 +110,7 @@ def check_address(host: str, port: int) -> None:
             probe.bind(address)
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                raise FashionLensError(f"{host}:{port} is already in use; stop what listens there or "
-                                       "choose another --port") from None
+                raise FashionLensError(
+                    f"{host}:{port} is already in use; stop what listens there or choose another --port"
+                ) from None
             raise FashionLensError(f"cannot listen on {host}:{port}: {error.strerror}") from None

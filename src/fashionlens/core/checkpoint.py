@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +77,10 @@ def full_precision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Half-precision tensors (the shipped default models store float16) back in float32: the
     models compute in float32 on every device, and a fingerprint of the weights must not depend on
     how they were stored."""
-    return {name: tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
-            for name, tensor in state.items()}
+    return {
+        name: tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+        for name, tensor in state.items()
+    }
 
 
 def write_config(run_dir: str | Path, config: dict[str, Any]) -> None:

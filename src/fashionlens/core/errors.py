@@ -57,8 +57,8 @@ def is_disk_full(error: BaseException | None) -> bool:
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if isinstance(error, sqlite3.Error) and (
-                getattr(error, "sqlite_errorcode", None) == SQLITE_FULL
-                or "database or disk is full" in str(error)):
+            getattr(error, "sqlite_errorcode", None) == SQLITE_FULL or "database or disk is full" in str(error)
+        ):
             return True
         error = error.__cause__ or error.__context__
     return False

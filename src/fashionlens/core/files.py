@@ -39,5 +39,9 @@ def write_synced(path: Path, data: bytes | memoryview) -> None:
         os.fsync(file.fileno())
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    atomic_write(path, lambda temporary: temporary.write_bytes(data))
+
+
 def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))

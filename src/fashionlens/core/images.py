@@ -34,8 +34,9 @@ def load_image(
     decode at a reduced scale when only a small image is needed (much faster for large photos).
     Raises ImageError naming the file for anything that is not a usable image.
     """
-    return load_image_with_size(source, max_pixels=max_pixels, name=name, draft_size=draft_size,
-                                max_aspect_ratio=max_aspect_ratio)[0]
+    return load_image_with_size(
+        source, max_pixels=max_pixels, name=name, draft_size=draft_size, max_aspect_ratio=max_aspect_ratio
+    )[0]
 
 
 def load_image_with_size(
@@ -91,8 +92,11 @@ def check_aspect_ratio(label: str, width: int, height: int, limit: float = MAX_A
     header, before decoding)."""
     ratio = max(width, height) / max(min(width, height), 1)
     if ratio > limit:
-        raise ImageError(label, f"extreme aspect ratio ({width}x{height} pixels, {ratio:.0f}:1; the longer side "
-                                f"may be at most {limit:g} times the shorter)")
+        raise ImageError(
+            label,
+            f"extreme aspect ratio ({width}x{height} pixels, {ratio:.0f}:1; the longer side "
+            f"may be at most {limit:g} times the shorter)",
+        )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

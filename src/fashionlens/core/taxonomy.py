@@ -20,60 +20,154 @@ from fashionlens.core.textfile import open_csv, read_text
 
 # DeepFashion Category and Attribute Prediction: list_category_cloth.txt in file order (id = index + 1).
 DEEPFASHION_CATEGORIES: tuple[tuple[str, str], ...] = tuple(
-    [(name, "upper") for name in (
-        "Anorak", "Blazer", "Blouse", "Bomber", "Button-Down", "Cardigan", "Flannel", "Halter",
-        "Henley", "Hoodie", "Jacket", "Jersey", "Parka", "Peacoat", "Poncho", "Sweater", "Tank",
-        "Tee", "Top", "Turtleneck")]
-    + [(name, "lower") for name in (
-        "Capris", "Chinos", "Culottes", "Cutoffs", "Gauchos", "Jeans", "Jeggings", "Jodhpurs",
-        "Joggers", "Leggings", "Sarong", "Shorts", "Skirt", "Sweatpants", "Sweatshorts", "Trunks")]
-    + [(name, "full") for name in (
-        "Caftan", "Cape", "Coat", "Coverup", "Dress", "Jumpsuit", "Kaftan", "Kimono", "Nightdress",
-        "Onesie", "Robe", "Romper", "Shirtdress", "Sundress")]
+    [
+        (name, "upper")
+        for name in (
+            "Anorak",
+            "Blazer",
+            "Blouse",
+            "Bomber",
+            "Button-Down",
+            "Cardigan",
+            "Flannel",
+            "Halter",
+            "Henley",
+            "Hoodie",
+            "Jacket",
+            "Jersey",
+            "Parka",
+            "Peacoat",
+            "Poncho",
+            "Sweater",
+            "Tank",
+            "Tee",
+            "Top",
+            "Turtleneck",
+        )
+    ]
+    + [
+        (name, "lower")
+        for name in (
+            "Capris",
+            "Chinos",
+            "Culottes",
+            "Cutoffs",
+            "Gauchos",
+            "Jeans",
+            "Jeggings",
+            "Jodhpurs",
+            "Joggers",
+            "Leggings",
+            "Sarong",
+            "Shorts",
+            "Skirt",
+            "Sweatpants",
+            "Sweatshorts",
+            "Trunks",
+        )
+    ]
+    + [
+        (name, "full")
+        for name in (
+            "Caftan",
+            "Cape",
+            "Coat",
+            "Coverup",
+            "Dress",
+            "Jumpsuit",
+            "Kaftan",
+            "Kimono",
+            "Nightdress",
+            "Onesie",
+            "Robe",
+            "Romper",
+            "Shirtdress",
+            "Sundress",
+        )
+    ]
 )
 DEEPFASHION_TYPE_TO_REGION = {1: "upper", 2: "lower", 3: "full"}
 
 # Clothing photos (../shared/data/clothing): label -> region; None for non-garments and unusable photos.
 CLOTHING_REGIONS: dict[str, str | None] = {
-    "T-Shirt": "upper", "Longsleeve": "upper", "Shirt": "upper", "Outwear": "upper", "Polo": "upper",
-    "Undershirt": "upper", "Blazer": "upper", "Hoodie": "upper", "Top": "upper", "Blouse": "upper",
-    "Pants": "lower", "Shorts": "lower", "Skirt": "lower",
-    "Dress": "full", "Body": "full",
-    "Shoes": None, "Hat": None, "Not sure": None, "Skip": None, "Other": None,
+    "T-Shirt": "upper",
+    "Longsleeve": "upper",
+    "Shirt": "upper",
+    "Outwear": "upper",
+    "Polo": "upper",
+    "Undershirt": "upper",
+    "Blazer": "upper",
+    "Hoodie": "upper",
+    "Top": "upper",
+    "Blouse": "upper",
+    "Pants": "lower",
+    "Shorts": "lower",
+    "Skirt": "lower",
+    "Dress": "full",
+    "Body": "full",
+    "Shoes": None,
+    "Hat": None,
+    "Not sure": None,
+    "Skip": None,
+    "Other": None,
 }
-CLOTHING_TOP10 = ("T-Shirt", "Pants", "Longsleeve", "Shirt", "Shoes", "Dress", "Shorts", "Outwear",
-                  "Hat", "Skirt")
+CLOTHING_TOP10 = ("T-Shirt", "Pants", "Longsleeve", "Shirt", "Shoes", "Dress", "Shorts", "Outwear", "Hat", "Skirt")
 CLOTHING_UPPER = tuple(label for label, region in CLOTHING_REGIONS.items() if region == "upper")
 
 # Street photos (../shared/data/street): fine garment label -> (region, clothing label, DeepFashion).
 STREET_GARMENTS: dict[str, tuple[str, str, str]] = {
-    "blazer": ("upper", "Blazer", "Blazer"), "blouse": ("upper", "Blouse", "Blouse"),
-    "bodysuit": ("upper", "Body", "Top"), "cardigan": ("upper", "Longsleeve", "Cardigan"),
-    "hoodie": ("upper", "Hoodie", "Hoodie"), "jacket": ("upper", "Outwear", "Jacket"),
-    "jumper": ("upper", "Longsleeve", "Sweater"), "shirt": ("upper", "Shirt", "Button-Down"),
-    "sweater": ("upper", "Longsleeve", "Sweater"), "sweatshirt": ("upper", "Longsleeve", "Sweater"),
-    "t-shirt": ("upper", "T-Shirt", "Tee"), "top": ("upper", "Top", "Top"),
+    "blazer": ("upper", "Blazer", "Blazer"),
+    "blouse": ("upper", "Blouse", "Blouse"),
+    "bodysuit": ("upper", "Body", "Top"),
+    "cardigan": ("upper", "Longsleeve", "Cardigan"),
+    "hoodie": ("upper", "Hoodie", "Hoodie"),
+    "jacket": ("upper", "Outwear", "Jacket"),
+    "jumper": ("upper", "Longsleeve", "Sweater"),
+    "shirt": ("upper", "Shirt", "Button-Down"),
+    "sweater": ("upper", "Longsleeve", "Sweater"),
+    "sweatshirt": ("upper", "Longsleeve", "Sweater"),
+    "t-shirt": ("upper", "T-Shirt", "Tee"),
+    "top": ("upper", "Top", "Top"),
     "vest": ("upper", "Undershirt", "Tank"),
-    "jeans": ("lower", "Pants", "Jeans"), "leggings": ("lower", "Pants", "Leggings"),
-    "pants": ("lower", "Pants", "Chinos"), "shorts": ("lower", "Shorts", "Shorts"),
+    "jeans": ("lower", "Pants", "Jeans"),
+    "leggings": ("lower", "Pants", "Leggings"),
+    "pants": ("lower", "Pants", "Chinos"),
+    "shorts": ("lower", "Shorts", "Shorts"),
     "skirt": ("lower", "Skirt", "Skirt"),
-    "cape": ("full", "Outwear", "Poncho"), "coat": ("full", "Outwear", "Coat"),
-    "dress": ("full", "Dress", "Dress"), "romper": ("full", "Dress", "Romper"),
+    "cape": ("full", "Outwear", "Poncho"),
+    "coat": ("full", "Outwear", "Coat"),
+    "dress": ("full", "Dress", "Dress"),
+    "romper": ("full", "Dress", "Romper"),
     "suit": ("full", "Blazer", "Blazer"),
 }
 
 # StreetStyle-27K clothing_category -> (region, clothing label).
 STREETSTYLE_CATEGORIES: dict[str, tuple[str, str]] = {
-    "Shirt": ("upper", "Shirt"), "Outerwear": ("upper", "Outwear"), "T-shirt": ("upper", "T-Shirt"),
-    "Tank top": ("upper", "Undershirt"), "Sweater": ("upper", "Longsleeve"),
-    "Suit": ("full", "Blazer"), "Dress": ("full", "Dress"),
+    "Shirt": ("upper", "Shirt"),
+    "Outerwear": ("upper", "Outwear"),
+    "T-shirt": ("upper", "T-Shirt"),
+    "Tank top": ("upper", "Undershirt"),
+    "Sweater": ("upper", "Longsleeve"),
+    "Suit": ("full", "Blazer"),
+    "Dress": ("full", "Dress"),
 }
 
 # Clothing label -> the nearest DeepFashion category.
 CLOTHING_TO_DEEPFASHION: dict[str, str] = {
-    "T-Shirt": "Tee", "Longsleeve": "Top", "Shirt": "Button-Down", "Outwear": "Jacket",
-    "Polo": "Tee", "Undershirt": "Tank", "Blazer": "Blazer", "Hoodie": "Hoodie", "Top": "Top",
-    "Blouse": "Blouse", "Pants": "Chinos", "Shorts": "Shorts", "Skirt": "Skirt", "Dress": "Dress",
+    "T-Shirt": "Tee",
+    "Longsleeve": "Top",
+    "Shirt": "Button-Down",
+    "Outwear": "Jacket",
+    "Polo": "Tee",
+    "Undershirt": "Tank",
+    "Blazer": "Blazer",
+    "Hoodie": "Hoodie",
+    "Top": "Top",
+    "Blouse": "Blouse",
+    "Pants": "Chinos",
+    "Shorts": "Shorts",
+    "Skirt": "Skirt",
+    "Dress": "Dress",
     "Body": "Onesie",
 }
 

@@ -25,15 +25,18 @@ def _decode(path: Path, raw: bytes, line: int) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         byte = raw[error.start]
-        raise DataFormatError(path, f"not UTF-8 text (byte 0x{byte:02x} at column {error.start + 1}; Latin-1 or "
-                                    f"Windows-1252?); {SAVE_AS}", line) from None
+        raise DataFormatError(
+            path,
+            f"not UTF-8 text (byte 0x{byte:02x} at column {error.start + 1}; Latin-1 or Windows-1252?); {SAVE_AS}",
+            line,
+        ) from None
 
 
 def _check_start(path: Path, first: bytes) -> bytes:
     """`first` without a UTF-8 BOM; UTF-16 (Excel's "Unicode text") is named as such."""
     if first.startswith(UTF16_BOMS):
         raise DataFormatError(path, f"UTF-16 text, not UTF-8; {SAVE_AS}", 1)
-    return first[len(codecs.BOM_UTF8):] if first.startswith(codecs.BOM_UTF8) else first
+    return first[len(codecs.BOM_UTF8) :] if first.startswith(codecs.BOM_UTF8) else first
 
 
 def _require_file(path: Path) -> None:
@@ -48,9 +51,11 @@ def open_lines(path: str | Path) -> Iterator[Iterator[str]]:
     path = Path(path)
     _require_file(path)
     with path.open("rb") as handle:
+
         def lines() -> Iterator[str]:
             for number, raw in enumerate(handle, start=1):
                 yield _decode(path, _check_start(path, raw) if number == 1 else raw, number)
+
         yield lines()
 
 

@@ -17,8 +17,15 @@ from fashionlens.data.folder import read_folder
 from fashionlens.data.labels_csv import read_labels_csv
 from fashionlens.data.streetstyle import MANIFEST_NAME, has_manifest_header, read_streetstyle
 
-__all__ = ["detect_format", "read_dataset", "read_coco", "read_deepfashion", "read_folder",
-           "read_labels_csv", "read_streetstyle"]
+__all__ = [
+    "detect_format",
+    "read_dataset",
+    "read_coco",
+    "read_deepfashion",
+    "read_folder",
+    "read_labels_csv",
+    "read_streetstyle",
+]
 
 READERS = {
     "deepfashion": read_deepfashion,

@@ -74,14 +74,15 @@ def _class_splits(samples: list[Sample]) -> dict[str, dict[str, int]]:
 def _check_images(samples: list[Sample], problems: list[str], progress: bool) -> tuple[int, int, int]:
     counts = Counter()
     # a context manager: an error clears the bar before its one line is printed
-    with tqdm(samples, desc="checking images", unit="img", file=sys.stderr, disable=not progress,
-              leave=False) as bar:
+    with tqdm(samples, desc="checking images", unit="img", file=sys.stderr, disable=not progress, leave=False) as bar:
         for sample in bar:
             size = _image_size(sample, problems, counts)
             if size is not None and sample.width is not None and sample.height is not None:
                 if max(abs(size[0] - sample.width), abs(size[1] - sample.height)) > SIZE_MISMATCH_LIMIT:
-                    problems.append(f"{sample.image}: annotated size {sample.width}x{sample.height} "
-                                    f"but the image is {size[0]}x{size[1]}")
+                    problems.append(
+                        f"{sample.image}: annotated size {sample.width}x{sample.height} "
+                        f"but the image is {size[0]}x{size[1]}"
+                    )
             counts["box_problems"] += _sample_box_problems(sample, size, problems)
     return counts["missing"], counts["unreadable"], counts["box_problems"]
 
@@ -127,9 +128,11 @@ def format_audit(report: dict, title: str = "", max_problems: int = 10) -> str:
     lines = [title] if title else []
     lines += [
         f"samples          {report['samples']}   ({report['garments']} labelled garments)",
-        "splits           " + (", ".join(f"{k} {v}" for k, v in report["splits"].items()) or "none")
+        "splits           "
+        + (", ".join(f"{k} {v}" for k, v in report["splits"].items()) or "none")
         + (f", no split {report['unsplit']}" if report["unsplit"] and report["splits"] else ""),
-        "regions          " + ", ".join(f"{k} {v}" for k, v in report["regions"].items())
+        "regions          "
+        + ", ".join(f"{k} {v}" for k, v in report["regions"].items())
         + f", no region {report['no_region']}",
     ]
     if report["majority_class"] is not None:
@@ -158,6 +161,8 @@ def _class_table(report: dict, splits: list[str]) -> str:
     rows = [header, "-" * len(header)]
     for name in names:
         per_split = report["class_splits"].get(name, {})
-        rows.append(f"{name:<{width}}  {report['classes'][name]:>6}  {report['class_shares'][name]:>6.1%}"
-                    + "".join(f"  {per_split.get(s, 0):>6}" for s in splits))
+        rows.append(
+            f"{name:<{width}}  {report['classes'][name]:>6}  {report['class_shares'][name]:>6.1%}"
+            + "".join(f"  {per_split.get(s, 0):>6}" for s in splits)
+        )
     return "\n".join(rows)

@@ -119,7 +119,9 @@ class CombinedDataset(ConcatDataset):
             dataset.set_epoch(epoch)
 
 
-def garment_items(samples: list[Sample], class_names: list[str], keep_unknown: bool) -> tuple[list[GarmentItem], Counter]:
+def garment_items(
+    samples: list[Sample], class_names: list[str], keep_unknown: bool
+) -> tuple[list[GarmentItem], Counter]:
     """One item per garment with a label among `class_names` (or any label, with keep_unknown) and a usable box."""
     index = {name: i for i, name in enumerate(class_names)}
     items: list[GarmentItem] = []
@@ -146,8 +148,10 @@ def garment_items(samples: list[Sample], class_names: list[str], keep_unknown: b
 def box_geometry(box: Box, width: int, height: int) -> list[float]:
     """Where the garment is and how it is shaped, independent of the image's resolution."""
     return [
-        (box.x1 + box.x2) / 2 / width, (box.y1 + box.y2) / 2 / height,
-        box.width / width, box.height / height,
+        (box.x1 + box.x2) / 2 / width,
+        (box.y1 + box.y2) / 2 / height,
+        box.width / width,
+        box.height / height,
         math.log(max(box.width, 1e-6) / max(box.height, 1e-6)),
         box.area / (width * height),
     ]
@@ -170,7 +174,9 @@ def margin_rect(box: Box, margin: float, width: int, height: int) -> tuple[int, 
 # ----------------------------------------------------------------------------- choices before training
 
 
-def split_samples(samples: list[Sample], val_from_train: float | None, seed: int) -> tuple[list[Sample], list[Sample], str]:
+def split_samples(
+    samples: list[Sample], val_from_train: float | None, seed: int
+) -> tuple[list[Sample], list[Sample], str]:
     """Train and validation samples and a sentence saying where validation comes from.
 
     Samples without a split count as train; `test` is never used for training. With `val_from_train`
@@ -189,7 +195,9 @@ def split_samples(samples: list[Sample], val_from_train: float | None, seed: int
     try:
         kept, carved = train_test_split(labelled, test_size=val_from_train, random_state=seed, stratify=strata)
     except ValueError as error:
-        raise FashionLensError(f"--val-from-train {val_from_train}: cannot carve a stratified split ({error})") from None
+        raise FashionLensError(
+            f"--val-from-train {val_from_train}: cannot carve a stratified split ({error})"
+        ) from None
     return kept, carved, f"validation: {len(carved)} images carved from train (stratified, seed {seed}); val untouched"
 
 
@@ -209,8 +217,9 @@ def choose_classes(train: list[Sample], restrict: list[str] | None) -> list[str]
     if restrict:
         missing = [name for name in restrict if name not in counts]
         if missing:
-            raise FashionLensError(f"--classes: {', '.join(missing)} not among the training labels "
-                                   f"({', '.join(sorted(counts))})")
+            raise FashionLensError(
+                f"--classes: {', '.join(missing)} not among the training labels ({', '.join(sorted(counts))})"
+            )
         names = list(dict.fromkeys(restrict))
     else:
         names = sorted(counts)
@@ -240,4 +249,3 @@ def describe_skipped(skipped: Counter, what: str) -> str | None:
     if not skipped:
         return None
     return f"{what}: skipped " + ", ".join(f"{count} ({reason})" for reason, count in sorted(skipped.items()))
-

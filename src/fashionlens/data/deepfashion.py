@@ -144,8 +144,9 @@ def _aligned(anno: Path, split: str, suffix: str, expected: int) -> list[tuple[i
     return rows
 
 
-def _read_fine_split(anno: Path, split: str, categories: list[tuple[str, int]], attribute_names: list[str],
-                     image_root: Path) -> list[Sample]:
+def _read_fine_split(
+    anno: Path, split: str, categories: list[tuple[str, int]], attribute_names: list[str], image_root: Path
+) -> list[Sample]:
     images = _rows(anno / f"{split}.txt", header=False)
     cates = _aligned(anno, split, "cate", len(images))
     if cates is None:
@@ -155,8 +156,9 @@ def _read_fine_split(anno: Path, split: str, categories: list[tuple[str, int]], 
     samples = []
     for index, (_, fields) in enumerate(images):
         number, cate = cates[index]
-        garment = _garment(categories, anno / f"{split}_cate.txt", number,
-                           _ints(anno / f"{split}_cate.txt", number, cate, 1)[0])
+        garment = _garment(
+            categories, anno / f"{split}_cate.txt", number, _ints(anno / f"{split}_cate.txt", number, cate, 1)[0]
+        )
         if boxes is not None:
             number, box = boxes[index]
             garment.box = Box(*_ints(anno / f"{split}_bbox.txt", number, box, 4))

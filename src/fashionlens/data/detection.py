@@ -90,8 +90,9 @@ def build_target(sample: Sample, class_names: tuple[str, ...], counts: Counter) 
         counts[f"images skipped: {reason}"] += 1
         return None
     regional = [g for g in sample.garments if g.region in class_names]
-    counts.update("garment without a region of " + "/".join(class_names)
-                  for g in sample.garments if g.region not in class_names)
+    counts.update(
+        "garment without a region of " + "/".join(class_names) for g in sample.garments if g.region not in class_names
+    )
     width, height = sample.width, sample.height
     if regional and (width is None or height is None):
         width, height = image_size(sample.image)
@@ -125,8 +126,15 @@ class DetectionDataset(Dataset):
     validation scores against the same boxes. `problems` counts what was mended or left out.
     """
 
-    def __init__(self, samples: list[Sample], transform: v2.Transform, class_names: tuple[str, ...] = REGIONS,
-                 *, skip_unusable: bool = True, whole_image_boxes: bool = False):
+    def __init__(
+        self,
+        samples: list[Sample],
+        transform: v2.Transform,
+        class_names: tuple[str, ...] = REGIONS,
+        *,
+        skip_unusable: bool = True,
+        whole_image_boxes: bool = False,
+    ):
         self.transform = transform
         self.class_names = tuple(class_names)
         self.problems: Counter = Counter()

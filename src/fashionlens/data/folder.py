@@ -44,7 +44,11 @@ def _read_classes(path: Path, split: str | None) -> list[Sample]:
     class_to_idx = {name: index for index, name in enumerate(classes)}
     items = make_dataset(str(path), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
     return [
-        Sample(image=Path(file), split=split, source=SOURCE,
-               garments=[Garment(region=region_of(classes[index]), category=classes[index])])
+        Sample(
+            image=Path(file),
+            split=split,
+            source=SOURCE,
+            garments=[Garment(region=region_of(classes[index]), category=classes[index])],
+        )
         for file, index in items
     ]

@@ -52,8 +52,9 @@ def _add_row(path: Path, line: int, values: dict[str, str], has_box: bool, sampl
     sample = samples.get(values["image"])
     if sample is None:
         attributes = {k: _value(v) for k, v in values.items() if k not in KNOWN_COLUMNS}
-        sample = Sample(image=path.parent / values["image"], split=values.get("split") or None,
-                        source=SOURCE, attributes=attributes)
+        sample = Sample(
+            image=path.parent / values["image"], split=values.get("split") or None, source=SOURCE, attributes=attributes
+        )
         samples[values["image"]] = sample
     box = _box(path, line, values) if has_box else None
     if values["label"]:

@@ -18,10 +18,31 @@ from fashionlens.core.textfile import open_csv
 SOURCE = "streetstyle"
 MANIFEST_NAME = "streetstyle27k.manifest"
 COLUMNS = (
-    "id", "url", "created_time", "city_id", "month_id", "lat", "long", "x1", "y1", "x2", "y2", "width",
-    "height", "clothing_pattern", "major_color", "wearing_necktie", "collar_presence", "wearing_scarf",
-    "sleeve_length", "neckline_shape", "clothing_category", "wearing_jacket", "wearing_hat",
-    "wearing_glasses", "multiple_layers",
+    "id",
+    "url",
+    "created_time",
+    "city_id",
+    "month_id",
+    "lat",
+    "long",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "width",
+    "height",
+    "clothing_pattern",
+    "major_color",
+    "wearing_necktie",
+    "collar_presence",
+    "wearing_scarf",
+    "sleeve_length",
+    "neckline_shape",
+    "clothing_category",
+    "wearing_jacket",
+    "wearing_hat",
+    "wearing_glasses",
+    "multiple_layers",
 )
 ATTRIBUTES = COLUMNS[13:]
 PHOTO_FIELDS = ("id", "url", "created_time", "city_id", "month_id", "lat", "long")

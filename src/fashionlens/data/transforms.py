@@ -25,8 +25,12 @@ def classification_preprocessing(
 ) -> dict[str, Any]:
     """The preprocessing a classifier checkpoint carries (docs/architecture.md). The input is `image_size`
     pixels wide and `image_height` high (square without it: checkpoints from before keep working)."""
-    preprocessing = {"image_size": int(image_size), "mean": list(mean), "std": list(std),
-                     "context_margin": float(context_margin)}
+    preprocessing = {
+        "image_size": int(image_size),
+        "mean": list(mean),
+        "std": list(std),
+        "context_margin": float(context_margin),
+    }
     if image_height is not None and image_height != image_size:
         preprocessing["image_height"] = int(image_height)
     return preprocessing
@@ -46,27 +50,32 @@ def classification_train_transform(preprocessing: dict[str, Any], width: int | N
     flip and colour jitter, then the model's normalisation."""
     height, width = input_shape(preprocessing, width)
     aspect = width / height  # crops vary around the input's own shape (torchvision's 3/4..4/3 of a square)
-    return v2.Compose([
-        v2.ToImage(),
-        # a garment photo is mostly garment: crops keep at least 35% of it, so the label stays true
-        v2.RandomResizedCrop((height, width), scale=(0.35, 1.0), ratio=(aspect * 3 / 4, aspect * 4 / 3),
-                             antialias=True),
-        v2.RandomHorizontalFlip(),
-        # no hue: colour is what the catalogue search matches on, and hue is the costliest jitter
-        v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(preprocessing["mean"], preprocessing["std"]),
-    ])
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            # a garment photo is mostly garment: crops keep at least 35% of it, so the label stays true
+            v2.RandomResizedCrop(
+                (height, width), scale=(0.35, 1.0), ratio=(aspect * 3 / 4, aspect * 4 / 3), antialias=True
+            ),
+            v2.RandomHorizontalFlip(),
+            # no hue: colour is what the catalogue search matches on, and hue is the costliest jitter
+            v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(preprocessing["mean"], preprocessing["std"]),
+        ]
+    )
 
 
 def classification_eval_transform(preprocessing: dict[str, Any]) -> v2.Compose:
     """Resize the whole image (or crop) to the model's input: nothing is cut off, nothing is random."""
-    return v2.Compose([
-        v2.ToImage(),
-        v2.Resize(input_shape(preprocessing), antialias=True),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(preprocessing["mean"], preprocessing["std"]),
-    ])
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize(input_shape(preprocessing), antialias=True),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(preprocessing["mean"], preprocessing["std"]),
+        ]
+    )
 
 
 def progressive_sizes(min_size: int, max_size: int, epochs: int, step: int = 8) -> list[int]:

@@ -52,7 +52,9 @@ def top_k_accuracy(y_true: np.ndarray, probs: np.ndarray, k: int, notes: list[st
     return float(top_k_accuracy_score(y_true, probs, k=k, labels=np.arange(num_classes)))
 
 
-def per_class_auc(y_true: np.ndarray, probs: np.ndarray, class_names: list[str], notes: list[str]) -> dict[str, float | None]:
+def per_class_auc(
+    y_true: np.ndarray, probs: np.ndarray, class_names: list[str], notes: list[str]
+) -> dict[str, float | None]:
     """One-vs-rest ROC AUC per class; None for a class with no positives or no negatives in the data."""
     result: dict[str, float | None] = {}
     for k, name in enumerate(class_names):
@@ -79,10 +81,15 @@ def per_class_scores(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[s
     """Precision, recall, F1 and support per class; None where a ratio has a zero denominator."""
     labels = np.arange(len(class_names))
     precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=np.nan)
+        y_true, y_pred, labels=labels, zero_division=np.nan
+    )
     return {
-        name: {"precision": _number(precision[k]), "recall": _number(recall[k]),
-               "f1": _number(f1[k]), "support": int(support[k])}
+        name: {
+            "precision": _number(precision[k]),
+            "recall": _number(recall[k]),
+            "f1": _number(f1[k]),
+            "support": int(support[k]),
+        }
         for k, name in enumerate(class_names)
     }
 
@@ -125,7 +132,9 @@ def classification_metrics(true_labels: list[str], probs: np.ndarray, class_name
     }
 
 
-def roc_curves(true_labels: list[str], probs: np.ndarray, class_names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+def roc_curves(
+    true_labels: list[str], probs: np.ndarray, class_names: list[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
     """(fpr, tpr, auc) per class where defined, plus "micro": the data of the ROC plot."""
     y_true = label_indices(true_labels, class_names)
     probs = np.asarray(probs, dtype=np.float64)
@@ -148,16 +157,20 @@ class LabelMapping:
 
     kept: int = 0
     left_out: Counter = field(default_factory=Counter)  # original label -> garments left out
-    renamed: Counter = field(default_factory=Counter)   # "label -> class" -> garments
+    renamed: Counter = field(default_factory=Counter)  # "label -> class" -> garments
 
     def as_dict(self) -> dict:
-        return {"kept": self.kept, "left_out": sum(self.left_out.values()),
-                "left_out_labels": dict(self.left_out.most_common()),
-                "renamed": dict(self.renamed.most_common())}
+        return {
+            "kept": self.kept,
+            "left_out": sum(self.left_out.values()),
+            "left_out_labels": dict(self.left_out.most_common()),
+            "renamed": dict(self.renamed.most_common()),
+        }
 
 
-def map_samples_to_classes(samples: list[Sample], class_names: list[str],
-                           label_map: dict[str, str] | None = None) -> tuple[list[Sample], LabelMapping]:
+def map_samples_to_classes(
+    samples: list[Sample], class_names: list[str], label_map: dict[str, str] | None = None
+) -> tuple[list[Sample], LabelMapping]:
     """Copies of `samples` whose garment categories are renamed into `class_names`.
 
     Garments whose label has no counterpart (taxonomy.map_labels gives None) are left out and

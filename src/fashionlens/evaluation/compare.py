@@ -15,8 +15,7 @@ from scipy.stats import binomtest
 
 from fashionlens.evaluation.report import text_table
 
-COLUMNS = ("class", "images", "both_right", "both_wrong", "only_a_right", "only_b_right",
-           "accuracy_a", "accuracy_b")
+COLUMNS = ("class", "images", "both_right", "both_wrong", "only_a_right", "only_b_right", "accuracy_a", "accuracy_b")
 
 
 def _row(name: str, cases: list[tuple[bool, bool]]) -> dict:
@@ -24,17 +23,20 @@ def _row(name: str, cases: list[tuple[bool, bool]]) -> dict:
     right_a = sum(a for a, _ in cases)
     right_b = sum(b for _, b in cases)
     return {
-        "class": name, "images": count,
+        "class": name,
+        "images": count,
         "both_right": sum(a and b for a, b in cases),
         "both_wrong": sum(not a and not b for a, b in cases),
         "only_a_right": sum(a and not b for a, b in cases),
         "only_b_right": sum(b and not a for a, b in cases),
-        "accuracy_a": right_a / count, "accuracy_b": right_b / count,
+        "accuracy_a": right_a / count,
+        "accuracy_b": right_b / count,
     }
 
 
-def compare_cases(true_labels: list[str], predicted_a: list[str], predicted_b: list[str],
-                  class_order: list[str] | None = None) -> list[dict]:
+def compare_cases(
+    true_labels: list[str], predicted_a: list[str], predicted_b: list[str], class_order: list[str] | None = None
+) -> list[dict]:
     """One row per true class (in `class_order`, classes without items left out) and a final "all" row."""
     if not len(true_labels) == len(predicted_a) == len(predicted_b):
         raise ValueError("true labels and both predictions must have the same length")

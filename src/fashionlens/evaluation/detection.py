@@ -50,8 +50,9 @@ def build_ground_truth(samples: list[Sample], regions: list[str]) -> GroundTruth
 
     Boxes with a problem (Box.problem) and garments of no evaluated region are left out, counted.
     """
-    truth = GroundTruth({"images": [], "annotations": [],
-                         "categories": [{"id": i + 1, "name": name} for i, name in enumerate(regions)]})
+    truth = GroundTruth(
+        {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": name} for i, name in enumerate(regions)]}
+    )
     category_of = {name: i + 1 for i, name in enumerate(regions)}
     for image_id, sample in enumerate(samples, start=1):
         truth.coco["images"].append({"id": image_id, "width": sample.width or 0, "height": sample.height or 0})
@@ -62,10 +63,16 @@ def build_ground_truth(samples: list[Sample], regions: list[str]) -> GroundTruth
                 truth.left_out[problem or f"region not evaluated: {region}"] += 1
                 continue
             box = garment.box
-            truth.coco["annotations"].append({
-                "id": len(truth.coco["annotations"]) + 1, "image_id": image_id,
-                "category_id": category_of[region], "bbox": [box.x1, box.y1, box.width, box.height],
-                "area": box.area, "iscrowd": 0})
+            truth.coco["annotations"].append(
+                {
+                    "id": len(truth.coco["annotations"]) + 1,
+                    "image_id": image_id,
+                    "category_id": category_of[region],
+                    "bbox": [box.x1, box.y1, box.width, box.height],
+                    "area": box.area,
+                    "iscrowd": 0,
+                }
+            )
     return truth
 
 
@@ -78,8 +85,14 @@ def coco_results(detections: list[list[Detection]], regions: list[str]) -> list[
             if detection.region not in category_of:
                 raise ValueError(f"detection region {detection.region!r} is not one of {regions}")
             box = detection.box
-            results.append({"image_id": image_id, "category_id": category_of[detection.region],
-                            "bbox": [box.x1, box.y1, box.width, box.height], "score": float(detection.score)})
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": category_of[detection.region],
+                    "bbox": [box.x1, box.y1, box.width, box.height],
+                    "score": float(detection.score),
+                }
+            )
     return results
 
 
@@ -121,15 +134,23 @@ def coco_metrics(truth: GroundTruth, evaluator: COCOeval | None, regions: list[s
         zero = {name: (0.0 if has_truth[k + 1] else None) for k, name in enumerate(regions)}
         any_truth = 0.0 if has_truth else None
         notes.append("no detections: every AP is 0")
-        return {"map": any_truth, "map50": any_truth, "per_class_ap": dict(zero),
-                "per_class_ap50": dict(zero), "notes": notes}
+        return {
+            "map": any_truth,
+            "map50": any_truth,
+            "per_class_ap": dict(zero),
+            "per_class_ap50": dict(zero),
+            "notes": notes,
+        }
     precision = evaluator.eval["precision"]  # [IoU, recall, class, area, maxDets]
     area_all, max_dets = 0, len(evaluator.params.maxDets) - 1
     stats = [None if value < 0 else float(value) for value in evaluator.stats[:2]]
     return {
-        "map": stats[0], "map50": stats[1],
+        "map": stats[0],
+        "map50": stats[1],
         "per_class_ap": {name: _mean_defined(precision[:, :, k, area_all, max_dets]) for k, name in enumerate(regions)},
-        "per_class_ap50": {name: _mean_defined(precision[0, :, k, area_all, max_dets]) for k, name in enumerate(regions)},
+        "per_class_ap50": {
+            name: _mean_defined(precision[0, :, k, area_all, max_dets]) for k, name in enumerate(regions)
+        },
         "notes": notes,
     }
 
@@ -139,8 +160,11 @@ def pr_curves(evaluator: COCOeval | None, regions: list[str]) -> dict[str, tuple
     if evaluator is None:
         return {}
     precision = evaluator.eval["precision"][0, :, :, 0, -1]
-    return {name: (evaluator.params.recThrs, precision[:, k])
-            for k, name in enumerate(regions) if np.all(precision[:, k] > -1)}
+    return {
+        name: (evaluator.params.recThrs, precision[:, k])
+        for k, name in enumerate(regions)
+        if np.all(precision[:, k] > -1)
+    }
 
 
 def froc_curves(evaluator: COCOeval | None, regions: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -172,8 +196,7 @@ def _froc(entries: list[dict], num_images: int) -> tuple[np.ndarray, np.ndarray]
     ignored = np.concatenate([e["dtIgnore"][0] for e in entries])[order].astype(bool)
     true_positives = np.cumsum(matched & ~ignored)
     false_positives = np.cumsum(~matched & ~ignored)
-    return (np.concatenate([[0.0], false_positives / num_images]),
-            np.concatenate([[0.0], true_positives / positives]))
+    return (np.concatenate([[0.0], false_positives / num_images]), np.concatenate([[0.0], true_positives / positives]))
 
 
 def recall_at_fppi(curve: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
@@ -182,7 +205,9 @@ def recall_at_fppi(curve: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
     return {str(limit): float(recall[fppi <= limit].max()) for limit in FROC_FPPI}
 
 
-def image_level_scores(samples: list[Sample], detections: list[list[Detection]], region: str) -> tuple[np.ndarray, np.ndarray]:
+def image_level_scores(
+    samples: list[Sample], detections: list[list[Detection]], region: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Per image: does it hold a garment of `region` (any labelled one), and the best detection score
     of that region (0 when the detector found none)."""
     truth = np.array([any(_garment_region(g) == region for g in s.garments) for s in samples])
@@ -190,7 +215,9 @@ def image_level_scores(samples: list[Sample], detections: list[list[Detection]],
     return truth, best
 
 
-def image_level_roc(samples: list[Sample], detections: list[list[Detection]], regions: list[str]) -> tuple[dict, dict, list[str]]:
+def image_level_roc(
+    samples: list[Sample], detections: list[list[Detection]], regions: list[str]
+) -> tuple[dict, dict, list[str]]:
     """The study's ROC view made well defined: per region, image-level AUC and curve (sklearn)."""
     aucs, curves, notes = {}, {}, []
     for region in regions:
@@ -205,7 +232,9 @@ def image_level_roc(samples: list[Sample], detections: list[list[Detection]], re
     return aucs, curves, notes
 
 
-def evaluate_detector(samples: list[Sample], detections: list[list[Detection]], regions: list[str]) -> tuple[dict, dict]:
+def evaluate_detector(
+    samples: list[Sample], detections: list[list[Detection]], regions: list[str]
+) -> tuple[dict, dict]:
     """All detector metrics of one dataset (JSON-ready) and the curves for the plots."""
     if len(samples) != len(detections):
         raise ValueError(f"{len(samples)} images but detections for {len(detections)}")
@@ -215,12 +244,16 @@ def evaluate_detector(samples: list[Sample], detections: list[list[Detection]], 
     metrics = coco_metrics(truth, evaluator, regions)
     froc = froc_curves(evaluator, regions)
     image_auc, image_roc, notes = image_level_roc(samples, detections, regions)
-    metrics.update({
-        "image_auc": image_auc,
-        "froc_recall": {name: recall_at_fppi(curve) for name, curve in froc.items()},
-        "images": len(samples), "ground_truth_boxes": len(truth.coco["annotations"]),
-        "detections": len(results), "left_out_boxes": dict(truth.left_out.most_common()),
-    })
+    metrics.update(
+        {
+            "image_auc": image_auc,
+            "froc_recall": {name: recall_at_fppi(curve) for name, curve in froc.items()},
+            "images": len(samples),
+            "ground_truth_boxes": len(truth.coco["annotations"]),
+            "detections": len(results),
+            "left_out_boxes": dict(truth.left_out.most_common()),
+        }
+    )
     metrics["notes"] += notes
     curves = {"pr": pr_curves(evaluator, regions), "froc": froc, "image_roc": image_roc}
     return metrics, curves

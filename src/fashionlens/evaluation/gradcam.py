@@ -104,8 +104,9 @@ def class_maps(model: nn.Module, pixels: torch.Tensor, geometry: torch.Tensor, t
         parameter.requires_grad_(False)
     try:
         with torch.enable_grad(), GradCAM(model=wrapped, target_layers=[layer]) as cam:
-            maps = cam(input_tensor=pixels.detach().to(device),
-                       targets=[ClassifierOutputTarget(int(k)) for k in targets])
+            maps = cam(
+                input_tensor=pixels.detach().to(device), targets=[ClassifierOutputTarget(int(k)) for k in targets]
+            )
     finally:
         cut.remove()
         for parameter in frozen:

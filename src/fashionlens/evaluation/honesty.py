@@ -50,16 +50,21 @@ def _zero_recall_warnings(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     present = np.unique(y_true)
     recalls = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0)
     counts = np.bincount(y_true, minlength=len(class_names))
-    return [f"class {class_names[k]} ({counts[k]} item{'s' if counts[k] != 1 else ''}) is never predicted "
-            "right (recall 0)" for k, recall in zip(present, recalls) if recall == 0]
+    return [
+        f"class {class_names[k]} ({counts[k]} item{'s' if counts[k] != 1 else ''}) is never predicted right (recall 0)"
+        for k, recall in zip(present, recalls)
+        if recall == 0
+    ]
 
 
 def _dominance_reason(true_shares: dict[str, float], predicted_shares: dict[str, float]) -> str | None:
     name = max(predicted_shares, key=predicted_shares.get)
     share, truth = predicted_shares[name], true_shares[name]
     if share >= DOMINANT_SHARE and share - truth >= DOMINANCE_EXCESS:
-        return (f"{share:.0%} of all predictions are {name}, which is only {truth:.0%} of the labels "
-                f"(limit: {DOMINANT_SHARE:.0%} of predictions and {DOMINANCE_EXCESS:.0%} above its true share)")
+        return (
+            f"{share:.0%} of all predictions are {name}, which is only {truth:.0%} of the labels "
+            f"(limit: {DOMINANT_SHARE:.0%} of predictions and {DOMINANCE_EXCESS:.0%} above its true share)"
+        )
     return None
 
 
@@ -72,8 +77,15 @@ def balanced_accuracy_p_value(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     def balanced(predictions: np.ndarray, axis: int = -1) -> np.ndarray:
         return ((predictions == y_true) @ members).mean(axis=-1)
 
-    result = permutation_test((y_pred,), balanced, permutation_type="pairings", n_resamples=PERMUTATIONS,
-                              alternative="greater", vectorized=True, rng=0)
+    result = permutation_test(
+        (y_pred,),
+        balanced,
+        permutation_type="pairings",
+        n_resamples=PERMUTATIONS,
+        alternative="greater",
+        vectorized=True,
+        rng=0,
+    )
     return float(result.pvalue)
 
 
@@ -88,9 +100,11 @@ def _few_classes_reason(y_true: np.ndarray, y_pred: np.ndarray, class_names: lis
     if p_value >= ALPHA:
         return None
     names = ", ".join(class_names[k] for k in ignored[:4]) + (", ..." if len(ignored) > 4 else "")
-    return (f"only {len(answered)} of the {len(present)} classes in the labels are ever predicted; the other "
-            f"{len(ignored)} ({names}) hold {items} items ({items / len(y_true):.0%}), of which a model at chance "
-            f"would get about {items / len(present):.0f} right (binomial p = {p_value:.3g} < {ALPHA} for none)")
+    return (
+        f"only {len(answered)} of the {len(present)} classes in the labels are ever predicted; the other "
+        f"{len(ignored)} ({names}) hold {items} items ({items / len(y_true):.0%}), of which a model at chance "
+        f"would get about {items / len(present):.0f} right (binomial p = {p_value:.3g} < {ALPHA} for none)"
+    )
 
 
 def items_needed(baseline: float) -> int:
@@ -116,14 +130,22 @@ def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]
     chance = 1.0 / present
     balanced = float(balanced_accuracy_score(y_true, y_pred)) if present > 1 else correct / len(y_true)
     result = {
-        "collapsed": None, "reasons": [], "rules_fired": [], "notes": [],
+        "collapsed": None,
+        "reasons": [],
+        "rules_fired": [],
+        "notes": [],
         "warnings": _zero_recall_warnings(y_true, y_pred, class_names),
-        "majority_class": majority, "majority_baseline": baseline,
-        "accuracy": correct / len(y_true), "binomial_p_value": None,
-        "balanced_accuracy": balanced, "chance": chance, "balanced_p_value": None,
+        "majority_class": majority,
+        "majority_baseline": baseline,
+        "accuracy": correct / len(y_true),
+        "binomial_p_value": None,
+        "balanced_accuracy": balanced,
+        "chance": chance,
+        "balanced_p_value": None,
         "classes_predicted": int(len(np.intersect1d(np.unique(y_true), np.unique(y_pred)))),
         "classes_in_labels": present,
-        "true_shares": true_shares, "predicted_shares": predicted_shares,
+        "true_shares": true_shares,
+        "predicted_shares": predicted_shares,
     }
     if present == 1:
         result["notes"].append(f"collapsed: undefined, the labels hold one class only ({majority})")
@@ -131,8 +153,10 @@ def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]
     # reported beside the verdict, never a reason: see the module's docstring
     result["binomial_p_value"] = float(binomtest(correct, len(y_true), baseline, alternative="greater").pvalue)
     if len(y_true) < items_needed(baseline):
-        result["notes"].append(f"accuracy vs baseline: with {len(y_true)} items even a perfect model cannot be "
-                               f"told from the baseline (at least {items_needed(baseline)} needed)")
+        result["notes"].append(
+            f"accuracy vs baseline: with {len(y_true)} items even a perfect model cannot be "
+            f"told from the baseline (at least {items_needed(baseline)} needed)"
+        )
     result["balanced_p_value"] = balanced_accuracy_p_value(y_true, y_pred)
     for rule, reason in zip(RULES, _reasons(result, y_true, y_pred, class_names)):
         if reason:
@@ -146,22 +170,39 @@ def _reasons(check: dict, y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     """One reason (or None) per rule of RULES, in its order."""
     balanced, chance, p_value = check["balanced_accuracy"], check["chance"], check["balanced_p_value"]
     present = check["classes_in_labels"]
-    not_above = (f"balanced accuracy {balanced:.1%} is not significantly above chance {chance:.1%} "
-                 f"(permutation p = {p_value:.3g} >= {ALPHA})") if p_value >= ALPHA else None
-    near = (f"balanced accuracy {balanced:.1%} is near chance {chance:.1%} ({present} classes in the labels)"
-            if balanced < chance + CHANCE_GAP * (1 - chance) else None)
-    return [not_above, near, _few_classes_reason(y_true, y_pred, class_names),
-            _dominance_reason(check["true_shares"], check["predicted_shares"])]
+    not_above = (
+        (
+            f"balanced accuracy {balanced:.1%} is not significantly above chance {chance:.1%} "
+            f"(permutation p = {p_value:.3g} >= {ALPHA})"
+        )
+        if p_value >= ALPHA
+        else None
+    )
+    near = (
+        f"balanced accuracy {balanced:.1%} is near chance {chance:.1%} ({present} classes in the labels)"
+        if balanced < chance + CHANCE_GAP * (1 - chance)
+        else None
+    )
+    return [
+        not_above,
+        near,
+        _few_classes_reason(y_true, y_pred, class_names),
+        _dominance_reason(check["true_shares"], check["predicted_shares"]),
+    ]
 
 
 def verdict_line(check: dict) -> str:
     """One line for the terminal and the top of the report."""
     if check["collapsed"] is None:
-        return (f"VERDICT: undefined — the labels hold one class only ({check['majority_class']}): "
-                "no test can tell learning from guessing")
+        return (
+            f"VERDICT: undefined — the labels hold one class only ({check['majority_class']}): "
+            "no test can tell learning from guessing"
+        )
     if check["collapsed"]:
         return "VERDICT: COLLAPSED — " + "; ".join(check["reasons"])
-    return (f"VERDICT: not collapsed — balanced accuracy {check['balanced_accuracy']:.1%} vs chance "
-            f"{check['chance']:.1%} (p = {check['balanced_p_value']:.3g}), {check['classes_predicted']} of "
-            f"{check['classes_in_labels']} classes predicted; accuracy {check['accuracy']:.1%} vs majority "
-            f"baseline {check['majority_baseline']:.1%}")
+    return (
+        f"VERDICT: not collapsed — balanced accuracy {check['balanced_accuracy']:.1%} vs chance "
+        f"{check['chance']:.1%} (p = {check['balanced_p_value']:.3g}), {check['classes_predicted']} of "
+        f"{check['classes_in_labels']} classes predicted; accuracy {check['accuracy']:.1%} vs majority "
+        f"baseline {check['majority_baseline']:.1%}"
+    )

@@ -40,8 +40,15 @@ def confusion_matrix_png(matrix: list[list[int]], class_names: list[str], title:
     if len(class_names) <= 25:
         for (row, column), value in np.ndenumerate(counts):
             if value:
-                axis.text(column, row, str(value), ha="center", va="center", fontsize=7,
-                          color="white" if shares[row, column] > 0.5 else "black")
+                axis.text(
+                    column,
+                    row,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if shares[row, column] > 0.5 else "black",
+                )
     axis.set_title(title)
     return _png(figure)
 
@@ -124,30 +131,44 @@ def short_name(name: str) -> str:
     return "/".join(Path(name).parts[-2:])
 
 
-def classifier_figures(prefix: str, name: str, metrics: dict, curves: dict) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
+def classifier_figures(
+    prefix: str, name: str, metrics: dict, curves: dict
+) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
     """The classifier's PNG files of one dataset ({file: bytes}) and their (caption, file) list."""
     name = short_name(name)
     class_names = list(metrics["per_class"])
     honesty = metrics["honesty"]
     drawn = {
-        f"{prefix}_confusion.png": ("confusion matrix", confusion_matrix_png(
-            metrics["confusion_matrix"], class_names, f"{name}: confusion matrix")),
+        f"{prefix}_confusion.png": (
+            "confusion matrix",
+            confusion_matrix_png(metrics["confusion_matrix"], class_names, f"{name}: confusion matrix"),
+        ),
         f"{prefix}_roc.png": ("one-vs-rest ROC per class", roc_png(curves, f"{name}: ROC (one vs rest)")),
-        f"{prefix}_shares.png": ("true vs predicted class shares", shares_png(
-            honesty["true_shares"], honesty["predicted_shares"], f"{name}: class shares")),
+        f"{prefix}_shares.png": (
+            "true vs predicted class shares",
+            shares_png(honesty["true_shares"], honesty["predicted_shares"], f"{name}: class shares"),
+        ),
     }
     return {file: data for file, (_, data) in drawn.items()}, [(caption, file) for file, (caption, _) in drawn.items()]
 
 
-def detector_figures(prefix: str, name: str, metrics: dict, curves: dict) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
+def detector_figures(
+    prefix: str, name: str, metrics: dict, curves: dict
+) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
     """The detector's PNG files of one dataset: PR, FROC and image-level ROC per region."""
     name = short_name(name)
     drawn = {
-        f"{prefix}_pr.png": ("precision-recall at IoU 0.5 (COCO)", pr_png(
-            curves["pr"], metrics["per_class_ap50"], f"{name}: precision-recall")),
-        f"{prefix}_froc.png": ("FROC: recall against false positives per image", froc_png(
-            curves["froc"], f"{name}: FROC")),
-        f"{prefix}_image_roc.png": ("image-level ROC per region (best detection per image)", roc_png(
-            curves["image_roc"], f"{name}: image-level ROC")),
+        f"{prefix}_pr.png": (
+            "precision-recall at IoU 0.5 (COCO)",
+            pr_png(curves["pr"], metrics["per_class_ap50"], f"{name}: precision-recall"),
+        ),
+        f"{prefix}_froc.png": (
+            "FROC: recall against false positives per image",
+            froc_png(curves["froc"], f"{name}: FROC"),
+        ),
+        f"{prefix}_image_roc.png": (
+            "image-level ROC per region (best detection per image)",
+            roc_png(curves["image_roc"], f"{name}: image-level ROC"),
+        ),
     }
     return {file: data for file, (_, data) in drawn.items()}, [(caption, file) for file, (caption, _) in drawn.items()]

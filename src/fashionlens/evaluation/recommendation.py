@@ -30,8 +30,9 @@ def precision_at_k(retrieved: Sequence[Sequence[str | None]], truth: Sequence[st
     return float(np.mean([sum(found == wanted for found in items[:k]) / k for items, wanted in zip(retrieved, truth)]))
 
 
-def random_same_category(categories: Sequence[str | None], items: dict[str | None, list[str]], k: int,
-                         seed: int = 0) -> list[list[str]]:
+def random_same_category(
+    categories: Sequence[str | None], items: dict[str | None, list[str]], k: int, seed: int = 0
+) -> list[list[str]]:
     """For each query, k random items (ids) of its predicted category (fewer when there are fewer)."""
     rng = np.random.default_rng(seed)
     picks = []
@@ -50,8 +51,9 @@ class LookGarment:
     query: object  # what `suggest` needs to make suggestions for it (an analysed garment)
 
 
-def fill_in_the_blank(looks: Sequence[Sequence[LookGarment]],
-                      suggest: Callable[[list[object]], list[str | None]], k: int) -> dict[str, float | int | None]:
+def fill_in_the_blank(
+    looks: Sequence[Sequence[LookGarment]], suggest: Callable[[list[object]], list[str | None]], k: int
+) -> dict[str, float | int | None]:
     """Hide each garment (with a category) of every look of two or more garments in turn; `suggest`
     returns the categories of the suggestions for the rest, best first. A hit: the hidden category
     is among the first k."""
@@ -77,11 +79,20 @@ class Matching:
     unmatched_detections: int = 0
 
     def as_dict(self) -> dict[str, float | int | None]:
-        share = (lambda n: n / self.garments if self.garments else None)
-        return {"garments": self.garments, "right": self.right, "accuracy": share(self.right),
-                "localised": self.localised, "localisation_recall": share(self.localised),
-                "category_accuracy_when_localised": self.right / self.localised if self.localised else None,
-                "detections": self.detections, "unmatched_detections": self.unmatched_detections}
+
+        def share(n: int) -> float | None:
+            return n / self.garments if self.garments else None
+
+        return {
+            "garments": self.garments,
+            "right": self.right,
+            "accuracy": share(self.right),
+            "localised": self.localised,
+            "localisation_recall": share(self.localised),
+            "category_accuracy_when_localised": self.right / self.localised if self.localised else None,
+            "detections": self.detections,
+            "unmatched_detections": self.unmatched_detections,
+        }
 
 
 def greedy_matches(truth: list[Box], found: list[Box], allowed: np.ndarray) -> list[tuple[int, int]]:
@@ -107,7 +118,9 @@ def end_to_end(truth: Sequence[Sequence[tuple[Box, str]]], found: Sequence[Seque
     result = Matching()
     for wanted, detected in zip(truth, found):
         boxes, found_boxes = [b for b, _ in wanted], [b for b, _ in detected]
-        same = np.array([[c == d for _, d in detected] for _, c in wanted], dtype=bool).reshape(len(wanted), len(detected))
+        same = np.array([[c == d for _, d in detected] for _, c in wanted], dtype=bool).reshape(
+            len(wanted), len(detected)
+        )
         right = greedy_matches(boxes, found_boxes, same)
         localised = greedy_matches(boxes, found_boxes, np.ones_like(same))
         result.garments += len(wanted)

@@ -59,11 +59,15 @@ def mapped_samples(samples: list, path: Path, class_names: list[str], label_map:
     mapped, mapping = map_samples_to_classes(samples, class_names, label_map)
     if mapping.kept == 0:
         labels = ", ".join(list(mapping.left_out)[:8])
-        raise FashionLensError(f"{path}: no label maps onto the checkpoint's classes (data labels: {labels}; "
-                               f"checkpoint classes: {', '.join(class_names)})")
+        raise FashionLensError(
+            f"{path}: no label maps onto the checkpoint's classes (data labels: {labels}; "
+            f"checkpoint classes: {', '.join(class_names)})"
+        )
     if mapping.left_out:
-        say(f"{path}: {sum(mapping.left_out.values())} garments left out, their labels have no counterpart "
-            f"among the checkpoint's classes ({', '.join(mapping.left_out)})")
+        say(
+            f"{path}: {sum(mapping.left_out.values())} garments left out, their labels have no counterpart "
+            f"among the checkpoint's classes ({', '.join(mapping.left_out)})"
+        )
     return mapped, mapping
 
 
@@ -78,8 +82,15 @@ def on_device(model, device: str | None):
     return model.to(pick_device(device))
 
 
-def classifier_predictions(checkpoint: dict, samples: list, path: Path, batch_size: int, model=None,
-                           device: str | None = None, crops: bool = False):
+def classifier_predictions(
+    checkpoint: dict,
+    samples: list,
+    path: Path,
+    batch_size: int,
+    model=None,
+    device: str | None = None,
+    crops: bool = False,
+):
     """(true labels, probabilities) of the classifier on samples already mapped to its classes."""
     import numpy as np
 
@@ -92,36 +103,51 @@ def classifier_predictions(checkpoint: dict, samples: list, path: Path, batch_si
     return list(true_labels), np.asarray(probs), model
 
 
-def evaluate_classifier_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
-                            label_map: dict | None, device: str | None,
-                            crops: bool = False) -> tuple[dict, dict[str, bytes], report.Figures]:
+def evaluate_classifier_run(
+    checkpoint: dict,
+    paths: list[Path],
+    split: str,
+    batch_size: int,
+    label_map: dict | None,
+    device: str | None,
+    crops: bool = False,
+) -> tuple[dict, dict[str, bytes], report.Figures]:
     from fashionlens.evaluation import plots
     from fashionlens.evaluation.classification import evaluate_classifier, roc_curves
 
     class_names = list(checkpoint["class_names"])
     # every dataset is read and checked before the first prediction: a bad one fails fast
-    prepared = [(name, path, *mapped_samples(read_split(path, split), path, class_names, label_map))
-                for name, path in zip(dataset_names(paths), paths)]
+    prepared = [
+        (name, path, *mapped_samples(read_split(path, split), path, class_names, label_map))
+        for name, path in zip(dataset_names(paths), paths)
+    ]
     by_dataset, files, figures, model = {}, {}, {}, None
     for index, (name, path, samples, mapping) in enumerate(prepared, start=1):
         say(f"classifying {path}")
         true_labels, probs, model = classifier_predictions(checkpoint, samples, path, batch_size, model, device, crops)
         metrics = evaluate_classifier(true_labels, probs, class_names)
         metrics.update(data=str(path), label_mapping=mapping.as_dict())
-        drawn, figures[name] = plots.classifier_figures(f"d{index}", name, metrics,
-                                                        roc_curves(true_labels, probs, class_names))
+        drawn, figures[name] = plots.classifier_figures(
+            f"d{index}", name, metrics, roc_curves(true_labels, probs, class_names)
+        )
         files.update(drawn)
         errors = where_it_looks(model, checkpoint, samples, crops, true_labels, probs, metrics, batch_size)
         if errors is not None:  # beside the confusion matrix, the first figure
             files[f"d{index}_errors_saliency.png"] = errors
-            figures[name].insert(1, ("the most confident errors: what the model looked at (Grad-CAM of the "
-                                     "class it chose)", f"d{index}_errors_saliency.png"))
+            figures[name].insert(
+                1,
+                (
+                    "the most confident errors: what the model looked at (Grad-CAM of the class it chose)",
+                    f"d{index}_errors_saliency.png",
+                ),
+            )
         by_dataset[name] = metrics
     return by_dataset, files, figures
 
 
-def where_it_looks(model, checkpoint: dict, samples: list, crops: bool, true_labels: list[str], probs,
-                   metrics: dict, batch_size: int) -> bytes | None:
+def where_it_looks(
+    model, checkpoint: dict, samples: list, crops: bool, true_labels: list[str], probs, metrics: dict, batch_size: int
+) -> bytes | None:
     """Saliency on the evaluated garments: metrics["saliency"] (pointing game and energy share on the
     annotated boxes; None without boxes), the honesty check's note when the model looks mostly outside
     the garments, and the confident errors' grid (PNG bytes, None when nothing was wrong)."""
@@ -135,8 +161,9 @@ def where_it_looks(model, checkpoint: dict, samples: list, crops: bool, true_lab
     note = looks_outside_note(metrics["saliency"])
     if note:  # a note, not a reason: looking beside the garment is not collapsing
         metrics["honesty"]["notes"].append(note)
-    return errors_grid_png(model, dataset, true_labels, probs, list(checkpoint["class_names"]),
-                           "most confident errors", batch_size)
+    return errors_grid_png(
+        model, dataset, true_labels, probs, list(checkpoint["class_names"]), "most confident errors", batch_size
+    )
 
 
 def boxed_split(path: Path, split: str, regions: list[str]) -> tuple[list, int]:
@@ -147,13 +174,16 @@ def boxed_split(path: Path, split: str, regions: list[str]) -> tuple[list, int]:
     truth = build_ground_truth(samples, regions)
     if not truth.coco["annotations"]:
         left_out = f"; left out: {dict(truth.left_out)}" if truth.left_out else ""
-        raise FashionLensError(f"{path}: no usable garment box of the checkpoint's regions ({', '.join(regions)}) "
-                               f"in split '{split}' (a detector needs boxed data){left_out}")
+        raise FashionLensError(
+            f"{path}: no usable garment box of the checkpoint's regions ({', '.join(regions)}) "
+            f"in split '{split}' (a detector needs boxed data){left_out}"
+        )
     return samples, without_boxes
 
 
-def evaluate_detector_run(checkpoint: dict, paths: list[Path], split: str, batch_size: int,
-                          device: str | None) -> tuple[dict, dict[str, bytes], report.Figures]:
+def evaluate_detector_run(
+    checkpoint: dict, paths: list[Path], split: str, batch_size: int, device: str | None
+) -> tuple[dict, dict[str, bytes], report.Figures]:
     from fashionlens.evaluation import plots
     from fashionlens.evaluation.detection import evaluate_detector
     from fashionlens.models.detector import detector_from_checkpoint, predict_detections
@@ -164,7 +194,9 @@ def evaluate_detector_run(checkpoint: dict, paths: list[Path], split: str, batch
     for index, (name, path, samples, without_boxes) in enumerate(prepared, start=1):
         say(f"detecting in {path}")
         model = model or on_device(detector_from_checkpoint(checkpoint), device)
-        metrics, curves = evaluate_detector(samples, predict_detections(model, checkpoint, samples, batch_size), regions)
+        metrics, curves = evaluate_detector(
+            samples, predict_detections(model, checkpoint, samples, batch_size), regions
+        )
         metrics.update(data=str(path), images_without_boxes=without_boxes)
         drawn, figures[name] = plots.detector_figures(f"d{index}", name, metrics, curves)
         files.update(drawn)
@@ -187,9 +219,16 @@ def load_label_map_option(path: Path | None) -> dict | None:
     return load_label_map(path) if path else None
 
 
-def evaluate_run(run_dir: Path, data: list[Path], split: str, out: Path, batch_size: int = 16,
-                 label_map: Path | None = None, device: str | None = None,
-                 crops: bool = False) -> tuple[dict, dict[str, bytes | str]]:
+def evaluate_run(
+    run_dir: Path,
+    data: list[Path],
+    split: str,
+    out: Path,
+    batch_size: int = 16,
+    label_map: Path | None = None,
+    device: str | None = None,
+    crops: bool = False,
+) -> tuple[dict, dict[str, bytes | str]]:
     """What `fashionlens evaluate` does: score the run, write metrics.json and report.html (and the
     figures) into `out`; (the metrics document, the files written by name)."""
     from fashionlens.data import detect_format
@@ -199,21 +238,36 @@ def evaluate_run(run_dir: Path, data: list[Path], split: str, out: Path, batch_s
         detect_format(path)
     checkpoint = load_run(run_dir)
     if checkpoint["kind"] == "classifier":
-        by_dataset, files, figures = evaluate_classifier_run(checkpoint, data, split, batch_size,
-                                                             load_label_map_option(label_map), device, crops)
+        by_dataset, files, figures = evaluate_classifier_run(
+            checkpoint, data, split, batch_size, load_label_map_option(label_map), device, crops
+        )
     else:
         by_dataset, files, figures = evaluate_detector_run(checkpoint, data, split, batch_size, device)
     first = next(iter(by_dataset.values()))
-    document = {"kind": checkpoint["kind"], "run_dir": str(run_dir), "checkpoint": checkpoint["path"],
-                "split": split, "class_names": list(checkpoint["class_names"]), **first, "by_dataset": by_dataset}
+    document = {
+        "kind": checkpoint["kind"],
+        "run_dir": str(run_dir),
+        "checkpoint": checkpoint["path"],
+        "split": split,
+        "class_names": list(checkpoint["class_names"]),
+        **first,
+        "by_dataset": by_dataset,
+    }
     page = report.classifier_page if checkpoint["kind"] == "classifier" else report.detector_page
     files.update({"metrics.json": report.to_json(document), "report.html": page(document, figures)})
     report.write_outputs(out, files)
     return document, files
 
 
-def compare_runs(checkpoint_a: dict, checkpoint_b: dict, data: Path, split: str, batch_size: int,
-                 label_map: dict | None, device: str | None) -> dict:
+def compare_runs(
+    checkpoint_a: dict,
+    checkpoint_b: dict,
+    data: Path,
+    split: str,
+    batch_size: int,
+    label_map: dict | None,
+    device: str | None,
+) -> dict:
     """Both classifiers on the same items: each one's summary and honesty check, and the case table."""
     from fashionlens.evaluation import compare as case_table
     from fashionlens.evaluation.classification import evaluate_classifier
@@ -223,23 +277,38 @@ def compare_runs(checkpoint_a: dict, checkpoint_b: dict, data: Path, split: str,
             raise FashionLensError(f"{checkpoint['path']}: compare needs classifiers, this is a {checkpoint['kind']}")
     classes_a, classes_b = list(checkpoint_a["class_names"]), list(checkpoint_b["class_names"])
     if set(classes_a) != set(classes_b):
-        raise FashionLensError(f"{checkpoint_b['path']}: predicts other classes than {checkpoint_a['path']} "
-                               f"({', '.join(sorted(set(classes_a) ^ set(classes_b)))})")
+        raise FashionLensError(
+            f"{checkpoint_b['path']}: predicts other classes than {checkpoint_a['path']} "
+            f"({', '.join(sorted(set(classes_a) ^ set(classes_b)))})"
+        )
     samples, mapping = mapped_samples(read_split(data, split), data, classes_a, label_map)
     runs, predictions, truth = {}, {}, None
     for label, checkpoint in (("a", checkpoint_a), ("b", checkpoint_b)):
         say(f"predicting with {checkpoint['path']}")
         true_labels, probs, _ = classifier_predictions(checkpoint, samples, data, batch_size, device=device)
         if truth is not None and true_labels != truth:
-            raise FashionLensError(f"{checkpoint['path']}: scores other items than run A on {data} "
-                                   "(different classifier modes?); compare needs the same items")
+            raise FashionLensError(
+                f"{checkpoint['path']}: scores other items than run A on {data} "
+                "(different classifier modes?); compare needs the same items"
+            )
         truth = true_labels
         names = list(checkpoint["class_names"])
         metrics = evaluate_classifier(true_labels, probs, names)
         predictions[label] = [names[k] for k in probs.argmax(axis=1)]
-        runs[label] = {"run_dir": str(Path(checkpoint["path"]).parent), "checkpoint": checkpoint["path"],
-                       **{key: metrics[key] for key in ("accuracy", "balanced_accuracy", "macro_f1",
-                                                        "majority_baseline", "collapsed", "honesty")}}
+        runs[label] = {
+            "run_dir": str(Path(checkpoint["path"]).parent),
+            "checkpoint": checkpoint["path"],
+            **{
+                key: metrics[key]
+                for key in ("accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "collapsed", "honesty")
+            },
+        }
     rows = case_table.compare_cases(truth, predictions["a"], predictions["b"], classes_a)
-    return {"data": str(data), "split": split, "label_mapping": mapping.as_dict(), **runs,
-            "cases": rows, "mcnemar_p_value": case_table.mcnemar_p_value(rows[-1])}
+    return {
+        "data": str(data),
+        "split": split,
+        "label_mapping": mapping.as_dict(),
+        **runs,
+        "cases": rows,
+        "mcnemar_p_value": case_table.mcnemar_p_value(rows[-1]),
+    }

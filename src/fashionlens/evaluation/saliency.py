@@ -64,20 +64,33 @@ class GarmentLook:
 
     @classmethod
     def of(cls, saliency: np.ndarray, box: Box) -> "GarmentLook":
-        return cls(pointing_hit(saliency, box), energy_inside(saliency, box), box_share(saliency.shape, box),
-                   not saliency.max() > 0)
+        return cls(
+            pointing_hit(saliency, box),
+            energy_inside(saliency, box),
+            box_share(saliency.shape, box),
+            not saliency.max() > 0,
+        )
 
 
 def summary(looks: list[GarmentLook], view: str, capped_from: int | None = None) -> dict:
     """metrics.json's `saliency`: the means over garments, and what they were measured on."""
     if not looks:
-        return {"view": view, "garments": 0, "pointing_game": None, "energy_inside": None, "box_share": None,
-                "empty_maps": 0}
-    result = {"view": view, "garments": len(looks),
-              "pointing_game": float(np.mean([look.hit for look in looks])),
-              "energy_inside": float(np.mean([look.energy for look in looks])),
-              "box_share": float(np.mean([look.box_share for look in looks])),
-              "empty_maps": int(sum(look.empty for look in looks))}
+        return {
+            "view": view,
+            "garments": 0,
+            "pointing_game": None,
+            "energy_inside": None,
+            "box_share": None,
+            "empty_maps": 0,
+        }
+    result = {
+        "view": view,
+        "garments": len(looks),
+        "pointing_game": float(np.mean([look.hit for look in looks])),
+        "energy_inside": float(np.mean([look.energy for look in looks])),
+        "box_share": float(np.mean([look.box_share for look in looks])),
+        "empty_maps": int(sum(look.empty for look in looks)),
+    }
     if capped_from is not None:
         result["garments_with_boxes"] = capped_from
     return result
@@ -87,14 +100,17 @@ def looks_outside_note(saliency: dict | None) -> str | None:
     """The honesty check's note (never a collapse reason) when the maxima fall mostly outside the boxes."""
     if not saliency or saliency["pointing_game"] is None or saliency["pointing_game"] >= POINTING_GAME_NOTE_BELOW:
         return None
-    return (f"looks mostly outside the garments: the saliency maximum falls inside the garment's box for "
-            f"{saliency['pointing_game']:.1%} of {saliency['garments']} garments (pointing game; an evenly "
-            f"spread map would score {saliency['box_share']:.1%}), {saliency['energy_inside']:.1%} of the "
-            f"saliency inside the boxes")
+    return (
+        f"looks mostly outside the garments: the saliency maximum falls inside the garment's box for "
+        f"{saliency['pointing_game']:.1%} of {saliency['garments']} garments (pointing game; an evenly "
+        f"spread map would score {saliency['box_share']:.1%}), {saliency['energy_inside']:.1%} of the "
+        f"saliency inside the boxes"
+    )
 
 
-def confident_errors(true_indices: np.ndarray, probs: np.ndarray, per_class: int = ERRORS_PER_CLASS,
-                     total: int = MAX_ERRORS) -> list[int]:
+def confident_errors(
+    true_indices: np.ndarray, probs: np.ndarray, per_class: int = ERRORS_PER_CLASS, total: int = MAX_ERRORS
+) -> list[int]:
     """Items the model got wrong with the highest confidence: up to `per_class` per true class, the
     `total` most confident of those, most confident first."""
     predicted = probs.argmax(axis=1)

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from fashionlens.data.classification import ClassificationDataset, margin_rect
-from fashionlens.data.transforms import classification_eval_transform, input_shape
 from fashionlens.core.images import image_size, load_image
 from fashionlens.core.records import Box
+from fashionlens.data.classification import ClassificationDataset, margin_rect
+from fashionlens.data.transforms import classification_eval_transform, input_shape
 from fashionlens.evaluation.gradcam import Rect, box_in_view, class_maps, view_overlay
 from fashionlens.evaluation.saliency import MAX_GARMENTS, GarmentLook, confident_errors, summary
 
@@ -28,9 +28,15 @@ def evaluated_dataset(checkpoint: dict[str, Any], samples: list, crops: bool) ->
     """The dataset predict_classifier builds for these samples: its items are the predictions' rows."""
     preprocessing = checkpoint["preprocessing"]
     return ClassificationDataset(
-        samples, checkpoint["class_names"], checkpoint["mode"], classification_eval_transform(preprocessing),
-        context_margin=preprocessing.get("context_margin", 0.0), keep_unknown_labels=True,
-        decode_size=max(input_shape(preprocessing)), crop=crops or None)
+        samples,
+        checkpoint["class_names"],
+        checkpoint["mode"],
+        classification_eval_transform(preprocessing),
+        context_margin=preprocessing.get("context_margin", 0.0),
+        keep_unknown_labels=True,
+        decode_size=max(input_shape(preprocessing)),
+        crop=crops or None,
+    )
 
 
 def item_view(dataset: ClassificationDataset, index: int) -> tuple[Rect, Box]:
@@ -43,15 +49,16 @@ def item_view(dataset: ClassificationDataset, index: int) -> tuple[Rect, Box]:
     return (0, 0, width, height), box
 
 
-def maps_of(model: nn.Module, dataset: ClassificationDataset, indices: list[int], targets: list[int],
-            batch_size: int) -> list[np.ndarray]:
+def maps_of(
+    model: nn.Module, dataset: ClassificationDataset, indices: list[int], targets: list[int], batch_size: int
+) -> list[np.ndarray]:
     """Grad-CAM maps of class targets[i] on item indices[i], a batch at a time."""
     maps: list[np.ndarray] = []
     for start in range(0, len(indices), batch_size):
-        batch = [dataset[index] for index in indices[start:start + batch_size]]
+        batch = [dataset[index] for index in indices[start : start + batch_size]]
         pixels = torch.stack([pixels for pixels, _, _ in batch])
         geometry = torch.stack([geometry for _, geometry, _ in batch])
-        maps += list(class_maps(model, pixels, geometry, targets[start:start + batch_size]))
+        maps += list(class_maps(model, pixels, geometry, targets[start : start + batch_size]))
     return maps
 
 
@@ -65,13 +72,19 @@ def garment_looks(model: nn.Module, dataset: ClassificationDataset, batch_size: 
     for index, saliency in zip(measured, maps):
         view, box = item_view(dataset, index)
         looks.append(GarmentLook.of(saliency, box_in_view(box, view, saliency.shape)))
-    what = (f"garment crop grown by the context margin ({dataset.context_margin:g})" if dataset.crop
-            else "whole photo")
+    what = f"garment crop grown by the context margin ({dataset.context_margin:g})" if dataset.crop else "whole photo"
     return summary(looks, what, capped_from=len(boxed) if len(boxed) > len(measured) else None)
 
 
-def errors_grid_png(model: nn.Module, dataset: ClassificationDataset, true_labels: list[str], probs: np.ndarray,
-                    class_names: list[str], title: str, batch_size: int = 16) -> bytes | None:
+def errors_grid_png(
+    model: nn.Module,
+    dataset: ClassificationDataset,
+    true_labels: list[str],
+    probs: np.ndarray,
+    class_names: list[str],
+    title: str,
+    batch_size: int = 16,
+) -> bytes | None:
     """A grid of the most confident errors (evaluation/saliency.py caps them), each the classifier's input
     with the map of the class it wrongly chose; None when nothing was wrong."""
     truth = np.array([class_names.index(label) if label in class_names else -1 for label in true_labels])
@@ -80,10 +93,13 @@ def errors_grid_png(model: nn.Module, dataset: ClassificationDataset, true_label
         return None
     predicted = [int(probs[index].argmax()) for index in chosen]
     maps = maps_of(model, dataset, chosen, predicted, batch_size)
-    pictures = [view_overlay(load_image(dataset.items[index].image), saliency, item_view(dataset, index)[0],
-                             THUMBNAIL_SIDE) for index, saliency in zip(chosen, maps)]
-    captions = [f"true {true_labels[index]}\nsaid {class_names[k]} {probs[index, k]:.2f}"
-                for index, k in zip(chosen, predicted)]
+    pictures = [
+        view_overlay(load_image(dataset.items[index].image), saliency, item_view(dataset, index)[0], THUMBNAIL_SIDE)
+        for index, saliency in zip(chosen, maps)
+    ]
+    captions = [
+        f"true {true_labels[index]}\nsaid {class_names[k]} {probs[index, k]:.2f}" for index, k in zip(chosen, predicted)
+    ]
     return grid_png(pictures, captions, title)
 
 

@@ -12,11 +12,27 @@ from typing import Any, Callable, Iterable
 from fashionlens.core.checkpoint import checkpoint_file, load_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.files import atomic_write, write_text
-from fashionlens.export.onnx_export import BOX_TOLERANCE, FEATURE_TOLERANCE, OPSET, SCORE_TOLERANCE, SOURCE_KEYS, Exporter, export_classifier, export_detector
+from fashionlens.export.onnx_export import (
+    BOX_TOLERANCE,
+    FEATURE_TOLERANCE,
+    OPSET,
+    SCORE_TOLERANCE,
+    SOURCE_KEYS,
+    Exporter,
+    export_classifier,
+    export_detector,
+)
 from fashionlens.export.onnx_int8 import int8_description, quantized_exporter
 from fashionlens.inference.analyzer_models import PRECISION_OF_BACKEND, model_fingerprint
-from fashionlens.inference.onnx_runtime import (CLASSIFIER_OUTPUTS, DETECTOR_OUTPUTS, PRECISIONS, current_export,
-                                                export_dir, export_stem, file_sha256)
+from fashionlens.inference.onnx_runtime import (
+    CLASSIFIER_OUTPUTS,
+    DETECTOR_OUTPUTS,
+    PRECISIONS,
+    current_export,
+    export_dir,
+    export_stem,
+    file_sha256,
+)
 
 
 @dataclass
@@ -50,26 +66,40 @@ def export_run(run: str | Path, out_dir: str | Path | None = None, precision: st
         metadata = export_metadata(checkpoint, source, onnx_path, differences, precision)
         write_text(metadata_path, json.dumps(metadata, indent=2) + "\n")
     except OSError as error:  # a read-only install of the package: the user picks another folder
-        raise FashionLensError(f"{out}: cannot write the ONNX export there ({error.strerror}); run `fashionlens "
-                               f"export {source} --out DIR` and use DIR/{stem}.onnx") from None
+        raise FashionLensError(
+            f"{out}: cannot write the ONNX export there ({error.strerror}); run `fashionlens "
+            f"export {source} --out DIR` and use DIR/{stem}.onnx"
+        ) from None
     return Export(onnx_path, metadata_path, differences, precision, metadata)
 
 
-def export_metadata(checkpoint: dict[str, Any], source: Path, onnx_path: Path,
-                    differences: dict[str, float], precision: str = "float32") -> dict[str, Any]:
+def export_metadata(
+    checkpoint: dict[str, Any], source: Path, onnx_path: Path, differences: dict[str, float], precision: str = "float32"
+) -> dict[str, Any]:
     data = {key: checkpoint[key] for key in SOURCE_KEYS if key in checkpoint}
     outputs = CLASSIFIER_OUTPUTS if checkpoint["kind"] == "classifier" else DETECTOR_OUTPUTS
-    tolerance = FEATURE_TOLERANCE if checkpoint["kind"] == "classifier" else {
-        "boxes_px": BOX_TOLERANCE, "scores": SCORE_TOLERANCE}
+    tolerance = (
+        FEATURE_TOLERANCE
+        if checkpoint["kind"] == "classifier"
+        else {"boxes_px": BOX_TOLERANCE, "scores": SCORE_TOLERANCE}
+    )
     measured: dict[str, Any] = {"max_difference": differences, "tolerance": tolerance}
     if precision == "int8":
         measured = int8_description(checkpoint["kind"], differences)
     # the int8 export keeps the source's fingerprint: its embeddings are checked to stay within a
     # cosine of 0.99 of PyTorch's, so one catalogue serves every backend (docs/recommendation.md)
-    return {**data, "format": "onnx", "opset": OPSET, "precision": precision, "outputs": list(outputs),
-            "fingerprint": model_fingerprint(checkpoint),
-            "source": {"path": str(source), "sha256": file_sha256(source)},
-            "onnx_file": onnx_path.name, "onnx_sha256": file_sha256(onnx_path), **measured}
+    return {
+        **data,
+        "format": "onnx",
+        "opset": OPSET,
+        "precision": precision,
+        "outputs": list(outputs),
+        "fingerprint": model_fingerprint(checkpoint),
+        "source": {"path": str(source), "sha256": file_sha256(source)},
+        "onnx_file": onnx_path.name,
+        "onnx_sha256": file_sha256(onnx_path),
+        **measured,
+    }
 
 
 def ensure_export(run: Path, precision: str, say: Callable[[str], None] | None = None) -> None:
@@ -83,7 +113,9 @@ def ensure_export(run: Path, precision: str, say: Callable[[str], None] | None =
         export_run(source, precision=precision)
 
 
-def export_for_backend(runs: Iterable[str | Path | None], backend: str, say: Callable[[str], None] | None = None) -> None:
+def export_for_backend(
+    runs: Iterable[str | Path | None], backend: str, say: Callable[[str], None] | None = None
+) -> None:
     """Export each run (not a .onnx file) once for an ONNX `backend`, so the Analyzer finds it; nothing for torch."""
     precision = PRECISION_OF_BACKEND.get(backend)
     if precision is None:

@@ -16,10 +16,8 @@ embeddings stay valid), the sha256 of the source and of the .onnx, and what was 
 
 from __future__ import annotations
 
-import json
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,16 +27,14 @@ from PIL import Image
 from torch import nn
 from torchvision.ops import poolers
 
-from fashionlens.inference.analyzer_models import analyzed_detector, logits_and_features, model_fingerprint
-from fashionlens.core.checkpoint import checkpoint_file, load_checkpoint
-from fashionlens.core.files import atomic_write, write_text
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.images import load_image
 from fashionlens.data.classification import GEOMETRY_FEATURES
 from fashionlens.data.detection import detection_transform
 from fashionlens.data.transforms import input_shape
-from fashionlens.core.errors import FashionLensError
-from fashionlens.core.images import load_image
+from fashionlens.inference.analyzer_models import analyzed_detector, logits_and_features
+from fashionlens.inference.onnx_runtime import CLASSIFIER_OUTPUTS, DETECTOR_OUTPUTS, session
 from fashionlens.models.classifier import classifier_from_checkpoint
-from fashionlens.inference.onnx_runtime import CLASSIFIER_OUTPUTS, DETECTOR_OUTPUTS, file_sha256, session
 from fashionlens.samples import sample_path
 
 OPSET = 17
@@ -55,8 +51,7 @@ def quiet_export(model: nn.Module, args: tuple, path: Path, **names: Any) -> Non
     torchvision's code, which the comparison with ONNX Runtime afterwards makes moot."""
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, args, str(path), dynamo=False, opset_version=OPSET, do_constant_folding=True,
-                          **names)
+        torch.onnx.export(model, args, str(path), dynamo=False, opset_version=OPSET, do_constant_folding=True, **names)
 
 
 # ----------------------------------------------------------------------------- classifier
@@ -87,10 +82,16 @@ def export_classifier(checkpoint: dict[str, Any], path: Path) -> dict[str, float
     another size than the traced one (so the dynamic batch axis is checked too)."""
     model = classifier_from_checkpoint(checkpoint).eval()
     inputs = classifier_inputs(checkpoint, batch=2, seed=0)
-    names, outputs = ["images", "geometry"][:len(inputs)], list(CLASSIFIER_OUTPUTS)
+    names, outputs = ["images", "geometry"][: len(inputs)], list(CLASSIFIER_OUTPUTS)
     # the wrapper in eval mode: the exporter puts it back in its mode afterwards, which would train the model
-    quiet_export(LogitsAndFeatures(model).eval(), inputs, path, input_names=names, output_names=outputs,
-                 dynamic_axes={name: {0: "batch"} for name in names + outputs})
+    quiet_export(
+        LogitsAndFeatures(model).eval(),
+        inputs,
+        path,
+        input_names=names,
+        output_names=outputs,
+        dynamic_axes={name: {0: "batch"} for name in names + outputs},
+    )
     check = classifier_inputs(checkpoint, batch=3, seed=1)
     with torch.inference_mode():
         expected = [tensor.numpy() for tensor in logits_and_features(model, *check)]
@@ -98,12 +99,16 @@ def export_classifier(checkpoint: dict[str, Any], path: Path) -> dict[str, float
     differences = {}
     for name, want, got in zip(outputs, expected, found):
         if want.shape != got.shape:
-            raise FashionLensError(f"{checkpoint.get('path', 'classifier')}: the ONNX {name} have shape "
-                                   f"{got.shape} instead of {want.shape}; nothing written")
+            raise FashionLensError(
+                f"{checkpoint.get('path', 'classifier')}: the ONNX {name} have shape "
+                f"{got.shape} instead of {want.shape}; nothing written"
+            )
         differences[name] = float(np.abs(want - got).max())
         if not np.allclose(got, want, **FEATURE_TOLERANCE):
-            raise FashionLensError(f"{checkpoint.get('path', 'classifier')}: the ONNX {name} differ from PyTorch's by "
-                                   f"up to {differences[name]:.3g} (tolerance {FEATURE_TOLERANCE}); nothing written")
+            raise FashionLensError(
+                f"{checkpoint.get('path', 'classifier')}: the ONNX {name} differ from PyTorch's by "
+                f"up to {differences[name]:.3g} (tolerance {FEATURE_TOLERANCE}); nothing written"
+            )
     return differences
 
 
@@ -128,8 +133,9 @@ def export_detector(checkpoint: dict[str, Any], path: Path) -> dict[str, float]:
     images = detector_inputs(checkpoint)
     axes = {"image": {1: "height", 2: "width"}, **{name: {0: "detections"} for name in DETECTOR_OUTPUTS}}
     with levels_merged_by_gather():
-        quiet_export(model, ([images[0]],), path, input_names=["image"], output_names=list(DETECTOR_OUTPUTS),
-                     dynamic_axes=axes)
+        quiet_export(
+            model, ([images[0]],), path, input_names=["image"], output_names=list(DETECTOR_OUTPUTS), dynamic_axes=axes
+        )
     with torch.inference_mode():  # one photo per call, as the graph runs: a batch pads photos to one size
         expected = [model([image])[0] for image in images]
     runtime = session(path)
@@ -138,8 +144,10 @@ def export_detector(checkpoint: dict[str, Any], path: Path) -> dict[str, float]:
         boxes, labels, scores = runtime.run(list(DETECTOR_OUTPUTS), {"image": image.numpy()})
         problem = detection_mismatch(want, boxes, labels, scores, differences)
         if problem:
-            raise FashionLensError(f"{checkpoint.get('path', 'detector')}: the ONNX detector differs from "
-                                   f"PyTorch ({problem}); nothing written")
+            raise FashionLensError(
+                f"{checkpoint.get('path', 'detector')}: the ONNX detector differs from "
+                f"PyTorch ({problem}); nothing written"
+            )
     return differences
 
 
@@ -161,8 +169,13 @@ def merge_levels_by_gather(levels: torch.Tensor, per_level: list[torch.Tensor]) 
     return torch.cat(per_level)[torch.argsort(order)]
 
 
-def detection_mismatch(want: dict[str, torch.Tensor], boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
-                       differences: dict[str, float]) -> str | None:
+def detection_mismatch(
+    want: dict[str, torch.Tensor],
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    differences: dict[str, float],
+) -> str | None:
     """What differs between PyTorch's detections and ONNX Runtime's, or None; updates `differences`."""
     if len(boxes) != len(want["boxes"]):
         return f"{len(boxes)} boxes instead of {len(want['boxes'])}"

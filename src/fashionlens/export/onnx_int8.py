@@ -31,20 +31,31 @@ import numpy as np
 import onnx
 import torch
 from onnx import helper, numpy_helper
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
 from torch.nn.functional import normalize
-from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                      quantize_dynamic, quantize_static)
 
-from fashionlens.inference.analyzer_models import analyzed_detector, classifier_feeds, forward_with_features, score_threshold
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.images import load_image
+from fashionlens.core.records import Box
 from fashionlens.data import read_dataset
 from fashionlens.data.detection import detection_transform
 from fashionlens.data.transforms import classification_eval_transform
-from fashionlens.core.errors import FashionLensError
-from fashionlens.core.images import load_image
-from fashionlens.models.classifier import classifier_from_checkpoint
 from fashionlens.export.onnx_export import Exporter
+from fashionlens.inference.analyzer_models import (
+    analyzed_detector,
+    classifier_feeds,
+    forward_with_features,
+    score_threshold,
+)
 from fashionlens.inference.onnx_runtime import OnnxClassifier, OnnxDetector
-from fashionlens.core.records import Box
+from fashionlens.models.classifier import classifier_from_checkpoint
 from fashionlens.samples import sample_file, sample_path
 
 CALIBRATION_PHOTOS = 64
@@ -64,6 +75,7 @@ BOX_HEAD = "/roi_heads/box_head/"  # the TorchScript exporter names nodes after 
 
 def quantized_exporter(float_exporter: Exporter) -> Exporter:
     """An exporter writing the int8 model: the float32 export (itself checked) quantised and checked."""
+
     def export(checkpoint: dict[str, Any], path: Path) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as folder:
             float_path = Path(folder) / "float32.onnx"
@@ -71,18 +83,27 @@ def quantized_exporter(float_exporter: Exporter) -> Exporter:
             if checkpoint["kind"] == "classifier":
                 return quantize_classifier(checkpoint, float_path, path)
             return quantize_detector(checkpoint, float_path, path)
+
     return export
 
 
 def int8_description(kind: str, agreement: dict[str, float]) -> dict[str, Any]:
     """The metadata entries of an int8 export: how it was quantised, what was measured, the tolerance."""
     if kind == "classifier":
-        how = {"method": "static", "format": "QDQ", "weights": "int8 per output channel (the stem stays float)",
-               "activations": f"uint8, MinMax calibration on {CALIBRATION_PHOTOS} sample clothing photos (train split)",
-               "operators": QUANTIZED_CLASSIFIER_OPS}
+        how = {
+            "method": "static",
+            "format": "QDQ",
+            "weights": "int8 per output channel (the stem stays float)",
+            "activations": f"uint8, MinMax calibration on {CALIBRATION_PHOTOS} sample clothing photos (train split)",
+            "operators": QUANTIZED_CLASSIFIER_OPS,
+        }
         return {"quantization": how, "agreement": agreement, "tolerance": CLASSIFIER_TOLERANCE}
-    how = {"method": "dynamic", "weights": "int8 per output channel", "activations": "uint8, quantised per call",
-           "operators": "the box head's fully connected layers (fc6, fc7)"}
+    how = {
+        "method": "dynamic",
+        "weights": "int8 per output channel",
+        "activations": "uint8, quantised per call",
+        "operators": "the box head's fully connected layers (fc6, fc7)",
+    }
     return {"quantization": how, "agreement": agreement, "tolerance": DETECTOR_TOLERANCE}
 
 
@@ -124,8 +145,9 @@ class PhotoBatches(CalibrationDataReader):
 
     def __init__(self, feeds: tuple[torch.Tensor, torch.Tensor], names: list[str]):
         pixels, geometry = (tensor.numpy() for tensor in feeds)
-        batches = [{"images": pixels[i:i + BATCH], "geometry": geometry[i:i + BATCH]}
-                   for i in range(0, len(pixels), BATCH)]
+        batches = [
+            {"images": pixels[i : i + BATCH], "geometry": geometry[i : i + BATCH]} for i in range(0, len(pixels), BATCH)
+        ]
         self.batches = iter([{name: batch[name] for name in names} for batch in batches])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -138,18 +160,30 @@ def quantize_classifier(checkpoint: dict[str, Any], float_path: Path, path: Path
     names = [item.name for item in graph.input]
     stem = next(node.name for node in graph.node if node.op_type == "Conv")
     with quiet_quantizer():
-        quantize_static(str(float_path), str(path), PhotoBatches(whole_photo_feeds(checkpoint, calibration), names),
-                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        per_channel=True, reduce_range=False, calibrate_method=CalibrationMethod.MinMax,
-                        op_types_to_quantize=QUANTIZED_CLASSIFIER_OPS, nodes_to_exclude=[stem])
+        quantize_static(
+            str(float_path),
+            str(path),
+            PhotoBatches(whole_photo_feeds(checkpoint, calibration), names),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=False,
+            calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=QUANTIZED_CLASSIFIER_OPS,
+            nodes_to_exclude=[stem],
+        )
     agreement = classifier_agreement(checkpoint, path, check)
-    if (agreement["top1_agreement"] < CLASSIFIER_TOLERANCE["top1_agreement"]
-            or agreement["min_embedding_cosine"] < CLASSIFIER_TOLERANCE["min_embedding_cosine"]):
+    if (
+        agreement["top1_agreement"] < CLASSIFIER_TOLERANCE["top1_agreement"]
+        or agreement["min_embedding_cosine"] < CLASSIFIER_TOLERANCE["min_embedding_cosine"]
+    ):
         raise FashionLensError(
             f"{checkpoint.get('path', 'classifier')}: the int8 classifier disagrees with PyTorch on "
             f"{agreement['photos']} sample photos (top-1 agreement {agreement['top1_agreement']:.3f}, lowest "
             f"embedding cosine {agreement['min_embedding_cosine']:.4f}; tolerance {CLASSIFIER_TOLERANCE}); "
-            "nothing written")
+            "nothing written"
+        )
     return agreement
 
 
@@ -158,15 +192,22 @@ def classifier_agreement(checkpoint: dict[str, Any], path: Path, photos: list[Pa
     model, runtime = classifier_from_checkpoint(checkpoint).eval(), OnnxClassifier(path)
     same, cosines, logit_difference = [], [], 0.0
     for start in range(0, len(photos), BATCH):
-        pixels, geometry = whole_photo_feeds(checkpoint, photos[start:start + BATCH])
-        (want_logits, want_features), (got_logits, got_features) = (forward_with_features(model, pixels, geometry),
-                                                                    runtime(pixels, geometry))
+        pixels, geometry = whole_photo_feeds(checkpoint, photos[start : start + BATCH])
+        (want_logits, want_features), (got_logits, got_features) = (
+            forward_with_features(model, pixels, geometry),
+            runtime(pixels, geometry),
+        )
         same += (want_logits.argmax(1) == got_logits.argmax(1)).tolist()
         cosines += (normalize(want_features, dim=1) * normalize(got_features, dim=1)).sum(1).tolist()
         logit_difference = max(logit_difference, float((want_logits - got_logits).abs().max()))
     # what the tolerance is compared with stays unrounded: 0.98999 must not pass as 0.99
-    return {"photos": len(photos), "top1_agreement": float(np.mean(same)), "min_embedding_cosine": min(cosines),
-            "mean_embedding_cosine": round(float(np.mean(cosines)), 5), "max_logit_difference": round(logit_difference, 4)}
+    return {
+        "photos": len(photos),
+        "top1_agreement": float(np.mean(same)),
+        "min_embedding_cosine": min(cosines),
+        "mean_embedding_cosine": round(float(np.mean(cosines)), 5),
+        "max_logit_difference": round(logit_difference, 4),
+    }
 
 
 # ----------------------------------------------------------------------------- detector
@@ -181,16 +222,24 @@ def box_head_as_matmul(model: onnx.ModelProto) -> list[str]:
     for node in graph.node:
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         plain = attributes.get("alpha", 1.0) == attributes.get("beta", 1.0) == 1.0 and not attributes.get("transA")
-        if not (node.op_type == "Gemm" and node.name.startswith(BOX_HEAD) and plain and attributes.get("transB") == 1
-                and node.input[1] in weights and len(node.input) == 3):
+        if not (
+            node.op_type == "Gemm"
+            and node.name.startswith(BOX_HEAD)
+            and plain
+            and attributes.get("transB") == 1
+            and node.input[1] in weights
+            and len(node.input) == 3
+        ):
             nodes.append(node)
             continue
         weight = weights[node.input[1]]
         graph.initializer.remove(weight)
         graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(weight).T.copy(), weight.name))
         product = f"{node.output[0]}_matmul"
-        nodes += [helper.make_node("MatMul", [node.input[0], weight.name], [product], name=f"{node.name}_MatMul"),
-                  helper.make_node("Add", [product, node.input[2]], list(node.output), name=f"{node.name}_Add")]
+        nodes += [
+            helper.make_node("MatMul", [node.input[0], weight.name], [product], name=f"{node.name}_MatMul"),
+            helper.make_node("Add", [product, node.input[2]], list(node.output), name=f"{node.name}_Add"),
+        ]
         matmuls.append(f"{node.name}_MatMul")
     del graph.node[:]
     graph.node.extend(nodes)
@@ -201,20 +250,29 @@ def quantize_detector(checkpoint: dict[str, Any], float_path: Path, path: Path) 
     model = onnx.load(str(float_path))
     head = box_head_as_matmul(model)
     if not head:
-        raise FashionLensError(f"{checkpoint.get('path', 'detector')}: no fully connected box head to quantise "
-                               "(a Faster R-CNN with torchvision's TwoMLPHead); nothing written")
+        raise FashionLensError(
+            f"{checkpoint.get('path', 'detector')}: no fully connected box head to quantise "
+            "(a Faster R-CNN with torchvision's TwoMLPHead); nothing written"
+        )
     matmul_path = float_path.with_name("matmul.onnx")
     onnx.save(model, str(matmul_path))
     with quiet_quantizer():
-        quantize_dynamic(str(matmul_path), str(path), per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul"], nodes_to_quantize=head)
+        quantize_dynamic(
+            str(matmul_path),
+            str(path),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=head,
+        )
     agreement = detector_agreement(checkpoint, path)
     if min(agreement["found_fraction"], agreement["int8_found_fraction"]) < DETECTOR_TOLERANCE["found_fraction"]:
         raise FashionLensError(
             f"{checkpoint.get('path', 'detector')}: the int8 detector disagrees with PyTorch on "
             f"{agreement['photos']} sample photos ({agreement['found_fraction']:.3f} of PyTorch's "
             f"{agreement['detections']} detections found, {agreement['int8_found_fraction']:.3f} of int8's "
-            f"{agreement['int8_detections']}; tolerance {DETECTOR_TOLERANCE}); nothing written")
+            f"{agreement['int8_detections']}; tolerance {DETECTOR_TOLERANCE}); nothing written"
+        )
     return agreement
 
 
@@ -243,19 +301,25 @@ def detector_agreement(checkpoint: dict[str, Any], path: Path) -> dict[str, floa
             totals[key] += value
         box_differences += boxes
         score_differences += scores
-    return {"photos": len(photos), "threshold": threshold, "detections": totals["wanted"],
-            "int8_detections": totals["int8_wanted"],
-            "found_fraction": fraction(totals["found"], totals["wanted"]),
-            "int8_found_fraction": fraction(totals["int8_found"], totals["int8_wanted"]),
-            "max_box_difference_px": round(max(box_differences), 3), "max_score_difference": round(max(score_differences), 4)}
+    return {
+        "photos": len(photos),
+        "threshold": threshold,
+        "detections": totals["wanted"],
+        "int8_detections": totals["int8_wanted"],
+        "found_fraction": fraction(totals["found"], totals["wanted"]),
+        "int8_found_fraction": fraction(totals["int8_found"], totals["int8_wanted"]),
+        "max_box_difference_px": round(max(box_differences), 3),
+        "max_score_difference": round(max(score_differences), 4),
+    }
 
 
 def fraction(found: int, wanted: int) -> float:
     return found / wanted if wanted else 1.0  # nothing to find: nothing missed; unrounded, as compared
 
 
-def counterparts(wanted: dict[str, torch.Tensor], among: dict[str, torch.Tensor],
-                 threshold: float) -> tuple[int, int, list[float], list[float]]:
+def counterparts(
+    wanted: dict[str, torch.Tensor], among: dict[str, torch.Tensor], threshold: float
+) -> tuple[int, int, list[float], list[float]]:
     """How many of `wanted`'s detections at or above `threshold` there are, how many have a counterpart
     in `among` (DETECTOR_TOLERANCE; at any score, so one just below the threshold still counts; each
     counterpart used once, the nearest first), and the box and score differences of the pairs."""
@@ -266,8 +330,11 @@ def counterparts(wanted: dict[str, torch.Tensor], among: dict[str, torch.Tensor]
     box_differences, score_differences = [], []
     for box, label, score in zip(boxes, labels, scores):
         distance = (among["boxes"] - box).abs().amax(dim=1) if len(among["boxes"]) else torch.zeros(0)
-        close = ((among["labels"] == label) & (distance <= tolerance["boxes_px"])
-                 & ((among["scores"] - score).abs() <= tolerance["scores"]))
+        close = (
+            (among["labels"] == label)
+            & (distance <= tolerance["boxes_px"])
+            & ((among["scores"] - score).abs() <= tolerance["scores"])
+        )
         candidates = [int(i) for i in torch.argsort(distance) if close[i] and int(i) not in used]
         if candidates:
             used.add(candidates[0])

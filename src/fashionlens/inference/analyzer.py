@@ -28,24 +28,33 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
-from fashionlens.inference.attributes import AttributeHeads, Prediction, load_heads, shipped_heads
-from fashionlens.inference.analyzer_models import check_kind, classifier_feeds, device_of, forward_with_features, keep_scores_from, model_fingerprint, model_loader, score_threshold
-from fashionlens.inference.colors import DominantColor, dominant_color, product_color
-from fashionlens.data.detection import detection_transform
-from fashionlens.data.transforms import classification_eval_transform, input_shape
-from fashionlens.inference.foreground import product_foreground
-from fashionlens.inference.garment_boxes import one_box_per_garment
 from fashionlens.core.images import load_image_with_size
-from fashionlens.models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
 from fashionlens.core.records import Box, Detection
 from fashionlens.core.taxonomy import STREET_GARMENTS, map_labels, region_of
+from fashionlens.data.detection import detection_transform
+from fashionlens.data.transforms import classification_eval_transform, input_shape
+from fashionlens.inference.analyzer_models import (
+    check_kind,
+    classifier_feeds,
+    device_of,
+    forward_with_features,
+    keep_scores_from,
+    model_fingerprint,
+    model_loader,
+    score_threshold,
+)
+from fashionlens.inference.attributes import AttributeHeads, Prediction, load_heads, shipped_heads
+from fashionlens.inference.colors import DominantColor, dominant_color, product_color
+from fashionlens.inference.foreground import product_foreground
+from fashionlens.inference.garment_boxes import one_box_per_garment
+from fashionlens.models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
 
 TOP_K = 3
 MAX_GARMENTS = 20  # a photo of a few people; more detections are noise of an untrained detector
@@ -97,8 +106,11 @@ class AnalyzedGarment:
 
     def attributes_json(self) -> dict[str, Any]:
         """{"pattern": ..., "sleeve": ..., "colour": ...}: each {"name", "probability", "probabilities"} or None."""
-        return {"pattern": self.pattern and self.pattern.to_json(), "sleeve": self.sleeve and self.sleeve.to_json(),
-                "colour": self.color.prediction.to_json()}
+        return {
+            "pattern": self.pattern and self.pattern.to_json(),
+            "sleeve": self.sleeve and self.sleeve.to_json(),
+            "colour": self.color.prediction.to_json(),
+        }
 
 
 @dataclass
@@ -113,8 +125,13 @@ class Analysis:
     problem: str | None = None  # a photo of one product with no product in it (blank, one colour)
 
     def to_json(self, with_embedding: bool = False) -> dict[str, Any]:
-        data = {"image": self.image, "width": self.width, "height": self.height, "whole_image": not self.detected,
-                "garments": [g.to_json(with_embedding) for g in self.garments]}
+        data = {
+            "image": self.image,
+            "width": self.width,
+            "height": self.height,
+            "whole_image": not self.detected,
+            "garments": [g.to_json(with_embedding) for g in self.garments],
+        }
         return data | ({"problem": self.problem} if self.problem else {})
 
 
@@ -132,10 +149,19 @@ def region_mask(region: str | None, class_names: list[str]) -> np.ndarray:
 class Analyzer:
     """Detector (optional) + classifier, loaded once; `analyze()` takes several photos at a time."""
 
-    def __init__(self, classifier: nn.Module, classifier_checkpoint: dict[str, Any],
-                 detector: nn.Module | None = None, detector_checkpoint: dict[str, Any] | None = None,
-                 *, top_k: int = TOP_K, batch_size: int = 16, fast_decode: bool = False,
-                 attribute_heads: AttributeHeads | None = None, conf: float | None = None):
+    def __init__(
+        self,
+        classifier: nn.Module,
+        classifier_checkpoint: dict[str, Any],
+        detector: nn.Module | None = None,
+        detector_checkpoint: dict[str, Any] | None = None,
+        *,
+        top_k: int = TOP_K,
+        batch_size: int = 16,
+        fast_decode: bool = False,
+        attribute_heads: AttributeHeads | None = None,
+        conf: float | None = None,
+    ):
         """`classifier`, `detector`: torch modules, or onnx_runtime's OnnxClassifier / OnnxDetector with
         their export's metadata as the "checkpoints". `fast_decode`: see load_images().
         `attribute_heads`: fitted on this classifier's features (from_runs checks it); None: no attributes.
@@ -154,8 +180,16 @@ class Analyzer:
             detector.eval()
 
     @classmethod
-    def from_runs(cls, detector_run: str | Path | None, classifier_run: str | Path, *, backend: str = "torch",
-                  attributes: str | Path | None = None, device: str | None = None, **options: Any) -> "Analyzer":
+    def from_runs(
+        cls,
+        detector_run: str | Path | None,
+        classifier_run: str | Path,
+        *,
+        backend: str = "torch",
+        attributes: str | Path | None = None,
+        device: str | None = None,
+        **options: Any,
+    ) -> "Analyzer":
         """Load a classifier run (or checkpoint file) and optionally a detector run.
 
         `attributes`: an attribute heads file (attributes.py), refused unless fitted on this classifier;
@@ -175,13 +209,19 @@ class Analyzer:
             detector, detector_checkpoint = load(detector_run)
             check_kind(detector_checkpoint, "detector", f"--detector {detector_run}")
         analyzer = cls(classifier, classifier_checkpoint, detector, detector_checkpoint, **options)
-        analyzer.attribute_heads = (shipped_heads(analyzer.model_id) if attributes is None
-                                    else load_heads(attributes, analyzer.model_id))
+        analyzer.attribute_heads = (
+            shipped_heads(analyzer.model_id) if attributes is None else load_heads(attributes, analyzer.model_id)
+        )
         return analyzer
 
     @classmethod
-    def from_choices(cls, detector_run: str | Path | None, classifier_run: str | Path | None,
-                     whole_image: bool = False, **options: Any) -> "Analyzer":
+    def from_choices(
+        cls,
+        detector_run: str | Path | None,
+        classifier_run: str | Path | None,
+        whole_image: bool = False,
+        **options: Any,
+    ) -> "Analyzer":
         """from_runs with the shipped default models for the runs not given; `whole_image` loads no detector
         (flat-lay product photos). The one way the command line and the service load their models."""
         from fashionlens.inference.default_models import resolve_runs
@@ -195,9 +235,12 @@ class Analyzer:
 
     @property
     def description(self) -> dict[str, Any]:
-        return {"id": self.model_id, "classifier": self.classifier_checkpoint.get("path"),
-                "detector": None if self.detector_checkpoint is None else self.detector_checkpoint.get("path"),
-                "attributes": None if self.attribute_heads is None else sorted(self.attribute_heads.heads)}
+        return {
+            "id": self.model_id,
+            "classifier": self.classifier_checkpoint.get("path"),
+            "detector": None if self.detector_checkpoint is None else self.detector_checkpoint.get("path"),
+            "attributes": None if self.attribute_heads is None else sorted(self.attribute_heads.heads),
+        }
 
     def analyze_paths(self, paths: list[str | Path]) -> list[Analysis]:
         images, sizes = self.load_images(paths)
@@ -217,8 +260,14 @@ class Analyzer:
         return [image for image, _ in loaded], [size for _, size in loaded]
 
     @torch.inference_mode()
-    def analyze(self, images: list[Image.Image], names: list[str],
-                full_sizes: list[tuple[int, int]] | None = None, *, whole_image: bool = False) -> list[Analysis]:
+    def analyze(
+        self,
+        images: list[Image.Image],
+        names: list[str],
+        full_sizes: list[tuple[int, int]] | None = None,
+        *,
+        whole_image: bool = False,
+    ) -> list[Analysis]:
         """Analyse RGB photos (images.load_image); `names` label them in the results. `full_sizes`: the
         photos' original (width, height) when `images` were decoded smaller (load_images). `whole_image`:
         this call skips the detector, each photo is one garment (flat-lay product photos)."""
@@ -259,8 +308,9 @@ class Analyzer:
         found = detections_of(self.detector, batches, device_of(self.detector), class_names)
         return [one_box_per_garment([d for d in image if d.score >= self.threshold]) for image in found]
 
-    def classify(self, crops: list[tuple[Image.Image, Box]],
-                 per_photo: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def classify(
+        self, crops: list[tuple[Image.Image, Box]], per_photo: list[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Softmax probabilities (N x K) and L2-normalised embeddings (N x D) of the garments' crops.
         `per_photo`: how many of the crops (in order) each photo has; a photo's crops share one call."""
         margin = self.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
@@ -270,8 +320,10 @@ class Analyzer:
             probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
             embeddings.append(torch.nn.functional.normalize(features.float(), dim=1).cpu().numpy())
         width = len(self.class_names)
-        return (np.concatenate(probabilities) if probabilities else np.zeros((0, width), np.float32),
-                np.concatenate(embeddings) if embeddings else np.zeros((0, 0), np.float32))
+        return (
+            np.concatenate(probabilities) if probabilities else np.zeros((0, width), np.float32),
+            np.concatenate(embeddings) if embeddings else np.zeros((0, 0), np.float32),
+        )
 
     def logits_and_features(self, pixels: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(self.classifier, nn.Module):
@@ -279,25 +331,37 @@ class Analyzer:
             return forward_with_features(self.classifier, pixels.to(device), geometry.to(device))
         return self.classifier(pixels, geometry)  # onnx_runtime.OnnxClassifier
 
-    def describe(self, box: Box, detection: Detection | None, probs: np.ndarray, embedding: np.ndarray,
-                 color: DominantColor) -> AnalyzedGarment:
+    def describe(
+        self, box: Box, detection: Detection | None, probs: np.ndarray, embedding: np.ndarray, color: DominantColor
+    ) -> AnalyzedGarment:
         """One garment's result: region-restricted categories, its colour, embedding and attributes."""
         allowed = np.ones(len(probs), dtype=bool)
         if detection is not None:
             allowed = region_mask(detection.region, self.class_names)
             probs = np.where(allowed, probs, 0.0)
             probs = probs / max(float(probs.sum()), 1e-12)
-        order = [i for i in np.argsort(-probs, kind="stable") if allowed[i]][:self.top_k]
+        order = [i for i in np.argsort(-probs, kind="stable") if allowed[i]][: self.top_k]
         top = [(self.class_names[i], float(probs[i])) for i in order]
         category, score = top[0]
         region = detection.region if detection is not None else region_of(category)
         embedding = embedding.astype(np.float32)
         pattern, sleeve, color = self.attributes_of(embedding, color, region)
-        return AnalyzedGarment(box, region, None if detection is None else detection.score, category, score, top,
-                               color, embedding, pattern, sleeve)
+        return AnalyzedGarment(
+            box,
+            region,
+            None if detection is None else detection.score,
+            category,
+            score,
+            top,
+            color,
+            embedding,
+            pattern,
+            sleeve,
+        )
 
-    def attributes_of(self, embedding: np.ndarray, color: DominantColor,
-                      region: str | None) -> tuple[Prediction | None, Prediction | None, DominantColor]:
+    def attributes_of(
+        self, embedding: np.ndarray, color: DominantColor, region: str | None
+    ) -> tuple[Prediction | None, Prediction | None, DominantColor]:
         """Pattern, sleeve (upper and full garments) and the colour: the heads' colour where they have a
         colour head, so that the garment has one colour (its swatch stays its pixels' largest cluster)."""
         heads = self.attribute_heads
@@ -306,8 +370,9 @@ class Analyzer:
         inputs = {"embedding": embedding, "color_features": color.features, "texture_features": color.texture}
         learned = heads.predict("colour", inputs, region)
         if learned is not None:
-            color = replace(color, name=learned.name, score=round(learned.probability, 4),
-                            probabilities=learned.probabilities)
+            color = replace(
+                color, name=learned.name, score=round(learned.probability, 4), probabilities=learned.probabilities
+            )
         return heads.predict("pattern", inputs, region), heads.predict("sleeve", inputs, region), color
 
 
@@ -329,8 +394,12 @@ def in_full_size(garment: AnalyzedGarment, size: tuple[int, int], full_size: tup
         return garment
     sx, sy = full_size[0] / size[0], full_size[1] / size[1]
     box = garment.box
-    scaled = Box(min(box.x1 * sx, full_size[0]), min(box.y1 * sy, full_size[1]),
-                 min(box.x2 * sx, full_size[0]), min(box.y2 * sy, full_size[1]))
+    scaled = Box(
+        min(box.x1 * sx, full_size[0]),
+        min(box.y1 * sy, full_size[1]),
+        min(box.x2 * sx, full_size[0]),
+        min(box.y2 * sy, full_size[1]),
+    )
     return replace(garment, box=scaled)
 
 

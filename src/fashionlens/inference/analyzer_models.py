@@ -18,12 +18,12 @@ from PIL import Image
 from torch import nn
 
 from fashionlens.core.checkpoint import load_checkpoint
-from fashionlens.data.classification import box_geometry, crop_with_margin
 from fashionlens.core.devices import torch_device
 from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import Box
+from fashionlens.data.classification import box_geometry, crop_with_margin
 from fashionlens.models.classifier import classifier_from_checkpoint
 from fashionlens.models.detector import DEFAULT_SCORE_THRESHOLD, detector_from_checkpoint
-from fashionlens.core.records import Box
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 PRECISION_OF_BACKEND = {"onnx": "float32", "onnx-int8": "int8"}  # which ONNX export a backend runs
@@ -101,24 +101,27 @@ def device_of(model: Any) -> torch.device:
     return torch.device("cpu") if parameter is None else parameter.device
 
 
-def classifier_feeds(transform: Callable[[Image.Image], torch.Tensor], crops: list[tuple[Image.Image, Box]],
-                     margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+def classifier_feeds(
+    transform: Callable[[Image.Image], torch.Tensor], crops: list[tuple[Image.Image, Box]], margin: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The classifier's inputs for garments' crops: each crop (grown by the context margin) through the
     eval transform, and each box's geometry (read by img+bbox models only)."""
     pixels = torch.stack([transform(crop_with_margin(image, box, margin)) for image, box in crops])
-    geometry = torch.tensor([box_geometry(box, image.width, image.height) for image, box in crops],
-                            dtype=torch.float32)
+    geometry = torch.tensor([box_geometry(box, image.width, image.height) for image, box in crops], dtype=torch.float32)
     return pixels, geometry
 
 
-def forward_with_features(model: nn.Module, images: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_with_features(
+    model: nn.Module, images: torch.Tensor, geometry: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits, pooled backbone features) in one pass, without autograd."""
     with torch.inference_mode():
         return logits_and_features(model, images, geometry)
 
 
-def logits_and_features(model: nn.Module, images: torch.Tensor,
-                        *geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def logits_and_features(
+    model: nn.Module, images: torch.Tensor, *geometry: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits, pooled backbone features) in one pass: a forward hook reads the backbone's output, so
     the classifier's forward stays as trained (and an ONNX export traces exactly it)."""
     captured: list[torch.Tensor] = []

@@ -8,6 +8,7 @@ among a few around its box and never covers a tag already drawn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +55,9 @@ def tags(draw: ImageDraw.ImageDraw, garments: list, image_size: tuple[int, int])
     pad = max(2, round(font.size / 5))
     placed: list[Tag] = []
     for garment in garments:
-        text = " · ".join([f"{garment.category} {garment.category_score:.0%}", garment.color.name,
-                           *garment.attribute_words()])
+        text = " · ".join(
+            [f"{garment.category} {garment.category_score:.0%}", garment.color.name, *garment.attribute_words()]
+        )
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         size = (right - left + 2 * pad, bottom - top + 2 * pad)
         x, y = tag_place(garment.box.as_list(), size, image_size, [tag.rect for tag in placed])
@@ -67,7 +69,9 @@ def region_color(garment) -> str:
     return REGION_COLORS.get(garment.region, REGION_COLORS[None])
 
 
-def tag_place(box: list[float], size: tuple[int, int], image_size: tuple[int, int], taken: list[Rect]) -> tuple[float, float]:
+def tag_place(
+    box: list[float], size: tuple[int, int], image_size: tuple[int, int], taken: list[Rect]
+) -> tuple[float, float]:
     """Where a tag of `size` goes: above the box's top-left corner, inside it, at its bottom, below it,
     the first that fits in the photo and covers no earlier tag; else stacked below the tags it would cover."""
     x0, y0, x1, y1 = box
@@ -103,5 +107,5 @@ def write_annotated(images: list[Image.Image], analyses: list[Analysis], out_dir
     paths = [out_dir / name for name in unique_names([a.image for a in analyses])]
     for image, analysis, path in zip(images, analyses, paths):
         picture = annotated(image, analysis)
-        atomic_write(path, lambda temporary: picture.save(temporary, format="PNG"))
+        atomic_write(path, partial(picture.save, format="PNG"))
     return paths

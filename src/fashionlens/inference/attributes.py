@@ -45,12 +45,14 @@ class Prediction:
     @classmethod
     def of(cls, names: tuple[str, ...] | list[str], probabilities: np.ndarray) -> "Prediction":
         best = int(np.argmax(probabilities))  # the first of equal ones: deterministic
-        return cls(names[best], float(probabilities[best]),
-                   {name: float(p) for name, p in zip(names, probabilities)})
+        return cls(names[best], float(probabilities[best]), {name: float(p) for name, p in zip(names, probabilities)})
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "probability": round(self.probability, DIGITS),
-                "probabilities": {name: round(p, DIGITS) for name, p in self.probabilities.items()}}
+        return {
+            "name": self.name,
+            "probability": round(self.probability, DIGITS),
+            "probabilities": {name: round(p, DIGITS) for name, p in self.probabilities.items()},
+        }
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,15 @@ class LinearHead:
         def rounded(values: np.ndarray) -> Any:  # 7 significant digits: float32 precision, a smaller file
             return np.vectorize(lambda v: float(f"{v:.7g}"), otypes=[float])(values).tolist()
 
-        return {"names": list(self.names), "inputs": list(self.inputs), "regions": self.regions and list(self.regions),
-                "mean": rounded(self.mean), "scale": rounded(self.scale), "coef": rounded(self.coef),
-                "intercept": rounded(self.intercept)}
+        return {
+            "names": list(self.names),
+            "inputs": list(self.inputs),
+            "regions": self.regions and list(self.regions),
+            "mean": rounded(self.mean),
+            "scale": rounded(self.scale),
+            "coef": rounded(self.coef),
+            "intercept": rounded(self.intercept),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LinearHead":
@@ -89,9 +97,12 @@ class LinearHead:
         if unknown:
             raise FashionLensError(f"attribute head reads unknown inputs {sorted(unknown)}")
         regions = data.get("regions")
-        return cls(tuple(data["names"]), tuple(data["inputs"]),
-                   *(np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef", "intercept")),
-                   regions=None if regions is None else tuple(regions))
+        return cls(
+            tuple(data["names"]),
+            tuple(data["inputs"]),
+            *(np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef", "intercept")),
+            regions=None if regions is None else tuple(regions),
+        )
 
 
 @dataclass(frozen=True)
@@ -116,15 +127,22 @@ class AttributeHeads:
         return Prediction.of(head.names, head.probabilities(features[None, :])[0])
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "classifier": self.classifier, "about": self.about,
-                "heads": {name: head.to_json() for name, head in self.heads.items()}}
+        return {
+            "format": FORMAT,
+            "classifier": self.classifier,
+            "about": self.about,
+            "heads": {name: head.to_json() for name, head in self.heads.items()},
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "AttributeHeads":
         if data.get("format") != FORMAT:
             raise FashionLensError(f"not an attribute heads file (format {data.get('format')!r}, expected {FORMAT})")
-        return cls(data["classifier"], {name: LinearHead.from_json(head) for name, head in data["heads"].items()},
-                   data.get("about", {}))
+        return cls(
+            data["classifier"],
+            {name: LinearHead.from_json(head) for name, head in data["heads"].items()},
+            data.get("about", {}),
+        )
 
 
 def read_heads(path: str | Path) -> AttributeHeads:
@@ -138,8 +156,10 @@ def load_heads(path: str | Path, classifier: str) -> AttributeHeads:
     """The heads in `path`, refused unless they were fitted on the classifier with fingerprint `classifier`."""
     heads = read_heads(path)
     if heads.classifier != classifier:
-        raise FashionLensError(f"{path}: attribute heads fitted on classifier {heads.classifier}, not on "
-                               f"{classifier}; refit them on this classifier (benchmarks/attributes.py --write)")
+        raise FashionLensError(
+            f"{path}: attribute heads fitted on classifier {heads.classifier}, not on "
+            f"{classifier}; refit them on this classifier (benchmarks/attributes.py --write)"
+        )
     return heads
 
 

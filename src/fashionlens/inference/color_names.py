@@ -19,7 +19,6 @@ import json
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
@@ -31,13 +30,19 @@ WEIGHTS = WEIGHTS_DIR / "color_names.json"
 # Reference shades, several per name, so that shades a shop calls by that name land there (navy and denim
 # are Blue, camel Brown): the prior that carries the model to colours rare among the street garments.
 SHADES: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "Black": ((10, 10, 10), (40, 40, 45)), "White": ((250, 250, 250), (232, 228, 218)),
+    "Black": ((10, 10, 10), (40, 40, 45)),
+    "White": ((250, 250, 250), (232, 228, 218)),
     "Gray": ((128, 128, 128), (185, 185, 185), (85, 85, 90)),
-    "Red": ((200, 30, 35), (135, 20, 35), (230, 60, 50)), "Pink": ((240, 150, 180), (220, 80, 140), (250, 200, 210)),
-    "Orange": ((240, 130, 30), (220, 100, 60)), "Yellow": ((245, 220, 50), (205, 170, 40)),
-    "Green": ((40, 150, 60), (100, 110, 50), (150, 200, 120)), "Cyan": ((40, 200, 210), (0, 128, 128)),
+    "Red": ((200, 30, 35), (135, 20, 35), (230, 60, 50)),
+    "Pink": ((240, 150, 180), (220, 80, 140), (250, 200, 210)),
+    "Orange": ((240, 130, 30), (220, 100, 60)),
+    "Yellow": ((245, 220, 50), (205, 170, 40)),
+    "Green": ((40, 150, 60), (100, 110, 50), (150, 200, 120)),
+    "Cyan": ((40, 200, 210), (0, 128, 128)),
     "Blue": ((40, 70, 200), (30, 40, 90), (80, 110, 150), (140, 180, 230)),
-    "Purple": ((120, 50, 150), (170, 130, 200)), "Brown": ((120, 75, 40), (190, 150, 110), (80, 50, 30))}
+    "Purple": ((120, 50, 150), (170, 130, 200)),
+    "Brown": ((120, 75, 40), (190, 150, 110), (80, 50, 30)),
+}
 SHADE_NAMES = [name for name, shades in SHADES.items() for _ in shades]
 SHADE_LAB = rgb2lab(np.array([[s for shades in SHADES.values() for s in shades]], dtype=np.uint8))[0]
 HUE_BINS = 12
@@ -133,13 +138,20 @@ class ColorNamer:
         return self.names[best], float(probabilities[best])
 
     def to_json(self) -> dict:
-        return {"names": list(self.names), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept.tolist()}
+        return {
+            "names": list(self.names),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "ColorNamer":
-        return cls(tuple(data["names"]), *(np.asarray(data[key], dtype=np.float64)
-                                           for key in ("mean", "scale", "coef", "intercept")))
+        return cls(
+            tuple(data["names"]),
+            *(np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef", "intercept")),
+        )
 
 
 @lru_cache(maxsize=1)

@@ -16,15 +16,28 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
+from fashionlens.core.records import Box
 from fashionlens.inference.attributes import Prediction
 from fashionlens.inference.color_names import PixelColors, color_features, shipped_namer
 from fashionlens.inference.foreground import Foreground
-from fashionlens.core.records import Box
 from fashionlens.inference.texture import texture_features
 
 MULTICOLOR = "More than 1 color"
-COLOR_NAMES: tuple[str, ...] = ("Black", "White", MULTICOLOR, "Blue", "Gray", "Red", "Pink", "Green",
-                                "Yellow", "Brown", "Purple", "Orange", "Cyan")
+COLOR_NAMES: tuple[str, ...] = (
+    "Black",
+    "White",
+    MULTICOLOR,
+    "Blue",
+    "Gray",
+    "Red",
+    "Pink",
+    "Green",
+    "Yellow",
+    "Brown",
+    "Purple",
+    "Orange",
+    "Cyan",
+)
 BORDER = 0.1  # share of the box's width and height dropped on each side
 MAX_SIDE = 64  # the crop is shrunk to this long side first: colour needs no detail
 MIN_KEPT = 0.2  # skin removal that leaves less than this share means the garment itself is skin-coloured
@@ -60,8 +73,13 @@ class DominantColor:
 
 def garment_pixels(image: Image.Image, box: Box | None = None) -> np.ndarray:
     """The box's RGB pixels (N x 3, uint8) without the border band and skin-like pixels."""
-    crop = image if box is None else image.crop((int(box.x1), int(box.y1), max(int(box.x2), int(box.x1) + 1),
-                                                 max(int(box.y2), int(box.y1) + 1)))
+    crop = (
+        image
+        if box is None
+        else image.crop(
+            (int(box.x1), int(box.y1), max(int(box.x2), int(box.x1) + 1), max(int(box.y2), int(box.y1) + 1))
+        )
+    )
     crop = crop.convert("RGB")
     crop.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
     width, height = crop.size
@@ -74,8 +92,13 @@ def without_skin(rgb: np.ndarray) -> np.ndarray:
     """The pixels (N x 3, uint8) that are not skin-like; all of them when that would leave too few (the
     garment itself is skin-coloured)."""
     ycbcr = np.asarray(Image.fromarray(rgb[None, :, :]).convert("YCbCr"), dtype=np.uint8).reshape(-1, 3)
-    skin = ((ycbcr[:, 2] >= SKIN_CR[0]) & (ycbcr[:, 2] <= SKIN_CR[1]) & (ycbcr[:, 1] >= SKIN_CB[0])
-            & (ycbcr[:, 1] <= SKIN_CB[1]) & (ycbcr[:, 0] > SKIN_MIN_Y))
+    skin = (
+        (ycbcr[:, 2] >= SKIN_CR[0])
+        & (ycbcr[:, 2] <= SKIN_CR[1])
+        & (ycbcr[:, 1] >= SKIN_CB[0])
+        & (ycbcr[:, 1] <= SKIN_CB[1])
+        & (ycbcr[:, 0] > SKIN_MIN_Y)
+    )
     kept = rgb[~skin]
     return kept if len(kept) >= MIN_KEPT * len(rgb) else rgb
 
@@ -102,5 +125,11 @@ def color_of_pixels(pixels: np.ndarray) -> DominantColor:
     named = Prediction.of(namer.names, namer.probabilities_of(features))
     nearest_pixel = pixels[np.argmin(((colors.lab - colors.centres[0]) ** 2).sum(axis=1))]
     rgb = (int(nearest_pixel[0]), int(nearest_pixel[1]), int(nearest_pixel[2]))
-    return DominantColor(named.name, round(named.probability, 4), round(float(colors.counts[0] / colors.counts.sum()), 4),
-                         rgb, named.probabilities, features)
+    return DominantColor(
+        named.name,
+        round(named.probability, 4),
+        round(float(colors.counts[0] / colors.counts.sum()), 4),
+        rgb,
+        named.probabilities,
+        features,
+    )

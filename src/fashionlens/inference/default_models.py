@@ -16,8 +16,19 @@ from fashionlens.core.errors import FashionLensError
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # package data: fashionlens/weights
 DETECTOR_FILE, CLASSIFIER_FILE, MODEL_CARD_FILE = "detector.pt", "classifier.pt", "MODEL_CARD.md"
 # What inference needs (docs/architecture.md): no optimiser, scheduler or scaler state.
-INFERENCE_KEYS = ("kind", "arch", "mode", "class_names", "preprocessing", "config", "metrics", "epoch",
-                  "score_threshold", "anchor_aspect_ratios", "norm")
+INFERENCE_KEYS = (
+    "kind",
+    "arch",
+    "mode",
+    "class_names",
+    "preprocessing",
+    "config",
+    "metrics",
+    "epoch",
+    "score_threshold",
+    "anchor_aspect_ratios",
+    "norm",
+)
 HALF_MAX = 65504.0  # the largest finite float16
 
 

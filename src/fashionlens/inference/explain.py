@@ -18,9 +18,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from fashionlens.data.classification import box_geometry, margin_rect
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.records import Box
+from fashionlens.data.classification import box_geometry, margin_rect
 from fashionlens.evaluation.gradcam import Rect, class_maps, photo_overlay, png_bytes, view_overlay
 
 if TYPE_CHECKING:
@@ -75,8 +75,10 @@ def explain_analysis(analyzer: Analyzer, photo: Image.Image, analysis: Analysis)
     geometry = torch.tensor([box_geometry(box, *photo.size) for _, box in views], dtype=torch.float32)
     targets = [analyzer.class_names.index(garment.category) for garment in analysis.garments]
     maps = class_maps(analyzer.classifier, pixels, geometry, targets)
-    return [GarmentSaliency(index, garment.category, garment.box, view, saliency)
-            for index, (garment, (view, _), saliency) in enumerate(zip(analysis.garments, views, maps))]
+    return [
+        GarmentSaliency(index, garment.category, garment.box, view, saliency)
+        for index, (garment, (view, _), saliency) in enumerate(zip(analysis.garments, views, maps))
+    ]
 
 
 def overlay_name(photo_name: str, garment: GarmentSaliency) -> str:
@@ -87,13 +89,13 @@ def overlay_name(photo_name: str, garment: GarmentSaliency) -> str:
 
 def write_overlays(photo: Image.Image, maps: list[GarmentSaliency], photo_name: str, out_dir: Path) -> list[Path]:
     """One overlay PNG per garment into `out_dir`, each written whole (atomic); their paths."""
-    from fashionlens.core.files import atomic_write
+    from fashionlens.core.files import write_bytes
 
     paths = []
     for garment in maps:
         data = png_bytes(garment.overlay(photo))
         path = out_dir / overlay_name(photo_name, garment)
-        atomic_write(path, lambda temporary: temporary.write_bytes(data))
+        write_bytes(path, data)
         paths.append(path)
     return paths
 
@@ -101,8 +103,8 @@ def write_overlays(photo: Image.Image, maps: list[GarmentSaliency], photo_name: 
 def explain_photos(analyzer: Analyzer, analyses: list[Analysis], out_dir: Path) -> list[list[Path]]:
     """`fashionlens analyze --explain OUT`: each photo read again at its full size (the boxes' pixels),
     its garments explained, one overlay PNG per garment; the paths, photo by photo."""
-    from fashionlens.inference.annotate import unique_names
     from fashionlens.core.images import load_image
+    from fashionlens.inference.annotate import unique_names
 
     check_explainable(analyzer)
     written = []

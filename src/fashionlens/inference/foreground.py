@@ -68,8 +68,15 @@ def grabcut_mask(pixels: np.ndarray) -> np.ndarray:
     labels = np.zeros((height, width), np.uint8)
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)
-    cv2.grabCut(np.ascontiguousarray(pixels[:, :, ::-1]), labels, (dx, dy, width - 2 * dx, height - 2 * dy),
-                background, foreground, ITERATIONS, cv2.GC_INIT_WITH_RECT)
+    cv2.grabCut(
+        np.ascontiguousarray(pixels[:, :, ::-1]),
+        labels,
+        (dx, dy, width - 2 * dx, height - 2 * dy),
+        background,
+        foreground,
+        ITERATIONS,
+        cv2.GC_INIT_WITH_RECT,
+    )
     mask = ndimage.binary_fill_holes((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD))
     return centred_regions(mask)
 
@@ -81,7 +88,9 @@ def centred_regions(mask: np.ndarray) -> np.ndarray:
     in the middle: an empty mask."""
     regions, count = ndimage.label(mask)
     height, width = mask.shape
-    middle = regions[height // 3: max(2 * height // 3, height // 3 + 1), width // 3: max(2 * width // 3, width // 3 + 1)]
+    middle = regions[
+        height // 3 : max(2 * height // 3, height // 3 + 1), width // 3 : max(2 * width // 3, width // 3 + 1)
+    ]
     centred = np.unique(middle[middle > 0])
     if not len(centred):
         return np.zeros_like(mask)
@@ -93,10 +102,15 @@ def scaled_box(mask: np.ndarray, small_size: tuple[int, int], size: tuple[int, i
     """The mask's extent in the full photo's pixels."""
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     sx, sy = size[0] / small_size[0], size[1] / small_size[1]
-    return Box(float(columns[0] * sx), float(rows[0] * sy), float(min((columns[-1] + 1) * sx, size[0])),
-               float(min((rows[-1] + 1) * sy, size[1])))
+    return Box(
+        float(columns[0] * sx),
+        float(rows[0] * sy),
+        float(min((columns[-1] + 1) * sx, size[0])),
+        float(min((rows[-1] + 1) * sy, size[1])),
+    )
 
 
 def whole_photo(image: Image.Image, pixels: np.ndarray, problem: str | None = None) -> Foreground:
-    return Foreground(Box(0.0, 0.0, float(image.width), float(image.height)), pixels,
-                      np.ones(pixels.shape[:2], dtype=bool), problem)
+    return Foreground(
+        Box(0.0, 0.0, float(image.width), float(image.height)), pixels, np.ones(pixels.shape[:2], dtype=bool), problem
+    )

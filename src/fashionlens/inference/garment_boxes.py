@@ -76,6 +76,11 @@ def share_inside(inner: Box, outer: Box) -> float:
 
 def without_parts(detections: list[Detection]) -> list[Detection]:
     """Rule 3: boxes nested in a better box of their own region go."""
-    return [d for d in detections if not any(other.region == d.region and other.score > d.score
-                                             and share_inside(d.box, other.box) >= PART_INSIDE
-                                             for other in detections)]
+    return [
+        d
+        for d in detections
+        if not any(
+            other.region == d.region and other.score > d.score and share_inside(d.box, other.box) >= PART_INSIDE
+            for other in detections
+        )
+    ]

@@ -93,7 +93,9 @@ def load_onnx(run: str | Path, precision: str = "float32") -> tuple[OnnxClassifi
         found = metadata.get("precision", "float32")  # exports older than int8 were all float32
         if found != precision:
             backend = "onnx-int8" if found == "int8" else "onnx"
-            raise FashionLensError(f"{run}: an export of precision {found}, not {precision}; run it with --backend {backend}")
+            raise FashionLensError(
+                f"{run}: an export of precision {found}, not {precision}; run it with --backend {backend}"
+            )
     else:
         metadata = current_export(run, precision)
     onnx_path = Path(metadata["path"])
@@ -112,8 +114,9 @@ def current_export(run: Path, precision: str) -> dict[str, Any]:
         metadata = {}
     if metadata.get("source", {}).get("sha256") != file_sha256(source):
         option = "" if precision == "float32" else f" --precision {precision}"
-        raise FashionLensError(f"{source}: no current {precision} ONNX export beside it; run `fashionlens export "
-                               f"{source}{option}`")
+        raise FashionLensError(
+            f"{source}: no current {precision} ONNX export beside it; run `fashionlens export {source}{option}`"
+        )
     return metadata
 
 

@@ -49,8 +49,13 @@ def start_ray(address: str, workers: int | None) -> bool:
         check_reachable(address)
     try:
         if address == LOCAL:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                     object_store_memory=OBJECT_STORE_BYTES, configure_logging=False)
+            ray.init(
+                num_cpus=workers,
+                include_dashboard=False,
+                log_to_driver=False,
+                object_store_memory=OBJECT_STORE_BYTES,
+                configure_logging=False,
+            )
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except Exception as error:  # Ray raises ConnectionError, RuntimeError, ValueError... for a bad address
@@ -101,7 +106,7 @@ class RayAnalyzer:
         import ray
 
         size = -(-len(images) // len(self.actors))  # ceil: contiguous chunks keep the photos' order
-        chunks = [(images[start:start + size], names[start:start + size]) for start in range(0, len(images), size)]
+        chunks = [(images[start : start + size], names[start : start + size]) for start in range(0, len(images), size)]
         results = ray.get([actor.analyze.remote(*chunk) for actor, chunk in zip(self.actors, chunks)])
         return [analysis for chunk in results for analysis in chunk]
 

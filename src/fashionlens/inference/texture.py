@@ -64,12 +64,17 @@ def features_of_gray(gray: np.ndarray) -> np.ndarray:
     for points, radius in LBP_SCALES:
         codes = local_binary_pattern(as_bytes, points, radius, method="uniform")
         parts.append(np.histogram(codes, bins=points + 2, range=(0, points + 2), density=True)[0])
-    cells = hog(gray, orientations=HOG_ORIENTATIONS, pixels_per_cell=(HOG_CELL, HOG_CELL), cells_per_block=(1, 1),
-                feature_vector=True).reshape(-1, HOG_ORIENTATIONS)
+    cells = hog(
+        gray,
+        orientations=HOG_ORIENTATIONS,
+        pixels_per_cell=(HOG_CELL, HOG_CELL),
+        cells_per_block=(1, 1),
+        feature_vector=True,
+    ).reshape(-1, HOG_ORIENTATIONS)
     parts += [cells.mean(axis=0), cells.std(axis=0)]
     magnitude = np.abs(np.fft.fftshift(np.fft.fft2(gray - gray.mean())))
     height, width = gray.shape
-    yy, xx = np.mgrid[-(height // 2):height - height // 2, -(width // 2):width - width // 2]
+    yy, xx = np.mgrid[-(height // 2) : height - height // 2, -(width // 2) : width - width // 2]
     radius = np.hypot(yy, xx)
     total = magnitude.sum() + EPS
     parts.append(np.array([magnitude[(radius >= low) & (radius < high)].sum() / total for low, high in BANDS]))

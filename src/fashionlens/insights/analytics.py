@@ -19,14 +19,19 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from fashionlens.inference.analyzer import Analysis
-from fashionlens.core.files import atomic_write, write_text
 from fashionlens.core.errors import FashionLensError
+from fashionlens.core.files import write_bytes, write_text
+from fashionlens.inference.analyzer import Analysis
 from fashionlens.insights.trends import format_trends, trends
 
 CHANNELS = ("store", "online")
-DIMENSIONS = (("categories", "category"), ("regions", "region"), ("colors", "color"), ("patterns", "pattern"),
-              ("sleeves", "sleeve"))
+DIMENSIONS = (
+    ("categories", "category"),
+    ("regions", "region"),
+    ("colors", "color"),
+    ("patterns", "pattern"),
+    ("sleeves", "sleeve"),
+)
 CHARTS = ("shares", "trend", "click_through")  # write_charts's PNGs, <name>.png
 MAX_LABELLED_BARS = 31  # a month of days: more bars than that, and their labels would overlap
 
@@ -41,16 +46,28 @@ def check_channel(channel: str) -> str:
     return channel
 
 
-def log_analysis(store: Any, analyses: list[Analysis], channel: str, session: str | None = None,
-                 recommended: list[str] | None = None, time: str | None = None, arm: Any = None) -> None:
+def log_analysis(
+    store: Any,
+    analyses: list[Analysis],
+    channel: str,
+    session: str | None = None,
+    recommended: list[str] | None = None,
+    time: str | None = None,
+    arm: Any = None,
+) -> None:
     """One event per photo: "recommendation" when items were recommended, else "analysis"."""
     check_channel(channel)
     for analysis in analyses:
         data: dict[str, Any] = {"garments": [garment_labels(g) for g in analysis.garments]}
         if recommended is not None:
             data["recommended"] = recommended
-        store.add_event(time or utc_now(), "recommendation" if recommended is not None else "analysis",
-                        channel, session, with_arm(data, arm))
+        store.add_event(
+            time or utc_now(),
+            "recommendation" if recommended is not None else "analysis",
+            channel,
+            session,
+            with_arm(data, arm),
+        )
 
 
 def garment_labels(garment: Any) -> dict[str, Any]:
@@ -62,16 +79,19 @@ def garment_labels(garment: Any) -> dict[str, Any]:
     return labels
 
 
-def log_click(store: Any, item_id: str, channel: str, session: str | None = None, time: str | None = None,
-              arm: Any = None) -> None:
+def log_click(
+    store: Any, item_id: str, channel: str, session: str | None = None, time: str | None = None, arm: Any = None
+) -> None:
     store.add_event(time or utc_now(), "click", check_channel(channel), session, with_arm({"item": item_id}, arm))
 
 
-def log_shown(store: Any, item_ids: list[str], channel: str, session: str | None = None,
-              time: str | None = None, arm: Any = None) -> None:
+def log_shown(
+    store: Any, item_ids: list[str], channel: str, session: str | None = None, time: str | None = None, arm: Any = None
+) -> None:
     """Items a page displayed (one event for all of them); recommendations log what they recommend."""
-    store.add_event(time or utc_now(), "shown", check_channel(channel), session,
-                    with_arm({"items": list(item_ids)}, arm))
+    store.add_event(
+        time or utc_now(), "shown", check_channel(channel), session, with_arm({"items": list(item_ids)}, arm)
+    )
 
 
 def with_arm(data: dict[str, Any], arm: Any) -> dict[str, Any]:
@@ -118,9 +138,11 @@ def summarize(events: list[dict[str, Any]], by: str = "day") -> dict[str, Any]:
         period["events"] += 1
         period["garments"] += len(event.get("garments", []))
         period["categories"].update(g["category"] for g in event.get("garments", []) if g.get("category"))
-    together = Counter(pair for e in events
-                       for pair in combinations(sorted({g["category"] for g in e.get("garments", [])
-                                                        if g.get("category")}), 2))
+    together = Counter(
+        pair
+        for e in events
+        for pair in combinations(sorted({g["category"] for g in e.get("garments", []) if g.get("category")}), 2)
+    )
     return {
         "events": len(events),
         "by_kind": dict(sorted(Counter(e["kind"] for e in events).items())),
@@ -128,11 +150,19 @@ def summarize(events: list[dict[str, Any]], by: str = "day") -> dict[str, Any]:
         "garments": len(garments),
         **{key: shares(counter) for key, counter in counters.items()},
         "by": by,
-        "trend": [{"period": name, "events": p["events"], "garments": p["garments"],
-                   "categories": dict(sorted(p["categories"].items(), key=lambda c: (-c[1], c[0])))}
-                  for name, p in sorted(trend.items())],
-        "worn_together": [{"categories": list(pair), "count": count}
-                          for pair, count in sorted(together.items(), key=lambda c: (-c[1], c[0]))],
+        "trend": [
+            {
+                "period": name,
+                "events": p["events"],
+                "garments": p["garments"],
+                "categories": dict(sorted(p["categories"].items(), key=lambda c: (-c[1], c[0]))),
+            }
+            for name, p in sorted(trend.items())
+        ],
+        "worn_together": [
+            {"categories": list(pair), "count": count}
+            for pair, count in sorted(together.items(), key=lambda c: (-c[1], c[0]))
+        ],
         "click_through": click_through(events, by),
         "trends": trends(events, lambda time: period_of(time, by)),
     }
@@ -162,19 +192,33 @@ def click_through(events: list[dict[str, Any]], by: str = "day") -> dict[str, An
             else:
                 other += 1
     total_shown, total_clicks = sum(shown.values()), sum(clicks.values())
-    items = [{"id": item, "shown": count, "clicks": clicks[item], "rate": round(clicks[item] / count, 4)}
-             for item, count in sorted(shown.items(), key=lambda c: (-clicks[c[0]], -c[1], c[0]))]
-    return {"recommended": total_shown, "clicked": total_clicks,
-            "rate": round(total_clicks / total_shown, 4) if total_shown else None,
-            "clicks_not_recommended": other, "items": items,
-            "periods": [{"period": name, "recommended": c["recommended"], "clicked": c["clicked"],
-                         "rate": round(c["clicked"] / c["recommended"], 4) if c["recommended"] else None}
-                        for name, c in sorted(periods.items())]}
+    items = [
+        {"id": item, "shown": count, "clicks": clicks[item], "rate": round(clicks[item] / count, 4)}
+        for item, count in sorted(shown.items(), key=lambda c: (-clicks[c[0]], -c[1], c[0]))
+    ]
+    return {
+        "recommended": total_shown,
+        "clicked": total_clicks,
+        "rate": round(total_clicks / total_shown, 4) if total_shown else None,
+        "clicks_not_recommended": other,
+        "items": items,
+        "periods": [
+            {
+                "period": name,
+                "recommended": c["recommended"],
+                "clicked": c["clicked"],
+                "rate": round(c["clicked"] / c["recommended"], 4) if c["recommended"] else None,
+            }
+            for name, c in sorted(periods.items())
+        ],
+    }
 
 
 def format_table(summary: dict[str, Any], top: int = 10) -> str:
-    lines = [f"{summary['events']} events ({', '.join(f'{k} {v}' for k, v in summary['by_kind'].items()) or 'none'}), "
-             f"{summary['garments']} garments"]
+    lines = [
+        f"{summary['events']} events ({', '.join(f'{k} {v}' for k, v in summary['by_kind'].items()) or 'none'}), "
+        f"{summary['garments']} garments"
+    ]
     for key, _ in DIMENSIONS:
         lines.append(f"\n{key}:")
         lines += [f"  {name:<20} {v['count']:>6}  {v['share']:6.1%}" for name, v in list(summary[key].items())[:top]]
@@ -187,8 +231,11 @@ def format_table(summary: dict[str, Any], top: int = 10) -> str:
     ctr = summary["click_through"]
     rate = "n/a" if ctr["rate"] is None else f"{ctr['rate']:.1%}"
     lines.append(f"\nclick-through: {ctr['clicked']} clicks on {ctr['recommended']} recommended items ({rate})")
-    lines += [f"  {row['period']:<12} {row['clicked']:>5} / {row['recommended']:<5} {row['rate']:6.1%}"
-              for row in ctr["periods"] if row["recommended"]]
+    lines += [
+        f"  {row['period']:<12} {row['clicked']:>5} / {row['recommended']:<5} {row['rate']:6.1%}"
+        for row in ctr["periods"]
+        if row["recommended"]
+    ]
     lines += ["", *format_trends(summary["trends"])]
     return "\n".join(lines)
 
@@ -203,7 +250,7 @@ def write_csv(summary: dict[str, Any], events: list[dict[str, Any]], path: Path)
         periods.setdefault(period_of(event["time"], summary["by"]), []).append(event)
     for period, chosen in [("all", events), *sorted(periods.items())]:
         garments = [g for e in chosen for g in e.get("garments", [])]
-        for key, field in DIMENSIONS:
+        for _, field in DIMENSIONS:
             for name, value in shares(Counter(str(g[field]) for g in garments if g.get(field))).items():
                 writer.writerow([period, field, name, value["count"], value["share"]])
     write_text(path, buffer.getvalue())
@@ -223,7 +270,7 @@ def write_charts(summary: dict[str, Any], out_dir: Path, top: int = 10, names: l
         if names is None or name in names:
             png = chart_png(summary, name, top)
             paths.append(out_dir / f"{name}.png")
-            atomic_write(paths[-1], lambda temporary: temporary.write_bytes(png))
+            write_bytes(paths[-1], png)
     return paths
 
 
@@ -234,8 +281,11 @@ def chart_png(summary: dict[str, Any], name: str, top: int = 10) -> bytes:
     matplotlib.use("Agg")  # no display on servers; must precede pyplot
     import matplotlib.pyplot as plt
 
-    draw = {"shares": lambda: shares_chart(plt, summary, top), "trend": lambda: trend_chart(plt, summary),
-            "click_through": lambda: click_through_chart(plt, summary)}
+    draw = {
+        "shares": lambda: shares_chart(plt, summary, top),
+        "trend": lambda: trend_chart(plt, summary),
+        "click_through": lambda: click_through_chart(plt, summary),
+    }
     figure = draw[name]()
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -258,8 +308,11 @@ def trend_chart(plt: Any, summary: dict[str, Any]) -> Any:
     periods = [row["period"] for row in summary["trend"]]
     if len(periods) == 1:  # one point per line reads as stray dots: bars, and the title says why
         row, names = summary["trend"][0], list(summary["categories"])[:5]
-        axis.bar(["events", *names], [row["events"], *(row["categories"].get(name, 0) for name in names)],
-                 color=["#2f6f9f"] + ["#9bbcd6"] * len(names))
+        axis.bar(
+            ["events", *names],
+            [row["events"], *(row["categories"].get(name, 0) for name in names)],
+            color=["#2f6f9f"] + ["#9bbcd6"] * len(names),
+        )
         axis.set_title(f"{periods[0]}: one {summary['by']} so far; a trend needs two")
         return figure
     axis.plot(periods, [row["events"] for row in summary["trend"]], marker="o", label="events")
@@ -286,8 +339,9 @@ def click_through_chart(plt: Any, summary: dict[str, Any]) -> Any:
     axis.set_ylim(0, max(max(row["rate"] for row in rows), ctr["rate"], 0.01) * 1.25)
     axis.yaxis.set_major_formatter(PercentFormatter(1.0))
     axis.set_ylabel("click-through")
-    axis.set_title(f"click-through of recommendations per {summary['by']} (labels: clicks / items recommended)",
-                   fontsize=10)
+    axis.set_title(
+        f"click-through of recommendations per {summary['by']} (labels: clicks / items recommended)", fontsize=10
+    )
     axis.legend(loc="upper left")
     figure.autofmt_xdate()
     return figure

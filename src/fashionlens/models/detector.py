@@ -53,12 +53,23 @@ class ArchSpec:
 FEW_OBJECTS = {"rpn_pre_nms_top_n_train": 1000, "rpn_post_nms_top_n_train": 500, "box_batch_size_per_image": 128}
 
 ARCHS: dict[str, ArchSpec] = {
-    "fasterrcnn_efficientnet_lite0_fpn": ArchSpec("efficientnet_lite0", 480, LITE_ANCHORS, 0, {
-        **FEW_OBJECTS, "image_mean": list(lite.LITE_MEAN), "image_std": list(lite.LITE_STD)}),
-    "fasterrcnn_mobilenet_v3_large_fpn": ArchSpec("mobilenet_v3_large", 480, MOBILENET_ANCHORS, 6,
-                                                  {**FEW_OBJECTS, "rpn_score_thresh": 0.05}),
-    "fasterrcnn_mobilenet_v3_large_320_fpn": ArchSpec("mobilenet_v3_large", 320, MOBILENET_ANCHORS, 6, {
-        **FEW_OBJECTS, "rpn_score_thresh": 0.05, "rpn_pre_nms_top_n_test": 150, "rpn_post_nms_top_n_test": 150}),
+    "fasterrcnn_efficientnet_lite0_fpn": ArchSpec(
+        "efficientnet_lite0",
+        480,
+        LITE_ANCHORS,
+        0,
+        {**FEW_OBJECTS, "image_mean": list(lite.LITE_MEAN), "image_std": list(lite.LITE_STD)},
+    ),
+    "fasterrcnn_mobilenet_v3_large_fpn": ArchSpec(
+        "mobilenet_v3_large", 480, MOBILENET_ANCHORS, 6, {**FEW_OBJECTS, "rpn_score_thresh": 0.05}
+    ),
+    "fasterrcnn_mobilenet_v3_large_320_fpn": ArchSpec(
+        "mobilenet_v3_large",
+        320,
+        MOBILENET_ANCHORS,
+        6,
+        {**FEW_OBJECTS, "rpn_score_thresh": 0.05, "rpn_pre_nms_top_n_test": 150, "rpn_post_nms_top_n_test": 150},
+    ),
     "fasterrcnn_resnet50_fpn": ArchSpec("resnet50", 480, RESNET_ANCHORS, 5, FEW_OBJECTS),
     "fasterrcnn_resnet34_fpn": ArchSpec("resnet34", 480, RESNET_ANCHORS, 5, FEW_OBJECTS),
     "fasterrcnn_resnet18_fpn": ArchSpec("resnet18", 480, RESNET_ANCHORS, 5, FEW_OBJECTS),
@@ -91,10 +102,12 @@ def backbone_with_fpn(spec: ArchSpec, norm: str) -> nn.Module:
     norm_layer = FrozenBatchNorm2d if norm == FROZEN_BATCHNORM else group_norm
     trainable = 3 if norm == FROZEN_BATCHNORM else spec.all_layers
     if spec.backbone.startswith("resnet"):
-        return resnet_fpn_backbone(backbone_name=spec.backbone, weights=None, norm_layer=norm_layer,
-                                   trainable_layers=trainable)
-    return mobilenet_backbone(backbone_name=spec.backbone, weights=None, fpn=True, norm_layer=norm_layer,
-                              trainable_layers=trainable)
+        return resnet_fpn_backbone(
+            backbone_name=spec.backbone, weights=None, norm_layer=norm_layer, trainable_layers=trainable
+        )
+    return mobilenet_backbone(
+        backbone_name=spec.backbone, weights=None, fpn=True, norm_layer=norm_layer, trainable_layers=trainable
+    )
 
 
 def build_detector(
@@ -120,8 +133,9 @@ def build_detector(
     size = image_size or spec.image_size
     anchors = AnchorGenerator(spec.anchor_sizes, (tuple(aspect_ratios),) * len(spec.anchor_sizes))
     # min_size = max_size: the longer side becomes `size`, as detection_transform resizes
-    model = FasterRCNN(backbone, num_classes + 1, min_size=size, max_size=size,
-                       rpn_anchor_generator=anchors, **spec.options)
+    model = FasterRCNN(
+        backbone, num_classes + 1, min_size=size, max_size=size, rpn_anchor_generator=anchors, **spec.options
+    )
     if backbone_weights is not None:
         load_backbone_weights(model, backbone_weights, source="backbone weights")
     if weights is not None:
@@ -160,8 +174,10 @@ def load_detector_weights(model: FasterRCNN, state: dict[str, torch.Tensor], sou
     left = sorted(key for key in own if key not in fitting)
     misfits = [key for key in left if not key.startswith(RESIZABLE)] + [key for key in state if key not in own]
     if misfits:
-        raise FashionLensError(f"{source}: the weights do not fit this detector ({len(misfits)} tensors "
-                               f"differ, e.g. {misfits[0]}); check --arch and the norm the weights were trained with")
+        raise FashionLensError(
+            f"{source}: the weights do not fit this detector ({len(misfits)} tensors "
+            f"differ, e.g. {misfits[0]}); check --arch and the norm the weights were trained with"
+        )
     model.load_state_dict(fitting, strict=False)
     return left
 
@@ -178,8 +194,10 @@ def load_backbone_weights(model: FasterRCNN, state: dict[str, torch.Tensor], sou
             break
     misfits = [key for key in wanted if key not in found or found[key].shape != wanted[key].shape]
     if misfits:
-        raise FashionLensError(f"{source}: the weights do not fit this detector's backbone ({len(misfits)} of "
-                               f"{len(wanted)} tensors missing or of another shape, e.g. {misfits[0]})")
+        raise FashionLensError(
+            f"{source}: the weights do not fit this detector's backbone ({len(misfits)} of "
+            f"{len(wanted)} tensors missing or of another shape, e.g. {misfits[0]})"
+        )
     body.load_state_dict(found)
 
 
@@ -190,9 +208,13 @@ def detector_config(model: FasterRCNN, arch: str) -> dict[str, Any]:
     frozen = any(name.startswith("Frozen") for name in norms)  # torchvision's and timm's frozen batch norms
     return {
         "arch": arch,
-        "preprocessing": {"image_size": transform.max_size, "min_size": transform.min_size[0],
-                          "max_size": transform.max_size, "mean": list(transform.image_mean),
-                          "std": list(transform.image_std)},
+        "preprocessing": {
+            "image_size": transform.max_size,
+            "min_size": transform.min_size[0],
+            "max_size": transform.max_size,
+            "mean": list(transform.image_mean),
+            "std": list(transform.image_std),
+        },
         "anchor_aspect_ratios": list(model.rpn.anchor_generator.aspect_ratios[0]),
         "norm": FROZEN_BATCHNORM if frozen else GROUPNORM if "GroupNorm" in norms else BATCHNORM,
     }
@@ -201,19 +223,26 @@ def detector_config(model: FasterRCNN, arch: str) -> dict[str, Any]:
 def detector_from_checkpoint(checkpoint: dict[str, Any]) -> FasterRCNN:
     """The trained detector of a checkpoint (from checkpoint.load_checkpoint), in eval mode."""
     require_model_entries(checkpoint, "detector")
-    model = build_detector(checkpoint["arch"], len(checkpoint["class_names"]),
-                           image_size=checkpoint["preprocessing"]["image_size"],
-                           aspect_ratios=tuple(checkpoint["anchor_aspect_ratios"]), norm=checkpoint["norm"])
+    model = build_detector(
+        checkpoint["arch"],
+        len(checkpoint["class_names"]),
+        image_size=checkpoint["preprocessing"]["image_size"],
+        aspect_ratios=tuple(checkpoint["anchor_aspect_ratios"]),
+        norm=checkpoint["norm"],
+    )
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError:
-        raise FashionLensError(f"{checkpoint.get('path', 'checkpoint')}: weights do not fit {checkpoint['arch']} "
-                               f"({len(checkpoint['class_names'])} regions)") from None
+        raise FashionLensError(
+            f"{checkpoint.get('path', 'checkpoint')}: weights do not fit {checkpoint['arch']} "
+            f"({len(checkpoint['class_names'])} regions)"
+        ) from None
     return model.eval()
 
 
-def detections_of(model: nn.Module, loader: DataLoader, device: torch.device,
-                  class_names: tuple[str, ...]) -> list[list[Detection]]:
+def detections_of(
+    model: nn.Module, loader: DataLoader, device: torch.device, class_names: tuple[str, ...]
+) -> list[list[Detection]]:
     """Detections for every item of `loader` (in order), boxes in the original images' pixels."""
     model.eval()
     found: list[list[Detection]] = []
@@ -224,13 +253,18 @@ def detections_of(model: nn.Module, loader: DataLoader, device: torch.device,
                 (height, width), (new_height, new_width) = target["orig_size"], image.shape[-2:]
                 scale = torch.tensor([width / new_width, height / new_height] * 2)
                 boxes = (output["boxes"].cpu() * scale).tolist()
-                found.append([Detection(Box(*box), class_names[int(label) - 1], float(score))
-                              for box, label, score in zip(boxes, output["labels"], output["scores"])])
+                found.append(
+                    [
+                        Detection(Box(*box), class_names[int(label) - 1], float(score))
+                        for box, label, score in zip(boxes, output["labels"], output["scores"])
+                    ]
+                )
     return found
 
 
-def predict_detections(model: nn.Module, checkpoint: dict[str, Any], samples: list[Sample], batch_size: int,
-                       *, min_score: float = 0.0) -> list[list[Detection]]:
+def predict_detections(
+    model: nn.Module, checkpoint: dict[str, Any], samples: list[Sample], batch_size: int, *, min_score: float = 0.0
+) -> list[list[Detection]]:
     """One list of detections per sample, in order. Every detection the model keeps is returned (what
     mAP needs); pass min_score=checkpoint["score_threshold"] for the operating point chosen on val."""
     class_names = tuple(checkpoint["class_names"])

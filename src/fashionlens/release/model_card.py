@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fashionlens.core.errors import FashionLensError
@@ -48,14 +48,17 @@ def data_licence(data: str) -> str:
     path = Path(data)
     licence = (path if path.is_dir() else path.parent) / "LICENSE"
     if not licence.is_file():
-        raise FashionLensError(f"{data}: no LICENSE file next to the training data; the default models may only "
-                               "be trained on CC0 or Apache-2.0 photos")
+        raise FashionLensError(
+            f"{data}: no LICENSE file next to the training data; the default models may only "
+            "be trained on CC0 or Apache-2.0 photos"
+        )
     text = licence.read_text(encoding="utf-8", errors="replace")[:4000]
     for marker, name in ALLOWED_LICENCES:
         if marker in text:
             return name
-    raise FashionLensError(f"{licence}: neither CC0 1.0 nor Apache-2.0; the default models may only be trained "
-                           "on such photos")
+    raise FashionLensError(
+        f"{licence}: neither CC0 1.0 nor Apache-2.0; the default models may only be trained on such photos"
+    )
 
 
 def relative(text: str, root: Path) -> str:
@@ -85,8 +88,9 @@ def recorded_command(run_dir: Path, root: Path) -> str | None:
 def data_line(what: str, data: str, root: Path) -> str:
     """A bullet naming training data, its licence (checked: CC0 or Apache-2.0) and source."""
     folder = Path(data).parent.name if Path(data).suffix else Path(data).name
-    return (f"- {what}: `{relative(data, root)}`, licence **{data_licence(data)}**"
-            + (f"; source: {SOURCES[folder]}" if folder in SOURCES else ""))
+    return f"- {what}: `{relative(data, root)}`, licence **{data_licence(data)}**" + (
+        f"; source: {SOURCES[folder]}" if folder in SOURCES else ""
+    )
 
 
 def training_lines(model: PackedModel, root: Path) -> list[str]:
@@ -94,18 +98,28 @@ def training_lines(model: PackedModel, root: Path) -> list[str]:
     data = settings.get("data", "")
     command = recorded_command(model.run_dir, root) or settings.get("command") or "not recorded"
     lines = [data_line("data", data, root)]
-    lines += [data_line("more training photos (`--extra-data`, train split)", extra, root)
-              for extra in settings.get("extra_data") or []]
-    lines += [f"- training command (from the project root): `{relative(command, root)}`",
-              f"- initial weights: {initial_weights(settings)}"]
+    lines += [
+        data_line("more training photos (`--extra-data`, train split)", extra, root)
+        for extra in settings.get("extra_data") or []
+    ]
+    lines += [
+        f"- training command (from the project root): `{relative(command, root)}`",
+        f"- initial weights: {initial_weights(settings)}",
+    ]
     if settings.get("backbone_from"):
         backbone = Path(settings["backbone_from"])
         config = backbone / "config.json"
         backbone_settings = json.loads(config.read_text())["settings"] if config.is_file() else {}
         backbone_data = backbone_settings.get("data")
-        lines.append(f"- backbone started from the classifier run `{relative(str(backbone), root)}`"
-                     + (f" (data `{relative(backbone_data, root)}`, licence {data_licence(backbone_data)}; its "
-                        f"initial weights: {initial_weights(backbone_settings)})" if backbone_data else ""))
+        lines.append(
+            f"- backbone started from the classifier run `{relative(str(backbone), root)}`"
+            + (
+                f" (data `{relative(backbone_data, root)}`, licence {data_licence(backbone_data)}; its "
+                f"initial weights: {initial_weights(backbone_settings)})"
+                if backbone_data
+                else ""
+            )
+        )
     return lines
 
 
@@ -130,11 +144,18 @@ def history_lines(model: PackedModel) -> list[str]:
     best = max(history, key=lambda row: row["val_score"])
     minutes = sum(row.get("seconds", 0.0) for row in model.history) / 60
     score = "val balanced accuracy" if model.kind == "classifier" else "val mAP@0.5"
-    lines = [f"- {len(model.history)} epoch(s), {minutes:.0f} min of training; the checkpoint is epoch "
-             f"{best['epoch']}, the best {score} ({best['val_score']:.4f})", "",
-             f"| epoch | train loss | val loss | {score} |", "|---:|---:|---:|---:|"]
-    lines += [f"| {row['epoch']} | {number(row.get('train_loss'))} | {number(row.get('val_loss'))} "
-              f"| {number(row['val_score'])} |" for row in history]
+    lines = [
+        f"- {len(model.history)} epoch(s), {minutes:.0f} min of training; the checkpoint is epoch "
+        f"{best['epoch']}, the best {score} ({best['val_score']:.4f})",
+        "",
+        f"| epoch | train loss | val loss | {score} |",
+        "|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {row['epoch']} | {number(row.get('train_loss'))} | {number(row.get('val_loss'))} "
+        f"| {number(row['val_score'])} |"
+        for row in history
+    ]
     return lines
 
 
@@ -166,11 +187,15 @@ def metric_lines(model: PackedModel, root: Path) -> list[str]:
 def check_line(model: PackedModel) -> str:
     check = model.check
     if model.kind == "classifier":
-        return (f"- float16 check on {check['photos']} embedded sample photos: top-1 agreement "
-                f"{check['top1_agreement']:.0%}, largest probability difference {check['max_probability_difference']:.4f}")
-    return (f"- float16 check on {check['photos']} embedded street photos at threshold {check['score_threshold']:.3f}: "
-            f"{check['detections_float32']} detections in float32, {check['detections_float16']} in float16; "
-            f"lowest IoU of a float32 detection with its float16 match {check['lowest_matching_iou']:.3f}")
+        return (
+            f"- float16 check on {check['photos']} embedded sample photos: top-1 agreement "
+            f"{check['top1_agreement']:.0%}, largest probability difference {check['max_probability_difference']:.4f}"
+        )
+    return (
+        f"- float16 check on {check['photos']} embedded street photos at threshold {check['score_threshold']:.3f}: "
+        f"{check['detections_float32']} detections in float32, {check['detections_float16']} in float16; "
+        f"lowest IoU of a float32 detection with its float16 match {check['lowest_matching_iou']:.3f}"
+    )
 
 
 def model_section(model: PackedModel, root: Path) -> list[str]:
@@ -178,13 +203,18 @@ def model_section(model: PackedModel, root: Path) -> list[str]:
 
     packed = model.packed
     title = "Classifier" if model.kind == "classifier" else "Detector"
-    what = (f"{packed['arch']} ({packed['mode']}), {len(packed['class_names'])} classes: "
-            if model.kind == "classifier" else
-            f"{packed['arch']} ({packed['norm']}), regions: ")
-    lines = [f"## {title}: `{model.file_name}` ({len(model.data) / 1e6:.1f} MB)", "",
-             f"- {what}{', '.join(packed['class_names'])}",
-             f"- input: {json.dumps(packed['preprocessing'])}",
-             f"- run: `{relative(str(model.run_dir), root)}` (`{Path(model.original['path']).name}`)"]
+    what = (
+        f"{packed['arch']} ({packed['mode']}), {len(packed['class_names'])} classes: "
+        if model.kind == "classifier"
+        else f"{packed['arch']} ({packed['norm']}), regions: "
+    )
+    lines = [
+        f"## {title}: `{model.file_name}` ({len(model.data) / 1e6:.1f} MB)",
+        "",
+        f"- {what}{', '.join(packed['class_names'])}",
+        f"- input: {json.dumps(packed['preprocessing'])}",
+        f"- run: `{relative(str(model.run_dir), root)}` (`{Path(model.original['path']).name}`)",
+    ]
     if model.kind == "classifier":
         lines.append(f"- model id (what a catalogue records): `{model_fingerprint(packed)}`")
     else:
@@ -195,15 +225,19 @@ def model_section(model: PackedModel, root: Path) -> list[str]:
 
 def model_card(models: list[PackedModel], root: Path) -> str:
     """The whole card: what the files are, then one section per model."""
-    lines = ["# fashionlens default models", "",
-             "Used by `analyze`, `recommend`, `catalog import` and the demo whenever `--classifier` / `--detector`",
-             "are left out. Stored in half precision (float16; loaded back as float32): weights, class names,",
-             "preprocessing and architecture only, no optimiser state. Generated by",
-             "`scripts/package_default_models.py` from the training runs below; replace rarely, since every",
-             "replacement grows the repository. Licences of the training data: the clothing photos are CC0 1.0,",
-             "the street photos Apache-2.0 (see `src/fashionlens/samples/*/ATTRIBUTION.md`). A model trained",
-             "`--pretrained imagenet` also carries ImageNet-pretrained weights (its section says which, with their",
-             "licence).", ""]
+    lines = [
+        "# fashionlens default models",
+        "",
+        "Used by `analyze`, `recommend`, `catalog import` and the demo whenever `--classifier` / `--detector`",
+        "are left out. Stored in half precision (float16; loaded back as float32): weights, class names,",
+        "preprocessing and architecture only, no optimiser state. Generated by",
+        "`scripts/package_default_models.py` from the training runs below; replace rarely, since every",
+        "replacement grows the repository. Licences of the training data: the clothing photos are CC0 1.0,",
+        "the street photos Apache-2.0 (see `src/fashionlens/samples/*/ATTRIBUTION.md`). A model trained",
+        "`--pretrained imagenet` also carries ImageNet-pretrained weights (its section says which, with their",
+        "licence).",
+        "",
+    ]
     for model in models:
         lines += model_section(model, root)
     return "\n".join(lines).rstrip() + "\n"

@@ -18,11 +18,17 @@ import torch
 from torchvision.ops import box_iou
 
 from fashionlens.core.checkpoint import full_precision, load_checkpoint
-from fashionlens.core.files import atomic_write, write_text
-from fashionlens.train.history import read_history
-from fashionlens.inference.default_models import CLASSIFIER_FILE, DETECTOR_FILE, MODEL_CARD_FILE, WEIGHTS_DIR, slim_checkpoint
 from fashionlens.core.errors import FashionLensError
+from fashionlens.core.files import atomic_write, write_text
+from fashionlens.inference.default_models import (
+    CLASSIFIER_FILE,
+    DETECTOR_FILE,
+    MODEL_CARD_FILE,
+    WEIGHTS_DIR,
+    slim_checkpoint,
+)
 from fashionlens.release.model_card import PackedModel, model_card
+from fashionlens.train.history import read_history
 
 MAX_TOTAL_BYTES = 80_000_000  # the issue's budget for both files: each replacement grows the repository
 CHECK_PHOTOS = 8  # embedded sample photos each model is checked on
@@ -59,9 +65,17 @@ def pack(run_dir: str | Path, kind: str, file_name: str) -> PackedModel:
     if not config_path.is_file():
         raise FashionLensError(f"{run_dir}: no config.json (not a run directory written by `fashionlens train`)")
     data = serialize(slim_checkpoint(original))
-    return PackedModel(kind, run_dir, original, reloaded(data), data, file_name,
-                       config=json.loads(config_path.read_text(encoding="utf-8")),
-                       history=read_history(run_dir), evaluations=evaluations(run_dir))
+    return PackedModel(
+        kind,
+        run_dir,
+        original,
+        reloaded(data),
+        data,
+        file_name,
+        config=json.loads(config_path.read_text(encoding="utf-8")),
+        history=read_history(run_dir),
+        evaluations=evaluations(run_dir),
+    )
 
 
 def classifier_check(original: dict[str, Any], packed: dict[str, Any], samples: list) -> dict[str, Any]:
@@ -70,8 +84,11 @@ def classifier_check(original: dict[str, Any], packed: dict[str, Any], samples: 
 
     _, before = predict_classifier(classifier_from_checkpoint(original), original, samples)
     _, after = predict_classifier(classifier_from_checkpoint(packed), packed, samples)
-    return {"photos": len(before), "top1_agreement": float((before.argmax(1) == after.argmax(1)).mean()),
-            "max_probability_difference": float(abs(before - after).max())}
+    return {
+        "photos": len(before),
+        "top1_agreement": float((before.argmax(1) == after.argmax(1)).mean()),
+        "max_probability_difference": float(abs(before - after).max()),
+    }
 
 
 def detector_check(original: dict[str, Any], packed: dict[str, Any], samples: list) -> dict[str, Any]:
@@ -88,9 +105,13 @@ def detector_check(original: dict[str, Any], packed: dict[str, Any], samples: li
             same = [d.box.as_list() for d in again if d.region == detection.region]
             iou = float(box_iou(torch.tensor([detection.box.as_list()]), torch.tensor(same)).max()) if same else 0.0
             lowest = min(lowest, iou)
-    return {"photos": len(before), "score_threshold": threshold,
-            "detections_float32": sum(map(len, before)), "detections_float16": sum(map(len, after)),
-            "lowest_matching_iou": round(lowest, 4)}
+    return {
+        "photos": len(before),
+        "score_threshold": threshold,
+        "detections_float32": sum(map(len, before)),
+        "detections_float16": sum(map(len, after)),
+        "lowest_matching_iou": round(lowest, 4),
+    }
 
 
 def sample_photos(name: str, count: int) -> list:
@@ -106,10 +127,14 @@ def sample_photos(name: str, count: int) -> list:
 def check_size(models: list[PackedModel], max_bytes: int, kept_bytes: int = 0) -> None:
     total = sum(len(model.data) for model in models) + kept_bytes
     if total > max_bytes:
-        sizes = ", ".join([f"{m.file_name} {len(m.data) / 1e6:.1f} MB" for m in models]
-                          + ([f"kept {DETECTOR_FILE} {kept_bytes / 1e6:.1f} MB"] if kept_bytes else []))
-        raise FashionLensError(f"the default models would take {total / 1e6:.1f} MB ({sizes}), above the "
-                               f"{max_bytes / 1e6:.0f} MB budget: choose smaller architectures")
+        sizes = ", ".join(
+            [f"{m.file_name} {len(m.data) / 1e6:.1f} MB" for m in models]
+            + ([f"kept {DETECTOR_FILE} {kept_bytes / 1e6:.1f} MB"] if kept_bytes else [])
+        )
+        raise FashionLensError(
+            f"the default models would take {total / 1e6:.1f} MB ({sizes}), above the "
+            f"{max_bytes / 1e6:.0f} MB budget: choose smaller architectures"
+        )
 
 
 def kept_detector(out_dir: Path) -> tuple[int, str]:
@@ -118,15 +143,22 @@ def kept_detector(out_dir: Path) -> tuple[int, str]:
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""
     start = card.find("\n## Detector")
     if not (out_dir / DETECTOR_FILE).is_file() or start < 0:
-        raise FashionLensError(f"{out_dir}: no packaged detector to keep ({DETECTOR_FILE} and its section of "
-                               f"{MODEL_CARD_FILE}); give a detector run instead")
-    return (out_dir / DETECTOR_FILE).stat().st_size, card[start + 1:]
+        raise FashionLensError(
+            f"{out_dir}: no packaged detector to keep ({DETECTOR_FILE} and its section of "
+            f"{MODEL_CARD_FILE}); give a detector run instead"
+        )
+    return (out_dir / DETECTOR_FILE).stat().st_size, card[start + 1 :]
 
 
-def package_default_models(classifier_run: str | Path, detector_run: str | Path | None,
-                           out_dir: str | Path = WEIGHTS_DIR, project_root: str | Path | None = None,
-                           max_bytes: int = MAX_TOTAL_BYTES, check_photos: int = CHECK_PHOTOS,
-                           keep_detector: bool = False) -> list[Path]:
+def package_default_models(
+    classifier_run: str | Path,
+    detector_run: str | Path | None,
+    out_dir: str | Path = WEIGHTS_DIR,
+    project_root: str | Path | None = None,
+    max_bytes: int = MAX_TOTAL_BYTES,
+    check_photos: int = CHECK_PHOTOS,
+    keep_detector: bool = False,
+) -> list[Path]:
     """Write classifier.pt, detector.pt (when a detector run is given) and MODEL_CARD.md into `out_dir`.
 
     `keep_detector`: replace the classifier only; the detector packaged earlier stays, with its card

@@ -34,9 +34,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     # no /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, blank on a closed network,
     # and no installed package ships them; /openapi.json stays
-    app = FastAPI(title="fashionlens", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Garments in a photo, similar and complete-the-look products from the shop's "
-                              "catalogue, and insights on what customers wear. Errors: {\"error\": \"...\"}.")
+    app = FastAPI(
+        title="fashionlens",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Garments in a photo, similar and complete-the-look products from the shop's "
+        'catalogue, and insights on what customers wear. Errors: {"error": "..."}.',
+    )
     photo_limit = settings.max_upload_bytes + FORM_OVERHEAD
     import_limit = settings.max_import_bytes + FORM_OVERHEAD
     app.include_router(routes_analyze.router, max_body_size=photo_limit)
@@ -51,9 +56,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_s)
     check_before_the_body(app, photo_limit, import_limit)
     if settings.cors_origins:  # closed unless origins are configured: other sites' pages may not call us
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST", "PUT", "DELETE"],
-                           allow_headers=["Content-Type", API_KEY_HEADER])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Content-Type", API_KEY_HEADER],
+        )
     from fashionlens.service.pages import mount_pages
 
     mount_pages(app)

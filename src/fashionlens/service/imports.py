@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from fashionlens.core.files import atomic_write, write_text
 from fashionlens.core.errors import DiskFull, FashionLensError, is_disk_full
+from fashionlens.core.files import atomic_write, write_text
 from fashionlens.service.handlers import DISK_FULL_MESSAGE, DISK_FULL_STATUS
 from fashionlens.service.limits import size_text
 
@@ -49,8 +49,9 @@ class Staging:
         """An upload's path as safe parts; absolute paths and '..' are refused."""
         parts = tuple(part for part in re.split(r"[\\/]", name) if part not in ("", "."))
         if re.match(r"^([\\/]|[A-Za-z]:)", name) or ".." in parts or not parts:
-            raise FashionLensError(f"{source}: entry {name!r} would land outside the import (absolute path or "
-                                   "'..'); nothing imported")
+            raise FashionLensError(
+                f"{source}: entry {name!r} would land outside the import (absolute path or '..'); nothing imported"
+            )
         return parts
 
     def add_photo(self, parts: tuple[str, ...], data: bytes) -> None:
@@ -98,8 +99,10 @@ def stage_archive(staging: Staging, name: str, data: bytes, limit: int) -> Path:
     parts = [staging.relative_parts(entry.filename, name) for entry in entries]  # every entry checked first
     unpacked = sum(entry.file_size for entry in entries)
     if unpacked > limit or len(entries) > MAX_ENTRIES:
-        raise TooLarge(f"{name}: unpacks to {size_text(unpacked)} in {len(entries)} files, over the import "
-                       f"limit of {size_text(limit)}")
+        raise TooLarge(
+            f"{name}: unpacks to {size_text(unpacked)} in {len(entries)} files, over the import "
+            f"limit of {size_text(limit)}"
+        )
     csvs = [p for p in parts if is_csv(p[-1])]
     chosen = [p for p in csvs if p[-1].lower() == "products.csv"] or csvs
     if len(chosen) != 1:
@@ -138,8 +141,10 @@ def check_image_paths(csv_path: Path, staging: Staging) -> None:
             given = str(row.image)
             if given.startswith(str(csv_path.parent)):  # a relative path: show it as the CSV wrote it
                 given = os.path.relpath(given, csv_path.parent)
-            raise FashionLensError(f"{csv_path.name}:{row.line}: image {given!r} is outside the upload "
-                                   "(absolute path or '..'); nothing imported")
+            raise FashionLensError(
+                f"{csv_path.name}:{row.line}: image {given!r} is outside the upload "
+                "(absolute path or '..'); nothing imported"
+            )
 
 
 def remove_unused(staging: Staging, used: set[str]) -> None:
@@ -180,8 +185,9 @@ class ProductPhotos:
         return {**self._analyzer.description, "detector": None}
 
 
-def run_import(settings, analyzer, stage: Callable[[Staging], Path],
-               on_model: bool = False) -> tuple[int, dict[str, Any]]:
+def run_import(
+    settings, analyzer, stage: Callable[[Staging], Path], on_model: bool = False
+) -> tuple[int, dict[str, Any]]:
     """(HTTP status, ImportStatus) of one import; `stage` fills the staging folder and names the CSV;
     `on_model`: the photos show people wearing the products (the detector runs); else each photo is one
     product (ProductPhotos). Runs in a worker thread
@@ -190,8 +196,16 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path],
     from fashionlens.catalog.stores import open_store
     from fashionlens.insights.analytics import utc_now
 
-    status: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "state": "refused", "on_model": on_model,
-                              "imported": 0, "unchanged": 0, "refused_rows": [], "started": utc_now(), "error": None}
+    status: dict[str, Any] = {
+        "id": uuid.uuid4().hex[:12],
+        "state": "refused",
+        "on_model": on_model,
+        "imported": 0,
+        "unchanged": 0,
+        "refused_rows": [],
+        "started": utc_now(),
+        "error": None,
+    }
     staging, used, code = open_staging(settings.media_dir), set(), 422
     try:
         try:
@@ -207,8 +221,11 @@ def run_import(settings, analyzer, stage: Callable[[Staging], Path],
             used = {item.image for item in store.find_items()}
         finally:
             store.close()
-        status.update(imported=report.new + report.updated, unchanged=report.unchanged,
-                      refused_rows=[{"line": b.line, "error": staging.public(b.reason)} for b in report.bad])
+        status.update(
+            imported=report.new + report.updated,
+            unchanged=report.unchanged,
+            refused_rows=[{"line": b.line, "error": staging.public(b.reason)} for b in report.bad],
+        )
         if report.imported:
             status["state"], code = "done", 200
         else:

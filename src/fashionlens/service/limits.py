@@ -138,10 +138,13 @@ class BodyReadTimeout:
             try:
                 message = await asyncio.wait_for(receive(), max(0.0, min(self.seconds, allowed)))
             except TimeoutError:
-                raise HTTPException(408, f"request body too slow: {received} bytes in {time.monotonic() - start:.1f} s "
-                                         f"(each part must come within {self.seconds:g} s, the whole at "
-                                         f"{MIN_BODY_BYTES_PER_S // 1024} KB/s or faster)",
-                                    headers={"Connection": "close"}) from None
+                raise HTTPException(
+                    408,
+                    f"request body too slow: {received} bytes in {time.monotonic() - start:.1f} s "
+                    f"(each part must come within {self.seconds:g} s, the whole at "
+                    f"{MIN_BODY_BYTES_PER_S // 1024} KB/s or faster)",
+                    headers={"Connection": "close"},
+                ) from None
             received += len(message.get("body", b""))
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message

@@ -1,7 +1,7 @@
 """A real server in a background thread, on a free loopback port: for browser tests and load benchmarks.
 
-    with running_server(create_app(ServiceSettings(catalog=Path("shop.db")))) as url:
-        httpx.get(f"{url}/health")
+with running_server(create_app(ServiceSettings(catalog=Path("shop.db")))) as url:
+    httpx.get(f"{url}/health")
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0, **optio
     """Serve `app` with uvicorn in a daemon thread (port 0: a free one) and yield its base URL; the
     server shuts down (lifespan included) when the block ends. `options`: uvicorn's, as
     ServiceSettings.uvicorn_options() gives those `fashionlens serve` runs with."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                           **options))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", **options))
     thread = threading.Thread(target=server.run, name="fashionlens-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT_S

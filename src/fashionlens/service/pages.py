@@ -16,10 +16,16 @@ from fastapi.staticfiles import StaticFiles
 STATIC_DIR = Path(__file__).with_name("static")  # package data (pyproject.toml)
 # Everything the pages load comes from this server; the customer's photo is shown from a blob: URL
 # (it never leaves the browser except in the /recommend upload).
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
-                           "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "same-origin", "Cache-Control": "no-cache"}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+    "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-cache",
+}
 
 router = APIRouter(include_in_schema=False)
 

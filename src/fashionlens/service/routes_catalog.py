@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Upload
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from fashionlens.inference.attributes import PATTERNS, SLEEVES
 from fashionlens.catalog.store import CatalogItem, Filters
 from fashionlens.core.records import REGIONS
 from fashionlens.core.taxonomy import region_of
+from fashionlens.inference.attributes import PATTERNS, SLEEVES
 from fashionlens.service.imports import Staging, forget_photo, last_import, run_import, stage_archive, stage_files
 from fashionlens.service.limits import check_admin, read_upload
 from fashionlens.service.schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
@@ -23,9 +23,14 @@ from fashionlens.service.state import ServiceState, service_state
 router = APIRouter(tags=["catalogue"])
 # app.py checks the key of these routes before their body is read, this dependency again after (and
 # it puts the X-API-Key header into the OpenAPI page)
-admin = APIRouter(tags=["catalogue (admin)"], dependencies=[Depends(check_admin)], responses={
-    401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key."},
-    403: {"model": ErrorBody, "description": "The service has no admin key configured."}})
+admin = APIRouter(
+    tags=["catalogue (admin)"],
+    dependencies=[Depends(check_admin)],
+    responses={
+        401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key."},
+        403: {"model": ErrorBody, "description": "The service has no admin key configured."},
+    },
+)
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No product with this id."}}
 # SQLite takes 64-bit integers: a larger offset was an OverflowError (500); no catalogue is near this size
 MAX_OFFSET = 1_000_000_000
@@ -41,21 +46,31 @@ def product_json(item: CatalogItem, score: float | None = None, why: dict | None
 
 
 @router.get("/catalog/items", response_model=ItemList)
-async def list_items(q: str | None = Query(None, max_length=200, description="Part of the name or id."),
-                     category: str | None = Query(None, max_length=100),
-                     region: str | None = Query(None, max_length=100),
-                     color: str | None = Query(None, max_length=100),
-                     pattern: Literal[PATTERNS] | None = Query(None, description="solid, striped, checked..."),
-                     sleeve: Literal[SLEEVES] | None = Query(None, description="sleeveless, short or long."),
-                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
-                     state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+async def list_items(
+    q: str | None = Query(None, max_length=200, description="Part of the name or id."),
+    category: str | None = Query(None, max_length=100),
+    region: str | None = Query(None, max_length=100),
+    color: str | None = Query(None, max_length=100),
+    pattern: Literal[PATTERNS] | None = Query(None, description="solid, striped, checked..."),
+    sleeve: Literal[SLEEVES] | None = Query(None, description="sleeveless, short or long."),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    state: ServiceState = Depends(service_state),
+) -> dict[str, Any]:
     """The catalogue's products, filtered and searched, a page at a time."""
     if region is not None and region not in REGIONS:
         raise HTTPException(422, f"region {region!r}: choose one of {', '.join(REGIONS)}")
-    filters = Filters(category=category or None, regions=None if region is None else (region,), color=color or None,
-                      pattern=pattern, sleeve=sleeve, text=q or None)
+    filters = Filters(
+        category=category or None,
+        regions=None if region is None else (region,),
+        color=color or None,
+        pattern=pattern,
+        sleeve=sleeve,
+        text=q or None,
+    )
     total, items = await state.catalog.call(
-        lambda store: (store.count(filters), store.find_items(filters, limit=limit, offset=offset)))
+        lambda store: (store.count(filters), store.find_items(filters, limit=limit, offset=offset))
+    )
     return {"total": total, "items": [product_json(item) for item in items]}
 
 
@@ -66,8 +81,11 @@ async def stored_item(state: ServiceState, item_id: str) -> CatalogItem:
     return found[item_id]
 
 
-@router.get("/catalog/items/{item_id:path}/image", response_class=FileResponse, responses={
-    **NOT_FOUND, 200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The product photo."}})
+@router.get(
+    "/catalog/items/{item_id:path}/image",
+    response_class=FileResponse,
+    responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The product photo."}},
+)
 async def item_image(item_id: str, state: ServiceState = Depends(service_state)) -> FileResponse:
     """The product's photo as imported."""
     path = Path((await stored_item(state, item_id)).image)
@@ -84,8 +102,9 @@ async def catalog_status(state: ServiceState = Depends(service_state)) -> dict[s
     return {"items": items, "model": model, "last_import": last_import(state.settings.media_dir)}
 
 
-async def staged_upload(state: ServiceState, archive: UploadFile | None, csv: UploadFile | None,
-                        images: list[UploadFile]) -> Callable[[Staging], Path]:
+async def staged_upload(
+    state: ServiceState, archive: UploadFile | None, csv: UploadFile | None, images: list[UploadFile]
+) -> Callable[[Staging], Path]:
     """The uploaded files read into memory (each within the import limit); a function that stages them."""
     limit = state.settings.max_import_bytes
     if (archive is None) == (csv is None):
@@ -98,22 +117,32 @@ async def staged_upload(state: ServiceState, archive: UploadFile | None, csv: Up
     return lambda staging: stage_files(staging, csv_name, csv_data, photos)
 
 
-@admin.post("/catalog/import", response_model=ImportStatus, responses={
-    409: {"model": ErrorBody, "description": "Another import is running."},
-    413: {"model": ErrorBody, "description": "The upload is over the import limit."},
-    422: {"model": ImportStatus, "description": "Refused: state 'refused' and the reason in 'error'."}})
+@admin.post(
+    "/catalog/import",
+    response_model=ImportStatus,
+    responses={
+        409: {"model": ErrorBody, "description": "Another import is running."},
+        413: {"model": ErrorBody, "description": "The upload is over the import limit."},
+        422: {"model": ImportStatus, "description": "Refused: state 'refused' and the reason in 'error'."},
+    },
+)
 async def import_products(
-        archive: UploadFile | None = File(None, description="A .zip holding products.csv and the photos it "
-                                                            "names (paths relative to the CSV)."),
-        csv: UploadFile | None = File(None, description="Or: a product CSV (id,image[,name,price,category,"
-                                                        "url,...]) ..."),
-        images: list[UploadFile] = File([], description="... with its photos; the CSV's image column names "
-                                                        "their file names."),
-        on_model: bool = Form(False, description="false: each photo is one product (flat-lay, hanger or "
-                                                 "packshot photos), boxed apart from its background; true: "
-                                                 "photos of people wearing the products, the detector's "
-                                                 "garment of the product's category is indexed."),
-        state: ServiceState = Depends(service_state)) -> Any:
+    archive: UploadFile | None = File(
+        None, description="A .zip holding products.csv and the photos it names (paths relative to the CSV)."
+    ),
+    csv: UploadFile | None = File(None, description="Or: a product CSV (id,image[,name,price,category,url,...]) ..."),
+    images: list[UploadFile] = File(
+        [], description="... with its photos; the CSV's image column names their file names."
+    ),
+    on_model: bool = Form(
+        False,
+        description="false: each photo is one product (flat-lay, hanger or "
+        "packshot photos), boxed apart from its background; true: "
+        "photos of people wearing the products, the detector's "
+        "garment of the product's category is indexed.",
+    ),
+    state: ServiceState = Depends(service_state),
+) -> Any:
     """Add or update products from uploaded files (never server paths or URLs). Good rows are imported,
     refused rows are listed with their CSV line; the catalogue is written in one transaction."""
     stage = await staged_upload(state, archive, csv, images)
@@ -156,6 +185,7 @@ async def update_item(item_id: str, update: ItemUpdate, state: ServiceState = De
 async def delete_item(item_id: str, state: ServiceState = Depends(service_state)) -> dict[str, str]:
     """Remove a product from the catalogue, and its photo when it came with an upload and no other product
     uses it."""
+
     def remove(store) -> None:
         found = store.get_items([item_id])
         if item_id not in found:

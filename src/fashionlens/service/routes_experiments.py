@@ -14,9 +14,14 @@ from fashionlens.service.schemas import ErrorBody, ExperimentDefinition, Experim
 from fashionlens.service.state import ServiceState, service_state
 
 router = APIRouter(tags=["experiments"])
-admin = APIRouter(tags=["experiments (admin)"], dependencies=[Depends(check_admin)], responses={
-    401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key header."},
-    403: {"model": ErrorBody, "description": "The service has no admin key configured."}})
+admin = APIRouter(
+    tags=["experiments (admin)"],
+    dependencies=[Depends(check_admin)],
+    responses={
+        401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key header."},
+        403: {"model": ErrorBody, "description": "The service has no admin key configured."},
+    },
+)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such experiment."}}
 
 
@@ -26,11 +31,17 @@ async def experiments(state: ServiceState = Depends(service_state)) -> list[dict
     return await state.catalog.call(lambda store: store.experiments())
 
 
-@admin.put("/experiments/{name}", response_model=ExperimentDefinition, responses={
-    409: {"model": ErrorBody, "description": "Its dates overlap another experiment's."},
-    422: {"model": ErrorBody}})
-async def put_experiment(name: str, definition: ExperimentDefinition,
-                         state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+@admin.put(
+    "/experiments/{name}",
+    response_model=ExperimentDefinition,
+    responses={
+        409: {"model": ErrorBody, "description": "Its dates overlap another experiment's."},
+        422: {"model": ErrorBody},
+    },
+)
+async def put_experiment(
+    name: str, definition: ExperimentDefinition, state: ServiceState = Depends(service_state)
+) -> dict[str, Any]:
     """Add or replace an experiment; sessions are assigned to its arms from its start date."""
     if definition.name != name:
         raise HTTPException(422, f"the body's name {definition.name!r} is not the path's {name!r}")
@@ -53,6 +64,7 @@ async def put_experiment(name: str, definition: ExperimentDefinition,
 async def experiment_results(name: str, state: ServiceState = Depends(service_state)) -> dict[str, Any]:
     """Per arm: sessions, cards shown, clicks, click-through with its 95% interval; the best arm against
     each other (Fisher's exact test, Holm-adjusted) and the verdict, "not enough data yet" until it is."""
+
     def report(store) -> dict[str, Any]:
         try:
             experiment = find_experiment(store, name)

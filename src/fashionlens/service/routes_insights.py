@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from fashionlens.insights.analytics import CHARTS, chart_names, chart_png, log_click, log_shown, summarize, utc_now
 from fashionlens.insights.audiences import audiences
 from fashionlens.insights.experiments import session_arm
-from fashionlens.insights.analytics import CHARTS, chart_names, chart_png, log_click, log_shown, summarize, utc_now
 from fashionlens.service.schemas import Audiences, ErrorBody, EventIn, Insights, Logged
 from fashionlens.service.state import ServiceState, service_state
 
@@ -33,8 +33,9 @@ async def summary(state: ServiceState, since: date | None, by: str) -> dict[str,
 
 
 @router.get("/insights", response_model=Insights, responses={422: {"model": ErrorBody}})
-async def insights(since: date | None = SINCE, by: Literal["day", "week"] = BY,
-                   state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+async def insights(
+    since: date | None = SINCE, by: Literal["day", "week"] = BY, state: ServiceState = Depends(service_state)
+) -> dict[str, Any]:
     """Category, region and colour shares, trend, categories worn together, click-through (overall, per
     item, per period); the URLs of the charts there is something to draw for (none without events)."""
     data = await summary(state, since, by)
@@ -67,10 +68,14 @@ def draw_chart(state: ServiceState, data: dict[str, Any], name: str) -> bytes:
         return chart_png(data, name)
 
 
-@router.get("/insights/charts/{name}.png", response_class=Response, responses={
-    200: {"content": {"image/png": {}}, "description": "The chart."}, 404: {"model": ErrorBody}})
-async def chart(name: str, since: date | None = SINCE, by: Literal["day", "week"] = BY,
-                state: ServiceState = Depends(service_state)) -> Response:
+@router.get(
+    "/insights/charts/{name}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The chart."}, 404: {"model": ErrorBody}},
+)
+async def chart(
+    name: str, since: date | None = SINCE, by: Literal["day", "week"] = BY, state: ServiceState = Depends(service_state)
+) -> Response:
     """A chart of GET /insights (shares, trend or click_through) for the same since/by."""
     if name not in CHARTS:
         raise HTTPException(404, f"no chart {name!r}; charts: {', '.join(CHARTS)}")
@@ -84,6 +89,7 @@ async def chart(name: str, since: date | None = SINCE, by: Literal["day", "week"
 @router.post("/events", response_model=Logged, status_code=202, responses={422: {"model": ErrorBody}})
 async def events(event: EventIn, state: ServiceState = Depends(service_state)) -> dict[str, int]:
     """Products a page showed, or the one clicked; click-through counts clicks on recommended products."""
+
     def log(store) -> None:
         arm = session_arm(store, event.session, utc_now())  # counted in the session's experiment arm
         if event.kind == "click":

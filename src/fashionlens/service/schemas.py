@@ -28,8 +28,9 @@ class AttributePrediction(BaseModel):
 
 
 class GarmentAttributes(BaseModel):
-    pattern: AttributePrediction | None = Field(description="solid, striped, checked, floral, dotted, graphic or "
-                                                            "other; null without attribute heads.")
+    pattern: AttributePrediction | None = Field(
+        description="solid, striped, checked, floral, dotted, graphic or other; null without attribute heads."
+    )
     sleeve: AttributePrediction | None = Field(description="sleeveless, short or long; null for lower-body garments.")
     colour: AttributePrediction | None = Field(description="The colour model's answer (the same name as `color`).")
 
@@ -37,19 +38,25 @@ class GarmentAttributes(BaseModel):
 class Garment(BaseModel):
     box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the uploaded photo after EXIF rotation.")
     region: str | None
-    region_score: float | None = Field(description="The detector's score for this box (how sure it is that the "
-                                                   "box holds a garment of this region); null when nothing was "
-                                                   "detected and the whole photo is one garment.")
+    region_score: float | None = Field(
+        description="The detector's score for this box (how sure it is that the "
+        "box holds a garment of this region); null when nothing was "
+        "detected and the whole photo is one garment."
+    )
     category: str
-    category_score: float = Field(description="The classifier's probability for `category` (within the region's "
-                                              "categories), not a statement about the box.")
+    category_score: float = Field(
+        description="The classifier's probability for `category` (within the region's "
+        "categories), not a statement about the box."
+    )
     top_categories: list[CategoryScore]
     color: str = Field(description="The garment's colour name (StreetStyle-27K's 13 names).")
     color_score: float = Field(description="The colour-naming model's probability for `color`.")
     color_share: float = Field(description="The share of the garment's pixels in its largest colour cluster.")
     color_rgb: str = Field(description="That cluster's colour, #rrggbb: the swatch.")
-    attributes: GarmentAttributes = Field(description="Pattern, sleeve and colour, each with the probability of "
-                                                      "every answer; null where the attribute does not apply.")
+    attributes: GarmentAttributes = Field(
+        description="Pattern, sleeve and colour, each with the probability of "
+        "every answer; null where the attribute does not apply."
+    )
 
 
 class PhotoResponse(BaseModel):
@@ -65,17 +72,23 @@ class GarmentSaliency(BaseModel):
 
     garment: int = Field(ge=0, description="The garment's position in `garments`.")
     category: str = Field(description="The class explained: the garment's category.")
-    view: list[int] = Field(min_length=4, max_length=4,
-                            description="left, top, right, bottom: the part of the photo the classifier saw "
-                                        "(the garment's box grown by its context margin, or the whole photo).")
-    png: str = Field(description="Base64 PNG of that part with Grad-CAM heat colours (red: what made the "
-                                 "classifier say `category`), at most 192 px on its longer side.")
+    view: list[int] = Field(
+        min_length=4,
+        max_length=4,
+        description="left, top, right, bottom: the part of the photo the classifier saw "
+        "(the garment's box grown by its context margin, or the whole photo).",
+    )
+    png: str = Field(
+        description="Base64 PNG of that part with Grad-CAM heat colours (red: what made the "
+        "classifier say `category`), at most 192 px on its longer side."
+    )
 
 
 class AnalyzeResponse(PhotoResponse):
     garments: list[Garment]
-    saliency: list[GarmentSaliency] | None = Field(None, description="One per garment, in their order, with "
-                                                                     "?explain=1; null without.")
+    saliency: list[GarmentSaliency] | None = Field(
+        None, description="One per garment, in their order, with ?explain=1; null without."
+    )
 
 
 class Product(BaseModel):
@@ -84,8 +97,10 @@ class Product(BaseModel):
     category: str | None
     region: str | None
     color: str | None
-    pattern: str | None = Field(description="The product photo's pattern (solid, striped, checked, floral, dotted, "
-                                             "graphic, other); null when the catalogue predates attributes.")
+    pattern: str | None = Field(
+        description="The product photo's pattern (solid, striped, checked, floral, dotted, "
+        "graphic, other); null when the catalogue predates attributes."
+    )
     sleeve: str | None = Field(description="sleeveless, short or long; null for garments without sleeves.")
     price: float | None
     url: str
@@ -95,8 +110,10 @@ class Product(BaseModel):
 
 class Recommended(Product):
     score: float = Field(description="The final ranking score; similar products come best first by it.")
-    why: dict[str, Any] = Field(description="`reason`: why, in a sentence for the customer; then the category, "
-                                            "colour and scores behind the rank.")
+    why: dict[str, Any] = Field(
+        description="`reason`: why, in a sentence for the customer; then the category, "
+        "colour and scores behind the rank."
+    )
 
 
 class GarmentRecommendations(BaseModel):
@@ -113,8 +130,9 @@ class SessionArm(BaseModel):
 class RecommendResponse(PhotoResponse):
     garments: list[GarmentRecommendations]
     note: str | None = Field(None, description="Why the lists are empty, when they are.")
-    experiment: SessionArm | None = Field(None, description="The running experiment and the session's arm in "
-                                                            "it, whose settings made these lists.")
+    experiment: SessionArm | None = Field(
+        None, description="The running experiment and the session's arm in it, whose settings made these lists."
+    )
 
 
 class ItemList(BaseModel):
@@ -142,8 +160,11 @@ class RefusedRow(BaseModel):
 class ImportStatus(BaseModel):
     id: str
     state: Literal["done", "refused"]
-    on_model: bool = Field(False, description="The import's on_model field: the detector found the garment of "
-                                              "each product's category; false: each photo is one product.")
+    on_model: bool = Field(
+        False,
+        description="The import's on_model field: the detector found the garment of "
+        "each product's category; false: each photo is one product.",
+    )
     imported: int = Field(description="Products added or changed.")
     unchanged: int
     refused_rows: list[RefusedRow]
@@ -213,8 +234,9 @@ class ItemClicks(BaseModel):
 class PeriodClicks(BaseModel):
     period: str = Field(description="A day (YYYY-MM-DD) or an ISO week (YYYY-Www), as `by` says.")
     recommended: int = Field(description="Items recommended in this period.")
-    clicked: int = Field(description="Clicks on them (a click counts in the period of the item's latest "
-                                     "recommendation before it).")
+    clicked: int = Field(
+        description="Clicks on them (a click counts in the period of the item's latest recommendation before it)."
+    )
     rate: float | None
 
 

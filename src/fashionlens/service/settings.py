@@ -56,8 +56,7 @@ class ServiceSettings:
         else:
             self.catalog = Path(self.catalog).expanduser().absolute()
             default_media = self.catalog.with_name(self.catalog.name + ".media")
-        self.media_dir = Path(self.media_dir).expanduser().absolute() if self.media_dir is not None else \
-            default_media
+        self.media_dir = Path(self.media_dir).expanduser().absolute() if self.media_dir is not None else default_media
         if self.max_pending < 1:
             raise FashionLensError(f"max_pending {self.max_pending}: must be at least 1")
 

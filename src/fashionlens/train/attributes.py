@@ -25,7 +25,9 @@ from fashionlens.inference.attributes import LinearHead
 
 MISSING = ""  # a label that is not there
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": accuracy_score, "balanced_accuracy": balanced_accuracy_score}
+    "accuracy": accuracy_score,
+    "balanced_accuracy": balanced_accuracy_score,
+}
 MAX_ITER = 3000
 
 
@@ -43,8 +45,9 @@ def labelled_mask(labels: np.ndarray) -> np.ndarray:
     return np.asarray(labels) != MISSING
 
 
-def fit_linear(features: np.ndarray, labels: np.ndarray, choice: FitChoice, seed: int = 0,
-               extra_features: np.ndarray | None = None) -> tuple[StandardScaler, LogisticRegression]:
+def fit_linear(
+    features: np.ndarray, labels: np.ndarray, choice: FitChoice, seed: int = 0, extra_features: np.ndarray | None = None
+) -> tuple[StandardScaler, LogisticRegression]:
     """Standardise and fit on the labelled rows only; `extra_features`: more examples of the same
     rows (the flipped crops), their labels the rows' own."""
     keep = labelled_mask(labels)
@@ -55,8 +58,15 @@ def fit_linear(features: np.ndarray, labels: np.ndarray, choice: FitChoice, seed
     return scaler, choice.model(seed).fit(scaler.transform(x), y)
 
 
-def cross_validate(features: np.ndarray, labels: np.ndarray, choices: list[FitChoice], metric: str,
-                   folds: int = 5, seed: int = 0, extra_features: np.ndarray | None = None) -> dict[FitChoice, float]:
+def cross_validate(
+    features: np.ndarray,
+    labels: np.ndarray,
+    choices: list[FitChoice],
+    metric: str,
+    folds: int = 5,
+    seed: int = 0,
+    extra_features: np.ndarray | None = None,
+) -> dict[FitChoice, float]:
     """Each choice's mean `metric` over stratified folds of the labelled rows (seeded)."""
     keep = np.flatnonzero(labelled_mask(labels))
     y = np.asarray(labels)[keep]
@@ -73,8 +83,13 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, choices: list[FitCh
     return scores
 
 
-def as_head(scaler: StandardScaler, model: LogisticRegression, names: tuple[str, ...], inputs: tuple[str, ...],
-            regions: tuple[str, ...] | None = None) -> LinearHead:
+def as_head(
+    scaler: StandardScaler,
+    model: LogisticRegression,
+    names: tuple[str, ...],
+    inputs: tuple[str, ...],
+    regions: tuple[str, ...] | None = None,
+) -> LinearHead:
     """The fitted pair as a shippable head, its classes in the order of `names` (every name must have
     been seen in training: a head cannot answer a name it never learned)."""
     missing = set(names) - set(model.classes_)

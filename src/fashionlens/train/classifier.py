@@ -20,15 +20,38 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from fashionlens.core.checkpoint import LAST, load_checkpoint
-from fashionlens.data.classification import (ClassificationDataset, CombinedDataset, balanced_sampler, check_mode, choose_classes,
-                                   class_weights, describe_skipped, split_samples)
-from fashionlens.data.transforms import (DEFAULT_CONTEXT_MARGIN, ProgressiveTrainTransform, classification_eval_transform,
-                               classification_preprocessing, classification_train_transform, input_shape,
-                               progressive_sizes)
-from fashionlens.train.engine import FitConfig, check_ema_decay, check_precision, fit, log, make_loader, seed_everything, world_size
 from fashionlens.core.errors import FashionLensError
+from fashionlens.data.classification import (
+    ClassificationDataset,
+    CombinedDataset,
+    balanced_sampler,
+    check_mode,
+    choose_classes,
+    class_weights,
+    describe_skipped,
+    split_samples,
+)
+from fashionlens.data.transforms import (
+    DEFAULT_CONTEXT_MARGIN,
+    ProgressiveTrainTransform,
+    classification_eval_transform,
+    classification_preprocessing,
+    classification_train_transform,
+    input_shape,
+    progressive_sizes,
+)
 from fashionlens.models import efficientnet_lite as lite
 from fashionlens.models.classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
+from fashionlens.train.engine import (
+    FitConfig,
+    check_ema_decay,
+    check_precision,
+    fit,
+    log,
+    make_loader,
+    seed_everything,
+    world_size,
+)
 
 
 def accuracy_metrics(true: list[int], predicted: list[int]) -> dict[str, float]:
@@ -36,8 +59,10 @@ def accuracy_metrics(true: list[int], predicted: list[int]) -> dict[str, float]:
         return {}
     with warnings.catch_warnings():  # a class predicted but absent from this batch of truth is fine
         warnings.simplefilter("ignore")
-        return {"accuracy": float(accuracy_score(true, predicted)),
-                "balanced_accuracy": float(balanced_accuracy_score(true, predicted))}
+        return {
+            "accuracy": float(accuracy_score(true, predicted)),
+            "balanced_accuracy": float(balanced_accuracy_score(true, predicted)),
+        }
 
 
 class ClassifierTask:
@@ -45,8 +70,15 @@ class ClassifierTask:
 
     kind = "classifier"
 
-    def __init__(self, arch: str, mode: str, class_names: list[str], preprocessing: dict[str, Any],
-                 label_smoothing: float = 0.0, class_weights: list[float] | None = None):
+    def __init__(
+        self,
+        arch: str,
+        mode: str,
+        class_names: list[str],
+        preprocessing: dict[str, Any],
+        label_smoothing: float = 0.0,
+        class_weights: list[float] | None = None,
+    ):
         self.arch, self.mode, self.class_names = arch, mode, list(class_names)
         self.preprocessing, self.label_smoothing = preprocessing, label_smoothing
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
@@ -87,8 +119,12 @@ class ClassifierTask:
         return {"loss": total_loss / max(len(true), 1), **metrics, "score": metrics.get("balanced_accuracy", 0.0)}
 
     def checkpoint_extra(self) -> dict[str, Any]:
-        return {"arch": self.arch, "mode": self.mode, "class_names": self.class_names,
-                "preprocessing": self.preprocessing}
+        return {
+            "arch": self.arch,
+            "mode": self.mode,
+            "class_names": self.class_names,
+            "preprocessing": self.preprocessing,
+        }
 
 
 # ----------------------------------------------------------------------------- `train classifier`
@@ -133,11 +169,17 @@ def check_settings(settings: ClassifierSettings) -> None:
     if settings.image_height is not None:
         check_image_size(settings.arch, settings.image_height, "--image-height")
     if settings.min_image_size is not None:
-        check_image_size(settings.arch, settings.min_image_size, "--min-image-size",
-                         side=min(input_shape(preprocessing_of(settings), settings.min_image_size)))
+        check_image_size(
+            settings.arch,
+            settings.min_image_size,
+            "--min-image-size",
+            side=min(input_shape(preprocessing_of(settings), settings.min_image_size)),
+        )
         if settings.min_image_size > settings.image_size:
-            raise FashionLensError(f"--min-image-size {settings.min_image_size} is above --image-size "
-                                   f"{settings.image_size}; it is where progressive resizing starts")
+            raise FashionLensError(
+                f"--min-image-size {settings.min_image_size} is above --image-size "
+                f"{settings.image_size}; it is where progressive resizing starts"
+            )
     check_precision(settings.precision)
     check_ema_decay(settings.ema)
     if settings.balance not in BALANCES:
@@ -165,16 +207,21 @@ def settings_of_run(run_dir: Path) -> ClassifierSettings:
     return ClassifierSettings(**checkpoint["config"]["settings"])
 
 
-def classification_datasets(settings: ClassifierSettings) -> tuple[ClassificationDataset | CombinedDataset,
-                                                                   ClassificationDataset | None]:
+def classification_datasets(
+    settings: ClassifierSettings,
+) -> tuple[ClassificationDataset | CombinedDataset, ClassificationDataset | None]:
     """Read the data, split it, choose the classes; the training (with --extra-data's) and validation datasets."""
     from fashionlens.data import read_dataset  # the readers import many formats: only when training
 
     train, val, where = split_samples(read_dataset(settings.data), settings.val_from_train, settings.seed)
     class_names = choose_classes(train, settings.classes)
     preprocessing = preprocessing_of(settings)
-    common = {"class_names": class_names, "mode": settings.mode, "context_margin": settings.context_margin,
-              "decode_size": max(input_shape(preprocessing))}
+    common = {
+        "class_names": class_names,
+        "mode": settings.mode,
+        "context_margin": settings.context_margin,
+        "decode_size": max(input_shape(preprocessing)),
+    }
     train_set = ClassificationDataset(train, transform=train_transform(settings, preprocessing), **common)
     val_set = ClassificationDataset(val, transform=classification_eval_transform(preprocessing), **common)
     if len(train_set) == 0:
@@ -197,11 +244,15 @@ def extra_training_set(path: str, transform: Any, common: dict[str, Any]) -> Cla
     mapped, mapping = map_samples_to_classes(train, common["class_names"])
     dataset = ClassificationDataset(mapped, transform=transform, crop=True, **common)
     if len(dataset) == 0:
-        raise FashionLensError(f"{path}: no garment in its training split has a label that maps onto the classes "
-                               f"({', '.join(common['class_names'])})")
+        raise FashionLensError(
+            f"{path}: no garment in its training split has a label that maps onto the classes "
+            f"({', '.join(common['class_names'])})"
+        )
     left_out = sum(mapping.left_out.values())
-    log(f"{path}: {len(dataset)} more training garments (its train split, as crops)"
-        + (f"; {left_out} left out, their labels have no counterpart among the classes" if left_out else ""))
+    log(
+        f"{path}: {len(dataset)} more training garments (its train split, as crops)"
+        + (f"; {left_out} left out, their labels have no counterpart among the classes" if left_out else "")
+    )
     skipped = describe_skipped(dataset.skipped, f"{path} train")
     if skipped:
         log(skipped)
@@ -211,8 +262,9 @@ def extra_training_set(path: str, transform: Any, common: dict[str, Any]) -> Cla
 def preprocessing_of(settings: ClassifierSettings) -> dict[str, Any]:
     """The preprocessing the run's checkpoints carry: the normalisation the backbone's weights expect."""
     norm = {"mean": lite.LITE_MEAN, "std": lite.LITE_STD} if lite.is_lite(settings.arch) else {}
-    return classification_preprocessing(settings.image_size, settings.context_margin,
-                                        image_height=settings.image_height, **norm)
+    return classification_preprocessing(
+        settings.image_size, settings.context_margin, image_height=settings.image_height, **norm
+    )
 
 
 def train_transform(settings: ClassifierSettings, preprocessing: dict[str, Any]):
@@ -231,9 +283,11 @@ def imagenet_weights(arch: str) -> Path:
         return lite.imagenet_weights_file(arch)
     cached = cached_torchvision_weights(arch)
     if cached is None:
-        raise FashionLensError(f"--pretrained imagenet: no ImageNet weights for {arch} on this machine (installed: "
-                               f"{', '.join(a for a in lite.LITE_ARCHS if lite.weights_available(a)) or 'none'}); "
-                               "choose one of those --arch, or --pretrained none")
+        raise FashionLensError(
+            f"--pretrained imagenet: no ImageNet weights for {arch} on this machine (installed: "
+            f"{', '.join(a for a in lite.LITE_ARCHS if lite.weights_available(a)) or 'none'}); "
+            "choose one of those --arch, or --pretrained none"
+        )
     return cached
 
 
@@ -259,12 +313,18 @@ def build_model(settings: ClassifierSettings, classes: int) -> nn.Module:
         log(f"training {settings.arch} from scratch (--pretrained none)")
     torchvision_file = settings.pretrained == "imagenet" and not lite.is_lite(settings.arch)
     weights = settings.weights or (str(imagenet_weights(settings.arch)) if torchvision_file else None)
-    return build_classifier(settings.arch, classes, settings.mode, weights,
-                            imagenet=settings.pretrained == "imagenet" and lite.is_lite(settings.arch))
+    return build_classifier(
+        settings.arch,
+        classes,
+        settings.mode,
+        weights,
+        imagenet=settings.pretrained == "imagenet" and lite.is_lite(settings.arch),
+    )
 
 
-def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: bool = False,
-                     workers: int = 0) -> list[dict[str, Any]]:
+def train_classifier(
+    settings: ClassifierSettings, run_dir: str | Path, resume: bool = False, workers: int = 0
+) -> list[dict[str, Any]]:
     """`fashionlens train classifier`: data -> datasets -> model -> engine.fit; returns the history."""
     run_dir = Path(run_dir)
     if resume:
@@ -282,12 +342,26 @@ def train_classifier(settings: ClassifierSettings, run_dir: str | Path, resume: 
         sampler = balanced_sampler(train_set.targets, classes, math.ceil(len(train_set) / world_size()))
     seed_everything(settings.seed)  # the new head (and a model from scratch) start the same every time
     model = build_classifier(settings.arch, classes, settings.mode) if resume else build_model(settings, classes)
-    task = ClassifierTask(settings.arch, settings.mode, train_set.class_names, preprocessing_of(settings),
-                          settings.label_smoothing, weights)
-    train_loader = make_loader(train_set, settings.batch_size, shuffle=True, workers=workers, sampler=sampler,
-                               seed=settings.seed)
+    task = ClassifierTask(
+        settings.arch,
+        settings.mode,
+        train_set.class_names,
+        preprocessing_of(settings),
+        settings.label_smoothing,
+        weights,
+    )
+    train_loader = make_loader(
+        train_set, settings.batch_size, shuffle=True, workers=workers, sampler=sampler, seed=settings.seed
+    )
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, workers=workers)
     lr_factors = {"backbone.": settings.backbone_lr / settings.lr} if settings.backbone_lr else {}
-    config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, precision=settings.precision,
-                       ema_decay=settings.ema, lr_factors=lr_factors, settings=asdict(settings))
+    config = FitConfig(
+        epochs=settings.epochs,
+        lr=settings.lr,
+        seed=settings.seed,
+        precision=settings.precision,
+        ema_decay=settings.ema,
+        lr_factors=lr_factors,
+        settings=asdict(settings),
+    )
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

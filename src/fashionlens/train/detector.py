@@ -18,15 +18,24 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from fashionlens.core.checkpoint import LAST, load_checkpoint
+from fashionlens.core.errors import FashionLensError
+from fashionlens.core.records import REGIONS
 from fashionlens.data.classification import split_samples
 from fashionlens.data.detection import DetectionDataset, collate_detection, describe_problems, detection_transform
-from fashionlens.train.engine import FitConfig, check_ema_decay, check_precision, fit, log, make_loader, seed_everything
-from fashionlens.core.errors import FashionLensError
 from fashionlens.evaluation.detection import build_ground_truth, coco_metrics, coco_results, run_cocoeval
-from fashionlens.core.records import REGIONS
 from fashionlens.models import efficientnet_lite as lite
-from fashionlens.models.detector import (ARCHS, ASPECT_RATIOS, DEFAULT_ARCH, DEFAULT_SCORE_THRESHOLD, TALL_ASPECT_RATIOS, arch_spec,
-                       build_detector, detections_of, detector_config)
+from fashionlens.models.detector import (
+    ARCHS,
+    ASPECT_RATIOS,
+    DEFAULT_ARCH,
+    DEFAULT_SCORE_THRESHOLD,
+    TALL_ASPECT_RATIOS,
+    arch_spec,
+    build_detector,
+    detections_of,
+    detector_config,
+)
+from fashionlens.train.engine import FitConfig, check_ema_decay, check_precision, fit, log, make_loader, seed_everything
 
 
 def best_f1_threshold(evaluator: COCOeval | None) -> tuple[float, float]:
@@ -67,8 +76,9 @@ class DetectionTask:
 
     def losses(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Tensor]:
         images, targets = batch
-        targets = [{"boxes": t["boxes"].as_subclass(Tensor).to(device), "labels": t["labels"].to(device)}
-                   for t in targets]
+        targets = [
+            {"boxes": t["boxes"].as_subclass(Tensor).to(device), "labels": t["labels"].to(device)} for t in targets
+        ]
         losses = model([image.to(device) for image in images], targets)
         return {**losses, "loss": sum(losses.values())}
 
@@ -80,8 +90,13 @@ class DetectionTask:
         metrics = coco_metrics(truth, evaluator, regions)
         self.score_threshold, f1 = best_f1_threshold(evaluator)
         map50 = metrics["map50"] or 0.0  # None when val holds no box at all
-        return {"score": map50, "map50": map50, "map": metrics["map"] or 0.0, "f1": f1,
-                "score_threshold": self.score_threshold}
+        return {
+            "score": map50,
+            "map50": map50,
+            "map": metrics["map"] or 0.0,
+            "f1": f1,
+            "score_threshold": self.score_threshold,
+        }
 
     def checkpoint_extra(self) -> dict[str, Any]:
         return {**self.architecture, "class_names": list(self.class_names), "score_threshold": self.score_threshold}
@@ -127,15 +142,23 @@ def resolve_settings(settings: DetectorSettings, backbone_arch: str | None) -> D
     """Fill in the architecture and image size and check every option before any data is read."""
     fitting = [name for name, spec in ARCHS.items() if spec.backbone == backbone_arch]
     if backbone_arch is not None and not fitting:
-        raise FashionLensError(f"--backbone-from: no detector has a {backbone_arch} backbone "
-                               f"(classifiers that fit: {', '.join(sorted({s.backbone for s in ARCHS.values()}))})")
+        raise FashionLensError(
+            f"--backbone-from: no detector has a {backbone_arch} backbone "
+            f"(classifiers that fit: {', '.join(sorted({s.backbone for s in ARCHS.values()}))})"
+        )
     arch = settings.arch or (fitting[0] if fitting else DEFAULT_ARCH)
     spec = arch_spec(arch)
     if backbone_arch is not None and spec.backbone != backbone_arch:
-        raise FashionLensError(f"--backbone-from holds a {backbone_arch} classifier, which does not fit {arch}'s "
-                               f"{spec.backbone} backbone; use --arch {fitting[0]}")
-    settings = replace(settings, arch=arch, image_size=settings.image_size or spec.image_size,
-                       pretrained=resolve_pretrained(settings, spec.backbone))
+        raise FashionLensError(
+            f"--backbone-from holds a {backbone_arch} classifier, which does not fit {arch}'s "
+            f"{spec.backbone} backbone; use --arch {fitting[0]}"
+        )
+    settings = replace(
+        settings,
+        arch=arch,
+        image_size=settings.image_size or spec.image_size,
+        pretrained=resolve_pretrained(settings, spec.backbone),
+    )
     if settings.epochs < 1 or settings.batch_size < 1:
         raise FashionLensError("--epochs and --batch-size must be at least 1")
     check_precision(settings.precision)
@@ -155,8 +178,10 @@ def resolve_pretrained(settings: DetectorSettings, backbone: str) -> str:
         if given:
             raise FashionLensError("--pretrained imagenet and --weights / --backbone-from exclude each other")
         if not lite.is_lite(backbone):
-            raise FashionLensError(f"--pretrained imagenet: no installed ImageNet weights for {backbone}; choose "
-                                   f"--arch fasterrcnn_efficientnet_lite0_fpn, or give --weights / --backbone-from")
+            raise FashionLensError(
+                f"--pretrained imagenet: no installed ImageNet weights for {backbone}; choose "
+                f"--arch fasterrcnn_efficientnet_lite0_fpn, or give --weights / --backbone-from"
+            )
         lite.imagenet_weights_file(backbone)  # a clear error when the package is missing
         return "imagenet"
     if settings.pretrained is None and not given and lite.is_lite(backbone) and lite.weights_available(backbone):
@@ -175,11 +200,15 @@ def detection_datasets(settings: DetectorSettings) -> tuple[DetectionDataset, De
     boxes = sum(len(target.boxes) for target in train_set.targets)
     if boxes == 0:
         hint = "" if whole else "; --whole-image-boxes boxes whole-image labels by the image"
-        raise FashionLensError(f"{settings.data}: no usable garment box in the training split "
-                               f"(whole-image labels and person boxes cannot train a detector{hint})")
+        raise FashionLensError(
+            f"{settings.data}: no usable garment box in the training split "
+            f"(whole-image labels and person boxes cannot train a detector{hint})"
+        )
     negatives = sum(not target.boxes for target in train_set.targets)
-    log(f"{where}; {len(train_set)} training images ({boxes} boxes, {negatives} without garments), "
-        f"{len(val_set)} validation images")
+    log(
+        f"{where}; {len(train_set)} training images ({boxes} boxes, {negatives} without garments), "
+        f"{len(val_set)} validation images"
+    )
     for line in (describe_problems(train_set.problems, "train"), describe_problems(val_set.problems, "val")):
         if line:
             log(line)
@@ -196,8 +225,9 @@ def settings_of_run(run_dir: Path) -> tuple[DetectorSettings, dict[str, Any]]:
     return DetectorSettings(**checkpoint["config"]["settings"]), checkpoint
 
 
-def train_detector(settings: DetectorSettings, run_dir: str | Path, resume: bool = False,
-                   workers: int = 0) -> list[dict[str, Any]]:
+def train_detector(
+    settings: DetectorSettings, run_dir: str | Path, resume: bool = False, workers: int = 0
+) -> list[dict[str, Any]]:
     """`fashionlens train detector`: data -> datasets -> Faster R-CNN -> engine.fit; returns the history."""
     run_dir = Path(run_dir)
     previous = None
@@ -215,18 +245,34 @@ def train_detector(settings: DetectorSettings, run_dir: str | Path, resume: bool
     seed_everything(settings.seed)  # the new heads (and a backbone from scratch) start the same every time
     ratios = TALL_ASPECT_RATIOS if settings.tall_anchors else ASPECT_RATIOS
     if previous is not None:  # rebuilt as it was trained; fit() restores the weights
-        model = build_detector(settings.arch, len(REGIONS), image_size=settings.image_size, aspect_ratios=ratios,
-                               norm=previous["norm"])
+        model = build_detector(
+            settings.arch, len(REGIONS), image_size=settings.image_size, aspect_ratios=ratios, norm=previous["norm"]
+        )
     else:
-        model = build_detector(settings.arch, len(REGIONS), settings.weights, image_size=settings.image_size,
-                               aspect_ratios=ratios, backbone_weights=backbone)
+        model = build_detector(
+            settings.arch,
+            len(REGIONS),
+            settings.weights,
+            image_size=settings.image_size,
+            aspect_ratios=ratios,
+            backbone_weights=backbone,
+        )
     task = DetectionTask(model, settings.arch, REGIONS)
-    log(f"{settings.arch} with {task.architecture['norm']}, images at {settings.image_size} px"
+    log(
+        f"{settings.arch} with {task.architecture['norm']}, images at {settings.image_size} px"
         + ("; backbone from ImageNet" if settings.pretrained == "imagenet" else "")
-        + ("" if settings.weights or backbone or resume else "; --pretrained none: from scratch"))
+        + ("" if settings.weights or backbone or resume else "; --pretrained none: from scratch")
+    )
     common = {"workers": workers, "collate_fn": collate_detection}
     train_loader = make_loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed, **common)
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, **common)
-    config = FitConfig(epochs=settings.epochs, lr=settings.lr, seed=settings.seed, clip_grad_norm=CLIP_GRAD_NORM,
-                       precision=settings.precision, ema_decay=settings.ema, settings=asdict(settings))
+    config = FitConfig(
+        epochs=settings.epochs,
+        lr=settings.lr,
+        seed=settings.seed,
+        clip_grad_norm=CLIP_GRAD_NORM,
+        precision=settings.precision,
+        ema_decay=settings.ema,
+        settings=asdict(settings),
+    )
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

@@ -23,16 +23,43 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from fashionlens.core.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, write_config
-from fashionlens.train.history import read_history, write_history
 from fashionlens.core.devices import pick_device
-from fashionlens.train.distributed import all_ranks_finite, barrier, close_distributed, init_distributed, is_main_process, log, make_loader, rank, seed_everything, sum_over_ranks, world_size
 from fashionlens.core.errors import FashionLensError
+from fashionlens.train.distributed import (
+    all_ranks_finite,
+    barrier,
+    close_distributed,
+    init_distributed,
+    is_main_process,
+    log,
+    make_loader,
+    rank,
+    seed_everything,
+    sum_over_ranks,
+    world_size,
+)
+from fashionlens.train.history import read_history, write_history
 
-__all__ = ["FitConfig", "Task", "autocast_dtype", "check_ema_decay", "check_precision", "evaluate", "fit",
-           "train_one_epoch", "train_step",
-           # re-exported: what a training command needs besides fit()
-           "close_distributed", "init_distributed", "is_main_process", "log", "make_loader", "pick_device",
-           "seed_everything", "world_size"]
+__all__ = [
+    "FitConfig",
+    "Task",
+    "autocast_dtype",
+    "check_ema_decay",
+    "check_precision",
+    "evaluate",
+    "fit",
+    "train_one_epoch",
+    "train_step",
+    # re-exported: what a training command needs besides fit()
+    "close_distributed",
+    "init_distributed",
+    "is_main_process",
+    "log",
+    "make_loader",
+    "pick_device",
+    "seed_everything",
+    "world_size",
+]
 
 
 class Task(Protocol):
@@ -46,7 +73,9 @@ class Task(Protocol):
 
     def losses(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Tensor]: ...  # has "loss"
 
-    def validate(self, model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]: ...  # has "score"
+    def validate(
+        self, model: nn.Module, loader: DataLoader, device: torch.device
+    ) -> dict[str, float]: ...  # has "score"
 
     def checkpoint_extra(self) -> dict[str, Any]: ...  # arch, mode, class_names, preprocessing, ...
 
@@ -91,18 +120,26 @@ def train_one_epoch(
     steps = images = skipped = in_a_row = 0
     low_precision = autocast_dtype(device, config.precision)
     start = time.perf_counter()
-    with tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", file=sys.stderr,
-              disable=not is_main_process(), dynamic_ncols=True) as progress:  # closed on errors too
+    with tqdm(
+        loader,
+        desc=f"epoch {epoch + 1}/{config.epochs}",
+        unit="batch",
+        file=sys.stderr,
+        disable=not is_main_process(),
+        dynamic_ncols=True,
+    ) as progress:  # closed on errors too
         for batch in progress:
-            losses = train_step(model, task, optimizer, lr_scheduler, scaler, batch, device, config.clip_grad_norm,
-                                low_precision)
+            losses = train_step(
+                model, task, optimizer, lr_scheduler, scaler, batch, device, config.clip_grad_norm, low_precision
+            )
             if losses is None:
                 skipped += 1
                 in_a_row += 1
                 if in_a_row >= config.max_nonfinite_steps:
                     raise FashionLensError(
                         f"training stopped: the loss was not finite (NaN or inf) for {in_a_row} steps in a row "
-                        f"in epoch {epoch + 1}; lower --lr or check the data")
+                        f"in epoch {epoch + 1}; lower --lr or check the data"
+                    )
                 continue
             in_a_row = 0
             if ema is not None:
@@ -116,15 +153,25 @@ def train_one_epoch(
     seconds = time.perf_counter() - start
     images_all = sum_over_ranks(images, device)
     stats = {name: total / max(steps, 1) for name, total in totals.items()}
-    stats.update(images=int(images_all), images_per_second=images_all / max(seconds, 1e-9),
-                 skipped_steps=int(sum_over_ranks(skipped, device)))
+    stats.update(
+        images=int(images_all),
+        images_per_second=images_all / max(seconds, 1e-9),
+        skipped_steps=int(sum_over_ranks(skipped, device)),
+    )
     return stats
 
 
-def train_step(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
-               lr_scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler, batch: Any,
-               device: torch.device, clip_grad_norm: float | None = None,
-               low_precision: torch.dtype | None = None) -> dict[str, float] | None:
+def train_step(
+    model: nn.Module,
+    task: Task,
+    optimizer: torch.optim.Optimizer,
+    lr_scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    batch: Any,
+    device: torch.device,
+    clip_grad_norm: float | None = None,
+    low_precision: torch.dtype | None = None,
+) -> dict[str, float] | None:
     """One optimisation step (autocast to `low_precision` unless None); None, with nothing changed, when
     the loss is not finite on some rank."""
     with torch.autocast(device.type, dtype=low_precision, enabled=low_precision is not None):
@@ -176,8 +223,10 @@ def fit(
     used = ema.module if ema is not None else model  # what is validated and saved as "model"
     low_precision = autocast_dtype(device, config.precision)
     if low_precision is not None:
-        log(f"mixed precision: {str(low_precision).removeprefix('torch.')} autocast on the {device.type} "
-            "(--precision float32 turns it off)")
+        log(
+            f"mixed precision: {str(low_precision).removeprefix('torch.')} autocast on the {device.type} "
+            "(--precision float32 turns it off)"
+        )
     if val_loader is None:
         log("no validation split: validation is skipped and only last.pt is written")
     wrapped = wrap_distributed(model, device)
@@ -191,9 +240,15 @@ def fit(
         if hasattr(task, "train_metrics"):
             stats.update(task.train_metrics())
         metrics = evaluate(used, task, val_loader, device) if val_loader is not None and is_main_process() else {}
-        history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-                        **{k if k in NOT_METRICS else f"train_{k}": v for k, v in stats.items()},
-                        **{f"val_{k}": v for k, v in metrics.items()}, "seconds": time.perf_counter() - start})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "lr": optimizer.param_groups[0]["lr"],
+                **{k if k in NOT_METRICS else f"train_{k}": v for k, v in stats.items()},
+                **{f"val_{k}": v for k, v in metrics.items()},
+                "seconds": time.perf_counter() - start,
+            }
+        )
         if is_main_process():
             save_epoch(run_dir, model, task, optimization, config_dict, history, ema)
             log(summary_line(history[-1]))
@@ -222,8 +277,11 @@ def make_optimization(model: nn.Module, config: FitConfig, steps_per_epoch: int,
     groups = parameter_groups(model, config)
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     lr_scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[group["lr"] for group in groups], total_steps=max(config.epochs * steps_per_epoch, 1),
-        pct_start=config.warmup_fraction)
+        optimizer,
+        max_lr=[group["lr"] for group in groups],
+        total_steps=max(config.epochs * steps_per_epoch, 1),
+        pct_start=config.warmup_fraction,
+    )
     scaling = autocast_dtype(device, config.precision) == torch.float16  # bfloat16 has float32's range
     return optimizer, lr_scheduler, torch.amp.GradScaler(device.type, enabled=scaling)
 
@@ -262,8 +320,15 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return None  # an emulated 16-bit format would be slower than float32
 
 
-def start_run(run_dir: Path, model: nn.Module, task: Task, optimization: tuple, config: dict[str, Any],
-              resume: bool, ema: AveragedModel | None = None) -> tuple[int, list[dict[str, Any]]]:
+def start_run(
+    run_dir: Path,
+    model: nn.Module,
+    task: Task,
+    optimization: tuple,
+    config: dict[str, Any],
+    resume: bool,
+    ema: AveragedModel | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
     """(first epoch, history so far): restored from last.pt, or a new run that writes config.json."""
     if resume:
         return restore(run_dir, model, task, *optimization, ema)
@@ -274,21 +339,42 @@ def start_run(run_dir: Path, model: nn.Module, task: Task, optimization: tuple, 
     return 0, []
 
 
-def save_epoch(run_dir: Path, model: nn.Module, task: Task, optimization: tuple, config: dict[str, Any],
-               history: list[dict[str, Any]], ema: AveragedModel | None = None) -> None:
+def save_epoch(
+    run_dir: Path,
+    model: nn.Module,
+    task: Task,
+    optimization: tuple,
+    config: dict[str, Any],
+    history: list[dict[str, Any]],
+    ema: AveragedModel | None = None,
+) -> None:
     """last.pt (with the optimiser state, for --resume), best.pt when val improved, and the history.
     With `ema`, "model" holds the average (what is used) and last.pt also the trained weights."""
     row = history[-1]
-    metrics = {k[len("val_"):]: v for k, v in row.items() if k.startswith("val_")}
-    checkpoint = {"kind": task.kind, **task.checkpoint_extra(), "config": config, "metrics": metrics,
-                  "epoch": row["epoch"] - 1, "model": (ema.module if ema is not None else model).state_dict()}
+    metrics = {k[len("val_") :]: v for k, v in row.items() if k.startswith("val_")}
+    checkpoint = {
+        "kind": task.kind,
+        **task.checkpoint_extra(),
+        "config": config,
+        "metrics": metrics,
+        "epoch": row["epoch"] - 1,
+        "model": (ema.module if ema is not None else model).state_dict(),
+    }
     earlier = [r["val_score"] for r in history[:-1] if "val_score" in r]
     if "score" in metrics and metrics["score"] > max(earlier, default=-math.inf):
         save_checkpoint(checkpoint, run_dir / BEST)
     optimizer, lr_scheduler, scaler = optimization
     training = {"trained_model": model.state_dict()} if ema is not None else {}
-    save_checkpoint({**checkpoint, **training, "optimizer": optimizer.state_dict(),
-                     "lr_scheduler": lr_scheduler.state_dict(), "scaler": scaler.state_dict()}, run_dir / LAST)
+    save_checkpoint(
+        {
+            **checkpoint,
+            **training,
+            "optimizer": optimizer.state_dict(),
+            "lr_scheduler": lr_scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+        },
+        run_dir / LAST,
+    )
     write_history(run_dir, history)
 
 
@@ -297,8 +383,9 @@ NOT_METRICS = ("images", "images_per_second", "skipped_steps")
 
 def summary_line(row: dict[str, Any]) -> str:
     shown = {k: v for k, v in row.items() if k.startswith(("train_", "val_")) or k == "skipped_steps"}
-    return f"epoch {row['epoch']}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                                for k, v in shown.items())
+    return f"epoch {row['epoch']}: " + ", ".join(
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()
+    )
 
 
 def wrap_distributed(model: nn.Module, device: torch.device) -> nn.Module:
@@ -307,8 +394,9 @@ def wrap_distributed(model: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def restore(run_dir: Path, model: nn.Module, task: Task, optimizer, lr_scheduler, scaler,
-            ema: AveragedModel | None = None) -> tuple[int, list]:
+def restore(
+    run_dir: Path, model: nn.Module, task: Task, optimizer, lr_scheduler, scaler, ema: AveragedModel | None = None
+) -> tuple[int, list]:
     """Load last.pt for --resume; the model must be the same kind, architecture and classes."""
     if not (run_dir / LAST).is_file():
         raise FashionLensError(f"{run_dir}: no {LAST} to resume from (not a run directory, or no epoch finished)")
@@ -316,8 +404,10 @@ def restore(run_dir: Path, model: nn.Module, task: Task, optimizer, lr_scheduler
     expected = {"kind": task.kind, **task.checkpoint_extra()}
     for key in ("kind", "arch", "mode", "class_names"):
         if key in expected and checkpoint.get(key) != expected[key]:
-            raise FashionLensError(f"{run_dir / LAST}: the checkpoint's {key} {checkpoint.get(key)!r} "
-                                   f"differs from this run's {expected[key]!r}")
+            raise FashionLensError(
+                f"{run_dir / LAST}: the checkpoint's {key} {checkpoint.get(key)!r} "
+                f"differs from this run's {expected[key]!r}"
+            )
     model.load_state_dict(checkpoint.get("trained_model", checkpoint["model"]))
     if ema is not None:
         ema.module.load_state_dict(checkpoint["model"])

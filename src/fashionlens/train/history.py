@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def metric_groups(history: list[dict[str, Any]]) -> dict[str, list[str]]:
     for key in dict.fromkeys(key for row in history for key in row):
         for prefix in ("train_", "val_"):
             if key.startswith(prefix):
-                groups.setdefault(key[len(prefix):], []).append(key)
+                groups.setdefault(key[len(prefix) :], []).append(key)
     return groups
 
 
@@ -59,6 +60,6 @@ def plot_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
             target.set_xlabel("epoch")
             target.legend()
         single.tight_layout()
-        atomic_write(run_dir / f"{name}.png", lambda temporary: single.savefig(temporary, format="png"))
+        atomic_write(run_dir / f"{name}.png", partial(single.savefig, format="png"))
     overview.tight_layout()
     atomic_write(run_dir / "history.png", lambda temporary: overview.savefig(temporary, format="png"))

@@ -23,15 +23,14 @@ from fashionlens.models.detector import detector_from_checkpoint, predict_detect
 from fashionlens.release.model_card import data_licence, recorded_command
 from fashionlens.release.packaging import package_default_models
 from fashionlens.samples import sample_path
-from tiny_models import trained_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory):
+def packaged(tiny_runs, tmp_path_factory):
     """The tiny runs (copied, with an evaluation of the classifier) packaged into a project-like folder."""
-    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+    runs = tiny_runs
     for data, sample in ((runs.clothing, "clothing"), (runs.street, "street")):
         shutil.copy(sample_path(sample) / "LICENSE", data.parent / "LICENSE")
     project = tmp_path_factory.mktemp("project")
@@ -121,9 +120,10 @@ def test_commands_without_models_use_the_packaged_ones(packaged, monkeypatch):
     monkeypatch.setattr("fashionlens.inference.default_models.WEIGHTS_DIR", weights)
     assert resolve_runs(None, None) == (weights / "detector.pt", weights / "classifier.pt")
     photo = sorted((runs.street.parent / "images").glob("*.jpg"))[0]
-    from fashionlens.cli.analyze import analyze_photos, load_analyzer
+    from fashionlens.cli.analyze import analyze_photos
+    from fashionlens.cli.options import ModelChoice, load_analyzer
 
-    analyzer = load_analyzer(None, None, whole_image=False)
+    analyzer = load_analyzer(ModelChoice())
     [analysis] = analyze_photos(analyzer, [photo])
     assert analyzer.description["classifier"] == str(weights / "classifier.pt")
     assert analyzer.description["detector"] == str(weights / "detector.pt")

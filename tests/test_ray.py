@@ -13,7 +13,7 @@ import pytest
 
 from fashionlens.catalog.importer import import_products
 from fashionlens.catalog.store import SQLiteStore
-from test_catalog import SIX, product_csv
+from helpers import SIX, product_csv
 from tiny_models import random_analyzer
 
 ray = pytest.importorskip("ray")
@@ -123,9 +123,9 @@ def test_a_worker_killed_mid_import_is_replaced_and_nothing_is_imported_twice(tm
 
 
 def test_models_that_cannot_load_on_the_workers_are_one_error(tmp_path, local_ray):
-    from fashionlens.cli.analyze import load_analyzer
+    from fashionlens.cli.options import ModelChoice, load_analyzer
     from fashionlens.core.errors import FashionLensError
     from fashionlens.inference.ray_analysis import RayAnalyzer
 
     with pytest.raises(FashionLensError, match="missing-run: checkpoint not found"):
-        RayAnalyzer(functools.partial(load_analyzer, None, tmp_path / "missing-run", True, 4), workers=1)
+        RayAnalyzer(functools.partial(load_analyzer, ModelChoice(None, tmp_path / "missing-run", True), 4), workers=1)

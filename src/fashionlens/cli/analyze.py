@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -9,6 +10,7 @@ import typer
 from tqdm import tqdm
 
 from fashionlens.catalog import DEFAULT_K
+from fashionlens.catalog.store import Filters
 from fashionlens.catalog.stores import catalog_name
 from fashionlens.cli.app import app, json_text
 from fashionlens.cli.inputs import PhotoRun, finish, photo_inputs
@@ -19,6 +21,7 @@ from fashionlens.cli.options import (
     DEVICE_OPTION,
     PATTERN_OPTION,
     SLEEVE_OPTION,
+    ModelChoice,
     filter_options,
     load_analyzer,
     open_store,
@@ -181,7 +184,8 @@ def analyze_command(
     if explain is not None and backend != "torch":
         raise FashionLensError(NEEDS_TORCH)  # before any model is loaded
     run = photo_run(images)
-    analyzer = load_analyzer(detector, classifier, whole_image, batch_size, top_k, backend, fast_decode, conf, device)
+    models = ModelChoice(detector, classifier, whole_image, backend, conf, device)
+    analyzer = load_analyzer(models, batch_size, top_k, fast_decode)
     analyses = analyze_photos(analyzer, run.photos, annotate, run)
     log_events(catalog, no_log, analyses, channel, session)
     overlays = explain_photos(analyzer, analyses, explain) if explain is not None else None
@@ -238,16 +242,14 @@ def recommend_command(
     store = open_store(catalog)
     run = photo_run(images)
     analyzer = load_analyzer(
-        detector, classifier, whole_image, backend=backend, fast_decode=fast_decode, conf=conf, device=device
+        ModelChoice(detector, classifier, whole_image, backend, conf, device), fast_decode=fast_decode
     )
     results = recommend_photos(
         analyzer,
         store,
         catalog,
         run.photos,
-        k,
-        filters,
-        not any_region,
+        Wanted(k, filters, same_region=not any_region),
         None if no_log else (channel, session),
         run=run,
     )
@@ -266,14 +268,22 @@ def recommend_command(
     finish(run)
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What a customer asks of the catalogue for each garment: k items per list, within the filters,
+    similar items of the garment's own region only unless `same_region` is False."""
+
+    k: int
+    filters: Filters
+    same_region: bool = True
+
+
 def recommend_photos(
     analyzer: Analyzer,
     store,
     catalog: str | Path,
     images: list[Path],
-    k: int,
-    filters,
-    same_region: bool = True,
+    wanted: Wanted,
     log: tuple[str, Optional[str]] | None = ("store", None),
     annotate: Optional[Path] = None,
     run: Optional[PhotoRun] = None,
@@ -288,7 +298,7 @@ def recommend_photos(
     index = CatalogIndex(store, index_cache(catalog))
     results = []
     for analysis in analyze_photos(analyzer, images, annotate, run):
-        found = recommend(analysis, index, k, filters, same_region=same_region)
+        found = recommend(analysis, index, wanted.k, wanted.filters, same_region=wanted.same_region)
         results.append((analysis, found))
         shown = list(dict.fromkeys(item for r in found for item in r.item_ids))
         if log is not None:

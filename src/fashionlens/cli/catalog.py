@@ -17,6 +17,7 @@ from fashionlens.cli.options import (
     DEVICE_OPTION,
     PATTERN_OPTION,
     SLEEVE_OPTION,
+    ModelChoice,
     filter_options,
     load_analyzer,
     open_store,
@@ -94,23 +95,15 @@ def import_command(
     # a database server's catalogue is created in place (its schema): only a new SQLite file is discarded
     created = not is_server(catalog) and not Path(catalog).exists()
     store = None if created else open_store(catalog, create=is_server(catalog))
-    whole_image = not (on_model or detector)
+    models = ModelChoice(detector, classifier, not (on_model or detector), backend, conf, device)
     if ray is None:
-        analyzer = load_analyzer(
-            detector, classifier, whole_image, batch_size, backend=backend, conf=conf, device=device
-        )
+        analyzer = load_analyzer(models, batch_size)
     else:
         from functools import partial
 
         from fashionlens.inference.ray_analysis import RayAnalyzer
 
-        analyzer = RayAnalyzer(
-            partial(
-                load_analyzer, detector, classifier, whole_image, batch_size, backend=backend, conf=conf, device=device
-            ),
-            ray,
-            ray_workers,
-        )
+        analyzer = RayAnalyzer(partial(load_analyzer, models, batch_size), ray, ray_workers)
     store = store or open_store(catalog, create=True)
     try:
         report = import_products(source, store, analyzer, strict=strict, products=products)
@@ -187,7 +180,9 @@ def reindex_command(
     from fashionlens.catalog.importer import reindex
 
     store = open_store(catalog)
-    analyzer = load_analyzer(detector, classifier, not (on_model or detector), batch_size, conf=conf, device=device)
+    analyzer = load_analyzer(
+        ModelChoice(detector, classifier, not (on_model or detector), conf=conf, device=device), batch_size
+    )
     count = reindex(store, analyzer)
     typer.echo(f"{catalog_name(catalog)}: reindexed {count} items with model {analyzer.model_id}")
 

@@ -208,11 +208,11 @@ def catalog_step(settings: DemoSettings, out: Path, story: dict[str, Any]):
     """`catalog import` of the product CSV with the default classifier (flat-lay photos: whole image)."""
     from fashionlens.catalog.importer import import_products
     from fashionlens.cli.catalog import open_store
-    from fashionlens.cli.options import load_analyzer
+    from fashionlens.cli.options import ModelChoice, load_analyzer
 
     products = write_products(out / "products.csv", settings.products)
     store = open_store(out / "catalog.db", create=True)
-    report = import_products(out / "products.csv", store, load_analyzer(None, None, whole_image=True))
+    report = import_products(out / "products.csv", store, load_analyzer(ModelChoice(whole_image=True)))
     story["catalog"] = {
         "products": products,
         "imported": report.imported,
@@ -227,17 +227,17 @@ def catalog_step(settings: DemoSettings, out: Path, story: dict[str, Any]):
 def recommend_step(settings: DemoSettings, out: Path, store, story: dict[str, Any]) -> None:
     """`recommend` for a few street photos (val first), annotated, logged as store events."""
     from fashionlens.catalog.store import Filters
-    from fashionlens.cli.analyze import recommend_photos
-    from fashionlens.cli.options import load_analyzer
+    from fashionlens.cli.analyze import Wanted, recommend_photos
+    from fashionlens.cli.options import ModelChoice, load_analyzer
     from fashionlens.data import read_dataset
     from fashionlens.inference.annotate import unique_names
     from fashionlens.samples import sample_file
 
     samples = sorted(read_dataset(sample_file("street")), key=lambda s: (s.split != "val", s.image.name))
     photos = [sample.image for sample in samples[: settings.street_photos]]
-    analyzer = load_analyzer(None, None, whole_image=False)
+    analyzer = load_analyzer(ModelChoice())
     results = recommend_photos(
-        analyzer, store, out / "catalog.db", photos, settings.k, Filters(kids=False), annotate=out / "annotated"
+        analyzer, store, out / "catalog.db", photos, Wanted(settings.k, Filters(kids=False)), annotate=out / "annotated"
     )
     names = unique_names([str(photo) for photo in photos])
     detector = analyzer.description["detector"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -90,32 +91,37 @@ def say(message: str) -> None:
     typer.echo(message, err=True)  # never on stdout: --json prints only the JSON
 
 
-def load_analyzer(
-    detector: Optional[Path],
-    classifier: Optional[Path],
-    whole_image: bool,
-    batch_size: int = 16,
-    top_k: int = 3,
-    backend: str = "torch",
-    fast_decode: bool = False,
-    conf: Optional[float] = None,
-    device: Optional[str] = None,
-) -> Analyzer:
-    """The Analyzer of the chosen runs (the shipped models for those not given), exported first for an ONNX
-    backend."""
+@dataclass(frozen=True)
+class ModelChoice:
+    """The models that analyse photos, as --detector, --classifier, --whole-image, --backend, --conf and
+    --device chose them (None: the shipped model, the checkpoint's threshold, the CPU)."""
+
+    detector: Optional[Path] = None
+    classifier: Optional[Path] = None
+    whole_image: bool = False
+    backend: str = "torch"
+    conf: Optional[float] = None
+    device: Optional[str] = None
+
+
+def load_analyzer(models: ModelChoice, batch_size: int = 16, top_k: int = 3, fast_decode: bool = False) -> Analyzer:
+    """The Analyzer of the chosen runs (the shipped models for those not given); for an ONNX backend the runs
+    are exported first (once), after the choice is checked."""
     from fashionlens.export.exports import export_for_backend
     from fashionlens.inference.analyzer import Analyzer
+    from fashionlens.inference.analyzer_models import check_backend
     from fashionlens.inference.default_models import resolve_runs
 
-    export_for_backend(resolve_runs(detector, classifier, whole_image), backend, say)
+    check_backend(models.backend, models.device)
+    export_for_backend(resolve_runs(models.detector, models.classifier, models.whole_image), models.backend, say)
     return Analyzer.from_choices(
-        detector,
-        classifier,
-        whole_image,
+        models.detector,
+        models.classifier,
+        models.whole_image,
         batch_size=batch_size,
         top_k=top_k,
-        backend=backend,
+        backend=models.backend,
         fast_decode=fast_decode,
-        conf=conf,
-        device=device,
+        conf=models.conf,
+        device=models.device,
     )

@@ -30,15 +30,20 @@ PRECISION_OF_BACKEND = {"onnx": "float32", "onnx-int8": "int8"}  # which ONNX ex
 Loader = Callable[[str | Path], tuple[Any, dict[str, Any]]]
 
 
-def model_loader(backend: str, device: str | None = None) -> Loader:
-    """run -> (model, its checkpoint or its export's metadata) for `backend` (an ONNX backend reads the
-    run's export: export.exports.export_for_backend writes it); `device`: where torch modules go (cpu,
-    cuda, cuda:N; None: cpu)."""
+def check_backend(backend: str, device: str | None) -> torch.device:
+    """The device a known `backend` runs on; one line for an unknown backend, or a GPU with an ONNX one."""
     if backend not in BACKENDS:
         raise FashionLensError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
     if backend in PRECISION_OF_BACKEND and device not in (None, "cpu"):
         raise FashionLensError(f"--device {device}: the {backend} backend runs on the CPU; use --backend torch")
-    target = torch_device(device)  # checked before any model loads
+    return torch_device(device)
+
+
+def model_loader(backend: str, device: str | None = None) -> Loader:
+    """run -> (model, its checkpoint or its export's metadata) for `backend` (an ONNX backend reads the
+    run's export: export.exports.export_for_backend writes it); `device`: where torch modules go (cpu,
+    cuda, cuda:N; None: cpu)."""
+    target = check_backend(backend, device)  # before any model loads
     if backend not in PRECISION_OF_BACKEND:
         return lambda run: on_device(load_torch(run), target)
     from fashionlens.inference.onnx_runtime import load_onnx

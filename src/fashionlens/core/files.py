@@ -14,7 +14,7 @@ from typing import Callable
 from fashionlens.core.errors import DiskFull, is_disk_full
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
     """Call `write(temporary_path)`, then rename the temporary file onto `path`. A full disk raises
     DiskFull naming `path`; the previous file at `path` is left as it was."""
     path = Path(path)

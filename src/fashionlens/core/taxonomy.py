@@ -11,6 +11,7 @@ on one source can be scored on another. Decisions where sources disagree (see do
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -172,7 +173,7 @@ CLOTHING_TO_DEEPFASHION: dict[str, str] = {
 }
 
 _DEEPFASHION_REGIONS = {name.lower(): region for name, region in DEEPFASHION_CATEGORIES}
-_REGION_TABLES: tuple[dict[str, str | None], ...] = (
+_REGION_TABLES: tuple[Mapping[str, str | None], ...] = (
     {k.lower(): v for k, v in CLOTHING_REGIONS.items()},
     {k: v[0] for k, v in STREET_GARMENTS.items()},
     {k.lower(): v[0] for k, v in STREETSTYLE_CATEGORIES.items()},

@@ -72,7 +72,7 @@ def _class_splits(samples: list[Sample]) -> dict[str, dict[str, int]]:
 
 
 def _check_images(samples: list[Sample], problems: list[str], progress: bool) -> tuple[int, int, int]:
-    counts = Counter()
+    counts: Counter[str] = Counter()
     # a context manager: an error clears the bar before its one line is printed
     with tqdm(samples, desc="checking images", unit="img", file=sys.stderr, disable=not progress, leave=False) as bar:
         for sample in bar:

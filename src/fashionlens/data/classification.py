@@ -109,13 +109,14 @@ class CombinedDataset(ConcatDataset):
     def __init__(self, datasets: list[ClassificationDataset]):
         super().__init__(datasets)
         self.class_names = datasets[0].class_names
+        self.garment_datasets = datasets  # ConcatDataset.datasets is typed as plain Dataset
 
     @property
     def targets(self) -> list[int]:
-        return [target for dataset in self.datasets for target in dataset.targets]
+        return [target for dataset in self.garment_datasets for target in dataset.targets]
 
     def set_epoch(self, epoch: int) -> None:
-        for dataset in self.datasets:
+        for dataset in self.garment_datasets:
             dataset.set_epoch(epoch)
 
 
@@ -242,7 +243,7 @@ def class_weights(targets: list[int], num_classes: int) -> np.ndarray:
 def balanced_sampler(targets: list[int], num_classes: int, num_samples: int) -> WeightedRandomSampler:
     """Draws items with replacement so every class is seen about equally often."""
     weights = class_weights(targets, num_classes)[np.asarray(targets)]
-    return WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), num_samples, replacement=True)
+    return WeightedRandomSampler(weights.tolist(), num_samples, replacement=True)
 
 
 def describe_skipped(skipped: Counter, what: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import NoReturn, TypeGuard
 
 from fashionlens.core.errors import DataFormatError
 from fashionlens.core.records import Box, Garment, Sample
@@ -53,7 +54,9 @@ def _array_lines(text: str, position: int) -> list[int]:
 
 
 def _skip(text: str, position: int) -> int:
-    return _SPACE.match(text, position).end()
+    space = _SPACE.match(text, position)
+    assert space is not None  # `\s*` matches the empty string, so it matches anywhere
+    return space.end()
 
 
 def _past_comma(text: str, position: int) -> int:
@@ -65,9 +68,10 @@ class _Errors:
     """Raises DataFormatError at the line of the element that is wrong."""
 
     def __init__(self, path: Path, text: str):
-        self.path, self.text, self.cache = path, text, {}
+        self.path, self.text = path, text
+        self.cache: dict[str, list[int]] = {}
 
-    def fail(self, key: str, index: int | None, message: str) -> None:
+    def fail(self, key: str, index: int | None, message: str) -> NoReturn:
         line = None
         if index is not None:
             lines = self.cache.setdefault(key, item_lines(self.text, key))
@@ -132,6 +136,12 @@ def _images(items: list, root: Path, errors: _Errors) -> dict[object, Sample]:
     return samples
 
 
+def _is_xywh(value: object) -> TypeGuard[list[int | float]]:
+    if not isinstance(value, list) or len(value) != 4:
+        return False
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+
+
 def _annotation(item: object, index: int, categories: dict, samples: dict, errors: _Errors) -> tuple:
     if not isinstance(item, dict):
         errors.fail("annotations", index, "an annotation must be an object")
@@ -140,8 +150,7 @@ def _annotation(item: object, index: int, categories: dict, samples: dict, error
     if item.get("category_id") not in categories:
         errors.fail("annotations", index, f"unknown category id {item.get('category_id')!r}")
     bbox = item.get("bbox")
-    numeric = isinstance(bbox, list) and len(bbox) == 4
-    if not numeric or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
+    if not _is_xywh(bbox):
         errors.fail("annotations", index, f"bbox must be 4 numbers [x, y, w, h], found {bbox!r}")
     name = categories[item["category_id"]]
     garment = item.get("garment")

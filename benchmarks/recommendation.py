@@ -1,10 +1,11 @@
-"""Recommendation quality on the real photos in ../shared/data (the recommendation issue's item 5).
+"""Recommendation quality on the real photos of --data-path (default ../shared/data; the recommendation issue's item 5).
 
     .venv/bin/python benchmarks/recommendation.py            # the default models (src/fashionlens/weights)
     .venv/bin/python benchmarks/recommendation.py --classifier runs/bench/clothing-top10 \\
         --detector runs/bench/detector-street                # two runs instead
     .venv/bin/python benchmarks/recommendation.py --queries carved --category-weight 0 --color-weight 0
         # shop queries only, from the split carved out of train: where the ranking's weights are chosen
+    .venv/bin/python benchmarks/recommendation.py --data-path /data --results /tmp/recommendation.json
 
 Steps, each printed and timed:
 1. catalogue: the catalogue data's train photos of the classifier's classes become products
@@ -38,11 +39,8 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from fashionlens_cli import run, shown
+from recipe import RESULTS, ROOT, add_data_path, clothing, run, shown, street, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "benchmarks" / "results"
 GOALS = {"shop_precision": 0.90, "street_to_shop_precision": 0.70}
 CARVED_SHARE, CARVED_SEED = 0.1, 0  # the classifier benchmarks' --val-from-train and --seed
 TIMES: dict[str, float] = {}
@@ -95,12 +93,8 @@ def analyse_whole(analyzer, samples: list, batch: int = 32) -> list:
     from fashionlens.core.images import load_image
     from fashionlens.inference.analyzer import Analyzer
 
-    whole = Analyzer(
-        analyzer.classifier,
-        analyzer.classifier_checkpoint,
-        batch_size=analyzer.batch_size,
-        attribute_heads=analyzer.attribute_heads,
-    )
+    whole = Analyzer(analyzer.classifier, analyzer.classifier_checkpoint, batch_size=analyzer.batch_size)
+    whole.attribute_heads = analyzer.attribute_heads
     garments = []
     for start in range(0, len(samples), batch):
         chunk = samples[start : start + batch]
@@ -210,14 +204,14 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument(
         "--catalog-data",
         type=Path,
-        default=DATA / "clothing" / "labels.csv",
-        help="labelled product photos: train = the catalogue, val = the queries",
+        help="labelled product photos: train = the catalogue, val = the queries "
+        "(default: <data-path>/clothing/labels.csv)",
     )
     parser.add_argument(
         "--street-data",
         type=Path,
-        default=DATA / "street" / "annotations.coco.json",
-        help="street photos with garment boxes; their val split is used",
+        help="street photos with garment boxes; their val split is used "
+        "(default: <data-path>/street/annotations.coco.json)",
     )
     parser.add_argument("--k", type=int, default=5, help="items per list (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
@@ -247,7 +241,10 @@ def parse_options() -> argparse.Namespace:
         help="results JSON (default: benchmarks/results/recommendation.json, "
         "recommendation_carved.json with --queries carved)",
     )
+    add_data_path(parser)
     options = parser.parse_args()
+    options.catalog_data = options.catalog_data or clothing(options.data_path)
+    options.street_data = options.street_data or street(options.data_path)
     suffix = "" if options.queries == "val" else "_carved"
     options.results = options.results or RESULTS / f"recommendation{suffix}.json"
     return options
@@ -321,9 +318,7 @@ def benchmark(options: argparse.Namespace) -> None:
         street_steps(result, options, analyzer, index, labels, ranking)
     result["goals"] = goals(result, options.k)
     result["seconds"] = TIMES
-    options.results.parent.mkdir(parents=True, exist_ok=True)
-    options.results.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(write_result(options.results, result, options.data_path), indent=2))
 
 
 def street_steps(result: dict, options: argparse.Namespace, analyzer, index, labels: list[str], ranking) -> None:

@@ -159,14 +159,14 @@ class Analyzer:
         top_k: int = TOP_K,
         batch_size: int = 16,
         fast_decode: bool = False,
-        attribute_heads: AttributeHeads | None = None,
         conf: float | None = None,
     ):
         """`classifier`, `detector`: torch modules, or onnx_runtime's OnnxClassifier / OnnxDetector with
         their export's metadata as the "checkpoints". `fast_decode`: see load_images().
-        `attribute_heads`: fitted on this classifier's features (from_runs checks it); None: no attributes.
-        `conf`: the detector's score threshold instead of the one its checkpoint chose on val."""
-        self.attribute_heads = attribute_heads
+        `conf`: the detector's score threshold instead of the one its checkpoint chose on val.
+        No attribute heads: from_runs sets `attribute_heads`, after checking they were fitted on this
+        classifier's features."""
+        self.attribute_heads: AttributeHeads | None = None
         self.classifier, self.classifier_checkpoint = classifier.eval(), classifier_checkpoint
         self.detector, self.detector_checkpoint = detector, detector_checkpoint
         self.class_names = list(classifier_checkpoint["class_names"])
@@ -175,6 +175,7 @@ class Analyzer:
         self.threshold = DEFAULT_SCORE_THRESHOLD
         self.fast_decode = fast_decode
         if detector is not None:
+            assert detector_checkpoint is not None, "a detector comes with its checkpoint"
             self.threshold = score_threshold(detector_checkpoint) if conf is None else conf
             keep_scores_from(detector, self.threshold)
             detector.eval()
@@ -298,10 +299,12 @@ class Analyzer:
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
         """The detections at or above the checkpoint's threshold, one per garment (garment_boxes.py), best
         first; none for every photo without a detector."""
+        checkpoint = self.detector_checkpoint
         if self.detector is None:
             return [[] for _ in images]
-        class_names = tuple(self.detector_checkpoint["class_names"])
-        transform = detection_transform(self.detector_checkpoint["preprocessing"]["image_size"], train=False)
+        assert checkpoint is not None, "a detector comes with its checkpoint"
+        class_names = tuple(checkpoint["class_names"])
+        transform = detection_transform(checkpoint["preprocessing"]["image_size"], train=False)
         # one photo per call: a batch pads photos to a common size, which changes what is detected
         # (a photo's result must not depend on the others), and costs a CPU as much as it saves
         batches = [([transform(image)], [{"orig_size": (image.height, image.width)}]) for image in images]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from fashionlens.catalog.store import CatalogItem, Filters
@@ -32,8 +33,6 @@ admin = APIRouter(
     },
 )
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No product with this id."}}
-# SQLite takes 64-bit integers: a larger offset was an OverflowError (500); no catalogue is near this size
-MAX_OFFSET = 1_000_000_000
 
 
 def product_json(item: CatalogItem, score: float | None = None, why: dict | None = None) -> dict[str, Any]:
@@ -45,31 +44,40 @@ def product_json(item: CatalogItem, score: float | None = None, why: dict | None
     return data
 
 
+class ItemQuery(BaseModel):
+    """The query parameters of GET /catalog/items: filters, search text and the page."""
+
+    q: str | None = Field(None, max_length=200, description="Part of the name or id.")
+    category: str | None = Field(None, max_length=100)
+    region: str | None = Field(None, max_length=100)
+    color: str | None = Field(None, max_length=100)
+    pattern: Literal[PATTERNS] | None = Field(None, description="solid, striped, checked...")
+    sleeve: Literal[SLEEVES] | None = Field(None, description="sleeveless, short or long.")
+    limit: int = Field(50, ge=1, le=500)
+    # SQLite takes 64-bit integers: a larger offset was an OverflowError (500); no catalogue is near this size
+    offset: int = Field(0, ge=0, le=1_000_000_000)
+
+    def filters(self) -> Filters:
+        if self.region is not None and self.region not in REGIONS:
+            raise HTTPException(422, f"region {self.region!r}: choose one of {', '.join(REGIONS)}")
+        return Filters(
+            category=self.category or None,
+            regions=None if self.region is None else (self.region,),
+            color=self.color or None,
+            pattern=self.pattern,
+            sleeve=self.sleeve,
+            text=self.q or None,
+        )
+
+
 @router.get("/catalog/items", response_model=ItemList)
 async def list_items(
-    q: str | None = Query(None, max_length=200, description="Part of the name or id."),
-    category: str | None = Query(None, max_length=100),
-    region: str | None = Query(None, max_length=100),
-    color: str | None = Query(None, max_length=100),
-    pattern: Literal[PATTERNS] | None = Query(None, description="solid, striped, checked..."),
-    sleeve: Literal[SLEEVES] | None = Query(None, description="sleeveless, short or long."),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    state: ServiceState = Depends(service_state),
+    query: Annotated[ItemQuery, Query()], state: ServiceState = Depends(service_state)
 ) -> dict[str, Any]:
     """The catalogue's products, filtered and searched, a page at a time."""
-    if region is not None and region not in REGIONS:
-        raise HTTPException(422, f"region {region!r}: choose one of {', '.join(REGIONS)}")
-    filters = Filters(
-        category=category or None,
-        regions=None if region is None else (region,),
-        color=color or None,
-        pattern=pattern,
-        sleeve=sleeve,
-        text=q or None,
-    )
+    filters = query.filters()
     total, items = await state.catalog.call(
-        lambda store: (store.count(filters), store.find_items(filters, limit=limit, offset=offset))
+        lambda store: (store.count(filters), store.find_items(filters, limit=query.limit, offset=query.offset))
     )
     return {"total": total, "items": [product_json(item) for item in items]}
 

@@ -1,8 +1,9 @@
 """The street garments' hand labels and what the Analyzer reads from their annotated boxes, cached.
 
     .venv/bin/python benchmarks/attribute_features.py     # fill the cache for train and val (about 15 min on 2 busy cores)
+    .venv/bin/python benchmarks/attribute_features.py --data-path /data   # the street photos under /data/street
 
-For each labelled garment of ../shared/data/street/attributes_<split>.csv: its annotated box cropped,
+For each labelled garment of <data-path>/street/attributes_<split>.csv: its annotated box cropped,
 grown by the classifier's context margin and through its eval transform exactly as the Analyzer does
 (Analyzer.classify: the same call), giving the L2-normalised pooled backbone features (the embedding)
 and those of the horizontally flipped crop (a free training augmentation and a test-time option); and
@@ -15,6 +16,7 @@ texture statistics existed is extended with them (about a minute: no model call)
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from dataclasses import dataclass
@@ -24,8 +26,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "street"
+from recipe import ROOT, add_data_path
+
 CACHE = ROOT / "runs" / "attribute-features"
 LABELS = ("colour", "pattern", "sleeve")
 
@@ -45,20 +47,21 @@ class LabelledGarments:
     flipped_texture_features: np.ndarray  # N x texture.LENGTH, of the mirrored crop
 
 
-def labelled_rows(split: str) -> list[dict]:
-    """The CSV rows joined to their photo and box; `unclear` becomes '' (missing) for every attribute."""
-    coco = json.loads((DATA / "annotations.coco.json").read_text())
+def labelled_rows(split: str, street: Path) -> list[dict]:
+    """The CSV rows of the street folder joined to their photo (its path) and box; `unclear` becomes ''
+    (missing) for every attribute."""
+    coco = json.loads((street / "annotations.coco.json").read_text())
     images = {i["id"]: i["file_name"] for i in coco["images"]}
     boxes = {a["id"]: (images[a["image_id"]], a["bbox"]) for a in coco["annotations"]}
     rows = []
-    with (DATA / f"attributes_{split}.csv").open(newline="", encoding="utf-8") as handle:
+    with (street / f"attributes_{split}.csv").open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             file_name, (x, y, w, h) = boxes[int(row["annotation_id"])]
             labels = {name: "" if row[name] == "unclear" else row[name] for name in LABELS}
             rows.append(
                 {
                     "id": int(row["annotation_id"]),
-                    "file": file_name,
+                    "file": street / file_name,
                     "box": (x, y, x + w, y + h),
                     "region": row["region"],
                     **labels,
@@ -67,20 +70,20 @@ def labelled_rows(split: str) -> list[dict]:
     return rows
 
 
-def extract(split: str, analyzer) -> LabelledGarments:
+def extract(split: str, analyzer, street: Path) -> LabelledGarments:
     from fashionlens.core.records import Box
     from fashionlens.inference.analyzer_models import classifier_feeds
     from fashionlens.inference.color_names import PixelColors, color_features, shipped_namer
     from fashionlens.inference.colors import garment_pixels
 
-    rows = labelled_rows(split)
+    rows = labelled_rows(split, street)
     namer = shipped_namer()
     margin = analyzer.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
     embeddings, flipped, colour, named = [], [], [], []
     for start in range(0, len(rows), 32):
         crops = []
         for row in rows[start : start + 32]:
-            with Image.open(DATA / row["file"]) as photo:
+            with Image.open(row["file"]) as photo:
                 image = photo.convert("RGB")
             box = Box(*row["box"])
             crops.append((image, box))
@@ -114,7 +117,7 @@ def textures(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
     plain, mirrored = [], []
     for row in rows:
-        with Image.open(DATA / row["file"]) as photo:
+        with Image.open(row["file"]) as photo:
             image = photo.convert("RGB")
         plain.append(texture_features(image, Box(*row["box"])))
         mirrored.append(texture_features(image, Box(*row["box"]), mirrored=True))
@@ -139,17 +142,17 @@ def save(path: Path, garments: LabelledGarments) -> None:
     temporary.replace(path)
 
 
-def load(split: str, analyzer) -> LabelledGarments:
-    """The split's garments from the cache, extracted first when the cache lacks them (and the texture
-    statistics added to a cache written without them)."""
+def load(split: str, analyzer, street: Path) -> LabelledGarments:
+    """The split's garments (of the `street` folder) from the cache, extracted first when the cache lacks
+    them (and the texture statistics added to a cache written without them)."""
     path = CACHE / f"{split}-{analyzer.model_id}.npz"
     if not path.is_file():
-        save(path, extract(split, analyzer))
+        save(path, extract(split, analyzer, street))
     with np.load(path) as data:
         arrays = {key: data[key] for key in data.files}
     extend = "texture_features" not in arrays
     if extend:
-        rows = labelled_rows(split)
+        rows = labelled_rows(split, street)
         if [r["id"] for r in rows] != arrays["annotation_ids"].tolist():
             raise SystemExit(f"{path}: its garments are not those of attributes_{split}.csv; delete it to re-extract")
         print(f"{split}: adding the texture statistics to {path.name}", flush=True)
@@ -176,7 +179,14 @@ def default_analyzer(classifier: Path | None = None):
     return Analyzer.from_choices(None, classifier, whole_image=True)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_path(parser)
+    options = parser.parse_args()
     analyzer = default_analyzer()
     for split in ("train", "val"):
-        print(split, load(split, analyzer).embeddings.shape)
+        print(split, load(split, analyzer, options.data_path / "street").embeddings.shape)
+
+
+if __name__ == "__main__":
+    main()

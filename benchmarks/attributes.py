@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/attributes.py            # fit, score, write results and figures
     .venv/bin/python benchmarks/attributes.py --write    # ... and ship src/fashionlens/weights/attributes.json
+    .venv/bin/python benchmarks/attributes.py --data-path /data --results /tmp/attributes.json
 
 Inputs (benchmarks/attribute_features.py, cached): each hand-labelled garment's annotated box through
 the shipped classifier exactly as the Analyzer crops and transforms it (its embedding, and that of the
@@ -17,7 +18,7 @@ Colour: (a) the pixel colour model shipped before (color_names.py), (b) a head o
 head on the embedding and the pixel colour features together; the best on val ships.
 Also reported, not shipped: averaging each val garment's prediction with its mirrored crop's
 (test-time flip, a second classifier pass).
-Results: benchmarks/results/attributes.json; confusion matrices: docs/figures/attributes-*-confusion.png.
+Results: benchmarks/results/attributes.json (--results); confusion matrices: docs/figures/attributes-*-confusion.png.
 """
 
 from __future__ import annotations
@@ -31,15 +32,15 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 from threadpoolctl import threadpool_limits
 
 import attribute_features
+from fashionlens.core.files import write_text
 from fashionlens.evaluation.honesty import honesty_check, verdict_line
 from fashionlens.evaluation.plots import confusion_matrix_png
 from fashionlens.inference.attributes import PATTERNS, SLEEVE_REGIONS, SLEEVES, WEIGHTS, AttributeHeads, LinearHead
 from fashionlens.inference.color_names import shipped_namer
 from fashionlens.inference.colors import COLOR_NAMES
 from fashionlens.train.attributes import FitChoice, as_head, cross_validate, fit_linear, labelled_mask
+from recipe import RESULTS, ROOT, add_data_path, shown, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "attributes.json"
 FIGURES = ROOT / "docs" / "figures"
 GOALS = {"pattern": ("balanced_accuracy", 0.60), "sleeve": ("accuracy", 0.85), "colour": ("accuracy", 0.75)}
 CHOICES = [FitChoice(c, weight) for c in (0.001, 0.003, 0.01, 0.03, 0.1) for weight in (None, "balanced")]
@@ -179,17 +180,25 @@ def write_figure(name: str, result: dict, title: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write", action="store_true", help=f"ship the heads as {WEIGHTS}")
+    parser.add_argument("--write", action="store_true", help=f"ship the heads as {shown(WEIGHTS)}")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS / "attributes.json",
+        help="results JSON (default benchmarks/results/attributes.json)",
+    )
+    add_data_path(parser)
     options = parser.parse_args()
     analyzer = attribute_features.default_analyzer()
-    train, val = attribute_features.load("train", analyzer), attribute_features.load("val", analyzer)
+    street = options.data_path / "street"
+    train, val = attribute_features.load("train", analyzer, street), attribute_features.load("val", analyzer, street)
     # one BLAS thread: the fits are small, and threads contending for a few shared cores are several
     # times slower than one (a pattern fit: 7 s against 42 s on this project's 2-core machine)
     with threadpool_limits(1):
-        fit_and_score(analyzer, train, val, options.write)
+        fit_and_score(analyzer, train, val, options)
 
 
-def fit_and_score(analyzer, train, val, write: bool) -> None:
+def fit_and_score(analyzer, train, val, options: argparse.Namespace) -> None:
     heads, document = {}, {"classifier": analyzer.model_id, "goals": GOALS, "attributes": {}}
     for name, names, input_sets, choices in (
         ("pattern", PATTERNS, PATTERN_INPUTS, PATTERN_CHOICES),
@@ -220,11 +229,11 @@ def fit_and_score(analyzer, train, val, write: bool) -> None:
             for name in heads
         },
     }
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+    write_result(options.results, document, options.data_path)
     print_summary(document)
-    if write:
-        WEIGHTS.write_text(json.dumps(AttributeHeads(analyzer.model_id, heads, about).to_json()) + "\n")
-        print(f"wrote {WEIGHTS.relative_to(ROOT)}")
+    if options.write:
+        write_text(WEIGHTS, json.dumps(AttributeHeads(analyzer.model_id, heads, about).to_json()) + "\n")
+        print(f"wrote {shown(WEIGHTS)}")
 
 
 def print_summary(document: dict) -> None:

@@ -8,7 +8,8 @@ the way docs/benchmarks.md reports it.
 Writes the run's training command (rebuilt from its config.json, which keeps what decides the weights:
 data-loading options such as --workers are not in it), the sum of its epoch times, its best
 epoch on its own validation split (the split carved out of train, where settings are chosen), its last
-epoch, and `fashionlens evaluate` on its data's val split (which only reports).
+epoch, and `fashionlens evaluate` on its data's val split (which only reports). The data is the run's
+own (its config.json names it), so this recipe takes no --data-path.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import argparse
 import json
 from pathlib import Path
 
-from fashionlens.release.model_card import rebuilt_command, relative
-from fashionlens_cli import ROOT, run, shown
+from fashionlens.cli.train import rebuilt_command
+from fashionlens.release.model_card import relative
+from recipe import ROOT, run, shown, write_result
 
 KEYS = (
     "accuracy",
@@ -56,9 +58,7 @@ def main() -> None:
             "val": {key: metrics.get(key) for key in KEYS},
         },
     }
-    options.results.parent.mkdir(parents=True, exist_ok=True)
-    options.results.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(write_result(options.results, result), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Classifier benchmarks on the real photos in ../shared/data (the classifier issue's a-d).
+"""Classifier benchmarks on the real photos of --data-path (default ../shared/data; the classifier issue's a-d).
 
     .venv/bin/python benchmarks/classifiers.py a   # clothing top-10: accuracy on val, training time
     .venv/bin/python benchmarks/classifiers.py b   # upper-body classes, balance none vs sampler
@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/classifiers.py d   # curated (clothing) model scored in the wild (street)
     .venv/bin/python benchmarks/classifiers.py e   # (a) trained on street garments too, scored as in (d)
     .venv/bin/python benchmarks/classifiers.py p   # (e) from ImageNet-pretrained EfficientNet-Lite0
+    .venv/bin/python benchmarks/classifiers.py a --data-path /data   # /data/clothing and /data/street
 
 Each experiment runs `fashionlens` commands (printed before they run), times them, and writes
 benchmarks/results/<experiment>.json with the commands, wall times and the metrics that matter.
@@ -21,14 +22,9 @@ import json
 import shutil
 from pathlib import Path
 
-from fashionlens_cli import run
+from recipe import RESULTS, ROOT, add_data_path, clothing, run, street, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-CLOTHING = DATA / "clothing" / "labels.csv"
-STREET = DATA / "street" / "annotations.coco.json"
 RUNS = ROOT / "runs" / "bench"
-RESULTS = ROOT / "benchmarks" / "results"
 
 TOP10 = "T-Shirt,Pants,Longsleeve,Shirt,Shoes,Dress,Shorts,Outwear,Hat,Skirt"
 UPPER = "T-Shirt,Longsleeve,Shirt,Outwear,Polo,Undershirt,Blazer,Hoodie,Top,Blouse"
@@ -93,10 +89,10 @@ def evaluate(name: str, *datasets: Path, extra: tuple[str, ...] = ()) -> dict:
     return {"command": "fashionlens " + " ".join(args), "by_dataset": by_dataset}
 
 
-def experiment_a() -> dict:
+def experiment_a(data_path: Path) -> dict:
     result = train(
         "clothing-top10",
-        CLOTHING,
+        clothing(data_path),
         "--classes",
         TOP10,
         "--val-from-train",
@@ -112,16 +108,16 @@ def experiment_a() -> dict:
         "--ema",
         "0.998",
     )
-    return result | {"evaluation": evaluate("clothing-top10", CLOTHING)}
+    return result | {"evaluation": evaluate("clothing-top10", clothing(data_path))}
 
 
-def experiment_b() -> dict:
+def experiment_b(data_path: Path) -> dict:
     results = {}
     for balance in ("none", "sampler"):
         name = f"clothing-upper-{balance}"
         results[balance] = train(
             name,
-            CLOTHING,
+            clothing(data_path),
             "--classes",
             UPPER,
             "--val-from-train",
@@ -137,17 +133,17 @@ def experiment_b() -> dict:
             "--precision",
             "float32",
         )  # as measured (before mixed precision)
-        results[balance]["evaluation"] = evaluate(name, CLOTHING)
+        results[balance]["evaluation"] = evaluate(name, clothing(data_path))
     return results
 
 
-def experiment_c() -> dict:
+def experiment_c(data_path: Path) -> dict:
     results = {}
     for mode in ("img", "img+bbox"):
         name = f"street-upper-{mode.replace('+', '-')}"
         results[mode] = train(
             name,
-            STREET,
+            street(data_path),
             "--classes",
             STREET_UPPER,
             "--mode",
@@ -165,13 +161,13 @@ def experiment_c() -> dict:
             "--precision",
             "float32",
         )  # as measured (before mixed precision)
-        results[mode]["evaluation"] = evaluate(name, STREET)
+        results[mode]["evaluation"] = evaluate(name, street(data_path))
     args = [
         "compare",
         str(RUNS / "street-upper-img"),
         str(RUNS / "street-upper-img-bbox"),
         "--data",
-        str(STREET),
+        str(street(data_path)),
         "--split",
         "val",
         "--out",
@@ -182,23 +178,23 @@ def experiment_c() -> dict:
     return results
 
 
-def experiment_d() -> dict:
+def experiment_d(data_path: Path) -> dict:
     """The clothing top-10 model of (a) on the clothing val photos and on the street garments' crops."""
     return {
-        "whole_photo": evaluate("clothing-top10", CLOTHING, STREET),
-        "garment_crops": evaluate("clothing-top10", CLOTHING, STREET, extra=("--crops",)),
+        "whole_photo": evaluate("clothing-top10", clothing(data_path), street(data_path)),
+        "garment_crops": evaluate("clothing-top10", clothing(data_path), street(data_path), extra=("--crops",)),
     }
 
 
-def experiment_e() -> dict:
+def experiment_e(data_path: Path) -> dict:
     """(a)'s recipe with the street train garments' crops added (--extra-data), in the same 30 minutes
     (fewer epochs over more photos), and the weights averaged (--ema); scored on the clothing val photos and
     the street val garments as (d)."""
     result = train(
         "clothing-street-top10",
-        CLOTHING,
+        clothing(data_path),
         "--extra-data",
-        str(STREET),
+        str(street(data_path)),
         "--classes",
         TOP10,
         "--val-from-train",
@@ -216,8 +212,8 @@ def experiment_e() -> dict:
     )
     return {
         "training": result,
-        "whole_photo": evaluate("clothing-street-top10", CLOTHING, STREET),
-        "garment_crops": evaluate("clothing-street-top10", CLOTHING, STREET, extra=("--crops",)),
+        "whole_photo": evaluate("clothing-street-top10", clothing(data_path), street(data_path)),
+        "garment_crops": evaluate("clothing-street-top10", clothing(data_path), street(data_path), extra=("--crops",)),
     }
 
 
@@ -237,15 +233,15 @@ PRETRAINED = [
 ]
 
 
-def experiment_p() -> dict:
+def experiment_p(data_path: Path) -> dict:
     """(e)'s data from ImageNet-pretrained EfficientNet-Lite0: 3:4 portrait input (192 x 256) reached by
     progressive resizing from 128 px wide, the new head at 0.002 and the backbone at a quarter of it, the
     weights averaged; scored as (e)."""
     result = train(
         "lite0-clothing-street",
-        CLOTHING,
+        clothing(data_path),
         "--extra-data",
-        str(STREET),
+        str(street(data_path)),
         "--classes",
         TOP10,
         "--val-from-train",
@@ -268,8 +264,8 @@ def experiment_p() -> dict:
     )
     return {
         "training": result,
-        "whole_photo": evaluate("lite0-clothing-street", CLOTHING, STREET),
-        "garment_crops": evaluate("lite0-clothing-street", CLOTHING, STREET, extra=("--crops",)),
+        "whole_photo": evaluate("lite0-clothing-street", clothing(data_path), street(data_path)),
+        "garment_crops": evaluate("lite0-clothing-street", clothing(data_path), street(data_path), extra=("--crops",)),
     }
 
 
@@ -287,14 +283,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
     parser.add_argument("--score-only", action="store_true", help="score the finished runs, do not train")
+    parser.add_argument(
+        "--results", type=Path, help="results JSON (default: benchmarks/results/classifier_<experiment>.json)"
+    )
+    add_data_path(parser)
     options = parser.parse_args()
     global SCORE_ONLY
     SCORE_ONLY, name = options.score_only, options.experiment
-    result = EXPERIMENTS[name]()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"classifier_{name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    result = EXPERIMENTS[name](options.data_path)
+    path = options.results or RESULTS / f"classifier_{name}.json"
+    print(json.dumps(write_result(path, result, options.data_path), indent=2))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,15 @@
 
     .venv/bin/python benchmarks/color_names.py            # fit on train, score on val, print and save results
     .venv/bin/python benchmarks/color_names.py --write    # ... and ship the weights (weights/color_names.json)
+    .venv/bin/python benchmarks/color_names.py --data-path /data --results /tmp/color_names.json
 
-Pixels: each labelled garment's annotated box of ../shared/data/street (attributes_train.csv and
+Pixels: each labelled garment's annotated box of <data-path>/street (attributes_train.csv and
 attributes_val.csv, `unclear` rows left out) through colors.garment_pixels (border band and skin left
 out), as the Analyzer sees a detected garment. The regularisation C is chosen by 5-fold cross-validation
 on train (seeded); val only reports. Baseline in the same run: naming the largest k-means cluster after
 the nearest reference shade (CIEDE2000): the core of the method shipped before (which also added up the
 clusters' shares per name and called two distant large clusters multicolour).
-Results: benchmarks/results/color_names.json.
+Results: benchmarks/results/color_names.json (--results).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from fashionlens.core.files import write_text
 from fashionlens.core.records import Box
 from fashionlens.inference.color_names import (
     SHADE_LAB,
@@ -39,24 +41,23 @@ from fashionlens.inference.color_names import (
     color_features,
 )
 from fashionlens.inference.colors import MULTICOLOR, garment_pixels
+from recipe import RESULTS, add_data_path, shown, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "street"
-RESULTS = ROOT / "benchmarks" / "results" / "color_names.json"
 CS = (0.01, 0.03, 0.1, 0.3, 1.0)
 
 
-def labelled_pixels(split: str) -> tuple[list[np.ndarray], list[str]]:
-    coco = json.loads((DATA / "annotations.coco.json").read_text())
+def labelled_pixels(split: str, street: Path) -> tuple[list[np.ndarray], list[str]]:
+    """The pixels of each garment with a colour label in the street folder's attributes_<split>.csv."""
+    coco = json.loads((street / "annotations.coco.json").read_text())
     images = {i["id"]: i["file_name"] for i in coco["images"]}
     boxes = {a["id"]: (images[a["image_id"]], a["bbox"]) for a in coco["annotations"]}
     pixels, labels = [], []
-    with (DATA / f"attributes_{split}.csv").open(newline="", encoding="utf-8") as handle:
+    with (street / f"attributes_{split}.csv").open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["colour"] == "unclear":
                 continue
             file_name, (x, y, w, h) = boxes[int(row["annotation_id"])]
-            with Image.open(DATA / file_name) as image:
+            with Image.open(street / file_name) as image:
                 pixels.append(garment_pixels(image.convert("RGB"), Box(x, y, x + w, y + h)))
             labels.append(row["colour"])
     return pixels, labels
@@ -111,11 +112,19 @@ def scores(truth: list[str], named: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write", action="store_true", help=f"write the fitted weights to {WEIGHTS}")
+    parser.add_argument("--write", action="store_true", help=f"write the fitted weights to {shown(WEIGHTS)}")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS / "color_names.json",
+        help="results JSON (default benchmarks/results/color_names.json)",
+    )
+    add_data_path(parser)
     options = parser.parse_args()
-    train_pixels, train_labels = labelled_pixels("train")
+    street = options.data_path / "street"
+    train_pixels, train_labels = labelled_pixels("train", street)
     reference_pixels, reference_labels = reference_examples()
-    val_pixels, val_labels = labelled_pixels("val")
+    val_pixels, val_labels = labelled_pixels("val", street)
     train = np.stack([color_features(PixelColors.of(p)) for p in train_pixels])
 
     def model(c: float):
@@ -138,15 +147,15 @@ def main() -> None:
         "val": scores(val_labels, named),
         "baseline_nearest_shade_val": scores(val_labels, [nearest_shade(p) for p in val_pixels]),
     }
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+    write_result(options.results, document, options.data_path)
     print(
         f"C {best} (5-fold accuracy on train {cross_validated[best]:.3f}); val accuracy {document['val']['accuracy']:.3f} "
         f"against {document['baseline_nearest_shade_val']['accuracy']:.3f} for the nearest shade"
     )
     print("most common errors: " + "; ".join(document["val"]["most_common_errors"]))
     if options.write:
-        WEIGHTS.write_text(json.dumps(namer.to_json()) + "\n")
-        print(f"wrote {WEIGHTS}")
+        write_text(WEIGHTS, json.dumps(namer.to_json()) + "\n")
+        print(f"wrote {shown(WEIGHTS)}")
 
 
 if __name__ == "__main__":

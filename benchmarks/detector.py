@@ -1,4 +1,4 @@
-"""Detector benchmarks on the real photos in ../shared/data: street boxes vs a curated source.
+"""Detector benchmarks on the real photos of --data-path (default ../shared/data): street boxes vs a curated source.
 
     .venv/bin/python benchmarks/detector.py street            # trained on the street boxes, scored on street val
     .venv/bin/python benchmarks/detector.py curated           # trained on clothing photos' whole-image boxes
@@ -8,6 +8,7 @@
     .venv/bin/python benchmarks/detector.py street --ema 0.99 --name NAME  # weights averaged (--ema)
     .venv/bin/python benchmarks/detector.py street --arch fasterrcnn_efficientnet_lite0_fpn \
         --backbone-from runs/bench/lite0-clothing-street --image-size 480 --name detector-street-lite0
+    .venv/bin/python benchmarks/detector.py street --data-path /data --results /tmp/detector.json
 
 `street` trains on the street photos' garment boxes and reports mAP, mAP@0.5 and AP@0.5 per region
 on the street val split. `curated` trains the same detector on the clothing photos, each labelled
@@ -19,8 +20,8 @@ data, so the clothing number comes from the training run's best validation epoch
 The resnet18 FPN starts its backbone from the clothing top-10 classifier of `benchmarks/classifiers.py a`
 (runs/bench/clothing-top10); any detector starts it from the classifier run --backbone-from names. Each experiment runs
 `fashionlens` commands (printed before they run), times them, and writes
-benchmarks/results/detector_<experiment>.json. Runs go to runs/bench/ (the run directory and the results
-file are named after --name when it is given).
+benchmarks/results/detector_<experiment>.json (or --results). Runs go to runs/bench/ (the run directory
+and the results file are named after --name when it is given).
 """
 
 from __future__ import annotations
@@ -30,14 +31,9 @@ import json
 import shutil
 from pathlib import Path
 
-from fashionlens_cli import run
+from recipe import RESULTS, ROOT, add_data_path, clothing, run, street, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-CLOTHING = DATA / "clothing" / "labels.csv"
-STREET = DATA / "street" / "annotations.coco.json"
 RUNS = ROOT / "runs" / "bench"
-RESULTS = ROOT / "benchmarks" / "results"
 BACKBONE = RUNS / "clothing-top10"
 
 DEFAULT_EPOCHS = {"street": 8, "curated": 3}
@@ -113,16 +109,16 @@ def evaluate(name: str, data: Path) -> dict:
 
 
 def experiment_street(options: argparse.Namespace) -> dict:
-    result = train(STREET, options)
-    return result | {"street_val": evaluate(options.name, STREET)}
+    result = train(street(options.data_path), options)
+    return result | {"street_val": evaluate(options.name, street(options.data_path))}
 
 
 def experiment_curated(options: argparse.Namespace) -> dict:
-    result = train(CLOTHING, options, "--whole-image-boxes")
-    street = evaluate(options.name, STREET)
+    result = train(clothing(options.data_path), options, "--whole-image-boxes")
+    street_val = evaluate(options.name, street(options.data_path))
     # the clothing number is the run's own validation (whole-image boxes, best epoch)
-    gap = {"clothing_val_map50": result["best_val_map50"], "street_val_map50": street["map50"]}
-    return result | {"street_val": street, "domain_gap": gap}
+    gap = {"clothing_val_map50": result["best_val_map50"], "street_val_map50": street_val["map50"]}
+    return result | {"street_val": street_val, "domain_gap": gap}
 
 
 EXPERIMENTS = {"street": experiment_street, "curated": experiment_curated}
@@ -177,6 +173,8 @@ def parse_options() -> argparse.Namespace:
         help="run directory under runs/bench/ and results file name "
         "(default: detector-<experiment>, results detector_<experiment>.json)",
     )
+    parser.add_argument("--results", type=Path, help="results JSON (default: benchmarks/results/<name>.json)")
+    add_data_path(parser)
     options = parser.parse_args()
     if options.epochs is None:
         options.epochs = DEFAULT_EPOCHS[options.experiment]
@@ -195,10 +193,8 @@ def parse_options() -> argparse.Namespace:
 def main() -> None:
     options = parse_options()
     result = {"epochs_asked": options.epochs, **EXPERIMENTS[options.experiment](options)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{options.name.replace('-', '_')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    path = options.results or RESULTS / f"{options.name.replace('-', '_')}.json"
+    print(json.dumps(write_result(path, result, options.data_path), indent=2))
 
 
 if __name__ == "__main__":

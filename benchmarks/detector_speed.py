@@ -1,11 +1,12 @@
 """What a detector costs a customer: the time to analyse one photo with each detector run given.
 
     .venv/bin/python benchmarks/detector_speed.py runs/bench/detector-street-resnet18-e
+    .venv/bin/python benchmarks/detector_speed.py RUN --data-path /data   # the photos of /data/street/images
 
 Each photo goes through the Analyzer (torch backend, fast decode off, the shipped classifier) one at a
 time, as a customer's upload does, with the shipped detector and with each run given; the runs take turns
 photo by photo so that all see the same machine. Reports p50 / p99 ms per photo beside each run's street
-val mAP@0.5 (from its history) and writes benchmarks/results/detector_speed.json. The speed goal of the
+val mAP@0.5 (from its history) and writes benchmarks/results/detector_speed.json (--results). The speed goal of the
 whole analysis is p50 <= 100 ms (docs/benchmarks.md, Speed).
 """
 
@@ -21,11 +22,7 @@ import torch
 
 from fashionlens.inference.analyzer import Analyzer
 from fashionlens.inference.default_models import resolve_runs
-from fashionlens_cli import shown
-
-ROOT = Path(__file__).resolve().parents[1]
-STREET = ROOT.parent / "shared" / "data" / "street" / "images"
-RESULTS = ROOT / "benchmarks" / "results"
+from recipe import RESULTS, add_data_path, shown, write_result
 
 
 def best_map50(run: Path) -> float | None:
@@ -39,10 +36,12 @@ def best_map50(run: Path) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+", help="detector run directories")
-    parser.add_argument("--photos", type=Path, default=STREET, help="folder of photos (default: street photos)")
+    parser.add_argument("--photos", type=Path, help="folder of photos (default: <data-path>/street/images)")
     parser.add_argument("--limit", type=int, default=40, help="photos timed (default 40)")
     parser.add_argument("--results", type=Path, default=RESULTS / "detector_speed.json")
+    add_data_path(parser)
     options = parser.parse_args()
+    options.photos = options.photos or options.data_path / "street" / "images"
     shipped, classifier = resolve_runs(None, None)
     detectors = [Path(shipped), *options.runs]
     analyzers = [Analyzer.from_runs(run, classifier) for run in detectors]
@@ -70,9 +69,7 @@ def main() -> None:
             for run, spent in zip(detectors, times)
         ],
     }
-    options.results.parent.mkdir(parents=True, exist_ok=True)
-    options.results.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(write_result(options.results, result, options.data_path), indent=2))
 
 
 if __name__ == "__main__":

@@ -21,9 +21,8 @@ import numpy as np
 from fashionlens.core.checkpoint import load_checkpoint
 from fashionlens.evaluation.classification import evaluate_classifier
 from fashionlens.evaluation.runner import classifier_predictions, mapped_samples, read_split
-from fashionlens_cli import ROOT, shown
+from recipe import add_data_path, clothing, shown, write_result
 
-DATA = ROOT.parent / "shared" / "data" / "clothing" / "labels.csv"
 KEYS = ("accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "majority_baseline", "collapsed")
 
 
@@ -44,10 +43,14 @@ def scores(true_labels: list[str], probs: np.ndarray, class_names: list[str]) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", type=Path, nargs="+", help="classifier run directories")
-    parser.add_argument("--data", type=Path, default=DATA, help="dataset to score (its val split)")
+    parser.add_argument(
+        "--data", type=Path, help="dataset to score, its val split (default: <data-path>/clothing/labels.csv)"
+    )
     parser.add_argument("--crops", action="store_true", help="boxed garments as their crops")
     parser.add_argument("--results", type=Path, required=True, help="results JSON to write")
+    add_data_path(parser)
     options = parser.parse_args()
+    options.data = options.data or clothing(options.data_path)
     checkpoints = [load_checkpoint(run_dir) for run_dir in options.run_dirs]
     class_names = list(checkpoints[0]["class_names"])
     for run_dir, checkpoint in zip(options.run_dirs, checkpoints):
@@ -72,9 +75,7 @@ def main() -> None:
         },
         "average_of_probabilities": scores(true_labels, average, class_names),
     }
-    options.results.parent.mkdir(parents=True, exist_ok=True)
-    options.results.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(write_result(options.results, result, options.data_path), indent=2))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/int8_accuracy.py                      # the shipped default models
     .venv/bin/python benchmarks/int8_accuracy.py --classifier runs/bench/clothing-top10 --detector runs/bench/detector-street
+    .venv/bin/python benchmarks/int8_accuracy.py --data-path /data --results /tmp/int8.json
 
-Classifier: the val photos of ../shared/data/clothing/labels.csv whose label is one of the classifier's
+Classifier: the val photos of <data-path>/clothing/labels.csv whose label is one of the classifier's
 classes (evaluation.classification.map_samples_to_classes, as `fashionlens evaluate` does), each
 classified as the Analyzer classifies a photo in which nothing is detected (Analyzer.classify on the whole
 photo), with the torch and the onnx-int8 backend: the repo's metrics (evaluate_classifier: accuracy,
@@ -13,7 +14,7 @@ photo's int8 embedding instead of its float32 one (the same top-10 items? the ph
 Detector: the street val photos (boxed), one photo per call with both backends: mAP and mAP@0.5 with
 evaluation.detection (pycocotools), and at the operating threshold the detections each finds of the
 other's (onnx_int8.counterparts, the export check's rule, boxes in the detector's input pixels).
-Results: benchmarks/results/int8.json.
+Results: benchmarks/results/int8.json (--results).
 """
 
 from __future__ import annotations
@@ -29,25 +30,20 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from fashionlens.catalog.index import build_index
+from fashionlens.core.images import load_image
+from fashionlens.core.records import Box
+from fashionlens.data import read_dataset
+from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform
+from fashionlens.evaluation.classification import evaluate_classifier, map_samples_to_classes
+from fashionlens.evaluation.detection import boxed_samples, evaluate_detector
+from fashionlens.export.exports import export_for_backend
+from fashionlens.export.onnx_int8 import counterparts, fraction
+from fashionlens.inference.analyzer import Analyzer
+from fashionlens.inference.default_models import default_classifier, default_detector
+from fashionlens.models.detector import detections_of
+from recipe import RESULTS, add_data_path, clothing, shown, street, write_result
 
-from fashionlens.catalog.index import build_index  # noqa: E402
-from fashionlens.core.images import load_image  # noqa: E402
-from fashionlens.core.records import Box  # noqa: E402
-from fashionlens.data import read_dataset  # noqa: E402
-from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform  # noqa: E402
-from fashionlens.evaluation.classification import evaluate_classifier, map_samples_to_classes  # noqa: E402
-from fashionlens.evaluation.detection import boxed_samples, evaluate_detector  # noqa: E402
-from fashionlens.export.exports import export_for_backend  # noqa: E402
-from fashionlens.export.onnx_int8 import counterparts, fraction  # noqa: E402
-from fashionlens.inference.analyzer import Analyzer  # noqa: E402
-from fashionlens.inference.default_models import default_classifier, default_detector  # noqa: E402
-from fashionlens.models.detector import detections_of  # noqa: E402
-from fashionlens_cli import shown  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data"
-CLOTHING, STREET = DATA / "clothing" / "labels.csv", DATA / "street" / "annotations.coco.json"
 BACKENDS = ("torch", "onnx-int8")
 SEARCH_K = 10
 CLASSIFIER_KEYS = ("n", "accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1", "majority_baseline")
@@ -83,13 +79,13 @@ def search_agreement(reference: np.ndarray, queries: np.ndarray) -> dict:
     }
 
 
-def classifier_accuracy(analyzers: dict[str, Analyzer]) -> dict:
+def classifier_accuracy(analyzers: dict[str, Analyzer], data: Path) -> dict:
     class_names = analyzers["torch"].class_names
-    samples, mapping = map_samples_to_classes(val_samples(CLOTHING), class_names)
+    samples, mapping = map_samples_to_classes(val_samples(data), class_names)
     true_labels = [sample.garments[0].category for sample in samples]
     outputs = {name: classify(analyzer, samples, name) for name, analyzer in analyzers.items()}
     result = {
-        "data": shown(CLOTHING),
+        "data": shown(data),
         "split": "val",
         "photos": len(samples),
         "left_out": mapping.as_dict()["left_out_labels"],
@@ -128,13 +124,13 @@ class Recorder:
         return found
 
 
-def detector_accuracy(analyzers: dict[str, Analyzer]) -> dict:
+def detector_accuracy(analyzers: dict[str, Analyzer], data: Path) -> dict:
     checkpoint = analyzers["torch"].detector_checkpoint
     regions, threshold = list(checkpoint["class_names"]), analyzers["torch"].threshold
-    samples, without_boxes = boxed_samples(val_samples(STREET))
+    samples, without_boxes = boxed_samples(val_samples(data))
     transform = detection_transform(checkpoint["preprocessing"]["image_size"], train=False)
     dataset = DetectionDataset(samples, transform, tuple(regions), skip_unusable=False)
-    result = {"data": shown(STREET), "split": "val", "photos": len(samples), "threshold": threshold}
+    result = {"data": shown(data), "split": "val", "photos": len(samples), "threshold": threshold}
     raw = {}
     for name, analyzer in analyzers.items():
         recorder = Recorder(analyzer.detector)
@@ -171,7 +167,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--classifier", type=Path, default=None, help="default: the shipped classifier")
     parser.add_argument("--detector", type=Path, default=None, help="default: the shipped detector")
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "int8.json")
+    parser.add_argument("--results", type=Path, default=RESULTS / "int8.json")
+    add_data_path(parser)
     args = parser.parse_args()
     classifier, detector = args.classifier or default_classifier(), args.detector or default_detector()
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731
@@ -191,12 +188,11 @@ def main() -> None:
             "classifier": int8.classifier_checkpoint["agreement"],
             "detector": int8.detector_checkpoint["agreement"],
         },
-        "classifier": classifier_accuracy(analyzers),
-        "detector": detector_accuracy(analyzers),
+        "classifier": classifier_accuracy(analyzers, clothing(args.data_path)),
+        "detector": detector_accuracy(analyzers, street(args.data_path)),
     }
     print(json.dumps({key: result[key] for key in ("classifier", "detector")}, indent=2))
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.results, result, args.data_path)
 
 
 if __name__ == "__main__":

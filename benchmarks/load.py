@@ -10,7 +10,8 @@ its own HTTP connection, post the embedded street photos in turn for a bounded t
 latency p50/p90/p99/max of the answered requests, errors by HTTP status (503: the model queue was full,
 as designed under overload), and the server's resident memory (VmRSS of /proc/PID/status, Linux) at the
 start, middle and end of the load, with its peak (VmHWM), and with --sample-every S every S seconds
-(`server_memory.timeline`: is growth levelling off?). Results: benchmarks/results/load.json.
+(`server_memory.timeline`: is growth levelling off?). Results: benchmarks/results/load.json (--out).
+The photos and the catalogue are the package's embedded samples, so this recipe takes no --data-path.
 Not a test: run it alone on the machine, as it saturates the CPUs.
 """
 
@@ -30,13 +31,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "scripts"))
+from recipe import RESULTS, ROOT, load_module, write_result
 
-from fashionlens.core.files import write_text  # noqa: E402
-from sample_service import sample_service, street_photos  # noqa: E402
-
+# scripts/sample_service.py: the server the screenshots use too
+sample_service_module = load_module(ROOT / "scripts" / "sample_service.py")
+sample_service, street_photos = sample_service_module.sample_service, sample_service_module.street_photos
 REQUEST_TIMEOUT_S = 120.0
 
 
@@ -149,7 +148,7 @@ def main() -> None:
     parser.add_argument(
         "--backend", choices=("torch", "onnx", "onnx-int8"), default="torch", help="The server's backend."
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "load.json", help="results JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         with sample_service(args.workdir or Path(temporary), args.products, ["--backend", args.backend]) as service:
@@ -175,10 +174,8 @@ def main() -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "command": "python benchmarks/load.py " + " ".join(sys.argv[1:]),
     }
-    write_text(args.out, json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    print(json.dumps(write_result(args.out, report), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,25 @@
 """Where the time of a one-photo `fashionlens analyze` goes: start-up and imports, loading the models, the
 analysis itself (the first photo, then a second one).
 
-    .venv/bin/python benchmarks/one_photo.py [PHOTO] [--runs 3]
+    .venv/bin/python benchmarks/one_photo.py [PHOTO] [--runs 3] [--results benchmarks/results/one_photo.json]
 
 Prints the wall time of the whole command (a fresh process, best of --runs), then one in-process run
-timed phase by phase. Python's bytecode cache matters: with PYTHONDONTWRITEBYTECODE=1 every start
+timed phase by phase; with --results, writes them too. The photo is an embedded sample by default, so
+this recipe takes no --data-path. Python's bytecode cache matters: with PYTHONDONTWRITEBYTECODE=1 every start
 compiles torch's sources again (run with it unset, as after `pip install`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from recipe import ROOT, shown, write_result
+
 PHOTO = ROOT / "src" / "fashionlens" / "samples" / "street" / "images" / "0003.jpg"
 
 
@@ -58,9 +61,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photo", nargs="?", type=Path, default=PHOTO)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--results", type=Path, help="also write the times to this JSON file")
     args = parser.parse_args()
-    print(f"fashionlens analyze, one photo: {command_seconds(args.photo, args.runs):.2f} s wall (best of {args.runs})")
-    print(", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases(args.photo).items()))
+    wall = command_seconds(args.photo, args.runs)
+    print(f"fashionlens analyze, one photo: {wall:.2f} s wall (best of {args.runs})")
+    timed = phases(args.photo)
+    print(", ".join(f"{name} {seconds:.2f} s" for name, seconds in timed.items()))
+    if args.results:
+        result = {
+            "photo": shown(args.photo),
+            "command_seconds_best": round(wall, 3),
+            "runs": args.runs,
+            "in_process_seconds": {name: round(seconds, 3) for name, seconds in timed.items()},
+        }
+        print(json.dumps(write_result(args.results, result), indent=2))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ of --queries single requests, one at a time. Without --postgres a cluster is sta
 
 Ray: --ray-photos of the package's sample clothing photos imported with the shipped classifier (each photo one
 product) by one process, then through `RayAnalyzer` with 1 and 2 local workers: the actors' start (model
-loads) and the import itself, timed apart. Results: benchmarks/results/scaling.json.
+loads) and the import itself, timed apart. Results: benchmarks/results/scaling.json (--results).
+Synthetic products and the package's sample photos: this recipe takes no --data-path.
 """
 
 from __future__ import annotations
@@ -22,24 +23,19 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
-import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests"))  # postgres_testing: the throwaway cluster
-
-from fashionlens.catalog.index import CatalogIndex  # noqa: E402
-from fashionlens.catalog.store import CatalogItem, Filters  # noqa: E402
-from fashionlens.catalog.stores import open_store  # noqa: E402
-from search import synthetic  # noqa: E402
+from fashionlens.catalog.index import CatalogIndex
+from fashionlens.catalog.store import CatalogItem, Filters
+from fashionlens.catalog.stores import open_store
+from recipe import RESULTS, ROOT, load_module, write_result
+from search import synthetic
 
 K, CHUNK = 10, 10_000
 REGIONS = ("upper", "lower", "full")
@@ -120,8 +116,8 @@ def measure_stores(count: int, query_count: int, postgres: str | None) -> dict:
         rows["sqlite"] = measure_store(Path(folder) / "shop.db", items, queries)
         print("sqlite", rows["sqlite"], flush=True)
     if postgres is None:
-        from postgres_testing import start_server, stop_server
-
+        postgres_testing = load_module(ROOT / "tests" / "postgres_testing.py")  # the throwaway cluster
+        start_server, stop_server = postgres_testing.start_server, postgres_testing.stop_server
         folder = Path(tempfile.mkdtemp(prefix="fashionlens-postgres-"))
         server = start_server(folder)
         try:
@@ -196,7 +192,7 @@ def main() -> None:
         "default: a throwaway cluster on this machine",
     )
     parser.add_argument("--ray-photos", type=int, default=96, help="photos for the Ray import (0: none)")
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "scaling.json")
+    parser.add_argument("--results", type=Path, default=RESULTS / "scaling.json", help="results JSON")
     args = parser.parse_args()
     # the machine may be shared: its load says how far the numbers are from an idle machine's
     results = {
@@ -206,7 +202,7 @@ def main() -> None:
     }
     if args.ray_photos:
         results["ray"] = measure_ray(args.ray_photos)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
+    write_result(args.results, results)
     print(f"written {args.results}")
 
 

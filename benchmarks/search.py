@@ -13,7 +13,7 @@ is measured against exact search (IndexFlatIP) of the same vectors.
 
 For each size and index setting: build time, index memory (its serialised size), p50 / p99 latency of
 single queries and recall@10. Goal (the speed issue): p99 <= 10 ms at 100,000 items.
-Results: benchmarks/results/search.json.
+Results: benchmarks/results/search.json (--results). Synthetic vectors: this recipe takes no --data-path.
 """
 
 from __future__ import annotations
@@ -29,13 +29,11 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from fashionlens.catalog.index import HNSW_EF_SEARCH, HNSW_NEIGHBOURS, build_index  # noqa: E402
-from fashionlens.inference.analyzer import Analyzer  # noqa: E402
-from fashionlens.inference.default_models import default_classifier  # noqa: E402
-from fashionlens.samples import sample_path  # noqa: E402
+from fashionlens.catalog.index import HNSW_EF_SEARCH, HNSW_NEIGHBOURS, build_index
+from fashionlens.inference.analyzer import Analyzer
+from fashionlens.inference.default_models import default_classifier
+from fashionlens.samples import sample_path
+from recipe import RESULTS, write_result
 
 K = 10
 GOAL_P99_MS, GOAL_SIZE = 10.0, 100_000
@@ -163,24 +161,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=1_000)
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "search.json")
+    parser.add_argument("--results", type=Path, default=RESULTS / "search.json", help="results JSON")
     args = parser.parse_args()
     queries = synthetic(args.queries, seed=7)
     rows = [row for size in args.sizes for row in measure(size, queries)]
     print(table(rows))
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(
-        json.dumps(
-            {
-                "threads": faiss.omp_get_max_threads(),
-                "dimension": queries.shape[1],
-                "queries": args.queries,
-                "goal": {"items": GOAL_SIZE, "p99_ms": GOAL_P99_MS},
-                "rows": rows,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_result(
+        args.results,
+        {
+            "threads": faiss.omp_get_max_threads(),
+            "dimension": queries.shape[1],
+            "queries": args.queries,
+            "goal": {"items": GOAL_SIZE, "p99_ms": GOAL_P99_MS},
+            "rows": rows,
+        },
     )
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/speed.py                 # shipped default models, the sample street photos
     .venv/bin/python benchmarks/speed.py --photos ../shared/data/street/images --limit 100 --rounds 2
+    .venv/bin/python benchmarks/speed.py --data-path /data --results /tmp/speed.json   # import /data/clothing
 
 Per photo, the same models (src/fashionlens/weights: the runs whose accuracy docs/benchmarks.md reports)
 and input sizes run through two pipelines, interleaved photo by photo so that both see the same machine:
@@ -17,15 +18,15 @@ Both use the same thread count (torch's, given to ONNX Runtime too).
 Stages (p50 / p99 ms per photo): decode, detect, classify (+ embed), describe (colour), search, and the
 total. Outputs are compared garment by garment: same count, boxes within BOX_TOLERANCE px, same category,
 embedding cosine. Catalogue import: images/s of `import_products` on --import-count clothing photos
-(whole-image products: decode, preprocess, embed, colour, store), with torch and with ours' backend.
-Results: benchmarks/results/speed.json. Goals: p50 <= 100 ms, >= 2x the baseline, import >= 50 images/s.
+(whole-image products: decode, preprocess, embed, colour, store), with torch and with ours' backend;
+the photos of <data-path>/clothing/images, or the package's sample clothing photos when it has none.
+Results: benchmarks/results/speed.json (--results). Goals: p50 <= 100 ms, >= 2x the baseline, import >= 50 images/s.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import platform
 import sys
 import tempfile
@@ -38,23 +39,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from fashionlens.catalog.importer import import_products  # noqa: E402
-from fashionlens.catalog.index import build_index  # noqa: E402
-from fashionlens.catalog.store import SQLiteStore  # noqa: E402
-from fashionlens.core.images import load_image  # noqa: E402
-from fashionlens.core.records import Box  # noqa: E402
-from fashionlens.export.exports import export_for_backend  # noqa: E402
-from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer  # noqa: E402
-from fashionlens.inference.analyzer_models import classifier_feeds  # noqa: E402
-from fashionlens.inference.colors import dominant_color, product_color  # noqa: E402
-from fashionlens.inference.default_models import default_classifier, default_detector  # noqa: E402
-from fashionlens.inference.foreground import product_foreground  # noqa: E402
-from fashionlens.samples import sample_path  # noqa: E402
-from search import synthetic  # noqa: E402
+from fashionlens.catalog.importer import import_products
+from fashionlens.catalog.index import build_index
+from fashionlens.catalog.store import SQLiteStore
+from fashionlens.core.images import load_image
+from fashionlens.core.records import Box
+from fashionlens.export.exports import export_for_backend
+from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer
+from fashionlens.inference.analyzer_models import classifier_feeds
+from fashionlens.inference.colors import dominant_color, product_color
+from fashionlens.inference.default_models import default_classifier, default_detector
+from fashionlens.inference.foreground import product_foreground
+from fashionlens.samples import sample_path
+from recipe import RESULTS, add_data_path, write_result
+from search import synthetic
 
 GOALS = {"p50_ms": 100.0, "speedup": 2.0, "import_images_per_s": 50.0}
 BOX_TOLERANCE = 0.5  # px
@@ -208,9 +206,9 @@ def analyse_photos(photos: list[Path], rounds: int, catalog_size: int, fast_deco
     }
 
 
-def import_speed(count: int, backend: str) -> dict:
+def import_speed(count: int, backend: str, data_path: Path) -> dict:
     """images/s of a whole-image catalogue import of `count` clothing photos, with torch and `backend`."""
-    photos = sorted((ROOT.parent / "shared" / "data" / "clothing" / "images").glob("*.jpg"))
+    photos = sorted((data_path / "clothing" / "images").glob("*.jpg"))
     photos = photos or sorted((sample_path("clothing") / "images").glob("*.jpg"))
     photos = (photos * (count // max(len(photos), 1) + 1))[:count]
     speeds = {}
@@ -270,7 +268,8 @@ def main() -> None:
         default="onnx",
         help="the backend of ours: float32 ONNX or the int8 models",
     )
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
+    parser.add_argument("--results", type=Path, default=RESULTS / "speed.json", help="results JSON")
+    add_data_path(parser)
     args = parser.parse_args()
     photos = sorted(args.photos.glob("*.jpg"))[: args.limit]
     result = {
@@ -285,12 +284,11 @@ def main() -> None:
         "goals": GOALS,
         "backend": args.backend,
         **analyse_photos(photos, args.rounds, args.catalog_size, args.fast_decode, args.backend),
-        "import": import_speed(args.import_count, args.backend),
+        "import": import_speed(args.import_count, args.backend, args.data_path),
     }
     print(table(result))
     print(f"speed-up (p50 total): {result['speedup_p50']}x; agreement: {result['agreement']}")
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.results, result, args.data_path)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/street_garments.py                 # the default models, street val photos
     .venv/bin/python benchmarks/street_garments.py --split train   # where colour rules may be tuned
     .venv/bin/python benchmarks/street_garments.py --detector runs/detector --classifier runs/clothing
+    .venv/bin/python benchmarks/street_garments.py --data-path /data --results /tmp/street_garments.json
 
 Runs `fashionlens analyze PHOTOS --json --no-log` on the split's photos of
-../shared/data/street/annotations.coco.json and matches, per photo, the garments it reports to the
+<data-path>/street/annotations.coco.json and matches, per photo, the garments it reports to the
 annotated ones one-to-one at IoU >= 0.5 (any region; best IoU first). Reported:
 - garments: how many it reports, and the share that overlap no annotated garment (goal at most 0.20);
 - found: the share of annotated garments matched (goal at least 0.75);
@@ -26,17 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fashionlens_cli import run, shown
+from recipe import RESULTS, add_data_path, run, shown, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "street"
-RESULTS = ROOT / "benchmarks" / "results"
 GOALS = {"unmatched_share": 0.20, "found_share": 0.75, "color_accuracy": 0.75}
 
 
-def annotated(split: str) -> tuple[dict[str, list[dict]], dict[str, Path]]:
+def annotated(split: str, street: Path) -> tuple[dict[str, list[dict]], dict[str, Path]]:
     """Per photo file name, its annotations ({id, box, region}); and the photos' paths."""
-    coco = json.loads((DATA / "annotations.coco.json").read_text())
+    coco = json.loads((street / "annotations.coco.json").read_text())
     regions = {c["id"]: c["name"] for c in coco["categories"]}
     images = {i["id"]: i for i in coco["images"] if i["split"] == split}
     garments: dict[str, list[dict]] = {Path(i["file_name"]).name: [] for i in images.values()}
@@ -46,11 +44,11 @@ def annotated(split: str) -> tuple[dict[str, list[dict]], dict[str, Path]]:
             garments[Path(images[a["image_id"]]["file_name"]).name].append(
                 {"id": a["id"], "box": [x, y, x + w, y + h], "region": regions[a["category_id"]]}
             )
-    return garments, {Path(i["file_name"]).name: DATA / i["file_name"] for i in images.values()}
+    return garments, {Path(i["file_name"]).name: street / i["file_name"] for i in images.values()}
 
 
-def colour_labels(split: str) -> dict[int, str]:
-    with (DATA / f"attributes_{split}.csv").open(newline="", encoding="utf-8") as handle:
+def colour_labels(split: str, street: Path) -> dict[int, str]:
+    with (street / f"attributes_{split}.csv").open(newline="", encoding="utf-8") as handle:
         return {
             int(row["annotation_id"]): row["colour"] for row in csv.DictReader(handle) if row["colour"] != "unclear"
         }
@@ -80,12 +78,12 @@ def colour_scores(pairs: list[tuple[str, str]]) -> dict:
     }
 
 
-def annotated_box_colours(split: str) -> dict:
+def annotated_box_colours(split: str, street: Path) -> dict:
     """The colour method on the annotated boxes (detection left out)."""
     from color_names import labelled_pixels
     from fashionlens.inference.colors import color_of_pixels
 
-    pixels, labels = labelled_pixels(split)
+    pixels, labels = labelled_pixels(split, street)
     return colour_scores([(label, color_of_pixels(p).name) for p, label in zip(pixels, labels)])
 
 
@@ -124,13 +122,15 @@ def parse_options() -> argparse.Namespace:
         help="results JSON (default: benchmarks/results/street_garments.json, "
         "street_garments_train.json for --split train)",
     )
+    add_data_path(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     options = parse_options()
-    garments, paths = annotated(options.split)
-    labels = colour_labels(options.split)
+    street = options.data_path / "street"
+    garments, paths = annotated(options.split, street)
+    labels = colour_labels(options.split, street)
     args = ["analyze", *[str(p) for p in sorted(paths.values())], "--json", "--no-log"]
     args += [f"--{name}={getattr(options, name)}" for name in ("detector", "classifier") if getattr(options, name)]
     seconds, stdout = run(args)
@@ -143,11 +143,11 @@ def main() -> None:
         "models": json.loads(stdout)["models"],
         "goals": GOALS,
         **score(json.loads(stdout)["images"], garments, labels),
-        "color_on_annotated_boxes": annotated_box_colours(options.split),
+        "color_on_annotated_boxes": annotated_box_colours(options.split, street),
     }
     suffix = "" if options.split == "val" else f"_{options.split}"
     results = options.results or RESULTS / f"street_garments{suffix}.json"
-    results.write_text(json.dumps(document, indent=2) + "\n")
+    write_result(results, document, options.data_path)
     print(
         f"{document['garments_reported']} garments reported, {document['unmatched_share']:.3f} overlap no annotated "
         f"garment (goal <= 0.20); {document['found_share']:.3f} of {document['annotated']} annotated found (goal >= 0.75)"

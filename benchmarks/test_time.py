@@ -5,7 +5,8 @@
 Scores the run's best.pt on the split carved out of train (where settings are chosen) and on the val
 split (which only reports), at its own input size and larger ones ("FixRes": random resized crops make
 objects look larger in training than in a resized test photo), each plainly and with the softmax of the
-photo and of its mirror image averaged. Writes benchmarks/results/test_time.json.
+photo and of its mirror image averaged. Writes benchmarks/results/test_time.json (--results). The photos
+are the run's own data (its config.json names it), so this recipe takes no --data-path.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from torch.utils.data import DataLoader
 
 from fashionlens.inference.analyzer_models import load_torch
 from fashionlens.train.classifier import ClassifierSettings, classification_datasets
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from recipe import RESULTS, write_result
 
 
 def accuracies(model: torch.nn.Module, loader: DataLoader) -> dict[str, float]:
@@ -43,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="classifier run directory")
     parser.add_argument("--sizes", default="112,128,144", help="test input widths in pixels (default 112,128,144)")
+    parser.add_argument("--results", type=Path, default=RESULTS / "test_time.json", help="results JSON")
     options = parser.parse_args()
     torch.set_num_threads(2)
     model, _ = load_torch(options.run)
@@ -59,8 +60,7 @@ def main() -> None:
             scores = accuracies(model, DataLoader(val, batch_size=64))
             result["scores"][f"{split}, {size} px"] = scores
             print(f"{split:>17}, {size} px: plain {scores['plain']:.4f}, with flips {scores['flip']:.4f}", flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "test_time.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(options.results, result)
 
 
 if __name__ == "__main__":

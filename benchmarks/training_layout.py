@@ -9,13 +9,12 @@ that have it).
 
 Random images, so only the arithmetic is timed (no decoding or augmentation): AdamW training steps of
 32 images after two warm-up steps, alternating the settings so all see the same machine. Writes
-benchmarks/results/training_layout.json.
+benchmarks/results/training_layout.json (--results). Random images: this recipe takes no --data-path.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import torch
 import torchvision
 from torch.nn import functional as F
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+from recipe import RESULTS, write_result
+
 # name: (memory layout, autocast dtype or None)
 SETTINGS = {
     "contiguous": (torch.contiguous_format, None),
@@ -83,8 +83,7 @@ def main() -> None:
             f"({row['bfloat16_ratio']}x channels_last)",
             flush=True,
         )
-    options.results.parent.mkdir(parents=True, exist_ok=True)
-    options.results.write_text(json.dumps({"arch": options.arch, **results}, indent=2) + "\n")
+    write_result(options.results, {"arch": options.arch, **results})
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ def build_ground_truth(samples: list[Sample], regions: list[str]) -> GroundTruth
                 truth.left_out[problem or f"region not evaluated: {region}"] += 1
                 continue
             box = garment.box
+            assert box is not None  # a garment without a box has a problem and was left out above
             truth.coco["annotations"].append(
                 {
                     "id": len(truth.coco["annotations"]) + 1,
@@ -217,9 +218,11 @@ def image_level_scores(
 
 def image_level_roc(
     samples: list[Sample], detections: list[list[Detection]], regions: list[str]
-) -> tuple[dict, dict, list[str]]:
+) -> tuple[dict[str, float | None], dict[str, tuple[np.ndarray, np.ndarray, float]], list[str]]:
     """The study's ROC view made well defined: per region, image-level AUC and curve (sklearn)."""
-    aucs, curves, notes = {}, {}, []
+    aucs: dict[str, float | None] = {}
+    curves: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+    notes: list[str] = []
     for region in regions:
         truth, best = image_level_scores(samples, detections, region)
         if truth.all() or not truth.any():
@@ -227,8 +230,9 @@ def image_level_roc(
             notes.append(f"image_auc[{region}]: undefined, {'every' if truth.all() else 'no'} image holds that region")
             continue
         fpr, tpr, _ = roc_curve(truth, best)
-        aucs[region] = float(roc_auc_score(truth, best))
-        curves[region] = (fpr, tpr, aucs[region])
+        auc = float(roc_auc_score(truth, best))
+        aucs[region] = auc
+        curves[region] = (fpr, tpr, auc)
     return aucs, curves, notes
 
 

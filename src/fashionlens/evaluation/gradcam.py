@@ -50,9 +50,9 @@ def target_layer(model: nn.Module, input_shape: tuple[int, int]) -> nn.Module:
     EfficientNet-Lite (timm): `bn2`, the head convolution after its batch norm and ReLU6. Other backbones:
     found once per model by a forward pass on a blank input: the last module to finish whose output is
     a 4-D map larger than 1x1 (torchvision's layer4, features, trunk_output...)."""
-    backbone = model.backbone
+    backbone = model.get_submodule("backbone")
     if hasattr(backbone, "conv_head") and hasattr(backbone, "bn2"):
-        return backbone.bn2
+        return backbone.get_submodule("bn2")
     if backbone not in _LAYERS:
         _LAYERS[backbone] = _last_feature_map_module(backbone, input_shape)
     return _LAYERS[backbone]
@@ -93,7 +93,7 @@ def class_maps(model: nn.Module, pixels: torch.Tensor, geometry: torch.Tensor, t
     if len(targets) == 0:
         return np.zeros((0, *pixels.shape[-2:]), dtype=np.float32)
     device = _device_of(model)
-    layer = target_layer(model, tuple(pixels.shape[-2:]))
+    layer = target_layer(model, (pixels.shape[-2], pixels.shape[-1]))
     wrapped = _WithGeometry(model, geometry.to(device))
     # The backward pass stops at the explained layer: its output becomes a leaf that requires a gradient
     # (registered before the library's hooks, so they see that leaf). Grad-CAM needs nothing below it, and
@@ -155,7 +155,9 @@ def view_overlay(image: Image.Image, saliency: np.ndarray, view: Rect, max_side:
     the web page and the evaluation report."""
     crop = image.convert("RGB").crop(view)
     scale = min(1.0, max_side / max(crop.size))
-    crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))), Image.BILINEAR)
+    crop = crop.resize(
+        (max(1, round(crop.width * scale)), max(1, round(crop.height * scale))), Image.Resampling.BILINEAR
+    )
     resized = cv2.resize(saliency, crop.size, interpolation=cv2.INTER_LINEAR)
     return Image.fromarray(heat_colours(np.asarray(crop), resized))
 

@@ -27,6 +27,8 @@ constant answer can reach on them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 import numpy as np
 from scipy.stats import binomtest, permutation_test
@@ -37,6 +39,29 @@ CHANCE_GAP = 0.10
 DOMINANT_SHARE = 0.80
 DOMINANCE_EXCESS = 0.10
 PERMUTATIONS = 1999  # p-values down to 1/2000, far below ALPHA
+
+
+class HonestyCheck(TypedDict):
+    """What honesty_check returns; the p-values stay None when the labels hold one class only."""
+
+    collapsed: bool | None
+    reasons: list[str]
+    rules_fired: list[str]
+    notes: list[str]
+    warnings: list[str]
+    majority_class: str
+    majority_baseline: float
+    accuracy: float
+    binomial_p_value: float | None
+    balanced_accuracy: float
+    chance: float
+    balanced_p_value: float | None
+    classes_predicted: int
+    classes_in_labels: int
+    true_shares: dict[str, float]
+    predicted_shares: dict[str, float]
+
+
 RULES = ("not above chance", "near chance", "few classes answered", "one class dominates")
 
 
@@ -58,7 +83,7 @@ def _zero_recall_warnings(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
 
 
 def _dominance_reason(true_shares: dict[str, float], predicted_shares: dict[str, float]) -> str | None:
-    name = max(predicted_shares, key=predicted_shares.get)
+    name = max(predicted_shares, key=predicted_shares.__getitem__)
     share, truth = predicted_shares[name], true_shares[name]
     if share >= DOMINANT_SHARE and share - truth >= DOMINANCE_EXCESS:
         return (
@@ -112,7 +137,7 @@ def items_needed(baseline: float) -> int:
     return math.floor(math.log(ALPHA) / math.log(baseline)) + 1  # smallest n with baseline**n < ALPHA
 
 
-def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict:
+def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> HonestyCheck:
     """The majority baseline, true vs predicted class shares, and the `collapsed` verdict with reasons.
 
     `y_true` and `y_pred` are class indices into `class_names`. With a single class in the labels
@@ -123,13 +148,13 @@ def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]
     if len(y_true) == 0:
         raise ValueError("no predictions to check")
     true_shares, predicted_shares = class_shares(y_true, class_names), class_shares(y_pred, class_names)
-    majority = max(true_shares, key=true_shares.get)
+    majority = max(true_shares, key=true_shares.__getitem__)
     baseline = true_shares[majority]
     correct = int(np.sum(y_true == y_pred))
     present = len(np.unique(y_true))
     chance = 1.0 / present
     balanced = float(balanced_accuracy_score(y_true, y_pred)) if present > 1 else correct / len(y_true)
-    result = {
+    result: HonestyCheck = {
         "collapsed": None,
         "reasons": [],
         "rules_fired": [],
@@ -166,10 +191,11 @@ def honesty_check(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]
     return result
 
 
-def _reasons(check: dict, y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> list[str | None]:
+def _reasons(check: HonestyCheck, y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> list[str | None]:
     """One reason (or None) per rule of RULES, in its order."""
     balanced, chance, p_value = check["balanced_accuracy"], check["chance"], check["balanced_p_value"]
     present = check["classes_in_labels"]
+    assert p_value is not None  # computed before the rules run
     not_above = (
         (
             f"balanced accuracy {balanced:.1%} is not significantly above chance {chance:.1%} "
@@ -191,7 +217,7 @@ def _reasons(check: dict, y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     ]
 
 
-def verdict_line(check: dict) -> str:
+def verdict_line(check: Mapping[str, Any]) -> str:
     """One line for the terminal and the top of the report."""
     if check["collapsed"] is None:
         return (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -112,7 +113,7 @@ def froc_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> by
     figure = Figure(figsize=(6, 5))
     axis = figure.add_subplot()
     for name, (fppi, recall) in curves.items():
-        style = {"color": "black", "linestyle": "--"} if name == "all" else {}
+        style: dict[str, Any] = {"color": "black", "linestyle": "--"} if name == "all" else {}
         axis.step(np.maximum(fppi, 1e-2), recall, where="post", label=name, **style)
     axis.set_xscale("log")
     axis.set_xlabel("false positives per image")

@@ -38,7 +38,7 @@ def random_same_category(
     picks = []
     for category in categories:
         pool = sorted(items.get(category, []))
-        chosen = rng.choice(len(pool), size=min(k, len(pool)), replace=False) if pool else []
+        chosen: np.ndarray | list[int] = rng.choice(len(pool), size=min(k, len(pool)), replace=False) if pool else []
         picks.append([pool[i] for i in chosen])
     return picks
 

@@ -254,9 +254,13 @@ def evaluate_run(
         "by_dataset": by_dataset,
     }
     page = report.classifier_page if checkpoint["kind"] == "classifier" else report.detector_page
-    files.update({"metrics.json": report.to_json(document), "report.html": page(document, figures)})
-    report.write_outputs(out, files)
-    return document, files
+    outputs: dict[str, bytes | str] = {
+        **files,
+        "metrics.json": report.to_json(document),
+        "report.html": page(document, figures),
+    }
+    report.write_outputs(out, outputs)
+    return document, outputs
 
 
 def compare_runs(
@@ -303,6 +307,7 @@ def compare_runs(
                 for key in ("accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "collapsed", "honesty")
             },
         }
+    assert truth is not None  # set by the first run's predictions
     rows = case_table.compare_cases(truth, predictions["a"], predictions["b"], classes_a)
     return {
         "data": str(data),

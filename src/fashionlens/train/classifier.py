@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from fashionlens.data.classification import (
     split_samples,
 )
 from fashionlens.data.transforms import (
-    DEFAULT_CONTEXT_MARGIN,
     ProgressiveTrainTransform,
     classification_eval_transform,
     classification_preprocessing,
@@ -41,7 +40,7 @@ from fashionlens.data.transforms import (
     progressive_sizes,
 )
 from fashionlens.models import efficientnet_lite as lite
-from fashionlens.models.classifier import DEFAULT_ARCH, build_classifier, cached_torchvision_weights, check_image_size
+from fashionlens.models.classifier import build_classifier, cached_torchvision_weights, check_image_size
 from fashionlens.train.engine import (
     FitConfig,
     check_ema_decay,
@@ -52,6 +51,7 @@ from fashionlens.train.engine import (
     seed_everything,
     world_size,
 )
+from fashionlens.train.settings import ClassifierSettings
 
 
 def accuracy_metrics(true: list[int], predicted: list[int]) -> dict[str, float]:
@@ -128,34 +128,6 @@ class ClassifierTask:
 
 
 # ----------------------------------------------------------------------------- `train classifier`
-
-
-@dataclass
-class ClassifierSettings:
-    """Everything `fashionlens train classifier` was asked for; stored in the run's config.json."""
-
-    data: str
-    mode: str = "img"
-    arch: str = DEFAULT_ARCH
-    epochs: int = 10
-    image_size: int = 224  # the input's width, and its height unless image_height says otherwise
-    min_image_size: int | None = None  # progressive resizing: the first epochs' width, growing to image_size
-    image_height: int | None = None
-    balance: str = "none"  # none | weights (class-weighted loss) | sampler (WeightedRandomSampler)
-    batch_size: int = 32
-    lr: float = 1e-3
-    seed: int = 0
-    val_from_train: float | None = None
-    classes: list[str] | None = None
-    extra_data: list[str] | None = None  # more training photos from other sources (their train split, as crops)
-    weights: str | None = None
-    pretrained: str | None = None  # imagenet | none; None: imagenet where installed or cached weights exist
-    backbone_lr: float | None = None  # the backbone's peak learning rate (default: lr, as the head's)
-    label_smoothing: float = 0.0
-    context_margin: float = DEFAULT_CONTEXT_MARGIN
-    precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32
-    ema: float | None = None  # the engine's weight average: its decay per step, or None for the trained weights
-    command: str | None = None  # the command line that started the run, for the model card
 
 
 BALANCES = ("none", "weights", "sampler")

@@ -7,7 +7,7 @@ maximises F1 of boxes matched at IoU 0.5: the operating point the checkpoint car
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ from fashionlens.models import efficientnet_lite as lite
 from fashionlens.models.detector import (
     ARCHS,
     ASPECT_RATIOS,
-    DEFAULT_ARCH,
     DEFAULT_SCORE_THRESHOLD,
     TALL_ASPECT_RATIOS,
     arch_spec,
@@ -36,6 +35,7 @@ from fashionlens.models.detector import (
     detector_config,
 )
 from fashionlens.train.engine import FitConfig, check_ema_decay, check_precision, fit, log, make_loader, seed_everything
+from fashionlens.train.settings import DEFAULT_DETECTOR_ARCH, DetectorSettings
 
 
 def best_f1_threshold(evaluator: COCOeval | None) -> tuple[float, float]:
@@ -109,27 +109,6 @@ class DetectionTask:
 CLIP_GRAD_NORM = 10.0
 
 
-@dataclass
-class DetectorSettings:
-    """Everything `fashionlens train detector` was asked for; stored in the run's config.json."""
-
-    data: str
-    arch: str | None = None  # None: DEFAULT_ARCH, or the one whose backbone fits --backbone-from
-    epochs: int = 10
-    image_size: int | None = None  # longer side in pixels; None: the architecture's default
-    batch_size: int = 4
-    lr: float = 1e-4
-    seed: int = 0
-    weights: str | None = None
-    backbone_from: str | None = None
-    pretrained: str | None = None  # imagenet | none; None: imagenet where the backbone's weights are installed
-    tall_anchors: bool = False
-    whole_image_boxes: bool = False  # whole-image labels of a known region boxed by the whole image
-    precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32
-    ema: float | None = None  # the engine's weight average: its decay per step, or None for the trained weights
-    command: str | None = None  # the command line that started the run, for the model card
-
-
 def classifier_backbone(run_dir: str) -> tuple[str, dict[str, Tensor]]:
     """(classifier arch, its state dict) from a `train classifier` run directory or checkpoint."""
     checkpoint = load_checkpoint(run_dir)
@@ -146,7 +125,7 @@ def resolve_settings(settings: DetectorSettings, backbone_arch: str | None) -> D
             f"--backbone-from: no detector has a {backbone_arch} backbone "
             f"(classifiers that fit: {', '.join(sorted({s.backbone for s in ARCHS.values()}))})"
         )
-    arch = settings.arch or (fitting[0] if fitting else DEFAULT_ARCH)
+    arch = settings.arch or (fitting[0] if fitting else DEFAULT_DETECTOR_ARCH)
     spec = arch_spec(arch)
     if backbone_arch is not None and spec.backbone != backbone_arch:
         raise FashionLensError(

@@ -42,6 +42,7 @@ from fashionlens.train.history import read_history, write_history
 
 __all__ = [
     "FitConfig",
+    "Optimization",
     "Task",
     "autocast_dtype",
     "check_ema_decay",
@@ -98,23 +99,31 @@ class FitConfig:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Optimization:
+    """What training updates besides the model, and what last.pt keeps for --resume: the optimiser, its
+    learning-rate schedule, the AMP gradient scaler and the weight average (None without --ema)."""
+
+    optimizer: torch.optim.Optimizer
+    lr_scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    ema: AveragedModel | None = None
+
+
 # ----------------------------------------------------------------------------- the loop
 
 
 def train_one_epoch(
     model: nn.Module,
     task: Task,
-    optimizer: torch.optim.Optimizer,
-    lr_scheduler: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
+    optimization: Optimization,
     loader: DataLoader,
     device: torch.device,
     epoch: int,
     config: FitConfig,
-    ema: AveragedModel | None = None,
 ) -> dict[str, float]:
-    """One pass over `loader`, updating `ema` after every step; returns the mean of each loss, images,
-    images/s and skipped steps."""
+    """One pass over `loader`, updating the weight average after every step; returns the mean of each
+    loss, images, images/s and skipped steps."""
     model.train()
     totals: dict[str, float] = {}
     steps = images = skipped = in_a_row = 0
@@ -129,9 +138,7 @@ def train_one_epoch(
         dynamic_ncols=True,
     ) as progress:  # closed on errors too
         for batch in progress:
-            losses = train_step(
-                model, task, optimizer, lr_scheduler, scaler, batch, device, config.clip_grad_norm, low_precision
-            )
+            losses = train_step(model, task, optimization, batch, device, config.clip_grad_norm, low_precision)
             if losses is None:
                 skipped += 1
                 in_a_row += 1
@@ -142,8 +149,8 @@ def train_one_epoch(
                     )
                 continue
             in_a_row = 0
-            if ema is not None:
-                ema.update_parameters(model)
+            if optimization.ema is not None:
+                optimization.ema.update_parameters(model)
             steps += 1
             images += len(batch[0])
             for name, value in losses.items():
@@ -164,16 +171,15 @@ def train_one_epoch(
 def train_step(
     model: nn.Module,
     task: Task,
-    optimizer: torch.optim.Optimizer,
-    lr_scheduler: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
+    optimization: Optimization,
     batch: Any,
     device: torch.device,
     clip_grad_norm: float | None = None,
     low_precision: torch.dtype | None = None,
 ) -> dict[str, float] | None:
     """One optimisation step (autocast to `low_precision` unless None); None, with nothing changed, when
-    the loss is not finite on some rank."""
+    the loss is not finite on some rank. The weight average is the caller's to update."""
+    optimizer, scaler = optimization.optimizer, optimization.scaler
     with torch.autocast(device.type, dtype=low_precision, enabled=low_precision is not None):
         losses = task.losses(model, batch, device)
     optimizer.zero_grad(set_to_none=True)
@@ -185,7 +191,7 @@ def train_step(
         nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
     scaler.step(optimizer)
     scaler.update()
-    lr_scheduler.step()
+    optimization.lr_scheduler.step()
     return {name: float(value.detach()) for name, value in losses.items()}
 
 
@@ -216,10 +222,9 @@ def fit(
     device = pick_device(config.device)
     model.to(device, memory_format=torch.channels_last)
     optimization = make_optimization(model, config, len(train_loader), device)
-    optimizer = optimization[0]
-    ema = weight_average(model, config.ema_decay)
     config_dict = {**asdict(config), "world_size": world_size()}
-    start_epoch, history = start_run(run_dir, model, task, optimization, config_dict, resume, ema)
+    start_epoch, history = start_run(run_dir, model, task, optimization, config_dict, resume)
+    ema = optimization.ema
     used = ema.module if ema is not None else model  # what is validated and saved as "model"
     low_precision = autocast_dtype(device, config.precision)
     if low_precision is not None:
@@ -236,21 +241,21 @@ def fit(
             if hasattr(per_epoch, "set_epoch"):
                 per_epoch.set_epoch(epoch)
         start = time.perf_counter()
-        stats = train_one_epoch(wrapped, task, *optimization, train_loader, device, epoch, config, ema)
+        stats = train_one_epoch(wrapped, task, optimization, train_loader, device, epoch, config)
         if hasattr(task, "train_metrics"):
             stats.update(task.train_metrics())
         metrics = evaluate(used, task, val_loader, device) if val_loader is not None and is_main_process() else {}
         history.append(
             {
                 "epoch": epoch + 1,
-                "lr": optimizer.param_groups[0]["lr"],
+                "lr": optimization.optimizer.param_groups[0]["lr"],
                 **{k if k in NOT_METRICS else f"train_{k}": v for k, v in stats.items()},
                 **{f"val_{k}": v for k, v in metrics.items()},
                 "seconds": time.perf_counter() - start,
             }
         )
         if is_main_process():
-            save_epoch(run_dir, model, task, optimization, config_dict, history, ema)
+            save_epoch(run_dir, model, task, optimization, config_dict, history)
             log(summary_line(history[-1]))
         barrier()  # no rank starts the next epoch (or exits) before rank 0 has written this one
     return history
@@ -272,8 +277,9 @@ def check_ema_decay(decay: float | None) -> None:
         raise FashionLensError(f"--ema {decay} is not a decay between 0 and 1 (e.g. 0.998)")
 
 
-def make_optimization(model: nn.Module, config: FitConfig, steps_per_epoch: int, device: torch.device) -> tuple:
-    """AdamW, a one-cycle schedule over the whole run, and a gradient scaler (active with CUDA AMP)."""
+def make_optimization(model: nn.Module, config: FitConfig, steps_per_epoch: int, device: torch.device) -> Optimization:
+    """AdamW, a one-cycle schedule over the whole run, a gradient scaler (active with CUDA AMP) and the
+    weight average `config.ema_decay` asks for."""
     groups = parameter_groups(model, config)
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     lr_scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -283,7 +289,8 @@ def make_optimization(model: nn.Module, config: FitConfig, steps_per_epoch: int,
         pct_start=config.warmup_fraction,
     )
     scaling = autocast_dtype(device, config.precision) == torch.float16  # bfloat16 has float32's range
-    return optimizer, lr_scheduler, torch.amp.GradScaler(device.type, enabled=scaling)
+    scaler = torch.amp.GradScaler(device.type, enabled=scaling)
+    return Optimization(optimizer, lr_scheduler, scaler, weight_average(model, config.ema_decay))
 
 
 def parameter_groups(model: nn.Module, config: FitConfig) -> list[dict[str, Any]]:
@@ -324,14 +331,13 @@ def start_run(
     run_dir: Path,
     model: nn.Module,
     task: Task,
-    optimization: tuple,
+    optimization: Optimization,
     config: dict[str, Any],
     resume: bool,
-    ema: AveragedModel | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """(first epoch, history so far): restored from last.pt, or a new run that writes config.json."""
     if resume:
-        return restore(run_dir, model, task, *optimization, ema)
+        return restore(run_dir, model, task, optimization)
     if (run_dir / LAST).exists():
         raise FashionLensError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     if is_main_process():
@@ -343,14 +349,13 @@ def save_epoch(
     run_dir: Path,
     model: nn.Module,
     task: Task,
-    optimization: tuple,
+    optimization: Optimization,
     config: dict[str, Any],
     history: list[dict[str, Any]],
-    ema: AveragedModel | None = None,
 ) -> None:
     """last.pt (with the optimiser state, for --resume), best.pt when val improved, and the history.
-    With `ema`, "model" holds the average (what is used) and last.pt also the trained weights."""
-    row = history[-1]
+    With a weight average, "model" holds the average (what is used) and last.pt also the trained weights."""
+    row, ema = history[-1], optimization.ema
     metrics = {k[len("val_") :]: v for k, v in row.items() if k.startswith("val_")}
     checkpoint = {
         "kind": task.kind,
@@ -363,15 +368,14 @@ def save_epoch(
     earlier = [r["val_score"] for r in history[:-1] if "val_score" in r]
     if "score" in metrics and metrics["score"] > max(earlier, default=-math.inf):
         save_checkpoint(checkpoint, run_dir / BEST)
-    optimizer, lr_scheduler, scaler = optimization
     training = {"trained_model": model.state_dict()} if ema is not None else {}
     save_checkpoint(
         {
             **checkpoint,
             **training,
-            "optimizer": optimizer.state_dict(),
-            "lr_scheduler": lr_scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
+            "optimizer": optimization.optimizer.state_dict(),
+            "lr_scheduler": optimization.lr_scheduler.state_dict(),
+            "scaler": optimization.scaler.state_dict(),
         },
         run_dir / LAST,
     )
@@ -394,9 +398,7 @@ def wrap_distributed(model: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def restore(
-    run_dir: Path, model: nn.Module, task: Task, optimizer, lr_scheduler, scaler, ema: AveragedModel | None = None
-) -> tuple[int, list]:
+def restore(run_dir: Path, model: nn.Module, task: Task, optimization: Optimization) -> tuple[int, list]:
     """Load last.pt for --resume; the model must be the same kind, architecture and classes."""
     if not (run_dir / LAST).is_file():
         raise FashionLensError(f"{run_dir}: no {LAST} to resume from (not a run directory, or no epoch finished)")
@@ -409,12 +411,12 @@ def restore(
                 f"differs from this run's {expected[key]!r}"
             )
     model.load_state_dict(checkpoint.get("trained_model", checkpoint["model"]))
-    if ema is not None:
-        ema.module.load_state_dict(checkpoint["model"])
-        ema.n_averaged.fill_(1)  # an average already: the next step updates it rather than copying the weights
-    optimizer.load_state_dict(checkpoint["optimizer"])
-    lr_scheduler.load_state_dict(checkpoint["lr_scheduler"])
-    scaler.load_state_dict(checkpoint["scaler"])
+    if optimization.ema is not None:
+        optimization.ema.module.load_state_dict(checkpoint["model"])
+        optimization.ema.n_averaged.fill_(1)  # an average already: the next step updates it, not copies the weights
+    optimization.optimizer.load_state_dict(checkpoint["optimizer"])
+    optimization.lr_scheduler.load_state_dict(checkpoint["lr_scheduler"])
+    optimization.scaler.load_state_dict(checkpoint["scaler"])
     start_epoch = checkpoint["epoch"] + 1
     log(f"resuming {run_dir} at epoch {start_epoch + 1}")
     return start_epoch, read_history(run_dir)[:start_epoch]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from fashionlens import samples as package_samples
 from fashionlens.cli.demo import DemoSettings
@@ -32,7 +32,7 @@ def readable_page(page: str, tmp_path: Path) -> None:
     each figure once."""
     assert str(tmp_path) not in page and str(Path(package_samples.__file__).parents[1]) not in page
     assert not re.search(r"(?<![\w.:/])/(tmp|home|work|usr|root|var|opt|Users)/", page)
-    for table in re.findall(r"<table>.*?</table>", page):
+    for table in re.findall(r"<table>.*?</table>", page, flags=re.S):  # a table spans lines
         assert "<td>" in table, table  # a header row alone, or nothing
     assert "<th></th>" not in page
     figures = re.findall(r'<figure><img src="([^"]+)"', page)
@@ -111,7 +111,7 @@ def test_with_default_models_the_page_shows_recommendations_and_insights(
             assert 1 <= len(garment["similar"]) <= 2  # the catalogue holds a single full-body item
             for pick in garment["similar"] + garment["complete_the_look"]:
                 assert (out / pick["image"]).is_file() and f'src="{pick["image"]}"' in page
-                assert html.escape(pick["why"]["reason"]) in page  # each card says why
+                assert escape(pick["why"]["reason"]) in page  # each card says why (as the template escapes it)
             g = garment["garment"]  # each number names its model
             box = (
                 "whole photo, no box detected"

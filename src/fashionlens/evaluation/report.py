@@ -1,14 +1,17 @@
 """metrics.json and report.html: the side-by-side tables, the verdict first, figures as files next to it.
 
 The page is self-contained HTML (inline style, no scripts) with relative links to the PNG files, so
-the output folder can be zipped, mailed or served as it is.
+the output folder can be zipped, mailed or served as it is. Its markup is in templates/ (Jinja2, autoescaped);
+this module gathers what the templates show.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import json
 from pathlib import Path
+
+import jinja2
 
 from fashionlens.core.files import write_bytes
 from fashionlens.evaluation.honesty import verdict_line
@@ -30,14 +33,6 @@ CLASSIFIER_ROWS = (
     ("pointing game (saliency max in the box)", "saliency.pointing_game"),
     ("saliency energy in the box", "saliency.energy_inside"),
     ("box share of the input (an even map)", "saliency.box_share"),
-)
-STYLE = (
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
-    "text-align:right}td:first-child,th:first-child{text-align:left}.verdict{padding:.8em 1em;"
-    "border-radius:4px;margin:.5em 0}.bad{background:#fde2e1;border:1px solid #d33}.good{background:"
-    "#e3f6e3;border:1px solid #3a3}.unknown{background:#eee;border:1px solid #999}img{max-width:100%;"
-    "margin:.5em 0}figure{display:inline-block;max-width:48%;margin:0 1em 1em 0;vertical-align:top}.note{color:#666}"
 )
 
 
@@ -93,42 +88,6 @@ def flatten(metrics: dict) -> dict:
     return flat
 
 
-def html_table(header: list[str], rows: list[list[object]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(format_value(v))}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def verdict_html(name: str, check: dict, line: str) -> str:
-    css = {True: "bad", False: "good", None: "unknown"}[check["collapsed"]]
-    items = "".join(
-        f"<li>{html.escape(text)}</li>" for text in check["reasons"] + check["warnings"] + check.get("notes", [])
-    )
-    return (
-        f'<div class="verdict {css}"><b>{html.escape(name)}</b>: {html.escape(line)}'
-        f"{f'<ul>{items}</ul>' if items else ''}</div>"
-    )
-
-
-def figures_html(figures: list[tuple[str, str]]) -> str:
-    return "".join(
-        f'<figure><img src="{html.escape(file)}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        for caption, file in figures
-    )
-
-
-def notes_html(notes: list[str]) -> str:
-    return "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
-
-
-def page(title: str, body: str) -> str:
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
-    )
-
-
 def write_outputs(out_dir: Path, files: dict[str, bytes | str]) -> list[Path]:
     """Write each file atomically into `out_dir`; metrics.json and report.html go last, so a report
     never points at figures that are not there yet."""
@@ -148,15 +107,42 @@ def to_json(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _run_header(document: dict) -> str:
-    return (
-        f"<p>run <code>{html.escape(str(document['run_dir']))}</code>, checkpoint "
-        f"<code>{html.escape(str(document.get('checkpoint', '')))}</code>, split "
-        f"<code>{html.escape(str(document['split']))}</code></p>"
+def percent(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}%}"
+
+
+def join_counts(counts: dict, pattern: str) -> str:
+    """{"blouse": 2, "dress": 1} with "{} {}" -> "blouse 2, dress 1"."""
+    return ", ".join(pattern.format(name, count) for name, count in counts.items())
+
+
+def template_environment(*packages: str) -> jinja2.Environment:
+    """The templates/ folders of `packages`, then this one's (page.html.j2, parts.html.j2), so that another
+    page reuses the report's frame and parts. Autoescaped: a dataset, class or file name is shown as text."""
+    loaders = [jinja2.PackageLoader(package) for package in (*packages, "fashionlens.evaluation")]
+    environment = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        # select_autoescape matches the name's end: "html" alone would leave *.html.j2 unescaped
+        autoescape=jinja2.select_autoescape(("html", "html.j2")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
+    environment.filters.update(cell=format_value, percent=percent, join_counts=join_counts)
+    return environment
 
 
-def _class_table(metrics: dict) -> str:
+@functools.cache
+def _templates() -> jinja2.Environment:
+    return template_environment()
+
+
+def _verdict(name: str, check: dict) -> dict:
+    return {"name": name, "check": check, "line": verdict_line(check)}
+
+
+def _class_table(metrics: dict) -> tuple[list[str], list[list]]:
     shares = metrics["honesty"]
     rows = [
         [
@@ -171,88 +157,75 @@ def _class_table(metrics: dict) -> str:
         ]
         for name, row in metrics["per_class"].items()
     ]
-    return html_table(
-        ["class", "support", "precision", "recall", "F1", "ROC AUC", "true share", "predicted share"], rows
-    )
-
-
-def _mapping_html(mapping: dict | None) -> str:
-    if not mapping:
-        return ""
-    text = f"{mapping['kept']} garments used, {mapping['left_out']} left out (label with no counterpart)"
-    if mapping["left_out_labels"]:
-        text += ": " + ", ".join(f"{label} {count}" for label, count in mapping["left_out_labels"].items())
-    if mapping["renamed"]:
-        text += ". Mapped: " + ", ".join(f"{pair} ({count})" for pair, count in mapping["renamed"].items())
-    return f"<p>{html.escape(text)}</p>"
-
-
-def _saliency_html(saliency: dict | None) -> str:
-    """Where the model looks, in a sentence: the numbers of evaluation/saliency.py."""
-    if not saliency:
-        return '<p class="note">Where the model looks: not measured (no annotated garment boxes).</p>'
-    measured = saliency["garments"]
-    if saliency.get("garments_with_boxes"):
-        measured = f"the first {measured} of {saliency['garments_with_boxes']}"
-    return (
-        f"<p>Where the model looks (Grad-CAM of each garment's true class, input: "
-        f"{html.escape(saliency['view'])}; {measured} garments): the saliency maximum falls inside the "
-        f"garment's box for {saliency['pointing_game']:.1%} of them (pointing game), "
-        f"{saliency['energy_inside']:.1%} of the saliency lies inside the box; a map spread evenly over "
-        f"the input would score {saliency['box_share']:.1%} on both.</p>"
-    )
+    return ["class", "support", "precision", "recall", "F1", "ROC AUC", "true share", "predicted share"], rows
 
 
 def classifier_page(document: dict, figures: Figures) -> str:
     """The classifier report: verdicts, the side-by-side table, then one section per dataset."""
     by_dataset = document["by_dataset"]
-    body = "".join(verdict_html(name, m["honesty"], verdict_line(m["honesty"])) for name, m in by_dataset.items())
     flat = {name: flatten(metrics) for name, metrics in by_dataset.items()}
-    body += _run_header(document) + "<h2>Datasets side by side</h2>" + html_table(*side_by_side(flat, CLASSIFIER_ROWS))
-    for name, metrics in by_dataset.items():
-        body += (
-            f"<h2>{html.escape(name)}</h2>"
-            + _mapping_html(metrics.get("label_mapping"))
-            + _class_table(metrics)
-            + _saliency_html(metrics.get("saliency"))
-            + figures_html(figures.get(name, []))
-            + notes_html(metrics["notes"])
+    datasets = [
+        {
+            "name": name,
+            "label_mapping": metrics.get("label_mapping"),
+            "class_table": _class_table(metrics),
+            "saliency": metrics.get("saliency"),
+            "figures": figures.get(name, []),
+            "notes": metrics["notes"],
+        }
+        for name, metrics in by_dataset.items()
+    ]
+    return (
+        _templates()
+        .get_template("classifier.html.j2")
+        .render(
+            title=f"Classifier evaluation: {Path(document['run_dir']).name}",
+            document=document,
+            verdicts=[_verdict(name, metrics["honesty"]) for name, metrics in by_dataset.items()],
+            side_by_side=side_by_side(flat, CLASSIFIER_ROWS),
+            datasets=datasets,
         )
-    return page(f"Classifier evaluation: {Path(document['run_dir']).name}", body)
+    )
 
 
 def detector_page(document: dict, figures: Figures) -> str:
     """The detector report: the side-by-side table, then figures and left-out counts per dataset."""
-    by_dataset = {name: flatten(metrics) for name, metrics in document["by_dataset"].items()}
-    body = _run_header(document) + "<h2>Datasets side by side</h2>"
-    body += html_table(*side_by_side(by_dataset, detector_rows(document["class_names"])))
-    for name, metrics in document["by_dataset"].items():
-        left_out = [[why, count] for why, count in metrics["left_out_boxes"].items()]
-        body += f"<h2>{html.escape(name)}</h2>"
-        if metrics.get("images_without_boxes"):
-            body += f"<p>{metrics['images_without_boxes']} images left out: labelled as a whole, no box.</p>"
-        if left_out:
-            body += "<p>Ground-truth boxes left out:</p>" + html_table(["reason", "boxes"], left_out)
-        body += figures_html(figures.get(name, [])) + notes_html(metrics["notes"])
-    return page(f"Detector evaluation: {Path(document['run_dir']).name}", body)
+    flat = {name: flatten(metrics) for name, metrics in document["by_dataset"].items()}
+    datasets = [
+        {
+            "name": name,
+            "images_without_boxes": metrics.get("images_without_boxes"),
+            "left_out_boxes": [[why, count] for why, count in metrics["left_out_boxes"].items()],
+            "figures": figures.get(name, []),
+            "notes": metrics["notes"],
+        }
+        for name, metrics in document["by_dataset"].items()
+    ]
+    return (
+        _templates()
+        .get_template("detector.html.j2")
+        .render(
+            title=f"Detector evaluation: {Path(document['run_dir']).name}",
+            document=document,
+            side_by_side=side_by_side(flat, detector_rows(document["class_names"])),
+            datasets=datasets,
+        )
+    )
 
 
 def compare_page(document: dict) -> str:
     """The case table of two runs, each run's verdict first."""
-    body = "".join(
-        verdict_html(f"{label}: {run['run_dir']}", run["honesty"], verdict_line(run["honesty"]))
-        for label, run in (("A", document["a"]), ("B", document["b"]))
+    columns = list(document["cases"][0])
+    return (
+        _templates()
+        .get_template("compare.html.j2")
+        .render(
+            title="Comparison of two classifiers",
+            document=document,
+            verdicts=[
+                _verdict(f"{label}: {document[key]['run_dir']}", document[key]["honesty"])
+                for label, key in (("A", "a"), ("B", "b"))
+            ],
+            cases=(columns, [[row[column] for column in columns] for row in document["cases"]]),
+        )
     )
-    rows = document["cases"]
-    columns = list(rows[0])
-    body += (
-        f"<p>data <code>{html.escape(document['data'])}</code>, split <code>"
-        f"{html.escape(document['split'])}</code></p><h2>Cases per class</h2>"
-        + html_table(columns, [[row[c] for c in columns] for row in rows])
-    )
-    p_value = document["mcnemar_p_value"]
-    body += (
-        f"<p>McNemar exact test on the items only one model gets right: p = {format_value(p_value)}"
-        f"{' (no such items)' if p_value is None else ''}.</p>"
-    )
-    return page("Comparison of two classifiers", body)

@@ -244,28 +244,22 @@ def recommend_command(
     analyzer = load_analyzer(
         ModelChoice(detector, classifier, whole_image, backend, conf, device), fast_decode=fast_decode
     )
-    results = recommend_photos(
-        analyzer,
-        store,
-        catalog,
-        run.photos,
-        Wanted(k, filters, same_region=not any_region),
-        None if no_log else (channel, session),
-        run=run,
-    )
+    wanted, log = Wanted(k, filters, same_region=not any_region), None if no_log else (channel, session)
+    results = recommend_photos(analyzer, store, catalog, run.photos, wanted, log, run=run)
     if as_json:
-        data = {
-            "models": analyzer.description,
-            "catalog": catalog_name(catalog),
-            "images": [
-                {"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
-                for a, found in results
-            ],
-        }
-        typer.echo(json_text(data))
+        typer.echo(json_text(recommendations_json(analyzer, catalog, results)))
     elif results:
         typer.echo("\n".join(format_recommendations(a, found) for a, found in results))
     finish(run)
+
+
+def recommendations_json(analyzer: Analyzer, catalog: str, results: list[tuple[Analysis, list]]) -> dict:
+    """What `recommend --json` prints: the models, the catalogue, and each photo's garments with their lists."""
+    images = [
+        {"image": a.image, "whole_image": not a.detected, "garments": [r.to_json() for r in found]}
+        for a, found in results
+    ]
+    return {"models": analyzer.description, "catalog": catalog_name(catalog), "images": images}
 
 
 @dataclass(frozen=True)

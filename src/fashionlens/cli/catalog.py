@@ -33,42 +33,47 @@ ON_MODEL_DETECTOR = typer.Option(
 )
 
 
+SOURCE_ARGUMENT = typer.Argument(
+    ...,
+    help="A product CSV (id,image[,name,price,category,url,...]) or a folder of photos (a subfolder per category).",
+)
+IMPORT_CLASSIFIER = typer.Option(
+    None, "--classifier", help="Classifier run that makes the embeddings; default: the shipped one."
+)
+ON_MODEL_OPTION = typer.Option(
+    False,
+    "--on-model",
+    help="Photos of people wearing the products: the detector's garment of the product's category is indexed "
+    "(default: each photo is one product).",
+)
+RAY_OPTION = typer.Option(
+    None,
+    "--ray",
+    metavar="ADDRESS",
+    help="Analyse the photos on Ray workers: `local` starts a Ray instance on this machine, else a cluster's "
+    "address (auto, host:6379, ray://host:10001). Needs `pip install 'fashionlens[ray]'`.",
+)
+RAY_WORKERS_OPTION = typer.Option(
+    None,
+    "--ray-workers",
+    min=1,
+    help="Ray workers, each with its own copy of the models; default: one per CPU of the cluster.",
+)
+
+
 @catalog_app.command("import")
 def import_command(
-    source: Path = typer.Argument(
-        ...,
-        help="A product CSV (id,image[,name,price,category,url,...]) or a folder of photos (a subfolder per category).",
-    ),
+    source: Path = SOURCE_ARGUMENT,
     catalog: str = CATALOG_OPTION,
-    classifier: Optional[Path] = typer.Option(
-        None, "--classifier", help="Classifier run that makes the embeddings; default: the shipped one."
-    ),
-    on_model: bool = typer.Option(
-        False,
-        "--on-model",
-        help="Photos of people wearing the products: the "
-        "detector's garment of the product's category is "
-        "indexed (default: each photo is one product).",
-    ),
+    classifier: Optional[Path] = IMPORT_CLASSIFIER,
+    on_model: bool = ON_MODEL_OPTION,
     detector: Optional[Path] = ON_MODEL_DETECTOR,
     strict: bool = typer.Option(False, "--strict", help="Import nothing when any row is bad."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the counts and bad rows as JSON on stdout."),
-    ray: Optional[str] = typer.Option(
-        None,
-        "--ray",
-        metavar="ADDRESS",
-        help="Analyse the photos on Ray workers: `local` starts a Ray instance on "
-        "this machine, else a cluster's address (auto, host:6379, "
-        "ray://host:10001). Needs `pip install 'fashionlens[ray]'`.",
-    ),
-    ray_workers: Optional[int] = typer.Option(
-        None,
-        "--ray-workers",
-        min=1,
-        help="Ray workers, each with its own copy of the models; default: one per CPU of the cluster.",
-    ),
+    ray: Optional[str] = RAY_OPTION,
+    ray_workers: Optional[int] = RAY_WORKERS_OPTION,
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
@@ -96,14 +101,7 @@ def import_command(
     created = not is_server(catalog) and not Path(catalog).exists()
     store = None if created else open_store(catalog, create=is_server(catalog))
     models = ModelChoice(detector, classifier, not (on_model or detector), backend, conf, device)
-    if ray is None:
-        analyzer = load_analyzer(models, batch_size)
-    else:
-        from functools import partial
-
-        from fashionlens.inference.ray_analysis import RayAnalyzer
-
-        analyzer = RayAnalyzer(partial(load_analyzer, models, batch_size), ray, ray_workers)
+    analyzer = import_analyzer(models, batch_size, ray, ray_workers)
     store = store or open_store(catalog, create=True)
     try:
         report = import_products(source, store, analyzer, strict=strict, products=products)
@@ -116,30 +114,36 @@ def import_command(
     finally:
         if ray is not None:
             analyzer.close()
-    for bad in report.bad:
-        typer.echo(f"bad row: {bad}", err=True)
-    for warning in report.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    if as_json:
-        typer.echo(
-            json_text(
-                {
-                    "catalog": catalog_name(catalog),
-                    "imported": report.imported,
-                    "new": report.new,
-                    "updated": report.updated,
-                    "unchanged": report.unchanged,
-                    "bad": [str(b) for b in report.bad],
-                    "warnings": [str(w) for w in report.warnings],
-                }
-            )
-        )
-    else:
-        typer.echo(f"{catalog_name(catalog)}: {report.summary()}")
+    print_import(report, catalog, as_json)
     if report.imported == 0:
         if created:
             discard_catalog(store)
         fail(f"{source}: nothing imported ({len(report.bad)} bad rows)", 1)
+
+
+def import_analyzer(models: ModelChoice, batch_size: int, ray: Optional[str], ray_workers: Optional[int]):
+    """The Analyzer in this process, or its stand-in on Ray workers (`ray`: an address or `local`)."""
+    if ray is None:
+        return load_analyzer(models, batch_size)
+    from functools import partial
+
+    from fashionlens.inference.ray_analysis import RayAnalyzer
+
+    return RayAnalyzer(partial(load_analyzer, models, batch_size), ray, ray_workers)
+
+
+def print_import(report, catalog: str, as_json: bool) -> None:
+    """Bad rows and warnings on stderr; the counts on stdout (as JSON with --json)."""
+    for bad in report.bad:
+        typer.echo(f"bad row: {bad}", err=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if not as_json:
+        typer.echo(f"{catalog_name(catalog)}: {report.summary()}")
+        return
+    counts = {key: getattr(report, key) for key in ("imported", "new", "updated", "unchanged")}
+    bad, warnings = [str(b) for b in report.bad], [str(w) for w in report.warnings]
+    typer.echo(json_text({"catalog": catalog_name(catalog), **counts, "bad": bad, "warnings": warnings}))
 
 
 def discard_catalog(store: CatalogStore) -> None:

@@ -50,27 +50,40 @@ def insights_command(
     Audiences for advertising: fashionlens insights --catalog shop.db --audiences --json
     """
     # insights imports the analyzer (torch): only when the command runs, so that --help starts fast
-    from fashionlens.insights.analytics import format_table, parse_since, period_of, summarize, write_charts, write_csv
+    from fashionlens.insights.analytics import parse_since, period_of
 
     period_of("2000-01-01", by)  # checks --by before reading anything
     store = open_store(catalog)
     events = store.events(parse_since(since))
     if experiment is not None:
-        from fashionlens.insights.experiments import experiment_report, find_experiment, format_report
+        show_experiment(store, events, experiment, as_json)
+    elif audiences_:
+        show_audiences(store, events, out, as_json)
+    else:
+        show_summary(events, by, out, as_json)
 
-        report = experiment_report(events, find_experiment(store, experiment))
-        typer.echo(json_text(report) if as_json else format_report(report))
-        return
-    if audiences_:
-        from fashionlens.core.files import write_text
-        from fashionlens.insights.audiences import audiences, audiences_csv, format_audiences
 
-        found = audiences(events, store)
-        if out is not None:
-            write_text(out / "audiences.csv", audiences_csv(found))
-            typer.echo(f"wrote {out / 'audiences.csv'}", err=True)
-        typer.echo(json_text(found) if as_json else "\n".join(format_audiences(found)))
-        return
+def show_experiment(store, events: list[dict], name: str, as_json: bool) -> None:
+    from fashionlens.insights.experiments import experiment_report, find_experiment, format_report
+
+    report = experiment_report(events, find_experiment(store, name))
+    typer.echo(json_text(report) if as_json else format_report(report))
+
+
+def show_audiences(store, events: list[dict], out: Optional[Path], as_json: bool) -> None:
+    from fashionlens.core.files import write_text
+    from fashionlens.insights.audiences import audiences, audiences_csv, format_audiences
+
+    found = audiences(events, store)
+    if out is not None:
+        write_text(out / "audiences.csv", audiences_csv(found))
+        typer.echo(f"wrote {out / 'audiences.csv'}", err=True)
+    typer.echo(json_text(found) if as_json else "\n".join(format_audiences(found)))
+
+
+def show_summary(events: list[dict], by: str, out: Optional[Path], as_json: bool) -> None:
+    from fashionlens.insights.analytics import format_table, summarize, write_charts, write_csv
+
     summary = summarize(events, by)
     if out is not None:
         paths = write_charts(summary, out) + [out / "insights.csv"]

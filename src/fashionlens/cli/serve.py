@@ -17,6 +17,24 @@ from fashionlens.cli.catalog import BACKEND_HELP, CATALOG_OPTION, open_store
 from fashionlens.core.errors import FashionLensError
 
 ADMIN_KEY_VARIABLE = "FASHIONLENS_ADMIN_KEY"
+MEDIA_DIR_OPTION = typer.Option(
+    None,
+    "--media-dir",
+    help="Where imported product photos are kept; default: CATALOG.media/ beside it (fashionlens.media/ for a "
+    "PostgreSQL URL).",
+)
+CORS_OPTION = typer.Option(
+    [], "--cors-origin", help="A web site allowed to call the API from browsers, repeatable (default: none)."
+)
+MAX_PENDING_OPTION = typer.Option(
+    8, "--max-pending", min=1, help="Photos waiting for the models before more are answered 503 (busy)."
+)
+MAX_CONNECTIONS_OPTION = typer.Option(
+    200, "--max-connections", min=1, help="Open connections before more are answered 503 (busy)."
+)
+STORE_PHOTOS_OPTION = typer.Option(
+    False, "--store-photos", help="Keep customers' photos in MEDIA_DIR/photos (off: never stored)."
+)
 
 
 @app.command("serve")
@@ -28,28 +46,14 @@ def serve_command(
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     catalog: str = CATALOG_OPTION,
-    media_dir: Optional[Path] = typer.Option(
-        None,
-        "--media-dir",
-        help="Where imported product photos are kept; "
-        "default: CATALOG.media/ beside it "
-        "(fashionlens.media/ for a PostgreSQL URL).",
-    ),
+    media_dir: Optional[Path] = MEDIA_DIR_OPTION,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
-    cors_origin: list[str] = typer.Option(
-        [], "--cors-origin", help="A web site allowed to call the API from browsers, repeatable (default: none)."
-    ),
+    cors_origin: list[str] = CORS_OPTION,
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.1, help="Largest photo upload."),
-    max_pending: int = typer.Option(
-        8, "--max-pending", min=1, help="Photos waiting for the models before more are answered 503 (busy)."
-    ),
-    max_connections: int = typer.Option(
-        200, "--max-connections", min=1, help="Open connections before more are answered 503 (busy)."
-    ),
-    store_photos: bool = typer.Option(
-        False, "--store-photos", help="Keep customers' photos in MEDIA_DIR/photos (off: never stored)."
-    ),
+    max_pending: int = MAX_PENDING_OPTION,
+    max_connections: int = MAX_CONNECTIONS_OPTION,
+    store_photos: bool = STORE_PHOTOS_OPTION,
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
@@ -62,10 +66,7 @@ def serve_command(
     Faster on a CPU: add --backend onnx (docs/benchmarks.md, speed)
     """
     check_address(host, port)  # a taken port: one line in a second, not after the models load
-    import uvicorn
-
-    from fashionlens.service import ServiceSettings, create_app
-    from fashionlens.service.state import load_analyzer
+    from fashionlens.service import ServiceSettings
 
     settings = ServiceSettings(
         catalog=catalog,
@@ -83,6 +84,16 @@ def serve_command(
         cors_origins=list(cors_origin),
         store_photos=store_photos,
     )
+    serve(settings, host, port)
+
+
+def serve(settings, host: str, port: int) -> None:
+    """Load the models and open the catalogue, then serve until stopped."""
+    import uvicorn
+
+    from fashionlens.service import create_app
+    from fashionlens.service.state import load_analyzer
+
     # loaded here, before the port opens, so a wrong run or database is one line of error, not a traceback;
     # a database server is asked first (it answers in seconds, the models take longer), a new SQLite file is
     # made only once the models loaded

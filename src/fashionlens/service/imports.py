@@ -119,6 +119,7 @@ def stage_archive(staging: Staging, name: str, data: bytes, limit: int) -> Path:
             csv_path = staging.add_csv(entry_parts, content)
         elif not is_csv(entry_parts[-1]):
             staging.add_photo(entry_parts, content)
+    assert csv_path is not None  # the chosen CSV is one of the entries
     return csv_path
 
 
@@ -185,6 +186,26 @@ class ProductPhotos:
         return {**self._analyzer.description, "detector": None}
 
 
+def import_staged(catalog: Path | str, staging: Staging, stage: Callable[[Staging], Path], analyzer) -> tuple[Any, set]:
+    """(the import's report, the photos the catalogue now uses) after `stage` filled the staging folder."""
+    from fashionlens.catalog.importer import import_products
+    from fashionlens.catalog.stores import open_store
+
+    try:
+        csv_path = stage(staging)
+    except OSError as error:  # entries that cannot coexist on disk (a file and a folder of one name)
+        if is_disk_full(error):
+            raise
+        raise FashionLensError(f"the upload cannot be unpacked ({error.strerror or error})") from None
+    check_image_paths(csv_path, staging)
+    store = open_store(catalog, create=True)
+    try:
+        report = import_products(csv_path, store, analyzer)
+        return report, {item.image for item in store.find_items()}
+    finally:
+        store.close()
+
+
 def run_import(
     settings, analyzer, stage: Callable[[Staging], Path], on_model: bool = False
 ) -> tuple[int, dict[str, Any]]:
@@ -192,8 +213,6 @@ def run_import(
     `on_model`: the photos show people wearing the products (the detector runs); else each photo is one
     product (ProductPhotos). Runs in a worker thread
     with a catalogue connection of its own. Every attempt becomes the last import."""
-    from fashionlens.catalog.importer import import_products
-    from fashionlens.catalog.stores import open_store
     from fashionlens.insights.analytics import utc_now
 
     status: dict[str, Any] = {
@@ -206,21 +225,12 @@ def run_import(
         "started": utc_now(),
         "error": None,
     }
-    staging, used, code = open_staging(settings.media_dir), set(), 422
+    staging, code = open_staging(settings.media), 422
+    used: set[str] = set()
     try:
-        try:
-            csv_path = stage(staging)
-        except OSError as error:  # entries that cannot coexist on disk (a file and a folder of one name)
-            if is_disk_full(error):
-                raise
-            raise FashionLensError(f"the upload cannot be unpacked ({error.strerror or error})") from None
-        check_image_paths(csv_path, staging)
-        store = open_store(settings.catalog, create=True)
-        try:
-            report = import_products(csv_path, store, analyzer if on_model else ProductPhotos(analyzer))
-            used = {item.image for item in store.find_items()}
-        finally:
-            store.close()
+        report, used = import_staged(
+            settings.catalog, staging, stage, analyzer if on_model else ProductPhotos(analyzer)
+        )
         status.update(
             imported=report.new + report.updated,
             unchanged=report.unchanged,
@@ -244,7 +254,7 @@ def run_import(
         remove_unused(staging, used)
         close_staging(staging)
     status["finished"] = utc_now()
-    record_last_import(settings.media_dir, status)
+    record_last_import(settings.media, status)
     return code, status
 
 

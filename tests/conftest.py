@@ -5,13 +5,18 @@ Factories (use them when the defaults do not fit):
     make_labels_csv_dataset(root, classes=..., per_split=..., size=32)  -> Path of labels.csv
     make_coco_dataset(root, images=..., size=(64, 48))                  -> Path of annotations.coco.json
 Use them as `from conftest import make_coco_dataset` or through the fixtures of the same name.
-Ready-made fixtures: `labels_csv_dataset`, `coco_dataset`, `shared_data` (skips when ../shared/data is absent).
+Ready-made fixtures: `labels_csv_dataset`, `coco_dataset`, `shared_data` (skips when ../shared/data is absent),
+`tiny_runs` (a tiny classifier and detector trained once per session), `fashionlens` (the CLI in this process),
+`live_server`, and the browser tests' `browser` and `page`.
+Helpers that several test files share live in helpers.py, tiny_models.py, service_testing.py and
+postgres_testing.py: a test file never imports from another test file.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +169,72 @@ def live_server(tmp_path: Path):
 
     with tiny_live_server(tmp_path) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory):
+    """tiny_models.TinyRuns: a classifier and a detector trained one epoch through `fashionlens train` on
+    the tiny datasets, once per session."""
+    from tiny_models import train_tiny_runs
+
+    root = tmp_path_factory.mktemp("tiny-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCH_HOME", str(root / "empty-torch-cache"))  # from scratch, whatever the developer's cache
+        return train_tiny_runs(root)
+
+
+# The browser tests' fixtures (tests marked `browser`): headless Chromium driven by Playwright.
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the networking flags Chromium waits on services it cannot reach on a closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 30_000
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("FASHIONLENS_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, and FASHIONLENS_REQUIRE_BROWSER=1 requires the browser tests to run")
+    pytest.skip(f"{reason}; install it with `apt-get install -y chromium` to run the browser tests")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        unavailable(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright Python package is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; JavaScript exceptions and console errors (a CSP refusal among them) are collected
+    in page.problems, except the browser's own note about an HTTP error status."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(TIMEOUT_MS)
+    opened.problems = []
+    opened.on("pageerror", lambda error: opened.problems.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: (
+            opened.problems.append(message.text)
+            if message.type == "error" and "Failed to load resource" not in message.text
+            else None
+        ),
+    )
+    yield opened
+    context.close()

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 from torchvision.ops import box_iou
 
 from fashionlens.core.checkpoint import load_checkpoint
@@ -23,42 +22,8 @@ from fashionlens.inference.analyzer import Analyzer, analyses_json, forward_with
 from fashionlens.inference.colors import COLOR_NAMES, MULTICOLOR, dominant_color
 from fashionlens.inference.default_models import resolve_runs
 from fashionlens.models.classifier import build_classifier
-from tiny_models import CLASSES, trained_runs
-
-RED, GREEN, GRAY = (220, 40, 40), (40, 160, 60), (235, 235, 235)
-UPPER_BOX, LOWER_BOX = Box(8, 4, 48, 22), Box(10, 24, 46, 46)
-
-
-class StandInDetector(nn.Module):
-    """Answers fixed boxes (labels 1 upper, 2 lower) in the pixels of the image it is given."""
-
-    def __init__(self, answers: list[tuple[Box, int, float]]):
-        super().__init__()
-        self.anchor = nn.Parameter(torch.zeros(1))
-        self.answers = answers
-
-    def forward(self, images):
-        self.inference_mode = torch.is_inference_mode_enabled()
-        boxes = torch.tensor([b.as_list() for b, _, _ in self.answers], dtype=torch.float32).reshape(-1, 4)
-        labels = torch.tensor([label for _, label, _ in self.answers], dtype=torch.int64)
-        scores = torch.tensor([score for _, _, score in self.answers], dtype=torch.float32)
-        return [{"boxes": boxes, "labels": labels, "scores": scores} for _ in images]
-
-
-class MeanColorClassifier(nn.Module):
-    """Features: each channel's mean; records what it was shown."""
-
-    def __init__(self):
-        super().__init__()
-        self.backbone = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(3, len(CLASSES))
-        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self.inference_mode: list[bool] = []
-
-    def forward(self, images, geometry=None):
-        self.seen.append((images.clone(), geometry.clone()))
-        self.inference_mode.append(torch.is_inference_mode_enabled())
-        return self.head(self.backbone(images))
+from helpers import GRAY, GREEN, LOWER_BOX, RED, UPPER_BOX, stand_in_analyzer
+from tiny_models import CLASSES
 
 
 def iou(a: Box, b: Box) -> float:
@@ -71,26 +36,6 @@ def street_photo(tmp_path: Path) -> Path:
     picture.paste(GREEN, tuple(int(v) for v in LOWER_BOX.as_list()))
     picture.save(tmp_path / "street.png")
     return tmp_path / "street.png"
-
-
-def stand_in_analyzer(answers, mode="img+bbox") -> tuple[Analyzer, MeanColorClassifier]:
-    torch.manual_seed(0)
-    classifier = MeanColorClassifier()
-    classifier_checkpoint = {
-        "kind": "classifier",
-        "arch": "stand-in",
-        "mode": mode,
-        "class_names": CLASSES,
-        "preprocessing": {"image_size": 32, "mean": [0, 0, 0], "std": [1, 1, 1], "context_margin": 0.0},
-        "model": classifier.state_dict(),
-    }
-    detector_checkpoint = {
-        "kind": "detector",
-        "class_names": list(REGIONS),
-        "preprocessing": {"image_size": 64},
-        "score_threshold": 0.5,
-    }
-    return Analyzer(classifier, classifier_checkpoint, StandInDetector(answers), detector_checkpoint), classifier
 
 
 def test_classifier_sees_each_detection_crop_and_box_above_the_stored_threshold(tmp_path):
@@ -204,8 +149,8 @@ def test_dominant_color_ignores_skin_and_border_and_names_stripes(tmp_path):
     assert dominant_color(Image.fromarray(shaded)).name == "Black"
 
 
-def test_analyze_json_on_tiny_trained_models(tmp_path_factory):
-    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+def test_analyze_json_on_tiny_trained_models(tiny_runs):
+    runs = tiny_runs
     analyzer = Analyzer.from_runs(runs.detector, runs.classifier)
     assert analyzer.threshold == load_checkpoint(runs.detector)["score_threshold"]
     photos = sorted((runs.street.parent / "images").glob("*.jpg"))
@@ -236,8 +181,8 @@ def test_analyze_json_on_tiny_trained_models(tmp_path_factory):
     assert analyses_json(alone, again.description) == analyses_json(analyses[:1], analyzer.description)
 
 
-def test_classifier_alone_and_loading_errors(tmp_path_factory, tmp_path):
-    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+def test_classifier_alone_and_loading_errors(tiny_runs, tmp_path):
+    runs = tiny_runs
     analyzer = Analyzer.from_runs(None, runs.classifier)
     [analysis] = analyzer.analyze([load_image(runs.clothing.parent / "images" / "pants_train_0.jpg")], ["pants"])
     assert not analysis.detected and len(analysis.garments) == 1

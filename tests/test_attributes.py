@@ -27,7 +27,7 @@ from fashionlens.inference.colors import COLOR_NAMES, dominant_color, product_co
 from fashionlens.inference.foreground import product_foreground
 from fashionlens.inference.texture import LENGTH, PEAKINESS
 from fashionlens.train.attributes import FitChoice, as_head, cross_validate, fit_linear
-from tiny_models import random_analyzer, trained_runs
+from tiny_models import random_analyzer
 
 
 def blank_some(labels: np.ndarray, every: int = 3) -> np.ndarray:
@@ -149,8 +149,8 @@ def test_without_heads_a_garment_has_no_pattern_or_sleeve_and_its_pixel_colour(t
     assert garment.attributes_json()["colour"]["name"] == "Blue"
 
 
-def test_heads_fitted_on_another_classifier_are_refused(tmp_path_factory):
-    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+def test_heads_fitted_on_another_classifier_are_refused(tiny_runs, tmp_path_factory):
+    runs = tiny_runs
     analyzer = Analyzer.from_runs(None, runs.classifier)
     assert analyzer.attribute_heads is None  # the shipped heads are another classifier's: not used
     heads = heads_for(analyzer, embedding_width(analyzer))

@@ -3,51 +3,13 @@ flat one."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from fashionlens.insights.analytics import period_of
 from fashionlens.insights.audiences import audiences, audiences_csv, session_profiles
 from fashionlens.insights.trends import trends
-
-GROUPS = {  # what each planted group wears: (category, colour) choices
-    "office": [("Shirt", "White"), ("Pants", "Black"), ("Blazer", "Gray")],
-    "summer": [("Dress", "Red"), ("Shorts", "Yellow"), ("Dress", "Pink")],
-    "street": [("Hoodie", "Black"), ("Jeans", "Blue"), ("Sneakers", "White")],
-}
-
-
-def planted_events(seed: int = 0, per_group: int = 30) -> tuple[list[dict], dict[str, str]]:
-    """Sessions of three groups; each analyses 2-3 photos of 2 garments drawn from its group's wardrobe,
-    with one garment in ten drawn from another group's (customers are not uniforms)."""
-    rng = np.random.default_rng(seed)
-    names = list(GROUPS)
-    events, truth = [], {}
-    for group in names:
-        for i in range(per_group):
-            session = f"{group}-{i}"
-            truth[session] = group
-            for _ in range(rng.integers(2, 4)):
-                garments = []
-                for _ in range(2):
-                    source = group if rng.random() > 0.1 else names[rng.integers(3)]
-                    category, color = GROUPS[source][rng.integers(3)]
-                    garments.append({"region": "upper", "category": category, "color": color})
-                events.append(
-                    {"time": "2026-11-02T10:00:00Z", "kind": "analysis", "session": session, "garments": garments}
-                )
-    clicks = [
-        {
-            "time": "2026-11-02T10:01:00Z",
-            "kind": "recommendation",
-            "session": "office-0",
-            "recommended": ["a", "b"],
-            "garments": [],
-        },
-        {"time": "2026-11-02T10:02:00Z", "kind": "click", "session": "office-0", "item": "a"},
-    ]
-    return events + clicks, truth
+from helpers import GROUPS, planted_events
 
 
 def test_three_planted_groups_are_recovered():

@@ -3,75 +3,17 @@ loopback, with tiny models: the customer uploads a photo, sees its garments boxe
 cards, clicks one (the click reaches the insights); an API error reaches the customer in words; the
 retailer's dashboard loads its charts, key numbers and the searchable catalogue.
 
-Without /usr/bin/chromium the tests are skipped, unless FASHIONLENS_REQUIRE_BROWSER=1 (CI), where they fail.
+The `browser` and `page` fixtures are conftest.py's. Without /usr/bin/chromium the tests are skipped, unless
+FASHIONLENS_REQUIRE_BROWSER=1 (CI), where they fail.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import httpx
 import pytest
 
+from helpers import LOWER_BOX, UPPER_BOX, choose_photo, stand_in_analyzer, street_photo_bytes
 from service_testing import PRODUCTS, tiny_live_server
-from test_analyzer import LOWER_BOX, UPPER_BOX, stand_in_analyzer
-from test_service import street_photo_bytes
-
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the networking flags Chromium waits on services it cannot reach on a closed network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 30_000
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("FASHIONLENS_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}, and FASHIONLENS_REQUIRE_BROWSER=1 requires the browser tests to run")
-    pytest.skip(f"{reason}; install it with `apt-get install -y chromium` to run the browser tests")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.is_file():
-        unavailable(f"no Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright Python package is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page; JavaScript exceptions and console errors (a CSP refusal among them) are collected
-    in page.problems, except the browser's own note about an HTTP error status."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(TIMEOUT_MS)
-    opened.problems = []
-    opened.on("pageerror", lambda error: opened.problems.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            opened.problems.append(message.text)
-            if message.type == "error" and "Failed to load resource" not in message.text
-            else None
-        ),
-    )
-    yield opened
-    context.close()
 
 
 @pytest.fixture
@@ -84,15 +26,6 @@ def two_garment_server(tmp_path):
 
 def insights(server) -> dict:
     return httpx.get(f"{server.url}/insights", timeout=30).json()
-
-
-def upload(page, data: bytes, name: str, mime: str):
-    """Choose a file in the page's photo input; returns the /recommend response the page received."""
-    with page.expect_response(lambda response: response.url.endswith("/recommend")) as answer:
-        page.get_by_label("Take or choose a photo").set_input_files(
-            files={"name": name, "mimeType": mime, "buffer": data}
-        )
-    return answer.value
 
 
 def is_click(response) -> bool:
@@ -122,7 +55,7 @@ def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counte
     photo_input = page.get_by_label("Take or choose a photo")
     assert (photo_input.get_attribute("accept"), photo_input.get_attribute("capture")) == ("image/*", "environment")
 
-    answer = upload(page, street_photo_bytes(), "street.png", "image/png")
+    answer = choose_photo(page, street_photo_bytes(), "street.png", "image/png")
     assert answer.status == 200
     result = answer.json()
     garments = result["garments"]
@@ -195,7 +128,7 @@ def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counte
 
 def test_customer_reads_the_apis_error_when_the_file_is_no_photo(live_server, page):
     page.goto(f"{live_server.url}/")
-    answer = upload(page, b"these are my notes, not a photo", "notes.txt", "text/plain")
+    answer = choose_photo(page, b"these are my notes, not a photo", "notes.txt", "text/plain")
     assert 400 <= answer.status < 500
     error = page.get_by_role("alert")
     error.wait_for()

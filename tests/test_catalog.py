@@ -9,12 +9,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import PALETTE, make_image
+from conftest import make_image
 from fashionlens.catalog.importer import ImportRefused, choose_garment, import_products, reindex
 from fashionlens.catalog.index import APPROXIMATE, EXACT, CatalogIndex, index_cache_path
 from fashionlens.catalog.store import CatalogItem, Filters, SQLiteStore
@@ -23,33 +22,8 @@ from fashionlens.core.errors import DataFormatError, FashionLensError
 from fashionlens.core.records import Box
 from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 from fashionlens.inference.colors import DominantColor
+from helpers import SIX, product_csv
 from tiny_models import random_analyzer
-
-HEADER = "id,image,name,price,category,url,kids,in_stock\n"
-
-
-def product_csv(root: Path, rows: list[str], header: str = HEADER) -> Path:
-    """Six product photos (a colour each) and a CSV with `rows` under `root`."""
-    for number, color in enumerate(PALETTE):
-        make_image(root / "photos" / f"p{number}.png", (32, 32), color)
-    path = root / "products.csv"
-    path.write_text(header + "".join(row + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
-SIX = [
-    f"SKU-{n},photos/p{n}.png,Item {n},{10 * (n + 1)},{cat},https://shop/{n},{kids},{stock}"
-    for n, (cat, kids, stock) in enumerate(
-        [
-            ("T-Shirt", "True", "yes"),
-            ("Pants", "False", "yes"),
-            ("Dress", "False", "no"),
-            ("T-Shirt", "False", "no"),
-            ("Pants", "True", "yes"),
-            ("Skirt", "False", "yes"),
-        ]
-    )
-]
 
 
 def unit(vector) -> np.ndarray:
@@ -305,11 +279,9 @@ def test_on_model_photos_index_the_garment_of_the_products_region():
     assert choose_garment(analysis, None).region_score == 0.9  # no category: the most confident
 
 
-def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, tmp_path):
-    from tiny_models import trained_runs
-
+def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, tiny_runs, tmp_path):
     classifier = tmp_path / "classifier"  # its own copy: the onnx/ export is written beside the checkpoint
-    shutil.copytree(trained_runs(tmp_path / "runs").classifier, classifier)
+    shutil.copytree(tiny_runs.classifier, classifier)
     products = product_csv(tmp_path, SIX)
     for backend in ("torch", "onnx"):
         result = fashionlens(

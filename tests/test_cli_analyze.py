@@ -12,12 +12,12 @@ from PIL import Image
 
 from fashionlens.catalog.store import SQLiteStore
 from fashionlens.core.checkpoint import save_checkpoint
-from tiny_models import random_checkpoint, trained_runs
+from tiny_models import random_checkpoint
 
 
 @pytest.fixture
-def runs(tmp_path_factory):
-    return trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+def runs(tiny_runs):
+    return tiny_runs
 
 
 def street_photos(runs) -> list[Path]:

@@ -9,38 +9,22 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import PALETTE, make_coco_dataset, make_image
-from fashionlens.cli import main
 from fashionlens.core.checkpoint import save_checkpoint
 from fashionlens.core.images import load_image
 from fashionlens.data.transforms import classification_eval_transform
 from fashionlens.models.classifier import build_classifier
 from fashionlens.models.detector import build_detector, detector_config
+from helpers import CHECKPOINT_CLASSES as CLASSES
+from helpers import CHECKPOINT_PREPROCESSING as PREPROCESSING
+from helpers import run_cli, save_classifier
 
-CLASSES = ["T-Shirt", "Pants", "Dress"]
-PREPROCESSING = {"image_size": 32, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 VAL_COUNTS = {"T-Shirt": 16, "Pants": 2, "Dress": 2}  # 80/10/10, enough for the binomial test
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    """Run `fashionlens ARGS` in-process through main(): (exit code, stdout, stderr)."""
-    old_argv = sys.argv
-    sys.argv = ["fashionlens", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.argv = old_argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
@@ -57,32 +41,6 @@ def clothing(tmp_path: Path) -> Path:
     with (root / "labels.csv").open("w", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)
     return root / "labels.csv"
-
-
-def save_classifier(run_dir: Path, head: tuple[torch.Tensor, torch.Tensor] | None = None, favourite: int = 0):
-    torch.manual_seed(0)
-    model = build_classifier("resnet18", len(CLASSES), "img").eval()
-    with torch.no_grad():
-        weight, bias = head if head is not None else (torch.zeros_like(model.head.weight), torch.zeros(len(CLASSES)))
-        if head is None:
-            bias[favourite] = 5.0  # the lazy route: always the same class
-        model.head.weight.copy_(weight)
-        model.head.bias.copy_(bias)
-    save_checkpoint(
-        {
-            "kind": "classifier",
-            "arch": "resnet18",
-            "mode": "img",
-            "class_names": CLASSES,
-            "preprocessing": PREPROCESSING,
-            "config": {},
-            "metrics": {},
-            "epoch": 0,
-            "model": model.state_dict(),
-        },
-        run_dir / "best.pt",
-    )
-    return model
 
 
 def nearest_colour_head(model, data_root: Path) -> tuple[torch.Tensor, torch.Tensor]:

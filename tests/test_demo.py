@@ -12,7 +12,6 @@ from markupsafe import escape
 
 from fashionlens import samples as package_samples
 from fashionlens.cli.demo import DemoSettings
-from tiny_models import trained_runs
 
 TINY = DemoSettings(
     arch="mobilenet_v3_small", image_size=32, epochs=1, batch_size=16, street_photos=2, products=12, k=2
@@ -70,10 +69,8 @@ def test_without_default_models_the_demo_audits_trains_and_says_what_it_skipped(
     assert not (out / "training").exists()
 
 
-def test_with_default_models_the_page_shows_recommendations_and_insights(
-    fashionlens, tmp_path, tmp_path_factory, monkeypatch
-):
-    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+def test_with_default_models_the_page_shows_recommendations_and_insights(fashionlens, tmp_path, tiny_runs, monkeypatch):
+    runs = tiny_runs
     weights = tmp_path / "weights"
     weights.mkdir()
     shutil.copy(runs.classifier / "best.pt", weights / "classifier.pt")

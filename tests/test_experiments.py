@@ -146,7 +146,7 @@ def test_cli_adds_and_lists_experiments_and_names_a_bad_file(tmp_path, capsys):
     import json
 
     from fashionlens.catalog.store import SQLiteStore
-    from test_cli_evaluate import run_cli
+    from helpers import run_cli
 
     SQLiteStore(tmp_path / "shop.db", create=True).close()
     good, bad = tmp_path / "exp.json", tmp_path / "bad.json"
@@ -165,8 +165,7 @@ def test_insights_reports_an_experiment_and_audiences_from_the_command_line(tmp_
 
     from fashionlens.catalog.store import SQLiteStore
     from fashionlens.insights.experiments import add_experiment
-    from test_audiences_trends import planted_events
-    from test_cli_evaluate import run_cli
+    from helpers import planted_events, run_cli
 
     path = tmp_path / "shop.db"
     store = SQLiteStore(path, create=True)

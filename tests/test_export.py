@@ -28,15 +28,15 @@ from fashionlens.inference.analyzer import (
 from fashionlens.inference.onnx_runtime import OnnxClassifier, OnnxDetector, load_onnx
 from fashionlens.models.classifier import classifier_from_checkpoint
 from fashionlens.models.detector import detector_from_checkpoint
-from tiny_models import CLASSES, random_checkpoint, trained_runs
+from tiny_models import CLASSES, random_checkpoint
 
 FEATURE_ATOL = 1e-4  # logits and features, ONNX Runtime vs PyTorch (measured: ~1e-6)
 BOX_PX, SCORE_ATOL = 0.5, 1e-3  # detector boxes (pixels) and scores; the Analyzer's JSON likewise
 
 
 @pytest.fixture
-def runs(tmp_path_factory):
-    return trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+def runs(tiny_runs):
+    return tiny_runs
 
 
 def street_photos(runs) -> list[Path]:

@@ -31,8 +31,7 @@ from fashionlens.evaluation.saliency import (
 from fashionlens.inference.explain import explain_analysis
 from fashionlens.models.classifier import GarmentClassifier
 from service_testing import photo_bytes, tiny_client, upload
-from test_browser import browser, page  # noqa: F401  (the browser tests' fixtures)
-from tiny_models import random_analyzer, trained_runs
+from tiny_models import random_analyzer
 
 SIDE = 32  # the synthetic images' side; the signal lies in the top-left quadrant (0..16, 0..16)
 
@@ -155,8 +154,8 @@ def test_the_same_photo_gives_the_same_map_twice(tmp_path):
     assert all(parameter.grad is None and parameter.requires_grad for parameter in analyzer.classifier.parameters())
 
 
-def test_explain_writes_one_overlay_per_garment(fashionlens, tmp_path_factory, tmp_path):
-    runs = trained_runs(tmp_path_factory.mktemp("tiny-runs"))
+def test_explain_writes_one_overlay_per_garment(fashionlens, tiny_runs, tmp_path):
+    runs = tiny_runs
     photo = sorted((runs.street / "..").resolve().glob("images/*"))[0]
     done = fashionlens(
         "analyze",
@@ -209,7 +208,7 @@ def test_the_services_explain_answer_fits_its_schema_and_is_not_logged_when_aske
 
 def test_evaluate_measures_where_the_model_looks_and_draws_its_confident_errors(capsys, tmp_path):
     from conftest import make_coco_dataset
-    from test_cli_evaluate import run_cli, save_classifier
+    from helpers import run_cli, save_classifier
 
     save_classifier(tmp_path / "lazy")  # always T-Shirt
     street = make_coco_dataset(
@@ -229,16 +228,14 @@ def test_evaluate_measures_where_the_model_looks_and_draws_its_confident_errors(
     assert (tmp_path / "lazy" / "eval" / "d1_errors_saliency.png").stat().st_size > 0  # the jeans said T-Shirt
 
 
-def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):  # noqa: F811  (the imported fixture)
+def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):
     import httpx
 
     from fashionlens.core.records import REGIONS
     from fashionlens.inference.analyzer import Analyzer
     from fashionlens.models.classifier import classifier_from_checkpoint
+    from helpers import LOWER_BOX, UPPER_BOX, StandInDetector, choose_photo, street_photo_bytes
     from service_testing import tiny_live_server
-    from test_analyzer import LOWER_BOX, UPPER_BOX, StandInDetector
-    from test_browser import upload as choose_photo
-    from test_service import street_photo_bytes
     from tiny_models import random_checkpoint
 
     checkpoint = random_checkpoint("img+bbox")

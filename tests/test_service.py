@@ -4,12 +4,10 @@ events from concurrent requests."""
 
 from __future__ import annotations
 
-import io
 import threading
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from fashionlens.catalog.recommend import SimilarRanking
 from fashionlens.core.checkpoint import save_checkpoint
@@ -17,6 +15,7 @@ from fashionlens.core.records import Box
 from fashionlens.inference.analyzer import Analyzer, model_fingerprint
 from fashionlens.inference.default_models import default_classifier, default_detector
 from fashionlens.service import ServiceSettings, create_app
+from helpers import LOWER_BOX, UPPER_BOX, stand_in_analyzer, street_photo_bytes
 from service_testing import (
     ADMIN_KEY,
     PRODUCTS,
@@ -26,25 +25,9 @@ from service_testing import (
     tiny_client,
     upload,
 )
-from test_analyzer import GRAY, GREEN, LOWER_BOX, RED, UPPER_BOX, stand_in_analyzer
 from tiny_models import random_analyzer, random_checkpoint
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
-
-
-def street_photo_bytes(exif_orientation: int | None = None) -> bytes:
-    """64x48: a red upper garment and a green lower one on grey (the stand-in detector's boxes)."""
-    picture = Image.new("RGB", (64, 48), GRAY)
-    picture.paste(RED, tuple(int(v) for v in UPPER_BOX.as_list()))
-    picture.paste(GREEN, tuple(int(v) for v in LOWER_BOX.as_list()))
-    buffer = io.BytesIO()
-    if exif_orientation is None:
-        picture.save(buffer, format="PNG")
-    else:
-        exif = Image.Exif()
-        exif[0x0112] = exif_orientation
-        picture.save(buffer, format="JPEG", quality=95, exif=exif.tobytes())
-    return buffer.getvalue()
 
 
 def test_models_are_loaded_once_from_the_runs_given(tmp_path, monkeypatch):

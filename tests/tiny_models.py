@@ -1,15 +1,14 @@
 """Tiny models for the Analyzer, catalogue and CLI tests.
 
-`trained_runs()`: a classifier (a portrait input, 32 px wide and 40 high) and a detector trained one epoch
-(a step or two) by the project's own training functions on the tiny fake datasets, saved as run
-directories; trained once per test session.
+`train_tiny_runs(root)`: a classifier (a portrait input, 32 px wide and 40 high) and a detector trained one
+epoch (a step or two) by the project's own training functions on the tiny fake datasets, saved as run
+directories. Tests take them from conftest.py's session fixture `tiny_runs`, which trains them once.
 `random_analyzer()`: an Analyzer over an untrained (seeded) classifier, for tests that need embeddings
 but not a trained model.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,68 +32,55 @@ class TinyRuns:
     clothing: Path  # the labels CSV of the garment photos the classifier was trained on
 
 
-_TRAINED: dict[str, TinyRuns] = {}
-
-
-def trained_runs(root: Path) -> TinyRuns:
-    """Train (once per session) a tiny classifier and detector under `root`; no pretrained weights."""
-    if "runs" in _TRAINED:
-        return _TRAINED["runs"]
+def train_tiny_runs(root: Path) -> TinyRuns:
+    """Train a tiny classifier and detector under `root` with whatever TORCH_HOME is set (the `tiny_runs`
+    fixture points it at an empty folder: no pretrained weights)."""
     from typer.testing import CliRunner
 
     from fashionlens.cli import app
 
-    previous = os.environ.get("TORCH_HOME")
-    os.environ["TORCH_HOME"] = str(root / "empty-torch-cache")  # from scratch, whatever the developer's cache
-    try:
-        clothing = make_labels_csv_dataset(root / "clothing", per_split={"train": 2, "val": 1})
-        street = make_coco_dataset(root / "street")
-        # through the command line, as a user trains: config.json records the command (the model card shows it)
-        for command in (
-            [
-                "classifier",
-                "--data",
-                clothing,
-                "--mode",
-                "img+bbox",
-                "--arch",
-                CLASSIFIER_ARCH,
-                "--epochs",
-                1,
-                "--image-size",
-                32,
-                "--image-height",
-                40,
-                "--batch-size",
-                4,
-                "--out",
-                root / "classifier",
-            ],
-            [
-                "detector",
-                "--data",
-                street,
-                "--arch",
-                DETECTOR_ARCH,
-                "--epochs",
-                1,
-                "--image-size",
-                64,
-                "--batch-size",
-                2,
-                "--out",
-                root / "detector",
-            ],
-        ):
-            result = CliRunner().invoke(app, ["train", *map(str, command)])
-            assert result.exit_code == 0, result.output
-    finally:
-        if previous is None:
-            os.environ.pop("TORCH_HOME", None)
-        else:
-            os.environ["TORCH_HOME"] = previous
-    _TRAINED["runs"] = TinyRuns(root / "classifier", root / "detector", street, clothing)
-    return _TRAINED["runs"]
+    clothing = make_labels_csv_dataset(root / "clothing", per_split={"train": 2, "val": 1})
+    street = make_coco_dataset(root / "street")
+    # through the command line, as a user trains: config.json records the command (the model card shows it)
+    for command in (
+        [
+            "classifier",
+            "--data",
+            clothing,
+            "--mode",
+            "img+bbox",
+            "--arch",
+            CLASSIFIER_ARCH,
+            "--epochs",
+            1,
+            "--image-size",
+            32,
+            "--image-height",
+            40,
+            "--batch-size",
+            4,
+            "--out",
+            root / "classifier",
+        ],
+        [
+            "detector",
+            "--data",
+            street,
+            "--arch",
+            DETECTOR_ARCH,
+            "--epochs",
+            1,
+            "--image-size",
+            64,
+            "--batch-size",
+            2,
+            "--out",
+            root / "detector",
+        ],
+    ):
+        result = CliRunner().invoke(app, ["train", *map(str, command)])
+        assert result.exit_code == 0, result.output
+    return TinyRuns(root / "classifier", root / "detector", street, clothing)
 
 
 def random_checkpoint(mode: str = "img", seed: int = 0, classes: list[str] = CLASSES) -> dict:

@@ -46,10 +46,10 @@ def phases(photo: Path) -> dict[str, float]:
     import torch  # noqa: F401  what the command imports once it runs
     import torchvision  # noqa: F401
 
-    from fashionlens.cli.analyze import load_analyzer
+    from fashionlens.cli.options import ModelChoice, load_analyzer
 
     imports = lap()
-    analyzer = load_analyzer(None, None, False)
+    analyzer = load_analyzer(ModelChoice())
     load = lap()
     analyzer.analyze_paths([photo])
     first = lap()

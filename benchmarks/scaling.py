@@ -152,10 +152,10 @@ def photo_csv(folder: Path, count: int) -> Path:
 
 def measure_ray(count: int) -> dict:
     from fashionlens.catalog.importer import import_products
-    from fashionlens.cli.analyze import load_analyzer
+    from fashionlens.cli.options import ModelChoice, load_analyzer
     from fashionlens.inference.ray_analysis import RayAnalyzer
 
-    make = functools.partial(load_analyzer, None, None, True, 16)
+    make = functools.partial(load_analyzer, ModelChoice(whole_image=True), 16)
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
         products_csv = photo_csv(Path(folder), count)

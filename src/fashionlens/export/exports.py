@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 from fashionlens.core.checkpoint import checkpoint_file, load_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.files import atomic_write, write_text
+from fashionlens.core.model_meta import ModelMeta
 from fashionlens.export.onnx_export import (
     BOX_TOLERANCE,
     FEATURE_TOLERANCE,
@@ -52,10 +53,11 @@ def export_run(run: str | Path, out_dir: str | Path | None = None, precision: st
         raise FashionLensError(f"--precision {precision}: unknown precision; choose {' or '.join(PRECISIONS)}")
     source = checkpoint_file(run)
     checkpoint = load_checkpoint(source)
+    kind = ModelMeta.from_checkpoint(checkpoint).kind
     out = Path(out_dir) if out_dir is not None else export_dir(source)
-    exporter: Exporter | None = {"classifier": export_classifier, "detector": export_detector}.get(checkpoint["kind"])
+    exporter: Exporter | None = {"classifier": export_classifier, "detector": export_detector}.get(kind)
     if exporter is None:
-        raise FashionLensError(f"{source}: a {checkpoint['kind']} checkpoint cannot be exported")
+        raise FashionLensError(f"{source}: a {kind} checkpoint cannot be exported")
     if precision == "int8":
         exporter = quantized_exporter(exporter)
     stem = export_stem(source, precision)
@@ -76,16 +78,13 @@ def export_run(run: str | Path, out_dir: str | Path | None = None, precision: st
 def export_metadata(
     checkpoint: dict[str, Any], source: Path, onnx_path: Path, differences: dict[str, float], precision: str = "float32"
 ) -> dict[str, Any]:
-    data = {key: checkpoint[key] for key in SOURCE_KEYS if key in checkpoint}
-    outputs = CLASSIFIER_OUTPUTS if checkpoint["kind"] == "classifier" else DETECTOR_OUTPUTS
-    tolerance = (
-        FEATURE_TOLERANCE
-        if checkpoint["kind"] == "classifier"
-        else {"boxes_px": BOX_TOLERANCE, "scores": SCORE_TOLERANCE}
-    )
+    data = {key: checkpoint[key] for key in SOURCE_KEYS if key in checkpoint}  # the checkpoint's order
+    kind = ModelMeta.from_checkpoint(checkpoint).kind
+    outputs = CLASSIFIER_OUTPUTS if kind == "classifier" else DETECTOR_OUTPUTS
+    tolerance = FEATURE_TOLERANCE if kind == "classifier" else {"boxes_px": BOX_TOLERANCE, "scores": SCORE_TOLERANCE}
     measured: dict[str, Any] = {"max_difference": differences, "tolerance": tolerance}
     if precision == "int8":
-        measured = int8_description(checkpoint["kind"], differences)
+        measured = int8_description(kind, differences)
     # the int8 export keeps the source's fingerprint: its embeddings are checked to stay within a
     # cosine of 0.99 of PyTorch's, so one catalogue serves every backend (docs/recommendation.md)
     return {

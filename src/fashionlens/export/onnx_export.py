@@ -29,6 +29,7 @@ from torchvision.ops import poolers
 
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.images import load_image
+from fashionlens.core.model_meta import ModelMeta
 from fashionlens.data.classification import GEOMETRY_FEATURES
 from fashionlens.data.detection import detection_transform
 from fashionlens.data.transforms import input_shape
@@ -70,9 +71,10 @@ class LogitsAndFeatures(nn.Module):
 
 def classifier_inputs(checkpoint: dict[str, Any], batch: int, seed: int) -> tuple[torch.Tensor, ...]:
     """Seeded inputs of the checkpoint's shape: normalised pixels, and box geometry for img+bbox."""
+    meta = ModelMeta.from_checkpoint(checkpoint)
     generator = torch.Generator().manual_seed(seed)
-    images = torch.randn(batch, 3, *input_shape(checkpoint["preprocessing"]), generator=generator)
-    if checkpoint["mode"] != "img+bbox":  # an img model never reads the geometry: the graph has no such input
+    images = torch.randn(batch, 3, *input_shape(meta.preprocessing), generator=generator)
+    if meta.classifier_mode != "img+bbox":  # an img model never reads the geometry: the graph has no such input
         return (images,)
     return images, torch.rand(batch, GEOMETRY_FEATURES, generator=generator)
 
@@ -104,7 +106,7 @@ def export_classifier(checkpoint: dict[str, Any], path: Path) -> dict[str, float
                 f"{got.shape} instead of {want.shape}; nothing written"
             )
         differences[name] = float(np.abs(want - got).max())
-        if not np.allclose(got, want, **FEATURE_TOLERANCE):
+        if not np.allclose(got, want, rtol=FEATURE_TOLERANCE["rtol"], atol=FEATURE_TOLERANCE["atol"]):
             raise FashionLensError(
                 f"{checkpoint.get('path', 'classifier')}: the ONNX {name} differ from PyTorch's by "
                 f"up to {differences[name]:.3g} (tolerance {FEATURE_TOLERANCE}); nothing written"
@@ -122,7 +124,7 @@ def detector_inputs(checkpoint: dict[str, Any]) -> list[torch.Tensor]:
     if not photos:
         raise FashionLensError(f"{sample_path('street')}: no sample photo to check the export with")
     photo = load_image(photos[0])
-    transform = detection_transform(checkpoint["preprocessing"]["image_size"], train=False)
+    transform = detection_transform(ModelMeta.from_checkpoint(checkpoint).image_size, train=False)
     return [transform(photo), transform(photo.transpose(Image.Transpose.ROTATE_90))]
 
 

@@ -43,6 +43,7 @@ from torch.nn.functional import normalize
 
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.images import load_image
+from fashionlens.core.model_meta import ModelMeta
 from fashionlens.core.records import Box
 from fashionlens.data import read_dataset
 from fashionlens.data.detection import detection_transform
@@ -80,7 +81,7 @@ def quantized_exporter(float_exporter: Exporter) -> Exporter:
         with tempfile.TemporaryDirectory() as folder:
             float_path = Path(folder) / "float32.onnx"
             float_exporter(checkpoint, float_path)
-            if checkpoint["kind"] == "classifier":
+            if ModelMeta.from_checkpoint(checkpoint).kind == "classifier":
                 return quantize_classifier(checkpoint, float_path, path)
             return quantize_detector(checkpoint, float_path, path)
 
@@ -134,10 +135,11 @@ def sample_clothing_photos() -> tuple[list[Path], list[Path]]:
 
 def whole_photo_feeds(checkpoint: dict[str, Any], photos: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
     """The classifier's inputs for whole photos, as the Analyzer makes them when nothing is detected."""
-    transform = classification_eval_transform(checkpoint["preprocessing"])
+    meta = ModelMeta.from_checkpoint(checkpoint)
+    transform = classification_eval_transform(meta.preprocessing)
     images = [load_image(photo) for photo in photos]
     crops = [(image, Box(0.0, 0.0, float(image.width), float(image.height))) for image in images]
-    return classifier_feeds(transform, crops, checkpoint["preprocessing"].get("context_margin", 0.0))
+    return classifier_feeds(transform, crops, meta.context_margin)
 
 
 class PhotoBatches(CalibrationDataReader):
@@ -285,7 +287,7 @@ def detector_agreement(checkpoint: dict[str, Any], path: Path) -> dict[str, floa
     """PyTorch's and the int8 model's detections at the operating threshold on the sample street photos,
     one photo per call as the Analyzer runs them."""
     model, threshold = analyzed_detector(checkpoint), score_threshold(checkpoint)  # as exported
-    transform = detection_transform(checkpoint["preprocessing"]["image_size"], train=False)
+    transform = detection_transform(ModelMeta.from_checkpoint(checkpoint).image_size, train=False)
     runtime = OnnxDetector(path)
     photos = street_check_photos()
     totals = {"wanted": 0, "found": 0, "int8_wanted": 0, "int8_found": 0}

@@ -1,6 +1,6 @@
 """The Analyzer: photo -> garments (detect -> crop -> classify -> embed -> colour), from checkpoints alone.
 
-Rules: the detector's own score threshold (checkpoint["score_threshold"]) decides what is a garment, and
+Rules: the detector's own score threshold (ModelMeta.score_threshold) decides what is a garment, and
 one box per garment stays (garment_boxes.py);
 each garment's crop (with the classifier's context margin) goes to the classifier, an `img+bbox` model
 also gets the box's geometry; categories are restricted to the detected region where the taxonomy knows
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +37,7 @@ from PIL import Image
 from torch import nn
 
 from fashionlens.core.images import load_image_with_size
+from fashionlens.core.model_meta import ModelMeta
 from fashionlens.core.records import Box, Detection
 from fashionlens.core.taxonomy import STREET_GARMENTS, map_labels, region_of
 from fashionlens.data.detection import detection_transform
@@ -169,9 +171,11 @@ class Analyzer:
         self.attribute_heads: AttributeHeads | None = None
         self.classifier, self.classifier_checkpoint = classifier.eval(), classifier_checkpoint
         self.detector, self.detector_checkpoint = detector, detector_checkpoint
-        self.class_names = list(classifier_checkpoint["class_names"])
+        self.classifier_meta = ModelMeta.from_checkpoint(classifier_checkpoint)
+        self.detector_meta = None if detector_checkpoint is None else ModelMeta.from_checkpoint(detector_checkpoint)
+        self.class_names = list(self.classifier_meta.class_names)
         self.top_k, self.batch_size = min(top_k, len(self.class_names)), batch_size
-        self.transform = classification_eval_transform(classifier_checkpoint["preprocessing"])
+        self.transform = classification_eval_transform(self.classifier_meta.preprocessing)
         self.threshold = DEFAULT_SCORE_THRESHOLD
         self.fast_decode = fast_decode
         if detector is not None:
@@ -232,14 +236,14 @@ class Analyzer:
     @cached_property
     def model_id(self) -> str:
         """The embedding model's identity, recorded by the catalogue (an ONNX export carries its source's)."""
-        return self.classifier_checkpoint.get("fingerprint") or model_fingerprint(self.classifier_checkpoint)
+        return self.classifier_meta.fingerprint or model_fingerprint(self.classifier_checkpoint)
 
     @property
     def description(self) -> dict[str, Any]:
         return {
             "id": self.model_id,
-            "classifier": self.classifier_checkpoint.get("path"),
-            "detector": None if self.detector_checkpoint is None else self.detector_checkpoint.get("path"),
+            "classifier": self.classifier_meta.path,
+            "detector": None if self.detector_meta is None else self.detector_meta.path,
             "attributes": None if self.attribute_heads is None else sorted(self.attribute_heads.heads),
         }
 
@@ -247,15 +251,15 @@ class Analyzer:
         images, sizes = self.load_images(paths)
         return self.analyze(images, [str(path) for path in paths], sizes)
 
-    def load_images(self, paths: list[str | Path]) -> tuple[list[Image.Image], list[tuple[int, int]]]:
+    def load_images(self, paths: Sequence[str | Path]) -> tuple[list[Image.Image], list[tuple[int, int]]]:
         """The photos and their full sizes. With `fast_decode`, a JPEG much larger than the models need
         decodes at 1/2, 1/4 or 1/8 scale (several times faster; pixels differ slightly from a full decode
         followed by resizing, see docs/recommendation.md); analyze() reports boxes in the full size."""
         draft = None
         if self.fast_decode:
-            sizes = list(input_shape(self.classifier_checkpoint["preprocessing"]))
-            if self.detector_checkpoint is not None:
-                sizes.append(self.detector_checkpoint["preprocessing"]["image_size"])
+            sizes = list(input_shape(self.classifier_meta.preprocessing))
+            if self.detector_meta is not None:
+                sizes.append(self.detector_meta.image_size)
             draft = (DRAFT_MARGIN * max(sizes),) * 2
         loaded = [load_image_with_size(path, draft_size=draft) for path in paths]
         return [image for image, _ in loaded], [size for _, size in loaded]
@@ -299,12 +303,12 @@ class Analyzer:
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
         """The detections at or above the checkpoint's threshold, one per garment (garment_boxes.py), best
         first; none for every photo without a detector."""
-        checkpoint = self.detector_checkpoint
+        meta = self.detector_meta
         if self.detector is None:
             return [[] for _ in images]
-        assert checkpoint is not None, "a detector comes with its checkpoint"
-        class_names = tuple(checkpoint["class_names"])
-        transform = detection_transform(checkpoint["preprocessing"]["image_size"], train=False)
+        assert meta is not None, "a detector comes with its checkpoint"
+        class_names = tuple(meta.class_names)
+        transform = detection_transform(meta.image_size, train=False)
         # one photo per call: a batch pads photos to a common size, which changes what is detected
         # (a photo's result must not depend on the others), and costs a CPU as much as it saves
         batches = [([transform(image)], [{"orig_size": (image.height, image.width)}]) for image in images]
@@ -316,7 +320,7 @@ class Analyzer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Softmax probabilities (N x K) and L2-normalised embeddings (N x D) of the garments' crops.
         `per_photo`: how many of the crops (in order) each photo has; a photo's crops share one call."""
-        margin = self.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
+        margin = self.classifier_meta.context_margin
         probabilities, embeddings = [], []
         for start, stop in batch_bounds(per_photo or [1] * len(crops), self.batch_size):
             logits, features = self.logits_and_features(*classifier_feeds(self.transform, crops[start:stop], margin))

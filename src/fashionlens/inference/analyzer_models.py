@@ -20,6 +20,7 @@ from torch import nn
 from fashionlens.core.checkpoint import load_checkpoint
 from fashionlens.core.devices import torch_device
 from fashionlens.core.errors import FashionLensError
+from fashionlens.core.model_meta import ModelMeta
 from fashionlens.core.records import Box
 from fashionlens.data.classification import box_geometry, crop_with_margin
 from fashionlens.models.classifier import classifier_from_checkpoint
@@ -59,30 +60,33 @@ def on_device(loaded: tuple[nn.Module, dict[str, Any]], device: torch.device) ->
 def load_torch(run: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """A run's (or checkpoint file's) model on the CPU in eval mode, and its checkpoint."""
     checkpoint = load_checkpoint(run)
-    if checkpoint["kind"] == "detector":
+    if ModelMeta.from_checkpoint(checkpoint).kind == "detector":
         return detector_from_checkpoint(checkpoint), checkpoint
     return classifier_from_checkpoint(checkpoint), checkpoint
 
 
 def check_kind(checkpoint: dict[str, Any], kind: str, option: str) -> None:
-    if checkpoint["kind"] != kind:
-        raise FashionLensError(f"{option}: a {checkpoint['kind']} run, not a {kind}")
+    found = ModelMeta.from_checkpoint(checkpoint).kind
+    if found != kind:
+        raise FashionLensError(f"{option}: a {found} run, not a {kind}")
 
 
 def model_fingerprint(checkpoint: dict[str, Any]) -> str:
     """Identifies what makes the embeddings: architecture, mode, preprocessing and every weight."""
+    meta = ModelMeta.from_checkpoint(checkpoint)
     digest = hashlib.sha256()
-    head = {key: checkpoint.get(key) for key in ("arch", "mode", "class_names", "preprocessing")}
+    head = {"arch": meta.arch, "mode": meta.mode, "class_names": meta.class_names, "preprocessing": meta.preprocessing}
     digest.update(json.dumps(head, sort_keys=True).encode())
     for name, tensor in sorted(checkpoint["model"].items()):
         digest.update(name.encode())
         digest.update(tensor.detach().to(torch.float32).contiguous().numpy().tobytes())
-    return f"{checkpoint['arch']}-{digest.hexdigest()[:16]}"
+    return f"{meta.architecture}-{digest.hexdigest()[:16]}"
 
 
 def score_threshold(checkpoint: dict[str, Any]) -> float:
     """The detector's operating threshold: the checkpoint's own, else the default."""
-    return float(checkpoint.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
+    threshold = ModelMeta.from_checkpoint(checkpoint).score_threshold
+    return float(DEFAULT_SCORE_THRESHOLD if threshold is None else threshold)
 
 
 def keep_scores_from(detector: Any, threshold: float) -> None:
@@ -130,7 +134,9 @@ def logits_and_features(
     """(logits, pooled backbone features) in one pass: a forward hook reads the backbone's output, so
     the classifier's forward stays as trained (and an ONNX export traces exactly it)."""
     captured: list[torch.Tensor] = []
-    handle = model.backbone.register_forward_hook(lambda module, inputs, output: captured.append(output))
+    handle = model.get_submodule("backbone").register_forward_hook(
+        lambda module, inputs, output: captured.append(output)
+    )
     try:
         logits = model(images, *geometry)
     finally:

@@ -51,8 +51,9 @@ class Tag:
 
 def tags(draw: ImageDraw.ImageDraw, garments: list, image_size: tuple[int, int]) -> list[Tag]:
     """Each garment's label and where its tag goes (in order: a later tag avoids the earlier ones)."""
-    font = ImageFont.load_default(size=max(11, round(min(image_size) / 32)))  # legible on small and large photos
-    pad = max(2, round(font.size / 5))
+    font_size = max(11, round(min(image_size) / 32))  # legible on small and large photos
+    font = ImageFont.load_default(size=font_size)
+    pad = max(2, round(font_size / 5))
     placed: list[Tag] = []
     for garment in garments:
         text = " · ".join(
@@ -70,7 +71,7 @@ def region_color(garment) -> str:
 
 
 def tag_place(
-    box: list[float], size: tuple[int, int], image_size: tuple[int, int], taken: list[Rect]
+    box: list[float], size: tuple[float, float], image_size: tuple[int, int], taken: list[Rect]
 ) -> tuple[float, float]:
     """Where a tag of `size` goes: above the box's top-left corner, inside it, at its bottom, below it,
     the first that fits in the photo and covers no earlier tag; else stacked below the tags it would cover."""

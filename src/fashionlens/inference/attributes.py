@@ -16,9 +16,10 @@ Sleeve length is predicted for upper-body and full-body garments only (trousers 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -27,8 +28,10 @@ from fashionlens.inference.default_models import WEIGHTS_DIR
 
 WEIGHTS = WEIGHTS_DIR / "attributes.json"
 FORMAT = "fashionlens-attribute-heads/1"
-PATTERNS = ("solid", "striped", "checked", "floral", "dotted", "graphic", "other")
-SLEEVES = ("sleeveless", "short", "long")
+PatternName = Literal["solid", "striped", "checked", "floral", "dotted", "graphic", "other"]
+SleeveName = Literal["sleeveless", "short", "long"]
+PATTERNS: tuple[str, ...] = get_args(PatternName)
+SLEEVES: tuple[str, ...] = get_args(SleeveName)
 SLEEVE_REGIONS = ("upper", "full")
 INPUTS = ("embedding", "color_features", "texture_features")  # what a head may read, in its `inputs` order
 DIGITS = 4  # probabilities in the JSON, as the Analyzer rounds its scores
@@ -97,10 +100,16 @@ class LinearHead:
         if unknown:
             raise FashionLensError(f"attribute head reads unknown inputs {sorted(unknown)}")
         regions = data.get("regions")
+        mean, scale, coef, intercept = (
+            np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef", "intercept")
+        )
         return cls(
             tuple(data["names"]),
             tuple(data["inputs"]),
-            *(np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef", "intercept")),
+            mean,
+            scale,
+            coef,
+            intercept,
             regions=None if regions is None else tuple(regions),
         )
 
@@ -117,7 +126,7 @@ class AttributeHeads:
         """Whether any head reads `input_name` (one of INPUTS): what is not read need not be computed."""
         return any(input_name in head.inputs for head in self.heads.values())
 
-    def predict(self, name: str, inputs: dict[str, np.ndarray], region: str | None) -> Prediction | None:
+    def predict(self, name: str, inputs: Mapping[str, np.ndarray | None], region: str | None) -> Prediction | None:
         """Head `name`'s prediction for one garment, None when there is no such head, it does not apply
         to the garment's region or an input it reads is missing. `inputs`: each input's vector (INPUTS)."""
         head = self.heads.get(name)

@@ -46,7 +46,9 @@ def default_classifier() -> Path:
     return path
 
 
-def resolve_runs(detector: Path | None, classifier: Path | None, whole_image: bool = False) -> tuple[Path | None, Path]:
+def resolve_runs(
+    detector: str | Path | None, classifier: str | Path | None, whole_image: bool = False
+) -> tuple[str | Path | None, str | Path]:
     """(detector, classifier) to load: the ones given, else the shipped ones. `whole_image` skips
     detection (flat-lay product photos): the classifier then sees the whole photo."""
     if whole_image and detector is not None:

@@ -67,7 +67,7 @@ def explain_analysis(analyzer: Analyzer, photo: Image.Image, analysis: Analysis)
     check_explainable(analyzer)
     if photo.size != (analysis.width, analysis.height):
         raise ValueError(f"the photo is {photo.size}, the analysis {analysis.width}x{analysis.height}")
-    margin = analyzer.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
+    margin = analyzer.classifier_meta.context_margin
     views = [classifier_view(analysis, index, margin, photo.size) for index in range(len(analysis.garments))]
     if not views:
         return []

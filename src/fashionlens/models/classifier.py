@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from fashionlens.core.checkpoint import read_torch_file, require_model_entries
 from fashionlens.core.errors import FashionLensError
+from fashionlens.core.model_meta import ModelMeta
 from fashionlens.core.records import Sample
 from fashionlens.data.classification import GEOMETRY_FEATURES, ClassificationDataset, check_mode
 from fashionlens.data.transforms import classification_eval_transform, input_shape
@@ -161,13 +162,12 @@ def load_pretrained(model: GarmentClassifier, path: str | Path) -> tuple[int, in
 def classifier_from_checkpoint(checkpoint: dict[str, Any]) -> GarmentClassifier:
     """The checkpoint's classifier on the CPU, in eval mode."""
     require_model_entries(checkpoint, "classifier")
-    model = build_classifier(checkpoint["arch"], len(checkpoint["class_names"]), checkpoint["mode"])
+    meta = ModelMeta.from_checkpoint(checkpoint)
+    model = build_classifier(meta.architecture, len(meta.class_names), meta.classifier_mode)
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError:
-        raise FashionLensError(
-            f"{checkpoint.get('path', 'checkpoint')}: weights do not fit {checkpoint['arch']} ({checkpoint['mode']})"
-        ) from None
+        raise FashionLensError(f"{meta.path or 'checkpoint'}: weights do not fit {meta.arch} ({meta.mode})") from None
     return model.eval()
 
 
@@ -184,20 +184,21 @@ def predict_classifier(
     usable box, the way training does; `img+bbox` takes the garments' boxes (annotated or detected).
     `crops=True` shows an `img` model each garment's crop instead of the whole image.
     """
-    preprocessing = checkpoint["preprocessing"]
+    meta = ModelMeta.from_checkpoint(checkpoint)
+    preprocessing = meta.preprocessing
     dataset = ClassificationDataset(
         samples,
-        checkpoint["class_names"],
-        checkpoint["mode"],
+        meta.class_names,
+        meta.classifier_mode,
         classification_eval_transform(preprocessing),
-        context_margin=preprocessing.get("context_margin", 0.0),
+        context_margin=meta.context_margin,
         keep_unknown_labels=True,
         decode_size=max(input_shape(preprocessing)),
         crop=crops,
     )
     device = next(model.parameters()).device
     model.eval()
-    probabilities = [np.zeros((0, len(checkpoint["class_names"])), dtype=np.float32)]
+    probabilities = [np.zeros((0, len(meta.class_names)), dtype=np.float32)]
     with torch.inference_mode():
         for images, geometry, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):
             logits = model(images.to(device), geometry.to(device))

@@ -9,6 +9,7 @@ fine-tuning default) and backbones trained from scratch use GroupNorm.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from fashionlens.core.checkpoint import read_torch_file, require_model_entries
 from fashionlens.core.errors import FashionLensError
+from fashionlens.core.model_meta import ModelMeta
 from fashionlens.core.records import Box, Detection, Sample
 from fashionlens.data.detection import DetectionDataset, collate_detection, detection_transform
 from fashionlens.models import efficientnet_lite as lite
@@ -222,27 +224,31 @@ def detector_config(model: FasterRCNN, arch: str) -> dict[str, Any]:
 def detector_from_checkpoint(checkpoint: dict[str, Any]) -> FasterRCNN:
     """The trained detector of a checkpoint (from checkpoint.load_checkpoint), in eval mode."""
     require_model_entries(checkpoint, "detector")
+    meta = ModelMeta.from_checkpoint(checkpoint)
     model = build_detector(
-        checkpoint["arch"],
-        len(checkpoint["class_names"]),
-        image_size=checkpoint["preprocessing"]["image_size"],
-        aspect_ratios=tuple(checkpoint["anchor_aspect_ratios"]),
-        norm=checkpoint["norm"],
+        meta.architecture,
+        len(meta.class_names),
+        image_size=meta.image_size,
+        aspect_ratios=tuple(meta.anchor_aspect_ratios or ()),
+        norm=meta.required(meta.norm, "norm"),
     )
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError:
         raise FashionLensError(
-            f"{checkpoint.get('path', 'checkpoint')}: weights do not fit {checkpoint['arch']} "
-            f"({len(checkpoint['class_names'])} regions)"
+            f"{meta.path or 'checkpoint'}: weights do not fit {meta.arch} ({len(meta.class_names)} regions)"
         ) from None
     return model.eval()
 
 
 def detections_of(
-    model: nn.Module, loader: DataLoader, device: torch.device, class_names: tuple[str, ...]
+    model: nn.Module,
+    loader: Iterable[tuple[Sequence[torch.Tensor], Sequence[dict[str, Any]]]],
+    device: torch.device,
+    class_names: tuple[str, ...],
 ) -> list[list[Detection]]:
-    """Detections for every item of `loader` (in order), boxes in the original images' pixels."""
+    """Detections for every item of `loader` (a DataLoader or any (images, targets) batches), in order;
+    boxes in the original images' pixels."""
     model.eval()
     found: list[list[Detection]] = []
     with torch.inference_mode():
@@ -265,9 +271,10 @@ def predict_detections(
     model: nn.Module, checkpoint: dict[str, Any], samples: list[Sample], batch_size: int, *, min_score: float = 0.0
 ) -> list[list[Detection]]:
     """One list of detections per sample, in order. Every detection the model keeps is returned (what
-    mAP needs); pass min_score=checkpoint["score_threshold"] for the operating point chosen on val."""
-    class_names = tuple(checkpoint["class_names"])
-    transform = detection_transform(checkpoint["preprocessing"]["image_size"], train=False)
+    mAP needs); pass min_score=ModelMeta.score_threshold for the operating point chosen on val."""
+    meta = ModelMeta.from_checkpoint(checkpoint)
+    class_names = tuple(meta.class_names)
+    transform = detection_transform(meta.image_size, train=False)
     dataset = DetectionDataset(samples, transform, class_names, skip_unusable=False)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_detection)
     device = next(model.parameters()).device

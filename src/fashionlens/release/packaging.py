@@ -19,7 +19,7 @@ from torchvision.ops import box_iou
 
 from fashionlens.core.checkpoint import full_precision, load_checkpoint
 from fashionlens.core.errors import FashionLensError
-from fashionlens.core.files import atomic_write, write_text
+from fashionlens.core.files import write_bytes, write_text
 from fashionlens.inference.default_models import (
     CLASSIFIER_FILE,
     DETECTOR_FILE,
@@ -182,7 +182,7 @@ def package_default_models(
     card = card + "\n" + kept_section if kept_section else card
     written = []
     for model in models:
-        atomic_write(out_dir / model.file_name, lambda temporary, data=model.data: temporary.write_bytes(data))
+        write_bytes(out_dir / model.file_name, model.data)
         written.append(out_dir / model.file_name)
     if detector_run is None and not keep_detector:  # an earlier packaging's detector would not match the card
         (out_dir / DETECTOR_FILE).unlink(missing_ok=True)

@@ -112,7 +112,16 @@ def test_classifier_page_puts_verdicts_first_and_links_figures():
 
 def test_text_table_aligns_and_formats():
     text = report.text_table(["metric", "a", "bb"], [["accuracy", 0.5, None], ["collapsed", True, 12]])
-    assert text.splitlines() == ["metric         a   bb", "accuracy   0.500  n/a", "collapsed    yes   12"]
+    header, rule, *rows = text.splitlines()
+    assert [line.split() for line in [header, *rows]] == [
+        ["metric", "a", "bb"],
+        ["accuracy", "0.500", "n/a"],
+        ["collapsed", "yes", "12"],
+    ]
+    assert set(rule) == {"─"} and "\x1b" not in text  # a rule under the header; no colour codes
+    # names start the line; each number column ends at the same place on every line (right-aligned)
+    ends = {tuple(word.end() for word in re.finditer(r"\S+", line))[1:] for line in [header, *rows]}
+    assert len(ends) == 1 and not any(line[0].isspace() for line in [header, *rows])
 
 
 def test_flatten_reads_nested_values():

@@ -10,8 +10,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from rich.table import Table
 from tqdm import tqdm
 
+from fashionlens.core import terminal
 from fashionlens.core.errors import ImageError
 from fashionlens.core.images import MAX_PIXELS, image_size
 from fashionlens.core.records import REGIONS, Sample
@@ -123,46 +125,51 @@ def _sample_box_problems(sample: Sample, size: tuple[int, int] | None, problems:
 
 
 def format_audit(report: dict, title: str = "", max_problems: int = 10) -> str:
-    """The audit as a readable table: summary lines, one row per class, then the problems."""
+    """The audit as readable text: summary lines, one row per class, then the problems."""
     splits = list(report["splits"]) + (["-"] if report["unsplit"] else [])
-    lines = [title] if title else []
-    lines += [
-        f"samples          {report['samples']}   ({report['garments']} labelled garments)",
-        "splits           "
-        + (", ".join(f"{k} {v}" for k, v in report["splits"].items()) or "none")
-        + (f", no split {report['unsplit']}" if report["unsplit"] and report["splits"] else ""),
-        "regions          "
-        + ", ".join(f"{k} {v}" for k, v in report["regions"].items())
-        + f", no region {report['no_region']}",
-    ]
-    if report["majority_class"] is not None:
-        classes = report["classes"]
-        smallest = list(classes)[-1]
-        lines += [
-            f"majority class   {report['majority_class']} {report['majority_share']:.1%}"
-            "  (accuracy of always guessing it)",
-            f"imbalance ratio  {report['imbalance_ratio']:g}  ({report['majority_class']} "
-            f"{classes[report['majority_class']]} / {smallest} {classes[smallest]})",
-        ]
-    lines += ["", _class_table(report, splits), ""]
     problems = report["problems"]
     checked = "" if report["images_checked"] else " (images not checked)"
-    lines.append(f"problems         {len(problems)}{checked}" + (":" if problems else ""))
-    lines += [f"  {problem}" for problem in problems[:max_problems]]
+    listed = [f"  {problem}" for problem in problems[:max_problems]]
     if len(problems) > max_problems:
-        lines.append(f"  ... and {len(problems) - max_problems} more (--json lists them all)")
-    return "\n".join(lines)
+        listed.append(f"  ... and {len(problems) - max_problems} more (--json lists them all)")
+    return terminal.render(
+        *([title] if title else []),
+        terminal.facts(_summary(report)),
+        "",
+        _class_table(report, splits),
+        "",
+        terminal.facts([("problems", f"{len(problems)}{checked}" + (":" if problems else ""))]),
+        *listed,
+    )
 
 
-def _class_table(report: dict, splits: list[str]) -> str:
-    names = list(report["classes"])
-    width = max([len("class")] + [len(str(n)) for n in names])
-    header = f"{'class':<{width}}  {'count':>6}  {'share':>6}" + "".join(f"  {s:>6}" for s in splits)
-    rows = [header, "-" * len(header)]
-    for name in names:
-        per_split = report["class_splits"].get(name, {})
-        rows.append(
-            f"{name:<{width}}  {report['classes'][name]:>6}  {report['class_shares'][name]:>6.1%}"
-            + "".join(f"  {per_split.get(s, 0):>6}" for s in splits)
-        )
-    return "\n".join(rows)
+def _summary(report: dict) -> list[tuple[str, str]]:
+    splits = ", ".join(f"{k} {v}" for k, v in report["splits"].items()) or "none"
+    if report["unsplit"] and report["splits"]:
+        splits += f", no split {report['unsplit']}"
+    regions = ", ".join(f"{k} {v}" for k, v in report["regions"].items()) + f", no region {report['no_region']}"
+    rows = [
+        ("samples", f"{report['samples']}   ({report['garments']} labelled garments)"),
+        ("splits", splits),
+        ("regions", regions),
+    ]
+    if report["majority_class"] is not None:
+        classes, majority = report["classes"], report["majority_class"]
+        smallest = list(classes)[-1]
+        rows += [
+            ("majority class", f"{majority} {report['majority_share']:.1%}  (accuracy of always guessing it)"),
+            (
+                "imbalance ratio",
+                f"{report['imbalance_ratio']:g}  ({majority} {classes[majority]} / {smallest} {classes[smallest]})",
+            ),
+        ]
+    return rows
+
+
+def _class_table(report: dict, splits: list[str]) -> Table:
+    rows = [
+        [name, count, f"{report['class_shares'][name]:.1%}"]
+        + [report["class_splits"].get(name, {}).get(split, 0) for split in splits]
+        for name, count in report["classes"].items()
+    ]
+    return terminal.table(["class", "count", "share", *splits], rows)

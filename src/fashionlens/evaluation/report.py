@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from fashionlens.core import terminal
 from fashionlens.core.files import write_bytes
 from fashionlens.evaluation.honesty import verdict_line
 
@@ -48,13 +49,8 @@ def format_value(value: object) -> str:
 
 
 def text_table(header: list[str], rows: list[list[object]]) -> str:
-    """Aligned text for the terminal: first column left, the others right."""
-    cells = [header] + [[format_value(v) for v in row] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(text.ljust(widths[i]) if i == 0 else text.rjust(widths[i]) for i, text in enumerate(line))
-        for line in cells
-    )
+    """The table for the terminal (core/terminal.py): first column left, the others right."""
+    return terminal.render(terminal.table(header, [[format_value(v) for v in row] for row in rows]))
 
 
 def side_by_side(by_dataset: dict[str, dict], rows: tuple[tuple[str, str], ...] | list) -> tuple[list[str], list[list]]:

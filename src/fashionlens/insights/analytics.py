@@ -19,6 +19,9 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+
+from fashionlens.core import terminal
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.files import write_bytes, write_text
 from fashionlens.inference.analyzer import Analysis
@@ -215,29 +218,36 @@ def click_through(events: list[dict[str, Any]], by: str = "day") -> dict[str, An
 
 
 def format_table(summary: dict[str, Any], top: int = 10) -> str:
-    lines = [
-        f"{summary['events']} events ({', '.join(f'{k} {v}' for k, v in summary['by_kind'].items()) or 'none'}), "
-        f"{summary['garments']} garments"
+    """What `fashionlens insights` prints: the shares, the trend, the pairs worn together, the click-through."""
+    kinds = ", ".join(f"{k} {v}" for k, v in summary["by_kind"].items()) or "none"
+    parts: list[str | Table] = [f"{summary['events']} events ({kinds}), {summary['garments']} garments"]
+    for key, field in DIMENSIONS:
+        rows = [[name, v["count"], f"{v['share']:.1%}"] for name, v in list(summary[key].items())[:top]]
+        parts += ["", titled_table(key, [field, "count", "share"], rows)]
+    trend = [
+        [row["period"], row["events"], row["garments"], ", ".join(list(row["categories"])[:3])]
+        for row in summary["trend"]
     ]
-    for key, _ in DIMENSIONS:
-        lines.append(f"\n{key}:")
-        lines += [f"  {name:<20} {v['count']:>6}  {v['share']:6.1%}" for name, v in list(summary[key].items())[:top]]
-    lines.append(f"\ntrend by {summary['by']}:")
-    for row in summary["trend"]:
-        leading = ", ".join(list(row["categories"])[:3])
-        lines.append(f"  {row['period']:<12} {row['events']:>5} events  {row['garments']:>5} garments  {leading}")
-    lines.append("\nworn together:")
-    lines += [f"  {' + '.join(p['categories']):<30} {p['count']:>5}" for p in summary["worn_together"][:top]]
+    header = ["period", "events", "garments", "leading categories"]
+    parts += ["", titled_table(f"trend by {summary['by']}", header, trend, left=(0, 3))]
+    pairs = [[" + ".join(pair["categories"]), pair["count"]] for pair in summary["worn_together"][:top]]
+    parts += ["", titled_table("worn together", ["categories", "count"], pairs), "", *click_through_lines(summary)]
+    return terminal.render(*parts, "", *format_trends(summary["trends"]))
+
+
+def titled_table(title: str, header: list[str], rows: list[list[Any]], left: tuple[int, ...] = (0,)) -> str | Table:
+    """The table under its title; "title: none" instead of a table with nothing in it."""
+    return terminal.table(header, rows, title=f"{title}:", left=left) if rows else f"{title}: none"
+
+
+def click_through_lines(summary: dict[str, Any]) -> list[str | Table]:
     ctr = summary["click_through"]
     rate = "n/a" if ctr["rate"] is None else f"{ctr['rate']:.1%}"
-    lines.append(f"\nclick-through: {ctr['clicked']} clicks on {ctr['recommended']} recommended items ({rate})")
-    lines += [
-        f"  {row['period']:<12} {row['clicked']:>5} / {row['recommended']:<5} {row['rate']:6.1%}"
-        for row in ctr["periods"]
-        if row["recommended"]
+    headline = f"click-through: {ctr['clicked']} clicks on {ctr['recommended']} recommended items ({rate})"
+    rows = [
+        [p["period"], p["clicked"], p["recommended"], f"{p['rate']:.1%}"] for p in ctr["periods"] if p["recommended"]
     ]
-    lines += ["", *format_trends(summary["trends"])]
-    return "\n".join(lines)
+    return [headline, terminal.table(["period", "clicks", "recommended", "rate"], rows)] if rows else [headline]
 
 
 def write_csv(summary: dict[str, Any], events: list[dict[str, Any]], path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from fashionlens.service import routes_analyze, routes_catalog, routes_experiments, routes_insights
@@ -73,7 +74,11 @@ def check_before_the_body(app: FastAPI, photo_limit: int, import_limit: int) -> 
     """The admin key and a declared Content-Length, checked before FastAPI reads a body: without the key
     no one makes the server receive a 500 MB upload, and an oversize body is refused unread. (The routers'
     max_body_size still counts the bytes of bodies sent without a length.)"""
-    admin_routes = [(route.methods, route.path_regex) for route in routes_catalog.admin.routes]
+    admin_routes = [
+        (route.methods, route.path_regex)
+        for route in routes_catalog.admin.routes
+        if isinstance(route, APIRoute) and route.methods is not None  # FastAPI gives every APIRoute its methods
+    ]
 
     @app.middleware("http")
     async def before_the_body(request: Request, call_next):

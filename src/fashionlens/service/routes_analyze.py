@@ -49,7 +49,7 @@ def decode_photo(state: ServiceState, name: str, data: bytes):
     """The uploaded photo decoded (content checked: EXIF rotation, pixel limit), kept when the settings say so."""
     image = load_image(data, max_pixels=state.settings.max_pixels, name=name)
     if state.settings.store_photos:
-        kept = state.settings.media_dir / "photos" / f"{utc_now().replace(':', '')}-{uuid.uuid4().hex[:8]}.png"
+        kept = state.settings.media / "photos" / f"{utc_now().replace(':', '')}-{uuid.uuid4().hex[:8]}.png"
         atomic_write(kept, lambda temporary: image.save(temporary, format="PNG"))
     return image
 

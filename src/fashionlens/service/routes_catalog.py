@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Callable
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from fashionlens.catalog.store import CatalogItem, Filters
 from fashionlens.core.records import REGIONS
 from fashionlens.core.taxonomy import region_of
-from fashionlens.inference.attributes import PATTERNS, SLEEVES
+from fashionlens.inference.attributes import PatternName, SleeveName
 from fashionlens.service.imports import Staging, forget_photo, last_import, run_import, stage_archive, stage_files
 from fashionlens.service.limits import check_admin, read_upload
 from fashionlens.service.schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
@@ -32,7 +32,7 @@ admin = APIRouter(
         403: {"model": ErrorBody, "description": "The service has no admin key configured."},
     },
 )
-NOT_FOUND = {404: {"model": ErrorBody, "description": "No product with this id."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No product with this id."}}
 
 
 def product_json(item: CatalogItem, score: float | None = None, why: dict | None = None) -> dict[str, Any]:
@@ -51,8 +51,8 @@ class ItemQuery(BaseModel):
     category: str | None = Field(None, max_length=100)
     region: str | None = Field(None, max_length=100)
     color: str | None = Field(None, max_length=100)
-    pattern: Literal[PATTERNS] | None = Field(None, description="solid, striped, checked...")
-    sleeve: Literal[SLEEVES] | None = Field(None, description="sleeveless, short or long.")
+    pattern: PatternName | None = Field(None, description="solid, striped, checked...")
+    sleeve: SleeveName | None = Field(None, description="sleeveless, short or long.")
     limit: int = Field(50, ge=1, le=500)
     # SQLite takes 64-bit integers: a larger offset was an OverflowError (500); no catalogue is near this size
     offset: int = Field(0, ge=0, le=1_000_000_000)
@@ -107,7 +107,7 @@ async def item_image(item_id: str, state: ServiceState = Depends(service_state))
 async def catalog_status(state: ServiceState = Depends(service_state)) -> dict[str, Any]:
     """How many products, the model of their embeddings, and the last import through the service."""
     items, model = await state.catalog.call(lambda store: (store.count(), store.model()))
-    return {"items": items, "model": model, "last_import": last_import(state.settings.media_dir)}
+    return {"items": items, "model": model, "last_import": last_import(state.settings.media)}
 
 
 async def staged_upload(
@@ -120,6 +120,7 @@ async def staged_upload(
     if archive is not None:
         name, data = await read_upload(archive, limit, "archive.zip")
         return lambda staging: stage_archive(staging, name, data, limit)
+    assert csv is not None  # exactly one of archive and csv was sent
     csv_name, csv_data = await read_upload(csv, limit, "products.csv")
     photos = [await read_upload(image, limit, "photo") for image in images]
     return lambda staging: stage_files(staging, csv_name, csv_data, photos)
@@ -199,7 +200,7 @@ async def delete_item(item_id: str, state: ServiceState = Depends(service_state)
         if item_id not in found:
             raise HTTPException(404, f"no product with id {item_id!r}")
         store.remove_items([item_id])
-        forget_photo(state.settings.media_dir, found[item_id].image, store)
+        forget_photo(state.settings.media, found[item_id].image, store)
 
     await state.catalog.call(remove)
     return {"deleted": item_id}

@@ -60,6 +60,12 @@ class ServiceSettings:
         if self.max_pending < 1:
             raise FashionLensError(f"max_pending {self.max_pending}: must be at least 1")
 
+    @property
+    def media(self) -> Path:
+        """media_dir as __post_init__ resolved it (never None from then on)."""
+        assert self.media_dir is not None
+        return self.media_dir
+
     def uvicorn_options(self) -> dict[str, Any]:
         """What uvicorn runs the service with (`fashionlens serve` and service/live.py alike)."""
         return {"limit_concurrency": self.max_connections, "timeout_keep_alive": self.keep_alive_s}

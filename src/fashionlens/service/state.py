@@ -69,7 +69,6 @@ class ServiceState:
     catalog: CatalogAccess
     queue: WorkQueue
     import_lock: threading.Lock = field(default_factory=threading.Lock)  # one import at a time
-    chart_lock: threading.Lock = field(default_factory=threading.Lock)  # pyplot is not thread-safe
     # the latest insights summary by (since, by, newest event): the dashboard asks for it once per chart
     summaries: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 
@@ -91,7 +90,7 @@ def load_analyzer(settings: ServiceSettings) -> Any:
 
 def open_state(settings: ServiceSettings) -> ServiceState:
     analyzer = SerialAnalyzer(load_analyzer(settings))
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    settings.media.mkdir(parents=True, exist_ok=True)
     return ServiceState(settings, analyzer, CatalogAccess(settings.catalog), WorkQueue(settings.max_pending))
 
 

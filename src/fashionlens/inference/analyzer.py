@@ -42,6 +42,7 @@ from fashionlens.core.records import Box, Detection
 from fashionlens.core.taxonomy import STREET_GARMENTS, map_labels, region_of
 from fashionlens.data.detection import detection_transform
 from fashionlens.data.transforms import classification_eval_transform, input_shape
+from fashionlens.inference import schemas
 from fashionlens.inference.analyzer_models import (
     check_kind,
     classifier_feeds,
@@ -82,19 +83,19 @@ class AnalyzedGarment:
     sleeve: Prediction | None = None  # None also for garments without sleeves (region lower)
 
     def to_json(self, with_embedding: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "box": [round(v, 1) for v in self.box.as_list()],
-            "region": self.region,
-            "region_score": None if self.region_score is None else round(self.region_score, DIGITS),
-            "category": self.category,
-            "category_score": round(self.category_score, DIGITS),
-            "top_categories": [{"category": c, "score": round(s, DIGITS)} for c, s in self.top_categories],
-            "color": self.color.name,
-            "color_score": self.color.score,
-            "color_share": self.color.share,
-            "color_rgb": self.color.hex,
-            "attributes": self.attributes_json(),
-        }
+        data = schemas.Garment(
+            box=[round(v, 1) for v in self.box.as_list()],
+            region=self.region,
+            region_score=None if self.region_score is None else round(self.region_score, DIGITS),
+            category=self.category,
+            category_score=round(self.category_score, DIGITS),
+            top_categories=[schemas.CategoryScore(category=c, score=round(s, DIGITS)) for c, s in self.top_categories],
+            color=self.color.name,
+            color_score=self.color.score,
+            color_share=self.color.share,
+            color_rgb=self.color.hex,
+            attributes=schemas.GarmentAttributes.model_validate(self.attributes_json()),
+        ).model_dump()
         if with_embedding:
             data["embedding"] = [round(float(v), DIGITS + 2) for v in self.embedding]
         return data
@@ -127,14 +128,15 @@ class Analysis:
     problem: str | None = None  # a photo of one product with no product in it (blank, one colour)
 
     def to_json(self, with_embedding: bool = False) -> dict[str, Any]:
-        data = {
-            "image": self.image,
-            "width": self.width,
-            "height": self.height,
-            "whole_image": not self.detected,
-            "garments": [g.to_json(with_embedding) for g in self.garments],
-        }
-        return data | ({"problem": self.problem} if self.problem else {})
+        photo = schemas.AnalyzedPhoto(
+            image=self.image,
+            width=self.width,
+            height=self.height,
+            whole_image=not self.detected,
+            garments=[g.to_json(with_embedding) for g in self.garments],
+            problem=self.problem,
+        )
+        return photo.model_dump(exclude=set() if self.problem else {"problem"})
 
 
 def region_mask(region: str | None, class_names: list[str]) -> np.ndarray:

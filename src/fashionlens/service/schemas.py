@@ -8,55 +8,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from fashionlens.catalog.validation import check_price, check_url
 
+# an analysed garment's schema is the Analyzer's own: one serialisation for the CLI, the API and the catalogue
+from fashionlens.inference.schemas import AttributePrediction, CategoryScore, Garment, GarmentAttributes
+
 Channel = Literal["online", "store"]
 SESSION_LENGTH = 200
 
 
+__all__ = ["AttributePrediction", "CategoryScore", "Garment", "GarmentAttributes"]  # with the service's own below
+
+
 class ErrorBody(BaseModel):
     error: str = Field(description="One line saying what is wrong.")
-
-
-class CategoryScore(BaseModel):
-    category: str
-    score: float
-
-
-class AttributePrediction(BaseModel):
-    name: str
-    probability: float
-    probabilities: dict[str, float]
-
-
-class GarmentAttributes(BaseModel):
-    pattern: AttributePrediction | None = Field(
-        description="solid, striped, checked, floral, dotted, graphic or other; null without attribute heads."
-    )
-    sleeve: AttributePrediction | None = Field(description="sleeveless, short or long; null for lower-body garments.")
-    colour: AttributePrediction | None = Field(description="The colour model's answer (the same name as `color`).")
-
-
-class Garment(BaseModel):
-    box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the uploaded photo after EXIF rotation.")
-    region: str | None
-    region_score: float | None = Field(
-        description="The detector's score for this box (how sure it is that the "
-        "box holds a garment of this region); null when nothing was "
-        "detected and the whole photo is one garment."
-    )
-    category: str
-    category_score: float = Field(
-        description="The classifier's probability for `category` (within the region's "
-        "categories), not a statement about the box."
-    )
-    top_categories: list[CategoryScore]
-    color: str = Field(description="The garment's colour name (StreetStyle-27K's 13 names).")
-    color_score: float = Field(description="The colour-naming model's probability for `color`.")
-    color_share: float = Field(description="The share of the garment's pixels in its largest colour cluster.")
-    color_rgb: str = Field(description="That cluster's colour, #rrggbb: the swatch.")
-    attributes: GarmentAttributes = Field(
-        description="Pattern, sleeve and colour, each with the probability of "
-        "every answer; null where the attribute does not apply."
-    )
 
 
 class PhotoResponse(BaseModel):

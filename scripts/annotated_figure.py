@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from fashionlens.cli.analyze import load_analyzer
+from fashionlens.cli.options import ModelChoice, load_analyzer
 from fashionlens.core.files import atomic_write
 from fashionlens.inference.annotate import annotated
 from fashionlens.samples import sample_file
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "figures" / "annotated_street.png")
     args = parser.parse_args()
     folder = sample_file("street").parent / "images"
-    analyzer = load_analyzer(None, None, False)
+    analyzer = load_analyzer(ModelChoice())
     images, sizes = analyzer.load_images([folder / name for name in args.photos])
     analyses = analyzer.analyze(images, args.photos, sizes)
     drawn = [annotated(image, analysis) for image, analysis in zip(images, analyses)]

@@ -30,7 +30,7 @@ KNOWN = (*REQUIRED, "name", "price", "category", "url")
 @dataclass
 class ProductRow:
     source: Path
-    line: int
+    line: int | None  # None: not read from a CSV (a folder of photos, a stored item)
     id: str
     image: Path
     name: str = ""
@@ -89,7 +89,9 @@ def read_products(path: str | Path) -> tuple[list[ProductRow], list[BadRow]]:
 
 def read_product_csv(path: Path) -> tuple[list[ProductRow], list[BadRow]]:
     """Rows and bad rows of a product CSV; a file without the required header is one error."""
-    rows, bad, first_line = [], [], {}
+    rows: list[ProductRow] = []
+    bad: list[BadRow] = []
+    first_line: dict[str, int] = {}
     with open_csv(path) as reader:
         header = [name.strip() for name in next(reader, [])]
         missing = [name for name in REQUIRED if name not in header]
@@ -98,7 +100,10 @@ def read_product_csv(path: Path) -> tuple[list[ProductRow], list[BadRow]]:
         for fields in reader:
             if any(value.strip() for value in fields):
                 row = product_row(path, reader.line_num, header, fields, first_line)
-                (bad if isinstance(row, BadRow) else rows).append(row)
+                if isinstance(row, BadRow):
+                    bad.append(row)
+                else:
+                    rows.append(row)
     if not rows and not bad:
         raise DataFormatError(path, "no product rows")
     return rows, bad
@@ -122,8 +127,9 @@ def product_row(
         price = parse_price(values.get("price", ""))
     except ValueError as error:
         return BadRow(path, line, item_id, str(error))
-    if url_problem(values.get("url")):
-        return BadRow(path, line, item_id, url_problem(values.get("url")))
+    link_problem = url_problem(values.get("url"))
+    if link_problem:
+        return BadRow(path, line, item_id, link_problem)
     image = Path(values["image"])
     return ProductRow(
         path,
@@ -181,8 +187,8 @@ def item_of(row: ProductRow, digest: str, garment: AnalyzedGarment) -> CatalogIt
         color=garment.color.name,
         box=[round(v, 1) for v in garment.box.as_list()],
         embedding=garment.embedding,
-        pattern=garment.pattern and garment.pattern.name,
-        sleeve=garment.sleeve and garment.sleeve.name,
+        pattern=garment.pattern.name if garment.pattern else None,
+        sleeve=garment.sleeve.name if garment.sleeve else None,
     )
 
 
@@ -192,7 +198,10 @@ def analyse_rows(
     """A catalogue item per row whose photo can be used, the bad rows and the warnings (a photo with no
     product in it); each photo analysed once, in batches. `reuse`: stored items (by id) whose embedding
     still holds when photo and category are unchanged."""
-    items, bad, pending, warnings = [], [], [], []
+    items: list[CatalogItem] = []
+    bad: list[BadRow] = []
+    pending: list[tuple[ProductRow, str]] = []
+    warnings: list[BadRow] = []
     done: dict[str, Analysis] = {}
     # a context manager: an error clears the bar before its one line is printed
     with tqdm(total=len(rows), desc="embedding products", unit="photo", leave=False) as progress:

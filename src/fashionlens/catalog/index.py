@@ -30,14 +30,16 @@ class Hit:
     score: float
 
 
-def build_index(keys: np.ndarray, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT) -> faiss.Index:
+def build_index(keys: np.ndarray, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT) -> faiss.IndexIDMap:
     """IndexIDMap over a flat (exact) or HNSW (approximate) inner-product index, ids = the store's keys."""
     dimension = vectors.shape[1] if vectors.size else 1
+    inner: faiss.Index
     if len(keys) <= exact_limit:
         inner = faiss.IndexFlatIP(dimension)
     else:
-        inner = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
+        graph = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efSearch = HNSW_EF_SEARCH
+        inner = graph
     index = faiss.IndexIDMap(inner)
     if len(keys):
         threads = faiss.omp_get_max_threads()
@@ -49,7 +51,7 @@ def build_index(keys: np.ndarray, vectors: np.ndarray, exact_limit: int = EXACT_
     return index
 
 
-def kind_of(index: faiss.Index) -> str:
+def kind_of(index: faiss.IndexIDMap) -> str:
     return EXACT if isinstance(faiss.downcast_index(index.index), faiss.IndexFlat) else APPROXIMATE
 
 
@@ -59,25 +61,28 @@ class CatalogIndex:
     def __init__(self, store: CatalogStore, cache: Path | None = None, exact_limit: int = EXACT_LIMIT):
         self.store, self.cache, self.exact_limit = store, cache, exact_limit
         self.stamp = store.stamp()
-        self.index = self._load() if cache is not None else None
-        if self.index is None:
+        cached = self._load(cache) if cache is not None else None
+        if cached is None:
             keys, vectors = store.vectors()
             self.index = build_index(keys, vectors, exact_limit)
             if cache is not None:
-                self._save()
+                self._save(cache)
+        else:
+            self.index = cached
         self.kind = kind_of(self.index)
 
-    def _load(self) -> faiss.Index | None:
+    def _load(self, cache: Path) -> faiss.IndexIDMap | None:
         """The cached index when its stamp is the store's, else None."""
         try:
-            with np.load(self.cache, allow_pickle=False) as saved:
+            with np.load(cache, allow_pickle=False) as saved:
                 if str(saved["stamp"]) != self.stamp or int(saved["limit"]) != self.exact_limit:
                     return None
-                return faiss.deserialize_index(saved["index"])
+                index = faiss.deserialize_index(saved["index"])
+                return index if isinstance(index, faiss.IndexIDMap) else None
         except (OSError, KeyError, ValueError, RuntimeError):  # missing, foreign or damaged: rebuild
             return None
 
-    def _save(self) -> None:
+    def _save(self, cache: Path) -> None:
         buffer = io.BytesIO()
         np.savez(
             buffer,
@@ -86,7 +91,7 @@ class CatalogIndex:
             index=faiss.serialize_index(self.index),
         )
         try:
-            atomic_write(self.cache, lambda temporary: temporary.write_bytes(buffer.getvalue()))
+            atomic_write(cache, lambda temporary: temporary.write_bytes(buffer.getvalue()))
         except OSError:
             pass  # a read-only folder: the index lives in memory for this process only
 
@@ -110,10 +115,11 @@ class CatalogIndex:
             scores, found = subset.search(query, min(k, len(keys)))
             return hits(found[0], scores[0])
         selector = faiss.IDSelectorBatch(allowed)
+        # faiss's stubs omit the keyword constructor of its search parameters and SearchParametersHNSW
         params = (
-            faiss.SearchParameters(sel=selector)
+            faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
             if self.kind == EXACT
-            else faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
+            else faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)  # type: ignore[attr-defined]
         )
         scores, found = self.index.search(query, min(k, len(allowed)), params=params)
         return hits(found[0], scores[0])

@@ -67,27 +67,32 @@ class LookStatistics:
 
 def label(category: str | None) -> str | None:
     """Categories of any label set compare on the clothing labels (the taxonomy's pivot)."""
-    return (to_clothing_label(category) or category) if category else None
+    return pivot_label(category) if category else None
+
+
+def pivot_label(category: str) -> str:
+    """The clothing label of a non-empty category, or the category itself when it has none."""
+    return to_clothing_label(category) or category
 
 
 def look_statistics(samples: list[Sample], color_of: Callable[[Sample, Box], str], source: str = "") -> LookStatistics:
     """Count categories and colours worn together in `samples` (one look per photo)."""
     stats = LookStatistics(source=source)
     for sample in samples:
-        garments = [g for g in sample.garments if g.category and g.box is not None]
+        garments = [(g.category, g.box) for g in sample.garments if g.category and g.box is not None]
         if len(garments) < 2:
             continue
         stats.looks += 1
-        worn = sorted({label(g.category) for g in garments})
+        worn = sorted({pivot_label(category) for category, _ in garments})
         for category in worn:
             stats.categories[category] = stats.categories.get(category, 0) + 1
         for a, b in permutations(worn, 2):
             row = stats.category_pairs.setdefault(a, {})
             row[b] = row.get(b, 0) + 1
-        colors = [color_of(sample, g.box) for g in garments]
-        for a, b in permutations(range(len(colors)), 2):
-            row = stats.color_pairs.setdefault(colors[a], {})
-            row[colors[b]] = row.get(colors[b], 0) + 1
+        colors = [color_of(sample, box) for _, box in garments]
+        for first, second in permutations(colors, 2):
+            row = stats.color_pairs.setdefault(first, {})
+            row[second] = row.get(second, 0) + 1
     return stats
 
 

@@ -72,7 +72,9 @@ def connect(url: str) -> Any:
 
     name = describe(url)
     try:
-        options = {} if "connect_timeout" in conninfo_to_dict(url) else {"connect_timeout": CONNECT_TIMEOUT_S}
+        options: dict[str, Any] = (
+            {} if "connect_timeout" in conninfo_to_dict(url) else {"connect_timeout": CONNECT_TIMEOUT_S}
+        )
         return psycopg.connect(url, autocommit=True, **options)
     except psycopg.ProgrammingError as error:  # a URL libpq cannot parse
         raise FashionLensError(f"{name}: not a usable database URL ({first_line(error)})") from None

@@ -92,7 +92,7 @@ def category_probability(garment: AnalyzedGarment, category: str | None) -> floa
     return next((score for name, score in garment.top_categories if label(name) == wanted), 0.0)
 
 
-def within(filters: Filters, regions: tuple[str, ...]) -> Filters:
+def within(filters: Filters, regions: tuple[str | None, ...]) -> Filters:
     """`filters` further restricted to `regions` (the intersection with the user's regions)."""
     if filters.regions is not None:
         regions = tuple(r for r in regions if r in filters.regions)
@@ -212,9 +212,18 @@ def look_picks(
         )
     # round robin: the best item of each pair first, then the second best of each...
     ranked = [group[rank] for rank in range(k) for group in picks if rank < len(group)]
+    return first_of_each_item(ranked)[:k]
+
+
+def first_of_each_item(ranked: list[Recommendation]) -> list[Recommendation]:
+    """Each item once, where it ranks best."""
     seen: set[str] = set()
-    unique = [pick for pick in ranked if not (pick.item.id in seen or seen.add(pick.item.id))]  # once each
-    return unique[:k]
+    unique = []
+    for pick in ranked:
+        if pick.item.id not in seen:
+            seen.add(pick.item.id)
+            unique.append(pick)
+    return unique
 
 
 def look_reason(

@@ -416,7 +416,8 @@ def where_clause(filters: Filters, dialect: str = "sqlite") -> tuple[str, list[A
     """SQL conditions (bound parameters only) for `filters`: "sqlite" (? placeholders, JSON text) or
     "postgresql" (%s placeholders, psycopg's; attributes as jsonb)."""
     postgres = dialect == "postgresql"
-    conditions, params = ["1 = 1"], []
+    conditions: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if filters.category:
         conditions.append("lower(COALESCE(category, predicted_category)) = lower(?)")
         params.append(filters.category)
@@ -472,7 +473,12 @@ def in_key_order(items: list[CatalogItem], keys: list[int] | None) -> list[Catal
     if keys is None:
         return items
     position = {int(key): index for index, key in enumerate(keys)}
-    return sorted(items, key=lambda item: position[item.key])
+
+    def rank(item: CatalogItem) -> int:
+        assert item.key is not None  # items read from the store have their key
+        return position[item.key]
+
+    return sorted(items, key=rank)
 
 
 def check_item_values(path: Any, items: list[CatalogItem]) -> None:

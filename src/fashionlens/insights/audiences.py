@@ -78,7 +78,7 @@ def audiences(events: list[dict[str, Any]], store: Any | None = None) -> dict[st
     sessions, labels, rows = profile_matrix(profiles)
     groups = cluster(rows)
     overall = rows.mean(axis=0)
-    found = []
+    found: list[dict[str, Any]] = []
     for group in sorted(set(groups), key=lambda g: (-int(np.sum(groups == g)), g)):
         members = [s for s, g in zip(sessions, groups) if g == group]
         mean = rows[groups == group].mean(axis=0)

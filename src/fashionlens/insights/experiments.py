@@ -133,9 +133,13 @@ def _arm(document: Any, source: str) -> Arm:
 
 def arm_counts(events: list[dict[str, Any]], experiment: Experiment) -> dict[str, dict[str, Any]]:
     """Per arm: sessions, items shown and clicks on them, from the events that record this experiment."""
-    counts = {arm.name: {"sessions": set(), "shown": 0, "clicks": 0} for arm in experiment.arms}
+    counts: dict[str, dict[str, Any]] = {
+        arm.name: {"sessions": set(), "shown": 0, "clicks": 0} for arm in experiment.arms
+    }
     for event in events:
-        arm = counts.get(event.get("arm")) if event.get("experiment") == experiment.name else None
+        name = event.get("arm")
+        recorded = event.get("experiment") == experiment.name
+        arm = counts.get(name) if recorded and isinstance(name, str) else None
         if arm is None:
             continue
         if event.get("session"):

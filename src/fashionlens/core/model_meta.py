@@ -17,9 +17,9 @@ class ModelMeta:
     (format: docs/architecture.md, "Run directory"). Read by one function, written by one, so that the
     rest of the code reads fields rather than string keys; the stored format is unchanged."""
 
-    kind: str  # "classifier" | "detector"
     class_names: list[str]  # detector: the region names, without background
     preprocessing: dict[str, Any]  # image_size, mean, std, context_margin (classifier); min_size, max_size
+    kind: str | None = None  # "classifier" | "detector"; None in the partial dicts predict_* also take
     arch: str | None = None
     mode: str | None = None  # classifier: "img" | "img+bbox"
     score_threshold: float | None = None  # detector: chosen on val
@@ -34,14 +34,14 @@ class ModelMeta:
         return cls(**entries)
 
     def as_dict(self) -> dict[str, Any]:
-        """The entries a checkpoint stores, in its own key order; absent ones left out."""
+        """The entries a checkpoint stores (absent ones left out): what from_checkpoint read."""
         stored = {field.name: getattr(self, field.name) for field in fields(self) if field.name != "path"}
         return {key: value for key, value in stored.items() if value is not None}
 
     @property
     def name(self) -> str:
         """What an error message calls this model: its file, else its kind."""
-        return self.path or self.kind
+        return self.path or self.kind or "checkpoint"
 
     @property
     def architecture(self) -> str:

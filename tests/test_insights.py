@@ -16,6 +16,8 @@ from fashionlens.core.records import Box
 from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 from fashionlens.inference.colors import DominantColor
 from fashionlens.insights.analytics import (
+    chart_names,
+    chart_png,
     format_table,
     log_analysis,
     log_click,
@@ -182,12 +184,20 @@ def test_no_click_through_chart_without_recommendations(tmp_path):
     assert write_charts(summary, tmp_path / "none", names=["click_through"]) == []
 
 
+def test_charts_drawn_by_threads_at_once_are_those_drawn_one_by_one():
+    """Each chart is a Figure of its own (no global plotting state): the service draws them without a lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    summary = summarize(EVENTS)
+    names = chart_names(summary) * 3
+    assert "click_through" in names
+    alone = {name: chart_png(summary, name) for name in set(names)}
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda name: chart_png(summary, name), names))
+    assert together == [alone[name] for name in names]
+
+
 def test_a_single_period_trend_is_bars_not_stray_dots():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from fashionlens.insights.analytics import trend_chart
 
     events = [
@@ -198,9 +208,8 @@ def test_a_single_period_trend_is_bars_not_stray_dots():
             "garments": [{"category": "Pants", "region": "lower", "color": "Black"}],
         }
     ]
-    one_day = trend_chart(plt, summarize(events, "day"))
-    two_days = trend_chart(plt, summarize(events + [{**events[0], "time": "2026-12-02T10:00:00Z"}], "day"))
+    one_day = trend_chart(summarize(events, "day"))
+    two_days = trend_chart(summarize(events + [{**events[0], "time": "2026-12-02T10:00:00Z"}], "day"))
     assert len(one_day.axes[0].patches) == 2 and not one_day.axes[0].lines  # events and Pants
     assert "a trend needs two" in one_day.axes[0].get_title()
     assert len(two_days.axes[0].lines) == 2 and not two_days.axes[0].patches
-    plt.close("all")

@@ -1,4 +1,4 @@
-"""Evaluation figures as PNG bytes (matplotlib's Agg renderer, no display, no pyplot global state).
+"""Evaluation figures as PNG bytes (matplotlib's Agg renderer, no display; each a bare Figure, no global state).
 
 Returning bytes instead of writing files lets the caller compute everything first and write last,
 so a failure never leaves half a report.

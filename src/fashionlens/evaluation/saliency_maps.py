@@ -104,7 +104,7 @@ def errors_grid_png(
 
 
 def grid_png(pictures: list, captions: list[str], title: str) -> bytes:
-    """The pictures in rows of GRID_COLUMNS, each with its caption (a bare Figure: no pyplot state)."""
+    """The pictures in rows of GRID_COLUMNS, each with its caption (a bare Figure: no global state)."""
     from matplotlib.figure import Figure
 
     rows = math.ceil(len(pictures) / GRID_COLUMNS)

@@ -17,7 +17,7 @@ from collections import Counter
 from datetime import date, datetime, timezone
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
@@ -26,6 +26,9 @@ from fashionlens.core.errors import FashionLensError
 from fashionlens.core.files import write_bytes, write_text
 from fashionlens.inference.analyzer import Analysis
 from fashionlens.insights.trends import format_trends, trends
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn: `fashionlens insights` starts without it
+    from matplotlib.figure import Figure
 
 CHANNELS = ("store", "online")
 DIMENSIONS = (
@@ -285,27 +288,25 @@ def write_charts(summary: dict[str, Any], out_dir: Path, top: int = 10, names: l
 
 
 def chart_png(summary: dict[str, Any], name: str, top: int = 10) -> bytes:
-    """One chart of chart_names(summary) as PNG bytes (the service answers them without a file)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers; must precede pyplot
-    import matplotlib.pyplot as plt
-
+    """One chart of chart_names(summary) as PNG bytes (the service answers them without a file). Each
+    chart is a Figure of its own, rendered by Agg: no global state, so threads may draw at once."""
     draw = {
-        "shares": lambda: shares_chart(plt, summary, top),
-        "trend": lambda: trend_chart(plt, summary),
-        "click_through": lambda: click_through_chart(plt, summary),
+        "shares": lambda: shares_chart(summary, top),
+        "trend": lambda: trend_chart(summary),
+        "click_through": lambda: click_through_chart(summary),
     }
     figure = draw[name]()
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close(figure)
     return buffer.getvalue()
 
 
-def shares_chart(plt: Any, summary: dict[str, Any], top: int) -> Any:
-    figure, axes = plt.subplots(1, len(DIMENSIONS), figsize=(5 * len(DIMENSIONS), 4))
+def shares_chart(summary: dict[str, Any], top: int) -> Figure:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5 * len(DIMENSIONS), 4))
+    axes = figure.subplots(1, len(DIMENSIONS))
     for axis, (key, _) in zip(axes, DIMENSIONS):
         names = list(summary[key])[:top][::-1]
         axis.barh(names, [summary[key][n]["share"] for n in names])
@@ -313,8 +314,11 @@ def shares_chart(plt: Any, summary: dict[str, Any], top: int) -> Any:
     return figure
 
 
-def trend_chart(plt: Any, summary: dict[str, Any]) -> Any:
-    figure, axis = plt.subplots(figsize=(8, 4))
+def trend_chart(summary: dict[str, Any]) -> Figure:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4))
+    axis = figure.subplots()
     periods = [row["period"] for row in summary["trend"]]
     if len(periods) == 1:  # one point per line reads as stray dots: bars, and the title says why
         row, names = summary["trend"][0], list(summary["categories"])[:5]
@@ -334,14 +338,16 @@ def trend_chart(plt: Any, summary: dict[str, Any]) -> Any:
     return figure
 
 
-def click_through_chart(plt: Any, summary: dict[str, Any]) -> Any:
+def click_through_chart(summary: dict[str, Any]) -> Figure:
     """A bar per period: the click-through rate, labelled "clicks / items recommended", so that a high
     rate on few recommendations reads as what it is; a dashed line at the overall rate."""
+    from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
     ctr = summary["click_through"]
     rows = [row for row in ctr["periods"] if row["recommended"]]
-    figure, axis = plt.subplots(figsize=(8, 4))
+    figure = Figure(figsize=(8, 4))
+    axis = figure.subplots()
     bars = axis.bar([row["period"] for row in rows], [row["rate"] for row in rows], color="#2f6f9f")
     if len(rows) <= MAX_LABELLED_BARS:
         axis.bar_label(bars, labels=[f"{row['clicked']} / {row['recommended']}" for row in rows], fontsize=8)

@@ -69,7 +69,6 @@ class ServiceState:
     catalog: CatalogAccess
     queue: WorkQueue
     import_lock: threading.Lock = field(default_factory=threading.Lock)  # one import at a time
-    chart_lock: threading.Lock = field(default_factory=threading.Lock)  # pyplot is not thread-safe
     # the latest insights summary by (since, by, newest event): the dashboard asks for it once per chart
     summaries: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 

@@ -22,6 +22,7 @@ from torch.utils.data import ConcatDataset, Dataset, WeightedRandomSampler
 
 from fashionlens.core.errors import FashionLensError, ImageError
 from fashionlens.core.images import image_size, load_image
+from fashionlens.core.model_meta import DEFAULT_CONTEXT_MARGIN
 from fashionlens.core.records import Box, Sample
 
 MODES = ("img", "img+bbox")
@@ -63,7 +64,7 @@ class ClassificationDataset(Dataset):
         class_names: list[str],
         mode: str,
         transform: Callable[[Image.Image], torch.Tensor],
-        context_margin: float = 0.1,
+        context_margin: float = DEFAULT_CONTEXT_MARGIN,
         keep_unknown_labels: bool = False,
         decode_size: int | None = None,
         crop: bool | None = None,

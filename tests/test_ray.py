@@ -129,3 +129,23 @@ def test_models_that_cannot_load_on_the_workers_are_one_error(tmp_path, local_ra
 
     with pytest.raises(FashionLensError, match="missing-run: checkpoint not found"):
         RayAnalyzer(functools.partial(load_analyzer, ModelChoice(None, tmp_path / "missing-run", True), 4), workers=1)
+
+
+def test_a_ray_reindex_writes_the_vectors_of_a_one_process_reindex(tmp_path, two_workers):
+    from fashionlens.catalog.importer import reindex
+
+    products = product_csv(tmp_path, SIX)
+    alone, spread = SQLiteStore(tmp_path / "alone.db", create=True), SQLiteStore(tmp_path / "ray.db", create=True)
+    for store in (alone, spread):
+        import_products(products, store, random_analyzer(seed=1))  # another model: reindex must replace it
+    assert reindex(alone, random_analyzer()) == reindex(spread, two_workers) == 6
+    assert rows(spread) == rows(alone) and spread.model() == alone.model()
+    assert spread.model()["id"] == random_analyzer().model_id != random_analyzer(seed=1).model_id
+    (keys, vectors), (ray_keys, ray_vectors) = alone.vectors(), spread.vectors()
+    assert np.array_equal(keys, ray_keys)
+    np.testing.assert_allclose(ray_vectors, vectors, atol=1e-6)
+
+
+def test_reindex_takes_the_ray_option(fashionlens):
+    result = fashionlens("catalog", "reindex", "--help")
+    assert result.returncode == 0 and "--ray" in result.stdout and "--ray-workers" in result.stdout

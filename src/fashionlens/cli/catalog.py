@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from fashionlens.catalog.store import CatalogStore
+from fashionlens.catalog.store import CatalogStore, SQLiteStore
 from fashionlens.catalog.stores import catalog_name, is_server
 from fashionlens.cli.app import app, fail, json_text
 from fashionlens.cli.options import (
@@ -122,7 +122,8 @@ def import_command(
 
 
 def import_analyzer(models: ModelChoice, batch_size: int, ray: Optional[str], ray_workers: Optional[int]):
-    """The Analyzer in this process, or its stand-in on Ray workers (`ray`: an address or `local`)."""
+    """The Analyzer in this process, or its stand-in on Ray workers (`ray`: an address or `local`), for an
+    import or a reindex."""
     if ray is None:
         return load_analyzer(models, batch_size)
     from functools import partial
@@ -149,6 +150,7 @@ def print_import(report, catalog: str, as_json: bool) -> None:
 def discard_catalog(store: CatalogStore) -> None:
     """Remove a catalogue this command created and wrote nothing into: a failed first import leaves no
     empty database behind (SQLite's -wal and -shm files included)."""
+    assert isinstance(store, SQLiteStore)  # a server's catalogue is never one this command created
     store.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{store.path}{suffix}").unlink(missing_ok=True)
@@ -174,20 +176,27 @@ def reindex_command(
     on_model: bool = typer.Option(False, "--on-model", help="As for import: photos of people wearing the products."),
     detector: Optional[Path] = ON_MODEL_DETECTOR,
     batch_size: int = typer.Option(16, "--batch-size", min=1),
+    ray: Optional[str] = RAY_OPTION,
+    ray_workers: Optional[int] = RAY_WORKERS_OPTION,
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
     """Recompute every product's embedding with another model (after retraining), in one transaction.
 
     Example: fashionlens catalog reindex --catalog shop.db --classifier runs/clothing-v2
+
+    A large catalogue's photos analysed by Ray workers: add --ray local (or a cluster's address)
     """
     from fashionlens.catalog.importer import reindex
 
     store = open_store(catalog)
-    analyzer = load_analyzer(
-        ModelChoice(detector, classifier, not (on_model or detector), conf=conf, device=device), batch_size
-    )
-    count = reindex(store, analyzer)
+    models = ModelChoice(detector, classifier, not (on_model or detector), conf=conf, device=device)
+    analyzer = import_analyzer(models, batch_size, ray, ray_workers)
+    try:
+        count = reindex(store, analyzer)
+    finally:
+        if ray is not None:
+            analyzer.close()
     typer.echo(f"{catalog_name(catalog)}: reindexed {count} items with model {analyzer.model_id}")
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 import typer
 import typer.main
+from typer.core import TyperGroup
 
 from fashionlens.cli.app import app, json_text, train_app
 from fashionlens.core.errors import FashionLensError
@@ -164,7 +165,7 @@ def classifier_command(
     run_training(train_classifier, settings, out, resume, workers, lambda history: report(out, history, as_json))
 
 
-def require_data(data: Path | None, resume: bool) -> None:
+def require_data(data: str | Path | None, resume: bool) -> None:
     """--data given and of a known format: checked before torch and the models load (seconds)."""
     from fashionlens.data import detect_format
 
@@ -210,7 +211,9 @@ def report(run_dir: Path, history: list[dict], as_json: bool) -> None:
 def rebuilt_command(kind: str, settings: dict[str, Any], run_dir: Path) -> str:
     """`fashionlens train KIND` with the options of these settings (the CLI's own option names, defaults left
     out): recorded in config.json at train time, for the model card."""
-    command = typer.main.get_command(app).commands["train"].commands[kind]
+    train = typer.main.get_group(app).commands["train"]
+    assert isinstance(train, TyperGroup)  # the train sub-app: a group of one command per kind
+    command = train.commands[kind]
     options = {param.name: param for param in command.params}
     words = ["fashionlens", "train", kind]
     for name, value in settings.items():

@@ -55,7 +55,8 @@ def export_run(run: str | Path, out_dir: str | Path | None = None, precision: st
     checkpoint = load_checkpoint(source)
     kind = ModelMeta.from_checkpoint(checkpoint).kind
     out = Path(out_dir) if out_dir is not None else export_dir(source)
-    exporter: Exporter | None = {"classifier": export_classifier, "detector": export_detector}.get(kind)
+    exporters: dict[str, Exporter] = {"classifier": export_classifier, "detector": export_detector}
+    exporter = exporters.get(kind) if kind is not None else None
     if exporter is None:
         raise FashionLensError(f"{source}: a {kind} checkpoint cannot be exported")
     if precision == "int8":

@@ -88,7 +88,7 @@ def quantized_exporter(float_exporter: Exporter) -> Exporter:
     return export
 
 
-def int8_description(kind: str, agreement: dict[str, float]) -> dict[str, Any]:
+def int8_description(kind: str | None, agreement: dict[str, float]) -> dict[str, Any]:
     """The metadata entries of an int8 export: how it was quantised, what was measured, the tolerance."""
     if kind == "classifier":
         how = {

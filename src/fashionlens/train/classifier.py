@@ -10,7 +10,7 @@ import math
 import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 import torch.distributed as dist
@@ -100,10 +100,11 @@ class ClassifierTask:
 
     def train_metrics(self) -> dict[str, float]:
         """Accuracy over this epoch's training batches (every rank's), then start counting afresh."""
-        pairs = [(self._true, self._predicted)]
+        pairs: list[tuple[list[int], list[int]]] = [(self._true, self._predicted)]
         if dist.is_initialized():
-            pairs = [None] * dist.get_world_size()
-            dist.all_gather_object(pairs, (self._true, self._predicted))
+            gathered: list[Any] = [None] * dist.get_world_size()  # all_gather_object fills every place
+            dist.all_gather_object(gathered, (self._true, self._predicted))
+            pairs = gathered
         self._true, self._predicted = [], []
         return accuracy_metrics([t for true, _ in pairs for t in true], [p for _, pred in pairs for p in pred])
 
@@ -179,6 +180,15 @@ def settings_of_run(run_dir: Path) -> ClassifierSettings:
     return ClassifierSettings(**checkpoint["config"]["settings"])
 
 
+class GarmentOptions(TypedDict):
+    """What the training, validation and --extra-data garment datasets share."""
+
+    class_names: list[str]
+    mode: str
+    context_margin: float
+    decode_size: int
+
+
 def classification_datasets(
     settings: ClassifierSettings,
 ) -> tuple[ClassificationDataset | CombinedDataset, ClassificationDataset | None]:
@@ -188,7 +198,7 @@ def classification_datasets(
     train, val, where = split_samples(read_dataset(settings.data), settings.val_from_train, settings.seed)
     class_names = choose_classes(train, settings.classes)
     preprocessing = preprocessing_of(settings)
-    common = {
+    common: GarmentOptions = {
         "class_names": class_names,
         "mode": settings.mode,
         "context_margin": settings.context_margin,
@@ -206,7 +216,7 @@ def classification_datasets(
     return (CombinedDataset([train_set, *extra]) if extra else train_set), (val_set if len(val_set) else None)
 
 
-def extra_training_set(path: str, transform: Any, common: dict[str, Any]) -> ClassificationDataset:
+def extra_training_set(path: str, transform: Any, common: GarmentOptions) -> ClassificationDataset:
     """--extra-data: another source's train split, its labels mapped onto the classes as `evaluate` maps
     them, each boxed garment shown as its crop (the way the Analyzer shows a detected garment)."""
     from fashionlens.data import read_dataset

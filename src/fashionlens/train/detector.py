@@ -85,7 +85,9 @@ class DetectionTask:
     def validate(self, model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
         regions = list(self.class_names)
         detections = detections_of(model, loader, device, self.class_names)
-        truth = build_ground_truth(loader.dataset.samples, regions)
+        dataset = loader.dataset
+        assert isinstance(dataset, DetectionDataset)  # make_loader hands a DataLoader its dataset as is
+        truth = build_ground_truth(dataset.samples, regions)
         evaluator = run_cocoeval(truth.coco, coco_results(detections, regions))
         metrics = coco_metrics(truth, evaluator, regions)
         self.score_threshold, f1 = best_f1_threshold(evaluator)
@@ -132,19 +134,26 @@ def resolve_settings(settings: DetectorSettings, backbone_arch: str | None) -> D
             f"--backbone-from holds a {backbone_arch} classifier, which does not fit {arch}'s "
             f"{spec.backbone} backbone; use --arch {fitting[0]}"
         )
+    image_size = settings.image_size or spec.image_size
     settings = replace(
         settings,
         arch=arch,
-        image_size=settings.image_size or spec.image_size,
+        image_size=image_size,
         pretrained=resolve_pretrained(settings, spec.backbone),
     )
     if settings.epochs < 1 or settings.batch_size < 1:
         raise FashionLensError("--epochs and --batch-size must be at least 1")
     check_precision(settings.precision)
     check_ema_decay(settings.ema)
-    if settings.image_size < 32:
-        raise FashionLensError(f"--image-size {settings.image_size} is below the detector's minimum of 32 px")
+    if image_size < 32:
+        raise FashionLensError(f"--image-size {image_size} is below the detector's minimum of 32 px")
     return settings
+
+
+def resolved(settings: DetectorSettings) -> tuple[str, int]:
+    """The architecture and image size of settings that resolve_settings has filled in."""
+    assert settings.arch is not None and settings.image_size is not None, "settings not resolved"
+    return settings.arch, settings.image_size
 
 
 def resolve_pretrained(settings: DetectorSettings, backbone: str) -> str:
@@ -174,8 +183,10 @@ def detection_datasets(settings: DetectorSettings) -> tuple[DetectionDataset, De
 
     train, val, where = split_samples(read_dataset(settings.data), None, settings.seed)
     whole = settings.whole_image_boxes
-    train_set = DetectionDataset(train, detection_transform(settings.image_size, train=True), whole_image_boxes=whole)
-    val_set = DetectionDataset(val, detection_transform(settings.image_size, train=False), whole_image_boxes=whole)
+    image_size = settings.image_size
+    assert image_size is not None, "the image size is needed (resolve_settings fills it in)"
+    train_set = DetectionDataset(train, detection_transform(image_size, train=True), whole_image_boxes=whole)
+    val_set = DetectionDataset(val, detection_transform(image_size, train=False), whole_image_boxes=whole)
     boxes = sum(len(target.boxes) for target in train_set.targets)
     if boxes == 0:
         hint = "" if whole else "; --whole-image-boxes boxes whole-image labels by the image"
@@ -218,33 +229,37 @@ def train_detector(
     if settings.backbone_from and not resume:
         backbone_arch, backbone = classifier_backbone(settings.backbone_from)
     settings = resolve_settings(settings, backbone_arch)
+    arch, image_size = resolved(settings)
     if settings.pretrained == "imagenet" and not resume:
-        backbone = lite.pretrained_backbone_state(arch_spec(settings.arch).backbone)
+        backbone = lite.pretrained_backbone_state(arch_spec(arch).backbone)
     train_set, val_set = detection_datasets(settings)
     seed_everything(settings.seed)  # the new heads (and a backbone from scratch) start the same every time
     ratios = TALL_ASPECT_RATIOS if settings.tall_anchors else ASPECT_RATIOS
     if previous is not None:  # rebuilt as it was trained; fit() restores the weights
-        model = build_detector(
-            settings.arch, len(REGIONS), image_size=settings.image_size, aspect_ratios=ratios, norm=previous["norm"]
-        )
+        model = build_detector(arch, len(REGIONS), image_size=image_size, aspect_ratios=ratios, norm=previous["norm"])
     else:
         model = build_detector(
-            settings.arch,
+            arch,
             len(REGIONS),
             settings.weights,
-            image_size=settings.image_size,
+            image_size=image_size,
             aspect_ratios=ratios,
             backbone_weights=backbone,
         )
-    task = DetectionTask(model, settings.arch, REGIONS)
+    task = DetectionTask(model, arch, REGIONS)
     log(
-        f"{settings.arch} with {task.architecture['norm']}, images at {settings.image_size} px"
+        f"{arch} with {task.architecture['norm']}, images at {image_size} px"
         + ("; backbone from ImageNet" if settings.pretrained == "imagenet" else "")
         + ("" if settings.weights or backbone or resume else "; --pretrained none: from scratch")
     )
-    common = {"workers": workers, "collate_fn": collate_detection}
-    train_loader = make_loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed, **common)
-    val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, **common)
+    train_loader = make_loader(
+        train_set, settings.batch_size, shuffle=True, seed=settings.seed, workers=workers, collate_fn=collate_detection
+    )
+    val_loader = (
+        None
+        if val_set is None
+        else make_loader(val_set, settings.batch_size, shuffle=False, workers=workers, collate_fn=collate_detection)
+    )
     config = FitConfig(
         epochs=settings.epochs,
         lr=settings.lr,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from collections.abc import Sized
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,7 @@ def make_loader(
     seed: int = 0,
 ) -> DataLoader:
     """A DataLoader that splits the data between ranks under torchrun (a given sampler runs per rank)."""
+    assert isinstance(dataset, Sized)  # map-style datasets only: both samplers draw indices up to len()
     if sampler is None and dist.is_initialized() and shuffle:
         sampler = DistributedSampler(dataset, shuffle=True, seed=seed, drop_last=False)
     return DataLoader(

@@ -220,7 +220,8 @@ def fit(
     """
     run_dir = Path(run_dir)
     device = pick_device(config.device)
-    model.to(device, memory_format=torch.channels_last)
+    # Module.to takes a device and a memory format together; torch's overloads list them apart
+    model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimization = make_optimization(model, config, len(train_loader), device)
     config_dict = {**asdict(config), "world_size": world_size()}
     start_epoch, history = start_run(run_dir, model, task, optimization, config_dict, resume)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -139,3 +140,57 @@ def test_a_taken_port_fails_in_one_line_before_the_models_load(tmp_path):
     ]  # one line; torch never imported
     assert elapsed < 2.0  # the interpreter's start-up and the check: no model loaded
     assert not (tmp_path / "shop.db").exists()
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers_answers_from_two_processes_on_one_port(tmp_path):
+    import httpx
+
+    save_checkpoint(random_checkpoint(), tmp_path / "classifier.pt")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        str(Path(sys.executable).parent / "fashionlens"),
+        "serve",
+        "--classifier",
+        str(tmp_path / "classifier.pt"),
+    ]
+    command += ["--whole-image", "--catalog", str(tmp_path / "shop.db"), "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, health = time.monotonic() + 180, None
+        while health is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+            except httpx.HTTPError:
+                time.sleep(1)
+        assert health is not None, (
+            server.communicate(timeout=10)[1][-2000:] if server.poll() is not None else "no answer"
+        )
+        workers = [
+            pid
+            for pid in child_processes(server.pid)
+            if "fashionlens" in Path(f"/proc/{pid}/cmdline").read_text()
+            or "multiprocessing" in Path(f"/proc/{pid}/cmdline").read_text()
+        ]
+        assert len(workers) >= 2, workers
+        answers = [httpx.get(f"http://127.0.0.1:{port}/health", timeout=30) for _ in range(6)]
+        assert all(answer.status_code == 200 for answer in answers)
+        assert health["models"]["id"] == model_fingerprint(random_checkpoint()) and health["catalog_items"] == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

@@ -32,6 +32,13 @@ MAX_PENDING_OPTION = typer.Option(
 MAX_CONNECTIONS_OPTION = typer.Option(
     200, "--max-connections", min=1, help="Open connections before more are answered 503 (busy)."
 )
+WORKERS_OPTION = typer.Option(
+    1,
+    "--workers",
+    min=1,
+    help="Service processes on this port, each with its own copy of the models (memory grows with each); they "
+    "share the catalogue (see docs/scaling.md).",
+)
 STORE_PHOTOS_OPTION = typer.Option(
     False, "--store-photos", help="Keep customers' photos in MEDIA_DIR/photos (off: never stored)."
 )
@@ -54,6 +61,7 @@ def serve_command(
     max_pending: int = MAX_PENDING_OPTION,
     max_connections: int = MAX_CONNECTIONS_OPTION,
     store_photos: bool = STORE_PHOTOS_OPTION,
+    workers: int = WORKERS_OPTION,
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
@@ -84,14 +92,16 @@ def serve_command(
         cors_origins=list(cors_origin),
         store_photos=store_photos,
     )
-    serve(settings, host, port)
+    serve(settings, host, port, workers)
 
 
-def serve(settings, host: str, port: int) -> None:
-    """Load the models and open the catalogue, then serve until stopped."""
+def serve(settings, host: str, port: int, workers: int = 1) -> None:
+    """Load the models and open the catalogue, then serve until stopped; with several workers, each
+    process loads the models again (those loaded here only proved they load, and exported them once)."""
     import uvicorn
 
     from fashionlens.service import create_app
+    from fashionlens.service.app import SETTINGS_VARIABLE
     from fashionlens.service.state import load_analyzer
 
     # loaded here, before the port opens, so a wrong run or database is one line of error, not a traceback;
@@ -105,7 +115,13 @@ def serve(settings, host: str, port: int) -> None:
         typer.echo(
             f"note: {ADMIN_KEY_VARIABLE} is not set; the admin routes (import, update, delete) are off", err=True
         )
-    uvicorn.run(create_app(settings), host=host, port=port, **settings.uvicorn_options())
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, **settings.uvicorn_options())
+        return
+    settings.analyzer = None
+    os.environ[SETTINGS_VARIABLE] = settings.to_environment()
+    factory = "fashionlens.service.app:app_from_environment"
+    uvicorn.run(factory, factory=True, workers=workers, host=host, port=port, **settings.uvicorn_options())
 
 
 def check_address(host: str, port: int) -> None:

@@ -6,6 +6,7 @@ worker thread behind a bounded queue; every error is JSON {"error": "..."}.
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -21,6 +22,15 @@ from fashionlens.service.settings import ServiceSettings
 from fashionlens.service.state import open_state
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the small form fields around a photo
+
+
+SETTINGS_VARIABLE = "FASHIONLENS_SERVICE_SETTINGS"  # how `serve --workers N` hands its settings to each worker
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of `serve --workers N`'s processes (uvicorn's factory): the settings the command
+    checked, read from the environment; the worker loads its own models at start-up."""
+    return create_app(ServiceSettings.from_environment(os.environ[SETTINGS_VARIABLE]))
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:

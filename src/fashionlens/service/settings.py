@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,19 @@ class ServiceSettings:
         """media_dir as __post_init__ resolved it (never None from then on)."""
         assert self.media_dir is not None
         return self.media_dir
+
+    def to_environment(self) -> str:
+        """These settings as JSON, for worker processes that build the app themselves (`serve --workers`);
+        without the loaded analyzer: each worker loads its own models."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "analyzer"}
+        return json.dumps({name: str(v) if isinstance(v, Path) else v for name, v in data.items()})
+
+    @classmethod
+    def from_environment(cls, text: str) -> "ServiceSettings":
+        data = json.loads(text)
+        for name in ("detector", "classifier", "media_dir"):
+            data[name] = None if data[name] is None else Path(data[name])
+        return cls(**data)
 
     def uvicorn_options(self) -> dict[str, Any]:
         """What uvicorn runs the service with (`fashionlens serve` and service/live.py alike)."""

@@ -121,7 +121,7 @@ def format_analysis(analysis: Analysis) -> str:
 
 
 def log_events(
-    catalog: Optional[str],
+    catalog: str | Path | None,
     no_log: bool,
     analyses: list[Analysis],
     channel: str,
@@ -133,7 +133,9 @@ def log_events(
 
     if no_log or (catalog is None and store is None):
         return
-    store = store or open_store(catalog, create=True)
+    if store is None:
+        assert catalog is not None  # returned above when both are None
+        store = open_store(catalog, create=True)
     log_analysis(store, analyses, channel, session, recommended)
 
 

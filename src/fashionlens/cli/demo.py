@@ -179,7 +179,7 @@ def write_products(path: Path, limit: int | None) -> int:
     from fashionlens.data import read_dataset
     from fashionlens.samples import sample_file
 
-    by_label: dict[str, list] = {}
+    by_label: dict[str | None, list] = {}
     for sample in read_dataset(sample_file("clothing")):
         by_label.setdefault(sample.garments[0].category, []).append(sample)
     ordered = [
@@ -213,11 +213,13 @@ def catalog_step(settings: DemoSettings, out: Path, story: dict[str, Any]):
     products = write_products(out / "products.csv", settings.products)
     store = open_store(out / "catalog.db", create=True)
     report = import_products(out / "products.csv", store, load_analyzer(ModelChoice(whole_image=True)))
+    model = store.model()
+    assert model is not None  # the import recorded the model of its embeddings
     story["catalog"] = {
         "products": products,
         "imported": report.imported,
         "bad": [str(b) for b in report.bad],
-        "model": store.model()["id"],
+        "model": model["id"],
         "csv": "products.csv",
     }
     typer.echo(f"catalogue: {report.summary()}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -24,9 +24,26 @@ from fashionlens.data.classification import box_geometry, margin_rect
 from fashionlens.evaluation.gradcam import Rect, class_maps, photo_overlay, png_bytes, view_overlay
 
 if TYPE_CHECKING:
+    from fashionlens.core.model_meta import ModelMeta
     from fashionlens.inference.analyzer import Analysis, Analyzer
 
 NEEDS_TORCH = "--explain needs --backend torch (saliency maps need the PyTorch model's gradients)"
+
+
+class ExplainableAnalyzer(Protocol):
+    """What the saliency maps read of an Analyzer (the service's SerialAnalyzer passes these reads on)."""
+
+    @property
+    def classifier(self) -> Any: ...  # an nn.Module, or an ONNX model that check_explainable refuses
+
+    @property
+    def classifier_meta(self) -> ModelMeta: ...
+
+    @property
+    def transform(self) -> Callable[[Image.Image], torch.Tensor]: ...
+
+    @property
+    def class_names(self) -> list[str]: ...
 
 
 @dataclass
@@ -46,7 +63,7 @@ class GarmentSaliency:
         return png_bytes(view_overlay(photo, self.saliency, self.view, max_side))
 
 
-def check_explainable(analyzer: Analyzer) -> None:
+def check_explainable(analyzer: ExplainableAnalyzer) -> None:
     """One line when the Analyzer runs ONNX models: they have no gradients to explain with."""
     if not isinstance(analyzer.classifier, nn.Module):
         raise FashionLensError(NEEDS_TORCH)
@@ -62,7 +79,7 @@ def classifier_view(analysis: Analysis, index: int, margin: float, size: tuple[i
     return margin_rect(box, margin, width, height), box
 
 
-def explain_analysis(analyzer: Analyzer, photo: Image.Image, analysis: Analysis) -> list[GarmentSaliency]:
+def explain_analysis(analyzer: ExplainableAnalyzer, photo: Image.Image, analysis: Analysis) -> list[GarmentSaliency]:
     """A map per garment of `analysis`, made from `photo` at the size the boxes are in (the full photo)."""
     check_explainable(analyzer)
     if photo.size != (analysis.width, analysis.height):

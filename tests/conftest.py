@@ -108,6 +108,18 @@ def make_coco_dataset(root: Path, images: list | None = None, size: tuple[int, i
     return path
 
 
+# Tests marked by the fixtures they take (pyproject.toml's markers; `make test-fast` leaves them out): the
+# browser's, and the slow ones of a session's tiny training runs or of a PostgreSQL cluster.
+MARKS_OF_FIXTURES = {"browser": "browser", "page": "browser", "tiny_runs": "slow", "postgres_server": "slow"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & MARKS_OF_FIXTURES.keys():
+            item.add_marker(MARKS_OF_FIXTURES[fixture])
+
+
 @pytest.fixture(name="make_image")
 def make_image_fixture():
     return make_image

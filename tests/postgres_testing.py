@@ -134,7 +134,8 @@ def postgres_url(postgres_server, tmp_path, monkeypatch) -> str:
     return postgres_server.create_database()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# the PostgreSQL runs are `slow`: the first starts a throwaway cluster, each creates a database
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def catalog_at(request, tmp_path):
     """The store's behaviour suite runs once per kind of catalogue: a factory name -> a new location, a file
     in tmp_path (SQLite) or a fresh database of the throwaway cluster (PostgreSQL)."""

@@ -13,7 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import fashionlens
+
+pytestmark = pytest.mark.slow  # the shipped models on eight photos, in a fresh process
 
 PINNED = Path(__file__).parent / "golden" / "analyze_street_samples.json"
 WEIGHTS = Path(fashionlens.__file__).parent / "weights"

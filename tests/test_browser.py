@@ -15,6 +15,8 @@ import pytest
 from helpers import LOWER_BOX, UPPER_BOX, choose_photo, stand_in_analyzer, street_photo_bytes
 from service_testing import PRODUCTS, tiny_live_server
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def two_garment_server(tmp_path):

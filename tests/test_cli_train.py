@@ -36,6 +36,7 @@ def last_error_line(result: subprocess.CompletedProcess) -> str:
     return result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_trains_into_a_complete_run_directory(fashionlens, labels_csv_dataset: Path, tmp_path: Path):
     out = tmp_path / "run"
     result = fashionlens("--data", str(labels_csv_dataset), "--out", str(out), "--json", *TINY, "--arch", "resnet18")
@@ -98,6 +99,7 @@ def test_img_bbox_with_class_weights_and_sampler(fashionlens, coco_dataset: Path
         assert "head.weight" in checkpoint["model"] and "geometry.0.weight" in checkpoint["model"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_after_one_epoch(fashionlens, labels_csv_dataset: Path, tmp_path: Path):
     runs = {}
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
@@ -108,6 +110,7 @@ def test_same_seed_same_weights_after_one_epoch(fashionlens, labels_csv_dataset:
     assert not all(torch.equal(runs["a"][key], runs["c"][key]) for key in runs["a"])
 
 
+@pytest.mark.slow
 def test_resume_continues_an_interrupted_run_to_the_same_result(
     fashionlens, labels_csv_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

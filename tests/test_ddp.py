@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fashionlens.core.checkpoint import load_checkpoint
+
+pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 
 
 def test_two_processes_train_together_and_rank_zero_writes_the_run(labels_csv_dataset: Path, tmp_path: Path):

@@ -13,6 +13,8 @@ from markupsafe import escape
 from fashionlens import samples as package_samples
 from fashionlens.cli.demo import DemoSettings
 
+pytestmark = pytest.mark.slow  # the demo trains, or takes the tiny trained runs
+
 TINY = DemoSettings(
     arch="mobilenet_v3_small", image_size=32, epochs=1, batch_size=16, street_photos=2, products=12, k=2
 )

@@ -63,6 +63,7 @@ def test_forward_on_tiny_images_gives_region_detections():
         assert set(output["labels"].tolist()) <= {1, 2, 3}
 
 
+@pytest.mark.slow
 def test_one_training_step_changes_the_weights(coco_dataset):
     model = tiny_detector().train()
     task = DetectionTask(model, TINY, REGIONS)
@@ -167,6 +168,7 @@ def test_validate_reports_map_and_chooses_a_threshold(coco_dataset):
     assert extra["preprocessing"]["min_size"] == extra["preprocessing"]["max_size"] == 64
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_and_predict_detections(tmp_path, coco_dataset):
     model = tiny_detector().eval()
     model.roi_heads.score_thresh = 0.0

@@ -67,6 +67,7 @@ def op_types(path: Path) -> set[str]:
     return {node.op_type for node in onnx.load(str(path)).graph.node}
 
 
+@pytest.mark.slow
 def test_int8_exports_are_written_once_beside_the_checkpoints(int8):
     onnx_dir = int8.folder / "onnx"
     assert int8.said == [
@@ -100,6 +101,7 @@ def test_int8_exports_are_written_once_beside_the_checkpoints(int8):
     assert len(int8.said) == 2  # current: nothing exported again
 
 
+@pytest.mark.slow
 def test_int8_classifier_agrees_with_pytorch_in_the_analyzer(int8):
     photos = clothing_val_photos()
     eager = Analyzer.from_runs(None, int8.classifier)
@@ -113,6 +115,7 @@ def test_int8_classifier_agrees_with_pytorch_in_the_analyzer(int8):
     assert np.std([a.category_score for a, _ in pairs]) > 0.05  # decisive, varied outputs: a real check
 
 
+@pytest.mark.slow
 def test_int8_detector_agrees_with_pytorch_at_the_operating_threshold(int8):
     eager = Analyzer.from_runs(int8.detector, int8.classifier)
     transform = detection_transform(eager.detector_checkpoint["preprocessing"]["image_size"], train=False)
@@ -187,6 +190,7 @@ def test_box_head_as_matmul_gives_the_same_outputs(tmp_path):
     np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_int8_export_refuses_a_classifier_int8_cannot_hold(fashionlens, tmp_path):
     # an untrained mobilenet: activations far from anything calibrated, embeddings move by cosine ~0.94
     save_checkpoint(random_checkpoint("img", seed=3), tmp_path / "run" / "best.pt")
@@ -201,6 +205,7 @@ def test_int8_export_refuses_a_classifier_int8_cannot_hold(fashionlens, tmp_path
     assert list((tmp_path / "out").iterdir()) == []  # neither the model nor a temporary file
 
 
+@pytest.mark.slow
 def test_int8_command_line(fashionlens, int8, tmp_path):
     result = fashionlens("export", int8.classifier, "--precision", "int8", "--out", tmp_path / "export")
     assert result.returncode == 0, result.stderr

@@ -88,6 +88,7 @@ def test_image_size_below_the_backbones_minimum_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_pretrained_classifier_trains_and_its_checkpoint_predicts_alone(tmp_path):
     data = make_labels_csv_dataset(tmp_path / "clothing", per_split={"train": 2, "val": 1})
     settings = ClassifierSettings(data=str(data), arch=LITE0, image_size=32, epochs=1, batch_size=4, backbone_lr=1e-4)
@@ -164,6 +165,7 @@ def test_lite_classifier_exports_to_onnx_with_pytorchs_outputs(tmp_path):
     assert torch.allclose(onnx_logits, logits, atol=1e-4) and torch.allclose(onnx_features, features, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_lite_detector_exports_to_onnx(tmp_path):
     data = make_coco_dataset(tmp_path / "street")
     train_detector(DetectorSettings(data=str(data), epochs=1, image_size=64, batch_size=2), tmp_path / "run")

@@ -17,6 +17,7 @@ from helpers import SIX, product_csv
 from tiny_models import random_analyzer
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a local Ray instance and its workers start
 TESTS = str(Path(__file__).parent)
 
 

@@ -228,6 +228,7 @@ def test_evaluate_measures_where_the_model_looks_and_draws_its_confident_errors(
     assert (tmp_path / "lazy" / "eval" / "d1_errors_saliency.png").stat().st_size > 0  # the jeans said T-Shirt
 
 
+@pytest.mark.browser
 def test_customer_sees_what_the_model_looked_at_only_when_asked(tmp_path, page):
     import httpx
 

@@ -42,6 +42,7 @@ def fashionlens(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_train_writes_history_checkpoints_and_resumes(coco_dataset: Path, tmp_path: Path):
     run = tmp_path / "run"
     result = fashionlens(
@@ -70,6 +71,7 @@ def test_train_writes_history_checkpoints_and_resumes(coco_dataset: Path, tmp_pa
         train_detector(DetectorSettings(data=str(coco_dataset)), run)
 
 
+@pytest.mark.slow
 def test_resume_continues_an_interrupted_run(coco_dataset: Path, tmp_path: Path, monkeypatch):
     steps = []
 
@@ -139,6 +141,7 @@ def classifier_run(tmp_path: Path) -> tuple[Path, dict]:
     return tmp_path / "clf", state
 
 
+@pytest.mark.slow
 def test_backbone_from_a_classifier_run(coco_dataset: Path, tmp_path: Path):
     run_dir, classifier = classifier_run(tmp_path)
     settings = DetectorSettings(

@@ -171,6 +171,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["best.pt"]  # no temporary file left
 
 
+@pytest.mark.slow
 def test_training_on_a_full_disk_ends_in_one_line(fashionlens, tmp_path):
     data = make_labels_csv_dataset(tmp_path / "data", per_split={"train": 2, "val": 1}, size=24)
     out = tmp_path / "run"
@@ -260,6 +261,7 @@ def fill(disk, leave):
 """
 
 
+@pytest.mark.slow
 def test_a_real_full_disk_keeps_the_previous_checkpoint(tmp_path):
     script = textwrap.dedent(FILL) + textwrap.dedent(f"""
         import json
@@ -287,6 +289,7 @@ def test_a_real_full_disk_keeps_the_previous_checkpoint(tmp_path):
     assert found["epoch"] == 0 and found["files"] == ["best.pt", "filler"]
 
 
+@pytest.mark.slow
 def test_a_real_full_disk_during_an_import_keeps_the_catalogue(fashionlens, tmp_path, classifier):
     catalog = tmp_path / "shop.db"
     assert (

@@ -33,6 +33,7 @@ def test_photos_within_the_limit_load_and_keep_a_side_for_the_detector(size):
     assert min(pixels.shape[1:]) >= DEFAULT_DETECTOR_SIZE // MAX_ASPECT_RATIO or min(size) == max(size)
 
 
+@pytest.mark.slow
 def test_analyze_refuses_an_elongated_photo_in_one_line(tmp_path, fashionlens):
     save_checkpoint(random_checkpoint(), tmp_path / "classifier.pt")
     Image.new("RGB", (10000, 20), (200, 30, 30)).save(tmp_path / "wide.png")

@@ -24,6 +24,8 @@ from fashionlens.catalog.store import SQLiteStore
 from fashionlens.core.checkpoint import save_checkpoint
 from tiny_models import random_checkpoint
 
+pytestmark = pytest.mark.slow  # each test runs imports in child processes and kills them
+
 HOOKED_IMPORT = textwrap.dedent("""
     import sys, time
     from pathlib import Path

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from fashionlens.core.checkpoint import checkpoint_file, load_checkpoint
 from fashionlens.core.errors import FashionLensError
@@ -114,12 +114,15 @@ def ensure_export(run: Path, precision: str, say: Callable[[str], None] | None =
 
 
 def export_for_backend(
-    runs: Iterable[str | Path | None], backend: str, say: Callable[[str], None] | None = None
+    runs: tuple[str | Path | None, str | Path], backend: str, say: Callable[[str], None] | None = None
 ) -> None:
-    """Export each run (not a .onnx file) once for an ONNX `backend`, so the Analyzer finds it; nothing for torch."""
+    """Export the (detector, classifier) runs (resolve_runs' pair; a .onnx file is used as it is) once for
+    an ONNX `backend`, so the Analyzer finds them; nothing for torch. The classifier first, as the
+    Analyzer loads it first."""
     precision = PRECISION_OF_BACKEND.get(backend)
     if precision is None:
         return
-    for run in runs:
+    detector, classifier = runs
+    for run in (classifier, detector):
         if run is not None and Path(run).suffix != ".onnx":
             ensure_export(Path(run), precision, say)

@@ -25,6 +25,7 @@ from fashionlens.catalog import DEFAULT_K
 from fashionlens.cli.app import app
 from fashionlens.cli.options import say
 from fashionlens.core.errors import FashionLensError
+from fashionlens.core.model_meta import ModelMeta
 
 
 @dataclass
@@ -149,14 +150,15 @@ def model_summary(name: str, checkpoint: dict[str, Any]) -> dict[str, Any]:
         "mAP@0.5": metrics.get("map50"),
         "mAP@0.5:0.95": metrics.get("map"),
     }
+    meta = ModelMeta.from_checkpoint(checkpoint)
     return {
         "file": f"weights/{name}",
-        "kind": checkpoint["kind"],
-        "arch": checkpoint["arch"],
-        "classes": list(checkpoint["class_names"]),
-        "image_size": checkpoint["preprocessing"].get("image_size"),
+        "kind": meta.kind,
+        "arch": meta.arch,
+        "classes": list(meta.class_names),
+        "image_size": meta.preprocessing.get("image_size"),
         "val": {key: value for key, value in scores.items() if value is not None},
-        "score_threshold": checkpoint.get("score_threshold"),
+        "score_threshold": meta.score_threshold,
     }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fashionlens.core.errors import FashionLensError
+from fashionlens.core.model_meta import ModelMeta
 
 if TYPE_CHECKING:
     from fashionlens.evaluation import report
@@ -115,7 +116,7 @@ def evaluate_classifier_run(
     from fashionlens.evaluation import plots
     from fashionlens.evaluation.classification import evaluate_classifier, roc_curves
 
-    class_names = list(checkpoint["class_names"])
+    class_names = list(ModelMeta.from_checkpoint(checkpoint).class_names)
     # every dataset is read and checked before the first prediction: a bad one fails fast
     prepared = [
         (name, path, *mapped_samples(read_split(path, split), path, class_names, label_map))
@@ -162,7 +163,13 @@ def where_it_looks(
     if note:  # a note, not a reason: looking beside the garment is not collapsing
         metrics["honesty"]["notes"].append(note)
     return errors_grid_png(
-        model, dataset, true_labels, probs, list(checkpoint["class_names"]), "most confident errors", batch_size
+        model,
+        dataset,
+        true_labels,
+        probs,
+        ModelMeta.from_checkpoint(checkpoint).class_names,
+        "most confident errors",
+        batch_size,
     )
 
 
@@ -188,7 +195,7 @@ def evaluate_detector_run(
     from fashionlens.evaluation.detection import evaluate_detector
     from fashionlens.models.detector import detector_from_checkpoint, predict_detections
 
-    regions = list(checkpoint["class_names"])
+    regions = list(ModelMeta.from_checkpoint(checkpoint).class_names)
     prepared = [(name, path, *boxed_split(path, split, regions)) for name, path in zip(dataset_names(paths), paths)]
     by_dataset, files, figures, model = {}, {}, {}, None
     for index, (name, path, samples, without_boxes) in enumerate(prepared, start=1):
@@ -208,8 +215,9 @@ def load_run(run_dir: Path) -> dict:
     from fashionlens.core.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(run_dir)
-    if checkpoint.get("kind") not in ("classifier", "detector"):
-        raise FashionLensError(f"{checkpoint['path']}: unknown checkpoint kind {checkpoint.get('kind')!r}")
+    meta = ModelMeta.from_checkpoint(checkpoint)
+    if meta.kind not in ("classifier", "detector"):
+        raise FashionLensError(f"{meta.path}: unknown checkpoint kind {meta.kind!r}")
     return checkpoint
 
 
@@ -237,7 +245,8 @@ def evaluate_run(
     for path in data:  # a missing or unknown dataset fails before the checkpoint and the models load
         detect_format(path)
     checkpoint = load_run(run_dir)
-    if checkpoint["kind"] == "classifier":
+    meta = ModelMeta.from_checkpoint(checkpoint)
+    if meta.kind == "classifier":
         by_dataset, files, figures = evaluate_classifier_run(
             checkpoint, data, split, batch_size, load_label_map_option(label_map), device, crops
         )
@@ -245,15 +254,15 @@ def evaluate_run(
         by_dataset, files, figures = evaluate_detector_run(checkpoint, data, split, batch_size, device)
     first = next(iter(by_dataset.values()))
     document = {
-        "kind": checkpoint["kind"],
+        "kind": meta.kind,
         "run_dir": str(run_dir),
-        "checkpoint": checkpoint["path"],
+        "checkpoint": meta.path,
         "split": split,
-        "class_names": list(checkpoint["class_names"]),
+        "class_names": list(meta.class_names),
         **first,
         "by_dataset": by_dataset,
     }
-    page = report.classifier_page if checkpoint["kind"] == "classifier" else report.detector_page
+    page = report.classifier_page if meta.kind == "classifier" else report.detector_page
     outputs: dict[str, bytes | str] = {
         **files,
         "metrics.json": report.to_json(document),
@@ -276,32 +285,33 @@ def compare_runs(
     from fashionlens.evaluation import compare as case_table
     from fashionlens.evaluation.classification import evaluate_classifier
 
-    for checkpoint in (checkpoint_a, checkpoint_b):
-        if checkpoint["kind"] != "classifier":
-            raise FashionLensError(f"{checkpoint['path']}: compare needs classifiers, this is a {checkpoint['kind']}")
-    classes_a, classes_b = list(checkpoint_a["class_names"]), list(checkpoint_b["class_names"])
+    meta_a, meta_b = ModelMeta.from_checkpoint(checkpoint_a), ModelMeta.from_checkpoint(checkpoint_b)
+    for meta in (meta_a, meta_b):
+        if meta.kind != "classifier":
+            raise FashionLensError(f"{meta.path}: compare needs classifiers, this is a {meta.kind}")
+    classes_a, classes_b = list(meta_a.class_names), list(meta_b.class_names)
     if set(classes_a) != set(classes_b):
         raise FashionLensError(
-            f"{checkpoint_b['path']}: predicts other classes than {checkpoint_a['path']} "
+            f"{meta_b.path}: predicts other classes than {meta_a.path} "
             f"({', '.join(sorted(set(classes_a) ^ set(classes_b)))})"
         )
     samples, mapping = mapped_samples(read_split(data, split), data, classes_a, label_map)
     runs, predictions, truth = {}, {}, None
-    for label, checkpoint in (("a", checkpoint_a), ("b", checkpoint_b)):
-        say(f"predicting with {checkpoint['path']}")
+    for label, checkpoint, meta in (("a", checkpoint_a, meta_a), ("b", checkpoint_b, meta_b)):
+        say(f"predicting with {meta.path}")
         true_labels, probs, _ = classifier_predictions(checkpoint, samples, data, batch_size, device=device)
         if truth is not None and true_labels != truth:
             raise FashionLensError(
-                f"{checkpoint['path']}: scores other items than run A on {data} "
+                f"{meta.path}: scores other items than run A on {data} "
                 "(different classifier modes?); compare needs the same items"
             )
         truth = true_labels
-        names = list(checkpoint["class_names"])
+        names = list(meta.class_names)
         metrics = evaluate_classifier(true_labels, probs, names)
         predictions[label] = [names[k] for k in probs.argmax(axis=1)]
         runs[label] = {
-            "run_dir": str(Path(checkpoint["path"]).parent),
-            "checkpoint": checkpoint["path"],
+            "run_dir": str(Path(meta.name).parent),
+            "checkpoint": meta.path,
             **{
                 key: metrics[key]
                 for key in ("accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "collapsed", "honesty")

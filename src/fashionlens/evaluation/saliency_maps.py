@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from fashionlens.core.images import image_size, load_image
+from fashionlens.core.model_meta import ModelMeta
 from fashionlens.core.records import Box
 from fashionlens.data.classification import ClassificationDataset, margin_rect
 from fashionlens.data.transforms import classification_eval_transform, input_shape
@@ -26,13 +27,14 @@ THUMBNAIL_SIDE = 160
 
 def evaluated_dataset(checkpoint: dict[str, Any], samples: list, crops: bool) -> ClassificationDataset:
     """The dataset predict_classifier builds for these samples: its items are the predictions' rows."""
-    preprocessing = checkpoint["preprocessing"]
+    meta = ModelMeta.from_checkpoint(checkpoint)
+    preprocessing = meta.preprocessing
     return ClassificationDataset(
         samples,
-        checkpoint["class_names"],
-        checkpoint["mode"],
+        meta.class_names,
+        meta.classifier_mode,
         classification_eval_transform(preprocessing),
-        context_margin=preprocessing.get("context_margin", 0.0),
+        context_margin=meta.context_margin,
         keep_unknown_labels=True,
         decode_size=max(input_shape(preprocessing)),
         crop=crops or None,

@@ -22,10 +22,24 @@ def test_the_shipped_models_metadata_round_trips(kind):
     assert ModelMeta.from_checkpoint({**stored, "path": meta.path}) == meta
 
 
-def test_an_onnx_exports_metadata_reads_the_same_way():
-    exported = ModelMeta.from_checkpoint(json.loads((WEIGHTS_DIR / "onnx" / "classifier.json").read_text()))
-    shipped = ModelMeta.from_checkpoint(load_checkpoint(WEIGHTS_DIR / "classifier.pt"))
-    assert exported.fingerprint and (exported.arch, exported.class_names) == (shipped.arch, shipped.class_names)
+def test_an_onnx_exports_metadata_reads_the_same_way(tmp_path):
+    from fashionlens.core.checkpoint import save_checkpoint
+    from fashionlens.export.exports import export_run
+    from fashionlens.inference.analyzer_models import model_fingerprint
+    from tiny_models import random_checkpoint
+
+    save_checkpoint(random_checkpoint(), tmp_path / "classifier.pt")
+    done = export_run(tmp_path / "classifier.pt")
+    exported = ModelMeta.from_checkpoint(json.loads(done.metadata.read_text()))
+    source = ModelMeta.from_checkpoint(load_checkpoint(tmp_path / "classifier.pt"))
+    assert exported.fingerprint == model_fingerprint(load_checkpoint(tmp_path / "classifier.pt"))
+    assert (exported.kind, exported.arch, exported.mode, exported.class_names, exported.preprocessing) == (
+        source.kind,
+        source.arch,
+        source.mode,
+        source.class_names,
+        source.preprocessing,
+    )
 
 
 def test_a_missing_entry_that_a_model_needs_is_one_clear_error():

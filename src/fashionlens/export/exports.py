@@ -33,6 +33,7 @@ from fashionlens.inference.onnx_runtime import (
     export_dir,
     export_stem,
     file_sha256,
+    onnx_file_metadata,
 )
 
 
@@ -122,7 +123,10 @@ def export_for_backend(
     precision = PRECISION_OF_BACKEND.get(backend)
     if precision is None:
         return
-    detector, classifier = runs
-    for run in (classifier, detector):
-        if run is not None and Path(run).suffix != ".onnx":
-            ensure_export(Path(run), precision, say)
+    given = [Path(run) for run in (runs[1], runs[0]) if run is not None]
+    for path in given:  # a wrong .onnx file is one line before anything is exported
+        if path.suffix == ".onnx":
+            onnx_file_metadata(path, precision)
+    for path in given:
+        if path.suffix != ".onnx":
+            ensure_export(path, precision, say)

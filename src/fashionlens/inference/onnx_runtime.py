@@ -86,21 +86,24 @@ def load_onnx(run: str | Path, precision: str = "float32") -> tuple[OnnxClassifi
     (export/exports.py writes it there; loading never exports).
     """
     run = Path(run)
-    if run.suffix == ".onnx":
-        if not run.is_file():
-            raise FashionLensError(f"{run}: ONNX model not found")
-        metadata = read_metadata(run.with_suffix(".json"))
-        found = metadata.get("precision", "float32")  # exports older than int8 were all float32
-        if found != precision:
-            backend = "onnx-int8" if found == "int8" else "onnx"
-            raise FashionLensError(
-                f"{run}: an export of precision {found}, not {precision}; run it with --backend {backend}"
-            )
-    else:
-        metadata = current_export(run, precision)
+    metadata = onnx_file_metadata(run, precision) if run.suffix == ".onnx" else current_export(run, precision)
     onnx_path = Path(metadata["path"])
     runner = OnnxClassifier(onnx_path) if metadata["kind"] == "classifier" else OnnxDetector(onnx_path)
     return runner, metadata
+
+
+def onnx_file_metadata(path: Path, precision: str) -> dict[str, Any]:
+    """The metadata of a .onnx file that `fashionlens export` wrote, refused unless it is of `precision`."""
+    if not path.is_file():
+        raise FashionLensError(f"{path}: ONNX model not found")
+    metadata = read_metadata(path.with_suffix(".json"))
+    found = metadata.get("precision", "float32")  # exports older than int8 were all float32
+    if found != precision:
+        backend = "onnx-int8" if found == "int8" else "onnx"
+        raise FashionLensError(
+            f"{path}: an export of precision {found}, not {precision}; run it with --backend {backend}"
+        )
+    return metadata
 
 
 def current_export(run: Path, precision: str) -> dict[str, Any]:

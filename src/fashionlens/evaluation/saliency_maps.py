@@ -14,12 +14,11 @@ import torch
 from torch import nn
 
 from fashionlens.core.images import image_size, load_image
-from fashionlens.core.model_meta import ModelMeta
 from fashionlens.core.records import Box
 from fashionlens.data.classification import ClassificationDataset, margin_rect
-from fashionlens.data.transforms import classification_eval_transform, input_shape
 from fashionlens.evaluation.gradcam import Rect, box_in_view, class_maps, view_overlay
 from fashionlens.evaluation.saliency import MAX_GARMENTS, GarmentLook, confident_errors, summary
+from fashionlens.models.classifier import evaluation_dataset
 
 GRID_COLUMNS = 4
 THUMBNAIL_SIDE = 160
@@ -27,18 +26,7 @@ THUMBNAIL_SIDE = 160
 
 def evaluated_dataset(checkpoint: dict[str, Any], samples: list, crops: bool) -> ClassificationDataset:
     """The dataset predict_classifier builds for these samples: its items are the predictions' rows."""
-    meta = ModelMeta.from_checkpoint(checkpoint)
-    preprocessing = meta.preprocessing
-    return ClassificationDataset(
-        samples,
-        meta.class_names,
-        meta.classifier_mode,
-        classification_eval_transform(preprocessing),
-        context_margin=meta.context_margin,
-        keep_unknown_labels=True,
-        decode_size=max(input_shape(preprocessing)),
-        crop=crops or None,
-    )
+    return evaluation_dataset(checkpoint, samples, crops or None)
 
 
 def item_view(dataset: ClassificationDataset, index: int) -> tuple[Rect, Box]:

@@ -171,6 +171,22 @@ def classifier_from_checkpoint(checkpoint: dict[str, Any]) -> GarmentClassifier:
     return model.eval()
 
 
+def evaluation_dataset(checkpoint: dict[str, Any], samples: list[Sample], crops: bool | None) -> ClassificationDataset:
+    """The garments of `samples` as the checkpoint's model sees them at evaluation, one item per garment
+    with a label (kept whatever it is) and a usable box: the rows of predict_classifier's answer."""
+    meta = ModelMeta.from_checkpoint(checkpoint)
+    return ClassificationDataset(
+        samples,
+        meta.class_names,
+        meta.classifier_mode,
+        classification_eval_transform(meta.preprocessing),
+        context_margin=meta.context_margin,
+        keep_unknown_labels=True,
+        decode_size=max(input_shape(meta.preprocessing)),
+        crop=crops,
+    )
+
+
 def predict_classifier(
     model: nn.Module,
     checkpoint: dict[str, Any],
@@ -184,21 +200,10 @@ def predict_classifier(
     usable box, the way training does; `img+bbox` takes the garments' boxes (annotated or detected).
     `crops=True` shows an `img` model each garment's crop instead of the whole image.
     """
-    meta = ModelMeta.from_checkpoint(checkpoint)
-    preprocessing = meta.preprocessing
-    dataset = ClassificationDataset(
-        samples,
-        meta.class_names,
-        meta.classifier_mode,
-        classification_eval_transform(preprocessing),
-        context_margin=meta.context_margin,
-        keep_unknown_labels=True,
-        decode_size=max(input_shape(preprocessing)),
-        crop=crops,
-    )
+    dataset = evaluation_dataset(checkpoint, samples, crops)
     device = next(model.parameters()).device
     model.eval()
-    probabilities = [np.zeros((0, len(meta.class_names)), dtype=np.float32)]
+    probabilities = [np.zeros((0, len(dataset.class_names)), dtype=np.float32)]
     with torch.inference_mode():
         for images, geometry, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):
             logits = model(images.to(device), geometry.to(device))

@@ -30,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fashionlens.catalog.index import HNSW_EF_SEARCH, HNSW_NEIGHBOURS, build_index
+from fashionlens.export.exports import export_for_backend
 from fashionlens.inference.analyzer import Analyzer
 from fashionlens.inference.default_models import default_classifier
 from fashionlens.samples import sample_path
@@ -42,6 +43,7 @@ GOAL_P99_MS, GOAL_SIZE = 10.0, 100_000
 @lru_cache(maxsize=1)
 def catalogue_shape() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, standard deviations, principal axes) of the sample clothing photos' embeddings."""
+    export_for_backend((None, default_classifier()), "onnx")  # once, beside the shipped weights
     analyzer = Analyzer.from_runs(None, default_classifier(), backend="onnx")
     photos = sorted((sample_path("clothing") / "images").glob("*.jpg"))
     embeddings = np.stack(

@@ -150,3 +150,28 @@ def test_a_ray_reindex_writes_the_vectors_of_a_one_process_reindex(tmp_path, two
 def test_reindex_takes_the_ray_option(fashionlens):
     result = fashionlens("catalog", "reindex", "--help")
     assert result.returncode == 0 and "--ray" in result.stdout and "--ray-workers" in result.stdout
+
+
+def test_a_ray_analysis_gives_the_one_process_analyses_in_order(tmp_path, two_workers):
+    from fashionlens.cli.analyze import analyze_photos
+
+    product_csv(tmp_path, SIX)
+    photos = sorted((tmp_path / "photos").glob("*.png"))
+    expected = analyze_photos(random_analyzer(), photos)
+    found = analyze_photos(two_workers, photos)
+    assert [a.image for a in found] == [str(p) for p in photos] == [a.image for a in expected]
+    for mine, theirs in zip(found, expected):
+        assert [g.category for g in mine.garments] == [g.category for g in theirs.garments]
+        assert [g.box.as_list() for g in mine.garments] == [g.box.as_list() for g in theirs.garments]
+        for a, b in zip(mine.garments, theirs.garments):
+            np.testing.assert_allclose(a.embedding, b.embedding, atol=1e-6)
+
+
+def test_analyze_with_ray_refuses_explain_in_one_line(fashionlens, tmp_path):
+    product_csv(tmp_path, SIX[:1])
+    photo = tmp_path / "photos" / "p0.png"
+    explain = fashionlens("analyze", photo, "--ray", "local", "--explain", tmp_path / "maps")
+    assert explain.returncode == 2 and explain.stderr.strip().splitlines() == [
+        "error: --explain needs the models in this process; leave out --ray"
+    ]
+    assert not (tmp_path / "maps").exists()

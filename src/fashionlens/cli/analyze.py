@@ -20,12 +20,15 @@ from fashionlens.cli.options import (
     CONF_OPTION,
     DEVICE_OPTION,
     PATTERN_OPTION,
+    RAY_OPTION,
+    RAY_WORKERS_OPTION,
     SLEEVE_OPTION,
     ModelChoice,
     filter_options,
     load_analyzer,
     open_store,
     say,
+    spread_analyzer,
 )
 from fashionlens.core.errors import FashionLensError
 
@@ -139,6 +142,20 @@ def log_events(
     log_analysis(store, analyses, channel, session, recommended)
 
 
+ANNOTATE_OPTION = typer.Option(
+    None, "--annotate", help="Write each photo with its boxes and labels drawn into this folder (PNG)."
+)
+LOG_CATALOG_OPTION = typer.Option(
+    None, "--catalog", help="Log the analysis as an insights event here (a SQLite file or a PostgreSQL URL)."
+)
+EXPLAIN_OPTION = typer.Option(
+    None,
+    "--explain",
+    help="Write what the classifier looked at for each garment (a Grad-CAM heat map over the photo, PNG) into this "
+    "folder; needs --backend torch.",
+)
+
+
 @app.command("analyze")
 def analyze_command(
     images: list[Path] = typer.Argument(..., help=INPUTS_HELP),
@@ -146,27 +163,19 @@ def analyze_command(
     classifier: Optional[Path] = typer.Option(None, "--classifier", help=CLASSIFIER_HELP),
     whole_image: bool = typer.Option(False, "--whole-image", help=WHOLE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (same photo, same bytes)."),
-    annotate: Optional[Path] = typer.Option(
-        None, "--annotate", help="Write each photo with its boxes and labels drawn into this folder (PNG)."
-    ),
+    annotate: Optional[Path] = ANNOTATE_OPTION,
     top_k: int = typer.Option(3, "--top-k", min=1, help="Categories listed per garment."),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include each garment's embedding in the JSON."),
-    catalog: Optional[str] = typer.Option(
-        None, "--catalog", help="Log the analysis as an insights event here (a SQLite file or a PostgreSQL URL)."
-    ),
+    catalog: Optional[str] = LOG_CATALOG_OPTION,
     no_log: bool = typer.Option(False, "--no-log", help="Do not log an insights event."),
     channel: str = typer.Option("store", "--channel", help="store | online: where the photo was taken."),
     session: Optional[str] = typer.Option(None, "--session", help="A session id the customer consented to."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     backend: str = typer.Option("torch", "--backend", help=BACKEND_HELP),
     fast_decode: bool = typer.Option(False, "--fast-decode", help=FAST_DECODE_HELP),
-    explain: Optional[Path] = typer.Option(
-        None,
-        "--explain",
-        help="Write what the classifier looked at for each "
-        "garment (a Grad-CAM heat map over the photo, PNG) into this folder; "
-        "needs --backend torch.",
-    ),
+    explain: Optional[Path] = EXPLAIN_OPTION,
+    ray: Optional[str] = RAY_OPTION,
+    ray_workers: Optional[int] = RAY_WORKERS_OPTION,
     conf: Optional[float] = CONF_OPTION,
     device: Optional[str] = DEVICE_OPTION,
 ) -> None:
@@ -179,16 +188,24 @@ def analyze_command(
     Faster on a CPU: fashionlens analyze street.jpg --backend onnx --fast-decode
 
     What the model looked at: fashionlens analyze street.jpg --explain maps/
+
+    Many photos on Ray workers: fashionlens analyze photos/ --ray local --json
     """
     from fashionlens.inference.analyzer import analyses_json
     from fashionlens.inference.explain import NEEDS_TORCH, explain_photos, with_overlay_files
 
-    if explain is not None and backend != "torch":
-        raise FashionLensError(NEEDS_TORCH)  # before any model is loaded
+    if explain is not None and (backend != "torch" or ray is not None):
+        raise FashionLensError(
+            NEEDS_TORCH if ray is None else "--explain needs the models in this process; leave out --ray"
+        )
     run = photo_run(images)
     models = ModelChoice(detector, classifier, whole_image, backend, conf, device)
-    analyzer = load_analyzer(models, batch_size, top_k, fast_decode)
-    analyses = analyze_photos(analyzer, run.photos, annotate, run)
+    analyzer = spread_analyzer(models, batch_size, ray, ray_workers, top_k, fast_decode)
+    try:
+        analyses = analyze_photos(analyzer, run.photos, annotate, run)
+    finally:
+        if ray is not None:
+            analyzer.close()
     log_events(catalog, no_log, analyses, channel, session)
     overlays = explain_photos(analyzer, analyses, explain) if explain is not None else None
     if overlays is not None:

@@ -16,11 +16,13 @@ from fashionlens.cli.options import (
     CONF_OPTION,
     DEVICE_OPTION,
     PATTERN_OPTION,
+    RAY_OPTION,
+    RAY_WORKERS_OPTION,
     SLEEVE_OPTION,
     ModelChoice,
     filter_options,
-    load_analyzer,
     open_store,
+    spread_analyzer,
 )
 
 catalog_app = typer.Typer(
@@ -45,19 +47,6 @@ ON_MODEL_OPTION = typer.Option(
     "--on-model",
     help="Photos of people wearing the products: the detector's garment of the product's category is indexed "
     "(default: each photo is one product).",
-)
-RAY_OPTION = typer.Option(
-    None,
-    "--ray",
-    metavar="ADDRESS",
-    help="Analyse the photos on Ray workers: `local` starts a Ray instance on this machine, else a cluster's "
-    "address (auto, host:6379, ray://host:10001). Needs `pip install 'fashionlens[ray]'`.",
-)
-RAY_WORKERS_OPTION = typer.Option(
-    None,
-    "--ray-workers",
-    min=1,
-    help="Ray workers, each with its own copy of the models; default: one per CPU of the cluster.",
 )
 
 
@@ -101,7 +90,7 @@ def import_command(
     created = not is_server(catalog) and not Path(catalog).exists()
     store = None if created else open_store(catalog, create=is_server(catalog))
     models = ModelChoice(detector, classifier, not (on_model or detector), backend, conf, device)
-    analyzer = import_analyzer(models, batch_size, ray, ray_workers)
+    analyzer = spread_analyzer(models, batch_size, ray, ray_workers)
     store = store or open_store(catalog, create=True)
     try:
         report = import_products(source, store, analyzer, strict=strict, products=products)
@@ -119,18 +108,6 @@ def import_command(
         if created:
             discard_catalog(store)
         fail(f"{source}: nothing imported ({len(report.bad)} bad rows)", 1)
-
-
-def import_analyzer(models: ModelChoice, batch_size: int, ray: Optional[str], ray_workers: Optional[int]):
-    """The Analyzer in this process, or its stand-in on Ray workers (`ray`: an address or `local`), for an
-    import or a reindex."""
-    if ray is None:
-        return load_analyzer(models, batch_size)
-    from functools import partial
-
-    from fashionlens.inference.ray_analysis import RayAnalyzer
-
-    return RayAnalyzer(partial(load_analyzer, models, batch_size), ray, ray_workers)
 
 
 def print_import(report, catalog: str, as_json: bool) -> None:
@@ -191,7 +168,7 @@ def reindex_command(
 
     store = open_store(catalog)
     models = ModelChoice(detector, classifier, not (on_model or detector), conf=conf, device=device)
-    analyzer = import_analyzer(models, batch_size, ray, ray_workers)
+    analyzer = spread_analyzer(models, batch_size, ray, ray_workers)
     try:
         count = reindex(store, analyzer)
     finally:

@@ -125,3 +125,43 @@ def load_analyzer(models: ModelChoice, batch_size: int = 16, top_k: int = 3, fas
         conf=models.conf,
         device=models.device,
     )
+
+
+RAY_OPTION = typer.Option(
+    None,
+    "--ray",
+    metavar="ADDRESS",
+    help="Analyse the photos on Ray workers: `local` starts a Ray instance on this machine, else a cluster's "
+    "address (auto, host:6379, ray://host:10001). Needs `pip install 'fashionlens[ray]'`.",
+)
+RAY_WORKERS_OPTION = typer.Option(
+    None,
+    "--ray-workers",
+    min=1,
+    help="Ray workers, each with its own copy of the models; default: one per CPU of the cluster.",
+)
+
+
+def spread_analyzer(
+    models: ModelChoice,
+    batch_size: int,
+    ray: Optional[str],
+    ray_workers: Optional[int],
+    top_k: int = 3,
+    fast_decode: bool = False,
+):
+    """The Analyzer in this process, or its stand-in on Ray workers (`ray`: a cluster's address or `local`),
+    each worker loading the models once; an ONNX backend's exports are written here first, once. On Ray,
+    photos are decoded in full here (`fast_decode` applies to this process only)."""
+    if ray is None:
+        return load_analyzer(models, batch_size, top_k, fast_decode)
+    from functools import partial
+
+    from fashionlens.export.exports import export_for_backend
+    from fashionlens.inference.analyzer_models import check_backend
+    from fashionlens.inference.default_models import resolve_runs
+    from fashionlens.inference.ray_analysis import RayAnalyzer
+
+    check_backend(models.backend, models.device)
+    export_for_backend(resolve_runs(models.detector, models.classifier, models.whole_image), models.backend, say)
+    return RayAnalyzer(partial(load_analyzer, models, batch_size, top_k), ray, ray_workers)

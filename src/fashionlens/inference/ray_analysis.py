@@ -1,4 +1,5 @@
-"""Photo analysis spread over Ray workers (`fashionlens catalog import ... --ray ADDRESS`).
+"""Photo analysis spread over Ray workers (`fashionlens analyze`, `catalog import` and `catalog reindex`
+with `--ray ADDRESS`).
 
 RayAnalyzer stands where an Analyzer stands in catalog.importer: each Ray actor loads the models once
 (`make_analyzer`, a picklable factory), and every batch the importer hands over is split into one chunk per
@@ -11,7 +12,8 @@ driver writes nothing. Ray is optional (`pip install 'fashionlens[ray]'`).
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from fashionlens.core.errors import FashionLensError
 
@@ -82,12 +84,13 @@ class AnalyzerWorker:
             return self.error, "", {}, 0
         return None, self.analyzer.model_id, self.analyzer.description, self.analyzer.batch_size
 
-    def analyze(self, images: list, names: list[str]) -> list:
-        return self.analyzer.analyze(images, names)
+    def analyze(self, images: list, names: list[str], full_sizes: list | None, whole_image: bool) -> list:
+        return self.analyzer.analyze(images, names, full_sizes, whole_image=whole_image)
 
 
 class RayAnalyzer:
-    """The Analyzer's interface for the importer (analyze, batch_size, model_id, description), on Ray actors."""
+    """The Analyzer's interface for the importer and `analyze` (load_images, analyze, batch_size, model_id,
+    description), on Ray actors."""
 
     def __init__(self, make_analyzer: Callable[[], Any], address: str = LOCAL, workers: int | None = None):
         ray = import_ray()
@@ -102,12 +105,28 @@ class RayAnalyzer:
             raise FashionLensError(error)
         self.batch_size = per_actor * count  # one importer batch = a chunk for every actor
 
-    def analyze(self, images: list, names: list[str]) -> list:
+    def load_images(self, paths: Sequence[str | Path]) -> tuple[list, list[tuple[int, int]]]:
+        """The photos, decoded here in full (the workers get pixels, not paths), and their sizes."""
+        from fashionlens.core.images import load_image_with_size
+
+        loaded = [load_image_with_size(path) for path in paths]
+        return [image for image, _ in loaded], [size for _, size in loaded]
+
+    def analyze(
+        self, images: list, names: list[str], full_sizes: list | None = None, *, whole_image: bool = False
+    ) -> list:
         import ray
 
         size = -(-len(images) // len(self.actors))  # ceil: contiguous chunks keep the photos' order
-        chunks = [(images[start : start + size], names[start : start + size]) for start in range(0, len(images), size)]
-        results = ray.get([actor.analyze.remote(*chunk) for actor, chunk in zip(self.actors, chunks)])
+        starts = range(0, len(images), size)
+        sizes = [None if full_sizes is None else full_sizes[start : start + size] for start in starts]
+        chunks = [(images[start : start + size], names[start : start + size]) for start in starts]
+        results = ray.get(
+            [
+                actor.analyze.remote(*chunk, chunk_sizes, whole_image)
+                for actor, chunk, chunk_sizes in zip(self.actors, chunks, sizes)
+            ]
+        )
         return [analysis for chunk in results for analysis in chunk]
 
     def close(self) -> None:

@@ -154,11 +154,15 @@ def test_reindex_takes_the_ray_option(fashionlens):
 
 def test_a_ray_analysis_gives_the_one_process_analyses_in_order(tmp_path, two_workers):
     from fashionlens.cli.analyze import analyze_photos
+    from fashionlens.inference.analyzer import analyses_json
 
     product_csv(tmp_path, SIX)
     photos = sorted((tmp_path / "photos").glob("*.png"))
-    expected = analyze_photos(random_analyzer(), photos)
+    alone = random_analyzer()
+    expected = analyze_photos(alone, photos)
     found = analyze_photos(two_workers, photos)
+    # what `analyze --json` prints: the same bytes either way
+    assert analyses_json(found, two_workers.description) == analyses_json(expected, alone.description)
     assert [a.image for a in found] == [str(p) for p in photos] == [a.image for a in expected]
     for mine, theirs in zip(found, expected):
         assert [g.category for g in mine.garments] == [g.category for g in theirs.garments]

@@ -40,13 +40,35 @@ REQUEST_TIMEOUT_S = 120.0
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """Resident memory now (VmRSS) and its peak so far (VmHWM) of a process, in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = round(int(value.split()[0]) / 1024, 1)  # kB
-    return {"rss_mb": fields["VmRSS"], "peak_mb": fields["VmHWM"]}
+    """Resident memory now (VmRSS) and its peak so far (VmHWM) of the server, in MB: with --workers, the
+    sum over its process and every process below it (uvicorn's workers each hold the models)."""
+    fields = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for process in [pid, *descendants(pid)]:
+        try:
+            lines = Path(f"/proc/{process}/status").read_text().splitlines()
+        except OSError:  # ended while we looked
+            continue
+        for line in lines:
+            name, _, value = line.partition(":")
+            if name in fields:
+                fields[name] += int(value.split()[0]) / 1024  # kB
+    return {"rss_mb": round(fields["VmRSS"], 1), "peak_mb": round(fields["VmHWM"], 1)}
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def client(
@@ -148,10 +170,12 @@ def main() -> None:
     parser.add_argument(
         "--backend", choices=("torch", "onnx", "onnx-int8"), default="torch", help="The server's backend."
     )
+    parser.add_argument("--workers", type=int, default=1, help="The server's processes (`serve --workers`).")
     parser.add_argument("--out", type=Path, default=RESULTS / "load.json", help="results JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
-        with sample_service(args.workdir or Path(temporary), args.products, ["--backend", args.backend]) as service:
+        options = ["--backend", args.backend, "--workers", str(args.workers)]
+        with sample_service(args.workdir or Path(temporary), args.products, options) as service:
             health = httpx.get(f"{service.url}/health", timeout=30).json()
             print(
                 f"server pid {service.process.pid}, {health['catalog_items']} products; "
@@ -162,6 +186,7 @@ def main() -> None:
             report = run_load(service.url, service.process.pid, args.clients, args.seconds, args.k, args.sample_every)
     report = {
         "backend": args.backend,
+        "workers": args.workers,
         "clients": args.clients,
         "duration_s": args.seconds,
         "k": args.k,

@@ -104,20 +104,20 @@ class ModelChoice:
     device: Optional[str] = None
 
 
+def exported_runs(models: ModelChoice) -> tuple[str | Path | None, str | Path]:
+    """The chosen runs, checked, and exported once for an ONNX backend (export.exports.runs_for_backend)."""
+    from fashionlens.export.exports import runs_for_backend
+
+    return runs_for_backend(models.detector, models.classifier, models.whole_image, models.backend, models.device, say)
+
+
 def load_analyzer(models: ModelChoice, batch_size: int = 16, top_k: int = 3, fast_decode: bool = False) -> Analyzer:
     """The Analyzer of the chosen runs (the shipped models for those not given); for an ONNX backend the runs
     are exported first (once), after the choice is checked."""
-    from fashionlens.export.exports import export_for_backend
     from fashionlens.inference.analyzer import Analyzer
-    from fashionlens.inference.analyzer_models import check_backend
-    from fashionlens.inference.default_models import resolve_runs
 
-    check_backend(models.backend, models.device)
-    export_for_backend(resolve_runs(models.detector, models.classifier, models.whole_image), models.backend, say)
-    return Analyzer.from_choices(
-        models.detector,
-        models.classifier,
-        models.whole_image,
+    return Analyzer.from_runs(
+        *exported_runs(models),
         batch_size=batch_size,
         top_k=top_k,
         backend=models.backend,
@@ -157,11 +157,7 @@ def spread_analyzer(
         return load_analyzer(models, batch_size, top_k, fast_decode)
     from functools import partial
 
-    from fashionlens.export.exports import export_for_backend
-    from fashionlens.inference.analyzer_models import check_backend
-    from fashionlens.inference.default_models import resolve_runs
     from fashionlens.inference.ray_analysis import RayAnalyzer
 
-    check_backend(models.backend, models.device)
-    export_for_backend(resolve_runs(models.detector, models.classifier, models.whole_image), models.backend, say)
+    exported_runs(models)  # once here, not in every worker
     return RayAnalyzer(partial(load_analyzer, models, batch_size, top_k), ray, ray_workers)

@@ -24,7 +24,8 @@ from fashionlens.export.onnx_export import (
     export_detector,
 )
 from fashionlens.export.onnx_int8 import int8_description, quantized_exporter
-from fashionlens.inference.analyzer_models import PRECISION_OF_BACKEND, model_fingerprint
+from fashionlens.inference.analyzer_models import PRECISION_OF_BACKEND, check_backend, model_fingerprint
+from fashionlens.inference.default_models import resolve_runs
 from fashionlens.inference.onnx_runtime import (
     CLASSIFIER_OUTPUTS,
     DETECTOR_OUTPUTS,
@@ -130,3 +131,19 @@ def export_for_backend(
     for path in given:
         if path.suffix != ".onnx":
             ensure_export(path, precision, say)
+
+
+def runs_for_backend(
+    detector: Path | None,
+    classifier: Path | None,
+    whole_image: bool,
+    backend: str,
+    device: str | None,
+    say: Callable[[str], None] | None = None,
+) -> tuple[str | Path | None, str | Path]:
+    """The (detector, classifier) runs the Analyzer loads for these choices (the shipped models for those
+    not given): the backend and device checked first, then exported once for an ONNX backend."""
+    check_backend(backend, device)
+    runs = resolve_runs(detector, classifier, whole_image)
+    export_for_backend(runs, backend, say)
+    return runs

@@ -77,14 +77,17 @@ def load_analyzer(settings: ServiceSettings) -> Any:
     """The given Analyzer, else one from the settings' runs (the shipped defaults where none is given)."""
     if settings.analyzer is not None:
         return settings.analyzer
-    from fashionlens.export.exports import export_for_backend
+    from fashionlens.export.exports import runs_for_backend
     from fashionlens.inference.analyzer import Analyzer
-    from fashionlens.inference.analyzer_models import check_backend
-    from fashionlens.inference.default_models import resolve_runs
 
-    check_backend(settings.backend, settings.device)  # before anything is exported
-    runs = resolve_runs(settings.detector, settings.classifier, settings.whole_image)
-    export_for_backend(runs, settings.backend, lambda message: print(message, file=sys.stderr))
+    runs = runs_for_backend(
+        settings.detector,
+        settings.classifier,
+        settings.whole_image,
+        settings.backend,
+        settings.device,
+        lambda message: print(message, file=sys.stderr),
+    )
     return Analyzer.from_runs(*runs, backend=settings.backend, conf=settings.conf, device=settings.device)
 
 

@@ -175,8 +175,9 @@ def load(split: str, analyzer, street: Path) -> LabelledGarments:
 
 def default_analyzer(classifier: Path | None = None):
     from fashionlens.inference.analyzer import Analyzer
+    from fashionlens.inference.default_models import resolve_runs
 
-    return Analyzer.from_choices(None, classifier, whole_image=True)
+    return Analyzer.from_runs(*resolve_runs(None, classifier, whole_image=True))
 
 
 def main() -> None:

@@ -221,20 +221,6 @@ class Analyzer:
         )
         return analyzer
 
-    @classmethod
-    def from_choices(
-        cls,
-        detector_run: str | Path | None,
-        classifier_run: str | Path | None,
-        whole_image: bool = False,
-        **options: Any,
-    ) -> "Analyzer":
-        """from_runs with the shipped default models for the runs not given; `whole_image` loads no detector
-        (flat-lay product photos). The one way the command line and the service load their models."""
-        from fashionlens.inference.default_models import resolve_runs
-
-        return cls.from_runs(*resolve_runs(detector_run, classifier_run, whole_image), **options)
-
     @cached_property
     def model_id(self) -> str:
         """The embedding model's identity, recorded by the catalogue (an ONNX export carries its source's)."""

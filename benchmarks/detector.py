@@ -9,6 +9,7 @@
     .venv/bin/python benchmarks/detector.py street --arch fasterrcnn_efficientnet_lite0_fpn \
         --backbone-from runs/bench/lite0-clothing-street --image-size 480 --name detector-street-lite0
     .venv/bin/python benchmarks/detector.py street --data-path /data --results /tmp/detector.json
+    .venv/bin/python benchmarks/detector.py street ... --score-only   # score the finished run of these options
 
 `street` trains on the street photos' garment boxes and reports mAP, mAP@0.5 and AP@0.5 per region
 on the street val split. `curated` trains the same detector on the clothing photos, each labelled
@@ -42,7 +43,8 @@ ARCH = "fasterrcnn_resnet18_fpn"  # the detector whose backbone fits the resnet1
 
 def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
     out = RUNS / options.name
-    shutil.rmtree(out, ignore_errors=True)
+    if not options.score_only:
+        shutil.rmtree(out, ignore_errors=True)
     backbone = ["--backbone-from", str(options.backbone_from)] if options.backbone_from else []
     args = [
         "train",
@@ -69,12 +71,16 @@ def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
         options.precision,
         *extra,
         *(["--ema", str(options.ema)] if options.ema is not None else []),
+        *(["--scale-jitter"] if options.scale_jitter else []),
         "--json",
         "--out",
         str(out),
     ]
-    seconds, stdout = run(args)
-    summary = json.loads(stdout)
+    if options.score_only:  # the run's own summary, as `train --json` printed it at its end
+        seconds, summary = finished_run(out)
+    else:
+        seconds, stdout = run(args)
+        summary = json.loads(stdout)
     keys = ("epochs", "best_epoch", "best_val_map50", "best_val_map", "score_threshold")
     return {
         "run": str(out.relative_to(ROOT)),
@@ -82,6 +88,25 @@ def train(data: Path, options: argparse.Namespace, *extra: str) -> dict:
         "train_seconds": round(seconds, 1),
         **{key: summary[key] for key in keys},
     }
+
+
+def finished_run(out: Path) -> tuple[float, dict]:
+    """A finished run's training seconds and its summary's fields, from its history and checkpoint."""
+    from fashionlens.core.checkpoint import load_checkpoint
+
+    history = json.loads((out / "history.json").read_text())
+    if len(history) < json.loads((out / "config.json").read_text())["settings"]["epochs"]:
+        raise SystemExit(f"{out}: the run has not finished; --score-only scores finished runs")
+    best = max(history, key=lambda row: row["val_score"])
+    threshold = load_checkpoint(out / "best.pt")["score_threshold"]
+    summary = {
+        "epochs": len(history),
+        "best_epoch": best["epoch"],
+        "best_val_map50": best["val_map50"],
+        "best_val_map": best["val_map"],
+        "score_threshold": threshold,
+    }
+    return sum(row["seconds"] for row in history), summary
 
 
 def evaluate(name: str, data: Path) -> dict:
@@ -172,6 +197,12 @@ def parse_options() -> argparse.Namespace:
         default=None,
         help="run directory under runs/bench/ and results file name "
         "(default: detector-<experiment>, results detector_<experiment>.json)",
+    )
+    parser.add_argument(
+        "--scale-jitter", action="store_true", help="zoom training photos out and crop them in (train's --scale-jitter)"
+    )
+    parser.add_argument(
+        "--score-only", action="store_true", help="score the finished run runs/bench/<name> instead of training it"
     )
     parser.add_argument("--results", type=Path, help="results JSON (default: benchmarks/results/<name>.json)")
     add_data_path(parser)

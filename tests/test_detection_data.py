@@ -150,6 +150,21 @@ def test_train_transform_flips_boxes_with_the_pixels(tmp_path):
     assert seen == {16.0, 80.0}  # both outcomes of the random flip were exercised
 
 
+def test_scale_jitter_shows_the_garment_at_other_sizes_with_its_box_on_it(tmp_path):
+    image = write_image(tmp_path / "j.png", 64, 48, box=(16, 12, 48, 36))
+    sample = Sample(image, 64, 48, garments=[Garment(Box(16, 12, 48, 36), "upper")])
+    dataset = DetectionDataset([sample], detection_transform(128, train=True, scale_jitter=True))
+    widths = set()
+    for seed in range(16):
+        torch.manual_seed(seed)
+        image_tensor, target = dataset[0]
+        assert max(image_tensor.shape[1:]) == 128  # still scaled to the model's size
+        box = target["boxes"].tolist()[0]
+        assert bright_extent(image_tensor) == pytest.approx(box, abs=2.0)  # the box sits on the rectangle
+        widths.add(round(box[2] - box[0]))
+    assert min(widths) < 60 < max(widths)  # zoomed out (smaller than 64 px) and cropped in (larger)
+
+
 def test_collate_keeps_images_of_different_sizes(tmp_path):
     first = Sample(write_image(tmp_path / "e.png", 40, 30), 40, 30)
     second = Sample(write_image(tmp_path / "f.png", 30, 40), 30, 40)

@@ -74,6 +74,11 @@ PRETRAINED_OPTION = typer.Option(
 TALL_ANCHORS_OPTION = typer.Option(
     DETECTOR.tall_anchors, "--tall-anchors", help="Add 3:1 (tall) anchors for dresses, trousers and coats."
 )
+SCALE_JITTER_OPTION = typer.Option(
+    DETECTOR.scale_jitter,
+    "--scale-jitter",
+    help="Also zoom training photos out and crop them in, so garments appear at many sizes.",
+)
 WHOLE_IMAGE_BOXES_OPTION = typer.Option(
     DETECTOR.whole_image_boxes,
     "--whole-image-boxes",
@@ -99,6 +104,7 @@ def detector_command(
     backbone_from: Optional[Path] = BACKBONE_FROM_OPTION,
     pretrained: Optional[str] = PRETRAINED_OPTION,
     tall_anchors: bool = TALL_ANCHORS_OPTION,
+    scale_jitter: bool = SCALE_JITTER_OPTION,
     whole_image_boxes: bool = WHOLE_IMAGE_BOXES_OPTION,
     precision: str = PRECISION_OPTION,
     ema: Optional[float] = EMA_OPTION,

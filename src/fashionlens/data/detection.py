@@ -166,15 +166,22 @@ class DetectionDataset(Dataset):
         return self.transform(image, target)
 
 
-def detection_transform(image_size: int, *, train: bool) -> v2.Compose:
+def detection_transform(image_size: int, *, train: bool, scale_jitter: bool = False) -> v2.Compose:
     """Images scaled so the longer side is `image_size`; training adds a flip and light colour jitter.
 
     The detector is built with min_size = max_size = image_size, so its own resize is then a no-op
-    and training and inference see the same scale.
+    and training and inference see the same scale. `scale_jitter` (training only) also zooms out onto
+    a grey canvas or crops in around the garments, so ~700 street photos show each garment at many
+    sizes: SSD's zoom-out and IoU crop, each on half the images.
     """
     steps: list[v2.Transform] = [v2.ToImage()]
     if train:
         steps += [v2.RandomHorizontalFlip(0.5), v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2)]
+    if train and scale_jitter:
+        steps += [
+            v2.RandomZoomOut(fill={tv_tensors.Image: 127, "others": 0}, side_range=(1.0, 1.6), p=0.5),
+            v2.RandomApply([v2.RandomIoUCrop(min_scale=0.5, min_aspect_ratio=0.75, max_aspect_ratio=1.33)], p=0.5),
+        ]
     steps += [v2.Resize(size=None, max_size=image_size)]
     if train:
         steps += [v2.SanitizeBoundingBoxes(min_size=MIN_SIDE)]  # a resize can shrink a box below a pixel

@@ -185,7 +185,8 @@ def detection_datasets(settings: DetectorSettings) -> tuple[DetectionDataset, De
     whole = settings.whole_image_boxes
     image_size = settings.image_size
     assert image_size is not None, "the image size is needed (resolve_settings fills it in)"
-    train_set = DetectionDataset(train, detection_transform(image_size, train=True), whole_image_boxes=whole)
+    train_transform = detection_transform(image_size, train=True, scale_jitter=settings.scale_jitter)
+    train_set = DetectionDataset(train, train_transform, whole_image_boxes=whole)
     val_set = DetectionDataset(val, detection_transform(image_size, train=False), whole_image_boxes=whole)
     boxes = sum(len(target.boxes) for target in train_set.targets)
     if boxes == 0:

@@ -62,6 +62,7 @@ class DetectorSettings:
     backbone_from: str | None = None
     pretrained: str | None = None  # imagenet | none; None: imagenet where the backbone's weights are installed
     tall_anchors: bool = False
+    scale_jitter: bool = False  # training images also zoomed out and cropped in (data.detection_transform)
     whole_image_boxes: bool = False  # whole-image labels of a known region boxed by the whole image
     precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32
     ema: float | None = None  # the engine's weight average: its decay per step, or None for the trained weights

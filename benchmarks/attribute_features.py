@@ -11,7 +11,7 @@ the garment's own pixels as colors.garment_pixels reads them, giving color_names
 shipped colour namer's probabilities; and the texture statistics of the box's pixels (texture.py, as the
 Analyzer computes them), of the crop and of its mirror. Cached per split and classifier fingerprint in
 runs/attribute-features/ (ignored by git); used by benchmarks/attributes.py. A cache written before the
-texture statistics existed is extended with them (about a minute: no model call), not re-extracted.
+stage statistics existed gets them added (one classifier pass), the rest kept.
 """
 
 from __future__ import annotations
@@ -29,6 +29,16 @@ from PIL import Image
 from recipe import ROOT, add_data_path
 
 CACHE = ROOT / "runs" / "attribute-features"
+ARRAYS = (  # LabelledGarments' arrays after its labels, in order
+    "embeddings",
+    "flipped_embeddings",
+    "color_features",
+    "namer_probabilities",
+    "texture_features",
+    "flipped_texture_features",
+    "stage_features",
+    "flipped_stage_features",
+)
 LABELS = ("colour", "pattern", "sleeve")
 
 
@@ -45,6 +55,8 @@ class LabelledGarments:
     namer_probabilities: np.ndarray  # N x 13, the shipped colour namer's, in its names' order
     texture_features: np.ndarray  # N x texture.LENGTH (texture.texture_features of the annotated box)
     flipped_texture_features: np.ndarray  # N x texture.LENGTH, of the mirrored crop
+    stage_features: np.ndarray  # N x S, the classifier's stage statistics (analyzer_models.stage_statistics)
+    flipped_stage_features: np.ndarray  # N x S, of the mirrored crop
 
 
 def labelled_rows(split: str, street: Path) -> list[dict]:
@@ -79,7 +91,7 @@ def extract(split: str, analyzer, street: Path) -> LabelledGarments:
     rows = labelled_rows(split, street)
     namer = shipped_namer()
     margin = analyzer.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
-    embeddings, flipped, colour, named = [], [], [], []
+    embeddings, flipped, colour, named, stages, flipped_stages = [], [], [], [], [], []
     for start in range(0, len(rows), 32):
         crops = []
         for row in rows[start : start + 32]:
@@ -92,9 +104,13 @@ def extract(split: str, analyzer, street: Path) -> LabelledGarments:
             named.append(namer.probabilities(colors))
         with torch.inference_mode():
             pixels, geometry = classifier_feeds(analyzer.transform, crops, margin)
-            for store, batch in ((embeddings, pixels), (flipped, torch.flip(pixels, dims=[3]))):
-                _, features = analyzer.logits_and_features(batch, geometry)
-                store.append(torch.nn.functional.normalize(features.float(), dim=1).numpy())
+            for store, stage_store, batch in (
+                (embeddings, stages, pixels),
+                (flipped, flipped_stages, torch.flip(pixels, dims=[3])),
+            ):
+                output = analyzer.logits_and_features(batch, geometry)
+                store.append(torch.nn.functional.normalize(output.features.float(), dim=1).numpy())
+                stage_store.append(output.stages.float().numpy())
         print(f"{split}: {min(start + 32, len(rows))}/{len(rows)}", flush=True)
     texture, flipped_texture = textures(rows)
     return LabelledGarments(
@@ -107,6 +123,8 @@ def extract(split: str, analyzer, street: Path) -> LabelledGarments:
         np.stack(named),
         texture,
         flipped_texture,
+        np.concatenate(stages),
+        np.concatenate(flipped_stages),
     )
 
 
@@ -131,12 +149,7 @@ def save(path: Path, garments: LabelledGarments) -> None:
         temporary,
         annotation_ids=garments.annotation_ids,
         regions=garments.regions,
-        embeddings=garments.embeddings,
-        flipped_embeddings=garments.flipped_embeddings,
-        color_features=garments.color_features,
-        namer_probabilities=garments.namer_probabilities,
-        texture_features=garments.texture_features,
-        flipped_texture_features=garments.flipped_texture_features,
+        **{name: getattr(garments, name) for name in ARRAYS},
         **{f"label_{name}": values for name, values in garments.labels.items()},
     )
     temporary.replace(path)
@@ -144,33 +157,46 @@ def save(path: Path, garments: LabelledGarments) -> None:
 
 def load(split: str, analyzer, street: Path) -> LabelledGarments:
     """The split's garments (of the `street` folder) from the cache, extracted first when the cache lacks
-    them (and the texture statistics added to a cache written without them)."""
+    them; a cache written before the stage statistics existed gets them added (one classifier pass)."""
     path = CACHE / f"{split}-{analyzer.model_id}.npz"
     if not path.is_file():
         save(path, extract(split, analyzer, street))
     with np.load(path) as data:
         arrays = {key: data[key] for key in data.files}
-    extend = "texture_features" not in arrays
-    if extend:
+    if "stage_features" not in arrays:
         rows = labelled_rows(split, street)
         if [r["id"] for r in rows] != arrays["annotation_ids"].tolist():
             raise SystemExit(f"{path}: its garments are not those of attributes_{split}.csv; delete it to re-extract")
-        print(f"{split}: adding the texture statistics to {path.name}", flush=True)
-        arrays["texture_features"], arrays["flipped_texture_features"] = textures(rows)
+        print(f"{split}: adding the stage statistics to {path.name}", flush=True)
+        arrays["stage_features"], arrays["flipped_stage_features"] = stage_features(rows, analyzer)
     garments = LabelledGarments(
         arrays["annotation_ids"],
         arrays["regions"],
         {name: arrays[f"label_{name}"] for name in LABELS},
-        arrays["embeddings"],
-        arrays["flipped_embeddings"],
-        arrays["color_features"],
-        arrays["namer_probabilities"],
-        arrays["texture_features"],
-        arrays["flipped_texture_features"],
+        *(arrays[name] for name in ARRAYS),
     )
-    if extend:
-        save(path, garments)
+    save(path, garments)
     return garments
+
+
+def stage_features(rows: list[dict], analyzer) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's stage statistics of each row's crop and of its mirror (N x S each)."""
+    from fashionlens.core.records import Box
+    from fashionlens.inference.analyzer_models import classifier_feeds
+
+    margin = analyzer.classifier_meta.context_margin
+    plain, mirrored = [], []
+    for start in range(0, len(rows), 32):
+        crops = []
+        for row in rows[start : start + 32]:
+            with Image.open(row["file"]) as photo:
+                crops.append((photo.convert("RGB"), Box(*row["box"])))
+        with torch.inference_mode():
+            pixels, geometry = classifier_feeds(analyzer.transform, crops, margin)
+            plain.append(analyzer.logits_and_features(pixels, geometry).stages.float().numpy())
+            flipped = analyzer.logits_and_features(torch.flip(pixels, dims=[3]), geometry)
+            mirrored.append(flipped.stages.float().numpy())
+    return np.concatenate(plain), np.concatenate(mirrored)
 
 
 def default_analyzer(classifier: Path | None = None):

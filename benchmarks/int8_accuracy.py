@@ -59,8 +59,8 @@ def classify(analyzer: Analyzer, samples: list, name: str) -> tuple[np.ndarray, 
     for start in tqdm(range(0, len(samples), analyzer.batch_size), desc=f"classify ({name})", file=sys.stderr):
         images = [load_image(sample.image) for sample in samples[start : start + analyzer.batch_size]]
         found = analyzer.classify([(image, Box(0.0, 0.0, float(image.width), float(image.height))) for image in images])
-        probabilities.append(found[0])
-        embeddings.append(found[1])
+        probabilities.append(found.probabilities)
+        embeddings.append(found.embeddings)
     return np.concatenate(probabilities), np.concatenate(embeddings)
 
 

@@ -115,17 +115,19 @@ def street_garments(analyzer, samples: list, labels: list[str]) -> tuple[list[li
     for sample in samples:
         boxed = [g for g in sample.garments if g.box is not None and g.category and g.box.problem(None, None) is None]
         image = load_image(sample.image)
-        probabilities, embeddings = analyzer.classify([(image, g.box) for g in boxed])
+        classified = analyzer.classify([(image, g.box) for g in boxed])
         mapped = map_labels([g.category for g in boxed], labels)
         left_out += sum(m is None for m in mapped)
         looks.append(
             [
                 (
-                    analyzer.describe(g.box, Detection(g.box, g.region, 1.0), p, e, dominant_color(image, g.box)),
+                    analyzer.describe(
+                        g.box, Detection(g.box, g.region, 1.0), classified.row(number), dominant_color(image, g.box)
+                    ),
                     category,
                     g.box,
                 )
-                for g, category, p, e in zip(boxed, mapped, probabilities, embeddings)
+                for number, (g, category) in enumerate(zip(boxed, mapped))
             ]
         )
     return looks, left_out

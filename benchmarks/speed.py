@@ -45,7 +45,7 @@ from fashionlens.catalog.store import SQLiteStore
 from fashionlens.core.images import load_image
 from fashionlens.core.records import Box
 from fashionlens.export.exports import export_for_backend
-from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer
+from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer, ClassifiedGarment
 from fashionlens.inference.analyzer_models import classifier_feeds
 from fashionlens.inference.colors import dominant_color, product_color
 from fashionlens.inference.default_models import default_classifier, default_detector
@@ -108,18 +108,18 @@ class EagerBaseline:
         with self.clock.stage("describe"):
             found = detections or [None]
             return [
-                self.analyzer.describe(*located(image, box, detection), probs, embedding)
+                self.analyzer.describe(*located(image, box, detection, ClassifiedGarment(probs, embedding, None)))
                 for box, detection, probs, embedding in zip(boxes, found, probabilities, embeddings)
             ]
 
 
-def located(image, box, detection) -> tuple:
-    """(box, detection, colour) as the Analyzer describes a garment: a photo with nothing detected is one
-    product, boxed and coloured by its foreground."""
+def located(image, box, detection, classified: ClassifiedGarment) -> tuple:
+    """(box, detection, classified, colour) as the Analyzer describes a garment: a photo with nothing
+    detected is one product, boxed and coloured by its foreground."""
     if detection is not None:
-        return box, detection, dominant_color(image, box)
+        return box, detection, classified, dominant_color(image, box)
     foreground = product_foreground(image)
-    return foreground.box, None, product_color(foreground, image)
+    return foreground.box, None, classified, product_color(foreground, image)
 
 
 def ours(analyzer: Analyzer, clock: Clock):

@@ -19,6 +19,7 @@ from fashionlens.core.records import REGIONS, Box
 from fashionlens.core.taxonomy import region_of
 from fashionlens.data.classification import box_geometry
 from fashionlens.inference.analyzer import Analyzer, analyses_json, forward_with_features, region_mask
+from fashionlens.inference.analyzer_models import stage_statistics
 from fashionlens.inference.colors import COLOR_NAMES, MULTICOLOR, dominant_color
 from fashionlens.inference.default_models import resolve_runs
 from fashionlens.models.classifier import build_classifier
@@ -119,11 +120,12 @@ def test_features_come_from_the_same_forward_pass():
     torch.manual_seed(0)
     model = build_classifier("resnet18", 3, "img+bbox").eval()
     images, geometry = torch.rand(2, 3, 32, 32), torch.rand(2, 6)
-    logits, features = forward_with_features(model, images, geometry)
+    logits, features, stages = forward_with_features(model, images, geometry)
     with torch.inference_mode():
         assert torch.allclose(logits, model(images, geometry))
         assert torch.allclose(features, model.backbone(images))
     assert features.shape == (2, 512) and not model.backbone._forward_hooks  # the hook is removed
+    assert stages is None  # a ResNet has no stage statistics
 
 
 def test_dominant_color_ignores_skin_and_border_and_names_stripes(tmp_path):
@@ -205,3 +207,20 @@ def test_default_models_are_one_clear_error_until_installed(monkeypatch, tmp_pat
     assert resolve_runs(None, Path("runs/c"), whole_image=True) == (None, Path("runs/c"))
     with pytest.raises(FashionLensError, match="--whole-image and --detector exclude each other"):
         resolve_runs(Path("runs/d"), Path("runs/c"), whole_image=True)
+
+
+def test_stage_statistics_leave_out_the_border_band():
+    maps = torch.full((1, 2, 20, 20), 9.0)  # the crop's context margin: far from the garment's value
+    maps[:, 0, 3:17, 3:17] = 2.0  # channel 0: one value inside; channel 1: two halves, 1 and 3
+    maps[:, 1, 3:17, 3:10], maps[:, 1, 3:17, 10:17] = 1.0, 3.0
+    statistics = stage_statistics(maps)  # a 15% band of 20 cells is 3 per side
+    assert torch.allclose(statistics, torch.tensor([[2.0, 2.0, 0.0, 1.0]]))
+
+
+def test_lite_classifier_gives_stage_statistics_in_the_same_pass():
+    torch.manual_seed(0)
+    model = build_classifier("efficientnet_lite0", 3, "img").eval()
+    logits, features, stages = forward_with_features(model, torch.rand(2, 3, 64, 64), torch.zeros(2, 6))
+    assert logits.shape == (2, 3) and features.shape == (2, 1280) and stages is not None
+    assert stages.shape == (2, 2 * (24 + 40 + 80 + 112)) and bool((stages[:, 24:48] >= 0).all())  # first spreads
+    assert not any(block._forward_hooks for block in model.backbone.blocks)  # the hooks are removed

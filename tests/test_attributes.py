@@ -13,7 +13,7 @@ from PIL import Image
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.records import Box, Detection
 from fashionlens.evaluation.honesty import honesty_check
-from fashionlens.inference.analyzer import Analyzer
+from fashionlens.inference.analyzer import Analyzer, ClassifiedGarment
 from fashionlens.inference.attributes import (
     FORMAT,
     PATTERNS,
@@ -106,8 +106,7 @@ def heads_for(analyzer: Analyzer, embedding_width: int) -> AttributeHeads:
 
 
 def embedding_width(analyzer: Analyzer) -> int:
-    _, embeddings = analyzer.classify([(Image.new("RGB", (32, 32)), Box(0, 0, 32, 32))])
-    return embeddings.shape[1]
+    return analyzer.classify([(Image.new("RGB", (32, 32)), Box(0, 0, 32, 32))]).embeddings.shape[1]
 
 
 def test_the_analysis_json_carries_the_attributes_with_their_probabilities(tmp_path):
@@ -121,9 +120,14 @@ def test_the_analysis_json_carries_the_attributes_with_their_probabilities(tmp_p
     assert pattern["name"] == "other" and list(pattern["probabilities"]) == list(PATTERNS)
     assert pattern["probability"] == max(pattern["probabilities"].values())
     assert sum(pattern["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
-    # one colour per garment: the top-level fields are the colour head's answer
-    assert colour["name"] == garment["color"] == COLOR_NAMES[-1] and colour["probability"] == garment["color_score"]
-    assert list(colour["probabilities"]) == list(COLOR_NAMES)
+    # one colour per garment; a product photo keeps its foreground's pixel colour (Blue), not the head's
+    assert colour["name"] == garment["color"] == "Blue" and colour["probability"] == garment["color_score"]
+    assert sorted(colour["probabilities"]) == sorted(COLOR_NAMES)
+    # a detected garment's colour is the colour head's answer
+    image, box = Image.open(photo).convert("RGB"), Box(0, 0, 40, 40)
+    classified = analyzer.classify([(image, box)]).row(0)
+    detected = analyzer.describe(box, Detection(box, "upper", 0.9), classified, dominant_color(image, box))
+    assert detected.to_json()["color"] == COLOR_NAMES[-1] != "Blue"
 
 
 def test_lower_garments_carry_no_sleeve():
@@ -133,7 +137,12 @@ def test_lower_garments_carry_no_sleeve():
     image, box = Image.new("RGB", (40, 40), (40, 70, 220)), Box(0, 0, 40, 40)
     probabilities, embedding = np.full(3, 1 / 3), np.ones(width, np.float32) / np.sqrt(width)
     lower, upper = (
-        analyzer.describe(box, Detection(box, region, 0.9), probabilities, embedding, dominant_color(image, box))
+        analyzer.describe(
+            box,
+            Detection(box, region, 0.9),
+            ClassifiedGarment(probabilities, embedding, None),
+            dominant_color(image, box),
+        )
         for region in ("lower", "upper")
     )
     assert lower.sleeve is None and lower.attributes_json()["sleeve"] is None and lower.pattern is not None
@@ -199,11 +208,12 @@ def test_a_heads_file_reading_texture_features_loads_and_predicts_through_the_an
     # a detected garment: the texture of its box, as the colour step reads it
     image, box = stripes_photo(), Box(8, 8, 88, 88)
     probabilities, embedding = np.full(3, 1 / 3), np.ones(width, np.float32) / np.sqrt(width)
-    garment = analyzer.describe(box, Detection(box, "upper", 0.9), probabilities, embedding, dominant_color(image, box))
+    classified = ClassifiedGarment(probabilities, embedding, None)
+    garment = analyzer.describe(box, Detection(box, "upper", 0.9), classified, dominant_color(image, box))
     assert garment.pattern.name == "striped" and garment.sleeve is None  # no sleeve head in this file
     # a colour made without the photo has no texture: a head that reads it gives no answer, not a guess
     colour = product_color(product_foreground(image))
-    assert colour.texture is None and analyzer.describe(box, None, probabilities, embedding, colour).pattern is None
+    assert colour.texture is None and analyzer.describe(box, None, classified, colour).pattern is None
 
 
 def test_a_head_reading_an_unknown_input_is_refused(tmp_path):
@@ -214,3 +224,16 @@ def test_a_head_reading_an_unknown_input_is_refused(tmp_path):
     )
     with pytest.raises(FashionLensError, match="unknown inputs"):
         load_heads(path, "m")
+
+
+def test_a_head_reading_stage_statistics_answers_where_the_classifier_has_them():
+    image, box = Image.new("RGB", (64, 64), (200, 30, 35)), Box(4, 4, 60, 60)
+    lite = random_analyzer(arch="efficientnet_lite0")
+    stages = lite.classify([(image, box)]).stages
+    assert stages is not None and stages.shape == (1, 512)
+    for analyzer, answer in ((lite, "other"), (random_analyzer(), None)):  # a ResNet has no stage statistics
+        head = constant_head(PATTERNS, 512, ("stage_features",))
+        analyzer.attribute_heads = AttributeHeads(analyzer.model_id, {"pattern": head}, {})
+        classified = analyzer.classify([(image, box)]).row(0)
+        garment = analyzer.describe(box, Detection(box, "upper", 0.9), classified, dominant_color(image, box))
+        assert (garment.pattern and garment.pattern.name) == answer

@@ -57,12 +57,13 @@ def test_classifier_onnx_gives_pytorchs_logits_and_features(tmp_path, mode):
     runner, _ = load_onnx(done.onnx)
     torch.manual_seed(7)
     images, geometry = torch.randn(5, 3, 32, 32), torch.rand(5, 6)  # a batch size never traced: dynamic axis
-    logits, features = forward_with_features(classifier_from_checkpoint(checkpoint), images, geometry)
-    onnx_logits, onnx_features = runner(images, geometry)
+    logits, features, _ = forward_with_features(classifier_from_checkpoint(checkpoint), images, geometry)
+    onnx_logits, onnx_features, onnx_stages = runner(images, geometry)
+    assert onnx_stages is None  # this architecture has no stage statistics, nor its graph
     assert onnx_features.shape == features.shape == (5, 1024)
     assert torch.allclose(onnx_logits, logits, rtol=0, atol=FEATURE_ATOL)
     assert torch.allclose(onnx_features, features, rtol=0, atol=FEATURE_ATOL)
-    moved, _ = runner(images, geometry.flip(0))  # the box geometry reaches the graph only for img+bbox
+    moved = runner(images, geometry.flip(0)).logits  # the box geometry reaches the graph only for img+bbox
     assert torch.allclose(moved, onnx_logits) == (mode == "img")
 
 

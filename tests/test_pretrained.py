@@ -103,8 +103,9 @@ def test_pretrained_classifier_trains_and_its_checkpoint_predicts_alone(tmp_path
     assert torch.equal(model.state_dict()["backbone.conv_stem.weight"], trained)
     image = load_image(sample_path("clothing") / "images" / "00003aeb-ace5-43bf-9a0c-dc31a03e9cd2.jpg")
     batch = classification_eval_transform(checkpoint["preprocessing"])(image)[None]
-    logits, features = forward_with_features(model, batch, torch.zeros(1, 6))
+    logits, features, stages = forward_with_features(model, batch, torch.zeros(1, 6))
     assert logits.shape == (1, 3) and features.shape == (1, 1280)
+    assert stages is not None and stages.shape == (1, 2 * (24 + 40 + 80 + 112))  # mean and spread per channel
 
 
 def test_classifier_from_scratch_when_asked(tmp_path):
@@ -158,11 +159,12 @@ def test_lite_classifier_exports_to_onnx_with_pytorchs_outputs(tmp_path):
     runner, _ = load_onnx(done.onnx)
     torch.manual_seed(1)
     images, geometry = torch.randn(3, 3, 64, 64), torch.rand(3, 6)
-    logits, features = forward_with_features(
+    logits, features, stages = forward_with_features(
         classifier_from_checkpoint(load_checkpoint(tmp_path / "run")), images, geometry
     )
-    onnx_logits, onnx_features = runner(images, geometry)
+    onnx_logits, onnx_features, onnx_stages = runner(images, geometry)
     assert torch.allclose(onnx_logits, logits, atol=1e-4) and torch.allclose(onnx_features, features, atol=1e-4)
+    assert stages is not None and onnx_stages is not None and torch.allclose(onnx_stages, stages, atol=1e-4)
 
 
 @pytest.mark.slow

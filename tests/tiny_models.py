@@ -83,16 +83,18 @@ def train_tiny_runs(root: Path) -> TinyRuns:
     return TinyRuns(root / "classifier", root / "detector", street, clothing)
 
 
-def random_checkpoint(mode: str = "img", seed: int = 0, classes: list[str] = CLASSES) -> dict:
+def random_checkpoint(
+    mode: str = "img", seed: int = 0, classes: list[str] = CLASSES, arch: str = CLASSIFIER_ARCH, size: int = 32
+) -> dict:
     """A classifier checkpoint dict of seeded, untrained weights."""
     torch.manual_seed(seed)
-    model = build_classifier(CLASSIFIER_ARCH, len(classes), mode)
+    model = build_classifier(arch, len(classes), mode)
     return {
         "kind": "classifier",
-        "arch": CLASSIFIER_ARCH,
+        "arch": arch,
         "mode": mode,
         "class_names": list(classes),
-        "preprocessing": classification_preprocessing(32),
+        "preprocessing": classification_preprocessing(size),
         "config": {},
         "metrics": {},
         "epoch": 0,
@@ -100,8 +102,8 @@ def random_checkpoint(mode: str = "img", seed: int = 0, classes: list[str] = CLA
     }
 
 
-def random_analyzer(seed: int = 0, mode: str = "img") -> Analyzer:
+def random_analyzer(seed: int = 0, mode: str = "img", arch: str = CLASSIFIER_ARCH) -> Analyzer:
     from fashionlens.models.classifier import classifier_from_checkpoint
 
-    checkpoint = random_checkpoint(mode, seed)
+    checkpoint = random_checkpoint(mode, seed, arch=arch, size=32 if arch == CLASSIFIER_ARCH else 64)
     return Analyzer(classifier_from_checkpoint(checkpoint), checkpoint, batch_size=4)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import onnx
+
 from fashionlens.core.checkpoint import checkpoint_file, load_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.files import atomic_write, write_text
@@ -27,8 +29,7 @@ from fashionlens.export.onnx_int8 import int8_description, quantized_exporter
 from fashionlens.inference.analyzer_models import PRECISION_OF_BACKEND, check_backend, model_fingerprint
 from fashionlens.inference.default_models import resolve_runs
 from fashionlens.inference.onnx_runtime import (
-    CLASSIFIER_OUTPUTS,
-    DETECTOR_OUTPUTS,
+    EXPORT_VERSION,
     PRECISIONS,
     current_export,
     export_dir,
@@ -83,7 +84,6 @@ def export_metadata(
 ) -> dict[str, Any]:
     data = {key: checkpoint[key] for key in SOURCE_KEYS if key in checkpoint}  # the checkpoint's order
     kind = ModelMeta.from_checkpoint(checkpoint).kind
-    outputs = CLASSIFIER_OUTPUTS if kind == "classifier" else DETECTOR_OUTPUTS
     tolerance = FEATURE_TOLERANCE if kind == "classifier" else {"boxes_px": BOX_TOLERANCE, "scores": SCORE_TOLERANCE}
     measured: dict[str, Any] = {"max_difference": differences, "tolerance": tolerance}
     if precision == "int8":
@@ -95,7 +95,8 @@ def export_metadata(
         "format": "onnx",
         "opset": OPSET,
         "precision": precision,
-        "outputs": list(outputs),
+        "export_version": EXPORT_VERSION,
+        "outputs": [output.name for output in onnx.load(str(onnx_path), load_external_data=False).graph.output],
         "fingerprint": model_fingerprint(checkpoint),
         "source": {"path": str(source), "sha256": file_sha256(source)},
         "onnx_file": onnx_path.name,

@@ -1,8 +1,9 @@
 """ONNX export of the Analyzer's models, checked with ONNX Runtime against PyTorch before it is written.
 
 Classifier: inputs `images` (N x 3 x S x S, normalised as the checkpoint's preprocessing says) and, for
-an `img+bbox` model, `geometry` (N x 6); outputs `logits` (N x K) and `features` (N x D, the pooled
-penultimate features the Analyzer L2-normalises into embeddings); N is dynamic.
+an `img+bbox` model, `geometry` (N x 6); outputs `logits` (N x K), `features` (N x D, the pooled
+penultimate features the Analyzer L2-normalises into embeddings) and, for EfficientNet-Lite, `stages`
+(N x S, the early stages' statistics the attribute heads read); N is dynamic.
 Detector: torchvision's Faster R-CNN with its own transform and post-processing, traced by the
 TorchScript exporter at opset 17 (the way torchvision documents); input `image` (3 x H x W, values 0-1,
 one photo per call, H and W dynamic), outputs `boxes` (in the input's pixels), `labels` (1-based), `scores`.
@@ -35,7 +36,7 @@ from fashionlens.data.detection import detection_transform
 from fashionlens.data.transforms import input_shape
 from fashionlens.inference.analyzer_models import analyzed_detector, logits_and_features
 from fashionlens.inference.onnx_runtime import CLASSIFIER_OUTPUTS, DETECTOR_OUTPUTS, session
-from fashionlens.models.classifier import classifier_from_checkpoint
+from fashionlens.models.classifier import ClassifierOutput, classifier_from_checkpoint
 from fashionlens.samples import sample_path
 
 OPSET = 17
@@ -59,14 +60,19 @@ def quiet_export(model: nn.Module, args: tuple, path: Path, **names: Any) -> Non
 
 
 class LogitsAndFeatures(nn.Module):
-    """The classifier as the Analyzer runs it: (logits, pooled penultimate features) in one pass."""
+    """The classifier as the Analyzer runs it: logits, pooled penultimate features and stage statistics in one pass."""
 
     def __init__(self, classifier: nn.Module):
         super().__init__()
         self.classifier = classifier
 
-    def forward(self, images: torch.Tensor, *geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return logits_and_features(self.classifier, images, *geometry)
+    def forward(self, images: torch.Tensor, *geometry: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return present_outputs(logits_and_features(self.classifier, images, *geometry))
+
+
+def present_outputs(output: ClassifierOutput) -> tuple[torch.Tensor, ...]:
+    """The outputs an architecture has (no stage statistics but for EfficientNet-Lite), in CLASSIFIER_OUTPUTS' order."""
+    return tuple(tensor for tensor in output if tensor is not None)
 
 
 def classifier_inputs(checkpoint: dict[str, Any], batch: int, seed: int) -> tuple[torch.Tensor, ...]:
@@ -84,7 +90,9 @@ def export_classifier(checkpoint: dict[str, Any], path: Path) -> dict[str, float
     another size than the traced one (so the dynamic batch axis is checked too)."""
     model = classifier_from_checkpoint(checkpoint).eval()
     inputs = classifier_inputs(checkpoint, batch=2, seed=0)
-    names, outputs = ["images", "geometry"][: len(inputs)], list(CLASSIFIER_OUTPUTS)
+    names = ["images", "geometry"][: len(inputs)]
+    with torch.inference_mode():
+        outputs = list(CLASSIFIER_OUTPUTS[: len(present_outputs(logits_and_features(model, *inputs)))])
     # the wrapper in eval mode: the exporter puts it back in its mode afterwards, which would train the model
     quiet_export(
         LogitsAndFeatures(model).eval(),
@@ -96,7 +104,7 @@ def export_classifier(checkpoint: dict[str, Any], path: Path) -> dict[str, float
     )
     check = classifier_inputs(checkpoint, batch=3, seed=1)
     with torch.inference_mode():
-        expected = [tensor.numpy() for tensor in logits_and_features(model, *check)]
+        expected = [tensor.numpy() for tensor in present_outputs(logits_and_features(model, *check))]
     found = session(path).run(outputs, {name: tensor.numpy() for name, tensor in zip(names, check)})
     differences = {}
     for name, want, got in zip(outputs, expected, found):

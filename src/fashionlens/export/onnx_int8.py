@@ -195,10 +195,8 @@ def classifier_agreement(checkpoint: dict[str, Any], path: Path, photos: list[Pa
     same, cosines, logit_difference = [], [], 0.0
     for start in range(0, len(photos), BATCH):
         pixels, geometry = whole_photo_feeds(checkpoint, photos[start : start + BATCH])
-        (want_logits, want_features), (got_logits, got_features) = (
-            forward_with_features(model, pixels, geometry),
-            runtime(pixels, geometry),
-        )
+        want, got = forward_with_features(model, pixels, geometry), runtime(pixels, geometry)
+        want_logits, want_features, got_logits, got_features = want.logits, want.features, got.logits, got.features
         same += (want_logits.argmax(1) == got_logits.argmax(1)).tolist()
         cosines += (normalize(want_features, dim=1) * normalize(got_features, dim=1)).sum(1).tolist()
         logit_difference = max(logit_difference, float((want_logits - got_logits).abs().max()))

@@ -8,11 +8,12 @@ it; nothing detected (or no detector) means the photo shows one product (a catal
 classifier sees the whole photo, the box and the colour are the product's own (foreground.py).
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
 Attributes (attributes.py): pattern and sleeve length (upper and full garments) from linear heads on that
-embedding (and what the colour step reads from the garment's pixels: its colour features and texture.py's
-texture statistics of its box, no model call), and the colour from the heads too when they have a colour
-head (else the pixel colour model, colors.py); the heads ship for the shipped classifier and are used only
-with the classifier they were fitted on: with another classifier a garment has no pattern or sleeve, and
-the pixel colour.
+embedding, on the statistics of the classifier's early feature maps (the same call) and on what the
+colour step reads from the garment's pixels (its colour features and texture.py's texture statistics of
+its box, no model call); a detected garment's colour from the heads too when they have a colour head
+(else, and for a product photo, the pixel colour model, colors.py); the heads ship for the shipped
+classifier and are used only with the classifier they were fitted on: with another classifier a garment
+has no pattern or sleeve, and the pixel colour.
 Inference is deterministic: eval mode, no randomness, outputs rounded in the JSON.
 
 Three backends run the same two models (analyzer_models.py loads them): "torch" (the checkpoints'
@@ -57,6 +58,7 @@ from fashionlens.inference.attributes import AttributeHeads, Prediction, load_he
 from fashionlens.inference.colors import DominantColor, dominant_color, product_color
 from fashionlens.inference.foreground import product_foreground
 from fashionlens.inference.garment_boxes import one_box_per_garment
+from fashionlens.models.classifier import ClassifierOutput
 from fashionlens.models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
 
 TOP_K = 3
@@ -273,18 +275,18 @@ class Analyzer:
                 garments.append((index, Box(0.0, 0.0, float(image.width), float(image.height)), None))
         counts = Counter(index for index, _, _ in garments)
         per_photo = [counts[index] for index in range(len(images))]
-        probabilities, embeddings = self.classify([(images[i], box) for i, box, _ in garments], per_photo)
+        classified = self.classify([(images[i], box) for i, box, _ in garments], per_photo)
         full_sizes = full_sizes or [image.size for image in images]
         results = [Analysis(name, *size, bool(found), []) for name, size, found in zip(names, full_sizes, detections)]
         texture = self.attribute_heads is not None and self.attribute_heads.reads("texture_features")
-        for (index, box, detection), probs, embedding in zip(garments, probabilities, embeddings):
+        for number, (index, box, detection) in enumerate(garments):
             if detection is None:  # one product: its box and colour are its own, not the background's
                 foreground = product_foreground(images[index])
                 box, results[index].problem = foreground.box, foreground.problem
                 color = product_color(foreground, images[index] if texture else None)
             else:
                 color = dominant_color(images[index], box, with_texture=texture)
-            garment = self.describe(box, detection, probs, embedding, color)
+            garment = self.describe(box, detection, classified.row(number), color)
             results[index].garments.append(in_full_size(garment, images[index].size, full_sizes[index]))
         return results
 
@@ -303,33 +305,35 @@ class Analyzer:
         found = detections_of(self.detector, batches, device_of(self.detector), class_names)
         return [one_box_per_garment([d for d in image if d.score >= self.threshold]) for image in found]
 
-    def classify(
-        self, crops: list[tuple[Image.Image, Box]], per_photo: list[int] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Softmax probabilities (N x K) and L2-normalised embeddings (N x D) of the garments' crops.
+    def classify(self, crops: list[tuple[Image.Image, Box]], per_photo: list[int] | None = None) -> Classified:
+        """Softmax probabilities, L2-normalised embeddings and stage statistics of the garments' crops.
         `per_photo`: how many of the crops (in order) each photo has; a photo's crops share one call."""
         margin = self.classifier_meta.context_margin
-        probabilities, embeddings = [], []
+        probabilities, embeddings, stages = [], [], []
         for start, stop in batch_bounds(per_photo or [1] * len(crops), self.batch_size):
-            logits, features = self.logits_and_features(*classifier_feeds(self.transform, crops[start:stop], margin))
-            probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-            embeddings.append(torch.nn.functional.normalize(features.float(), dim=1).cpu().numpy())
+            output = self.logits_and_features(*classifier_feeds(self.transform, crops[start:stop], margin))
+            probabilities.append(torch.softmax(output.logits.float(), dim=1).cpu().numpy())
+            embeddings.append(torch.nn.functional.normalize(output.features.float(), dim=1).cpu().numpy())
+            if output.stages is not None:
+                stages.append(output.stages.float().cpu().numpy())
         width = len(self.class_names)
-        return (
+        return Classified(
             np.concatenate(probabilities) if probabilities else np.zeros((0, width), np.float32),
             np.concatenate(embeddings) if embeddings else np.zeros((0, 0), np.float32),
+            np.concatenate(stages) if stages else None,
         )
 
-    def logits_and_features(self, pixels: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def logits_and_features(self, pixels: torch.Tensor, geometry: torch.Tensor) -> ClassifierOutput:
         if isinstance(self.classifier, nn.Module):
             device = device_of(self.classifier)
             return forward_with_features(self.classifier, pixels.to(device), geometry.to(device))
         return self.classifier(pixels, geometry)  # onnx_runtime.OnnxClassifier
 
     def describe(
-        self, box: Box, detection: Detection | None, probs: np.ndarray, embedding: np.ndarray, color: DominantColor
+        self, box: Box, detection: Detection | None, classified: ClassifiedGarment, color: DominantColor
     ) -> AnalyzedGarment:
         """One garment's result: region-restricted categories, its colour, embedding and attributes."""
+        probs = classified.probabilities
         allowed = np.ones(len(probs), dtype=bool)
         if detection is not None:
             allowed = region_mask(detection.region, self.class_names)
@@ -339,8 +343,14 @@ class Analyzer:
         top = [(self.class_names[i], float(probs[i])) for i in order]
         category, score = top[0]
         region = detection.region if detection is not None else region_of(category)
-        embedding = embedding.astype(np.float32)
-        pattern, sleeve, color = self.attributes_of(embedding, color, region)
+        embedding = classified.embedding.astype(np.float32)
+        inputs = {
+            "embedding": embedding,
+            "color_features": color.features,
+            "texture_features": color.texture,
+            "stage_features": classified.stages,
+        }
+        pattern, sleeve, color = self.attributes_of(inputs, color, region, product=detection is None)
         return AnalyzedGarment(
             box,
             region,
@@ -355,20 +365,44 @@ class Analyzer:
         )
 
     def attributes_of(
-        self, embedding: np.ndarray, color: DominantColor, region: str | None
+        self, inputs: dict[str, np.ndarray | None], color: DominantColor, region: str | None, *, product: bool
     ) -> tuple[Prediction | None, Prediction | None, DominantColor]:
         """Pattern, sleeve (upper and full garments) and the colour: the heads' colour where they have a
-        colour head, so that the garment has one colour (its swatch stays its pixels' largest cluster)."""
+        colour head, so that the garment has one colour (its swatch stays its pixels' largest cluster).
+        A product photo keeps its foreground's pixel colour: the classifier saw the whole photo, and
+        feature maps averaged over it would mix in the background. `inputs`: what a head may read."""
         heads = self.attribute_heads
         if heads is None:
             return None, None, color
-        inputs = {"embedding": embedding, "color_features": color.features, "texture_features": color.texture}
-        learned = heads.predict("colour", inputs, region)
+        learned = None if product else heads.predict("colour", inputs, region)
         if learned is not None:
             color = replace(
                 color, name=learned.name, score=round(learned.probability, 4), probabilities=learned.probabilities
             )
         return heads.predict("pattern", inputs, region), heads.predict("sleeve", inputs, region), color
+
+
+@dataclass(frozen=True)
+class ClassifiedGarment:
+    """One crop's row of Classified."""
+
+    probabilities: np.ndarray
+    embedding: np.ndarray
+    stages: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Classified:
+    """The classifier's reading of N crops: softmax probabilities (N x K), L2-normalised embeddings (N x D)
+    and the early stages' statistics (N x S; None for an architecture without them)."""
+
+    probabilities: np.ndarray
+    embeddings: np.ndarray
+    stages: np.ndarray | None
+
+    def row(self, index: int) -> ClassifiedGarment:
+        stages = None if self.stages is None else self.stages[index]
+        return ClassifiedGarment(self.probabilities[index], self.embeddings[index], stages)
 
 
 def batch_bounds(per_photo: list[int], batch_size: int) -> list[tuple[int, int]]:

@@ -23,11 +23,12 @@ from fashionlens.core.errors import FashionLensError
 from fashionlens.core.model_meta import ModelMeta
 from fashionlens.core.records import Box
 from fashionlens.data.classification import box_geometry, crop_with_margin
-from fashionlens.models.classifier import classifier_from_checkpoint
+from fashionlens.models.classifier import ClassifierOutput, classifier_from_checkpoint
 from fashionlens.models.detector import DEFAULT_SCORE_THRESHOLD, detector_from_checkpoint
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 PRECISION_OF_BACKEND = {"onnx": "float32", "onnx-int8": "int8"}  # which ONNX export a backend runs
+STAGE_BAND = 0.15  # of each side of a stage's feature map, left out of its statistics
 Loader = Callable[[str | Path], tuple[Any, dict[str, Any]]]
 
 
@@ -120,25 +121,46 @@ def classifier_feeds(
     return pixels, geometry
 
 
-def forward_with_features(
-    model: nn.Module, images: torch.Tensor, geometry: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, pooled backbone features) in one pass, without autograd."""
+def forward_with_features(model: nn.Module, images: torch.Tensor, geometry: torch.Tensor) -> ClassifierOutput:
+    """Logits, pooled backbone features and stage statistics in one pass, without autograd."""
     with torch.inference_mode():
         return logits_and_features(model, images, geometry)
 
 
-def logits_and_features(
-    model: nn.Module, images: torch.Tensor, *geometry: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, pooled backbone features) in one pass: a forward hook reads the backbone's output, so
-    the classifier's forward stays as trained (and an ONNX export traces exactly it)."""
-    captured: list[torch.Tensor] = []
-    handle = model.get_submodule("backbone").register_forward_hook(
-        lambda module, inputs, output: captured.append(output)
-    )
+def logits_and_features(model: nn.Module, images: torch.Tensor, *geometry: torch.Tensor) -> ClassifierOutput:
+    """Logits, pooled backbone features and stage statistics in one pass: forward hooks read the backbone's
+    output and its early stages', so the classifier's forward stays as trained (and an ONNX export
+    traces exactly it)."""
+    backbone = model.get_submodule("backbone")
+    modules = [backbone, *stage_modules(backbone)]
+    captured: list[list[torch.Tensor]] = [[] for _ in modules]
+    handles = [
+        module.register_forward_hook(lambda module, inputs, output, into=into: into.append(output))
+        for module, into in zip(modules, captured)
+    ]
     try:
         logits = model(images, *geometry)
     finally:
-        handle.remove()
-    return logits, captured[0].flatten(1)
+        for handle in handles:
+            handle.remove()
+    stages = torch.cat([stage_statistics(maps[0]) for maps in captured[1:]], dim=1) if len(modules) > 1 else None
+    return ClassifierOutput(logits, captured[0][0].flatten(1), stages)
+
+
+def stage_modules(backbone: nn.Module) -> list[nn.Module]:
+    """The early stages whose feature maps keep a garment's colour and texture, which the pooled last layer
+    has mostly traded for its category: blocks 1 to 4 of an EfficientNet-Lite (strides 4 to 16, 256
+    channels); none for other architectures."""
+    blocks = getattr(backbone, "blocks", None)
+    return [] if blocks is None else list(blocks[1:5])
+
+
+def stage_statistics(maps: torch.Tensor) -> torch.Tensor:
+    """Each channel's mean and standard deviation (N x 2C) over the inner part of feature maps: a band of
+    STAGE_BAND of each side is left out, where the crop's context margin shows the surroundings."""
+    height, width = int(maps.shape[2]), int(maps.shape[3])  # constants in an ONNX graph: its input size is fixed
+    dy, dx = round(height * STAGE_BAND), round(width * STAGE_BAND)
+    inner = maps[:, :, dy : height - dy, dx : width - dx].float()
+    mean = inner.mean(dim=(2, 3))
+    spread = (inner - mean[:, :, None, None]).pow(2).mean(dim=(2, 3)).sqrt()
+    return torch.cat([mean, spread], dim=1)

@@ -5,7 +5,9 @@ features, the garment's embedding, so the classifier's one call per garment serv
 embedding and every attribute, on every backend (torch, onnx, onnx-int8). A head may also read the
 garment's pixel colour features (color_names.color_features), which the colour step computes anyway, and
 the texture statistics of its box's pixels (texture.texture_features: no model call), which the colour
-step computes too (colors.DominantColor.texture).
+step computes too (colors.DominantColor.texture), and the statistics of the classifier's early feature
+maps (analyzer_models.stage_statistics: an output of the same call), which keep the colour and texture
+that the pooled last layer has mostly given up for the category.
 The heads were fitted on the street train garments' hand labels (benchmarks/attributes.py) and ship as a
 small JSON file, weights/attributes.json, that records the classifier they were fitted on: features of
 another classifier mean nothing to them, so such a file is refused (load_heads), and the shipped file
@@ -33,7 +35,8 @@ SleeveName = Literal["sleeveless", "short", "long"]
 PATTERNS: tuple[str, ...] = get_args(PatternName)
 SLEEVES: tuple[str, ...] = get_args(SleeveName)
 SLEEVE_REGIONS = ("upper", "full")
-INPUTS = ("embedding", "color_features", "texture_features")  # what a head may read, in its `inputs` order
+# what a head may read, in its `inputs` order
+INPUTS = ("embedding", "color_features", "texture_features", "stage_features")
 DIGITS = 4  # probabilities in the JSON, as the Analyzer rounds its scores
 
 

@@ -18,9 +18,11 @@ import torch
 
 from fashionlens.core.checkpoint import checkpoint_file
 from fashionlens.core.errors import FashionLensError
+from fashionlens.models.classifier import ClassifierOutput
 
-CLASSIFIER_OUTPUTS = ("logits", "features")
+CLASSIFIER_OUTPUTS = ("logits", "features", "stages")  # in analyzer_models.ClassifierOutput's order
 DETECTOR_OUTPUTS = ("boxes", "labels", "scores")
+EXPORT_VERSION = 2  # 2: the classifier's graph also outputs its stage statistics
 CACHE_FOLDER = "onnx"  # beside a checkpoint: where `fashionlens export` writes and the onnx backends look
 PRECISIONS = ("float32", "int8")
 METADATA_KEYS = ("kind", "class_names", "preprocessing", "fingerprint", "onnx_file", "onnx_sha256")
@@ -45,21 +47,23 @@ def session(path: str | Path) -> onnxruntime.InferenceSession:
 
 
 class OnnxClassifier:
-    """(logits, pooled features) of a batch, like analyzer_models.forward_with_features on the torch model."""
+    """A batch's ClassifierOutput, like analyzer_models.forward_with_features on the torch model."""
 
     def __init__(self, path: str | Path):
         self.session = session(path)
         self.inputs = {item.name for item in self.session.get_inputs()}
+        # an export of an architecture without stage statistics has no "stages" output
+        self.outputs = [item.name for item in self.session.get_outputs() if item.name in CLASSIFIER_OUTPUTS]
 
     def eval(self) -> "OnnxClassifier":
         return self  # inference only, like a torch module in eval mode
 
-    def __call__(self, images: torch.Tensor, geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, images: torch.Tensor, geometry: torch.Tensor) -> ClassifierOutput:
         feeds = {"images": images.numpy()}
         if "geometry" in self.inputs:  # an img model's graph has no geometry input
             feeds["geometry"] = geometry.numpy()
-        logits, features = self.session.run(list(CLASSIFIER_OUTPUTS), feeds)
-        return torch.from_numpy(logits), torch.from_numpy(features)
+        found = [torch.from_numpy(value) for value in self.session.run(self.outputs, feeds)]
+        return ClassifierOutput(*found)
 
 
 class OnnxDetector:
@@ -108,14 +112,15 @@ def onnx_file_metadata(path: Path, precision: str) -> dict[str, Any]:
 
 def current_export(run: Path, precision: str) -> dict[str, Any]:
     """The metadata of the export of `precision` in the onnx/ folder beside `run`'s checkpoint, refused when
-    missing or made from another checkpoint."""
+    missing, made from another checkpoint or by an earlier version of the exporter."""
     source = checkpoint_file(run)
     path = export_dir(source) / f"{export_stem(source, precision)}.json"
     try:
         metadata = read_metadata(path)
     except FashionLensError:
         metadata = {}
-    if metadata.get("source", {}).get("sha256") != file_sha256(source):
+    stale = metadata.get("export_version") != EXPORT_VERSION  # written before the graphs' outputs changed
+    if stale or metadata.get("source", {}).get("sha256") != file_sha256(source):
         option = "" if precision == "float32" else f" --precision {precision}"
         raise FashionLensError(
             f"{source}: no current {precision} ONNX export beside it; run `fashionlens export {source}{option}`"

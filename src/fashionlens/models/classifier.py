@@ -8,7 +8,7 @@ geometry (a small MLP on 6 numbers) to the pooled image features before the fina
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -54,6 +54,15 @@ def check_image_size(arch: str, image_size: int, option: str = "--image-size", s
     if side < minimum:
         gives = "" if side == image_size else f" gives a {side} px side, which"
         raise FashionLensError(f"{option} {image_size}{gives} is below {arch}'s minimum of {minimum} px")
+
+
+class ClassifierOutput(NamedTuple):
+    """What one classifier pass gives the Analyzer: logits (N x K), pooled penultimate features (N x D), and
+    the early stages' statistics (N x S, `stage_statistics`), None for an architecture without them."""
+
+    logits: torch.Tensor
+    features: torch.Tensor
+    stages: torch.Tensor | None = None
 
 
 class GarmentClassifier(nn.Module):

@@ -18,7 +18,14 @@ from fashionlens.core.images import load_image
 from fashionlens.core.records import REGIONS, Box
 from fashionlens.core.taxonomy import region_of
 from fashionlens.data.classification import box_geometry
-from fashionlens.inference.analyzer import Analyzer, analyses_json, forward_with_features, region_mask
+from fashionlens.inference.analyzer import (
+    AnalyzedGarment,
+    Analyzer,
+    analyses_json,
+    forward_with_features,
+    region_mask,
+    without_hidden_sleeves,
+)
 from fashionlens.inference.analyzer_models import stage_statistics
 from fashionlens.inference.colors import COLOR_NAMES, MULTICOLOR, dominant_color
 from fashionlens.inference.default_models import resolve_runs
@@ -224,3 +231,22 @@ def test_lite_classifier_gives_stage_statistics_in_the_same_pass():
     assert logits.shape == (2, 3) and features.shape == (2, 1280) and stages is not None
     assert stages.shape == (2, 2 * (24 + 40 + 80 + 112)) and bool((stages[:, 24:48] >= 0).all())  # first spreads
     assert not any(block._forward_hooks for block in model.backbone.blocks)  # the hooks are removed
+
+
+def test_a_garment_under_a_coat_reports_no_sleeve_and_the_coat_keeps_its_own():
+    from fashionlens.inference.attributes import SLEEVES, Prediction
+    from fashionlens.inference.colors import color_of_pixels
+
+    colour = color_of_pixels(np.full((16, 3), 128, dtype=np.uint8))
+    sleeveless = Prediction.of(SLEEVES, np.array([0.8, 0.1, 0.1]))
+    long = Prediction.of(SLEEVES, np.array([0.1, 0.1, 0.8]))
+
+    def garment(box: Box, category: str, sleeve: Prediction) -> AnalyzedGarment:
+        return AnalyzedGarment(box, "upper", 0.9, category, 0.9, [(category, 0.9)], colour, np.zeros(4), None, sleeve)
+
+    coat = garment(Box(10, 10, 110, 210), "Outwear", long)
+    under = garment(Box(40, 20, 80, 120), "Shirt", sleeveless)  # inside the coat's box
+    beside = garment(Box(100, 20, 160, 120), "Shirt", sleeveless)  # a third of it outside
+    kept = without_hidden_sleeves([coat, under, beside])
+    assert [g.sleeve and g.sleeve.name for g in kept] == ["long", None, "sleeveless"]
+    assert without_hidden_sleeves([under, beside]) == [under, beside]  # no outer layer: nothing hidden

@@ -7,7 +7,8 @@ also gets the box's geometry; categories are restricted to the detected region w
 it; nothing detected (or no detector) means the photo shows one product (a catalogue photo): the
 classifier sees the whole photo, the box and the colour are the product's own (foreground.py).
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
-Attributes (attributes.py): pattern and sleeve length (upper and full garments) from linear heads on that
+A garment worn under an outer layer (its box inside a coat's, a blazer's...) reports no sleeve: they are
+hidden. Attributes (attributes.py): pattern and sleeve length (upper and full garments) from linear heads on that
 embedding, on the statistics of the classifier's early feature maps (the same call) and on what the
 colour step reads from the garment's pixels (its colour features and texture.py's texture statistics of
 its box, no model call); a detected garment's colour from the heads too when they have a colour head
@@ -57,7 +58,7 @@ from fashionlens.inference.analyzer_models import (
 from fashionlens.inference.attributes import AttributeHeads, Prediction, load_heads, shipped_heads
 from fashionlens.inference.colors import DominantColor, dominant_color, product_color
 from fashionlens.inference.foreground import product_foreground
-from fashionlens.inference.garment_boxes import one_box_per_garment
+from fashionlens.inference.garment_boxes import one_box_per_garment, share_inside
 from fashionlens.models.classifier import ClassifierOutput
 from fashionlens.models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
 
@@ -67,6 +68,8 @@ DIGITS = 4  # scores and embeddings in the JSON: the same photo gives the same b
 # fast_decode: a JPEG decodes at 1/2-1/8 scale while its shorter side stays at least this many times the
 # larger model input, so that a garment a quarter of the photo wide still fills the classifier's input
 DRAFT_MARGIN = 2
+OUTER_LAYERS = ("Outwear", "Blazer", "Jacket", "Coat", "Cardigan", "Parka")  # worn over another garment
+HIDDEN_INSIDE = 0.9  # of a garment's box inside an outer layer's: worn under it, its sleeves hidden
 
 
 @dataclass
@@ -288,6 +291,8 @@ class Analyzer:
                 color = dominant_color(images[index], box, with_texture=texture)
             garment = self.describe(box, detection, classified.row(number), color)
             results[index].garments.append(in_full_size(garment, images[index].size, full_sizes[index]))
+        for result in results:
+            result.garments = without_hidden_sleeves(result.garments)
         return results
 
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
@@ -380,6 +385,19 @@ class Analyzer:
                 color, name=learned.name, score=round(learned.probability, 4), probabilities=learned.probabilities
             )
         return heads.predict("pattern", inputs, region), heads.predict("sleeve", inputs, region), color
+
+
+def without_hidden_sleeves(garments: list[AnalyzedGarment]) -> list[AnalyzedGarment]:
+    """A garment worn under an outer layer (its box at least HIDDEN_INSIDE inside an outer layer's box)
+    shows no sleeves, so it reports none: its crop shows the coat's sleeves or none at all, which the
+    sleeve head read as "sleeveless" (the hand labels leave such sleeves empty too)."""
+    outer = [g.box for g in garments if g.category in OUTER_LAYERS]
+    return [
+        replace(g, sleeve=None)
+        if g.sleeve is not None and any(b is not g.box and share_inside(g.box, b) >= HIDDEN_INSIDE for b in outer)
+        else g
+        for g in garments
+    ]
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ def test_customer_sees_the_garments_boxed_and_the_products_and_a_click_is_counte
         assert drawn == pytest.approx([x1 * scale_x, y1 * scale_y, (x2 - x1) * scale_x, (y2 - y1) * scale_y], abs=0.01)
     labels = page.locator("#boxes text.label").all_text_contents()
     assert labels == [f"{i + 1} {f['garment']['category']} · {f['garment']['color']}" for i, f in enumerate(garments)]
+    above = "([last, first]) => !!(last.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING)"
+    last_box, first_label = rects.last.element_handle(), page.locator("#boxes text.label").first.element_handle()
+    assert page.evaluate(above, [last_box, first_label])  # labels drawn after every box: no line crosses one
 
     # cards in the API's order: photo (loaded from image_url), name, price, why in words
     first = garments[0]["similar"][0]

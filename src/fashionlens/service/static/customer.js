@@ -82,13 +82,18 @@ function drawBoxes() {
   overlay.setAttribute("width", shownWidth);
   overlay.setAttribute("height", shownHeight);
   overlay.replaceChildren();
-  const labels = []; // placed label rectangles: a label moves down until it covers no other
   garments.forEach(({ garment }, index) => {
     const [x1, y1, x2, y2] = garment.box;
-    const group = svg("g", { class: `garment-box tone-${index % 6}`, "data-index": index },
+    overlay.append(svg("g", { class: `garment-box tone-${index % 6}`, "data-index": index },
       svg("title", {}, garmentTitle(garment, index)),
-      svg("rect", { class: "box", x: x1 * sx, y: y1 * sy, width: (x2 - x1) * sx, height: (y2 - y1) * sy, rx: 4 }));
+      svg("rect", { class: "box", x: x1 * sx, y: y1 * sy, width: (x2 - x1) * sx, height: (y2 - y1) * sy, rx: 4 })));
+  });
+  // every label after every box, so that no box's line crosses a label
+  const labels = []; // placed label rectangles: a label moves down until it covers no other
+  garments.forEach(({ garment }, index) => {
+    const group = svg("g", { class: `garment-box tone-${index % 6}` });
     overlay.append(group); // in the document, so the label's text can be measured
+    const [x1, y1] = garment.box;
     addLabel(group, `${index + 1} ${garment.category} · ${garment.color}`, x1 * sx, y1 * sy, shownWidth, labels);
   });
 }

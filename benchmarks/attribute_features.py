@@ -83,49 +83,65 @@ def labelled_rows(split: str, street: Path) -> list[dict]:
 
 
 def extract(split: str, analyzer, street: Path) -> LabelledGarments:
-    from fashionlens.core.records import Box
-    from fashionlens.inference.analyzer_models import classifier_feeds
-    from fashionlens.inference.color_names import PixelColors, color_features, shipped_namer
-    from fashionlens.inference.colors import garment_pixels
-
     rows = labelled_rows(split, street)
-    namer = shipped_namer()
-    margin = analyzer.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
-    embeddings, flipped, colour, named, stages, flipped_stages = [], [], [], [], [], []
-    for start in range(0, len(rows), 32):
-        crops = []
-        for row in rows[start : start + 32]:
-            with Image.open(row["file"]) as photo:
-                image = photo.convert("RGB")
-            box = Box(*row["box"])
-            crops.append((image, box))
-            colors = PixelColors.of(garment_pixels(image, box))
-            colour.append(color_features(colors))
-            named.append(namer.probabilities(colors))
-        with torch.inference_mode():
-            pixels, geometry = classifier_feeds(analyzer.transform, crops, margin)
-            for store, stage_store, batch in (
-                (embeddings, stages, pixels),
-                (flipped, flipped_stages, torch.flip(pixels, dims=[3])),
-            ):
-                output = analyzer.logits_and_features(batch, geometry)
-                store.append(torch.nn.functional.normalize(output.features.float(), dim=1).numpy())
-                stage_store.append(output.stages.float().numpy())
-        print(f"{split}: {min(start + 32, len(rows))}/{len(rows)}", flush=True)
+    passes = classifier_passes(rows, analyzer, split)
+    colour, named = pixel_colours(rows)
     texture, flipped_texture = textures(rows)
     return LabelledGarments(
         np.array([r["id"] for r in rows]),
         np.array([r["region"] for r in rows]),
         {name: np.array([r[name] for r in rows]) for name in LABELS},
-        np.concatenate(embeddings),
-        np.concatenate(flipped),
-        np.stack(colour),
-        np.stack(named),
+        passes["embeddings"],
+        passes["flipped_embeddings"],
+        colour,
+        named,
         texture,
         flipped_texture,
-        np.concatenate(stages),
-        np.concatenate(flipped_stages),
+        passes["stage_features"],
+        passes["flipped_stage_features"],
     )
+
+
+def classifier_passes(rows: list[dict], analyzer, split: str) -> dict[str, np.ndarray]:
+    """What the classifier gives for each row's crop, as the Analyzer crops it, and for its mirror: the
+    L2-normalised embeddings and the stage statistics (N x D and N x S each)."""
+    from fashionlens.core.records import Box
+    from fashionlens.inference.analyzer_models import classifier_feeds
+
+    margin = analyzer.classifier_meta.context_margin
+    found: dict[str, list[np.ndarray]] = {name: [] for name in ARRAYS if "embeddings" in name or "stage" in name}
+    for start in range(0, len(rows), 32):
+        crops = []
+        for row in rows[start : start + 32]:
+            with Image.open(row["file"]) as photo:
+                crops.append((photo.convert("RGB"), Box(*row["box"])))
+        with torch.inference_mode():
+            pixels, geometry = classifier_feeds(analyzer.transform, crops, margin)
+            for prefix, batch in (("", pixels), ("flipped_", torch.flip(pixels, dims=[3]))):
+                output = analyzer.logits_and_features(batch, geometry)
+                found[f"{prefix}embeddings"].append(
+                    torch.nn.functional.normalize(output.features.float(), dim=1).numpy()
+                )
+                found[f"{prefix}stage_features"].append(output.stages.float().numpy())
+        print(f"{split}: {min(start + 32, len(rows))}/{len(rows)}", flush=True)
+    return {name: np.concatenate(parts) for name, parts in found.items()}
+
+
+def pixel_colours(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's pixel colour features (as colors.garment_pixels reads its box) and the shipped colour
+    namer's probabilities."""
+    from fashionlens.core.records import Box
+    from fashionlens.inference.color_names import PixelColors, color_features, shipped_namer
+    from fashionlens.inference.colors import garment_pixels
+
+    namer = shipped_namer()
+    colour, named = [], []
+    for row in rows:
+        with Image.open(row["file"]) as photo:
+            colors = PixelColors.of(garment_pixels(photo.convert("RGB"), Box(*row["box"])))
+        colour.append(color_features(colors))
+        named.append(namer.probabilities(colors))
+    return np.stack(colour), np.stack(named)
 
 
 def textures(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -163,40 +179,26 @@ def load(split: str, analyzer, street: Path) -> LabelledGarments:
         save(path, extract(split, analyzer, street))
     with np.load(path) as data:
         arrays = {key: data[key] for key in data.files}
-    if "stage_features" not in arrays:
+    extend = "stage_features" not in arrays
+    if extend:
         rows = labelled_rows(split, street)
         if [r["id"] for r in rows] != arrays["annotation_ids"].tolist():
             raise SystemExit(f"{path}: its garments are not those of attributes_{split}.csv; delete it to re-extract")
         print(f"{split}: adding the stage statistics to {path.name}", flush=True)
-        arrays["stage_features"], arrays["flipped_stage_features"] = stage_features(rows, analyzer)
+        passes = classifier_passes(rows, analyzer, split)
+        arrays["stage_features"], arrays["flipped_stage_features"] = (
+            passes["stage_features"],
+            passes["flipped_stage_features"],
+        )
     garments = LabelledGarments(
         arrays["annotation_ids"],
         arrays["regions"],
         {name: arrays[f"label_{name}"] for name in LABELS},
         *(arrays[name] for name in ARRAYS),
     )
-    save(path, garments)
+    if extend:
+        save(path, garments)
     return garments
-
-
-def stage_features(rows: list[dict], analyzer) -> tuple[np.ndarray, np.ndarray]:
-    """The classifier's stage statistics of each row's crop and of its mirror (N x S each)."""
-    from fashionlens.core.records import Box
-    from fashionlens.inference.analyzer_models import classifier_feeds
-
-    margin = analyzer.classifier_meta.context_margin
-    plain, mirrored = [], []
-    for start in range(0, len(rows), 32):
-        crops = []
-        for row in rows[start : start + 32]:
-            with Image.open(row["file"]) as photo:
-                crops.append((photo.convert("RGB"), Box(*row["box"])))
-        with torch.inference_mode():
-            pixels, geometry = classifier_feeds(analyzer.transform, crops, margin)
-            plain.append(analyzer.logits_and_features(pixels, geometry).stages.float().numpy())
-            flipped = analyzer.logits_and_features(torch.flip(pixels, dims=[3]), geometry)
-            mirrored.append(flipped.stages.float().numpy())
-    return np.concatenate(plain), np.concatenate(mirrored)
 
 
 def default_analyzer(classifier: Path | None = None):

@@ -34,7 +34,7 @@ from fashionlens.core.model_meta import ModelMeta
 from fashionlens.data.classification import GEOMETRY_FEATURES
 from fashionlens.data.detection import detection_transform
 from fashionlens.data.transforms import input_shape
-from fashionlens.inference.analyzer_models import analyzed_detector, logits_and_features
+from fashionlens.inference.analyzer_models import analyzed_detector, logits_and_features, stage_modules
 from fashionlens.inference.onnx_runtime import CLASSIFIER_OUTPUTS, DETECTOR_OUTPUTS, session
 from fashionlens.models.classifier import ClassifierOutput, classifier_from_checkpoint
 from fashionlens.samples import sample_path
@@ -91,8 +91,8 @@ def export_classifier(checkpoint: dict[str, Any], path: Path) -> dict[str, float
     model = classifier_from_checkpoint(checkpoint).eval()
     inputs = classifier_inputs(checkpoint, batch=2, seed=0)
     names = ["images", "geometry"][: len(inputs)]
-    with torch.inference_mode():
-        outputs = list(CLASSIFIER_OUTPUTS[: len(present_outputs(logits_and_features(model, *inputs)))])
+    has_stages = bool(stage_modules(model.get_submodule("backbone")))
+    outputs = list(CLASSIFIER_OUTPUTS if has_stages else CLASSIFIER_OUTPUTS[:2])
     # the wrapper in eval mode: the exporter puts it back in its mode afterwards, which would train the model
     quiet_export(
         LogitsAndFeatures(model).eval(),

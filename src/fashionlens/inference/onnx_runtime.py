@@ -20,7 +20,7 @@ from fashionlens.core.checkpoint import checkpoint_file
 from fashionlens.core.errors import FashionLensError
 from fashionlens.models.classifier import ClassifierOutput
 
-CLASSIFIER_OUTPUTS = ("logits", "features", "stages")  # in analyzer_models.ClassifierOutput's order
+CLASSIFIER_OUTPUTS = ("logits", "features", "stages")  # in models.classifier.ClassifierOutput's order
 DETECTOR_OUTPUTS = ("boxes", "labels", "scores")
 EXPORT_VERSION = 2  # 2: the classifier's graph also outputs its stage statistics
 CACHE_FOLDER = "onnx"  # beside a checkpoint: where `fashionlens export` writes and the onnx backends look

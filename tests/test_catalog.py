@@ -366,3 +366,21 @@ def test_events_and_experiments_are_kept_in_order(catalog_at):
     stamp = store.stamp()
     store.add_event("2026-01-03T00:00:00Z", "view", None, None, {})
     assert store.stamp() == stamp  # events leave the items' index alone
+
+
+def test_import_records_allow_one_running_import_and_come_newest_first(catalog_at):
+    location = catalog_at()
+    store = open_store(location, create=True)
+    other = open_store(location)  # another worker's connection: the same rule
+    record = {"id": "a", "state": "running", "imported": 0, "refused_rows": []}
+    assert store.start_import(record) and other.import_records() == [record]
+    assert not other.start_import({"id": "b", "state": "running"})
+    store.save_import({**record, "state": "done", "imported": 3})
+    assert other.start_import({"id": "b", "state": "running"})
+    other.save_import({"id": "b", "state": "refused", "error": "shop.zip: not a zip archive"})
+    assert [(r["id"], r["state"]) for r in store.import_records()] == [("b", "refused"), ("a", "done")]
+    assert store.import_records("a") == [{**record, "state": "done", "imported": 3}]
+    assert store.import_records("c") == [] and len(store.import_records(limit=1)) == 1
+    assert store.stamp() == other.stamp()  # import records leave the items' index alone
+    other.close()
+    store.close()

@@ -5,6 +5,8 @@ and test_recommend.py."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import numpy as np
 import pytest
@@ -62,11 +64,18 @@ def test_migrations_run_once_and_a_newer_schema_is_refused(postgres_url):
     again = PostgresStore(postgres_url)  # nothing re-applied: the item and the catalogue's id stay
     assert again.count() == 1
     assert again.connection.execute("SELECT version, name FROM schema_migrations").fetchall() == [
-        (1, "0001_catalogue.sql")
+        (1, "0001_catalogue.sql"),
+        (2, "0002_imports.sql"),
     ]
-    again.connection.execute("INSERT INTO schema_migrations (version, name) VALUES (999, 'future.sql')")
+    # a catalogue made before migration 2 gets it when opened, its items kept
+    again.connection.execute("DROP TABLE imports")
+    again.connection.execute("DELETE FROM schema_migrations WHERE version = 2")
     again.close()
-    with pytest.raises(FashionLensError, match="catalogue schema 999, this fashionlens reads up to 1"):
+    upgraded = PostgresStore(postgres_url)
+    assert upgraded.count() == 1 and upgraded.import_records() == []
+    upgraded.connection.execute("INSERT INTO schema_migrations (version, name) VALUES (999, 'future.sql')")
+    upgraded.close()
+    with pytest.raises(FashionLensError, match="catalogue schema 999, this fashionlens reads up to 2"):
         PostgresStore(postgres_url)
 
 
@@ -120,7 +129,6 @@ def test_imports_from_two_processes_at_once_both_land_and_each_bumps_the_version
 
 
 def test_an_import_of_another_model_racing_the_first_waits_and_is_refused(postgres_url):
-    import time
     from concurrent.futures import ThreadPoolExecutor
 
     first, second = open_store(postgres_url, create=True), open_store(postgres_url)
@@ -140,7 +148,8 @@ def test_an_import_of_another_model_racing_the_first_waits_and_is_refused(postgr
 
 def test_two_service_workers_share_one_catalogue(tmp_path, postgres_url):
     """Two services (uvicorn, each its own connection and FAISS index) on one PostgreSQL catalogue: an import
-    through one is found by the other's next request, and both workers' events are counted once each."""
+    job started through one is followed through the other, and found by the other's next request; both
+    workers' events are counted once each."""
     from fashionlens.service import create_app
     from fashionlens.service.live import running_server
 
@@ -148,13 +157,21 @@ def test_two_service_workers_share_one_catalogue(tmp_path, postgres_url):
     first, second = (tiny_settings(tmp_path, catalog=postgres_url, media_dir=tmp_path / "media") for _ in range(2))
     with running_server(create_app(first)) as one, running_server(create_app(second)) as two:
         assert httpx.get(f"{two}/catalog/items").json()["items"] == []  # the second worker's index: empty
-        imported = httpx.post(
-            f"{one}/catalog/import",
+        started = httpx.post(
+            f"{one}/catalog/import?wait=false",
             headers=headers,
             timeout=120,
             files={"archive": ("shop.zip", product_zip(), "application/zip")},
         )
-        assert imported.status_code == 200, imported.text
+        assert started.status_code == 202, started.text
+        # the job runs in the first worker; its status, kept in the catalogue, is read through the second
+        status = started.json()
+        for _ in range(1200):
+            if status["state"] != "running":
+                break
+            time.sleep(0.1)
+            status = httpx.get(f"{two}{started.headers['location']}", headers=headers).json()
+        assert (status["state"], status["imported"]) == ("done", 5), status
         found = httpx.post(f"{two}/recommend", files=upload(photo_bytes((220, 40, 40))), data={"k": "2"}, timeout=60)
         assert found.status_code == 200, found.text
         assert found.json()["garments"][0]["similar"][0]["id"] == "TEE-RED"

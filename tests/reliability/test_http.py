@@ -396,9 +396,7 @@ def kept_state(settings) -> tuple:
     finally:
         store.close()
     files = sorted(
-        str(path.relative_to(settings.media_dir))
-        for path in settings.media_dir.rglob("*")
-        if path.is_file() and path.name != "last_import.json"
+        str(path.relative_to(settings.media_dir)) for path in settings.media_dir.rglob("*") if path.is_file()
     )
     return products, events, files
 

@@ -102,17 +102,13 @@ def disk_fills_while_writing(monkeypatch, written: list[Path]) -> None:
 
 
 def kept_state(client, settings) -> tuple:
-    """The catalogue, the events and every file of the media folder (the last-import record aside)."""
+    """The catalogue, the events and every file of the media folder."""
 
     def read(store):
         return sorted((i.id, i.name, i.price) for i in store.find_items()), len(store.events())
 
     products, events = client.app.state.service.catalog.run(read)
-    files = sorted(
-        str(p.relative_to(settings.media_dir))
-        for p in settings.media_dir.rglob("*")
-        if p.is_file() and p.name != "last_import.json"
-    )
+    files = sorted(str(p.relative_to(settings.media_dir)) for p in settings.media_dir.rglob("*") if p.is_file())
     return products, events, files
 
 

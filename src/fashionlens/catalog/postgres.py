@@ -312,6 +312,33 @@ class PostgresStore:
         rows = self.connection.execute('SELECT definition FROM experiments ORDER BY name COLLATE "C"')
         return [definition for (definition,) in rows]
 
+    def start_import(self, record: dict[str, Any]) -> bool:
+        from psycopg.errors import UniqueViolation
+        from psycopg.types.json import Jsonb
+
+        try:
+            self.connection.execute(
+                "INSERT INTO imports (id, state, record) VALUES (%s, %s, %s)",
+                (record["id"], record["state"], Jsonb(record)),
+            )
+        except UniqueViolation:  # another import is running (imports_one_running)
+            return False
+        return True
+
+    def save_import(self, record: dict[str, Any]) -> None:
+        from psycopg.types.json import Jsonb
+
+        self.connection.execute(
+            "UPDATE imports SET state = %s, record = %s WHERE id = %s", (record["state"], Jsonb(record), record["id"])
+        )
+
+    def import_records(self, import_id: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.connection.execute(
+            "SELECT record FROM imports WHERE %s::text IS NULL OR id = %s ORDER BY key DESC LIMIT %s",
+            (import_id, import_id, limit),
+        )
+        return [record for (record,) in rows]
+
     def close(self) -> None:
         self.connection.close()
 

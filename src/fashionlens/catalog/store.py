@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
 CREATE TABLE IF NOT EXISTS experiments (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS imports (
+    key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, state TEXT NOT NULL, record TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS imports_one_running ON imports(state) WHERE state = 'running';
 """
 ITEM_COLUMNS = (
     "key",
@@ -146,6 +149,9 @@ class CatalogStore(Protocol):
     def last_event_key(self) -> int: ...
     def save_experiment(self, definition: dict[str, Any]) -> None: ...
     def experiments(self) -> list[dict[str, Any]]: ...
+    def start_import(self, record: dict[str, Any]) -> bool: ...
+    def save_import(self, record: dict[str, Any]) -> None: ...
+    def import_records(self, import_id: str | None = None, limit: int = 20) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
 
@@ -391,6 +397,35 @@ class SQLiteStore:
     def experiments(self) -> list[dict[str, Any]]:
         rows = self.connection.execute("SELECT definition FROM experiments ORDER BY name")
         return [json.loads(definition) for (definition,) in rows]
+
+    def start_import(self, record: dict[str, Any]) -> bool:
+        """Record an import (state 'running'); False while another one runs: the index imports_one_running
+        lets one running import into the catalogue, whichever process or worker starts it."""
+        try:
+            with self.transaction() as cursor:
+                cursor.execute(
+                    "INSERT INTO imports (id, state, record) VALUES (?, ?, ?)",
+                    (record["id"], record["state"], json.dumps(record, sort_keys=True)),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def save_import(self, record: dict[str, Any]) -> None:
+        """Replace a recorded import's state and record (by its id)."""
+        with self.transaction() as cursor:
+            cursor.execute(
+                "UPDATE imports SET state = ?, record = ? WHERE id = ?",
+                (record["state"], json.dumps(record, sort_keys=True), record["id"]),
+            )
+
+    def import_records(self, import_id: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest recorded imports first, or the one with `import_id` ([] when there is none)."""
+        rows = self.connection.execute(
+            "SELECT record FROM imports WHERE ? IS NULL OR id = ? ORDER BY key DESC LIMIT ?",
+            (import_id, import_id, limit),
+        )
+        return [json.loads(record) for (record,) in rows]
 
     def close(self) -> None:
         self.connection.close()

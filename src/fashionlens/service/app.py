@@ -40,6 +40,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.service.imports.wait_all()  # an import started by a request finishes first
             app.state.service.queue.close()
             app.state.service.catalog.close()
 

@@ -6,31 +6,35 @@ catalogue is written by the importer in one transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
-import json
 import logging
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from fashionlens.core.errors import DiskFull, FashionLensError, is_disk_full
-from fashionlens.core.files import atomic_write, write_text
+from fashionlens.core.files import atomic_write
 from fashionlens.service.handlers import DISK_FULL_MESSAGE, DISK_FULL_STATUS
 from fashionlens.service.limits import size_text
 
 log = logging.getLogger("fashionlens.service")
 
 MAX_ENTRIES = 100_000
-LAST_IMPORT = "last_import.json"
 SKIPPED_FOLDERS = ("__MACOSX",)  # macOS resource forks inside zips made by Finder
+T = TypeVar("T")
+# the ids of the imports this process runs, from before each one's record is written until after its
+# outcome is: settle_abandoned never takes them for abandoned, whichever service of the process reads them
+RUNNING_HERE: set[str] = set()
 
 
 class TooLarge(FashionLensError):
@@ -206,30 +210,118 @@ def import_staged(catalog: Path | str, staging: Staging, stage: Callable[[Stagin
         store.close()
 
 
-def run_import(
-    settings, analyzer, stage: Callable[[Staging], Path], on_model: bool = False
-) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, ImportStatus) of one import; `stage` fills the staging folder and names the CSV;
-    `on_model`: the photos show people wearing the products (the detector runs); else each photo is one
-    product (ProductPhotos). Runs in a worker thread
-    with a catalogue connection of its own. Every attempt becomes the last import."""
+class ImportJobs:
+    """The imports this service worker runs, each an asyncio task: the request that started one may wait for
+    it or answer at once (202), and the service waits for them before it stops."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    def start(self, import_id: str, work: Awaitable[T]) -> "asyncio.Task[T]":
+        task = asyncio.ensure_future(work)
+        self._tasks[import_id] = task
+        task.add_done_callback(lambda done: self._finished(import_id, done))
+        return task
+
+    def _finished(self, import_id: str, task: asyncio.Task) -> None:
+        RUNNING_HERE.discard(import_id)
+        del self._tasks[import_id]
+        if not task.cancelled() and task.exception() is not None:  # logged even when nobody awaits it
+            log.error("import %s failed", import_id, exc_info=task.exception())
+
+    async def wait_all(self) -> None:
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+
+def new_import(on_model: bool) -> dict[str, Any]:
+    """The record of an import about to run: its ImportStatus, state 'running', and the worker running it."""
     from fashionlens.insights.analytics import utc_now
 
-    status: dict[str, Any] = {
+    return {
         "id": uuid.uuid4().hex[:12],
-        "state": "refused",
+        "state": "running",
         "on_model": on_model,
         "imported": 0,
         "unchanged": 0,
         "refused_rows": [],
         "started": utc_now(),
+        "finished": None,
         "error": None,
+        "worker": this_worker(),
     }
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_gone(record: dict[str, Any]) -> bool:
+    """Whether the worker of a running import has stopped: this process without that job, or a process of
+    this machine that no longer exists. A worker on another machine is taken to be running."""
+    host, _, pid = record.get("worker", "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return record["id"] not in RUNNING_HERE
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # a live process of another user
+        return False
+    return False
+
+
+def settle_abandoned(store: Any) -> None:
+    """Record as failed a running import whose worker stopped (killed, or the machine restarted), so that
+    the next import may start. Only the newest import can be running: while one runs, no other starts."""
+    from fashionlens.insights.analytics import utc_now
+
+    for record in store.import_records(limit=1):
+        if record["state"] == "running" and worker_gone(record):
+            record.update(
+                state="failed",
+                finished=utc_now(),
+                error="the service worker running this import stopped before recording its outcome; the "
+                "catalogue holds all of its products or none (one transaction)",
+            )
+            store.save_import(record)
+
+
+def begin_import(store: Any, record: dict[str, Any]) -> bool:
+    """Record `record` as the running import; False while another import runs."""
+    RUNNING_HERE.add(record["id"])
+    settle_abandoned(store)
+    started = False
+    try:
+        started = store.start_import(record)
+    finally:
+        if not started:
+            RUNNING_HERE.discard(record["id"])
+    return started
+
+
+def import_records(store: Any, import_id: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest imports first (or the one with `import_id`), an abandoned one recorded as failed."""
+    settle_abandoned(store)
+    return store.import_records(import_id, limit)
+
+
+def run_import(
+    settings, analyzer, stage: Callable[[Staging], Path], status: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, ImportStatus) of one import recorded as running (`new_import`); `stage` fills the
+    staging folder and names the CSV; `status["on_model"]`: the photos show people wearing the products
+    (the detector runs); else each photo is one product (ProductPhotos). Runs in a worker thread with
+    catalogue connections of its own, and records its outcome in the catalogue."""
+    from fashionlens.insights.analytics import utc_now
+
     staging, code = open_staging(settings.media), 422
     used: set[str] = set()
+    status["state"] = "refused"
     try:
         report, used = import_staged(
-            settings.catalog, staging, stage, analyzer if on_model else ProductPhotos(analyzer)
+            settings.catalog, staging, stage, analyzer if status["on_model"] else ProductPhotos(analyzer)
         )
         status.update(
             imported=report.new + report.updated,
@@ -244,33 +336,35 @@ def run_import(
         status["error"], code = str(error), 413
     except (DiskFull, OSError, sqlite3.Error) as error:
         if not is_disk_full(error):
+            status.update(state="failed", error="an internal error stopped the import; nothing of it was imported")
             raise
         # the catalogue's transaction was rolled back, and the photos this import kept are removed below
         log.error("disk full during a catalogue import: %s", error)
         status["error"], code = f"{DISK_FULL_MESSAGE}; nothing imported", DISK_FULL_STATUS
     except FashionLensError as error:
         status["error"] = staging.public(str(error))
+    except BaseException:
+        status.update(state="failed", error="an internal error stopped the import; nothing of it was imported")
+        raise
     finally:
         remove_unused(staging, used)
         close_staging(staging)
-    status["finished"] = utc_now()
-    record_last_import(settings.media, status)
+        status["finished"] = utc_now()
+        record_outcome(settings.catalog, status)
     return code, status
 
 
-def record_last_import(media_dir: Path, status: dict[str, Any]) -> None:
-    """Keep the import's status for GET /catalog/status. On a full disk the record is skipped (the last
-    one stays): the import itself has been answered, and the catalogue holds what it says."""
-    try:
-        write_text(media_dir / LAST_IMPORT, json.dumps(status, indent=1))
-    except OSError as error:
-        if not is_disk_full(error):
-            raise
-        log.error("disk full: the record of import %s was not written", status["id"])
+def record_outcome(catalog: Path | str, status: dict[str, Any]) -> None:
+    """Write the finished import's record. On a full disk it is skipped and logged: the import has been
+    answered, the catalogue holds what it says, and the record, still 'running', is settled as failed once
+    this job is gone (settle_abandoned)."""
+    from fashionlens.catalog.stores import open_store
 
-
-def last_import(media_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((media_dir / LAST_IMPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        store = open_store(catalog)
+        try:
+            store.save_import(status)
+        finally:
+            store.close()
+    except (DiskFull, OSError, sqlite3.Error, FashionLensError) as error:
+        log.error("the record of import %s was not written: %s", status["id"], error)

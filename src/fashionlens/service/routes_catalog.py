@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 from pathlib import Path
 from typing import Annotated, Any, Callable
@@ -16,7 +17,16 @@ from fashionlens.catalog.store import CatalogItem, Filters
 from fashionlens.core.records import REGIONS
 from fashionlens.core.taxonomy import region_of
 from fashionlens.inference.attributes import PatternName, SleeveName
-from fashionlens.service.imports import Staging, forget_photo, last_import, run_import, stage_archive, stage_files
+from fashionlens.service.imports import (
+    Staging,
+    begin_import,
+    forget_photo,
+    import_records,
+    new_import,
+    run_import,
+    stage_archive,
+    stage_files,
+)
 from fashionlens.service.limits import check_admin, read_upload
 from fashionlens.service.schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
 from fashionlens.service.state import ServiceState, service_state
@@ -106,8 +116,10 @@ async def item_image(item_id: str, state: ServiceState = Depends(service_state))
 @router.get("/catalog/status", response_model=CatalogStatus)
 async def catalog_status(state: ServiceState = Depends(service_state)) -> dict[str, Any]:
     """How many products, the model of their embeddings, and the last import through the service."""
-    items, model = await state.catalog.call(lambda store: (store.count(), store.model()))
-    return {"items": items, "model": model, "last_import": last_import(state.settings.media)}
+    items, model, last = await state.catalog.call(
+        lambda store: (store.count(), store.model(), import_records(store, limit=1))
+    )
+    return {"items": items, "model": model, "last_import": last[0] if last else None}
 
 
 async def staged_upload(
@@ -130,6 +142,7 @@ async def staged_upload(
     "/catalog/import",
     response_model=ImportStatus,
     responses={
+        202: {"model": ImportStatus, "description": "With wait=false: the import runs (state 'running')."},
         409: {"model": ErrorBody, "description": "Another import is running."},
         413: {"model": ErrorBody, "description": "The upload is over the import limit."},
         422: {"model": ImportStatus, "description": "Refused: state 'refused' and the reason in 'error'."},
@@ -150,20 +163,55 @@ async def import_products(
         "photos of people wearing the products, the detector's "
         "garment of the product's category is indexed.",
     ),
+    wait: bool = Query(
+        True,
+        description="true: answer with the import's outcome when it has finished; false: answer at once "
+        "(202, Location: /catalog/imports/{id}) while the import runs as a job of the service.",
+    ),
     state: ServiceState = Depends(service_state),
 ) -> Any:
     """Add or update products from uploaded files (never server paths or URLs). Good rows are imported,
-    refused rows are listed with their CSV line; the catalogue is written in one transaction."""
+    refused rows are listed with their CSV line; the catalogue is written in one transaction. Each import
+    is a job recorded in the catalogue (GET /catalog/imports/{id}); it goes on if the client leaves."""
     stage = await staged_upload(state, archive, csv, images)
-    if not state.import_lock.acquire(blocking=False):
+    record = new_import(on_model)
+    if not await state.catalog.call(lambda store: begin_import(store, record)):
         raise HTTPException(409, "another import is running; try again when it has finished")
-    try:
-        code, status = await run_in_threadpool(run_import, state.settings, state.analyzer, stage, on_model)
-    finally:
-        state.import_lock.release()
+    job = state.imports.start(
+        record["id"], run_in_threadpool(run_import, state.settings, state.analyzer, stage, dict(record))
+    )
+    if not wait:
+        location = f"/catalog/imports/{record['id']}"
+        return JSONResponse(ImportStatus(**record).model_dump(), status_code=202, headers={"Location": location})
+    code, status = await asyncio.shield(job)  # a client that leaves stops waiting, not the import
     if code == 413:
         raise HTTPException(413, status["error"])
     return JSONResponse(ImportStatus(**status).model_dump(), status_code=code)
+
+
+class ImportQuery(BaseModel):
+    limit: int = Field(20, ge=1, le=500)
+
+
+@admin.get("/catalog/imports", response_model=list[ImportStatus])
+async def list_imports(
+    query: Annotated[ImportQuery, Query()], state: ServiceState = Depends(service_state)
+) -> list[dict[str, Any]]:
+    """The imports through the service, newest first: running, done, refused or failed."""
+    return await state.catalog.call(lambda store: import_records(store, limit=query.limit))
+
+
+@admin.get(
+    "/catalog/imports/{import_id}",
+    response_model=ImportStatus,
+    responses={404: {"model": ErrorBody, "description": "No import with this id."}},
+)
+async def import_status(import_id: str, state: ServiceState = Depends(service_state)) -> dict[str, Any]:
+    """One import's state and outcome; poll it after POST /catalog/import?wait=false."""
+    found = await state.catalog.call(lambda store: import_records(store, import_id))
+    if not found:
+        raise HTTPException(404, f"no import with id {import_id!r}")
+    return found[0]
 
 
 def updated_item(store, item_id: str, changes: dict[str, Any]) -> CatalogItem:

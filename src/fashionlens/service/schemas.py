@@ -122,7 +122,10 @@ class RefusedRow(BaseModel):
 
 class ImportStatus(BaseModel):
     id: str
-    state: Literal["done", "refused"]
+    state: Literal["running", "done", "refused", "failed"] = Field(
+        description="running; done (products imported); refused (nothing imported: see error and "
+        "refused_rows); failed (stopped by an internal error or a stopped worker: see error)."
+    )
     on_model: bool = Field(
         False,
         description="The import's on_model field: the detector found the garment of "
@@ -132,8 +135,8 @@ class ImportStatus(BaseModel):
     unchanged: int
     refused_rows: list[RefusedRow]
     started: str
-    finished: str
-    error: str | None = Field(None, description="Why nothing was imported (state 'refused').")
+    finished: str | None = Field(None, description="Null while the import runs.")
+    error: str | None = Field(None, description="Why nothing was imported (state 'refused' or 'failed').")
 
 
 class CatalogStatus(BaseModel):

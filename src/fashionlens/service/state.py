@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from fashionlens.catalog.index import CatalogIndex
 from fashionlens.catalog.store import CatalogStore
 from fashionlens.catalog.stores import index_cache, open_store
+from fashionlens.service.imports import ImportJobs
 from fashionlens.service.limits import SerialAnalyzer, WorkQueue
 from fashionlens.service.settings import ServiceSettings
 
@@ -68,7 +69,7 @@ class ServiceState:
     analyzer: SerialAnalyzer
     catalog: CatalogAccess
     queue: WorkQueue
-    import_lock: threading.Lock = field(default_factory=threading.Lock)  # one import at a time
+    imports: ImportJobs = field(default_factory=ImportJobs)  # the catalogue lets one import run at a time
     # the latest insights summary by (since, by, newest event): the dashboard asks for it once per chart
     summaries: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 

@@ -170,9 +170,12 @@ function showImport(status) {
   const parts = [el("strong", {}, `${status.items} items`), ` in the catalogue (${model}). `];
   if (!last) {
     parts.push("No import through the service yet.");
+  } else if (last.state === "running") {
+    parts.push(`An import is running (started ${when(last.started)}).`);
   } else {
     parts.push(`Last import (${last.state}, ${when(last.finished ?? last.started)}): ${last.imported} imported, ` +
       `${last.unchanged} unchanged, ${last.refused_rows.length} refused.`);
+    if (last.error) parts.push(` ${last.error}`);
   }
   const box = document.getElementById("import-status");
   box.replaceChildren(el("p", {}, parts));

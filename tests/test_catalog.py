@@ -384,3 +384,21 @@ def test_import_records_allow_one_running_import_and_come_newest_first(catalog_a
     assert store.stamp() == other.stamp()  # import records leave the items' index alone
     other.close()
     store.close()
+
+
+def test_items_given_attributes_by_other_heads_keep_the_catalogue_asking_for_a_reindex(catalog_at):
+    from fashionlens.catalog.store import attributes_note
+
+    store = open_store(catalog_at(), create=True)
+    old, new = {"id": "m", "attributes_version": "heads-1"}, {"id": "m", "attributes_version": "heads-2"}
+    store.write_items([CatalogItem(id="A", image="a.png", embedding=np.ones(2, np.float32))], old)
+    assert attributes_note(store.path, store.model(), old) is None
+    # new heads give B its attributes; A's are still the old heads': the catalogue keeps saying so
+    store.write_items([CatalogItem(id="B", image="b.png", embedding=np.ones(2, np.float32))], new)
+    assert store.model()["attributes_version"] == "heads-1"
+    note = attributes_note(store.path, store.model(), new)
+    assert note is not None and f"run `fashionlens catalog reindex --catalog {store.path}`" in note
+    items = list(store.get_items(["A", "B"]).values())
+    store.write_items(items, new, replace_model=True)  # a reindex rewrites every item
+    assert store.model()["attributes_version"] == "heads-2" and attributes_note(store.path, store.model(), new) is None
+    store.close()

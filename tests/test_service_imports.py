@@ -3,6 +3,7 @@ GET /catalog/imports/{id}; one import at a time; an import whose worker stopped 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -134,3 +135,15 @@ def test_an_import_whose_worker_stopped_is_settled_as_failed_and_no_longer_block
     assert "worker running this import stopped" in killed["error"]
     assert lost["state"] == "failed" and imported.status_code == 200
     assert blocked.status_code == 409
+
+
+def test_the_catalogue_status_says_to_reindex_when_its_attributes_came_from_other_heads(tmp_path):
+    with tiny_client(tmp_path) as (client, settings):
+        fresh = client.get("/catalog/status").json()
+        store = SQLiteStore(settings.catalog)
+        model = {**store.model(), "attributes_version": "earlier-heads"}
+        store.connection.execute("UPDATE meta SET value = ? WHERE key = 'model'", (json.dumps(model),))
+        store.close()
+        stale = client.get("/catalog/status").json()
+    assert fresh["note"] is None
+    assert "other attribute heads" in stale["note"] and "fashionlens catalog reindex --catalog" in stale["note"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fashionlens.catalog.store import CatalogItem, CatalogStore, model_mismatch
+from fashionlens.catalog.store import CatalogItem, CatalogStore, attributes_note, model_mismatch
 from fashionlens.catalog.validation import parse_price, url_problem
 from fashionlens.core.errors import DataFormatError, FashionLensError, ImageError
 from fashionlens.core.images import load_image
@@ -67,6 +67,7 @@ class ImportReport:
     unchanged: int = 0
     bad: list[BadRow] = field(default_factory=list)
     warnings: list[BadRow] = field(default_factory=list)  # imported, but worth a look (a blank photo)
+    note: str | None = None  # about the whole catalogue: its attributes want `catalog reindex`
 
     @property
     def imported(self) -> int:
@@ -298,6 +299,7 @@ def import_products(
         changed.append(item)
     if changed:
         store.write_items(changed, analyzer.description)
+    report.note = attributes_note(getattr(store, "path", path), store.model(), analyzer.description)
     return report
 
 

@@ -25,9 +25,9 @@ from fashionlens.catalog.store import (
     CatalogItem,
     Filters,
     check_item_values,
-    check_model_change,
     in_key_order,
     item_of,
+    recorded_model,
     where_clause,
 )
 from fashionlens.core.errors import FashionLensError
@@ -156,7 +156,7 @@ class PostgresStore:
         """As SQLiteStore.write_items: one transaction, one model per catalogue, checked prices and links."""
         check_item_values(self.path, items)
         with self.transaction() as cursor:
-            check_model_change(cursor, self.path, model, replace_model)
+            model = recorded_model(cursor, self.path, model, replace_model)
             for item in items:
                 self._write_item(cursor, item)
             if replace_model:

@@ -244,7 +244,7 @@ class SQLiteStore:
         An item whose price or link breaks the catalogue's rules (catalog.validation) refuses the write."""
         check_item_values(self.path, items)
         with self.transaction() as cursor:
-            check_model_change(cursor, self.path, model, replace_model)
+            model = recorded_model(cursor, self.path, model, replace_model)
             for item in items:
                 self._write_item(cursor, item)
             if replace_model:
@@ -524,14 +524,30 @@ def check_item_values(path: Any, items: list[CatalogItem]) -> None:
             raise FashionLensError(f"{path}: item {item.id}: {problem}")
 
 
-def check_model_change(cursor: Any, path: Any, model: dict[str, Any], replace_model: bool) -> None:
+def recorded_model(cursor: Any, path: Any, model: dict[str, Any], replace_model: bool) -> dict[str, Any]:
     """Inside a write's transaction (a SQLite or PostgreSQL cursor): a catalogue holding items made by
-    another model takes this one's only when every item is rewritten (`replace_model`: reindex)."""
+    another model takes this one's only when every item is rewritten (`replace_model`: reindex). Returns
+    the model to record: a write of some items by other attribute heads keeps the catalogue's
+    `attributes_version`, so that it goes on saying its other items need `catalog reindex`."""
     current = cursor.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
     current = json.loads(current[0]) if current else None
     stored = cursor.execute("SELECT COUNT(*) FROM items").fetchone()[0]
     if current and stored and current["id"] != model["id"] and not replace_model:
         raise FashionLensError(model_mismatch(path, current, model))
+    if current and stored and not replace_model:
+        return {**model, "attributes_version": current.get("attributes_version")}
+    return model
+
+
+def attributes_note(path: Path | str, stored: dict[str, Any] | None, given: dict[str, Any]) -> str | None:
+    """A line saying to reindex when the catalogue's colours, patterns and sleeves came from other attribute
+    heads than `given`'s (the model has the same embeddings, so nothing is refused)."""
+    if stored is None or stored.get("attributes_version") == given.get("attributes_version"):
+        return None
+    return (
+        f"{path}: the catalogue's colours, patterns and sleeves were given by other attribute heads than this "
+        f"model's; run `fashionlens catalog reindex --catalog {path}` to give them again"
+    )
 
 
 def model_mismatch(path: Path | str, stored: dict[str, Any], given: dict[str, Any]) -> str:

@@ -305,9 +305,13 @@ def recommend_photos(
     the event (`log`: (channel, session), None for --no-log); [(analysis, garment recommendations)]."""
     from fashionlens.catalog.index import CatalogIndex
     from fashionlens.catalog.recommend import check_model, recommend
+    from fashionlens.catalog.store import attributes_note
     from fashionlens.catalog.stores import index_cache
 
     check_model(store, analyzer.description)  # before any photo is analysed
+    note = attributes_note(getattr(store, "path", catalog), store.model(), analyzer.description)
+    if note:
+        typer.echo(f"note: {note}", err=True)
     index = CatalogIndex(store, index_cache(catalog))
     results = []
     for analysis in analyze_photos(analyzer, images, annotate, run):

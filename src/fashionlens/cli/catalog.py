@@ -116,12 +116,15 @@ def print_import(report, catalog: str, as_json: bool) -> None:
         typer.echo(f"bad row: {bad}", err=True)
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    if report.note:
+        typer.echo(f"note: {report.note}", err=True)
     if not as_json:
         typer.echo(f"{catalog_name(catalog)}: {report.summary()}")
         return
     counts = {key: getattr(report, key) for key in ("imported", "new", "updated", "unchanged")}
     bad, warnings = [str(b) for b in report.bad], [str(w) for w in report.warnings]
-    typer.echo(json_text({"catalog": catalog_name(catalog), **counts, "bad": bad, "warnings": warnings}))
+    found = {"catalog": catalog_name(catalog), **counts, "bad": bad, "warnings": warnings, "note": report.note}
+    typer.echo(json_text(found))
 
 
 def discard_catalog(store: CatalogStore) -> None:

@@ -17,6 +17,7 @@ Sleeve length is predicted for upper-body and full-body garments only (trousers 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -137,6 +138,12 @@ class AttributeHeads:
             return None
         features = np.concatenate([np.asarray(inputs[key], dtype=np.float64).ravel() for key in head.inputs])
         return Prediction.of(head.names, head.probabilities(features[None, :])[0])
+
+    def version(self) -> str:
+        """Identifies the heads' weights: a catalogue records it with its items' colours, patterns and
+        sleeves, and says to reindex when the shipped heads change."""
+        heads = {name: head.to_json() for name, head in self.heads.items()}
+        return hashlib.sha256(json.dumps(heads, sort_keys=True).encode()).hexdigest()[:12]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from fashionlens.catalog.store import CatalogItem, Filters
+from fashionlens.catalog.store import CatalogItem, Filters, attributes_note
 from fashionlens.core.records import REGIONS
 from fashionlens.core.taxonomy import region_of
 from fashionlens.inference.attributes import PatternName, SleeveName
@@ -116,10 +116,13 @@ async def item_image(item_id: str, state: ServiceState = Depends(service_state))
 @router.get("/catalog/status", response_model=CatalogStatus)
 async def catalog_status(state: ServiceState = Depends(service_state)) -> dict[str, Any]:
     """How many products, the model of their embeddings, and the last import through the service."""
-    items, model, last = await state.catalog.call(
-        lambda store: (store.count(), store.model(), import_records(store, limit=1))
-    )
-    return {"items": items, "model": model, "last_import": last[0] if last else None}
+
+    def read(store) -> dict[str, Any]:
+        items, model, last = store.count(), store.model(), import_records(store, limit=1)
+        note = attributes_note(store.path, model, state.analyzer.description) if items else None
+        return {"items": items, "model": model, "last_import": last[0] if last else None, "note": note}
+
+    return await state.catalog.call(read)
 
 
 async def staged_upload(

@@ -143,6 +143,9 @@ class CatalogStatus(BaseModel):
     items: int
     model: dict[str, Any] | None
     last_import: ImportStatus | None
+    note: str | None = Field(
+        None, description="What the catalogue needs, e.g. a reindex: its attributes came from other heads."
+    )
 
 
 class ItemUpdate(BaseModel):

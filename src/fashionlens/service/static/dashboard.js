@@ -179,6 +179,7 @@ function showImport(status) {
   }
   const box = document.getElementById("import-status");
   box.replaceChildren(el("p", {}, parts));
+  if (status.note) box.append(el("p", { class: "note" }, status.note));
   const refused = last?.refused_rows ?? [];
   if (refused.length) {
     box.append(el("ul", { class: "refused" }, refused.slice(0, 5).map((row) => el("li", {}, `line ${row.line}: ${row.error}`))));

@@ -123,6 +123,8 @@ def test_an_import_whose_worker_stopped_is_settled_as_failed_and_no_longer_block
         store = SQLiteStore(settings.catalog)
         assert store.start_import(running_record("killed", f"{host}:{stopped_process_id()}"))
         killed = client.get("/catalog/imports/killed", headers=ADMIN).json()
+        leftover = settings.media_dir / ".staging" / "of-the-killed-import"
+        leftover.mkdir(parents=True)
         # this very process, which runs no such job (its record was never finished)
         assert store.start_import(running_record("lost", f"{host}:{os.getpid()}"))
         imported = client.post("/catalog/import", files=archive(PRODUCTS[:1]), headers=ADMIN)
@@ -134,6 +136,7 @@ def test_an_import_whose_worker_stopped_is_settled_as_failed_and_no_longer_block
     assert (killed["state"], killed["finished"] is not None) == ("failed", True)
     assert "worker running this import stopped" in killed["error"]
     assert lost["state"] == "failed" and imported.status_code == 200
+    assert not leftover.exists()  # the next import removed the stopped one's staging folder
     assert blocked.status_code == 409
 
 

@@ -167,6 +167,13 @@ def forget_photo(media: Path, image: str, store: Any) -> None:
         path.unlink(missing_ok=True)
 
 
+def remove_leftovers(media: Path) -> None:
+    """The staging folders of imports whose worker stopped: only one import runs at a time (the
+    catalogue's imports_one_running), so once it has begun, every other staging folder is a leftover."""
+    for folder in (media / ".staging").glob("*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def close_staging(staging: Staging) -> None:
     shutil.rmtree(staging.folder, ignore_errors=True)
 
@@ -316,6 +323,7 @@ def run_import(
     catalogue connections of its own, and records its outcome in the catalogue."""
     from fashionlens.insights.analytics import utc_now
 
+    remove_leftovers(settings.media)
     staging, code = open_staging(settings.media), 422
     used: set[str] = set()
     status["state"] = "refused"

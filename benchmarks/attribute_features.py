@@ -33,6 +33,7 @@ ARRAYS = (  # LabelledGarments' arrays after its labels, in order
     "embeddings",
     "flipped_embeddings",
     "color_features",
+    "color_histograms",
     "namer_probabilities",
     "texture_features",
     "flipped_texture_features",
@@ -52,6 +53,7 @@ class LabelledGarments:
     embeddings: np.ndarray  # N x D, L2-normalised (the Analyzer's embedding)
     flipped_embeddings: np.ndarray  # N x D, of the horizontally flipped crop
     color_features: np.ndarray  # N x F (color_names.color_features)
+    color_histograms: np.ndarray  # N x color_names.HISTOGRAM_LENGTH (color_names.color_histogram)
     namer_probabilities: np.ndarray  # N x 13, the shipped colour namer's, in its names' order
     texture_features: np.ndarray  # N x texture.LENGTH (texture.texture_features of the annotated box)
     flipped_texture_features: np.ndarray  # N x texture.LENGTH, of the mirrored crop
@@ -85,7 +87,7 @@ def labelled_rows(split: str, street: Path) -> list[dict]:
 def extract(split: str, analyzer, street: Path) -> LabelledGarments:
     rows = labelled_rows(split, street)
     passes = classifier_passes(rows, analyzer, split)
-    colour, named = pixel_colours(rows)
+    colour, histograms, named = pixel_colours(rows)
     texture, flipped_texture = textures(rows)
     return LabelledGarments(
         np.array([r["id"] for r in rows]),
@@ -94,6 +96,7 @@ def extract(split: str, analyzer, street: Path) -> LabelledGarments:
         passes["embeddings"],
         passes["flipped_embeddings"],
         colour,
+        histograms,
         named,
         texture,
         flipped_texture,
@@ -127,21 +130,22 @@ def classifier_passes(rows: list[dict], analyzer, split: str) -> dict[str, np.nd
     return {name: np.concatenate(parts) for name, parts in found.items()}
 
 
-def pixel_colours(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's pixel colour features (as colors.garment_pixels reads its box) and the shipped colour
-    namer's probabilities."""
+def pixel_colours(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's pixel colour features and Lab histogram (as colors.garment_pixels reads its box), and the
+    shipped colour namer's probabilities."""
     from fashionlens.core.records import Box
-    from fashionlens.inference.color_names import PixelColors, color_features, shipped_namer
+    from fashionlens.inference.color_names import PixelColors, color_features, color_histogram, shipped_namer
     from fashionlens.inference.colors import garment_pixels
 
     namer = shipped_namer()
-    colour, named = [], []
+    colour, histograms, named = [], [], []
     for row in rows:
         with Image.open(row["file"]) as photo:
             colors = PixelColors.of(garment_pixels(photo.convert("RGB"), Box(*row["box"])))
         colour.append(color_features(colors))
+        histograms.append(color_histogram(colors))
         named.append(namer.probabilities(colors))
-    return np.stack(colour), np.stack(named)
+    return np.stack(colour), np.stack(histograms), np.stack(named)
 
 
 def textures(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -173,23 +177,27 @@ def save(path: Path, garments: LabelledGarments) -> None:
 
 def load(split: str, analyzer, street: Path) -> LabelledGarments:
     """The split's garments (of the `street` folder) from the cache, extracted first when the cache lacks
-    them; a cache written before the stage statistics existed gets them added (one classifier pass)."""
+    them; a cache written before the stage statistics or the colour histograms existed gets them added."""
     path = CACHE / f"{split}-{analyzer.model_id}.npz"
     if not path.is_file():
         save(path, extract(split, analyzer, street))
     with np.load(path) as data:
         arrays = {key: data[key] for key in data.files}
-    extend = "stage_features" not in arrays
+    extend = "stage_features" not in arrays or "color_histograms" not in arrays
     if extend:
         rows = labelled_rows(split, street)
         if [r["id"] for r in rows] != arrays["annotation_ids"].tolist():
             raise SystemExit(f"{path}: its garments are not those of attributes_{split}.csv; delete it to re-extract")
+    if "stage_features" not in arrays:
         print(f"{split}: adding the stage statistics to {path.name}", flush=True)
         passes = classifier_passes(rows, analyzer, split)
         arrays["stage_features"], arrays["flipped_stage_features"] = (
             passes["stage_features"],
             passes["flipped_stage_features"],
         )
+    if "color_histograms" not in arrays:
+        print(f"{split}: adding the colour histograms to {path.name}", flush=True)
+        arrays["color_histograms"] = pixel_colours(rows)[1]
     garments = LabelledGarments(
         arrays["annotation_ids"],
         arrays["regions"],

@@ -17,7 +17,8 @@ rows want a stronger prior). Sleeve: the embedding alone or with the texture sta
 Pattern may also read the classifier's stage statistics (its early feature maps).
 Colour: (a) the pixel colour model (color_names.py), (b) a head on the embedding, (c) a head on the
 embedding and the pixel colour features, (d) a head on the pixel colour features and the stage
-statistics; the best by 5-fold accuracy on train ships.
+statistics, (e) a head on the pixel colour features, their Lab histogram and the stage statistics; the
+best by 5-fold accuracy on train ships.
 Also reported, not shipped: averaging each val garment's prediction with its mirrored crop's
 (test-time flip, a second classifier pass).
 Results: benchmarks/results/attributes.json (--results); confusion matrices: docs/figures/attributes-*-confusion.png.
@@ -62,6 +63,7 @@ COLOUR_HEADS = {
     "b_embedding_head": ("embedding",),
     "c_embedding_and_pixel_colour_head": ("embedding", "color_features"),
     "d_pixel_colour_and_stages_head": ("color_features", "stage_features"),
+    "e_pixel_colour_histogram_and_stages_head": ("color_features", "color_histogram", "stage_features"),
 }
 SEED = 0
 
@@ -78,6 +80,7 @@ def inputs_of(
     parts = {
         "embedding": garments.flipped_embeddings if flipped else garments.embeddings,
         "color_features": garments.color_features,
+        "color_histogram": garments.color_histograms,  # a mirror has the same pixels
         "texture_features": garments.flipped_texture_features if flipped else garments.texture_features,
         "stage_features": garments.flipped_stage_features if flipped else garments.stage_features,
     }

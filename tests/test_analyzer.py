@@ -135,6 +135,22 @@ def test_features_come_from_the_same_forward_pass():
     assert stages is None  # a ResNet has no stage statistics
 
 
+def test_the_colour_histogram_parts_navy_black_and_grey_and_counts_each_pixel_once():
+    from fashionlens.inference.color_names import HISTOGRAM_LENGTH
+
+    def histogram(*colors) -> np.ndarray:
+        """Of a photo of vertical stripes in `colors`."""
+        found = dominant_color(Image.fromarray(np.array([list(colors) * 20] * 40, np.uint8))).histogram
+        assert found.shape == (HISTOGRAM_LENGTH,) and found.sum() == pytest.approx(1.0)
+        return found
+
+    navy, black, grey = histogram((28, 36, 72)), histogram((10, 10, 10)), histogram((128, 128, 128))
+    assert [int(np.count_nonzero(h)) for h in (navy, black, grey)] == [1, 1, 1]
+    assert len({int(h.argmax()) for h in (navy, black, grey)}) == 3
+    mixed = histogram((28, 36, 72), (128, 128, 128))  # half navy, half grey
+    assert mixed[navy.argmax()] == pytest.approx(0.5, abs=0.05) and mixed[grey.argmax()] == pytest.approx(0.5, abs=0.05)
+
+
 def test_dominant_color_ignores_skin_and_border_and_names_stripes(tmp_path):
     assert [
         dominant_color(Image.new("RGB", (40, 40), c)).name

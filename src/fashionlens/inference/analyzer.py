@@ -353,6 +353,7 @@ class Analyzer:
         inputs = {
             "embedding": embedding,
             "color_features": color.features,
+            "color_histogram": color.histogram,
             "texture_features": color.texture,
             "stage_features": classified.stages,
         }

@@ -3,8 +3,8 @@
 Each attribute is a linear head (a multinomial logistic regression) on the classifier's pooled backbone
 features, the garment's embedding, so the classifier's one call per garment serves the category, the
 embedding and every attribute, on every backend (torch, onnx, onnx-int8). A head may also read the
-garment's pixel colour features (color_names.color_features), which the colour step computes anyway, and
-the texture statistics of its box's pixels (texture.texture_features: no model call), which the colour
+garment's pixel colour features (color_names.color_features and color_histogram), which the colour step
+computes anyway, the texture statistics of its box's pixels (texture.texture_features: no model call), which the colour
 step computes too (colors.DominantColor.texture), and the statistics of the classifier's early feature
 maps (analyzer_models.stage_statistics: an output of the same call), which keep the colour and texture
 that the pooled last layer has mostly given up for the category.
@@ -37,7 +37,7 @@ PATTERNS: tuple[str, ...] = get_args(PatternName)
 SLEEVES: tuple[str, ...] = get_args(SleeveName)
 SLEEVE_REGIONS = ("upper", "full")
 # what a head may read, in its `inputs` order
-INPUTS = ("embedding", "color_features", "texture_features", "stage_features")
+INPUTS = ("embedding", "color_features", "color_histogram", "texture_features", "stage_features")
 DIGITS = 4  # probabilities in the JSON, as the Analyzer rounds its scores
 
 

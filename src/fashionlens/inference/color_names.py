@@ -48,6 +48,9 @@ SHADE_LAB = rgb2lab(np.array([[s for shades in SHADES.values() for s in shades]]
 HUE_BINS = 12
 CLUSTERS = 3
 CHROMA_TIERS = ((3.0, 8.0), (8.0, 20.0), (20.0, 200.0))
+HISTOGRAM_LIGHTNESS = (0.0, 30.0, 50.0, 70.0, 101.0)  # color_histogram's tiers of L*
+HISTOGRAM_AB = np.array([-np.inf, -8.0, -3.0, 3.0, 8.0, np.inf])  # its 5 bins of a* and of b*
+HISTOGRAM_LENGTH = 4 * 5 * 5
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,18 @@ class PixelColors:
         """From RGB pixels (N x 3, uint8)."""
         lab = rgb2lab(pixels[None, :, :].astype(np.uint8))[0]
         return cls(lab, *clusters_of(lab, distinct_colors(pixels)))
+
+
+def color_histogram(colors: PixelColors) -> np.ndarray:
+    """The share of the garment's pixels in each cell of a coarse Lab grid: 4 lightness tiers x 5 a* x 5 b*
+    bins (100 values), narrow near grey (|a*|, |b*| < 3, 3-8, beyond), where navy, black and grey part.
+    Read by the learned colour head beside color_features (benchmarks/attributes.py)."""
+    lightness, a, b = colors.lab.T
+    tier = np.clip(np.searchsorted(HISTOGRAM_LIGHTNESS, lightness, side="right") - 1, 0, len(HISTOGRAM_LIGHTNESS) - 2)
+    a_bin = np.searchsorted(HISTOGRAM_AB, a, side="right") - 1
+    b_bin = np.searchsorted(HISTOGRAM_AB, b, side="right") - 1
+    cells = (tier * 5 + a_bin) * 5 + b_bin
+    return np.bincount(cells, minlength=HISTOGRAM_LENGTH).astype(np.float64) / max(len(cells), 1)
 
 
 def color_features(colors: PixelColors) -> np.ndarray:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from fashionlens.core.records import Box
 from fashionlens.inference.attributes import Prediction
-from fashionlens.inference.color_names import PixelColors, color_features, shipped_namer
+from fashionlens.inference.color_names import PixelColors, color_features, color_histogram, shipped_namer
 from fashionlens.inference.foreground import Foreground
 from fashionlens.inference.texture import texture_features
 
@@ -60,6 +60,7 @@ class DominantColor:
     probabilities: dict[str, float] = field(default_factory=dict, compare=False)
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
     texture: np.ndarray | None = field(default=None, repr=False, compare=False)
+    histogram: np.ndarray | None = field(default=None, repr=False, compare=False)  # color_names.color_histogram
 
     @property
     def hex(self) -> str:
@@ -132,4 +133,5 @@ def color_of_pixels(pixels: np.ndarray) -> DominantColor:
         rgb,
         named.probabilities,
         features,
+        histogram=color_histogram(colors),
     )

@@ -17,16 +17,8 @@ from fashionlens.catalog.store import CatalogItem, Filters, attributes_note
 from fashionlens.core.records import REGIONS
 from fashionlens.core.taxonomy import region_of
 from fashionlens.inference.attributes import PatternName, SleeveName
-from fashionlens.service.imports import (
-    Staging,
-    begin_import,
-    forget_photo,
-    import_records,
-    new_import,
-    run_import,
-    stage_archive,
-    stage_files,
-)
+from fashionlens.service.import_jobs import begin_import, import_records, new_import
+from fashionlens.service.imports import Staging, forget_photo, run_import, stage_archive, stage_files
 from fashionlens.service.limits import check_admin, read_upload
 from fashionlens.service.schemas import CatalogStatus, Deleted, ErrorBody, ImportStatus, ItemList, ItemUpdate, Product
 from fashionlens.service.state import ServiceState, service_state

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from fashionlens.catalog.index import CatalogIndex
 from fashionlens.catalog.store import CatalogStore
 from fashionlens.catalog.stores import index_cache, open_store
-from fashionlens.service.imports import ImportJobs
+from fashionlens.service.import_jobs import ImportJobs
 from fashionlens.service.limits import SerialAnalyzer, WorkQueue
 from fashionlens.service.settings import ServiceSettings
 

@@ -237,6 +237,13 @@ def model_card(models: list[PackedModel], root: Path) -> str:
         "`--pretrained imagenet` also carries ImageNet-pretrained weights (its section says which, with their",
         "licence).",
         "",
+        "Beside them, two small JSON files of linear models, fitted apart from this card's runs: `attributes.json`",
+        "(the pattern, sleeve and colour heads on the classifier's features; `benchmarks/attributes.py --write`)",
+        "and `color_names.json` (the pixel colour model that names product photos; `benchmarks/color_names.py`),",
+        "both on the hand labels of the street train garments (`../shared/data/street/attributes_train.csv`, the",
+        "street photos' licence, Apache-2.0). Their scores on the street val garments: docs/benchmarks.md,",
+        '"Garment attributes".',
+        "",
     ]
     for model in models:
         lines += model_section(model, root)

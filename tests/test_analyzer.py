@@ -266,3 +266,21 @@ def test_a_garment_under_a_coat_reports_no_sleeve_and_the_coat_keeps_its_own():
     kept = without_hidden_sleeves([coat, under, beside])
     assert [g.sleeve and g.sleeve.name for g in kept] == ["long", None, "sleeveless"]
     assert without_hidden_sleeves([under, beside]) == [under, beside]  # no outer layer: nothing hidden
+
+
+def test_a_dress_that_shows_only_below_a_top_reports_no_sleeve():
+    from fashionlens.inference.attributes import SLEEVES, Prediction
+    from fashionlens.inference.colors import color_of_pixels
+
+    colour = color_of_pixels(np.full((16, 3), 128, dtype=np.uint8))
+    long = Prediction.of(SLEEVES, np.array([0.1, 0.1, 0.8]))
+
+    def garment(box: Box, region: str, category: str) -> AnalyzedGarment:
+        return AnalyzedGarment(box, region, 0.9, category, 0.9, [(category, 0.9)], colour, np.zeros(4), None, long)
+
+    top = garment(Box(110, 90, 210, 190), "upper", "Shirt")
+    below = garment(Box(90, 175, 225, 425), "full", "Dress")  # starts 85% down the shirt's box (demo 0045)
+    whole = garment(Box(100, 95, 220, 400), "full", "Dress")  # from the shoulders: its sleeves show
+    aside = garment(Box(300, 175, 400, 425), "full", "Dress")  # another person's, beside the top
+    kept = without_hidden_sleeves([top, below, whole, aside])
+    assert [g.sleeve and g.sleeve.name for g in kept] == ["long", None, "long", "long"]

@@ -70,6 +70,10 @@ DIGITS = 4  # scores and embeddings in the JSON: the same photo gives the same b
 DRAFT_MARGIN = 2
 OUTER_LAYERS = ("Outwear", "Blazer", "Jacket", "Coat", "Cardigan", "Parka")  # worn over another garment
 HIDDEN_INSIDE = 0.9  # of a garment's box inside an outer layer's: worn under it, its sleeves hidden
+# a full-body garment whose box starts this far down a top's box (share of the top's height) shows only
+# below the top (a dress under a sweater): on the street train photos 59 of 61 such garments have no sleeve
+# label, against 66 of 370 other full-body garments
+BELOW_TOP = 0.6
 
 
 @dataclass
@@ -390,16 +394,27 @@ class Analyzer:
 
 
 def without_hidden_sleeves(garments: list[AnalyzedGarment]) -> list[AnalyzedGarment]:
-    """A garment worn under an outer layer (its box at least HIDDEN_INSIDE inside an outer layer's box)
-    shows no sleeves, so it reports none: its crop shows the coat's sleeves or none at all, which the
-    sleeve head read as "sleeveless" (the hand labels leave such sleeves empty too)."""
+    """A garment whose sleeves cannot show reports none: one worn under an outer layer (its box at least
+    HIDDEN_INSIDE inside an outer layer's box), whose crop shows the coat's sleeves or none at all, which
+    the sleeve head read as "sleeveless"; and a full-body garment that shows only below a top (its box
+    starting BELOW_TOP down an upper garment's box above it). The hand labels leave such sleeves empty too."""
     outer = [g.box for g in garments if g.category in OUTER_LAYERS]
-    return [
-        replace(g, sleeve=None)
-        if g.sleeve is not None and any(b is not g.box and share_inside(g.box, b) >= HIDDEN_INSIDE for b in outer)
-        else g
-        for g in garments
-    ]
+    tops = [g.box for g in garments if g.region == "upper"]
+
+    def hidden(g: AnalyzedGarment) -> bool:
+        under = any(b is not g.box and share_inside(g.box, b) >= HIDDEN_INSIDE for b in outer)
+        return under or (g.region == "full" and any(starts_below(g.box, top) for top in tops))
+
+    return [replace(g, sleeve=None) if g.sleeve is not None and hidden(g) else g for g in garments]
+
+
+def starts_below(box: Box, top: Box) -> bool:
+    """Whether `box` starts BELOW_TOP or further down `top`'s box, the two overlapping in width (by at
+    least 30% of the narrower)."""
+    overlap = min(box.x2, top.x2) - max(box.x1, top.x1)
+    if overlap <= 0.3 * min(box.x2 - box.x1, top.x2 - top.x1) or top.y2 <= top.y1:
+        return False
+    return (box.y1 - top.y1) / (top.y2 - top.y1) >= BELOW_TOP
 
 
 @dataclass(frozen=True)

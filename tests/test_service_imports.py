@@ -150,3 +150,18 @@ def test_the_catalogue_status_says_to_reindex_when_its_attributes_came_from_othe
         stale = client.get("/catalog/status").json()
     assert fresh["note"] is None
     assert "other attribute heads" in stale["note"] and "fashionlens catalog reindex --catalog" in stale["note"]
+
+
+class BrokenAnalyzer(GatedAnalyzer):
+    def analyze(self, *args, **kwargs):
+        raise RuntimeError("a bug")
+
+
+def test_an_import_stopped_by_an_internal_error_is_recorded_failed_and_frees_the_next(tmp_path):
+    with tiny_client(tmp_path, catalogue=False, analyzer=BrokenAnalyzer()) as (client, _):
+        started = client.post("/catalog/import?wait=false", files=archive(PRODUCTS[:1]), headers=ADMIN)
+        outcome = finished(client, started.headers["location"])
+        again = client.post("/catalog/import?wait=false", files=archive(PRODUCTS[:1]), headers=ADMIN)
+    assert started.status_code == 202 and again.status_code == 202
+    assert (outcome["state"], outcome["imported"]) == ("failed", 0)
+    assert outcome["error"] == "an internal error stopped the import; nothing of it was imported"

@@ -242,7 +242,7 @@ class Analyzer:
             "classifier": self.classifier_meta.path,
             "detector": None if self.detector_meta is None else self.detector_meta.path,
             "attributes": None if self.attribute_heads is None else sorted(self.attribute_heads.heads),
-            "attributes_version": None if self.attribute_heads is None else self.attribute_heads.version(),
+            "attributes_version": None if self.attribute_heads is None else self.attribute_heads.version,
         }
 
     def analyze_paths(self, paths: list[str | Path]) -> list[Analysis]:

@@ -4,10 +4,10 @@ Each attribute is a linear head (a multinomial logistic regression) on the class
 features, the garment's embedding, so the classifier's one call per garment serves the category, the
 embedding and every attribute, on every backend (torch, onnx, onnx-int8). A head may also read the
 garment's pixel colour features (color_names.color_features and color_histogram), which the colour step
-computes anyway, the texture statistics of its box's pixels (texture.texture_features: no model call), which the colour
-step computes too (colors.DominantColor.texture), and the statistics of the classifier's early feature
-maps (analyzer_models.stage_statistics: an output of the same call), which keep the colour and texture
-that the pooled last layer has mostly given up for the category.
+computes anyway, the texture statistics of its box's pixels (texture.texture_features: no model call),
+which the colour step computes too (colors.DominantColor.texture), and the statistics of the classifier's
+early feature maps (analyzer_models.stage_statistics: an output of the same call), which keep the colour
+and texture that the pooled last layer has mostly given up for the category.
 The heads were fitted on the street train garments' hand labels (benchmarks/attributes.py) and ship as a
 small JSON file, weights/attributes.json, that records the classifier they were fitted on: features of
 another classifier mean nothing to them, so such a file is refused (load_heads), and the shipped file
@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -139,6 +140,7 @@ class AttributeHeads:
         features = np.concatenate([np.asarray(inputs[key], dtype=np.float64).ravel() for key in head.inputs])
         return Prediction.of(head.names, head.probabilities(features[None, :])[0])
 
+    @cached_property  # the Analyzer's description carries it, and the service reads that on every request
     def version(self) -> str:
         """Identifies the heads' weights: a catalogue records it with its items' colours, patterns and
         sleeves, and says to reindex when the shipped heads change."""

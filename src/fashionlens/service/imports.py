@@ -223,12 +223,15 @@ def run_import(
     remove_leftovers(settings.media)
     staging, code = open_staging(settings.media), 422
     used: set[str] = set()
-    status["state"] = "refused"
+    # what stays recorded when an unexpected error stops the import (it is raised: a 500, and logged)
+    status.update(state="failed", error="an internal error stopped the import; nothing of it was imported")
     try:
         report, used = import_staged(
             settings.catalog, staging, stage, analyzer if status["on_model"] else ProductPhotos(analyzer)
         )
         status.update(
+            state="refused",
+            error=None,
             imported=report.new + report.updated,
             unchanged=report.unchanged,
             refused_rows=[{"line": b.line, "error": staging.public(b.reason)} for b in report.bad],
@@ -238,19 +241,17 @@ def run_import(
         else:
             status["error"] = f"nothing imported: {len(report.bad)} refused rows"
     except TooLarge as error:
-        status["error"], code = str(error), 413
+        status.update(state="refused", error=str(error))
+        code = 413
     except (DiskFull, OSError, sqlite3.Error) as error:
         if not is_disk_full(error):
-            status.update(state="failed", error="an internal error stopped the import; nothing of it was imported")
             raise
         # the catalogue's transaction was rolled back, and the photos this import kept are removed below
         log.error("disk full during a catalogue import: %s", error)
-        status["error"], code = f"{DISK_FULL_MESSAGE}; nothing imported", DISK_FULL_STATUS
+        status.update(state="refused", error=f"{DISK_FULL_MESSAGE}; nothing imported")
+        code = DISK_FULL_STATUS
     except FashionLensError as error:
-        status["error"] = staging.public(str(error))
-    except BaseException:
-        status.update(state="failed", error="an internal error stopped the import; nothing of it was imported")
-        raise
+        status.update(state="refused", error=staging.public(str(error)))
     finally:
         remove_unused(staging, used)
         close_staging(staging)

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/attribute_features.py     # fill the cache for train and val (about 15 min on 2 busy cores)
     .venv/bin/python benchmarks/attribute_features.py --data-path /data   # the street photos under /data/street
+    .venv/bin/python benchmarks/attribute_features.py --classifier runs/bench/NAME   # a candidate classifier
 
 For each labelled garment of <data-path>/street/attributes_<split>.csv: its annotated box cropped,
 grown by the classifier's context margin and through its eval transform exactly as the Analyzer does
@@ -10,7 +11,8 @@ and those of the horizontally flipped crop (a free training augmentation and a t
 the garment's own pixels as colors.garment_pixels reads them, giving color_names.color_features and the
 shipped colour namer's probabilities; and the texture statistics of the box's pixels (texture.py, as the
 Analyzer computes them), of the crop and of its mirror. Cached per split and classifier fingerprint in
-runs/attribute-features/ (ignored by git); used by benchmarks/attributes.py. A cache written before the
+runs/attribute-features/ (ignored by git); used by benchmarks/attributes.py. The pixels' arrays do not
+depend on the classifier: another classifier's cache of the same garments gives them. A cache written before the
 stage statistics existed gets them added (one classifier pass), the rest kept.
 """
 
@@ -39,6 +41,13 @@ ARRAYS = (  # LabelledGarments' arrays after its labels, in order
     "flipped_texture_features",
     "stage_features",
     "flipped_stage_features",
+)
+PIXEL_ARRAYS = (
+    "color_features",
+    "color_histograms",
+    "namer_probabilities",
+    "texture_features",
+    "flipped_texture_features",
 )
 LABELS = ("colour", "pattern", "sleeve")
 
@@ -87,22 +96,27 @@ def labelled_rows(split: str, street: Path) -> list[dict]:
 def extract(split: str, analyzer, street: Path) -> LabelledGarments:
     rows = labelled_rows(split, street)
     passes = classifier_passes(rows, analyzer, split)
-    colour, histograms, named = pixel_colours(rows)
-    texture, flipped_texture = textures(rows)
+    pixels = pixel_arrays(split, rows)
     return LabelledGarments(
         np.array([r["id"] for r in rows]),
         np.array([r["region"] for r in rows]),
         {name: np.array([r[name] for r in rows]) for name in LABELS},
-        passes["embeddings"],
-        passes["flipped_embeddings"],
-        colour,
-        histograms,
-        named,
-        texture,
-        flipped_texture,
-        passes["stage_features"],
-        passes["flipped_stage_features"],
+        *(passes[name] if name in passes else pixels[name] for name in ARRAYS),
     )
+
+
+def pixel_arrays(split: str, rows: list[dict]) -> dict[str, np.ndarray]:
+    """What the garments' pixels give, independent of the classifier: from the cache of another classifier
+    on the same garments when there is one (they take most of an extraction's time), else computed."""
+    ids = [r["id"] for r in rows]
+    for path in sorted(CACHE.glob(f"{split}-*.npz")):
+        with np.load(path) as data:
+            if all(name in data.files for name in PIXEL_ARRAYS) and data["annotation_ids"].tolist() == ids:
+                print(f"{split}: the pixels' arrays from {path.name}", flush=True)
+                return {name: data[name] for name in PIXEL_ARRAYS}
+    colour, histograms, named = pixel_colours(rows)
+    texture, flipped_texture = textures(rows)
+    return dict(zip(PIXEL_ARRAYS, (colour, histograms, named, texture, flipped_texture)))
 
 
 def classifier_passes(rows: list[dict], analyzer, split: str) -> dict[str, np.ndarray]:
@@ -216,11 +230,20 @@ def default_analyzer(classifier: Path | None = None):
     return Analyzer.from_runs(*resolve_runs(None, classifier, whole_image=True))
 
 
+def add_classifier(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--classifier",
+        type=Path,
+        help="a classifier run or checkpoint to measure instead of the shipped one (e.g. runs/bench/NAME)",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_path(parser)
+    add_classifier(parser)
     options = parser.parse_args()
-    analyzer = default_analyzer()
+    analyzer = default_analyzer(options.classifier)
     for split in ("train", "val"):
         print(split, load(split, analyzer, options.data_path / "street").embeddings.shape)
 

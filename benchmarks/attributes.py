@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/attributes.py            # fit, score, write results and figures
     .venv/bin/python benchmarks/attributes.py --write    # ... and ship src/fashionlens/weights/attributes.json
     .venv/bin/python benchmarks/attributes.py --data-path /data --results /tmp/attributes.json
+    .venv/bin/python benchmarks/attributes.py --classifier runs/bench/NAME --results /tmp/attributes.json
 
 Inputs (benchmarks/attribute_features.py, cached): each hand-labelled garment's annotated box through
 the shipped classifier exactly as the Analyzer crops and transforms it (its embedding, and that of the
@@ -210,8 +211,11 @@ def main() -> None:
         help="results JSON (default benchmarks/results/attributes.json)",
     )
     add_data_path(parser)
+    attribute_features.add_classifier(parser)
     options = parser.parse_args()
-    analyzer = attribute_features.default_analyzer()
+    if options.write and options.classifier:
+        parser.error("--write ships heads for the shipped classifier; measure a --classifier without it")
+    analyzer = attribute_features.default_analyzer(options.classifier)
     street = options.data_path / "street"
     train, val = attribute_features.load("train", analyzer, street), attribute_features.load("val", analyzer, street)
     # one BLAS thread: the fits are small, and threads contending for a few shared cores are several
@@ -238,11 +242,14 @@ def fit_and_score(analyzer, train, val, options: argparse.Namespace) -> None:
     if heads["colour"] is None:  # the pixel colour model stays the garment's colour: no colour head
         del heads["colour"]
     document["attributes"]["colour"] = {"shipped": shipped, **colour}
-    document["figures"] = {
-        name: write_figure(name, document["attributes"][name]["val"], f"{name} (street val)")
-        for name in ("pattern", "sleeve")
-    }
-    document["figures"]["colour"] = write_figure("colour", colour[shipped]["val"], f"colour, {shipped} (street val)")
+    if not options.classifier:  # the docs' figures are the shipped classifier's
+        document["figures"] = {
+            name: write_figure(name, document["attributes"][name]["val"], f"{name} (street val)")
+            for name in ("pattern", "sleeve")
+        }
+        document["figures"]["colour"] = write_figure(
+            "colour", colour[shipped]["val"], f"colour, {shipped} (street val)"
+        )
     about = {
         "fitted_by": "benchmarks/attributes.py",
         "seed": SEED,

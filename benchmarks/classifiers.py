@@ -6,6 +6,9 @@
     .venv/bin/python benchmarks/classifiers.py d   # curated (clothing) model scored in the wild (street)
     .venv/bin/python benchmarks/classifiers.py e   # (a) trained on street garments too, scored as in (d)
     .venv/bin/python benchmarks/classifiers.py p   # (e) from ImageNet-pretrained EfficientNet-Lite0
+    .venv/bin/python benchmarks/classifiers.py q   # (p) with one learning rate for backbone and head
+    .venv/bin/python benchmarks/classifiers.py r   # (q) at 224 x 296 px
+    .venv/bin/python benchmarks/classifiers.py s   # (q) with the early stages at (p)'s rate
     .venv/bin/python benchmarks/classifiers.py a --data-path /data   # /data/clothing and /data/street
 
 Each experiment runs `fashionlens` commands (printed before they run), times them, and writes
@@ -233,12 +236,14 @@ PRETRAINED = [
 ]
 
 
-def experiment_p(data_path: Path) -> dict:
-    """(e)'s data from ImageNet-pretrained EfficientNet-Lite0: 3:4 portrait input (192 x 256) reached by
-    progressive resizing from 128 px wide, the new head at 0.002 and the backbone at a quarter of it, the
-    weights averaged; scored as (e)."""
+def lite0_clothing_street(
+    data_path: Path, name: str, backbone_lr: str, size: tuple[int, int] = (192, 256), *options: str
+) -> dict:
+    """(e)'s data from ImageNet-pretrained EfficientNet-Lite0: 3:4 portrait input (192 x 256 unless
+    `size` says otherwise) reached by progressive resizing from 128 px wide, the new head at a peak
+    learning rate of 0.002, the weights averaged; scored as (e)."""
     result = train(
-        "lite0-clothing-street",
+        name,
         clothing(data_path),
         "--extra-data",
         str(street(data_path)),
@@ -247,9 +252,9 @@ def experiment_p(data_path: Path) -> dict:
         "--val-from-train",
         "0.1",
         "--image-size",
-        "192",
+        str(size[0]),
         "--image-height",
-        "256",
+        str(size[1]),
         "--min-image-size",
         "128",
         "--epochs",
@@ -257,16 +262,37 @@ def experiment_p(data_path: Path) -> dict:
         "--lr",
         "0.002",
         "--backbone-lr",
-        "0.0005",
+        backbone_lr,
         "--ema",
         "0.998",
+        *options,
         common=PRETRAINED,
     )
     return {
         "training": result,
-        "whole_photo": evaluate("lite0-clothing-street", clothing(data_path), street(data_path)),
-        "garment_crops": evaluate("lite0-clothing-street", clothing(data_path), street(data_path), extra=("--crops",)),
+        "whole_photo": evaluate(name, clothing(data_path), street(data_path)),
+        "garment_crops": evaluate(name, clothing(data_path), street(data_path), extra=("--crops",)),
     }
+
+
+def experiment_p(data_path: Path) -> dict:
+    """The shipped recipe: the pretrained backbone at a quarter of the head's learning rate."""
+    return lite0_clothing_street(data_path, "lite0-clothing-street", backbone_lr="0.0005")
+
+
+def experiment_q(data_path: Path) -> dict:
+    """(p) with the backbone at the head's learning rate (no discriminative learning rates)."""
+    return lite0_clothing_street(data_path, "lite0-clothing-street-q", backbone_lr="0.002")
+
+
+def experiment_r(data_path: Path) -> dict:
+    """(q) at 224 x 296 px, the width EfficientNet-Lite0 was pretrained at."""
+    return lite0_clothing_street(data_path, "lite0-clothing-street-r", backbone_lr="0.002", size=(224, 296))
+
+
+def experiment_s(data_path: Path) -> dict:
+    """(q) with the early stages (stem to stride 16, read by the attribute heads) at (p)'s gentler rate."""
+    return lite0_clothing_street(data_path, "lite0-clothing-street-s", "0.002", (192, 256), "--early-lr", "0.0005")
 
 
 EXPERIMENTS = {
@@ -276,6 +302,9 @@ EXPERIMENTS = {
     "d": experiment_d,
     "e": experiment_e,
     "p": experiment_p,
+    "q": experiment_q,
+    "r": experiment_r,
+    "s": experiment_s,
 }
 
 

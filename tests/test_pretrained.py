@@ -20,8 +20,9 @@ from fashionlens.models import efficientnet_lite as lite
 from fashionlens.models.classifier import build_classifier, classifier_from_checkpoint
 from fashionlens.models.detector import build_detector, detector_from_checkpoint
 from fashionlens.samples import sample_path
-from fashionlens.train.classifier import ClassifierSettings, train_classifier
+from fashionlens.train.classifier import ClassifierSettings, lr_factors, train_classifier
 from fashionlens.train.detector import DetectorSettings, train_detector
+from fashionlens.train.engine import FitConfig, parameter_groups
 
 IMAGENET_JERSEY = 610  # ImageNet's 'jersey, T-shirt, tee shirt'
 LITE0 = "efficientnet_lite0"
@@ -106,6 +107,26 @@ def test_pretrained_classifier_trains_and_its_checkpoint_predicts_alone(tmp_path
     logits, features, stages = forward_with_features(model, batch, torch.zeros(1, 6))
     assert logits.shape == (1, 3) and features.shape == (1, 1280)
     assert stages is not None and stages.shape == (1, 2 * (24 + 40 + 80 + 112))  # mean and spread per channel
+
+
+def test_early_stages_learn_at_their_own_rate():
+    model = build_classifier(LITE0, 3, "img", imagenet=False)
+    settings = ClassifierSettings(data="unused", arch=LITE0, lr=0.002, backbone_lr=0.001, early_lr=0.0005)
+    groups = parameter_groups(model, FitConfig(epochs=1, lr=0.002, lr_factors=lr_factors(settings)))
+    rate = {id(parameter): group["lr"] for group in groups for parameter in group["params"]}
+    named = dict(model.named_parameters())
+    assert rate[id(named["backbone.conv_stem.weight"])] == pytest.approx(0.0005)
+    assert [rate[id(p)] for n, p in named.items() if n.startswith("backbone.blocks.4.")] == pytest.approx([0.0005] * 27)
+    assert [rate[id(p)] for n, p in named.items() if n.startswith("backbone.blocks.5.")] == pytest.approx([0.001] * 36)
+    assert rate[id(named["backbone.conv_head.weight"])] == pytest.approx(0.001)
+    assert rate[id(named["head.weight"])] == pytest.approx(0.002)
+
+
+def test_early_lr_is_refused_for_an_arch_without_those_stages(tmp_path):
+    data = make_labels_csv_dataset(tmp_path / "clothing")
+    with pytest.raises(FashionLensError, match="--early-lr is for the EfficientNet-Lite archs, not resnet18"):
+        train_classifier(ClassifierSettings(data=str(data), arch="resnet18", early_lr=1e-4), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_classifier_from_scratch_when_asked(tmp_path):

@@ -116,6 +116,14 @@ BACKBONE_LR_OPTION = typer.Option(
     help="Peak learning rate of the backbone (e.g. a tenth of --lr, so pretrained features "
     "change gently while the new head learns). Default: --lr.",
 )
+EARLY_LR_OPTION = typer.Option(
+    CLASSIFIER.early_lr,
+    "--early-lr",
+    help="Peak learning rate of an EfficientNet-Lite's early stages (stem and blocks 0 to 4, down to "
+    "stride 16: the maps whose statistics the colour and pattern heads read), e.g. a quarter of --lr, "
+    "so the colour and texture they keep from ImageNet survive while the later blocks learn the "
+    "categories. Default: --backbone-lr.",
+)
 PRECISION_OPTION = typer.Option(CLASSIFIER.precision, "--precision", help=PRECISION_HELP)
 LABEL_SMOOTHING_OPTION = typer.Option(CLASSIFIER.label_smoothing, "--label-smoothing", min=0.0, max=0.99)
 EMA_OPTION = typer.Option(CLASSIFIER.ema, "--ema", help=EMA_HELP)
@@ -141,6 +149,7 @@ def classifier_command(
     weights: Optional[Path] = WEIGHTS_OPTION,
     pretrained: Optional[str] = PRETRAINED_OPTION,
     backbone_lr: Optional[float] = BACKBONE_LR_OPTION,
+    early_lr: Optional[float] = EARLY_LR_OPTION,
     precision: str = PRECISION_OPTION,
     label_smoothing: float = LABEL_SMOOTHING_OPTION,
     ema: Optional[float] = EMA_OPTION,

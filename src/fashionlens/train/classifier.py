@@ -133,6 +133,9 @@ class ClassifierTask:
 
 BALANCES = ("none", "weights", "sampler")
 PRETRAINED = (None, "imagenet", "none")
+# an EfficientNet-Lite's stem and blocks 0-4: the maps up to the last stage whose statistics the attribute
+# heads read (inference.analyzer_models.stage_modules: blocks 1-4)
+EARLY_STAGES = ("backbone.conv_stem.", "backbone.bn1.", *(f"backbone.blocks.{i}." for i in range(5)))
 
 
 def check_settings(settings: ClassifierSettings) -> None:
@@ -167,6 +170,17 @@ def check_settings(settings: ClassifierSettings) -> None:
         raise FashionLensError(f"unknown --pretrained {settings.pretrained!r}; choose imagenet or none")
     if settings.pretrained == "imagenet":
         imagenet_weights(settings.arch)  # refuses now, before any data is read, when there are none
+    if settings.early_lr is not None and not lite.is_lite(settings.arch):
+        raise FashionLensError(f"--early-lr is for the EfficientNet-Lite archs, not {settings.arch}")
+
+
+def lr_factors(settings: ClassifierSettings) -> dict[str, float]:
+    """Each parameter-name prefix's share of --lr, first match first: the early stages at --early-lr,
+    the rest of the backbone at --backbone-lr, the head (and any unnamed part) at --lr."""
+    factors = {prefix: settings.early_lr / settings.lr for prefix in EARLY_STAGES} if settings.early_lr else {}
+    if settings.backbone_lr:
+        factors["backbone."] = settings.backbone_lr / settings.lr
+    return factors
 
 
 def settings_of_run(run_dir: Path) -> ClassifierSettings:
@@ -336,14 +350,13 @@ def train_classifier(
         train_set, settings.batch_size, shuffle=True, workers=workers, sampler=sampler, seed=settings.seed
     )
     val_loader = None if val_set is None else make_loader(val_set, settings.batch_size, shuffle=False, workers=workers)
-    lr_factors = {"backbone.": settings.backbone_lr / settings.lr} if settings.backbone_lr else {}
     config = FitConfig(
         epochs=settings.epochs,
         lr=settings.lr,
         seed=settings.seed,
         precision=settings.precision,
         ema_decay=settings.ema,
-        lr_factors=lr_factors,
+        lr_factors=lr_factors(settings),
         settings=asdict(settings),
     )
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

@@ -207,14 +207,17 @@ def main() -> None:
     parser.add_argument(
         "--results",
         type=Path,
-        default=RESULTS / "attributes.json",
-        help="results JSON (default benchmarks/results/attributes.json)",
+        help="results JSON (default benchmarks/results/attributes.json, the shipped classifier's; "
+        "required with --classifier)",
     )
     add_data_path(parser)
     attribute_features.add_classifier(parser)
     options = parser.parse_args()
     if options.write and options.classifier:
         parser.error("--write ships heads for the shipped classifier; measure a --classifier without it")
+    if options.classifier and not options.results:
+        parser.error("--classifier needs --results: benchmarks/results/attributes.json is the shipped classifier's")
+    options.results = options.results or RESULTS / "attributes.json"
     analyzer = attribute_features.default_analyzer(options.classifier)
     street = options.data_path / "street"
     train, val = attribute_features.load("train", analyzer, street), attribute_features.load("val", analyzer, street)

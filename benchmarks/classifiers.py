@@ -237,7 +237,7 @@ PRETRAINED = [
 
 
 def lite0_clothing_street(
-    data_path: Path, name: str, backbone_lr: str, size: tuple[int, int] = (192, 256), *options: str
+    data_path: Path, name: str, backbone_lr: str, size: tuple[int, int] = (192, 256), options: tuple[str, ...] = ()
 ) -> dict:
     """(e)'s data from ImageNet-pretrained EfficientNet-Lite0: 3:4 portrait input (192 x 256 unless
     `size` says otherwise) reached by progressive resizing from 128 px wide, the new head at a peak
@@ -292,7 +292,9 @@ def experiment_r(data_path: Path) -> dict:
 
 def experiment_s(data_path: Path) -> dict:
     """(q) with the early stages (stem to stride 16, read by the attribute heads) at (p)'s gentler rate."""
-    return lite0_clothing_street(data_path, "lite0-clothing-street-s", "0.002", (192, 256), "--early-lr", "0.0005")
+    return lite0_clothing_street(
+        data_path, "lite0-clothing-street-s", backbone_lr="0.002", options=("--early-lr", "0.0005")
+    )
 
 
 EXPERIMENTS = {

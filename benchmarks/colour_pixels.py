@@ -89,7 +89,7 @@ def cut_garment_pixels(image: Image.Image, box: Box, side: int) -> np.ndarray:
     return without_skin(np.asarray(crop, dtype=np.uint8)[inside])
 
 
-def pixel_arrays(rows: list[dict], side: int) -> tuple[np.ndarray, np.ndarray, float]:
+def cut_pixel_arrays(rows: list[dict], side: int) -> tuple[np.ndarray, np.ndarray, float]:
     """The colour features and Lab histograms of each row's cut, and the cut's milliseconds per garment."""
     features, histograms, seconds = [], [], 0.0
     for row in rows:
@@ -129,7 +129,7 @@ def main() -> None:
     with threadpool_limits(1):
         results = {"today": scored(garments["train"], garments["val"])}
         for side in sorted(options.sides):
-            arrays = {split: pixel_arrays(rows[split], side) for split in rows}
+            arrays = {split: cut_pixel_arrays(rows[split], side) for split in rows}
             cut = {
                 split: replace(g, color_features=arrays[split][0], color_histograms=arrays[split][1])
                 for split, g in garments.items()

@@ -7,17 +7,19 @@
 Per photo, the same models (src/fashionlens/weights: the runs whose accuracy docs/benchmarks.md reports)
 and input sizes run through two pipelines, interleaved photo by photo so that both see the same machine:
 - baseline: the straightforward eager PyTorch pipeline: a full decode, the detector called on the photo,
-  the classifier called on the photo's crops, the backbone called again on them for the embeddings (one
-  `model(images)` call per stage), `eval()` and `torch.inference_mode()`, no export;
+  the classifier called on the photo's crops, the backbone called again on them for the embeddings and
+  the early stages' statistics that the attribute heads read (one `model(images)` call per stage),
+  `eval()` and `torch.inference_mode()`, no export;
 - ours: the Analyzer with an ONNX Runtime backend (logits and embedding from one call) and fast decode:
   --backend onnx (float32, the default) or onnx-int8 (the int8 models, onnx_int8.py).
-Both then describe each garment (region-restricted category and dominant colour) with the same code,
-and search its embedding in a catalogue of --catalog-size synthetic vectors with the catalogue's index.
+Both then read each garment's pixels (colour and texture features) and describe it (region-restricted
+category, attribute heads) with the same code, and search its embedding in a catalogue of --catalog-size
+synthetic vectors with the catalogue's index.
 Both use the same thread count (torch's, given to ONNX Runtime too).
 
-Stages (p50 / p99 ms per photo): decode, detect, classify (+ embed), describe (colour), search, and the
-total. Outputs are compared garment by garment: same count, boxes within BOX_TOLERANCE px, same category,
-embedding cosine. Catalogue import: images/s of `import_products` on --import-count clothing photos
+Stages (p50 / p99 ms per photo): decode, detect, classify (+ embed), pixels, describe, search, and the
+total. Outputs are compared garment by garment: same count, boxes within BOX_TOLERANCE px, same category
+and colour, embedding cosine. Catalogue import: images/s of `import_products` on --import-count clothing photos
 (whole-image products: decode, preprocess, embed, colour, store), with torch and with ours' backend;
 the photos of <data-path>/clothing/images, or the package's sample clothing photos when it has none.
 Results: benchmarks/results/speed.json (--results). Goals: p50 <= 100 ms, >= 2x the baseline, import >= 50 images/s.
@@ -45,8 +47,9 @@ from fashionlens.catalog.store import SQLiteStore
 from fashionlens.core.images import load_image
 from fashionlens.core.records import Box
 from fashionlens.export.exports import export_for_backend
+from fashionlens.inference import analyzer as analyzer_module
 from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer, ClassifiedGarment
-from fashionlens.inference.analyzer_models import classifier_feeds
+from fashionlens.inference.analyzer_models import classifier_feeds, stage_modules, stage_statistics
 from fashionlens.inference.colors import dominant_color, product_color
 from fashionlens.inference.default_models import default_classifier, default_detector
 from fashionlens.inference.foreground import product_foreground
@@ -91,6 +94,8 @@ class EagerBaseline:
     def __init__(self, analyzer: Analyzer, clock: Clock):
         self.analyzer, self.clock = analyzer, clock
         self.margin = analyzer.classifier_checkpoint["preprocessing"].get("context_margin", 0.0)
+        heads = analyzer.attribute_heads
+        self.texture = heads is not None and heads.reads("texture_features")
 
     @torch.inference_mode()
     def run(self, path: Path) -> list:
@@ -104,30 +109,52 @@ class EagerBaseline:
             pixels, geometry = classifier_feeds(self.analyzer.transform, [(image, box) for box in boxes], self.margin)
             probabilities = torch.softmax(model(pixels, geometry), dim=1).numpy()
         with self.clock.stage("embed"):
-            embeddings = torch.nn.functional.normalize(model.backbone(pixels).flatten(1), dim=1).numpy()
+            embeddings, stages = embeddings_and_stages(model.backbone, pixels)
+        found = detections or [None]
+        with self.clock.stage("pixels"):
+            placed = [located(image, box, detection, self.texture) for box, detection in zip(boxes, found)]
         with self.clock.stage("describe"):
-            found = detections or [None]
             return [
-                self.analyzer.describe(*located(image, box, detection, ClassifiedGarment(probs, embedding, None)))
-                for box, detection, probs, embedding in zip(boxes, found, probabilities, embeddings)
+                self.analyzer.describe(box, detection, ClassifiedGarment(probs, embedding, stage_row), colour)
+                for (box, colour), detection, probs, embedding, stage_row in zip(
+                    placed, found, probabilities, embeddings, stages
+                )
             ]
 
 
-def located(image, box, detection, classified: ClassifiedGarment) -> tuple:
-    """(box, detection, classified, colour) as the Analyzer describes a garment: a photo with nothing
-    detected is one product, boxed and coloured by its foreground."""
+def embeddings_and_stages(backbone: torch.nn.Module, pixels: torch.Tensor) -> tuple[np.ndarray, list]:
+    """The normalised embeddings and, for each crop, its early stages' statistics (None for an
+    architecture without them): one backbone call, the stages read by forward hooks."""
+    maps: list[torch.Tensor] = []
+    handles = [module.register_forward_hook(lambda m, i, out: maps.append(out)) for module in stage_modules(backbone)]
+    try:
+        embeddings = torch.nn.functional.normalize(backbone(pixels).flatten(1), dim=1).numpy()
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not maps:
+        return embeddings, [None] * len(embeddings)
+    return embeddings, list(torch.cat([stage_statistics(m) for m in maps], dim=1).numpy())
+
+
+def located(image, box, detection, texture: bool) -> tuple:
+    """(box, colour) as the Analyzer reads a garment's pixels (and their texture, when the attribute heads
+    read it): a photo with nothing detected is one product, boxed and coloured by its foreground."""
     if detection is not None:
-        return box, detection, classified, dominant_color(image, box)
+        return box, dominant_color(image, box, with_texture=texture)
     foreground = product_foreground(image)
-    return foreground.box, None, classified, product_color(foreground, image)
+    return foreground.box, product_color(foreground, image if texture else None)
 
 
 def ours(analyzer: Analyzer, clock: Clock):
-    """The Analyzer's own path, its stages timed by wrapping its methods."""
+    """The Analyzer's own path, its stages timed by wrapping its methods and the pixel readers it calls
+    (module functions of inference/analyzer.py, wrapped there for this process)."""
     analyzer.load_images = clock.timed("decode", analyzer.load_images)
     analyzer.detect = clock.timed("detect", analyzer.detect)
     analyzer.classify = clock.timed("classify", analyzer.classify)
     analyzer.describe = clock.timed("describe", analyzer.describe)
+    for name in ("dominant_color", "product_foreground", "product_color"):
+        setattr(analyzer_module, name, clock.timed("pixels", getattr(analyzer_module, name)))
     return lambda path: analyzer.analyze_paths([path])[0].garments
 
 
@@ -242,7 +269,8 @@ def table(result: dict) -> str:
         ("decode", ["decode"], ["decode"]),
         ("detect", ["detect"], ["detect"]),
         ("classify + embed", ["classify", "embed"], ["classify"]),
-        ("describe (colour)", ["describe"], ["describe"]),
+        ("pixels (colour, texture)", ["pixels"], ["pixels"]),
+        ("describe (attributes)", ["describe"], ["describe"]),
         ("search", ["search"], ["search"]),
         ("**total**", ["total"], ["total"]),
     ]

@@ -22,7 +22,8 @@ from fashionlens.models.classifier import ClassifierOutput
 
 CLASSIFIER_OUTPUTS = ("logits", "features", "stages")  # in models.classifier.ClassifierOutput's order
 DETECTOR_OUTPUTS = ("boxes", "labels", "scores")
-EXPORT_VERSION = 2  # 2: the classifier's graph also outputs its stage statistics
+# 2: the classifier's graph also outputs its stage statistics; 3: the Lite0 detector keeps 150 proposals
+EXPORT_VERSION = 3
 CACHE_FOLDER = "onnx"  # beside a checkpoint: where `fashionlens export` writes and the onnx backends look
 PRECISIONS = ("float32", "int8")
 METADATA_KEYS = ("kind", "class_names", "preprocessing", "fingerprint", "onnx_file", "onnx_sha256")

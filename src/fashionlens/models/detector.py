@@ -53,13 +53,18 @@ class ArchSpec:
 # in training (torchvision: 2000 and 512) cut a CPU step about 3x, most of it RoIAlign's backward pass.
 FEW_OBJECTS = {"rpn_pre_nms_top_n_train": 1000, "rpn_post_nms_top_n_train": 500, "box_batch_size_per_image": 128}
 
+# At test time RoIAlign and the box head over the RPN's proposals are most of a CPU's detection time:
+# 150 proposals (torchvision's default is 1000) halve the Lite0 detector's time at the same mAP
+# (benchmarks/detector_proposals.py, chosen on street train photos; docs/benchmarks.md).
+FEW_PROPOSALS = {"rpn_pre_nms_top_n_test": 150, "rpn_post_nms_top_n_test": 150}
+
 ARCHS: dict[str, ArchSpec] = {
     "fasterrcnn_efficientnet_lite0_fpn": ArchSpec(
         "efficientnet_lite0",
         480,
         LITE_ANCHORS,
         0,
-        {**FEW_OBJECTS, "image_mean": list(lite.LITE_MEAN), "image_std": list(lite.LITE_STD)},
+        {**FEW_OBJECTS, **FEW_PROPOSALS, "image_mean": list(lite.LITE_MEAN), "image_std": list(lite.LITE_STD)},
     ),
     "fasterrcnn_mobilenet_v3_large_fpn": ArchSpec(
         "mobilenet_v3_large", 480, MOBILENET_ANCHORS, 6, {**FEW_OBJECTS, "rpn_score_thresh": 0.05}
@@ -69,7 +74,7 @@ ARCHS: dict[str, ArchSpec] = {
         320,
         MOBILENET_ANCHORS,
         6,
-        {**FEW_OBJECTS, "rpn_score_thresh": 0.05, "rpn_pre_nms_top_n_test": 150, "rpn_post_nms_top_n_test": 150},
+        {**FEW_OBJECTS, **FEW_PROPOSALS, "rpn_score_thresh": 0.05},
     ),
     "fasterrcnn_resnet50_fpn": ArchSpec("resnet50", 480, RESNET_ANCHORS, 5, FEW_OBJECTS),
     "fasterrcnn_resnet34_fpn": ArchSpec("resnet34", 480, RESNET_ANCHORS, 5, FEW_OBJECTS),

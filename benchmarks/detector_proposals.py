@@ -1,0 +1,78 @@
+"""How many region proposals the shipped detector needs at test time: mAP and time per photo by count.
+
+    .venv/bin/python benchmarks/detector_proposals.py                  # 250 street train photos: choose
+    .venv/bin/python benchmarks/detector_proposals.py --split val --counts 1000,300 --limit 0   # report
+
+Faster R-CNN pools and classifies every proposal the RPN keeps (torchvision's test default: 1000 after
+NMS, from 1000 per pyramid level before it); RoIAlign and the box head over them are most of the
+detector's time on a CPU, while a street photo holds two or three garments. Each count sets both of the
+RPN's test-time limits (rpn_pre_nms_top_n_test and rpn_post_nms_top_n_test) on the shipped detector,
+which then runs one photo per call in PyTorch, as the Analyzer runs it. The count is chosen on the train
+split (the detector was trained on those photos, so their mAP is high, but what fewer proposals lose
+shows there too); val only reports. Results: benchmarks/results/detector_proposals[_val].json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from tqdm import tqdm
+
+from fashionlens.core.checkpoint import load_checkpoint
+from fashionlens.core.model_meta import ModelMeta
+from fashionlens.evaluation.detection import boxed_samples, evaluate_detector
+from fashionlens.evaluation.runner import read_split
+from fashionlens.inference.default_models import default_detector
+from fashionlens.models.detector import detector_from_checkpoint, predict_detections
+from recipe import RESULTS, add_data_path, street, write_result
+
+
+def with_proposals(model: torch.nn.Module, count: int) -> torch.nn.Module:
+    model.rpn._pre_nms_top_n["testing"] = count
+    model.rpn._post_nms_top_n["testing"] = count
+    return model
+
+
+def score(checkpoint: dict, samples: list, count: int) -> dict:
+    model = with_proposals(detector_from_checkpoint(checkpoint), count)
+    seconds = []
+    detections = []
+    for sample in tqdm(samples, desc=f"{count} proposals", leave=False):
+        start = time.perf_counter()
+        detections += predict_detections(model, checkpoint, [sample], batch_size=1)
+        seconds.append(time.perf_counter() - start)
+    regions = list(ModelMeta.from_checkpoint(checkpoint).class_names)
+    metrics, _ = evaluate_detector(samples, detections, regions)
+    return {
+        "proposals": count,
+        "map": metrics["map"],
+        "map50": metrics["map50"],
+        "per_class_ap50": metrics.get("per_class_ap50"),
+        "median_ms_per_photo": round(1000 * sorted(seconds)[len(seconds) // 2], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", default="train", help="train (where the count is chosen) or val")
+    parser.add_argument("--counts", default="1000,300,150,100", help="proposal counts, comma-separated")
+    parser.add_argument("--limit", type=int, default=250, help="the split's first N boxed photos (0: all)")
+    parser.add_argument("--results", help="results JSON (default: benchmarks/results/detector_proposals[_val].json)")
+    add_data_path(parser)
+    options = parser.parse_args()
+    torch.set_grad_enabled(False)
+    checkpoint = load_checkpoint(default_detector())
+    samples, _ = boxed_samples(read_split(street(options.data_path), options.split))
+    samples = samples[: options.limit] if options.limit else samples
+    rows = [score(checkpoint, samples, int(count)) for count in options.counts.split(",")]
+    for row in rows:
+        print(row)
+    suffix = "" if options.split == "train" else f"_{options.split}"
+    path = options.results or RESULTS / f"detector_proposals{suffix}.json"
+    write_result(path, {"split": options.split, "photos": len(samples), "rows": rows}, options.data_path)
+
+
+if __name__ == "__main__":
+    main()

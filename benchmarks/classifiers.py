@@ -9,6 +9,7 @@
     .venv/bin/python benchmarks/classifiers.py q   # (p) with one learning rate for backbone and head
     .venv/bin/python benchmarks/classifiers.py r   # (q) at 224 x 296 px
     .venv/bin/python benchmarks/classifiers.py s   # (q) with the early stages at (p)'s rate
+    .venv/bin/python benchmarks/classifiers.py t   # (s) at 224 x 296 px
     .venv/bin/python benchmarks/classifiers.py a --data-path /data   # /data/clothing and /data/street
 
 Each experiment runs `fashionlens` commands (printed before they run), times them, and writes
@@ -297,6 +298,17 @@ def experiment_s(data_path: Path) -> dict:
     )
 
 
+def experiment_t(data_path: Path) -> dict:
+    """(s), the shipped recipe, at 224 x 296 px, the width EfficientNet-Lite0 was pretrained at."""
+    return lite0_clothing_street(
+        data_path,
+        "lite0-clothing-street-t",
+        backbone_lr="0.002",
+        size=(224, 296),
+        options=("--early-lr", "0.0005"),
+    )
+
+
 EXPERIMENTS = {
     "a": experiment_a,
     "b": experiment_b,
@@ -307,6 +319,7 @@ EXPERIMENTS = {
     "q": experiment_q,
     "r": experiment_r,
     "s": experiment_s,
+    "t": experiment_t,
 }
 
 

@@ -4,6 +4,8 @@ themselves. The catalogues are SQLite files and PostgreSQL databases alike (the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -354,3 +356,28 @@ def test_an_older_catalogue_gains_the_attribute_columns_when_opened(tmp_path):
     store = SQLiteStore(path)
     store.write_items([CatalogItem(id="A", image="a.jpg", embedding=unit(0), pattern="dotted")], {"id": "m"})
     assert store.get_items(["A"])["A"].pattern == "dotted"
+
+
+def test_a_coat_boxed_as_full_body_gets_outerwear_not_dresses(catalog_at):
+    """Street photos box a coat as full-body; the catalogue files Outwear with the upper-body garments."""
+    shop = catalogue_index(
+        catalog_at("coats.db"),
+        [
+            ("DRESS-NEAR", "Dress", "full", "Brown", 80.0, 5, {}),
+            ("COAT", "Outwear", "upper", "Brown", 150.0, 40, {}),
+            ("JACKET", "Outwear", "upper", "Black", 90.0, 60, {}),
+        ],
+    )
+    coat = AnalyzedGarment(
+        Box(0, 0, 10, 20),
+        "full",
+        0.9,
+        "Outwear",
+        0.95,
+        [("Outwear", 0.95), ("Dress", 0.05)],
+        DominantColor("Brown", 0.9, 0.9, (150, 110, 70)),
+        unit(0),
+    )
+    assert [r.item.id for r in similar_items(shop, coat, 3, Filters())] == ["COAT", "JACKET"]
+    dress = replace(coat, category="Dress", top_categories=[("Dress", 0.95)])
+    assert [r.item.id for r in similar_items(shop, dress, 3, Filters())] == ["DRESS-NEAR"]

@@ -1,7 +1,8 @@
 """Recommendations for the garments of a photo: similar catalogue items, and items that complete the look.
 
-Similar: in the garment's region by default, the nearest items by embedding (cosine similarity) are the
-candidates, and among them an item ranks by its similarity plus the classifier's probability for the item's
+Similar: in the region where the catalogue files the garment's category by default (a coat, which street
+photos box as full-body, is Outwear, filed with the upper-body garments; a garment whose category has no
+region keeps its own), the nearest items by embedding (cosine similarity) are the candidates, and among them an item ranks by its similarity plus the classifier's probability for the item's
 category plus a bonus when it has the garment's colour and one when it has its pattern (SimilarRanking): a customer asking for things like
 their red tee expects tees first, red ones before others, then the closest in look. They come best first.
 Complete the look: never an item of the garment's own region. Garments of the other body regions, ranked by
@@ -23,6 +24,7 @@ from fashionlens.catalog.looks import LookStatistics, label, load_looks
 from fashionlens.catalog.store import CatalogItem, CatalogStore, Filters, model_mismatch
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.records import REGIONS
+from fashionlens.core.taxonomy import region_of
 from fashionlens.inference.analyzer import Analysis, AnalyzedGarment
 
 DIGITS = 4
@@ -108,8 +110,9 @@ def similar_items(
     ranking: SimilarRanking = SimilarRanking(),
 ) -> list[Recommendation]:
     """The k catalogue items most like the garment, best rank first: category, colour and look (module docstring)."""
-    if same_region and garment.region is not None:
-        filters = within(filters, (garment.region,))
+    region = region_of(garment.category) or garment.region
+    if same_region and region is not None:
+        filters = within(filters, (region,))
     found = index.search(garment.embedding, k * ranking.candidates, filters)
     items = index.store.find_items(keys=[hit.key for hit in found])
     picks = []

@@ -229,7 +229,7 @@ def recommend_command(
     catalog: str = CATALOG_OPTION,
     k: int = typer.Option(DEFAULT_K, "--k", min=1, help="Items per list (similar, complete the look) per garment."),
     any_region: bool = typer.Option(
-        False, "--any-region", help="Similar items from every region, not only the garment's."
+        False, "--any-region", help="Similar items from every region, not only the one of the garment's category."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log an insights event."),

@@ -49,7 +49,7 @@ from fashionlens.core.records import Box
 from fashionlens.export.exports import export_for_backend
 from fashionlens.inference import analyzer as analyzer_module
 from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer, ClassifiedGarment
-from fashionlens.inference.analyzer_models import classifier_feeds, stage_modules, stage_statistics
+from fashionlens.inference.analyzer_models import captured_outputs, classifier_feeds, stage_modules, stages_of
 from fashionlens.inference.colors import dominant_color, product_color
 from fashionlens.inference.default_models import default_classifier, default_detector
 from fashionlens.inference.foreground import product_foreground
@@ -124,17 +124,11 @@ class EagerBaseline:
 
 def embeddings_and_stages(backbone: torch.nn.Module, pixels: torch.Tensor) -> tuple[np.ndarray, list]:
     """The normalised embeddings and, for each crop, its early stages' statistics (None for an
-    architecture without them): one backbone call, the stages read by forward hooks."""
-    maps: list[torch.Tensor] = []
-    handles = [module.register_forward_hook(lambda m, i, out: maps.append(out)) for module in stage_modules(backbone)]
-    try:
+    architecture without them): one backbone call, the stages read as the Analyzer reads them."""
+    with captured_outputs(stage_modules(backbone)) as captured:
         embeddings = torch.nn.functional.normalize(backbone(pixels).flatten(1), dim=1).numpy()
-    finally:
-        for handle in handles:
-            handle.remove()
-    if not maps:
-        return embeddings, [None] * len(embeddings)
-    return embeddings, list(torch.cat([stage_statistics(m) for m in maps], dim=1).numpy())
+    stages = stages_of(captured)
+    return embeddings, [None] * len(embeddings) if stages is None else list(stages.numpy())
 
 
 def located(image, box, detection, texture: bool) -> tuple:

@@ -2,9 +2,11 @@
 
 Similar: in the region where the catalogue files the garment's category by default (a coat, which street
 photos box as full-body, is Outwear, filed with the upper-body garments; a garment whose category has no
-region keeps its own), the nearest items by embedding (cosine similarity) are the candidates, and among them an item ranks by its similarity plus the classifier's probability for the item's
-category plus a bonus when it has the garment's colour and one when it has its pattern (SimilarRanking): a customer asking for things like
-their red tee expects tees first, red ones before others, then the closest in look. They come best first.
+region keeps its own), the nearest items by embedding (cosine similarity) are the candidates, and among
+them an item ranks by its similarity plus the classifier's probability for the item's category plus a
+bonus when it has the garment's colour and one when it has its pattern (SimilarRanking): a customer asking
+for things like their red tee expects tees first, red ones before others, then the closest in look. They
+come best first.
 Complete the look: never an item of the garment's own region. Garments of the other body regions, ranked by
 how well their (category, colour) goes with the garment's in real street looks (catalog.looks); within one
 (category, colour) the item closest to the garment in embedding comes first, and the k picks spread over the

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from PIL import Image
@@ -132,19 +133,30 @@ def logits_and_features(model: nn.Module, images: torch.Tensor, *geometry: torch
     output and its early stages', so the classifier's forward stays as trained (and an ONNX export
     traces exactly it)."""
     backbone = model.get_submodule("backbone")
-    modules = [backbone, *stage_modules(backbone)]
+    with captured_outputs([backbone, *stage_modules(backbone)]) as captured:
+        logits = model(images, *geometry)
+    return ClassifierOutput(logits, captured[0][0].flatten(1), stages_of(captured[1:]))
+
+
+@contextmanager
+def captured_outputs(modules: list[nn.Module]) -> Iterator[list[list[torch.Tensor]]]:
+    """For each module, the list its forward outputs are appended to while the block runs (forward hooks,
+    removed at its end)."""
     captured: list[list[torch.Tensor]] = [[] for _ in modules]
     handles = [
         module.register_forward_hook(lambda module, inputs, output, into=into: into.append(output))
         for module, into in zip(modules, captured)
     ]
     try:
-        logits = model(images, *geometry)
+        yield captured
     finally:
         for handle in handles:
             handle.remove()
-    stages = torch.cat([stage_statistics(maps[0]) for maps in captured[1:]], dim=1) if len(modules) > 1 else None
-    return ClassifierOutput(logits, captured[0][0].flatten(1), stages)
+
+
+def stages_of(captured: list[list[torch.Tensor]]) -> torch.Tensor | None:
+    """The stage statistics (N x S) of the stage modules' captured maps; None without stage modules."""
+    return torch.cat([stage_statistics(maps[0]) for maps in captured], dim=1) if captured else None
 
 
 def stage_modules(backbone: nn.Module) -> list[nn.Module]:

@@ -54,7 +54,7 @@ class ArchSpec:
 FEW_OBJECTS = {"rpn_pre_nms_top_n_train": 1000, "rpn_post_nms_top_n_train": 500, "box_batch_size_per_image": 128}
 
 # At test time RoIAlign and the box head over the RPN's proposals are most of a CPU's detection time:
-# 150 proposals (torchvision's default is 1000) halve the Lite0 detector's time at the same mAP
+# 150 proposals (torchvision's default is 1000) cut the Lite0 detector's time 2.8x at the same mAP
 # (benchmarks/detector_proposals.py, chosen on street train photos; docs/benchmarks.md).
 FEW_PROPOSALS = {"rpn_pre_nms_top_n_test": 150, "rpn_post_nms_top_n_test": 150}
 

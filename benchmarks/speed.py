@@ -12,8 +12,9 @@ and input sizes run through two pipelines, interleaved photo by photo so that bo
   `eval()` and `torch.inference_mode()`, no export;
 - ours: the Analyzer with an ONNX Runtime backend (logits and embedding from one call) and fast decode:
   --backend onnx (float32, the default) or onnx-int8 (the int8 models, onnx_int8.py).
-Both then read each garment's pixels (colour and texture features) and describe it (region-restricted
-category, attribute heads) with the same code, and search its embedding in a catalogue of --catalog-size
+Both then read each garment's pixels (colour and texture features) with the same code, the baseline one
+garment after another, ours several at once on threads (Analyzer.read_pixels); describe each garment
+(region-restricted category, attribute heads) with the same code, and search its embedding in a catalogue of --catalog-size
 synthetic vectors with the catalogue's index.
 Both use the same thread count (torch's, given to ONNX Runtime too).
 
@@ -47,12 +48,9 @@ from fashionlens.catalog.store import SQLiteStore
 from fashionlens.core.images import load_image
 from fashionlens.core.records import Box
 from fashionlens.export.exports import export_for_backend
-from fashionlens.inference import analyzer as analyzer_module
-from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer, ClassifiedGarment
+from fashionlens.inference.analyzer import MAX_GARMENTS, Analyzer, ClassifiedGarment, read_garment_pixels
 from fashionlens.inference.analyzer_models import captured_outputs, classifier_feeds, stage_modules, stages_of
-from fashionlens.inference.colors import dominant_color, product_color
 from fashionlens.inference.default_models import default_classifier, default_detector
-from fashionlens.inference.foreground import product_foreground
 from fashionlens.samples import sample_path
 from recipe import RESULTS, add_data_path, write_result
 from search import synthetic
@@ -111,12 +109,12 @@ class EagerBaseline:
         with self.clock.stage("embed"):
             embeddings, stages = embeddings_and_stages(model.backbone, pixels)
         found = detections or [None]
-        with self.clock.stage("pixels"):
-            placed = [located(image, box, detection, self.texture) for box, detection in zip(boxes, found)]
+        with self.clock.stage("pixels"):  # one garment after another
+            placed = [read_garment_pixels(image, box, detection, self.texture) for box, detection in zip(boxes, found)]
         with self.clock.stage("describe"):
             return [
                 self.analyzer.describe(box, detection, ClassifiedGarment(probs, embedding, stage_row), colour)
-                for (box, colour), detection, probs, embedding, stage_row in zip(
+                for (box, colour, _), detection, probs, embedding, stage_row in zip(
                     placed, found, probabilities, embeddings, stages
                 )
             ]
@@ -131,24 +129,13 @@ def embeddings_and_stages(backbone: torch.nn.Module, pixels: torch.Tensor) -> tu
     return embeddings, [None] * len(embeddings) if stages is None else list(stages.numpy())
 
 
-def located(image, box, detection, texture: bool) -> tuple:
-    """(box, colour) as the Analyzer reads a garment's pixels (and their texture, when the attribute heads
-    read it): a photo with nothing detected is one product, boxed and coloured by its foreground."""
-    if detection is not None:
-        return box, dominant_color(image, box, with_texture=texture)
-    foreground = product_foreground(image)
-    return foreground.box, product_color(foreground, image if texture else None)
-
-
 def ours(analyzer: Analyzer, clock: Clock):
-    """The Analyzer's own path, its stages timed by wrapping its methods and the pixel readers it calls
-    (module functions of inference/analyzer.py, wrapped there for this process)."""
+    """The Analyzer's own path, its stages timed by wrapping its methods."""
     analyzer.load_images = clock.timed("decode", analyzer.load_images)
     analyzer.detect = clock.timed("detect", analyzer.detect)
     analyzer.classify = clock.timed("classify", analyzer.classify)
     analyzer.describe = clock.timed("describe", analyzer.describe)
-    for name in ("dominant_color", "product_foreground", "product_color"):
-        setattr(analyzer_module, name, clock.timed("pixels", getattr(analyzer_module, name)))
+    analyzer.read_pixels = clock.timed("pixels", analyzer.read_pixels)
     return lambda path: analyzer.analyze_paths([path])[0].garments
 
 

@@ -3,6 +3,7 @@ dominant colour, embeddings, and deterministic JSON on tiny trained models."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from torchvision.ops import box_iou
 from fashionlens.core.checkpoint import load_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.images import load_image
-from fashionlens.core.records import REGIONS, Box
+from fashionlens.core.records import REGIONS, Box, Detection
 from fashionlens.core.taxonomy import region_of
 from fashionlens.data.classification import box_geometry
 from fashionlens.inference.analyzer import (
@@ -23,6 +24,7 @@ from fashionlens.inference.analyzer import (
     Analyzer,
     analyses_json,
     forward_with_features,
+    read_garment_pixels,
     region_mask,
     without_hidden_sleeves,
 )
@@ -30,7 +32,7 @@ from fashionlens.inference.analyzer_models import stage_statistics
 from fashionlens.inference.colors import COLOR_NAMES, MULTICOLOR, dominant_color
 from fashionlens.inference.default_models import resolve_runs
 from fashionlens.models.classifier import build_classifier
-from helpers import GRAY, GREEN, LOWER_BOX, RED, UPPER_BOX, stand_in_analyzer
+from helpers import GRAY, GREEN, LOWER_BOX, RED, UPPER_BOX, stand_in_analyzer, street_photo_bytes
 from tiny_models import CLASSES
 
 
@@ -114,6 +116,27 @@ def test_nothing_detected_makes_the_photo_one_product(tmp_path):
     assert classifier.seen[0][1][0].tolist() == pytest.approx(box_geometry(Box(0, 0, 64, 48), 64, 48))
 
 
+def test_garments_pixels_read_together_are_each_read_alone_in_order(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 4)  # threads even on a one-core machine
+    analyzer, _ = stand_in_analyzer([])
+    photo = Image.open(io.BytesIO(street_photo_bytes())).convert("RGB")
+    stripes = np.zeros((40, 40, 3), np.uint8)
+    stripes[::2], stripes[1::2] = (250, 250, 250), (30, 40, 90)
+    striped = Image.fromarray(stripes)
+    garments = [
+        (photo, UPPER_BOX, Detection(UPPER_BOX, "upper", 0.9)),
+        (photo, LOWER_BOX, Detection(LOWER_BOX, "lower", 0.8)),
+        (striped, Box(0, 0, 32, 32), Detection(Box(0, 0, 32, 32), "upper", 0.7)),
+        (photo, Box(0, 0, 64, 48), None),  # a product photo: red and green
+    ]
+    together = analyzer.read_pixels(garments)
+    alone = [read_garment_pixels(*garment, False) for garment in garments]
+    assert [reading.color.name for reading in together] == ["Red", "Green", MULTICOLOR, MULTICOLOR]
+    assert [(r.box, r.color.name, r.color.probabilities, r.color.rgb) for r in together] == [
+        (r.box, r.color.name, r.color.probabilities, r.color.rgb) for r in alone
+    ]
+
+
 def test_region_mask_knows_cross_taxonomy_garments():
     names = ["Blazer", "Body", "Dress", "Outwear", "Pants", "Shoes", "T-Shirt"]
     allowed = lambda region: [n for n, ok in zip(names, region_mask(region, names)) if ok]  # noqa: E731
@@ -149,6 +172,17 @@ def test_the_colour_histogram_parts_navy_black_and_grey_and_counts_each_pixel_on
     assert len({int(h.argmax()) for h in (navy, black, grey)}) == 3
     mixed = histogram((28, 36, 72), (128, 128, 128))  # half navy, half grey
     assert mixed[navy.argmax()] == pytest.approx(0.5, abs=0.05) and mixed[grey.argmax()] == pytest.approx(0.5, abs=0.05)
+
+
+def test_the_shade_lookup_gives_the_measured_nearest_shade():
+    from fashionlens.inference.color_names import SHADE_LAB, measured_nearest_shades, nearest_shades, rgb2lab
+
+    colours = np.random.default_rng(0).integers(0, 256, (5000, 3), dtype=np.uint8)
+    shades = np.vstack([colours, [[30, 40, 90], [190, 150, 110]]]).astype(np.uint8)  # navy, camel
+    lab = rgb2lab(shades[None, :, :])[0]
+    looked_up = nearest_shades(shades, lab)
+    assert np.array_equal(looked_up, measured_nearest_shades(lab))
+    assert np.allclose(SHADE_LAB[looked_up[-2:]], lab[-2:], atol=1e-6)  # a reference shade is its own nearest
 
 
 def test_dominant_color_ignores_skin_and_border_and_names_stripes(tmp_path):

@@ -26,12 +26,14 @@ the pipeline is one path.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -286,19 +288,24 @@ class Analyzer:
         classified = self.classify([(images[i], box) for i, box, _ in garments], per_photo)
         full_sizes = full_sizes or [image.size for image in images]
         results = [Analysis(name, *size, bool(found), []) for name, size, found in zip(names, full_sizes, detections)]
-        texture = self.attribute_heads is not None and self.attribute_heads.reads("texture_features")
-        for number, (index, box, detection) in enumerate(garments):
-            if detection is None:  # one product: its box and colour are its own, not the background's
-                foreground = product_foreground(images[index])
-                box, results[index].problem = foreground.box, foreground.problem
-                color = product_color(foreground, images[index] if texture else None)
-            else:
-                color = dominant_color(images[index], box, with_texture=texture)
+        read = self.read_pixels([(images[index], box, detection) for index, box, detection in garments])
+        for number, ((index, _, detection), (box, color, problem)) in enumerate(zip(garments, read)):
+            results[index].problem = results[index].problem or problem
             garment = self.describe(box, detection, classified.row(number), color)
             results[index].garments.append(in_full_size(garment, images[index].size, full_sizes[index]))
         for result in results:
             result.garments = without_hidden_sleeves(result.garments)
         return results
+
+    def read_pixels(self, garments: list[tuple[Image.Image, Box, Detection | None]]) -> list[PixelReading]:
+        """Each garment's pixels read (read_garment_pixels), several garments at once: the work is numpy,
+        scikit-image and OpenCV, which release the GIL, so threads share it over the cores."""
+        texture = self.attribute_heads is not None and self.attribute_heads.reads("texture_features")
+        threads = min(len(garments), os.cpu_count() or 1)
+        if threads < 2:
+            return [read_garment_pixels(*garment, texture) for garment in garments]
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(lambda garment: read_garment_pixels(*garment, texture), garments))
 
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
         """The detections at or above the checkpoint's threshold, one per garment (garment_boxes.py), best
@@ -450,6 +457,24 @@ def batch_bounds(per_photo: list[int], batch_size: int) -> list[tuple[int, int]]
             start = stop
         stop += count
     return bounds + ([(start, stop)] if stop > start else [])
+
+
+class PixelReading(NamedTuple):
+    """What a garment's pixels give: its box, its colour (and texture) and, for a photo with no product in
+    it, why."""
+
+    box: Box
+    color: DominantColor
+    problem: str | None
+
+
+def read_garment_pixels(image: Image.Image, box: Box, detection: Detection | None, texture: bool) -> PixelReading:
+    """A detected garment's colour (and texture, where a head reads it) from its box; with no detection the
+    photo is one product: its box and colour are its foreground's, not the background's."""
+    if detection is not None:
+        return PixelReading(box, dominant_color(image, box, with_texture=texture), None)
+    foreground = product_foreground(image)
+    return PixelReading(foreground.box, product_color(foreground, image if texture else None), foreground.problem)
 
 
 def in_full_size(garment: AnalyzedGarment, size: tuple[int, int], full_size: tuple[int, int]) -> AnalyzedGarment:

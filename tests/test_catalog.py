@@ -261,14 +261,14 @@ def test_folder_import_takes_ids_from_paths_and_categories_from_folders(tmp_path
 
 
 def test_on_model_photos_index_the_garment_of_the_products_region():
-    def garment(region, score):
+    def garment(region, score, category="X"):
         return AnalyzedGarment(
             Box(0, 0, 1, 1),
             region,
             score,
-            "X",
+            category,
             1.0,
-            [("X", 1.0)],
+            [(category, 1.0)],
             DominantColor("Red", 1.0, 1.0, (255, 0, 0)),
             np.zeros(2, np.float32),
         )
@@ -277,6 +277,10 @@ def test_on_model_photos_index_the_garment_of_the_products_region():
     assert choose_garment(analysis, "Skirt").region == "lower"
     assert choose_garment(analysis, "Blouse").region == "upper"
     assert choose_garment(analysis, None).region_score == 0.9  # no category: the most confident
+    # a coat over a shirt, boxed as full-body: an Outwear product is the coat, not the upper-body shirt
+    coat_over_shirt = [garment("upper", 0.9, "Shirt"), garment("full", 0.8, "Outwear")]
+    assert choose_garment(Analysis("p.jpg", 10, 10, True, coat_over_shirt), "outwear ").category == "Outwear"
+    assert choose_garment(Analysis("p.jpg", 10, 10, True, coat_over_shirt), "Jacket").category == "Outwear"
 
 
 def test_import_with_the_onnx_backend_stores_the_torch_embeddings(fashionlens, tiny_runs, tmp_path):

@@ -19,7 +19,7 @@ from fashionlens.catalog.store import CatalogItem, CatalogStore, attributes_note
 from fashionlens.catalog.validation import parse_price, url_problem
 from fashionlens.core.errors import DataFormatError, FashionLensError, ImageError
 from fashionlens.core.images import load_image
-from fashionlens.core.taxonomy import region_of
+from fashionlens.core.taxonomy import region_of, to_clothing_label
 from fashionlens.core.textfile import open_csv
 from fashionlens.inference.analyzer import Analysis, AnalyzedGarment, Analyzer
 
@@ -164,11 +164,15 @@ def file_digest(path: Path) -> str:
 
 
 def choose_garment(analysis: Analysis, category: str | None) -> AnalyzedGarment:
-    """The garment to index: the one in the region of the product's category (on-model photos), else
-    the most confident; detections come ordered by score."""
-    wanted = region_of(category)
-    matching = [g for g in analysis.garments if wanted is not None and g.region == wanted]
-    return (matching or analysis.garments)[0]
+    """The garment to index on an on-model photo: the one the classifier names as the product's category
+    (both read as the clothing photos' labels: a Jacket is Outwear), else one filed in that category's
+    region (the region of the garment's category, else its detected region, as similar items are searched:
+    a coat boxed as full-body is Outwear, an upper-body category), else the most confident; detections
+    come ordered by score."""
+    wanted, label = region_of(category), category and to_clothing_label(category)
+    named = [g for g in analysis.garments if label and to_clothing_label(g.category) == label]
+    filed = [g for g in analysis.garments if wanted is not None and (region_of(g.category) or g.region) == wanted]
+    return (named or filed or analysis.garments)[0]
 
 
 def item_of(row: ProductRow, digest: str, garment: AnalyzedGarment) -> CatalogItem:

@@ -14,8 +14,8 @@ and input sizes run through two pipelines, interleaved photo by photo so that bo
   --backend onnx (float32, the default) or onnx-int8 (the int8 models, onnx_int8.py).
 Both then read each garment's pixels (colour and texture features) with the same code, the baseline one
 garment after another, ours several at once on threads (Analyzer.read_pixels); describe each garment
-(region-restricted category, attribute heads) with the same code, and search its embedding in a catalogue of --catalog-size
-synthetic vectors with the catalogue's index.
+(region-restricted category, attribute heads) with the same code; and search its embedding in a
+catalogue of --catalog-size synthetic vectors with the catalogue's index.
 Both use the same thread count (torch's, given to ONNX Runtime too).
 
 Stages (p50 / p99 ms per photo): decode, detect, classify (+ embed), pixels, describe, search, and the

@@ -34,6 +34,7 @@ from fashionlens.samples import sample_path
 from tiny_models import random_checkpoint
 
 CHECK_PHOTOS = 8
+CLOSE_CALL = 0.2  # PyTorch's top two categories this close in probability: a near tie that rounding may flip
 SHIPPED = default_detector() is not None and (WEIGHTS_DIR / "classifier.pt").is_file()
 
 
@@ -109,7 +110,14 @@ def test_int8_classifier_agrees_with_pytorch_in_the_analyzer(int8):
     expected, found = eager.analyze_paths(photos), quantized.analyze_paths(photos)
     pairs = [(a.garments[0], b.garments[0]) for a, b in zip(expected, found, strict=True)]
     assert len(pairs) == 50
-    assert np.mean([a.category == b.category for a, b in pairs]) >= CLASSIFIER_TOLERANCE["top1_agreement"]
+    # the export met CLASSIFIER_TOLERANCE on its own check photos; here int8 may change PyTorch's answer
+    # only where PyTorch itself hesitated between its top two (a CPU without VNNI saturates some int8
+    # products: 2 such swaps in 50 on an AVX2 machine), never on a clear answer
+    changed = [(a, b) for a, b in pairs if a.category != b.category]
+    assert len(changed) <= 0.05 * len(pairs)
+    for a, b in changed:
+        (_, p_first), (second, p_second) = a.top_categories[:2]
+        assert b.category == second and p_first - p_second < CLOSE_CALL
     cosines = [float(a.embedding @ b.embedding) for a, b in pairs]
     assert min(cosines) >= CLASSIFIER_TOLERANCE["min_embedding_cosine"]
     assert np.std([a.category_score for a, _ in pairs]) > 0.05  # decisive, varied outputs: a real check

@@ -101,8 +101,8 @@ def color_features(colors: PixelColors) -> np.ndarray:
 
 
 def nearest_shades(pixels: np.ndarray, lab: np.ndarray) -> np.ndarray:
-    """Each pixel's nearest reference shade (CIEDE2000), as its index in SHADE_LAB; `lab`: the pixels (N x 3,
-    uint8) in Lab. A pixel in an RGB cell of shade_cells() whose corners share their nearest shade takes
+    """Each pixel's nearest reference shade (CIEDE2000), as its index in SHADE_LAB; `pixels`: RGB (N x 3,
+    uint8), `lab`: the same pixels in Lab. A pixel in an RGB cell of shade_cells() whose corners share their nearest shade takes
     it; the others (about three in ten) are measured. In under half the time of measuring every pixel, and
     with the same answer for all but 4 of the 2.7 million pixels of the labelled street garments."""
     cells = pixels.astype(np.int32) >> (8 - CELL_BITS)

@@ -177,10 +177,10 @@ def test_the_colour_histogram_parts_navy_black_and_grey_and_counts_each_pixel_on
 def test_the_shade_lookup_gives_the_measured_nearest_shade():
     from fashionlens.inference.color_names import SHADE_LAB, measured_nearest_shades, nearest_shades, rgb2lab
 
-    colours = np.random.default_rng(0).integers(0, 256, (5000, 3), dtype=np.uint8)
-    shades = np.vstack([colours, [[30, 40, 90], [190, 150, 110]]]).astype(np.uint8)  # navy, camel
-    lab = rgb2lab(shades[None, :, :])[0]
-    looked_up = nearest_shades(shades, lab)
+    random = np.random.default_rng(0).integers(0, 256, (5000, 3), dtype=np.uint8)
+    pixels = np.vstack([random, [[30, 40, 90], [190, 150, 110]]]).astype(np.uint8)  # and two reference shades
+    lab = rgb2lab(pixels[None, :, :])[0]
+    looked_up = nearest_shades(pixels, lab)
     assert np.array_equal(looked_up, measured_nearest_shades(lab))
     assert np.allclose(SHADE_LAB[looked_up[-2:]], lab[-2:], atol=1e-6)  # a reference shade is its own nearest
 

@@ -68,7 +68,7 @@ class PixelColors:
     @classmethod
     def of(cls, pixels: np.ndarray) -> "PixelColors":
         """From RGB pixels (N x 3, uint8)."""
-        pixels = pixels.astype(np.uint8)
+        pixels = np.asarray(pixels, dtype=np.uint8)  # no copy when they are already bytes
         lab = rgb2lab(pixels[None, :, :])[0]
         return cls(lab, nearest_shades(pixels, lab), *clusters_of(lab, distinct_colors(pixels)))
 
@@ -102,9 +102,10 @@ def color_features(colors: PixelColors) -> np.ndarray:
 
 def nearest_shades(pixels: np.ndarray, lab: np.ndarray) -> np.ndarray:
     """Each pixel's nearest reference shade (CIEDE2000), as its index in SHADE_LAB; `pixels`: RGB (N x 3,
-    uint8), `lab`: the same pixels in Lab. A pixel in an RGB cell of shade_cells() whose corners share their nearest shade takes
-    it; the others (about three in ten) are measured. In under half the time of measuring every pixel, and
-    with the same answer for all but 4 of the 2.7 million pixels of the labelled street garments."""
+    uint8), `lab`: the same pixels in Lab. A pixel in an RGB cell of shade_cells() whose corners share
+    their nearest shade takes it; the others (about three in ten) are measured. In under half the time of
+    measuring every pixel, and with the same answer for all but 4 of the 2.7 million pixels of the
+    labelled street garments."""
     cells = pixels.astype(np.int32) >> (8 - CELL_BITS)
     shades = shade_cells()[(cells[:, 0] << (2 * CELL_BITS)) | (cells[:, 1] << CELL_BITS) | cells[:, 2]]
     unsure = shades < 0

@@ -12,7 +12,7 @@ EfficientNet-Lite classifier's embeddings fell to a cosine of 0.87 with PyTorch'
 check below runs where the export is made (beside the checkpoint, on the machine that uses it), so a CPU
 that saturates refuses the export rather than running a wrong model. On an AVX2 CPU without VNNI the
 shipped classifier passes it; there int8 changed 2 of 50 clothing val photos' categories, both near ties
-in PyTorch. Weights as uint8 (no saturation) agreed better but ran 25 times slower there.
+in PyTorch. Weights as uint8 (no saturation) agreed better but ran about 20 times slower there.
 Detector: dynamic quantisation of the box head's two fully connected layers (fc6 and fc7, most of the
 head's time), weights int8 per output channel, activations quantised per call. ONNX Runtime quantises
 MatMul dynamically but not Gemm, so those two Gemm nodes become MatMul + Add first. Everything else

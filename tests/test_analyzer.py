@@ -177,7 +177,7 @@ def test_the_colour_histogram_parts_navy_black_and_grey_and_counts_each_pixel_on
 def test_the_shade_lookup_gives_the_measured_nearest_shade():
     from fashionlens.inference.color_names import SHADE_LAB, measured_nearest_shades, nearest_shades, rgb2lab
 
-    random = np.random.default_rng(0).integers(0, 256, (5000, 3), dtype=np.uint8)
+    random = np.random.default_rng(0).integers(0, 256, (20000, 3), dtype=np.uint8)
     pixels = np.vstack([random, [[30, 40, 90], [190, 150, 110]]]).astype(np.uint8)  # and two reference shades
     lab = rgb2lab(pixels[None, :, :])[0]
     looked_up = nearest_shades(pixels, lab)

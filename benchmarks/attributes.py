@@ -12,14 +12,15 @@ mirrored crop), and its pixels' colour features. Labels: attributes_train.csv fo
 Each head's C and class weighting (none or balanced) are chosen by 5-fold stratified cross-validation on
 train (seeded), scored by what the attribute is judged by (pattern: balanced accuracy, sleeve and colour:
 accuracy); the chosen model is refitted on all of train with the mirrored crops as extra examples.
-Pattern: its inputs too, by the same cross-validation: the embedding alone, or the embedding with the
-garment's texture statistics (texture.py) and pixel colour features; C down to 0.0001 (the longer input
-rows want a stronger prior). Sleeve: the embedding alone or with the texture statistics, likewise.
-Pattern may also read the classifier's stage statistics (its early feature maps).
+Pattern: its inputs too, by the same cross-validation (PATTERN_INPUTS): the embedding, the stage
+statistics (the classifier's early feature maps), the pixel colour features and the garment's texture
+statistics (texture.py) in several combinations; C down to 0.0001 (the longer input rows want a stronger
+prior). Sleeve: the embedding alone or with the texture statistics, likewise.
 Colour: (a) the pixel colour model (color_names.py), (b) a head on the embedding, (c) a head on the
 embedding and the pixel colour features, (d) a head on the pixel colour features and the stage
-statistics, (e) a head on the pixel colour features, their Lab histogram and the stage statistics; the
-best by 5-fold accuracy on train ships.
+statistics, (e) a head on the pixel colour features, their Lab histogram and the stage statistics, (f)
+(e) and the pixel colour model's probabilities (a stack on (a)); the best by 5-fold accuracy on train
+ships.
 Also reported, not shipped: averaging each val garment's prediction with its mirrored crop's
 (test-time flip, a second classifier pass).
 Results: benchmarks/results/attributes.json (--results); confusion matrices: docs/figures/attributes-*-confusion.png.
@@ -53,6 +54,8 @@ PATTERN_CHOICES = [
 ]
 PATTERN_INPUTS = (
     ("embedding",),
+    ("stage_features",),
+    ("color_features", "stage_features"),
     ("embedding", "texture_features", "color_features"),
     ("color_features", "texture_features", "stage_features"),
     ("embedding", "color_features", "texture_features", "stage_features"),
@@ -65,6 +68,12 @@ COLOUR_HEADS = {
     "c_embedding_and_pixel_colour_head": ("embedding", "color_features"),
     "d_pixel_colour_and_stages_head": ("color_features", "stage_features"),
     "e_pixel_colour_histogram_and_stages_head": ("color_features", "color_histogram", "stage_features"),
+    "f_pixel_colour_histogram_names_and_stages_head": (
+        "color_features",
+        "color_histogram",
+        "color_probabilities",
+        "stage_features",
+    ),
 }
 SEED = 0
 
@@ -82,6 +91,7 @@ def inputs_of(
         "embedding": garments.flipped_embeddings if flipped else garments.embeddings,
         "color_features": garments.color_features,
         "color_histogram": garments.color_histograms,  # a mirror has the same pixels
+        "color_probabilities": garments.namer_probabilities,
         "texture_features": garments.flipped_texture_features if flipped else garments.texture_features,
         "stage_features": garments.flipped_stage_features if flipped else garments.stage_features,
     }

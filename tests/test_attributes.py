@@ -23,6 +23,7 @@ from fashionlens.inference.attributes import (
     LinearHead,
     load_heads,
 )
+from fashionlens.inference.color_names import shipped_namer
 from fashionlens.inference.colors import COLOR_NAMES, dominant_color, product_color
 from fashionlens.inference.foreground import product_foreground
 from fashionlens.inference.texture import LENGTH, PEAKINESS
@@ -237,3 +238,21 @@ def test_a_head_reading_stage_statistics_answers_where_the_classifier_has_them()
         classified = analyzer.classify([(image, box)]).row(0)
         garment = analyzer.describe(box, Detection(box, "upper", 0.9), classified, dominant_color(image, box))
         assert (garment.pattern and garment.pattern.name) == answer
+
+
+def test_a_colour_head_reading_the_pixel_colour_models_probabilities_gets_them_in_its_names_order():
+    namer = shipped_namer()
+    names = tuple(reversed(namer.names))  # the head's names in another order than the pixel model's
+    coef = 10.0 * np.array([[float(mine == theirs) for theirs in namer.names] for mine in names])
+    head = LinearHead(names, ("color_probabilities",), np.zeros(13), np.ones(13), coef, np.zeros(13))
+    analyzer = random_analyzer()
+    analyzer.attribute_heads = AttributeHeads(analyzer.model_id, {"colour": head}, {})
+    width = embedding_width(analyzer)
+    classified = ClassifiedGarment(np.full(3, 1 / 3), np.ones(width, np.float32) / np.sqrt(width), None)
+    box = Box(4, 4, 60, 60)
+    for rgb, name in (((200, 30, 35), "Red"), ((28, 36, 72), "Blue"), ((240, 240, 240), "White")):
+        color = dominant_color(Image.new("RGB", (64, 64), rgb), box, with_texture=False)
+        garment = analyzer.describe(box, Detection(box, "upper", 0.9), classified, color)
+        learned = head.probabilities(namer.probabilities_of(color.features)[None, :])[0]
+        assert color.name == garment.color.name == name
+        assert garment.color.score == round(float(learned.max()), 4) != color.score  # the head's, not the pixels'

@@ -58,6 +58,7 @@ from fashionlens.inference.analyzer_models import (
     score_threshold,
 )
 from fashionlens.inference.attributes import AttributeHeads, Prediction, load_heads, shipped_heads
+from fashionlens.inference.color_names import shipped_namer
 from fashionlens.inference.colors import DominantColor, dominant_color, product_color
 from fashionlens.inference.foreground import product_foreground
 from fashionlens.inference.garment_boxes import one_box_per_garment, share_inside
@@ -371,6 +372,7 @@ class Analyzer:
             "embedding": embedding,
             "color_features": color.features,
             "color_histogram": color.histogram,
+            "color_probabilities": None if color.features is None else shipped_namer().probabilities_of(color.features),
             "texture_features": color.texture,
             "stage_features": classified.stages,
         }

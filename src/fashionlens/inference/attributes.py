@@ -2,12 +2,14 @@
 
 Each attribute is a linear head (a multinomial logistic regression) on the classifier's pooled backbone
 features, the garment's embedding, so the classifier's one call per garment serves the category, the
-embedding and every attribute, on every backend (torch, onnx, onnx-int8). A head may also read the
-garment's pixel colour features (color_names.color_features and color_histogram), which the colour step
-computes anyway, the texture statistics of its box's pixels (texture.texture_features: no model call),
-which the colour step computes too (colors.DominantColor.texture), and the statistics of the classifier's
-early feature maps (analyzer_models.stage_statistics: an output of the same call), which keep the colour
-and texture that the pooled last layer has mostly given up for the category.
+embedding and every attribute, on every backend (torch, onnx, onnx-int8). A head may also read what the
+colour step computes anyway: the garment's pixel colour features (color_names.color_features and
+color_histogram), the pixel colour model's probabilities of the 13 names (color_names.ColorNamer: a
+colour head that reads them must be refitted when that model is) and the texture statistics of its box's
+pixels (texture.texture_features: no model call, computed only where a head reads them); and the
+statistics of the classifier's early feature maps (analyzer_models.stage_statistics: an output of the
+same call), which keep the colour and texture that the pooled last layer has mostly given up for the
+category.
 The heads were fitted on the street train garments' hand labels (benchmarks/attributes.py) and ship as a
 small JSON file, weights/attributes.json, that records the classifier they were fitted on: features of
 another classifier mean nothing to them, so such a file is refused (load_heads), and the shipped file
@@ -38,7 +40,14 @@ PATTERNS: tuple[str, ...] = get_args(PatternName)
 SLEEVES: tuple[str, ...] = get_args(SleeveName)
 SLEEVE_REGIONS = ("upper", "full")
 # what a head may read, in its `inputs` order
-INPUTS = ("embedding", "color_features", "color_histogram", "texture_features", "stage_features")
+INPUTS = (
+    "embedding",
+    "color_features",
+    "color_histogram",
+    "color_probabilities",
+    "texture_features",
+    "stage_features",
+)
 DIGITS = 4  # probabilities in the JSON, as the Analyzer rounds its scores
 
 

@@ -12,8 +12,8 @@ and input sizes run through two pipelines, interleaved photo by photo so that bo
   `eval()` and `torch.inference_mode()`, no export;
 - ours: the Analyzer with an ONNX Runtime backend (logits and embedding from one call) and fast decode:
   --backend onnx (float32, the default) or onnx-int8 (the int8 models, onnx_int8.py).
-Both then read each garment's pixels (colour and texture features) with the same code, the baseline one
-garment after another, ours several at once on threads (Analyzer.read_pixels); describe each garment
+Both then read each garment's pixels (colour features, and texture where a head reads them) with the same
+code, one garment after another (ours through Analyzer.read_pixels); describe each garment
 (region-restricted category, attribute heads) with the same code; and search its embedding in a
 catalogue of --catalog-size synthetic vectors with the catalogue's index.
 Both use the same thread count (torch's, given to ONNX Runtime too).

@@ -3,7 +3,6 @@ dominant colour, embeddings, and deterministic JSON on tiny trained models."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from torchvision.ops import box_iou
 from fashionlens.core.checkpoint import load_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.core.images import load_image
-from fashionlens.core.records import REGIONS, Box, Detection
+from fashionlens.core.records import REGIONS, Box
 from fashionlens.core.taxonomy import region_of
 from fashionlens.data.classification import box_geometry
 from fashionlens.inference.analyzer import (
@@ -24,7 +23,6 @@ from fashionlens.inference.analyzer import (
     Analyzer,
     analyses_json,
     forward_with_features,
-    read_garment_pixels,
     region_mask,
     without_hidden_sleeves,
 )
@@ -32,7 +30,7 @@ from fashionlens.inference.analyzer_models import stage_statistics
 from fashionlens.inference.colors import COLOR_NAMES, MULTICOLOR, dominant_color
 from fashionlens.inference.default_models import resolve_runs
 from fashionlens.models.classifier import build_classifier
-from helpers import GRAY, GREEN, LOWER_BOX, RED, UPPER_BOX, stand_in_analyzer, street_photo_bytes
+from helpers import GRAY, GREEN, LOWER_BOX, RED, UPPER_BOX, stand_in_analyzer
 from tiny_models import CLASSES
 
 
@@ -114,27 +112,6 @@ def test_nothing_detected_makes_the_photo_one_product(tmp_path):
     assert garment.region == region_of(garment.category)
     assert len(garment.top_categories) == 3  # no region to restrict to
     assert classifier.seen[0][1][0].tolist() == pytest.approx(box_geometry(Box(0, 0, 64, 48), 64, 48))
-
-
-def test_garments_pixels_read_together_are_each_read_alone_in_order(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 4)  # threads even on a one-core machine
-    analyzer, _ = stand_in_analyzer([])
-    photo = Image.open(io.BytesIO(street_photo_bytes())).convert("RGB")
-    stripes = np.zeros((40, 40, 3), np.uint8)
-    stripes[::2], stripes[1::2] = (250, 250, 250), (30, 40, 90)
-    striped = Image.fromarray(stripes)
-    garments = [
-        (photo, UPPER_BOX, Detection(UPPER_BOX, "upper", 0.9)),
-        (photo, LOWER_BOX, Detection(LOWER_BOX, "lower", 0.8)),
-        (striped, Box(0, 0, 32, 32), Detection(Box(0, 0, 32, 32), "upper", 0.7)),
-        (photo, Box(0, 0, 64, 48), None),  # a product photo: red and green
-    ]
-    together = analyzer.read_pixels(garments)
-    alone = [read_garment_pixels(*garment, False) for garment in garments]
-    assert [reading.color.name for reading in together] == ["Red", "Green", MULTICOLOR, MULTICOLOR]
-    assert [(r.box, r.color.name, r.color.probabilities, r.color.rgb) for r in together] == [
-        (r.box, r.color.name, r.color.probabilities, r.color.rgb) for r in alone
-    ]
 
 
 def test_region_mask_knows_cross_taxonomy_garments():

@@ -104,8 +104,9 @@ def nearest_shades(pixels: np.ndarray, lab: np.ndarray) -> np.ndarray:
     """Each pixel's nearest reference shade (CIEDE2000), as its index in SHADE_LAB; `pixels`: RGB (N x 3,
     uint8), `lab`: the same pixels in Lab. A pixel in an RGB cell of shade_cells() whose corners share
     their nearest shade takes it; the others (about three in ten) are measured to their cell's candidates
-    only. In a quarter of the time of measuring every pixel to every shade, and with the same answer for
-    all but 4 of the 2.7 million pixels of the labelled street garments."""
+    only. In about a twentieth of the time of measuring every pixel to every shade (400,000 random
+    colours: 0.4 s against 8 s), with the same answer for all but 4 of the 2.7 million pixels of the
+    labelled street garments."""
     cells = pixels.astype(np.int32) >> (8 - CELL_BITS)
     index = (cells[:, 0] << (2 * CELL_BITS)) | (cells[:, 1] << CELL_BITS) | cells[:, 2]
     agreed, candidates = shade_cells()

@@ -360,7 +360,10 @@ class Analyzer:
             "embedding": embedding,
             "color_features": color.features,
             "color_histogram": color.histogram,
-            "color_probabilities": None if color.features is None else shipped_namer().probabilities_of(color.features),
+            # the pixel colour model's, as the colour step computed them, in that model's order of names
+            "color_probabilities": (
+                np.array([color.probabilities[name] for name in shipped_namer().names]) if color.probabilities else None
+            ),
             "texture_features": color.texture,
             "stage_features": classified.stages,
         }

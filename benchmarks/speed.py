@@ -250,7 +250,7 @@ def table(result: dict) -> str:
         ("decode", ["decode"], ["decode"]),
         ("detect", ["detect"], ["detect"]),
         ("classify + embed", ["classify", "embed"], ["classify"]),
-        ("pixels (colour, texture)", ["pixels"], ["pixels"]),
+        ("pixels (colour; texture where a head reads it)", ["pixels"], ["pixels"]),
         ("describe (attributes)", ["describe"], ["describe"]),
         ("search", ["search"], ["search"]),
         ("**total**", ["total"], ["total"]),

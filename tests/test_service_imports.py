@@ -12,6 +12,7 @@ import threading
 import time
 
 from fashionlens.catalog.store import SQLiteStore
+from fashionlens.service.import_jobs import settle_abandoned
 from service_testing import ADMIN_KEY, PRODUCTS, product_zip, tiny_client
 from tiny_models import random_analyzer
 
@@ -115,6 +116,35 @@ def running_record(import_id: str, worker: str) -> dict:
         "error": None,
         "worker": worker,
     }
+
+
+class OutcomeRecordedMeanwhile:
+    """A catalogue whose import, run by this process, records its outcome just after the first read of the
+    imports: the import's thread finishing while a request settles abandoned imports."""
+
+    def __init__(self, store: SQLiteStore, outcome: dict) -> None:
+        self.store, self.outcome, self.reads = store, outcome, 0
+
+    def import_records(self, import_id: str | None = None, limit: int = 20) -> list[dict]:
+        records = self.store.import_records(import_id, limit)
+        self.reads += 1
+        if self.reads == 1:
+            self.store.save_import(self.outcome)
+        return records
+
+    def save_import(self, record: dict) -> None:
+        self.store.save_import(record)
+
+
+def test_an_outcome_recorded_while_the_imports_are_read_is_not_taken_for_an_abandoned_import(tmp_path):
+    store = SQLiteStore(tmp_path / "catalog.db", create=True)
+    # this process's worker, the import no longer among its running ones: it has finished
+    record = running_record("finishing", f"{socket.gethostname()}:{os.getpid()}")
+    assert store.start_import(record)
+    error = "an internal error stopped the import; nothing of it was imported"
+    outcome = {**record, "state": "failed", "finished": "2026-01-01T00:00:01Z", "error": error}
+    settle_abandoned(OutcomeRecordedMeanwhile(store, outcome))
+    assert store.import_records("finishing")[0]["error"] == error
 
 
 def test_an_import_whose_worker_stopped_is_settled_as_failed_and_no_longer_blocks_imports(tmp_path):

@@ -89,6 +89,11 @@ def settle_abandoned(store: Any) -> None:
 
     for record in store.import_records(limit=1):
         if record["state"] == "running" and worker_gone(record):
+            # read again: an import of this process records its outcome before it leaves RUNNING_HERE, so
+            # the record read before worker_gone may predate that outcome
+            record = store.import_records(record["id"])[0]
+            if record["state"] != "running":
+                continue
             record.update(
                 state="failed",
                 finished=utc_now(),

@@ -34,8 +34,11 @@ OUT = ROOT / "runs" / "bench" / "saliency"
 
 
 def img_bbox_train(data: Path) -> list[str]:
-    """The img+bbox run's training command; float32, one data process: the CPU run is the same each time
-    (docs/benchmarks.md gives its minutes)."""
+    """The img+bbox run's training command, at the shipped classifier's input size; float32, one data
+    process: the CPU run is the same each time (docs/benchmarks.md gives its minutes)."""
+    from fashionlens.core.checkpoint import load_checkpoint
+
+    size = load_checkpoint(SHIPPED)["preprocessing"]
     return [
         "train",
         "classifier",
@@ -48,9 +51,9 @@ def img_bbox_train(data: Path) -> list[str]:
         "--weights",
         str(SHIPPED),
         "--image-size",
-        "192",
+        str(size["image_size"]),
         "--image-height",
-        "256",
+        str(size.get("image_height", size["image_size"])),
         "--epochs",
         "1",
         "--batch-size",

@@ -81,7 +81,7 @@ class SimilarRanking:
 
     category: float = 1.0  # weight of the classifier's probability that the garment is of the item's category
     color: float = 0.1  # bonus for the garment's dominant colour
-    pattern: float = 0.05  # bonus for the garment's pattern (chosen on the carved split: docs/recommendation.md)
+    pattern: float = 0.03  # bonus for the garment's pattern (chosen on the carved split: docs/recommendation.md)
     candidates: int = 10  # nearest items by embedding considered per item asked for
 
     def rank(self, similarity: float, category_probability: float, same_color: bool, same_pattern: bool) -> float:

@@ -66,3 +66,29 @@ def test_a_region_off_centre_only_is_not_the_product():
     draw.rectangle((170, 20, 225, 300), fill=(40, 42, 48))  # the doorway, in the right third
     found = product_foreground(wall)
     assert found.box.as_list() == [0.0, 0.0, 240.0, 320.0] and found.problem is None
+
+
+def test_product_photos_read_on_threads_keep_their_order_and_their_answers(monkeypatch):
+    import threading
+
+    import torch
+
+    from fashionlens.inference import analyzer as analyzer_module
+    from tiny_models import random_analyzer
+
+    photos = [flat_lay(), flat_lay(background=(235, 235, 235), product=(30, 40, 90)), flat_lay(product=(200, 30, 30))]
+    garments = [(photo, Box(0, 0, 240, 240), None) for photo in photos]
+    alone = [analyzer_module.read_garment_pixels(*garment, False) for garment in garments]
+    readers = []
+
+    def product_foreground_noting_its_thread(image):
+        readers.append(threading.current_thread().name)
+        return product_foreground(image)
+
+    monkeypatch.setattr(analyzer_module, "product_foreground", product_foreground_noting_its_thread)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    threaded = random_analyzer().read_pixels(garments)
+    assert all(name.startswith("fashionlens-pixels") for name in readers) and len(readers) == 3
+    assert [reading.color.name for reading in threaded] == ["White", "Blue", "Red"]
+    assert [(r.box, r.color) for r in threaded] == [(r.box, r.color) for r in alone]
+    assert all(np.array_equal(a.color.features, b.color.features) for a, b in zip(threaded, alone))

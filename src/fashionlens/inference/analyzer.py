@@ -28,8 +28,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -297,10 +298,15 @@ class Analyzer:
         return results
 
     def read_pixels(self, garments: list[tuple[Image.Image, Box, Detection | None]]) -> list[PixelReading]:
-        """Each garment's pixels read (read_garment_pixels), one garment after another: without the texture
-        statistics a street photo's garments take about 10 ms together, less than threads cost to start."""
+        """Each garment's pixels read (read_garment_pixels), in order. Product photos (no detection) are
+        read on torch's number of threads: their GrabCut, most of a catalogue import's time, runs in
+        OpenCV without Python's lock. A street photo's garments take about 10 ms together, less than
+        handing them to threads costs, and are read one after another."""
         texture = self.attribute_heads is not None and self.attribute_heads.reads("texture_features")
-        return [read_garment_pixels(image, box, detection, texture) for image, box, detection in garments]
+        products = sum(detection is None for _, _, detection in garments)
+        if products < 2 or torch.get_num_threads() < 2:
+            return [read_garment_pixels(image, box, detection, texture) for image, box, detection in garments]
+        return list(pixel_readers().map(lambda garment: read_garment_pixels(*garment, texture), garments))
 
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
         """The detections at or above the checkpoint's threshold, one per garment (garment_boxes.py), best
@@ -465,6 +471,12 @@ class PixelReading(NamedTuple):
     box: Box
     color: DominantColor
     problem: str | None
+
+
+@cache
+def pixel_readers() -> ThreadPoolExecutor:
+    """The threads that read product photos' pixels, started once per process."""
+    return ThreadPoolExecutor(max_workers=torch.get_num_threads(), thread_name_prefix="fashionlens-pixels")
 
 
 def read_garment_pixels(image: Image.Image, box: Box, detection: Detection | None, texture: bool) -> PixelReading:

@@ -92,3 +92,22 @@ def test_product_photos_read_on_threads_keep_their_order_and_their_answers(monke
     assert [reading.color.name for reading in threaded] == ["White", "Blue", "Red"]
     assert [(r.box, r.color) for r in threaded] == [(r.box, r.color) for r in alone]
     assert all(np.array_equal(a.color.features, b.color.features) for a, b in zip(threaded, alone))
+
+
+def read_two_products(analyzer) -> list[str]:
+    garments = [(flat_lay(), Box(0, 0, 240, 240), None), (flat_lay(product=(200, 30, 30)), Box(0, 0, 240, 240), None)]
+    return [reading.color.name for reading in analyzer.read_pixels(garments)]
+
+
+def test_a_forked_worker_reads_product_photos_on_threads_of_its_own(monkeypatch):
+    import multiprocessing
+
+    import torch
+
+    from tiny_models import random_analyzer
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    analyzer = random_analyzer()
+    assert read_two_products(analyzer) == ["White", "Red"]  # the parent's pool started
+    with multiprocessing.get_context("fork").Pool(1) as worker:  # a server's worker forked after it
+        assert worker.apply_async(read_two_products, (analyzer,)).get(timeout=60) == ["White", "Red"]

@@ -26,6 +26,7 @@ the pipeline is one path.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -473,9 +474,14 @@ class PixelReading(NamedTuple):
     problem: str | None
 
 
-@cache
 def pixel_readers() -> ThreadPoolExecutor:
-    """The threads that read product photos' pixels, started once per process."""
+    """The threads that read product photos' pixels, started once per process: a forked child (a server's
+    worker) inherits its parent's pool but none of its threads."""
+    return threads_of_process(os.getpid())
+
+
+@cache
+def threads_of_process(pid: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=torch.get_num_threads(), thread_name_prefix="fashionlens-pixels")
 
 

@@ -304,27 +304,21 @@ def experiment_s(data_path: Path) -> dict:
     )
 
 
+def at_pretrained_width(data_path: Path, name: str, epochs: int) -> dict:
+    """(s) at 224 x 296 px, the width EfficientNet-Lite0 was pretrained at."""
+    return lite0_clothing_street(
+        data_path, name, backbone_lr="0.002", size=(224, 296), options=("--early-lr", "0.0005"), epochs=epochs
+    )
+
+
 def experiment_t(data_path: Path) -> dict:
     """(s), the shipped recipe, at 224 x 296 px, the width EfficientNet-Lite0 was pretrained at."""
-    return lite0_clothing_street(
-        data_path,
-        "lite0-clothing-street-t",
-        backbone_lr="0.002",
-        size=(224, 296),
-        options=("--early-lr", "0.0005"),
-    )
+    return at_pretrained_width(data_path, "lite0-clothing-street-t", epochs=12)
 
 
 def experiment_u(data_path: Path) -> dict:
     """(t) for 24 epochs instead of 12: its carved-split score was still rising at its last epoch."""
-    return lite0_clothing_street(
-        data_path,
-        "lite0-clothing-street-u",
-        backbone_lr="0.002",
-        size=(224, 296),
-        options=("--early-lr", "0.0005"),
-        epochs=24,
-    )
+    return at_pretrained_width(data_path, "lite0-clothing-street-u", epochs=24)
 
 
 EXPERIMENTS = {

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -307,7 +308,8 @@ class Analyzer:
         products = sum(detection is None for _, _, detection in garments)
         if products < 2 or torch.get_num_threads() < 2:
             return [read_garment_pixels(image, box, detection, texture) for image, box, detection in garments]
-        return list(pixel_readers().map(lambda garment: read_garment_pixels(*garment, texture), garments))
+        images, boxes, detections = zip(*garments)
+        return list(pixel_readers().map(read_garment_pixels, images, boxes, detections, repeat(texture)))
 
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
         """The detections at or above the checkpoint's threshold, one per garment (garment_boxes.py), best

@@ -37,8 +37,9 @@ def img_bbox_train(data: Path) -> list[str]:
     """The img+bbox run's training command, at the shipped classifier's input size; float32, one data
     process: the CPU run is the same each time (docs/benchmarks.md gives its minutes)."""
     from fashionlens.core.checkpoint import load_checkpoint
+    from fashionlens.data.transforms import input_shape
 
-    size = load_checkpoint(SHIPPED)["preprocessing"]
+    height, width = input_shape(load_checkpoint(SHIPPED)["preprocessing"])
     return [
         "train",
         "classifier",
@@ -51,9 +52,9 @@ def img_bbox_train(data: Path) -> list[str]:
         "--weights",
         str(SHIPPED),
         "--image-size",
-        str(size["image_size"]),
+        str(width),
         "--image-height",
-        str(size.get("image_height", size["image_size"])),
+        str(height),
         "--epochs",
         "1",
         "--batch-size",

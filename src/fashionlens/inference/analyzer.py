@@ -309,7 +309,7 @@ class Analyzer:
         if products < 2 or torch.get_num_threads() < 2:
             return [read_garment_pixels(image, box, detection, texture) for image, box, detection in garments]
         images, boxes, detections = zip(*garments)
-        return list(pixel_readers().map(read_garment_pixels, images, boxes, detections, repeat(texture)))
+        return list(pixel_readers(os.getpid()).map(read_garment_pixels, images, boxes, detections, repeat(texture)))
 
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
         """The detections at or above the checkpoint's threshold, one per garment (garment_boxes.py), best
@@ -476,14 +476,10 @@ class PixelReading(NamedTuple):
     problem: str | None
 
 
-def pixel_readers() -> ThreadPoolExecutor:
-    """The threads that read product photos' pixels, started once per process: a forked child (a server's
-    worker) inherits its parent's pool but none of its threads."""
-    return threads_of_process(os.getpid())
-
-
 @cache
-def threads_of_process(pid: int) -> ThreadPoolExecutor:
+def pixel_readers(process: int) -> ThreadPoolExecutor:
+    """The threads that read product photos' pixels, one pool per process id: a forked child (a server's
+    worker) inherits its parent's pool but none of its threads."""
     return ThreadPoolExecutor(max_workers=torch.get_num_threads(), thread_name_prefix="fashionlens-pixels")
 
 

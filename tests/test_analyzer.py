@@ -24,6 +24,7 @@ from fashionlens.inference.analyzer import (
     analyses_json,
     forward_with_features,
     region_mask,
+    without_full_garments_parts,
     without_hidden_sleeves,
 )
 from fashionlens.inference.analyzer_models import stage_statistics
@@ -295,3 +296,26 @@ def test_a_dress_that_shows_only_below_a_top_reports_no_sleeve():
     aside = garment(Box(300, 175, 400, 425), "full", "Dress")  # another person's, beside the top
     kept = without_hidden_sleeves([top, below, whole, aside])
     assert [g.sleeve and g.sleeve.name for g in kept] == ["long", None, "long", "long"]
+
+
+def test_a_strip_of_a_coat_read_as_a_top_goes_and_the_shirt_under_the_coat_stays():
+    from fashionlens.inference.colors import color_of_pixels
+
+    brown = color_of_pixels(np.tile(np.array([[150, 100, 60]], dtype=np.uint8), (16, 1)))
+    white = color_of_pixels(np.full((16, 3), 240, dtype=np.uint8))
+    assert brown.name != white.name
+
+    def garment(box: Box, region: str, score: float, colour) -> AnalyzedGarment:
+        return AnalyzedGarment(box, region, score, "X", 0.9, [("X", 0.9)], colour, np.zeros(4))
+
+    # demo photo 0060: a camel coat (full body), the white shirt under it, a strip of the coat read as a top
+    coat = garment(Box(88, 82, 233, 314), "full", 0.94, brown)
+    shirt = garment(Box(158, 85, 181, 183), "upper", 0.97, white)
+    strip = garment(Box(149, 85, 189, 208), "upper", 0.89, brown)
+    assert without_full_garments_parts([coat, shirt, strip]) == [coat, shirt]
+    surer_strip = garment(strip.box, "upper", 0.95, brown)  # scored above the coat: not a part of it
+    assert without_full_garments_parts([coat, surer_strip]) == [coat, surer_strip]
+    white_shirt_below = garment(Box(158, 85, 181, 183), "upper", 0.80, white)  # under it, its own colour
+    assert without_full_garments_parts([coat, white_shirt_below]) == [coat, white_shirt_below]
+    half_out = garment(Box(40, 85, 130, 208), "upper", 0.89, brown)  # half of it outside the coat's box
+    assert without_full_garments_parts([coat, half_out]) == [coat, half_out]

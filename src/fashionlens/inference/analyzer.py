@@ -62,7 +62,7 @@ from fashionlens.inference.attributes import AttributeHeads, Prediction, load_he
 from fashionlens.inference.color_names import shipped_namer
 from fashionlens.inference.colors import DominantColor, dominant_color, product_color
 from fashionlens.inference.foreground import product_foreground
-from fashionlens.inference.garment_boxes import one_box_per_garment, share_inside
+from fashionlens.inference.garment_boxes import PART_INSIDE, one_box_per_garment, share_inside
 from fashionlens.models.classifier import ClassifierOutput
 from fashionlens.models.detector import DEFAULT_SCORE_THRESHOLD, detections_of
 
@@ -296,7 +296,7 @@ class Analyzer:
             garment = self.describe(box, detection, classified.row(number), color)
             results[index].garments.append(in_full_size(garment, images[index].size, full_sizes[index]))
         for result in results:
-            result.garments = without_hidden_sleeves(result.garments)
+            result.garments = without_hidden_sleeves(without_full_garments_parts(result.garments))
         return results
 
     def read_pixels(self, garments: list[tuple[Image.Image, Box, Detection | None]]) -> list[PixelReading]:
@@ -406,6 +406,25 @@ class Analyzer:
                 color, name=learned.name, score=round(learned.probability, 4), probabilities=learned.probabilities
             )
         return heads.predict("pattern", inputs, region), heads.predict("sleeve", inputs, region), color
+
+
+def without_full_garments_parts(garments: list[AnalyzedGarment]) -> list[AnalyzedGarment]:
+    """A garment whose box lies at least PART_INSIDE within a better-scored full-body garment's box and
+    that has its colour is a part of that garment (a strip of a camel coat boxed as a brown top): it goes.
+    The one-box rules (garment_boxes.py) cannot see it, as they know no colours; a garment worn under a
+    coat has a colour of its own (the white shirt under the camel coat) and stays. Chosen on the street
+    train photos, with and without the colour condition (docs/benchmarks.md)."""
+    full = [(g.region_score, g) for g in garments if g.region == "full" and g.region_score is not None]
+
+    def part(g: AnalyzedGarment) -> bool:
+        if g.region == "full" or g.region_score is None:
+            return False
+        return any(
+            score > g.region_score and f.color.name == g.color.name and share_inside(g.box, f.box) >= PART_INSIDE
+            for score, f in full
+        )
+
+    return [g for g in garments if not part(g)]
 
 
 def without_hidden_sleeves(garments: list[AnalyzedGarment]) -> list[AnalyzedGarment]:

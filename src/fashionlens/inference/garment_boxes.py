@@ -2,7 +2,7 @@
 
 The detector suppresses duplicates within a region only; across regions, and for the full-body region
 against an upper + lower pair, it can explain one garment twice (a long top read both as upper and full,
-a top with a maxi skirt as a pair and as a dress). Two rules, applied to the detections above the score
+a top with a maxi skirt as a pair and as a dress). Three rules, applied to the detections above the score
 threshold, highest score first:
 1. a detection overlapping a better one at IoU > SAME_GARMENT_IOU, whatever its region, is that garment
    again: it goes (torchvision's non-maximum suppression over all regions at once);
@@ -13,6 +13,8 @@ threshold, highest score first:
 3. a box lying at least PART_INSIDE within a better-scored box of its own region is a part of that
    garment (a collar, a sleeve, the front of an open jacket): it goes. A top under a jacket is another
    garment of the same region, but the detector rarely boxes it so entirely inside the jacket's box.
+A part boxed in another region (a strip of a coat read as a top) is told from a garment worn under it by
+its colour, once the Analyzer knows the colours (analyzer.without_full_garments_parts).
 The thresholds were read off the street val photos (benchmarks/street_garments.py, docs/benchmarks.md),
 the split that also chooses the detector's score threshold.
 """

@@ -315,7 +315,7 @@ def test_a_strip_of_a_coat_read_as_a_top_goes_and_the_shirt_under_the_coat_stays
     assert without_full_garments_parts([coat, shirt, strip]) == [coat, shirt]
     surer_strip = garment(strip.box, "upper", 0.95, brown)  # scored above the coat: not a part of it
     assert without_full_garments_parts([coat, surer_strip]) == [coat, surer_strip]
-    white_shirt_below = garment(Box(158, 85, 181, 183), "upper", 0.80, white)  # under it, its own colour
-    assert without_full_garments_parts([coat, white_shirt_below]) == [coat, white_shirt_below]
+    less_sure_shirt = garment(shirt.box, "upper", 0.80, white)  # scored below the coat, but of its own colour
+    assert without_full_garments_parts([coat, less_sure_shirt]) == [coat, less_sure_shirt]
     half_out = garment(Box(40, 85, 130, 208), "upper", 0.89, brown)  # half of it outside the coat's box
     assert without_full_garments_parts([coat, half_out]) == [coat, half_out]

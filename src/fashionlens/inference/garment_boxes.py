@@ -13,10 +13,10 @@ threshold, highest score first:
 3. a box lying at least PART_INSIDE within a better-scored box of its own region is a part of that
    garment (a collar, a sleeve, the front of an open jacket): it goes. A top under a jacket is another
    garment of the same region, but the detector rarely boxes it so entirely inside the jacket's box.
-A part boxed in another region (a strip of a coat read as a top) is told from a garment worn under it by
-its colour, once the Analyzer knows the colours (analyzer.without_full_garments_parts).
 The thresholds were read off the street val photos (benchmarks/street_garments.py, docs/benchmarks.md),
 the split that also chooses the detector's score threshold.
+A part boxed in another region (a strip of a coat read as a top) is told from a garment worn under it by
+its colour, once the Analyzer knows the colours: analyzer.without_full_garments_parts, rule 4.
 """
 
 from __future__ import annotations

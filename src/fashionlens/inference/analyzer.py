@@ -7,7 +7,8 @@ also gets the box's geometry; categories are restricted to the detected region w
 it; nothing detected (or no detector) means the photo shows one product (a catalogue photo): the
 classifier sees the whole photo, the box and the colour are the product's own (foreground.py).
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
-A garment worn under an outer layer (its box inside a coat's, a blazer's...) reports no sleeve: they are
+Once colours are known, a garment inside a better-scored full-body garment's box and of its colour is a
+part of that garment, and goes (without_full_garments_parts). A garment worn under an outer layer (its box inside a coat's, a blazer's...) reports no sleeve: they are
 hidden. Attributes (attributes.py): pattern and sleeve length (upper and full garments) from linear heads on that
 embedding, on the statistics of the classifier's early feature maps (the same call) and on what the
 colour step reads from the garment's pixels (its colour features and texture.py's texture statistics of

@@ -12,6 +12,7 @@
     .venv/bin/python benchmarks/classifiers.py t   # (s) at 224 x 296 px
     .venv/bin/python benchmarks/classifiers.py u   # (t) for 24 epochs instead of 12
     .venv/bin/python benchmarks/classifiers.py v   # (t) with EfficientNet-Lite2 at 260 x 344 px
+    .venv/bin/python benchmarks/classifiers.py w   # (t) with its first epoch training the head alone
     .venv/bin/python benchmarks/classifiers.py a --data-path /data   # /data/clothing and /data/street
 
 Each experiment runs `fashionlens` commands (printed before they run), times them, and writes
@@ -307,10 +308,10 @@ def experiment_s(data_path: Path) -> dict:
     )
 
 
-def at_pretrained_width(data_path: Path, name: str, epochs: int) -> dict:
+def at_pretrained_width(data_path: Path, name: str, epochs: int, options: tuple[str, ...] = ()) -> dict:
     """(s) at 224 x 296 px, the width EfficientNet-Lite0 was pretrained at."""
     return pretrained_clothing_street(
-        data_path, name, backbone_lr="0.002", size=(224, 296), options=("--early-lr", "0.0005"), epochs=epochs
+        data_path, name, backbone_lr="0.002", size=(224, 296), options=("--early-lr", "0.0005", *options), epochs=epochs
     )
 
 
@@ -336,6 +337,11 @@ def experiment_v(data_path: Path) -> dict:
     )
 
 
+def experiment_w(data_path: Path) -> dict:
+    """(t) frozen, then unfrozen: its first epoch trains the new head alone (fastai's fine_tune default)."""
+    return at_pretrained_width(data_path, "lite0-clothing-street-w", epochs=12, options=("--freeze-epochs", "1"))
+
+
 EXPERIMENTS = {
     "a": experiment_a,
     "b": experiment_b,
@@ -349,6 +355,7 @@ EXPERIMENTS = {
     "t": experiment_t,
     "u": experiment_u,
     "v": experiment_v,
+    "w": experiment_w,
 }
 
 

@@ -129,6 +129,37 @@ def test_early_lr_is_refused_for_an_arch_without_those_stages(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
+def test_freeze_epochs_train_the_head_alone_then_the_backbone(tmp_path, monkeypatch):
+    from fashionlens.train import engine
+
+    after_epoch = []
+    save_epoch = engine.save_epoch
+
+    def recording(run_dir, model, *rest):
+        named = dict(model.named_parameters())
+        after_epoch.append({n: named[n].detach().clone() for n in ("backbone.conv_stem.weight", "head.weight")})
+        return save_epoch(run_dir, model, *rest)
+
+    monkeypatch.setattr(engine, "save_epoch", recording)
+    data = make_labels_csv_dataset(tmp_path / "clothing", per_split={"train": 2, "val": 1})
+    settings = ClassifierSettings(data=str(data), arch=LITE0, image_size=32, epochs=2, batch_size=4, freeze_epochs=1)
+    train_classifier(settings, tmp_path / "run")
+    start = lite.pretrained_backbone_state(LITE0)["conv_stem.weight"]
+    first, second = after_epoch
+    assert torch.equal(first["backbone.conv_stem.weight"], start)  # frozen in epoch 1
+    assert not torch.equal(second["backbone.conv_stem.weight"], start)  # trained in epoch 2
+    assert not torch.equal(first["head.weight"], second["head.weight"])  # the head trains throughout
+    assert load_checkpoint(tmp_path / "run")["config"]["settings"]["freeze_epochs"] == 1
+
+
+def test_freeze_epochs_must_leave_an_epoch_to_train_the_backbone(tmp_path):
+    data = make_labels_csv_dataset(tmp_path / "clothing")
+    with pytest.raises(FashionLensError, match="--freeze-epochs 2 must be at least 0 and below --epochs"):
+        train_classifier(ClassifierSettings(data=str(data), arch=LITE0, epochs=2, freeze_epochs=2), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_classifier_from_scratch_when_asked(tmp_path):
     data = make_labels_csv_dataset(tmp_path / "clothing", per_split={"train": 2, "val": 1})
     train_classifier(

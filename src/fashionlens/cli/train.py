@@ -124,6 +124,13 @@ EARLY_LR_OPTION = typer.Option(
     "so the colour and texture they keep from ImageNet survive while the later blocks learn the "
     "categories. Default: --backbone-lr.",
 )
+FREEZE_EPOCHS_OPTION = typer.Option(
+    CLASSIFIER.freeze_epochs,
+    "--freeze-epochs",
+    min=0,
+    help="Train the new head alone for this many epochs, the pretrained backbone frozen (its learning "
+    "rate schedule runs on), then everything. Default: 0.",
+)
 PRECISION_OPTION = typer.Option(CLASSIFIER.precision, "--precision", help=PRECISION_HELP)
 LABEL_SMOOTHING_OPTION = typer.Option(CLASSIFIER.label_smoothing, "--label-smoothing", min=0.0, max=0.99)
 EMA_OPTION = typer.Option(CLASSIFIER.ema, "--ema", help=EMA_HELP)
@@ -150,6 +157,7 @@ def classifier_command(
     pretrained: Optional[str] = PRETRAINED_OPTION,
     backbone_lr: Optional[float] = BACKBONE_LR_OPTION,
     early_lr: Optional[float] = EARLY_LR_OPTION,
+    freeze_epochs: int = FREEZE_EPOCHS_OPTION,
     precision: str = PRECISION_OPTION,
     label_smoothing: float = LABEL_SMOOTHING_OPTION,
     ema: Optional[float] = EMA_OPTION,

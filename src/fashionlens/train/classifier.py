@@ -172,6 +172,10 @@ def check_settings(settings: ClassifierSettings) -> None:
         imagenet_weights(settings.arch)  # refuses now, before any data is read, when there are none
     if settings.early_lr is not None and not lite.is_lite(settings.arch):
         raise FashionLensError(f"--early-lr is for the EfficientNet-Lite archs, not {settings.arch}")
+    if not 0 <= settings.freeze_epochs < settings.epochs:
+        raise FashionLensError(f"--freeze-epochs {settings.freeze_epochs} must be at least 0 and below --epochs")
+    if settings.freeze_epochs and world_size() > 1:
+        raise FashionLensError("--freeze-epochs trains in one process (torchrun's processes would disagree)")
 
 
 def lr_factors(settings: ClassifierSettings) -> dict[str, float]:
@@ -357,6 +361,8 @@ def train_classifier(
         precision=settings.precision,
         ema_decay=settings.ema,
         lr_factors=lr_factors(settings),
+        frozen=("backbone.",),
+        frozen_epochs=settings.freeze_epochs,
         settings=asdict(settings),
     )
     return fit(model, task, train_loader, val_loader, config, run_dir, resume=resume)

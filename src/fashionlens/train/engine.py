@@ -96,6 +96,8 @@ class FitConfig:
     precision: str = "mixed"  # mixed: autocast where the device computes faster in 16 bits; float32: never
     ema_decay: float | None = None  # average the weights after every step (e.g. 0.998): validated and saved
     lr_factors: dict[str, float] = field(default_factory=dict)  # parameter-name prefix -> share of `lr`
+    frozen: tuple[str, ...] = ()  # parameter-name prefixes that do not train in the first `frozen_epochs`
+    frozen_epochs: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -235,9 +237,12 @@ def fit(
         )
     if val_loader is None:
         log("no validation split: validation is skipped and only last.pt is written")
+    freezable = [p for name, p in model.named_parameters() if name.startswith(config.frozen) and p.requires_grad]
     wrapped = wrap_distributed(model, device)
     for epoch in range(start_epoch, config.epochs):
         seed_everything(config.seed + 1000 * epoch + rank())
+        for parameter in freezable:  # no gradient, so AdamW leaves them (and their decay) as they are
+            parameter.requires_grad_(epoch >= config.frozen_epochs)
         for per_epoch in (train_loader.sampler, train_loader.dataset):  # shuffling; progressive resizing
             if hasattr(per_epoch, "set_epoch"):
                 per_epoch.set_epoch(epoch)

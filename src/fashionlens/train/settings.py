@@ -41,6 +41,7 @@ class ClassifierSettings:
     pretrained: str | None = None  # imagenet | none; None: imagenet where installed or cached weights exist
     backbone_lr: float | None = None  # the backbone's peak learning rate (default: lr, as the head's)
     early_lr: float | None = None  # an EfficientNet-Lite's stem and blocks 0-4 (default: backbone_lr)
+    freeze_epochs: int = 0  # the first epochs train the new head alone, the backbone frozen
     label_smoothing: float = 0.0
     context_margin: float = DEFAULT_CONTEXT_MARGIN
     precision: str = "mixed"  # the engine's: 16-bit autocast where the device is faster in it, or float32

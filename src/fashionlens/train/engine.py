@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -237,12 +238,11 @@ def fit(
         )
     if val_loader is None:
         log("no validation split: validation is skipped and only last.pt is written")
-    freezable = [p for name, p in model.named_parameters() if name.startswith(config.frozen) and p.requires_grad]
+    freeze_for = freezer(model, config)
     wrapped = wrap_distributed(model, device)
     for epoch in range(start_epoch, config.epochs):
         seed_everything(config.seed + 1000 * epoch + rank())
-        for parameter in freezable:  # no gradient, so AdamW leaves them (and their decay) as they are
-            parameter.requires_grad_(epoch >= config.frozen_epochs)
+        freeze_for(epoch)
         for per_epoch in (train_loader.sampler, train_loader.dataset):  # shuffling; progressive resizing
             if hasattr(per_epoch, "set_epoch"):
                 per_epoch.set_epoch(epoch)
@@ -265,6 +265,18 @@ def fit(
             log(summary_line(history[-1]))
         barrier()  # no rank starts the next epoch (or exits) before rank 0 has written this one
     return history
+
+
+def freezer(model: nn.Module, config: FitConfig) -> Callable[[int], None]:
+    """What sets, at each epoch, whether the parameters under `config.frozen` train: not in the first
+    `config.frozen_epochs`. They are collected before any is frozen, so a part frozen for good stays so."""
+    parameters = [p for name, p in model.named_parameters() if name.startswith(config.frozen) and p.requires_grad]
+
+    def freeze_for(epoch: int) -> None:
+        for parameter in parameters:  # no gradient, so AdamW leaves them (and their decay) as they are
+            parameter.requires_grad_(epoch >= config.frozen_epochs)
+
+    return freeze_for
 
 
 def weight_average(model: nn.Module, decay: float | None) -> AveragedModel | None:

@@ -224,9 +224,7 @@ def experiment_e(data_path: Path) -> dict:
     }
 
 
-PRETRAINED = [
-    "--arch",
-    "efficientnet_lite0",
+PRETRAINED = [  # the options of every pretrained recipe but its --arch
     "--pretrained",
     "imagenet",
     "--batch-size",
@@ -252,7 +250,7 @@ def pretrained_clothing_street(
     """(e)'s data from ImageNet-pretrained EfficientNet-Lite (`arch`, Lite0 unless it says otherwise):
     3:4 portrait input (192 x 256 unless `size` says otherwise) reached by progressive resizing from
     128 px wide, the new head at a peak learning rate of 0.002, the weights averaged; scored as (e)."""
-    common = ["--arch", arch, *PRETRAINED[2:]]
+    common = ["--arch", arch, *PRETRAINED]
     result = train(
         name,
         clothing(data_path),

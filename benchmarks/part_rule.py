@@ -4,12 +4,12 @@
     .venv/bin/python benchmarks/part_rule.py --split val     # reports only
 
 The street photos are analysed in this process with the default models, the rule
-(analyzer.without_full_garments_parts) switched off, and each candidate is applied to the garments
-reported: a garment (of the regions named) whose box lies at least `share` inside a better-scored
+(analyzer.without_full_garments_parts) switched off, and the rule is then applied with each candidate's
+options: a garment (of the regions named) whose box lies at least `share` inside a better-scored
 full-body garment's box goes, with or without the condition that the two have the same colour name.
 Each is scored as benchmarks/street_garments.py scores `analyze`: garments reported, those overlapping no
-annotated garment, annotated garments found, and the F1 of the matched and found shares. The candidates
-read the JSON's rounded scores and boxes, so a tie can fall otherwise than in the Analyzer. Results: benchmarks/results/part_rule[_val].json.
+annotated garment, annotated garments found, and the F1 of the matched and found shares.
+Results: benchmarks/results/part_rule[_val].json.
 """
 
 from __future__ import annotations
@@ -17,43 +17,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fashionlens.inference import analyzer as analyzer_module
+from fashionlens.inference.analyzer import Analysis, without_full_garments_parts
 from fashionlens.inference.default_models import resolve_runs
-from fashionlens.inference.garment_boxes import share_inside
 from recipe import RESULTS, add_data_path, shown, write_result
 from street_garments import annotated, hand_labels, score
 
 SHARES = (0.8, 0.9, 0.95)
-INNER_REGIONS = (("upper",), ("upper", "lower"))
+REGIONS = (("upper",), ("upper", "lower"))
 
 
-def analyses_without_the_rule(paths: list[Path]) -> list[dict]:
-    """`analyze --json`'s images for `paths`, the part rule left out (every other rule applied)."""
+def analyses_without_the_rule(paths: list[Path]) -> list[Analysis]:
+    """The Analyzer's results for `paths`, the part rule left out (every other rule applied)."""
     analyzer_module.without_full_garments_parts = lambda garments: garments  # type: ignore[assignment]
-    analyzer = analyzer_module.Analyzer.from_runs(*resolve_runs(None, None))
-    images = []
-    for start in range(0, len(paths), analyzer.batch_size):
-        images += [a.to_json() for a in analyzer.analyze_paths(paths[start : start + analyzer.batch_size])]
-        print(f"analysed {len(images)} / {len(paths)} photos", file=sys.stderr, end="\r")
-    return images
+    try:
+        analyzer = analyzer_module.Analyzer.from_runs(*resolve_runs(None, None))
+        analyses: list[Analysis] = []
+        for start in range(0, len(paths), analyzer.batch_size):
+            analyses += analyzer.analyze_paths(paths[start : start + analyzer.batch_size])
+            print(f"analysed {len(analyses)} / {len(paths)} photos", file=sys.stderr, end="\r")
+    finally:
+        analyzer_module.without_full_garments_parts = without_full_garments_parts
+    return analyses
 
 
-def without_parts(garments: list[dict], share: float, same_colour: bool, inner: tuple[str, ...]) -> list[dict]:
-    from fashionlens.core.records import Box
-
-    full = [g for g in garments if g["region"] == "full"]
-
-    def part(g: dict) -> bool:
-        return g["region"] in inner and any(
-            f["region_score"] > g["region_score"]
-            and (not same_colour or f["color"] == g["color"])
-            and share_inside(Box(*g["box"]), Box(*f["box"])) >= share
-            for f in full
-        )
-
-    return [g for g in garments if not part(g)]
+def with_rule(analyses: list[Analysis], **rule: Any) -> list[dict]:
+    """`analyze --json`'s images, the garments that `rule` (the part rule's options) calls parts left out."""
+    return [replace(a, garments=without_full_garments_parts(a.garments, **rule)).to_json() for a in analyses]
 
 
 def counts(images: list[dict], garments: dict, labels: dict) -> dict:
@@ -74,14 +68,13 @@ def main() -> None:
     street = options.data_path / "street"
     garments, paths = annotated(options.split, street)
     labels = hand_labels(options.split, street)
-    images = analyses_without_the_rule(sorted(paths.values()))
-    rows = [{"rule": "none", **counts(images, garments, labels)}]
+    analyses = analyses_without_the_rule(sorted(paths.values()))
+    rows = [{"rule": "none", **counts([a.to_json() for a in analyses], garments, labels)}]
     for same_colour in (True, False):
         for share in SHARES:
-            for inner in INNER_REGIONS:
-                kept = [dict(i, garments=without_parts(i["garments"], share, same_colour, inner)) for i in images]
-                rule = {"share": share, "same_colour": same_colour, "regions": list(inner)}
-                rows.append({"rule": rule, **counts(kept, garments, labels)})
+            for regions in REGIONS:
+                rule = {"share": share, "same_colour": same_colour, "regions": regions}
+                rows.append({"rule": rule, **counts(with_rule(analyses, **rule), garments, labels)})
     suffix = "" if options.split == "train" else f"_{options.split}"
     results = options.results or RESULTS / f"part_rule{suffix}.json"
     write_result(results, {"split": options.split, "candidates": rows}, options.data_path)

@@ -8,8 +8,8 @@ it; nothing detected (or no detector) means the photo shows one product (a catal
 classifier sees the whole photo, the box and the colour are the product's own (foreground.py).
 The embedding for similarity search is the classifier's pooled penultimate features, L2-normalised.
 Once colours are known, a garment inside a better-scored full-body garment's box and of its colour is a
-part of that garment, and goes (without_full_garments_parts). A garment worn under an outer layer (its box inside a coat's, a blazer's...) reports no sleeve: they are
-hidden. Attributes (attributes.py): pattern and sleeve length (upper and full garments) from linear heads on that
+part of that garment, and goes (without_full_garments_parts). A garment worn under an outer layer (its
+box inside a coat's, a blazer's...) reports no sleeve: they are hidden. Attributes (attributes.py): pattern and sleeve length (upper and full garments) from linear heads on that
 embedding, on the statistics of the classifier's early feature maps (the same call) and on what the
 colour step reads from the garment's pixels (its colour features and texture.py's texture statistics of
 its box, no model call); a detected garment's colour from the heads too when they have a colour head
@@ -409,19 +409,27 @@ class Analyzer:
         return heads.predict("pattern", inputs, region), heads.predict("sleeve", inputs, region), color
 
 
-def without_full_garments_parts(garments: list[AnalyzedGarment]) -> list[AnalyzedGarment]:
-    """A garment whose box lies at least PART_INSIDE within a better-scored full-body garment's box and
-    that has its colour is a part of that garment (a strip of a camel coat boxed as a brown top): it goes.
-    The one-box rules (garment_boxes.py) cannot see it, as they know no colours; a garment worn under a
-    coat has a colour of its own (the white shirt under the camel coat) and stays. Chosen on the street
-    train photos, with and without the colour condition (docs/benchmarks.md)."""
+def without_full_garments_parts(
+    garments: list[AnalyzedGarment],
+    share: float = PART_INSIDE,
+    same_colour: bool = True,
+    regions: tuple[str, ...] = ("upper", "lower"),
+) -> list[AnalyzedGarment]:
+    """A garment (of `regions`) whose box lies at least `share` within a better-scored full-body garment's
+    box and that has its colour is a part of that garment (a strip of a camel coat boxed as a brown top):
+    it goes. The one-box rules (garment_boxes.py) cannot see it, as they know no colours; a garment worn
+    under a coat has a colour of its own (the white shirt under the camel coat) and stays. The defaults
+    were chosen on the street train photos among other shares, regions and no colour condition
+    (benchmarks/part_rule.py, docs/benchmarks.md)."""
     full = [(g.region_score, g) for g in garments if g.region == "full" and g.region_score is not None]
 
     def part(g: AnalyzedGarment) -> bool:
-        if g.region == "full" or g.region_score is None:
+        if g.region not in regions or g.region_score is None:
             return False
         return any(
-            score > g.region_score and f.color.name == g.color.name and share_inside(g.box, f.box) >= PART_INSIDE
+            score > g.region_score
+            and (f.color.name == g.color.name or not same_colour)
+            and share_inside(g.box, f.box) >= share
             for score, f in full
         )
 

@@ -340,6 +340,15 @@ def experiment_w(data_path: Path) -> dict:
     return at_pretrained_width(data_path, "lite0-clothing-street-w", epochs=12, options=("--freeze-epochs", "1"))
 
 
+def experiment_x(data_path: Path) -> dict:
+    """(t) multi-task: pattern, sleeve and colour heads learn beside the category from the street train
+    garments' hand labels, at half the category's weight; the heads are not shipped, the backbone they
+    trained is what the attribute heads read."""
+    labels = str(data_path / "street" / "attributes_train.csv")
+    options = ("--attribute-labels", labels, "--attribute-weight", "0.5")
+    return at_pretrained_width(data_path, "lite0-clothing-street-x", epochs=12, options=options)
+
+
 EXPERIMENTS = {
     "a": experiment_a,
     "b": experiment_b,
@@ -354,6 +363,7 @@ EXPERIMENTS = {
     "u": experiment_u,
     "v": experiment_v,
     "w": experiment_w,
+    "x": experiment_x,
 }
 
 

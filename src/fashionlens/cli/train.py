@@ -98,6 +98,20 @@ EXTRA_DATA_OPTION = typer.Option(
     "as its crop. E.g. street photos beside catalogue photos, for photos in the wild; "
     "validation stays on --data.",
 )
+ATTRIBUTE_LABELS_OPTION = typer.Option(
+    CLASSIFIER.attribute_labels,
+    "--attribute-labels",
+    help="Multi-task training: a CSV of hand labels (annotation_id,...,colour,pattern,sleeve, e.g. "
+    "../shared/data/street/attributes_train.csv) of --extra-data's garments, matched by COCO annotation "
+    "id. Pattern, sleeve and colour heads learn beside the category, teaching the backbone what the "
+    "attribute heads read; blank and unclear labels are left out of their loss. The heads are not shipped.",
+)
+ATTRIBUTE_WEIGHT_OPTION = typer.Option(
+    CLASSIFIER.attribute_weight,
+    "--attribute-weight",
+    min=0.0,
+    help="With --attribute-labels: the weight of the three attribute losses' mean beside the category's loss.",
+)
 WEIGHTS_OPTION = typer.Option(
     CLASSIFIER.weights,
     "--weights",
@@ -153,6 +167,8 @@ def classifier_command(
     val_from_train: Optional[float] = VAL_FROM_TRAIN_OPTION,
     classes: Optional[str] = CLASSES_OPTION,
     extra_data: Optional[list[str]] = EXTRA_DATA_OPTION,
+    attribute_labels: Optional[Path] = ATTRIBUTE_LABELS_OPTION,
+    attribute_weight: float = ATTRIBUTE_WEIGHT_OPTION,
     weights: Optional[Path] = WEIGHTS_OPTION,
     pretrained: Optional[str] = PRETRAINED_OPTION,
     backbone_lr: Optional[float] = BACKBONE_LR_OPTION,

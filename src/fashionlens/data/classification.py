@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -24,9 +25,12 @@ from fashionlens.core.errors import FashionLensError, ImageError
 from fashionlens.core.images import image_size, load_image
 from fashionlens.core.model_meta import DEFAULT_CONTEXT_MARGIN
 from fashionlens.core.records import Box, Sample
+from fashionlens.data.coco import ANNOTATION_ID
 
 MODES = ("img", "img+bbox")
 GEOMETRY_FEATURES = 6  # centre x, centre y, width, height (relative), log aspect, relative area
+MISSING_ATTRIBUTE = -1  # an attribute target that is not there: its loss leaves the garment out
+ATTRIBUTE_COUNT = 3  # pattern, sleeve, colour (train.attribute_labels.ATTRIBUTES)
 
 
 class BatchImageError(FashionLensError):
@@ -47,6 +51,7 @@ class GarmentItem:
     box: Box | None  # None: the whole image
     label: str
     target: int  # index into the class names; -1 for a label outside them (kept only for inference)
+    annotation_id: int | None = None  # the COCO annotation's, which attribute hand labels refer to
 
 
 def check_mode(mode: str) -> str:
@@ -56,7 +61,12 @@ def check_mode(mode: str) -> str:
 
 
 class ClassificationDataset(Dataset):
-    """Items are (image tensor, geometry tensor[6], target index); `skipped` counts what was left out."""
+    """Items are (image tensor, geometry tensor[6], target index); `skipped` counts what was left out.
+
+    With `attribute_labels` ({annotation id: (pattern, sleeve, colour) indices}, for multi-task training)
+    the target is a tensor: the category's index, then the garment's three attribute indices, each
+    MISSING_ATTRIBUTE where the garment has no such label (every garment of a source without ids).
+    """
 
     def __init__(
         self,
@@ -68,8 +78,10 @@ class ClassificationDataset(Dataset):
         keep_unknown_labels: bool = False,
         decode_size: int | None = None,
         crop: bool | None = None,
+        attribute_labels: Mapping[int, tuple[int, ...]] | None = None,
     ):
         self.mode, self.transform, self.context_margin = check_mode(mode), transform, context_margin
+        self.attribute_labels = attribute_labels
         # `img` models see the whole image in training; at inference they may see a garment's crop,
         # the way the Analyzer shows them each detected garment
         self.crop = mode == "img+bbox" if crop is None else crop
@@ -91,7 +103,13 @@ class ClassificationDataset(Dataset):
     def targets(self) -> list[int]:
         return [item.target for item in self.items]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def attributes_of(self, item: GarmentItem) -> tuple[int, ...]:
+        """The item's attribute indices, MISSING_ATTRIBUTE where it has no label."""
+        labels = self.attribute_labels or {}
+        missing = (MISSING_ATTRIBUTE,) * ATTRIBUTE_COUNT
+        return missing if item.annotation_id is None else labels.get(item.annotation_id, missing)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int | torch.Tensor]:
         item = self.items[index]
         try:
             image = load_image(item.image, draft_size=self.draft_size)
@@ -101,7 +119,9 @@ class ClassificationDataset(Dataset):
         geometry = torch.tensor(box_geometry(box, image.width, image.height), dtype=torch.float32)
         if self.crop:
             image = crop_with_margin(image, box, self.context_margin)
-        return self.transform(image), geometry, item.target
+        if self.attribute_labels is None:
+            return self.transform(image), geometry, item.target
+        return self.transform(image), geometry, torch.tensor([item.target, *self.attributes_of(item)])
 
 
 class CombinedDataset(ConcatDataset):
@@ -143,7 +163,16 @@ def garment_items(
                 if problem:
                     skipped[f"box problem: {problem.split(' (')[0]}"] += 1
                     continue
-            items.append(GarmentItem(sample.image, garment.box, garment.category, index.get(garment.category, -1)))
+            number = garment.attributes.get(ANNOTATION_ID)
+            items.append(
+                GarmentItem(
+                    sample.image,
+                    garment.box,
+                    garment.category,
+                    index.get(garment.category, -1),
+                    number if isinstance(number, int) else None,
+                )
+            )
     return items, skipped
 
 

@@ -19,6 +19,7 @@ from fashionlens.core.textfile import read_text
 
 SOURCE = "coco"
 IMAGE_KEYS = {"id", "file_name", "width", "height", "split"}
+ANNOTATION_ID = "annotation_id"  # Garment.attributes key of the COCO annotation's id
 ANNOTATION_KEYS = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"}
 _SPACE = re.compile(r"\s*")
 
@@ -158,5 +159,10 @@ def _annotation(item: object, index: int, categories: dict, samples: dict, error
         box=Box.from_xywh(*(float(v) for v in bbox)),
         region=region_of(name),
         category=garment if isinstance(garment, str) and garment else name,
-        attributes={k: v for k, v in item.items() if k not in ANNOTATION_KEYS},
+        attributes={k: v for k, v in item.items() if k not in ANNOTATION_KEYS} | annotation_id(item),
     )
+
+
+def annotation_id(item: dict) -> dict[str, object]:
+    """The annotation's own id, which labels kept beside the file (attribute hand labels) refer to."""
+    return {ANNOTATION_ID: item["id"]} if "id" in item else {}

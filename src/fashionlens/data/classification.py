@@ -61,12 +61,7 @@ def check_mode(mode: str) -> str:
 
 
 class ClassificationDataset(Dataset):
-    """Items are (image tensor, geometry tensor[6], target index); `skipped` counts what was left out.
-
-    With `attribute_labels` ({annotation id: (pattern, sleeve, colour) indices}, for multi-task training)
-    the target is a tensor: the category's index, then the garment's three attribute indices, each
-    MISSING_ATTRIBUTE where the garment has no such label (every garment of a source without ids).
-    """
+    """Items are (image tensor, geometry tensor[6], target index); `skipped` counts what was left out."""
 
     def __init__(
         self,
@@ -78,10 +73,8 @@ class ClassificationDataset(Dataset):
         keep_unknown_labels: bool = False,
         decode_size: int | None = None,
         crop: bool | None = None,
-        attribute_labels: Mapping[int, tuple[int, ...]] | None = None,
     ):
         self.mode, self.transform, self.context_margin = check_mode(mode), transform, context_margin
-        self.attribute_labels = attribute_labels
         # `img` models see the whole image in training; at inference they may see a garment's crop,
         # the way the Analyzer shows them each detected garment
         self.crop = mode == "img+bbox" if crop is None else crop
@@ -103,13 +96,7 @@ class ClassificationDataset(Dataset):
     def targets(self) -> list[int]:
         return [item.target for item in self.items]
 
-    def attributes_of(self, item: GarmentItem) -> tuple[int, ...]:
-        """The item's attribute indices, MISSING_ATTRIBUTE where it has no label."""
-        labels = self.attribute_labels or {}
-        missing = (MISSING_ATTRIBUTE,) * ATTRIBUTE_COUNT
-        return missing if item.annotation_id is None else labels.get(item.annotation_id, missing)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int | torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         item = self.items[index]
         try:
             image = load_image(item.image, draft_size=self.draft_size)
@@ -119,9 +106,26 @@ class ClassificationDataset(Dataset):
         geometry = torch.tensor(box_geometry(box, image.width, image.height), dtype=torch.float32)
         if self.crop:
             image = crop_with_margin(image, box, self.context_margin)
-        if self.attribute_labels is None:
-            return self.transform(image), geometry, item.target
-        return self.transform(image), geometry, torch.tensor([item.target, *self.attributes_of(item)])
+        return self.transform(image), geometry, item.target
+
+
+class AttributeLabelledDataset(ClassificationDataset):
+    """For multi-task training: each target is a tensor, the category's index, then the garment's pattern,
+    sleeve and colour indices from `attribute_labels` ({annotation id: indices}), each MISSING_ATTRIBUTE
+    where the garment has no such label (every garment of a source without annotation ids)."""
+
+    def __init__(self, samples: list[Sample], attribute_labels: Mapping[int, tuple[int, ...]], **options):
+        super().__init__(samples, **options)
+        self.attribute_labels = attribute_labels
+
+    def attributes_of(self, item: GarmentItem) -> tuple[int, ...]:
+        """The item's attribute indices, MISSING_ATTRIBUTE where it has no label."""
+        missing = (MISSING_ATTRIBUTE,) * ATTRIBUTE_COUNT
+        return missing if item.annotation_id is None else self.attribute_labels.get(item.annotation_id, missing)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        image, geometry, target = super().__getitem__(index)
+        return image, geometry, torch.tensor([target, *self.attributes_of(self.items[index])])
 
 
 class CombinedDataset(ConcatDataset):

@@ -63,10 +63,15 @@ def slim_checkpoint(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """An inference checkpoint: the keys inference needs, weights in float16 (halves the file).
 
     A floating tensor whose values would overflow float16 (a large BatchNorm variance) stays in
-    float32, so packing never turns a weight into infinity.
+    float32, so packing never turns a weight into infinity. The attribute heads of multi-task training,
+    which inference does not use, are left out.
     """
+    from fashionlens.models.classifier import AUXILIARY
+
     slim = {key: checkpoint[key] for key in INFERENCE_KEYS if key in checkpoint}
-    slim["model"] = {name: half(tensor) for name, tensor in checkpoint["model"].items()}
+    slim["model"] = {
+        name: half(tensor) for name, tensor in checkpoint["model"].items() if not name.startswith(AUXILIARY)
+    }
     slim["precision"] = "float16"
     return slim
 

@@ -23,6 +23,7 @@ from fashionlens.core.checkpoint import LAST, load_checkpoint
 from fashionlens.core.errors import FashionLensError
 from fashionlens.data.classification import (
     MISSING_ATTRIBUTE,
+    AttributeLabelledDataset,
     ClassificationDataset,
     CombinedDataset,
     balanced_sampler,
@@ -101,7 +102,7 @@ class ClassifierTask:
     def losses(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Tensor]:
         if self.attribute_weight is None:
             logits, targets = self.logits(model, batch, device)
-            losses = {}
+            losses: dict[str, Tensor] = {}
         else:
             logits, targets, losses = self.multi_task_logits(model, batch, device)
         weight = None if self.class_weights is None else self.class_weights.to(device)
@@ -122,7 +123,7 @@ class ClassifierTask:
         images = images.to(device, non_blocking=True, memory_format=torch.channels_last)
         targets = targets.to(device, non_blocking=True)
         logits, attribute_logits = model(images, geometry.to(device, non_blocking=True), attributes=True)
-        losses = {}
+        losses: dict[str, Tensor] = {}
         for column, (name, head_logits) in enumerate(zip(ATTRIBUTES, attribute_logits), start=1):
             labelled = int((targets[:, column] != MISSING_ATTRIBUTE).sum())
             total = F.cross_entropy(
@@ -264,12 +265,8 @@ def classification_datasets(
         "decode_size": max(input_shape(preprocessing)),
     }
     labels = read_attribute_labels(settings.attribute_labels) if settings.attribute_labels else None
-    train_set = ClassificationDataset(
-        train, transform=train_transform(settings, preprocessing), attribute_labels=labels, **common
-    )
-    val_set = ClassificationDataset(
-        val, transform=classification_eval_transform(preprocessing), attribute_labels=labels, **common
-    )
+    train_set = garment_dataset(train, labels, transform=train_transform(settings, preprocessing), **common)
+    val_set = garment_dataset(val, labels, transform=classification_eval_transform(preprocessing), **common)
     if len(train_set) == 0:
         raise FashionLensError(f"{settings.data}: no usable labelled garment in the training split")
     log(f"{where}; {len(class_names)} classes, {len(train_set)} training and {len(val_set)} validation garments")
@@ -282,9 +279,19 @@ def classification_datasets(
     return (CombinedDataset([train_set, *extra]) if extra else train_set), (val_set if len(val_set) else None)
 
 
+def garment_dataset(
+    samples: list, attribute_labels: dict[int, tuple[int, ...]] | None, **options: Any
+) -> ClassificationDataset:
+    """The garments of `samples`; with attribute labels (multi-task), their targets carry those too."""
+    if attribute_labels is None:
+        return ClassificationDataset(samples, **options)
+    return AttributeLabelledDataset(samples, attribute_labels, **options)
+
+
 def log_attribute_labels(path: str | None, datasets: list[ClassificationDataset]) -> None:
     """How many training garments each attribute's head learns from; none at all is a mistake."""
-    targets = [dataset.attributes_of(item) for dataset in datasets for item in dataset.items]
+    labelled = [dataset for dataset in datasets if isinstance(dataset, AttributeLabelledDataset)]
+    targets = [dataset.attributes_of(item) for dataset in labelled for item in dataset.items]
     counts = [sum(row[column] != MISSING_ATTRIBUTE for row in targets) for column in range(len(ATTRIBUTES))]
     if not any(counts):
         raise FashionLensError(f"{path}: no training garment has an annotation id labelled in it")
@@ -301,7 +308,7 @@ def extra_training_set(
 
     train, _, _ = split_samples(read_dataset(path), None, seed=0)  # never its val: that scores the wild
     mapped, mapping = map_samples_to_classes(train, common["class_names"])
-    dataset = ClassificationDataset(mapped, transform=transform, crop=True, attribute_labels=attribute_labels, **common)
+    dataset = garment_dataset(mapped, attribute_labels, transform=transform, crop=True, **common)
     if len(dataset) == 0:
         raise FashionLensError(
             f"{path}: no garment in its training split has a label that maps onto the classes "

@@ -64,7 +64,8 @@ def val_garments(checkpoint: dict, data_path: Path) -> AttributeLabelledDataset:
 
 def predict(model: torch.nn.Module, dataset: AttributeLabelledDataset) -> tuple[np.ndarray, list[np.ndarray]]:
     """Each garment's attribute targets (N x 3) and each head's predicted indices."""
-    targets, predicted = [], [[] for _ in ATTRIBUTES]
+    targets: list[np.ndarray] = []
+    predicted: list[list[int]] = [[] for _ in ATTRIBUTES]
     with torch.inference_mode():
         for images, geometry, batch_targets in DataLoader(dataset, batch_size=32):
             _, attribute_logits = model(images, geometry, attributes=True)

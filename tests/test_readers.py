@@ -139,7 +139,9 @@ def test_coco_keeps_garment_split_and_extra_fields(coco_dataset: Path):
     assert first.attributes == {"photographer": "kim"}
     blouse = first.garments[0]
     assert (blouse.category, blouse.region, blouse.box) == ("blouse", "upper", Box(8, 4, 48, 22))
-    assert blouse.attributes == {"garment": "blouse", "occluded": True}
+    # the annotation's own id too: attribute hand labels refer to it (train classifier --attribute-labels)
+    assert blouse.attributes == {"garment": "blouse", "occluded": True, "annotation_id": 1}
+    assert samples[1].garments[0].attributes["annotation_id"] == 3
     assert samples[1].garments[0].region == "full"
 
 

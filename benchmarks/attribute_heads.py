@@ -81,7 +81,6 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="where the JSON goes")
     add_data_path(parser)
     options = parser.parse_args()
-    torch.manual_seed(0)
     model, checkpoint = multi_task_model(options.run)
     targets, predicted = predict(model, val_garments(checkpoint, options.data_path))
     document: dict = {"run": shown(options.run), "attributes": {}}

@@ -68,6 +68,13 @@ def accuracy_metrics(true: list[int], predicted: list[int]) -> dict[str, float]:
         }
 
 
+def on_device(batch: Any, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """A batch's images (channels-last, as the engine's model), geometry and targets on `device`."""
+    images, geometry, targets = batch
+    images = images.to(device, non_blocking=True, memory_format=torch.channels_last)
+    return images, geometry.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+
+
 class ClassifierTask:
     """Cross-entropy (optionally class-weighted, label-smoothed); accuracy and balanced accuracy. With
     `attribute_weight` (multi-task: targets of the category and the attribute indices), the mean of the
@@ -94,35 +101,32 @@ class ClassifierTask:
 
     def logits(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[Tensor, Tensor]:
         """The category logits and targets (a multi-task batch's attribute targets left aside)."""
-        images, geometry, targets = batch
-        images = images.to(device, non_blocking=True, memory_format=torch.channels_last)  # as the engine's model
+        images, geometry, targets = on_device(batch, device)
         targets = targets[:, 0] if targets.ndim == 2 else targets
-        return model(images, geometry.to(device, non_blocking=True)).float(), targets.to(device, non_blocking=True)
+        return model(images, geometry).float(), targets
 
     def losses(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Tensor]:
         if self.attribute_weight is None:
             logits, targets = self.logits(model, batch, device)
-            losses: dict[str, Tensor] = {}
+            attribute_losses: dict[str, Tensor] = {}
         else:
-            logits, targets, losses = self.multi_task_logits(model, batch, device)
+            logits, targets, attribute_losses = self.multi_task_logits(model, batch, device)
         weight = None if self.class_weights is None else self.class_weights.to(device)
         loss = F.cross_entropy(logits, targets, weight=weight, label_smoothing=self.label_smoothing)
         self._true += targets.tolist()
         self._predicted += logits.detach().argmax(dim=1).tolist()
-        if not losses:
+        if self.attribute_weight is None:
             return {"loss": loss}
-        attributes = torch.stack(list(losses.values())).mean()
-        return {"loss": loss + (self.attribute_weight or 0.0) * attributes, "category_loss": loss, **losses}
+        attributes = torch.stack(list(attribute_losses.values())).mean()
+        return {"loss": loss + self.attribute_weight * attributes, "category_loss": loss, **attribute_losses}
 
     def multi_task_logits(
         self, model: nn.Module, batch: Any, device: torch.device
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """The category logits and targets, and each attribute's loss over the garments labelled with it
         (zero, still tied to its head, in a batch without such a garment: every rank's graph alike)."""
-        images, geometry, targets = batch
-        images = images.to(device, non_blocking=True, memory_format=torch.channels_last)
-        targets = targets.to(device, non_blocking=True)
-        logits, attribute_logits = model(images, geometry.to(device, non_blocking=True), attributes=True)
+        images, geometry, targets = on_device(batch, device)
+        logits, attribute_logits = model(images, geometry, attributes=True)
         losses: dict[str, Tensor] = {}
         for column, (name, head_logits) in enumerate(zip(ATTRIBUTES, attribute_logits), start=1):
             labelled = int((targets[:, column] != MISSING_ATTRIBUTE).sum())
@@ -214,10 +218,8 @@ def check_settings(settings: ClassifierSettings) -> None:
         raise FashionLensError(f"--freeze-epochs {settings.freeze_epochs} must be at least 0 and below --epochs")
     if settings.freeze_epochs and world_size() > 1:
         raise FashionLensError("--freeze-epochs trains in one process (torchrun's processes would disagree)")
-    if settings.attribute_labels:
-        if not settings.extra_data:
-            raise FashionLensError("--attribute-labels labels garments of --extra-data (a COCO file); give one")
-        read_attribute_labels(settings.attribute_labels)  # a bad file fails now, before any photo is read
+    if settings.attribute_labels and not settings.extra_data:
+        raise FashionLensError("--attribute-labels labels garments of --extra-data (a COCO file); give one")
 
 
 def lr_factors(settings: ClassifierSettings) -> dict[str, float]:
@@ -255,6 +257,8 @@ def classification_datasets(
     """Read the data, split it, choose the classes; the training (with --extra-data's) and validation datasets."""
     from fashionlens.data import read_dataset  # the readers import many formats: only when training
 
+    # the labels first: a bad file fails before any photo is read
+    labels = read_attribute_labels(settings.attribute_labels) if settings.attribute_labels else None
     train, val, where = split_samples(read_dataset(settings.data), settings.val_from_train, settings.seed)
     class_names = choose_classes(train, settings.classes)
     preprocessing = preprocessing_of(settings)
@@ -264,7 +268,6 @@ def classification_datasets(
         "context_margin": settings.context_margin,
         "decode_size": max(input_shape(preprocessing)),
     }
-    labels = read_attribute_labels(settings.attribute_labels) if settings.attribute_labels else None
     train_set = garment_dataset(train, labels, transform=train_transform(settings, preprocessing), **common)
     val_set = garment_dataset(val, labels, transform=classification_eval_transform(preprocessing), **common)
     if len(train_set) == 0:

@@ -27,6 +27,8 @@ from fashionlens.train.settings import DEFAULT_DETECTOR_ARCH, DetectorSettings, 
 # architecture itself is checked when training starts)
 ARCHS = (
     "fasterrcnn_efficientnet_lite0_fpn",
+    "fasterrcnn_efficientnet_lite1_fpn",
+    "fasterrcnn_efficientnet_lite2_fpn",
     "fasterrcnn_mobilenet_v3_large_fpn",
     "fasterrcnn_mobilenet_v3_large_320_fpn",
     "fasterrcnn_resnet50_fpn",

@@ -58,14 +58,15 @@ FEW_OBJECTS = {"rpn_pre_nms_top_n_train": 1000, "rpn_post_nms_top_n_train": 500,
 # (benchmarks/detector_proposals.py, chosen on street train photos; docs/benchmarks.md).
 FEW_PROPOSALS = {"rpn_pre_nms_top_n_test": 150, "rpn_post_nms_top_n_test": 150}
 
+
+def lite_spec(backbone: str) -> ArchSpec:
+    """An EfficientNet-Lite FPN detector: the backbone's own preprocessing, few proposals."""
+    options = {**FEW_OBJECTS, **FEW_PROPOSALS, "image_mean": list(lite.LITE_MEAN), "image_std": list(lite.LITE_STD)}
+    return ArchSpec(backbone, 480, LITE_ANCHORS, 0, options)
+
+
 ARCHS: dict[str, ArchSpec] = {
-    "fasterrcnn_efficientnet_lite0_fpn": ArchSpec(
-        "efficientnet_lite0",
-        480,
-        LITE_ANCHORS,
-        0,
-        {**FEW_OBJECTS, **FEW_PROPOSALS, "image_mean": list(lite.LITE_MEAN), "image_std": list(lite.LITE_STD)},
-    ),
+    **{f"fasterrcnn_{backbone}_fpn": lite_spec(backbone) for backbone in lite.LITE_ARCHS},
     "fasterrcnn_mobilenet_v3_large_fpn": ArchSpec(
         "mobilenet_v3_large", 480, MOBILENET_ANCHORS, 6, {**FEW_OBJECTS, "rpn_score_thresh": 0.05}
     ),

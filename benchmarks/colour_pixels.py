@@ -3,12 +3,15 @@ benchmarks/attributes.py refitted on the pixel features and Lab histogram of oth
 
     .venv/bin/python benchmarks/colour_pixels.py                  # today's pixels and GrabCut at 64, 96, 128 px
     .venv/bin/python benchmarks/colour_pixels.py --sides 128      # one working size
+    .venv/bin/python benchmarks/colour_pixels.py --head f --sides 96 128 160 \
+        --results benchmarks/results/colour_pixels_f.json           # the shipped head's inputs
 
 Today (colors.garment_pixels): the box less its 10% border band, less skin-like pixels. GrabCut
 (`cut_garment_pixels` below): OpenCV's GrabCut, seeded, on a copy (at most SIDE px long) of the box grown
 by 10% on each side, initialised with the box, so that the person's surroundings model the background; the
 kept pixels inside the box, less skin; a cut keeping under 15% of the box falls back to today's pixels.
-Each set's arrays replace the cached pixel arrays (benchmarks/attribute_features.py; the stage statistics
+Each set's arrays (its pixel colour features, Lab histogram and the pixel colour model's probabilities)
+replace the cached pixel arrays (benchmarks/attribute_features.py; the stage statistics
 stay), the head is chosen and refitted exactly as benchmarks/attributes.py does (5-fold CV on train, the
 same seed and choices) and scored on val. Also: today's pixel features with the largest cut's histogram.
 Reported: CV on train, val accuracy and balanced accuracy, milliseconds per garment of the cut.
@@ -32,14 +35,14 @@ from threadpoolctl import threadpool_limits
 import attribute_features
 from attributes import CHOICES, COLOUR_HEADS, evaluate, fit_head
 from fashionlens.core.records import Box
-from fashionlens.inference.color_names import PixelColors, color_features, color_histogram
+from fashionlens.inference.color_names import PixelColors, color_features, color_histogram, shipped_namer
 from fashionlens.inference.colors import COLOR_NAMES, MAX_SIDE, garment_pixels, without_skin
 from recipe import RESULTS, add_data_path, write_result
 
 CONTEXT = 0.1  # GrabCut sees the box grown by this share of its size on each side
 ITERATIONS = 4
 MIN_SHARE = 0.15  # a cut keeping less of the box than this: today's pixels instead
-HEAD = COLOUR_HEADS["e_pixel_colour_histogram_and_stages_head"]
+HEADS = {key[0]: inputs for key, inputs in COLOUR_HEADS.items() if key[0] in "ef"}  # the heads reading pixels
 
 
 def grown_crop(image: Image.Image, box: Box, side: int) -> tuple[np.ndarray, tuple[float, ...]]:
@@ -89,9 +92,11 @@ def cut_garment_pixels(image: Image.Image, box: Box, side: int) -> np.ndarray:
     return without_skin(np.asarray(crop, dtype=np.uint8)[inside])
 
 
-def cut_pixel_arrays(rows: list[dict], side: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """The colour features and Lab histograms of each row's cut, and the cut's milliseconds per garment."""
-    features, histograms, seconds = [], [], 0.0
+def cut_pixel_arrays(rows: list[dict], side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The colour features, Lab histograms and pixel colour model's probabilities of each row's cut, and the
+    cut's milliseconds per garment."""
+    namer = shipped_namer()
+    features, histograms, named, seconds = [], [], [], 0.0
     for row in rows:
         with Image.open(row["file"]) as photo:
             image = photo.convert("RGB")
@@ -101,11 +106,12 @@ def cut_pixel_arrays(rows: list[dict], side: int) -> tuple[np.ndarray, np.ndarra
         colors = PixelColors.of(pixels)
         features.append(color_features(colors))
         histograms.append(color_histogram(colors))
-    return np.stack(features), np.stack(histograms), seconds / len(rows) * 1000
+        named.append(namer.probabilities(colors))
+    return np.stack(features), np.stack(histograms), np.stack(named), seconds / len(rows) * 1000
 
 
-def scored(train, val) -> dict:
-    head, about = fit_head(train, "colour", COLOR_NAMES, (HEAD,), "accuracy", CHOICES)
+def scored(train, val, inputs: tuple[str, ...]) -> dict:
+    head, about = fit_head(train, "colour", COLOR_NAMES, (inputs,), "accuracy", CHOICES)
     result, _ = evaluate(head, val, "colour")
     return {
         "cv_accuracy": about["cv_score"],
@@ -119,26 +125,40 @@ def scored(train, val) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sides", type=int, nargs="+", default=[64, 96, 128], help="GrabCut's working sizes (px)")
+    parser.add_argument(
+        "--head", choices=sorted(HEADS), default="e", help="the colour head of benchmarks/attributes.py"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS / "colour_pixels.json")
     add_data_path(parser)
     options = parser.parse_args()
+    inputs = HEADS[options.head]
     analyzer, street = attribute_features.default_analyzer(), options.data_path / "street"
     garments = {split: attribute_features.load(split, analyzer, street) for split in ("train", "val")}
     rows = {split: attribute_features.labelled_rows(split, street) for split in ("train", "val")}
     cv2.setNumThreads(1)
     with threadpool_limits(1):
-        results = {"today": scored(garments["train"], garments["val"])}
+        results = {"today": scored(garments["train"], garments["val"], inputs)}
         for side in sorted(options.sides):
             arrays = {split: cut_pixel_arrays(rows[split], side) for split in rows}
             cut = {
-                split: replace(g, color_features=arrays[split][0], color_histograms=arrays[split][1])
+                split: replace(
+                    g,
+                    color_features=arrays[split][0],
+                    color_histograms=arrays[split][1],
+                    namer_probabilities=arrays[split][2],
+                )
                 for split, g in garments.items()
             }
-            results[f"grabcut_{side}px"] = {**scored(cut["train"], cut["val"]), "ms_per_garment": arrays["val"][2]}
+            results[f"grabcut_{side}px"] = {
+                **scored(cut["train"], cut["val"], inputs),
+                "ms_per_garment": arrays["val"][3],
+            }
             print(f"grabcut {side} px: {results[f'grabcut_{side}px']}", flush=True)
         mixed = {split: replace(g, color_histograms=cut[split].color_histograms) for split, g in garments.items()}
-        results[f"today_features_grabcut_{max(options.sides)}px_histogram"] = scored(mixed["train"], mixed["val"])
-    write_result(options.results, {"head_inputs": list(HEAD), "pixels": results}, options.data_path)
+        results[f"today_features_grabcut_{max(options.sides)}px_histogram"] = scored(
+            mixed["train"], mixed["val"], inputs
+        )
+    write_result(options.results, {"head_inputs": list(inputs), "pixels": results}, options.data_path)
     print(json.dumps(results, indent=2))
 
 

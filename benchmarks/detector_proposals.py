@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/detector_proposals.py                  # 250 street train photos: choose
     .venv/bin/python benchmarks/detector_proposals.py --split val --counts 1000,300 --limit 0   # report
+    .venv/bin/python benchmarks/detector_proposals.py --counts 150 --nms 0.5,0.6,0.7 \
+        --results benchmarks/results/detector_nms.json                  # the box NMS threshold
 
 Faster R-CNN pools and classifies every proposal the RPN keeps (torchvision's test default: 1000 after
 NMS, from 1000 per pyramid level before it); RoIAlign and the box head over them are most of the
@@ -10,6 +12,8 @@ RPN's test-time limits (rpn_pre_nms_top_n_test and rpn_post_nms_top_n_test) on t
 which then runs one photo per call in PyTorch, as the Analyzer runs it. The count is chosen on the train
 split (the detector was trained on those photos, so their mAP is high, but what fewer proposals lose
 shows there too); val only reports. Results: benchmarks/results/detector_proposals[_val].json.
+`--nms` scores other IoU thresholds of the box head's per-region NMS (torchvision's 0.5): a shirt under
+an open jacket is a second upper-body box that overlaps the jacket's.
 """
 
 from __future__ import annotations
@@ -37,10 +41,11 @@ def with_proposals(model: torch.nn.Module, count: int) -> torch.nn.Module:
     return model
 
 
-def score(checkpoint: dict, samples: list, count: int) -> dict:
+def score(checkpoint: dict, samples: list, count: int, nms: float) -> dict:
     model = with_proposals(detector_from_checkpoint(checkpoint), count)
+    model.roi_heads.nms_thresh = nms
     seconds, detections = [], []
-    for sample in tqdm(samples, desc=f"{count} proposals", leave=False):
+    for sample in tqdm(samples, desc=f"{count} proposals, NMS {nms}", leave=False):
         start = time.perf_counter()
         detections += predict_detections(model, checkpoint, [sample], batch_size=1)
         seconds.append(time.perf_counter() - start)
@@ -48,6 +53,7 @@ def score(checkpoint: dict, samples: list, count: int) -> dict:
     metrics, _ = evaluate_detector(samples, detections, regions)
     return {
         "proposals": count,
+        "nms": nms,
         "map": metrics["map"],
         "map50": metrics["map50"],
         "per_class_ap50": metrics.get("per_class_ap50"),
@@ -59,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", default="train", help="train (where the count is chosen) or val")
     parser.add_argument("--counts", default="1000,300,150,100", help="proposal counts, comma-separated")
+    parser.add_argument("--nms", default="0.5", help="IoU thresholds of the box NMS, comma-separated")
     parser.add_argument("--limit", type=int, default=250, help="the split's first N boxed photos (0: all)")
     parser.add_argument("--results", help="results JSON (default: benchmarks/results/detector_proposals[_val].json)")
     add_data_path(parser)
@@ -67,7 +74,11 @@ def main() -> None:
     checkpoint = load_checkpoint(default_detector())
     samples, _ = boxed_samples(read_split(street(options.data_path), options.split))
     samples = samples[: options.limit] if options.limit else samples
-    rows = [score(checkpoint, samples, int(count)) for count in options.counts.split(",")]
+    rows = [
+        score(checkpoint, samples, int(count), float(nms))
+        for count in options.counts.split(",")
+        for nms in options.nms.split(",")
+    ]
     for row in rows:
         print(row)
     suffix = "" if options.split == "train" else f"_{options.split}"

@@ -11,9 +11,9 @@ Today (colors.garment_pixels): the box less its 10% border band, less skin-like 
 by 10% on each side, initialised with the box, so that the person's surroundings model the background; the
 kept pixels inside the box, less skin; a cut keeping under 15% of the box falls back to today's pixels.
 Each set's arrays (its pixel colour features, Lab histogram and the pixel colour model's probabilities)
-replace the cached pixel arrays (benchmarks/attribute_features.py; the stage statistics
-stay), the head is chosen and refitted exactly as benchmarks/attributes.py does (5-fold CV on train, the
-same seed and choices) and scored on val. Also: today's pixel features with the largest cut's histogram.
+replace the cached pixel arrays (benchmarks/attribute_features.py; the stage statistics stay), the head is
+chosen and refitted exactly as benchmarks/attributes.py does (5-fold CV on train, the same seed and
+choices) and scored on val. Also: today's pixel features with the largest cut's histogram.
 Reported: CV on train, val accuracy and balanced accuracy, milliseconds per garment of the cut.
 Results: benchmarks/results/colour_pixels.json (--results).
 """
@@ -42,7 +42,8 @@ from recipe import RESULTS, add_data_path, write_result
 CONTEXT = 0.1  # GrabCut sees the box grown by this share of its size on each side
 ITERATIONS = 4
 MIN_SHARE = 0.15  # a cut keeping less of the box than this: today's pixels instead
-HEADS = {key[0]: inputs for key, inputs in COLOUR_HEADS.items() if key[0] in "ef"}  # the heads reading pixels
+# (e) and (f), the heads that read the pixels' Lab histogram, by their letter
+HEADS = {key[0]: inputs for key, inputs in COLOUR_HEADS.items() if key[0] in "ef"}
 
 
 def grown_crop(image: Image.Image, box: Box, side: int) -> tuple[np.ndarray, tuple[float, ...]]:

@@ -13,6 +13,8 @@
     .venv/bin/python benchmarks/classifiers.py u   # (t) for 24 epochs instead of 12
     .venv/bin/python benchmarks/classifiers.py v   # (t) with EfficientNet-Lite2 at 260 x 344 px
     .venv/bin/python benchmarks/classifiers.py w   # (t) with its first epoch training the head alone
+    .venv/bin/python benchmarks/classifiers.py x   # (t) multi-task: attribute heads learn beside the category
+    .venv/bin/python benchmarks/classifiers.py y   # (t) with seed 1 instead of 0
     .venv/bin/python benchmarks/classifiers.py a --data-path /data   # /data/clothing and /data/street
 
 Each experiment runs `fashionlens` commands (printed before they run), times them, and writes
@@ -224,7 +226,7 @@ def experiment_e(data_path: Path) -> dict:
     }
 
 
-PRETRAINED = [  # the options of every pretrained recipe but its --arch
+PRETRAINED = [  # the options of every pretrained recipe but its --arch and --seed
     "--pretrained",
     "imagenet",
     "--batch-size",
@@ -232,8 +234,6 @@ PRETRAINED = [  # the options of every pretrained recipe but its --arch
     "--label-smoothing",
     "0.1",
     "--workers",
-    "0",
-    "--seed",
     "0",
 ]
 
@@ -246,11 +246,12 @@ def pretrained_clothing_street(
     options: tuple[str, ...] = (),
     epochs: int = 12,
     arch: str = "efficientnet_lite0",
+    seed: int = 0,
 ) -> dict:
     """(e)'s data from ImageNet-pretrained EfficientNet-Lite (`arch`, Lite0 unless it says otherwise):
     3:4 portrait input (192 x 256 unless `size` says otherwise) reached by progressive resizing from
     128 px wide, the new head at a peak learning rate of 0.002, the weights averaged; scored as (e)."""
-    common = ["--arch", arch, *PRETRAINED]
+    common = ["--arch", arch, *PRETRAINED, "--seed", str(seed)]
     result = train(
         name,
         clothing(data_path),
@@ -306,10 +307,16 @@ def experiment_s(data_path: Path) -> dict:
     )
 
 
-def at_pretrained_width(data_path: Path, name: str, epochs: int, options: tuple[str, ...] = ()) -> dict:
+def at_pretrained_width(data_path: Path, name: str, epochs: int, options: tuple[str, ...] = (), seed: int = 0) -> dict:
     """(s) at 224 x 296 px, the width EfficientNet-Lite0 was pretrained at."""
     return pretrained_clothing_street(
-        data_path, name, backbone_lr="0.002", size=(224, 296), options=("--early-lr", "0.0005", *options), epochs=epochs
+        data_path,
+        name,
+        backbone_lr="0.002",
+        size=(224, 296),
+        options=("--early-lr", "0.0005", *options),
+        epochs=epochs,
+        seed=seed,
     )
 
 
@@ -349,6 +356,12 @@ def experiment_x(data_path: Path) -> dict:
     return at_pretrained_width(data_path, "lite0-clothing-street-x", epochs=12, options=options)
 
 
+def experiment_y(data_path: Path) -> dict:
+    """(t) with another seed (1): how far the scores move with the initial head, the order of the photos
+    and the augmentations alone."""
+    return at_pretrained_width(data_path, "lite0-clothing-street-y", epochs=12, seed=1)
+
+
 EXPERIMENTS = {
     "a": experiment_a,
     "b": experiment_b,
@@ -364,6 +377,7 @@ EXPERIMENTS = {
     "v": experiment_v,
     "w": experiment_w,
     "x": experiment_x,
+    "y": experiment_y,
 }
 
 

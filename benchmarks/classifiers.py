@@ -357,8 +357,8 @@ def experiment_x(data_path: Path) -> dict:
 
 
 def experiment_y(data_path: Path) -> dict:
-    """(t) with another seed (1): how far the scores move with the initial head, the order of the photos
-    and the augmentations alone."""
+    """(t) with another seed (1): how far the scores move with the seed alone, which draws the carved
+    split, the new head's weights, the order of the photos and the augmentations."""
     return at_pretrained_width(data_path, "lite0-clothing-street-y", epochs=12, seed=1)
 
 

@@ -12,7 +12,8 @@ part of that garment, and goes (without_full_garments_parts). A garment worn und
 box inside a coat's, a blazer's...) reports no sleeve: they are hidden. Attributes (attributes.py):
 pattern and sleeve length (upper and full garments) from linear heads on that embedding, on the
 statistics of the classifier's early feature maps (the same call) and on what the colour step reads from
-the garment's pixels (its colour features and texture.py's texture statistics of its box, no model call); a detected garment's colour from the heads too when they have a colour head
+the garment's pixels (its colour features and, where a head reads them, texture.py's texture statistics
+of its box; no model call); a detected garment's colour from the heads too when they have a colour head
 (else, and for a product photo, the pixel colour model, colors.py); the heads ship for the shipped
 classifier and are used only with the classifier they were fitted on: with another classifier a garment
 has no pattern or sleeve, and the pixel colour.

@@ -66,12 +66,10 @@ def slim_checkpoint(checkpoint: dict[str, Any]) -> dict[str, Any]:
     float32, so packing never turns a weight into infinity. The attribute heads of multi-task training,
     which inference does not use, are left out.
     """
-    from fashionlens.models.classifier import AUXILIARY
+    from fashionlens.models.classifier import inference_weights
 
     slim = {key: checkpoint[key] for key in INFERENCE_KEYS if key in checkpoint}
-    slim["model"] = {
-        name: half(tensor) for name, tensor in checkpoint["model"].items() if not name.startswith(AUXILIARY)
-    }
+    slim["model"] = {name: half(tensor) for name, tensor in inference_weights(checkpoint["model"]).items()}
     slim["precision"] = "float16"
     return slim
 

@@ -68,6 +68,11 @@ class ClassifierOutput(NamedTuple):
 AUXILIARY = "attribute_heads."  # parameters that only multi-task training has: inference leaves them out
 
 
+def inference_weights(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A classifier's state dict without the attribute heads of multi-task training."""
+    return {name: tensor for name, tensor in state.items() if not name.startswith(AUXILIARY)}
+
+
 class GarmentClassifier(nn.Module):
     """A torchvision backbone (its final linear layer removed), optional box geometry, a linear head; for
     multi-task training, linear attribute heads on the pooled features (`attribute_classes`: each head's
@@ -199,7 +204,7 @@ def classifier_from_checkpoint(checkpoint: dict[str, Any]) -> GarmentClassifier:
     meta = ModelMeta.from_checkpoint(checkpoint)
     model = build_classifier(meta.architecture, len(meta.class_names), meta.classifier_mode)
     try:
-        model.load_state_dict({k: v for k, v in checkpoint["model"].items() if not k.startswith(AUXILIARY)})
+        model.load_state_dict(inference_weights(checkpoint["model"]))
     except RuntimeError:
         raise FashionLensError(f"{meta.path or 'checkpoint'}: weights do not fit {meta.arch} ({meta.mode})") from None
     return model.eval()
